@@ -1,0 +1,248 @@
+// tokenkeep._core: the pybind11 face of the engine. It maps types and errors and releases
+// the GIL around engine work; every decision lives in cpp/, every API nicety in
+// python/tokenkeep/. Records cross as tuples; times as int microseconds since the epoch.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "tokenkeep/errors.h"
+#include "tokenkeep/store.h"
+#include "tokenkeep/token_format.h"
+
+namespace py = pybind11;
+using namespace tokenkeep;
+
+namespace {
+
+using RecordTuple = std::tuple<std::string, std::string, std::string, std::vector<std::string>, std::int64_t,
+                               std::optional<std::int64_t>, std::optional<std::int64_t>, std::optional<std::int64_t>>;
+using AuditTuple = std::tuple<std::int64_t, std::int64_t, std::string, std::string, std::optional<std::string>,
+                              std::string, std::string, std::string, std::string, std::string>;
+using NewTokenTuple = std::tuple<std::string, std::vector<std::string>, int, std::int64_t>;
+
+RecordTuple to_tuple(const TokenRecord& r) {
+  return {token_id_format(r.id), r.owner, r.name, r.scopes, r.created_at, r.expires_at, r.last_used_at, r.revoked_at};
+}
+
+std::vector<RecordTuple> to_tuples(const std::vector<TokenRecord>& rs) {
+  std::vector<RecordTuple> out;
+  out.reserve(rs.size());
+  for (const auto& r : rs) out.push_back(to_tuple(r));
+  return out;
+}
+
+NewToken to_new_token(const NewTokenTuple& t) {
+  NewToken n;
+  n.name = std::get<0>(t);
+  n.scopes = std::get<1>(t);
+  n.expiry.kind = static_cast<Expiry::Kind>(std::get<2>(t));
+  n.expiry.value_us = std::get<3>(t);
+  return n;
+}
+
+// The token text of a str or bytes argument; empty view (always invalid) for anything else,
+// including a str that is not encodable as UTF-8.
+std::string_view token_view(const py::handle& h) {
+  if (PyUnicode_Check(h.ptr())) {
+    Py_ssize_t n = 0;
+    const char* p = PyUnicode_AsUTF8AndSize(h.ptr(), &n);
+    if (p == nullptr) {
+      PyErr_Clear();
+      return {};
+    }
+    return {p, static_cast<std::size_t>(n)};
+  }
+  if (PyBytes_Check(h.ptr())) return {PyBytes_AS_STRING(h.ptr()), static_cast<std::size_t>(PyBytes_GET_SIZE(h.ptr()))};
+  return {};
+}
+
+py::tuple issued_tuple(const IssuedToken& t) {
+  return py::make_tuple(py::str(std::string(t.token.view())), to_tuple(t.record));
+}
+
+const char* exception_name(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidToken: return "InvalidToken";
+    case ErrorCode::kExpiredToken: return "ExpiredToken";
+    case ErrorCode::kRevokedToken: return "RevokedToken";
+    case ErrorCode::kInsufficientScope: return "InsufficientScope";
+    case ErrorCode::kNotFound: return "NotFound";
+    case ErrorCode::kNameTaken: return "NameTaken";
+    case ErrorCode::kUnknownScope: return "UnknownScope";
+    case ErrorCode::kInvalidArgument: return "InvalidArgument";
+    case ErrorCode::kStoreError: return "StoreError";
+  }
+  return "StoreError";
+}
+
+// One C++ outcome -> one class of tokenkeep.errors (imported here, so the classes stay Python).
+void raise_error(const Error& e) {
+  py::object errors = py::module_::import("tokenkeep.errors");
+  py::object cls = errors.attr(exception_name(e.code()));
+  py::object exc = e.code() == ErrorCode::kInsufficientScope
+                       ? cls(e.what(), py::arg("required") = py::frozenset(py::cast(e.required)),
+                             py::arg("granted") = py::frozenset(py::cast(e.granted)))
+                       : cls(e.what());
+  PyErr_SetObject(cls.ptr(), exc.ptr());
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = R"doc(Native engine of tokenkeep. Private: use the `tokenkeep` package.)doc";
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Error& e) {
+      raise_error(e);
+    }
+  });
+
+  m.attr("SCHEMA_VERSION") = kSchemaVersion;
+  m.attr("TOKEN_BODY_LENGTH") = kBodyWidth;
+
+  py::class_<Clock, std::shared_ptr<Clock>>(m, "Clock", R"doc(Source of time (abstract).)doc")
+      .def("now_us", &Clock::now_us, R"doc(Microseconds since the epoch, UTC.)doc");
+  py::class_<ManualClock, Clock, std::shared_ptr<ManualClock>>(m, "ManualClock",
+                                                               R"doc(A clock that moves only when told.)doc")
+      .def(py::init<std::int64_t>(), py::arg("now_us"))
+      .def("set_us", &ManualClock::set_us, py::arg("now_us"))
+      .def("advance_us", &ManualClock::advance_us, py::arg("delta_us"));
+
+  m.def("token_id_valid", [](const std::string& s) { return token_id_parse(s).has_value(); }, py::arg("token_id"),
+        R"doc(True if `token_id` has the shape of a public token id.)doc");
+
+  py::class_<Engine>(m, "Engine", R"doc(One open token store.)doc")
+      .def(py::init([](const std::string& path, std::optional<std::string> prefix,
+                       std::optional<std::vector<std::pair<std::string, std::vector<std::string>>>> vocabulary,
+                       std::int64_t default_lifetime_us, std::int64_t max_lifetime_us, bool allow_never_expire,
+                       int busy_timeout_ms, bool read_only, std::optional<std::string> pepper_hex,
+                       std::vector<std::string> previous_peppers_hex, std::shared_ptr<Clock> clock) {
+             StoreOptions o;
+             o.engine.prefix = std::move(prefix);
+             if (vocabulary) {
+               std::vector<ScopeEntry> entries;
+               for (auto& [name, actions] : *vocabulary) entries.push_back({name, actions});
+               o.engine.vocabulary = ScopeVocabulary(std::move(entries));
+             }
+             o.engine.default_lifetime_us = default_lifetime_us;
+             o.engine.max_lifetime_us = max_lifetime_us;
+             o.engine.allow_never_expire = allow_never_expire;
+             o.sqlite.busy_timeout_ms = busy_timeout_ms;
+             o.sqlite.read_only = read_only;
+             o.pepper_hex = std::move(pepper_hex);
+             o.previous_peppers_hex = std::move(previous_peppers_hex);
+             o.clock = std::move(clock);
+             py::gil_scoped_release release;
+             return store_open(path, o);
+           }),
+           py::arg("path"), py::kw_only(), py::arg("prefix") = py::none(), py::arg("vocabulary") = py::none(),
+           py::arg("default_lifetime_us"), py::arg("max_lifetime_us"), py::arg("allow_never_expire"),
+           py::arg("busy_timeout_ms"), py::arg("read_only"), py::arg("pepper_hex") = py::none(),
+           py::arg("previous_peppers_hex") = std::vector<std::string>{}, py::arg("clock") = py::none())
+      .def_property_readonly("prefix", &Engine::prefix)
+      .def_property_readonly("vocabulary",
+                             [](const Engine& e) {
+                               std::vector<std::pair<std::string, std::vector<std::string>>> out;
+                               for (const auto& x : e.vocabulary().entries()) out.emplace_back(x.name, x.actions);
+                               return out;
+                             })
+      .def("now_us", &Engine::now_us)
+      .def(
+          "create",
+          [](Engine& e, const std::string& owner, const NewTokenTuple& spec, const std::string& actor) {
+            IssuedToken t;
+            {
+              py::gil_scoped_release release;
+              t = e.create(owner, to_new_token(spec), actor);
+            }
+            return issued_tuple(t);
+          },
+          py::arg("owner"), py::arg("spec"), py::arg("actor"))
+      .def(
+          "create_many",
+          [](Engine& e, const std::string& owner, const std::vector<NewTokenTuple>& specs, const std::string& actor) {
+            std::vector<IssuedToken> ts;
+            {
+              py::gil_scoped_release release;
+              std::vector<NewToken> news;
+              news.reserve(specs.size());
+              for (const auto& s : specs) news.push_back(to_new_token(s));
+              ts = e.create_many(owner, news, actor);
+            }
+            py::list out(ts.size());
+            for (std::size_t i = 0; i < ts.size(); ++i) out[i] = issued_tuple(ts[i]);
+            return out;
+          },
+          py::arg("owner"), py::arg("specs"), py::arg("actor"))
+      .def(
+          "get", [](Engine& e, const std::string& owner, const std::string& id) { return to_tuple(e.get(owner, id)); },
+          py::arg("owner"), py::arg("token_id"), py::call_guard<py::gil_scoped_release>())
+      .def(
+          "list", [](Engine& e, const std::string& owner) { return to_tuples(e.list(owner)); }, py::arg("owner"),
+          py::call_guard<py::gil_scoped_release>())
+      .def(
+          "update_scopes",
+          [](Engine& e, const std::string& owner, const std::string& id, const std::vector<std::string>& scopes,
+             const std::string& actor) { return to_tuple(e.update_scopes(owner, id, scopes, actor)); },
+          py::arg("owner"), py::arg("token_id"), py::arg("scopes"), py::arg("actor"),
+          py::call_guard<py::gil_scoped_release>())
+      .def("revoke", &Engine::revoke, py::arg("owner"), py::arg("token_id"), py::arg("actor"),
+           py::call_guard<py::gil_scoped_release>())
+      .def(
+          "rotate",
+          [](Engine& e, const std::string& owner, const std::string& id, const std::string& actor) {
+            IssuedToken t;
+            {
+              py::gil_scoped_release release;
+              t = e.rotate(owner, id, actor);
+            }
+            return issued_tuple(t);
+          },
+          py::arg("owner"), py::arg("token_id"), py::arg("actor"))
+      .def("required_mask", &Engine::required_mask, py::arg("scopes"))
+      .def(
+          "verify",
+          [](Engine& e, const py::handle& token, ScopeMask required) {
+            const std::string_view text = token_view(token);
+            TokenRecord rec;
+            {
+              py::gil_scoped_release release;
+              rec = e.verify_or_throw(text, required);
+            }
+            return to_tuple(rec);
+          },
+          py::arg("token"), py::arg("required_mask"))
+      .def(
+          "check",
+          [](Engine& e, const py::handle& token, ScopeMask required) {
+            const std::string_view text = token_view(token);
+            py::gil_scoped_release release;
+            return e.verify(text, required, nullptr) == VerifyStatus::kOk;
+          },
+          py::arg("token"), py::arg("required_mask"))
+      .def(
+          "expiring_within",
+          [](Engine& e, std::int64_t within_us, const std::optional<std::string>& owner) {
+            return to_tuples(e.expiring_within(within_us, owner));
+          },
+          py::arg("within_us"), py::arg("owner"), py::call_guard<py::gil_scoped_release>())
+      .def("purge", &Engine::purge, py::arg("older_than_us"), py::arg("actor"),
+           py::call_guard<py::gil_scoped_release>())
+      .def(
+          "audit",
+          [](Engine& e, const std::optional<std::string>& owner, std::int64_t limit) {
+            std::vector<AuditTuple> out;
+            for (const auto& a : e.audit(owner, limit)) {
+              out.emplace_back(a.seq, a.at, a.actor, a.action,
+                               a.token_id ? std::optional<std::string>(token_id_format(*a.token_id)) : std::nullopt,
+                               a.owner, a.name, a.old_scopes, a.new_scopes, a.detail);
+            }
+            return out;
+          },
+          py::arg("owner"), py::arg("limit"), py::call_guard<py::gil_scoped_release>());
+}

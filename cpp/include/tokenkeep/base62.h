@@ -1,0 +1,27 @@
+// Fixed-width base62 ("0-9A-Za-z") for unsigned integers. Fixed width keeps every
+// token of one prefix the same length and makes parsing positional.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tokenkeep {
+
+inline constexpr char kBase62Alphabet[] =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+// Value of one base62 digit, or -1 for any other byte.
+int base62_digit(char c) noexcept;
+
+// Writes `value` as exactly `width` digits, most significant first, into `out`.
+// Assumes value < 62^width; higher digits are silently dropped otherwise.
+void base62_encode_fixed(std::uint64_t value, int width, char* out) noexcept;
+std::string base62_encode_fixed(std::uint64_t value, int width);
+
+// Parses exactly text.size() digits. Empty on a non-digit or a value above `max`.
+std::optional<std::uint64_t> base62_decode_fixed(std::string_view text,
+                                                 std::uint64_t max) noexcept;
+
+}  // namespace tokenkeep

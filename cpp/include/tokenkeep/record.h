@@ -1,0 +1,41 @@
+// Plain values passed between the engine and a TokenRepository. No secret here: a record
+// holds only the keyed digest of a token's secret part.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tokenkeep/pepper.h"
+
+namespace tokenkeep {
+
+struct TokenRecord {
+  std::int64_t id = 0;
+  std::string owner;
+  std::string name;
+  std::vector<std::string> scopes;  // canonical (ScopeVocabulary::names_of)
+  Digest digest{};
+  std::string pepper_id;            // Pepper::fingerprint() of the pepper that made `digest`
+  std::int64_t created_at = 0;      // all times: µs since the epoch, UTC
+  std::optional<std::int64_t> expires_at;  // empty: never expires
+  std::optional<std::int64_t> last_used_at;
+  std::optional<std::int64_t> revoked_at;
+};
+
+// One audited change: who did what to which token, when. Never a secret.
+struct AuditEvent {
+  std::int64_t seq = 0;
+  std::int64_t at = 0;
+  std::string actor;
+  std::string action;  // create | update_scopes | revoke | rotate | purge
+  std::optional<std::int64_t> token_id;
+  std::string owner;
+  std::string name;
+  std::string old_scopes;  // space-separated, "" if none
+  std::string new_scopes;
+  std::string detail;
+};
+
+}  // namespace tokenkeep

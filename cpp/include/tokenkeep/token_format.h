@@ -1,0 +1,51 @@
+// The token string: <prefix>_<id:11><secret:43><checksum:6>, all base62 after "_".
+//   id       63-bit random public id, fixed width 11 (TokenInfo.id is these 11 chars)
+//   secret   43 uniformly random base62 chars from randombytes_buf: 43*log2(62) = 256.03 bits
+//   checksum CRC-32 of everything before it (checksum.h)
+// The body is always 60 chars, so parsing works from the right and the prefix may be any
+// 1-16 lowercase letters/digits.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "tokenkeep/secret.h"
+
+namespace tokenkeep {
+
+inline constexpr int kIdWidth = 11;
+inline constexpr int kSecretWidth = 43;
+inline constexpr int kBodyWidth = kIdWidth + kSecretWidth + 6;
+inline constexpr std::size_t kMaxPrefix = 16;
+inline constexpr std::uint64_t kMaxTokenId = 0x7fffffffffffffffULL;
+// Longest string the parser will even look at; anything longer is rejected at once.
+inline constexpr std::size_t kMaxTokenLength = kMaxPrefix + 1 + kBodyWidth;
+
+using TokenText = SecretBuffer<kMaxTokenLength>;
+using SecretPart = SecretBuffer<kSecretWidth>;
+
+struct ParsedToken {
+  std::int64_t id = 0;
+  SecretPart secret;  // the 43 secret characters
+};
+
+// True for 1-16 chars of [a-z0-9].
+bool prefix_is_valid(std::string_view prefix) noexcept;
+
+// A fresh random public id in [1, 2^63-1].
+std::int64_t token_id_generate();
+
+// Public id <-> its 11-char text (TokenInfo.id). Decoding returns empty on malformed text.
+std::string token_id_format(std::int64_t id);
+std::optional<std::int64_t> token_id_parse(std::string_view text) noexcept;
+
+// Fills `token` with a new token for `prefix` and `id`; its secret part goes to `secret`.
+void token_generate(std::string_view prefix, std::int64_t id, TokenText* token,
+                    SecretPart* secret);
+
+// Validates shape, prefix and checksum. Does no I/O and no allocation; empty on any defect.
+std::optional<ParsedToken> token_parse(std::string_view prefix, std::string_view text) noexcept;
+
+}  // namespace tokenkeep

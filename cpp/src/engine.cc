@@ -1,0 +1,332 @@
+#include "tokenkeep/engine.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+
+#include "tokenkeep/errors.h"
+
+namespace tokenkeep {
+namespace {
+
+constexpr std::size_t kMaxNameChars = 100;
+constexpr std::size_t kMaxOwnerBytes = 256;
+
+bool is_blank(char c) { return c == ' ' || c == '\t'; }
+
+// Counts UTF-8 code points; -1 if `s` is not valid UTF-8 or holds a control character
+// (C0, DEL, or C1 U+0080-U+009F).
+long utf8_printable_length(std::string_view s) {
+  long n = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return -1;
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return -1;
+    }
+    if (c < 0x20 || c == 0x7F) return -1;
+    if (c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) return -1;
+    i += len;
+    ++n;
+  }
+  return n;
+}
+
+std::string settings_text(const std::optional<std::string>& v) { return v ? *v : std::string(); }
+
+}  // namespace
+
+std::string name_normalize(std::string_view name) {
+  while (!name.empty() && is_blank(name.front())) name.remove_prefix(1);
+  while (!name.empty() && is_blank(name.back())) name.remove_suffix(1);
+  if (name.empty()) fail(ErrorCode::kInvalidArgument, "a token name must not be empty");
+  const long n = utf8_printable_length(name);
+  if (n < 0) fail(ErrorCode::kInvalidArgument, "a token name must not contain control characters");
+  if (static_cast<std::size_t>(n) > kMaxNameChars) {
+    fail(ErrorCode::kInvalidArgument, "a token name must be at most 100 characters");
+  }
+  return std::string(name);
+}
+
+void owner_validate(std::string_view owner) {
+  if (owner.empty()) fail(ErrorCode::kInvalidArgument, "owner must be a non-empty string");
+  if (owner.size() > kMaxOwnerBytes) fail(ErrorCode::kInvalidArgument, "owner must be at most 256 bytes");
+  if (utf8_printable_length(owner) < 0) {
+    fail(ErrorCode::kInvalidArgument, "owner must not contain control characters");
+  }
+}
+
+Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
+               std::shared_ptr<const Clock> clock, EngineOptions options)
+    : repo_(std::move(repository)),
+      peppers_(std::move(peppers)),
+      clock_(std::move(clock)),
+      options_(std::move(options)),
+      vocabulary_(ScopeVocabulary::default_vocabulary()) {
+  if (sodium_init() < 0) fail(ErrorCode::kStoreError, "libsodium failed to initialize");
+  if (options_.default_lifetime_us <= 0) fail(ErrorCode::kInvalidArgument, "default_lifetime must be positive");
+  if (options_.max_lifetime_us < 0) fail(ErrorCode::kInvalidArgument, "max_lifetime must be positive");
+  if (options_.max_lifetime_us > 0 && options_.default_lifetime_us > options_.max_lifetime_us) {
+    fail(ErrorCode::kInvalidArgument, "default_lifetime must not exceed max_lifetime");
+  }
+
+  // Prefix: fixed by the first open of a store; a later open may repeat it but not change it.
+  if (options_.prefix && !prefix_is_valid(*options_.prefix)) {
+    fail(ErrorCode::kInvalidArgument, "a token prefix must be 1-16 characters of a-z and 0-9");
+  }
+  const auto stored_prefix = repo_->setting_get("prefix");
+  const std::string want_prefix = options_.prefix.value_or(stored_prefix.value_or("tk"));
+  if (stored_prefix && *stored_prefix != want_prefix) {
+    fail(ErrorCode::kInvalidArgument, "this store issues tokens with prefix '" + *stored_prefix +
+                                          "'; it cannot be reopened with prefix '" + want_prefix + "'");
+  }
+  prefix_ = stored_prefix ? *stored_prefix : repo_->setting_put("prefix", want_prefix, std::nullopt);
+
+  // Vocabulary: persisted; a later open may widen it but never drop a scope in use.
+  const auto stored_vocab = repo_->setting_get("scopes");
+  if (stored_vocab) vocabulary_ = ScopeVocabulary::parse(*stored_vocab);
+  if (options_.vocabulary) {
+    if (stored_vocab && !vocabulary_.is_subset_of(*options_.vocabulary)) {
+      fail(ErrorCode::kInvalidArgument, "this store's scope vocabulary is '" + *stored_vocab +
+                                            "'; a reopen may add scopes but not remove them");
+    }
+    vocabulary_ = *options_.vocabulary;
+  }
+  const std::string serialized = vocabulary_.serialize();
+  if (serialized != settings_text(stored_vocab)) {
+    const std::string in_force = repo_->setting_put("scopes", serialized, stored_vocab);
+    if (in_force != serialized) vocabulary_ = ScopeVocabulary::parse(in_force);
+  }
+}
+
+std::vector<std::string> Engine::scopes_canonical(const std::vector<std::string>& scopes) const {
+  return vocabulary_.names_of(vocabulary_.mask_of(scopes));
+}
+
+ScopeMask Engine::required_mask(const std::vector<std::string>& scopes) const {
+  return vocabulary_.mask_of(scopes);
+}
+
+std::int64_t Engine::expiry_resolve(const Expiry& e, std::int64_t now) const {
+  std::int64_t at = 0;
+  switch (e.kind) {
+    case Expiry::Kind::kNever:
+      if (!options_.allow_never_expire) {
+        fail(ErrorCode::kInvalidArgument, "this store does not allow tokens that never expire");
+      }
+      return -1;
+    case Expiry::Kind::kDefault:
+      at = now + options_.default_lifetime_us;
+      break;
+    case Expiry::Kind::kIn:
+      if (e.value_us <= 0) fail(ErrorCode::kInvalidArgument, "expires_in must be positive");
+      if (e.value_us > 1000LL * 365 * kMicrosPerDay) fail(ErrorCode::kInvalidArgument, "expires_in is too large");
+      at = now + e.value_us;
+      break;
+    case Expiry::Kind::kAt:
+      if (e.value_us <= now) fail(ErrorCode::kInvalidArgument, "expires_at must be in the future");
+      at = e.value_us;
+      break;
+  }
+  if (options_.max_lifetime_us > 0 && at - now > options_.max_lifetime_us) {
+    fail(ErrorCode::kInvalidArgument, "the expiry exceeds this store's max_lifetime of " +
+                                          std::to_string(options_.max_lifetime_us / kMicrosPerDay) + " days");
+  }
+  return at;
+}
+
+TokenRecord Engine::make_record(const std::string& owner, const NewToken& spec, std::int64_t now,
+                                IssuedToken* issued) const {
+  TokenRecord r;
+  r.owner = owner;
+  r.name = name_normalize(spec.name);
+  r.scopes = scopes_canonical(spec.scopes);
+  const std::int64_t exp = expiry_resolve(spec.expiry, now);
+  if (exp >= 0) r.expires_at = exp;
+  r.created_at = now;
+  r.id = token_id_generate();
+  SecretPart secret;
+  token_generate(prefix_, r.id, &issued->token, &secret);
+  const Pepper& pepper = peppers_.current();
+  r.digest = pepper.digest(r.id, secret.view());
+  r.pepper_id = pepper.fingerprint();
+  return r;
+}
+
+IssuedToken Engine::create(const std::string& owner, const NewToken& spec, const std::string& actor) {
+  auto out = create_many(owner, {spec}, actor);
+  return std::move(out.front());
+}
+
+std::vector<IssuedToken> Engine::create_many(const std::string& owner, const std::vector<NewToken>& specs,
+                                             const std::string& actor) {
+  owner_validate(owner);
+  if (specs.empty()) return {};
+  const std::int64_t now = clock_->now_us();
+  std::vector<IssuedToken> issued(specs.size());
+  std::vector<TokenRecord> records;
+  records.reserve(specs.size());
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    records.push_back(make_record(owner, specs[i], now, &issued[i]));
+    for (std::size_t j = 0; j < i; ++j) {
+      if (records[j].name == records[i].name) {
+        fail(ErrorCode::kNameTaken, "a token named '" + records[i].name + "' appears twice");
+      }
+    }
+  }
+  repo_->tokens_insert(records, actor.empty() ? owner : actor, now);
+  for (std::size_t i = 0; i < specs.size(); ++i) issued[i].record = std::move(records[i]);
+  return issued;
+}
+
+std::int64_t Engine::id_resolve(std::string_view token_id) const {
+  const auto id = token_id_parse(token_id);
+  if (!id) fail(ErrorCode::kNotFound, "no such token");
+  return *id;
+}
+
+TokenRecord Engine::get(const std::string& owner, std::string_view token_id) {
+  owner_validate(owner);
+  auto r = repo_->token_find_owned(owner, id_resolve(token_id));
+  if (!r) fail(ErrorCode::kNotFound, "no such token");
+  return std::move(*r);
+}
+
+std::vector<TokenRecord> Engine::list(const std::string& owner) {
+  owner_validate(owner);
+  return repo_->tokens_list(owner);
+}
+
+TokenRecord Engine::update_scopes(const std::string& owner, std::string_view token_id,
+                                  const std::vector<std::string>& scopes, const std::string& actor) {
+  owner_validate(owner);
+  const auto canonical = scopes_canonical(scopes);
+  const std::int64_t id = id_resolve(token_id);
+  if (!repo_->token_update_scopes(owner, id, canonical, actor.empty() ? owner : actor, clock_->now_us())) {
+    fail(ErrorCode::kNotFound, "no such token");
+  }
+  return get(owner, token_id);
+}
+
+void Engine::revoke(const std::string& owner, std::string_view token_id, const std::string& actor) {
+  owner_validate(owner);
+  if (!repo_->token_revoke(owner, id_resolve(token_id), actor.empty() ? owner : actor, clock_->now_us())) {
+    fail(ErrorCode::kNotFound, "no such token");
+  }
+}
+
+IssuedToken Engine::rotate(const std::string& owner, std::string_view token_id, const std::string& actor) {
+  owner_validate(owner);
+  const std::int64_t id = id_resolve(token_id);
+  auto old = repo_->token_find_owned(owner, id);
+  if (!old) fail(ErrorCode::kNotFound, "no such token");
+  const std::int64_t now = clock_->now_us();
+  IssuedToken issued;
+  // The replacement keeps name, scopes and expiry; only the id and secret are new.
+  TokenRecord r;
+  r.owner = owner;
+  r.name = old->name;
+  r.scopes = old->scopes;
+  r.expires_at = old->expires_at;
+  r.created_at = now;
+  r.id = token_id_generate();
+  SecretPart secret;
+  token_generate(prefix_, r.id, &issued.token, &secret);
+  r.digest = peppers_.current().digest(r.id, secret.view());
+  r.pepper_id = peppers_.current().fingerprint();
+  if (!repo_->token_rotate(owner, id, r, actor.empty() ? owner : actor, now)) {
+    fail(ErrorCode::kNotFound, "no such token");
+  }
+  issued.record = std::move(r);
+  return issued;
+}
+
+VerifyStatus Engine::verify(std::string_view token, ScopeMask required, TokenRecord* out) {
+  auto parsed = token_parse(prefix_, token);
+  if (!parsed) return VerifyStatus::kInvalid;
+  auto rec = repo_->token_find(parsed->id);
+  if (!rec) {
+    // Same work as a hit, so an unknown id costs what a wrong secret costs.
+    (void)peppers_.current().digest(parsed->id, parsed->secret.view());
+    return VerifyStatus::kInvalid;
+  }
+  const Pepper* pepper = peppers_.find(rec->pepper_id);
+  if (pepper == nullptr) return VerifyStatus::kInvalid;
+  if (!digest_equal(pepper->digest(parsed->id, parsed->secret.view()), rec->digest)) {
+    return VerifyStatus::kInvalid;
+  }
+  const std::int64_t now = clock_->now_us();
+  VerifyStatus status = VerifyStatus::kOk;
+  if (rec->revoked_at) {
+    status = VerifyStatus::kRevoked;
+  } else if (rec->expires_at && now > *rec->expires_at) {
+    status = VerifyStatus::kExpired;
+  } else {
+    ScopeMask granted = 0;
+    try {
+      granted = vocabulary_.mask_of(rec->scopes);
+    } catch (const Error&) {
+      granted = 0;  // a scope no longer in the vocabulary grants nothing
+    }
+    if ((granted & required) != required) status = VerifyStatus::kInsufficientScope;
+  }
+  if (status == VerifyStatus::kOk &&
+      (!rec->last_used_at || now - *rec->last_used_at >= options_.last_used_interval_us)) {
+    repo_->tokens_touch({{rec->id, now}});
+    rec->last_used_at = now;
+  }
+  if (out) *out = std::move(*rec);
+  return status;
+}
+
+TokenRecord Engine::verify_or_throw(std::string_view token, ScopeMask required) {
+  TokenRecord rec;
+  switch (verify(token, required, &rec)) {
+    case VerifyStatus::kOk:
+      return rec;
+    case VerifyStatus::kInvalid:
+      fail(ErrorCode::kInvalidToken, kInvalidTokenMessage);
+    case VerifyStatus::kExpired:
+      fail(ErrorCode::kExpiredToken, "token has expired");
+    case VerifyStatus::kRevoked:
+      fail(ErrorCode::kRevokedToken, "token has been revoked");
+    case VerifyStatus::kInsufficientScope: {
+      ScopeMask granted = 0;
+      try {
+        granted = vocabulary_.mask_of(rec.scopes);
+      } catch (const Error&) {
+      }
+      auto required_names = vocabulary_.names_of(required);
+      auto granted_names = vocabulary_.names_of(granted);
+      Error e(ErrorCode::kInsufficientScope,
+              "token lacks scope: requires " + scopes_join(required_names) + ", has " +
+                  (granted_names.empty() ? std::string("none") : scopes_join(granted_names)));
+      e.required = std::move(required_names);
+      e.granted = std::move(granted_names);
+      throw e;
+    }
+  }
+  fail(ErrorCode::kInvalidToken, kInvalidTokenMessage);
+}
+
+std::vector<TokenRecord> Engine::expiring_within(std::int64_t within_us, const std::optional<std::string>& owner) {
+  if (within_us < 0) fail(ErrorCode::kInvalidArgument, "expiring_within needs a non-negative duration");
+  if (owner) owner_validate(*owner);
+  const std::int64_t now = clock_->now_us();
+  return repo_->tokens_expiring(now, now + within_us, owner);
+}
+
+std::int64_t Engine::purge(std::int64_t older_than_us, const std::string& actor) {
+  if (older_than_us < 0) fail(ErrorCode::kInvalidArgument, "purge needs a non-negative older_than");
+  const std::int64_t now = clock_->now_us();
+  return repo_->tokens_purge(now - older_than_us, actor.empty() ? std::string("system") : actor, now);
+}
+
+std::vector<AuditEvent> Engine::audit(const std::optional<std::string>& owner, std::int64_t limit) {
+  if (limit <= 0) fail(ErrorCode::kInvalidArgument, "audit limit must be positive");
+  if (owner) owner_validate(*owner);
+  return repo_->audit_list(owner, limit);
+}
+
+}  // namespace tokenkeep

@@ -1,0 +1,175 @@
+#include "tokenkeep/pepper.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "tokenkeep/errors.h"
+
+namespace tokenkeep {
+namespace {
+
+constexpr char kFingerprintContext[] = "tokenkeep pepper fingerprint v1";
+constexpr std::size_t kHexLen = kPepperBytes * 2;
+
+std::string errno_text() { return std::strerror(errno); }
+
+// Reads the whole small file at `path` into `out` (at most out capacity). False if missing.
+bool key_file_read(const std::string& path, SecretBuffer<128>* out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return false;
+    fail(ErrorCode::kStoreError, "cannot read pepper key file " + path + ": " + errno_text());
+  }
+  unsigned char buf[128];
+  ssize_t total = 0;
+  for (;;) {
+    const ssize_t r = ::read(fd, buf + total, sizeof buf - static_cast<std::size_t>(total));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      ::close(fd);
+      fail(ErrorCode::kStoreError, "cannot read pepper key file " + path + ": " + errno_text());
+    }
+    if (r == 0 || total + r == static_cast<ssize_t>(sizeof buf)) {
+      total += r;
+      break;
+    }
+    total += r;
+  }
+  ::close(fd);
+  out->assign(std::string_view(reinterpret_cast<char*>(buf), static_cast<std::size_t>(total)));
+  sodium_memzero(buf, sizeof buf);
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+Pepper::Pepper(std::string_view key) {
+  if (key.size() != kPepperBytes) {
+    fail(ErrorCode::kInvalidArgument, "a pepper must be exactly 32 bytes");
+  }
+  if (sodium_init() < 0) fail(ErrorCode::kStoreError, "libsodium failed to initialize");
+  key_.assign(key);
+  unsigned char fp[16];
+  crypto_generichash(fp, sizeof fp, reinterpret_cast<const unsigned char*>(kFingerprintContext),
+                     sizeof kFingerprintContext - 1, key_.data(), key_.size());
+  char hex[sizeof fp * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, fp, 8);
+  fingerprint_ = hex;
+}
+
+Pepper Pepper::from_hex(std::string_view hex) {
+  hex = trim(hex);
+  if (hex.size() != kHexLen) {
+    fail(ErrorCode::kInvalidArgument, "a pepper must be 64 hexadecimal characters");
+  }
+  SecretBuffer<kPepperBytes> bin;
+  std::size_t len = 0;
+  if (sodium_hex2bin(bin.data(), kPepperBytes, hex.data(), hex.size(), nullptr, &len, nullptr) != 0 ||
+      len != kPepperBytes) {
+    fail(ErrorCode::kInvalidArgument, "a pepper must be 64 hexadecimal characters");
+  }
+  bin.resize(kPepperBytes);
+  return Pepper(bin.view());
+}
+
+Pepper Pepper::generate() {
+  if (sodium_init() < 0) fail(ErrorCode::kStoreError, "libsodium failed to initialize");
+  SecretBuffer<kPepperBytes> bin;
+  randombytes_buf(bin.data(), kPepperBytes);
+  bin.resize(kPepperBytes);
+  return Pepper(bin.view());
+}
+
+std::string Pepper::to_hex() const {
+  char hex[kHexLen + 1];
+  sodium_bin2hex(hex, sizeof hex, key_.data(), key_.size());
+  std::string s(hex, kHexLen);
+  sodium_memzero(hex, sizeof hex);
+  return s;
+}
+
+Digest Pepper::digest(std::int64_t id, std::string_view secret) const noexcept {
+  Digest out{};
+  crypto_generichash_state st;
+  unsigned char id_be[8];
+  for (int i = 0; i < 8; ++i) id_be[i] = static_cast<unsigned char>(static_cast<std::uint64_t>(id) >> (56 - 8 * i));
+  crypto_generichash_init(&st, key_.data(), key_.size(), out.size());
+  crypto_generichash_update(&st, id_be, sizeof id_be);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(secret.data()), secret.size());
+  crypto_generichash_final(&st, out.data(), out.size());
+  sodium_memzero(&st, sizeof st);
+  return out;
+}
+
+const Pepper* PepperSet::find(std::string_view fingerprint) const noexcept {
+  if (current_.fingerprint() == fingerprint) return &current_;
+  for (const auto& p : previous_) {
+    if (p.fingerprint() == fingerprint) return &p;
+  }
+  return nullptr;
+}
+
+bool digest_equal(const Digest& a, const Digest& b) noexcept {
+  return crypto_verify_32(a.data(), b.data()) == 0;
+}
+
+Pepper pepper_load(const std::string& db_path) {
+  if (const char* env = std::getenv("TOKENKEEP_PEPPER"); env != nullptr && *env != '\0') {
+    try {
+      return Pepper::from_hex(env);
+    } catch (const Error&) {
+      fail(ErrorCode::kInvalidArgument, "TOKENKEEP_PEPPER must be 64 hexadecimal characters");
+    }
+  }
+  if (db_path.empty() || db_path == ":memory:") return Pepper::generate();
+
+  const std::string key_path = db_path + ".key";
+  SecretBuffer<128> text;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    if (key_file_read(key_path, &text)) {
+      if (trim(text.view()).empty()) {  // another process is between create and write
+        ::usleep(2000);
+        continue;
+      }
+      try {
+        return Pepper::from_hex(text.view());
+      } catch (const Error&) {
+        fail(ErrorCode::kStoreError,
+             "pepper key file " + key_path + " is corrupt: expected 64 hexadecimal characters");
+      }
+    }
+    // Create it: O_EXCL so that of several processes exactly one writes the key.
+    const int fd = ::open(key_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      if (errno == EEXIST) continue;
+      fail(ErrorCode::kStoreError, "cannot create pepper key file " + key_path + ": " + errno_text());
+    }
+    ::fchmod(fd, 0600);
+    Pepper fresh = Pepper::generate();
+    std::string hex = fresh.to_hex();
+    hex.push_back('\n');
+    const bool ok = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) &&
+                    ::fsync(fd) == 0;
+    sodium_memzero(hex.data(), hex.size());
+    ::close(fd);
+    if (!ok) {
+      ::unlink(key_path.c_str());
+      fail(ErrorCode::kStoreError, "cannot write pepper key file " + key_path + ": " + errno_text());
+    }
+    return fresh;
+  }
+  fail(ErrorCode::kStoreError, "pepper key file " + key_path + " stayed empty");
+}
+
+}  // namespace tokenkeep

@@ -1,0 +1,165 @@
+#include "tokenkeep/scopes.h"
+
+#include <algorithm>
+
+#include "tokenkeep/errors.h"
+
+namespace tokenkeep {
+namespace {
+
+// Vocabulary words: 1-32 chars of [a-z0-9_-], starting with a letter.
+bool word_is_valid(std::string_view w) {
+  if (w.empty() || w.size() > 32 || !(w[0] >= 'a' && w[0] <= 'z')) return false;
+  for (char c : w) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t pos = s.find(sep, start);
+    out.push_back(s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
+    if (pos == std::string_view::npos) break;
+    start = pos + 1;
+  }
+  return out;
+}
+
+// A printable rendering of a user-supplied scope for error messages.
+std::string quoted(std::string_view s) {
+  std::string out = "'";
+  for (char c : s.substr(0, 64)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  if (s.size() > 64) out += "...";
+  return out + "'";
+}
+
+}  // namespace
+
+ScopeVocabulary ScopeVocabulary::default_vocabulary() {
+  return ScopeVocabulary({{"collection", {"read", "write"}},
+                          {"device", {"read", "write"}},
+                          {"policy", {"read", "write"}}});
+}
+
+ScopeVocabulary::ScopeVocabulary(std::vector<ScopeEntry> entries) : entries_(std::move(entries)) {
+  if (entries_.empty()) fail(ErrorCode::kInvalidArgument, "a scope vocabulary needs at least one scope");
+  unsigned bit = 0;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const auto& e = entries_[i];
+    if (!word_is_valid(e.name)) {
+      fail(ErrorCode::kInvalidArgument, "invalid scope name " + quoted(e.name) +
+                                            ": use 1-32 of a-z, 0-9, _ and -, starting with a letter");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (entries_[j].name == e.name) fail(ErrorCode::kInvalidArgument, "duplicate scope " + quoted(e.name));
+    }
+    if (e.actions.empty()) fail(ErrorCode::kInvalidArgument, "scope " + quoted(e.name) + " needs at least one action");
+    for (std::size_t a = 0; a < e.actions.size(); ++a) {
+      if (!word_is_valid(e.actions[a])) fail(ErrorCode::kInvalidArgument, "invalid action " + quoted(e.actions[a]));
+      for (std::size_t b = 0; b < a; ++b) {
+        if (e.actions[b] == e.actions[a]) fail(ErrorCode::kInvalidArgument, "duplicate action " + quoted(e.actions[a]));
+      }
+    }
+    if (bit + e.actions.size() > 64) fail(ErrorCode::kInvalidArgument, "a scope vocabulary holds at most 64 name:action pairs");
+    name_bits_.emplace_back(ScopeMask{1} << bit, static_cast<std::uint8_t>(e.actions.size()));
+    bit += static_cast<unsigned>(e.actions.size());
+  }
+}
+
+std::string ScopeVocabulary::serialize() const {
+  std::string s;
+  for (const auto& e : entries_) {
+    if (!s.empty()) s += ';';
+    s += e.name + ':';
+    for (std::size_t a = 0; a < e.actions.size(); ++a) s += (a ? "," : "") + e.actions[a];
+  }
+  return s;
+}
+
+ScopeVocabulary ScopeVocabulary::parse(std::string_view text) {
+  std::vector<ScopeEntry> entries;
+  for (auto part : split(text, ';')) {
+    const auto colon = part.find(':');
+    if (colon == std::string_view::npos) fail(ErrorCode::kStoreError, "stored scope vocabulary is corrupt");
+    ScopeEntry e{std::string(part.substr(0, colon)), {}};
+    for (auto a : split(part.substr(colon + 1), ',')) e.actions.emplace_back(a);
+    entries.push_back(std::move(e));
+  }
+  return ScopeVocabulary(std::move(entries));
+}
+
+bool ScopeVocabulary::is_subset_of(const ScopeVocabulary& wider) const {
+  for (const auto& e : entries_) {
+    for (const auto& a : e.actions) {
+      try {
+        wider.mask_of(e.name + ":" + a);
+      } catch (const Error&) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+ScopeMask ScopeVocabulary::mask_of(std::string_view scope) const {
+  const auto colon = scope.find(':');
+  const std::string_view name = scope.substr(0, colon);
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    if (entries_[i].name != name) continue;
+    const auto [first, count] = name_bits_[i];
+    if (colon == std::string_view::npos) return ((count == 64 ? ~ScopeMask{0} : (ScopeMask{1} << count) - 1)) * first;
+    const std::string_view action = scope.substr(colon + 1);
+    const auto& actions = entries_[i].actions;
+    for (std::size_t a = 0; a < actions.size(); ++a) {
+      if (actions[a] == action) return first << a;
+    }
+    break;
+  }
+  fail(ErrorCode::kUnknownScope, "unknown scope " + quoted(scope) + "; known scopes: " + serialize());
+}
+
+ScopeMask ScopeVocabulary::mask_of(const std::vector<std::string>& scopes) const {
+  if (scopes.empty()) fail(ErrorCode::kInvalidArgument, "at least one scope is required");
+  ScopeMask m = 0;
+  for (const auto& s : scopes) m |= mask_of(s);
+  return m;
+}
+
+std::vector<std::string> ScopeVocabulary::names_of(ScopeMask mask) const {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const auto [first, count] = name_bits_[i];
+    const ScopeMask all = (count == 64 ? ~ScopeMask{0} : (ScopeMask{1} << count) - 1) * first;
+    if ((mask & all) == all) {
+      out.push_back(entries_[i].name);
+      continue;
+    }
+    for (std::size_t a = 0; a < count; ++a) {
+      if (mask & (first << a)) out.push_back(entries_[i].name + ":" + entries_[i].actions[a]);
+    }
+  }
+  return out;
+}
+
+std::string scopes_join(const std::vector<std::string>& scopes) {
+  std::string s;
+  for (const auto& x : scopes) {
+    if (!s.empty()) s += ' ';
+    s += x;
+  }
+  return s;
+}
+
+std::vector<std::string> scopes_split(std::string_view text) {
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  for (auto p : split(text, ' ')) {
+    if (!p.empty()) out.emplace_back(p);
+  }
+  return out;
+}
+
+}  // namespace tokenkeep

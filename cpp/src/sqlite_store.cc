@@ -1,0 +1,488 @@
+#include "tokenkeep/sqlite_store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+
+#include "tokenkeep/errors.h"
+#include "tokenkeep/scopes.h"
+
+namespace tokenkeep {
+namespace {
+
+// Schema migrations: kMigrations[v] takes a database from user_version v to v + 1.
+const char* const kMigrations[kSchemaVersion] = {
+    // 0 -> 1: tokens, audit log, settings.
+    R"sql(
+    CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE tokens(
+      id           INTEGER PRIMARY KEY,  -- public id, 63-bit random
+      owner        TEXT NOT NULL,
+      name         TEXT NOT NULL,
+      scopes       TEXT NOT NULL,        -- canonical, space-separated
+      digest       BLOB NOT NULL,        -- keyed BLAKE2b-256 of the secret part
+      pepper_id    TEXT NOT NULL,
+      created_at   INTEGER NOT NULL,     -- microseconds since the epoch, UTC
+      expires_at   INTEGER,              -- NULL: never
+      last_used_at INTEGER,
+      revoked_at   INTEGER);
+    CREATE UNIQUE INDEX tokens_live_name ON tokens(owner, name) WHERE revoked_at IS NULL;
+    CREATE INDEX tokens_owner_created ON tokens(owner, created_at);
+    CREATE INDEX tokens_expires ON tokens(expires_at) WHERE revoked_at IS NULL;
+    CREATE TABLE audit(
+      seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+      at         INTEGER NOT NULL,
+      actor      TEXT NOT NULL,
+      action     TEXT NOT NULL,
+      token_id   INTEGER,
+      owner      TEXT NOT NULL,
+      name       TEXT NOT NULL,
+      old_scopes TEXT NOT NULL,
+      new_scopes TEXT NOT NULL,
+      detail     TEXT NOT NULL);
+    )sql",
+    // 1 -> 2: audit(owner=...) reads one owner's history without a scan.
+    R"sql(
+    CREATE INDEX audit_owner_seq ON audit(owner, seq);
+    )sql",
+};
+
+class Statement;
+
+class Connection {
+ public:
+  Connection(const std::string& path, const SqliteOptions& options) : path_(path) {
+    int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    flags |= options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+    if (rc != SQLITE_OK) {
+      std::string why = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+      sqlite3_close_v2(db_);
+      db_ = nullptr;
+      fail(ErrorCode::kStoreError, "cannot open database " + path + ": " + why);
+    }
+    sqlite3_busy_timeout(db_, options.busy_timeout_ms);
+    busy_timeout_ms_ = options.busy_timeout_ms;
+  }
+  ~Connection() {
+    for (auto& [sql, stmt] : stmts_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  sqlite3* handle() const { return db_; }
+  const std::string& path() const { return path_; }
+
+  // Raises StoreError for a failed call, with SQLite's reason and what we were doing.
+  [[noreturn]] void raise(int rc, const char* doing) const {
+    const int primary = rc & 0xff;
+    std::string why;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+      why = "database is busy: another connection held the lock longer than the busy timeout (" +
+            std::to_string(busy_timeout_ms_) + " ms)";
+    } else if (primary == SQLITE_NOTADB) {
+      why = "file is not a database";
+    } else if (primary == SQLITE_READONLY) {
+      why = "database is read-only";
+    } else if (primary == SQLITE_FULL) {
+      why = "disk is full";
+    } else {
+      why = sqlite3_errmsg(db_);
+      if (primary == SQLITE_IOERR) why = "disk I/O error (" + why + ")";
+    }
+    fail(ErrorCode::kStoreError, std::string(doing) + " " + path_ + ": " + why);
+  }
+
+  void exec(const char* sql, const char* doing) {
+    const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) raise(rc, doing);
+  }
+
+  // A cached prepared statement for `sql` (a string literal), reset and unbound.
+  sqlite3_stmt* prepare(const char* sql) {
+    auto it = stmts_.find(sql);
+    if (it != stmts_.end()) return it->second;
+    sqlite3_stmt* stmt = nullptr;
+    const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) raise(rc, "cannot prepare a statement on");
+    stmts_.emplace(sql, stmt);
+    return stmt;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::string path_;
+  int busy_timeout_ms_ = 0;
+  std::unordered_map<const char*, sqlite3_stmt*> stmts_;
+};
+
+// A bound, stepping use of a cached statement; resets it on destruction.
+class Statement {
+ public:
+  Statement(Connection& c, const char* sql) : c_(c), stmt_(c.prepare(sql)) {}
+  ~Statement() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
+  Statement& bind(int i, const std::string& v) {
+    return check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC));
+  }
+  Statement& bind(int i, const std::optional<std::int64_t>& v) {
+    return v ? bind(i, *v) : check(sqlite3_bind_null(stmt_, i));
+  }
+  Statement& bind(int i, const Digest& d) {
+    return check(sqlite3_bind_blob(stmt_, i, d.data(), static_cast<int>(d.size()), SQLITE_STATIC));
+  }
+  // True while a row is available.
+  bool step(const char* doing) {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    c_.raise(rc, doing);
+  }
+  void run(const char* doing) {
+    while (step(doing)) {
+    }
+  }
+  std::int64_t i64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::optional<std::int64_t> opt_i64(int col) const {
+    if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::nullopt;
+    return i64(col);
+  }
+  std::string text(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+  }
+  Digest digest(int col) const {
+    Digest d{};
+    const void* p = sqlite3_column_blob(stmt_, col);
+    if (p && sqlite3_column_bytes(stmt_, col) == static_cast<int>(d.size())) std::memcpy(d.data(), p, d.size());
+    return d;
+  }
+
+ private:
+  Statement& check(int rc) {
+    if (rc != SQLITE_OK) c_.raise(rc, "cannot bind a value on");
+    return *this;
+  }
+  Connection& c_;
+  sqlite3_stmt* stmt_;
+};
+
+// BEGIN IMMEDIATE (writers) or BEGIN (readers); rolls back unless commit() was reached.
+class Transaction {
+ public:
+  Transaction(Connection& c, bool write) : c_(c) {
+    c_.exec(write ? "BEGIN IMMEDIATE" : "BEGIN", write ? "cannot start a write on" : "cannot read");
+  }
+  ~Transaction() {
+    if (!done_) sqlite3_exec(c_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  void commit() {
+    c_.exec("COMMIT", "cannot commit to");
+    done_ = true;
+  }
+
+ private:
+  Connection& c_;
+  bool done_ = false;
+};
+
+TokenRecord read_token(const Statement& s) {
+  TokenRecord r;
+  r.id = s.i64(0);
+  r.owner = s.text(1);
+  r.name = s.text(2);
+  r.scopes = scopes_split(s.text(3));
+  r.digest = s.digest(4);
+  r.pepper_id = s.text(5);
+  r.created_at = s.i64(6);
+  r.expires_at = s.opt_i64(7);
+  r.last_used_at = s.opt_i64(8);
+  r.revoked_at = s.opt_i64(9);
+  return r;
+}
+
+#define TOKEN_SELECT "SELECT id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at FROM tokens "
+
+class SqliteStore final : public TokenRepository {
+ public:
+  SqliteStore(const std::string& path, const SqliteOptions& options) : c_(path, options) {
+    // journal_mode needs a lock and reports SQLITE_BUSY without waiting on the handler in
+    // some states; retry within the busy timeout.
+    if (!options.read_only) {
+      c_.exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", "cannot configure");
+      for (int waited = 0;; waited += 10) {
+        const int rc = sqlite3_exec(c_.handle(), "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+        if (rc == SQLITE_OK) break;
+        if ((rc & 0xff) != SQLITE_BUSY || waited > options.busy_timeout_ms) c_.raise(rc, "cannot open");
+        ::usleep(10000);
+      }
+    }
+    migrate(options.read_only);
+  }
+
+  std::optional<std::string> setting_get(const std::string& key) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Statement s(c_, "SELECT value FROM settings WHERE key = ?1");
+    s.bind(1, key);
+    if (s.step("cannot read settings from")) return s.text(0);
+    return std::nullopt;
+  }
+
+  std::string setting_put(const std::string& key, const std::string& value,
+                          const std::optional<std::string>& expected) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Transaction tx(c_, true);
+    std::optional<std::string> current;
+    {
+      Statement s(c_, "SELECT value FROM settings WHERE key = ?1");
+      s.bind(1, key);
+      if (s.step("cannot read settings from")) current = s.text(0);
+    }
+    if (current && current != expected && current != value) return *current;
+    if (current != value) {
+      Statement s(c_, "INSERT OR REPLACE INTO settings(key, value) VALUES (?1, ?2)");
+      s.bind(1, key).bind(2, value).run("cannot write settings to");
+    }
+    tx.commit();
+    return value;
+  }
+
+  void tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor,
+                     std::int64_t at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Transaction tx(c_, true);
+    for (const auto& r : records) insert_one(r, actor, at, "create");
+    tx.commit();
+  }
+
+  std::optional<TokenRecord> token_find(std::int64_t id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Statement s(c_, TOKEN_SELECT "WHERE id = ?1");
+    s.bind(1, id);
+    if (s.step("cannot read tokens from")) return read_token(s);
+    return std::nullopt;
+  }
+
+  std::optional<TokenRecord> token_find_owned(const std::string& owner, std::int64_t id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return find_owned_locked(owner, id);
+  }
+
+  std::vector<TokenRecord> tokens_list(const std::string& owner) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Statement s(c_, TOKEN_SELECT "WHERE owner = ?1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC");
+    s.bind(1, owner);
+    std::vector<TokenRecord> out;
+    while (s.step("cannot read tokens from")) out.push_back(read_token(s));
+    return out;
+  }
+
+  std::vector<TokenRecord> tokens_expiring(std::int64_t from, std::int64_t until,
+                                           const std::optional<std::string>& owner) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Statement s(c_, TOKEN_SELECT
+                "WHERE revoked_at IS NULL AND expires_at BETWEEN ?1 AND ?2 AND (?3 IS NULL OR owner = ?3) "
+                "ORDER BY expires_at, id");
+    s.bind(1, from).bind(2, until);
+    if (owner) s.bind(3, *owner);
+    std::vector<TokenRecord> out;
+    while (s.step("cannot read tokens from")) out.push_back(read_token(s));
+    return out;
+  }
+
+  bool token_update_scopes(const std::string& owner, std::int64_t id,
+                           const std::vector<std::string>& scopes, const std::string& actor,
+                           std::int64_t at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Transaction tx(c_, true);
+    auto old = find_owned_locked(owner, id);
+    if (!old) return false;
+    const std::string joined = scopes_join(scopes);
+    Statement s(c_, "UPDATE tokens SET scopes = ?1 WHERE id = ?2 AND owner = ?3 AND revoked_at IS NULL");
+    s.bind(1, joined).bind(2, id).bind(3, owner).run("cannot update a token in");
+    audit_add(at, actor, "update_scopes", id, owner, old->name, scopes_join(old->scopes), joined, "");
+    tx.commit();
+    return true;
+  }
+
+  bool token_revoke(const std::string& owner, std::int64_t id, const std::string& actor,
+                    std::int64_t at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Transaction tx(c_, true);
+    auto old = find_owned_locked(owner, id);
+    if (!old) return false;
+    revoke_locked(*old, actor, at, "revoke", "");
+    tx.commit();
+    return true;
+  }
+
+  bool token_rotate(const std::string& owner, std::int64_t id, const TokenRecord& replacement,
+                    const std::string& actor, std::int64_t at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Transaction tx(c_, true);
+    auto old = find_owned_locked(owner, id);
+    if (!old) return false;
+    TokenRecord fresh = replacement;
+    fresh.name = old->name;
+    fresh.scopes = old->scopes;
+    fresh.expires_at = old->expires_at;
+    revoke_locked(*old, actor, at, "rotate", "replaced by " + std::to_string(fresh.id));
+    insert_one(fresh, actor, at, "rotate");
+    tx.commit();
+    return true;
+  }
+
+  std::int64_t tokens_purge(std::int64_t cutoff, const std::string& actor, std::int64_t at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Transaction tx(c_, true);
+    Statement s(c_, "DELETE FROM tokens WHERE revoked_at < ?1 OR expires_at < ?1");
+    s.bind(1, cutoff).run("cannot purge tokens from");
+    const std::int64_t n = sqlite3_changes64(c_.handle());
+    audit_add(at, actor, "purge", std::nullopt, "", "", "", "", std::to_string(n) + " tokens");
+    tx.commit();
+    return n;
+  }
+
+  void tokens_touch(const std::vector<std::pair<std::int64_t, std::int64_t>>& uses) override {
+    if (uses.empty()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    Transaction tx(c_, true);
+    for (const auto& [id, at] : uses) {
+      Statement s(c_, "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)");
+      s.bind(1, id).bind(2, at).run("cannot record token use in");
+    }
+    tx.commit();
+  }
+
+  std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner,
+                                     std::int64_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Statement s(c_, owner ? "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail "
+                            "FROM audit WHERE owner = ?1 ORDER BY seq DESC LIMIT ?2"
+                          : "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail "
+                            "FROM audit ORDER BY seq DESC LIMIT ?2");
+    if (owner) s.bind(1, *owner);
+    s.bind(2, limit);
+    std::vector<AuditEvent> out;
+    while (s.step("cannot read the audit log of")) {
+      AuditEvent e;
+      e.seq = s.i64(0);
+      e.at = s.i64(1);
+      e.actor = s.text(2);
+      e.action = s.text(3);
+      e.token_id = s.opt_i64(4);
+      e.owner = s.text(5);
+      e.name = s.text(6);
+      e.old_scopes = s.text(7);
+      e.new_scopes = s.text(8);
+      e.detail = s.text(9);
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+ private:
+  void migrate(bool read_only) {
+    std::lock_guard<std::mutex> lock(mu_);
+    int version = user_version();
+    if (version > kSchemaVersion) {
+      fail(ErrorCode::kStoreError, "database " + c_.path() + " has schema version " + std::to_string(version) +
+                                       ", newer than this tokenkeep supports (" + std::to_string(kSchemaVersion) +
+                                       "); upgrade tokenkeep");
+    }
+    if (version == kSchemaVersion) return;
+    if (read_only) fail(ErrorCode::kStoreError, "database " + c_.path() + " needs a schema upgrade but is opened read-only");
+    Transaction tx(c_, true);
+    version = user_version();  // another process may have migrated while we waited
+    for (int v = version; v < kSchemaVersion; ++v) c_.exec(kMigrations[v], "cannot migrate");
+    if (version != kSchemaVersion) {
+      c_.exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(), "cannot migrate");
+    }
+    tx.commit();
+  }
+
+  int user_version() {
+    Statement s(c_, "PRAGMA user_version");
+    return s.step("cannot open") ? static_cast<int>(s.i64(0)) : 0;
+  }
+
+  std::optional<TokenRecord> find_owned_locked(const std::string& owner, std::int64_t id) {
+    Statement s(c_, TOKEN_SELECT "WHERE id = ?1 AND owner = ?2 AND revoked_at IS NULL");
+    s.bind(1, id).bind(2, owner);
+    if (s.step("cannot read tokens from")) return read_token(s);
+    return std::nullopt;
+  }
+
+  void insert_one(const TokenRecord& r, const std::string& actor, std::int64_t at, const char* action) {
+    {
+      Statement chk(c_, "SELECT 1 FROM tokens WHERE owner = ?1 AND name = ?2 AND revoked_at IS NULL");
+      chk.bind(1, r.owner).bind(2, r.name);
+      if (chk.step("cannot read tokens from")) {
+        fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists");
+      }
+    }
+    const std::string scopes = scopes_join(r.scopes);
+    Statement s(c_, "INSERT INTO tokens(id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL)");
+    s.bind(1, r.id).bind(2, r.owner).bind(3, r.name).bind(4, scopes).bind(5, r.digest).bind(6, r.pepper_id);
+    s.bind(7, r.created_at).bind(8, r.expires_at);
+    s.run("cannot insert a token into");
+    audit_add(at, actor, action, r.id, r.owner, r.name, "", scopes, "");
+  }
+
+  void revoke_locked(const TokenRecord& old, const std::string& actor, std::int64_t at, const char* action,
+                     const std::string& detail) {
+    Statement s(c_, "UPDATE tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL");
+    s.bind(1, at).bind(2, old.id).run("cannot revoke a token in");
+    const std::string scopes = scopes_join(old.scopes);
+    audit_add(at, actor, action == std::string("rotate") ? "revoke" : action, old.id, old.owner, old.name, scopes, "",
+              detail);
+  }
+
+  void audit_add(std::int64_t at, const std::string& actor, const char* action, std::optional<std::int64_t> token_id,
+                 const std::string& owner, const std::string& name, const std::string& old_scopes,
+                 const std::string& new_scopes, const std::string& detail) {
+    Statement s(c_, "INSERT INTO audit(at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    const std::string act = action;
+    s.bind(1, at).bind(2, actor).bind(3, act).bind(4, token_id).bind(5, owner).bind(6, name);
+    s.bind(7, old_scopes).bind(8, new_scopes).bind(9, detail);
+    s.run("cannot write the audit log of");
+  }
+
+  std::mutex mu_;
+  Connection c_;
+};
+
+// Creates the database file with mode 0600 if it does not exist yet, so that SQLite (and
+// its -wal/-shm files, which copy the database's mode) never makes a world-readable file.
+void file_create_private(const std::string& path) {
+  if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) return;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+  } else if (errno != EEXIST) {
+    fail(ErrorCode::kStoreError, "cannot create database " + path + ": " + std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<TokenRepository> sqlite_store_open(const std::string& path, const SqliteOptions& options) {
+  if (!options.read_only) file_create_private(path);
+  return std::make_unique<SqliteStore>(path, options);
+}
+
+}  // namespace tokenkeep

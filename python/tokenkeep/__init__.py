@@ -1,0 +1,48 @@
+"""tokenkeep: personal access tokens done right.
+
+>>> import tokenkeep
+>>> with tokenkeep.TokenStore("tokens.db") as store:
+...     issued = store.create(owner="alice", name="ci-deploy", scopes={"device", "policy"})
+...     info = store.verify(issued.secret, "device:read")
+"""
+
+from .errors import (  # noqa: F401  (errors first: _core raises these classes)
+    AuthenticationError,
+    ExpiredToken,
+    InsufficientScope,
+    InvalidArgument,
+    InvalidToken,
+    NameTaken,
+    NotFound,
+    PermissionDenied,
+    RevokedToken,
+    StoreError,
+    TokenkeepError,
+    UnknownScope,
+)
+from .clock import ManualClock
+from .models import AuditEvent, IssuedToken, TokenInfo
+from .store import TokenStore, default_db_path
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "TokenStore",
+    "TokenInfo",
+    "IssuedToken",
+    "AuditEvent",
+    "ManualClock",
+    "default_db_path",
+    "TokenkeepError",
+    "AuthenticationError",
+    "InvalidToken",
+    "ExpiredToken",
+    "RevokedToken",
+    "PermissionDenied",
+    "InsufficientScope",
+    "NotFound",
+    "NameTaken",
+    "UnknownScope",
+    "InvalidArgument",
+    "StoreError",
+]

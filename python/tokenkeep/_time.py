@@ -1,0 +1,33 @@
+"""Conversions between aware datetimes / timedeltas and the engine's integer microseconds."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Optional
+
+from .errors import InvalidArgument
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
+
+
+def from_us(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+def from_us_opt(us: Optional[int]) -> Optional[datetime]:
+    return None if us is None else EPOCH + timedelta(microseconds=us)
+
+
+def to_us(dt: datetime, what: str) -> int:
+    if not isinstance(dt, datetime):
+        raise InvalidArgument(f"{what} must be a datetime")
+    if dt.tzinfo is None or dt.tzinfo.utcoffset(dt) is None:
+        raise InvalidArgument(f"{what} must be timezone-aware (e.g. datetime.now(timezone.utc))")
+    return (dt - EPOCH) // _US
+
+
+def duration_us(td: timedelta, what: str) -> int:
+    if not isinstance(td, timedelta):
+        raise InvalidArgument(f"{what} must be a timedelta")
+    return td // _US

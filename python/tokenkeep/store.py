@@ -1,0 +1,323 @@
+"""TokenStore: issue, list, edit, revoke, rotate and verify personal access tokens."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+from . import _core
+from ._time import duration_us, to_us
+from .clock import ManualClock
+from .errors import InvalidArgument, StoreError
+from .models import AuditEvent, IssuedToken, TokenInfo
+
+__all__ = ["TokenStore", "default_db_path", "Scopes"]
+
+Scopes = Union[str, Iterable[str]]
+Vocabulary = Union[Iterable[str], Mapping[str, Iterable[str]]]
+
+# Expiry kinds understood by the engine (engine.h, Expiry::Kind).
+_EXP_DEFAULT, _EXP_IN, _EXP_AT, _EXP_NEVER = 0, 1, 2, 3
+
+
+def default_db_path() -> str:
+    """The embedded default database: ``$TOKENKEEP_DB``, else ``~/.local/share/tokenkeep/tokens.db``."""
+    env = os.environ.get("TOKENKEEP_DB")
+    if env:
+        return env
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "tokenkeep", "tokens.db")
+
+
+def _scope_list(scopes: Scopes, what: str = "scopes") -> List[str]:
+    if isinstance(scopes, str):
+        return [scopes]
+    try:
+        out = list(scopes)
+    except TypeError:
+        raise InvalidArgument(f"{what} must be a string or an iterable of strings") from None
+    for s in out:
+        if not isinstance(s, str):
+            raise InvalidArgument(f"{what} must contain only strings")
+    return out
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{what} must be a string")
+    return value
+
+
+def _vocabulary(v: Optional[Vocabulary]) -> Optional[List[Tuple[str, List[str]]]]:
+    if v is None:
+        return None
+    if isinstance(v, Mapping):
+        return [(_text(k, "scope name"), _scope_list(a, "actions")) for k, a in v.items()]
+    out = []
+    for item in _scope_list(v, "vocabulary"):
+        name, _, actions = item.partition(":")
+        out.append((name, actions.split(",") if actions else ["read", "write"]))
+    return out
+
+
+class TokenStore:
+    """A store of personal access tokens, backed by an SQLite database file.
+
+    >>> from datetime import timedelta
+    >>> store = TokenStore(":memory:")
+    >>> issued = store.create(owner="alice", name="ci-deploy", scopes={"device", "policy"},
+    ...                       expires_in=timedelta(days=30))
+    >>> store.verify(issued.secret, "device:read").name
+    'ci-deploy'
+
+    Arguments (all keyword-only but ``path``):
+
+    - ``path``: the database file (created 0600 if missing); ``":memory:"`` for tests; None
+      for :func:`default_db_path`.
+    - ``prefix``: token prefix, 1-16 of a-z0-9 (default ``tk``); fixed once the store exists.
+    - ``vocabulary``: scope names, e.g. ``["collection", "device", "policy"]`` (each with
+      ``read``/``write``), ``["fleet:read,write,admin"]`` or a mapping name -> actions.
+      Persisted; reopening may add scopes, never remove them.
+    - ``default_lifetime`` (30 days), ``max_lifetime`` (365 days; None: no cap),
+      ``allow_never_expire`` (False).
+    - ``busy_timeout``: seconds a writer waits for another process's lock (5).
+    - ``pepper``: 64 hex chars; default ``TOKENKEEP_PEPPER``, else the key file ``<path>.key``.
+      ``previous_peppers``: older ones still accepted (also ``TOKENKEEP_PEPPER_PREVIOUS``).
+    - ``clock``: a :class:`ManualClock` for tests; default the system clock.
+
+    Safe to share between threads. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        path: Union[str, "os.PathLike[str]", None] = None,
+        *,
+        prefix: Optional[str] = None,
+        vocabulary: Optional[Vocabulary] = None,
+        default_lifetime: timedelta = timedelta(days=30),
+        max_lifetime: Optional[timedelta] = timedelta(days=365),
+        allow_never_expire: bool = False,
+        busy_timeout: float = 5.0,
+        read_only: bool = False,
+        pepper: Optional[str] = None,
+        previous_peppers: Sequence[str] = (),
+        clock: Optional[ManualClock] = None,
+    ) -> None:
+        self._engine = None
+        self.path = os.fspath(path) if path is not None else default_db_path()
+        if self.path not in ("", ":memory:"):
+            parent = os.path.dirname(os.path.abspath(self.path))
+            if not os.path.isdir(parent):
+                try:
+                    os.makedirs(parent, mode=0o700, exist_ok=True)
+                except OSError as e:
+                    raise StoreError(f"cannot create directory {parent}: {e.strerror}") from None
+        if clock is not None and not isinstance(clock, ManualClock):
+            raise InvalidArgument("clock must be a tokenkeep.ManualClock")
+        if not isinstance(busy_timeout, (int, float)) or busy_timeout < 0:
+            raise InvalidArgument("busy_timeout must be a non-negative number of seconds")
+        max_us = 0 if max_lifetime is None else duration_us(max_lifetime, "max_lifetime")
+        if max_lifetime is not None and max_us <= 0:
+            raise InvalidArgument("max_lifetime must be positive (or None for no cap)")
+        self._engine = _core.Engine(
+            self.path,
+            prefix=prefix,
+            vocabulary=_vocabulary(vocabulary),
+            default_lifetime_us=duration_us(default_lifetime, "default_lifetime"),
+            max_lifetime_us=max_us,
+            allow_never_expire=bool(allow_never_expire),
+            busy_timeout_ms=int(busy_timeout * 1000),
+            read_only=bool(read_only),
+            pepper_hex=pepper,
+            previous_peppers_hex=list(previous_peppers),
+            clock=None if clock is None else clock._native,
+        )
+        self._masks: dict = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database. Further calls raise :class:`StoreError`."""
+        self._engine = None
+
+    def __enter__(self) -> "TokenStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._engine is None else "open"
+        return f"TokenStore({self.path!r}, {state})"
+
+    @property
+    def _e(self) -> "_core.Engine":
+        e = self._engine
+        if e is None:
+            raise StoreError("the token store is closed")
+        return e
+
+    @property
+    def prefix(self) -> str:
+        """The prefix of this store's tokens (``tk`` by default)."""
+        return self._e.prefix
+
+    @property
+    def vocabulary(self) -> Mapping[str, Tuple[str, ...]]:
+        """The scope vocabulary: name -> actions, e.g. ``{"device": ("read", "write"), ...}``."""
+        return {name: tuple(actions) for name, actions in self._e.vocabulary}
+
+    def now(self) -> datetime:
+        """The store's current time (its clock), aware UTC."""
+        from ._time import from_us
+
+        return from_us(self._e.now_us())
+
+    # -- issuing -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _expiry(
+        expires_in: Optional[timedelta], expires_at: Optional[datetime], never_expires: bool
+    ) -> Tuple[int, int]:
+        given = (expires_in is not None) + (expires_at is not None) + bool(never_expires)
+        if given > 1:
+            raise InvalidArgument("give at most one of expires_in, expires_at, never_expires")
+        if expires_in is not None:
+            return _EXP_IN, duration_us(expires_in, "expires_in")
+        if expires_at is not None:
+            return _EXP_AT, to_us(expires_at, "expires_at")
+        if never_expires:
+            return _EXP_NEVER, 0
+        return _EXP_DEFAULT, 0
+
+    def create(
+        self,
+        owner: str,
+        name: str,
+        scopes: Scopes,
+        *,
+        expires_in: Optional[timedelta] = None,
+        expires_at: Optional[datetime] = None,
+        never_expires: bool = False,
+        actor: Optional[str] = None,
+    ) -> IssuedToken:
+        """Issue a token. Its secret is in the result and is never available again.
+
+        ``name`` is stripped of surrounding blanks and must be unique among the owner's live
+        tokens. Expiry: the store's default lifetime unless ``expires_in`` or ``expires_at``
+        (aware) is given; ``never_expires=True`` only where the store allows it.
+
+        >>> issued = store.create(owner="alice", name="ci", scopes={"device:read"})
+        """
+        kind, value = self._expiry(expires_in, expires_at, never_expires)
+        spec = (_text(name, "name"), _scope_list(scopes), kind, value)
+        secret, rec = self._e.create(_text(owner, "owner"), spec, self._actor(actor))
+        return IssuedToken(secret, TokenInfo._from_core(rec))
+
+    def create_many(
+        self,
+        owner: str,
+        tokens: Iterable[Tuple[str, Scopes]],
+        *,
+        expires_in: Optional[timedelta] = None,
+        expires_at: Optional[datetime] = None,
+        never_expires: bool = False,
+        actor: Optional[str] = None,
+    ) -> List[IssuedToken]:
+        """Issue many tokens in one transaction: all or none. Results are in the order given.
+
+        >>> issued = store.create_many("ops", [("dev-1", {"device"}), ("dev-2", {"device"})])
+        """
+        kind, value = self._expiry(expires_in, expires_at, never_expires)
+        specs = []
+        for item in tokens:
+            try:
+                name, scopes = item
+            except (TypeError, ValueError):
+                raise InvalidArgument("create_many takes (name, scopes) pairs") from None
+            specs.append((_text(name, "name"), _scope_list(scopes), kind, value))
+        out = self._e.create_many(_text(owner, "owner"), specs, self._actor(actor))
+        return [IssuedToken(s, TokenInfo._from_core(r)) for s, r in out]
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def list(self, owner: str) -> List[TokenInfo]:
+        """The owner's tokens that are not revoked (expired ones too, until purged), newest first."""
+        return [TokenInfo._from_core(t) for t in self._e.list(_text(owner, "owner"))]
+
+    def get(self, owner: str, token_id: str) -> TokenInfo:
+        """One of the owner's live tokens; :class:`NotFound` otherwise (also for another owner's)."""
+        return TokenInfo._from_core(self._e.get(_text(owner, "owner"), _text(token_id, "token_id")))
+
+    # -- changing ----------------------------------------------------------------------------
+
+    def update_scopes(
+        self, owner: str, token_id: str, scopes: Scopes, *, actor: Optional[str] = None
+    ) -> TokenInfo:
+        """Replace a token's scopes (the only edit there is). Seen by the next verification
+        in every process."""
+        return TokenInfo._from_core(
+            self._e.update_scopes(
+                _text(owner, "owner"), _text(token_id, "token_id"), _scope_list(scopes), self._actor(actor)
+            )
+        )
+
+    def revoke(self, owner: str, token_id: str, *, actor: Optional[str] = None) -> None:
+        """Revoke (delete) a token. Its name is free again; its secret never verifies again."""
+        self._e.revoke(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
+
+    def rotate(self, owner: str, token_id: str, *, actor: Optional[str] = None) -> IssuedToken:
+        """Replace a token's secret: a new token with the same name, scopes and expiry is
+        issued and the old one revoked, atomically."""
+        secret, rec = self._e.rotate(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
+        return IssuedToken(secret, TokenInfo._from_core(rec))
+
+    # -- verifying ---------------------------------------------------------------------------
+
+    def _mask(self, scopes: Tuple[str, ...]) -> int:
+        mask = self._masks.get(scopes)
+        if mask is None:
+            mask = self._e.required_mask(_scope_list(scopes)) if scopes else 0
+            if len(self._masks) < 4096:
+                self._masks[scopes] = mask
+        return mask
+
+    def verify(self, secret: Union[str, bytes], *scopes: str) -> TokenInfo:
+        """Authenticate ``secret`` and check that it grants every scope in ``scopes``.
+
+        Returns the token's :class:`TokenInfo`. Raises :class:`InvalidToken`,
+        :class:`ExpiredToken`, :class:`RevokedToken` (all :class:`AuthenticationError`) or
+        :class:`InsufficientScope`. Releases the GIL while it works.
+
+        >>> store.verify(request_token, "device:read")  # doctest: +SKIP
+        """
+        return TokenInfo._from_core(self._e.verify(secret, self._mask(scopes)))
+
+    def check(self, secret: Union[str, bytes], *scopes: str) -> bool:
+        """Like :meth:`verify`, but True/False; never raises for a bad token."""
+        return self._e.check(secret, self._mask(scopes))
+
+    # -- housekeeping ------------------------------------------------------------------------
+
+    def expiring_within(self, within: timedelta, owner: Optional[str] = None) -> List[TokenInfo]:
+        """Live tokens that expire between now and now + ``within``, soonest first."""
+        if owner is not None:
+            _text(owner, "owner")
+        return [TokenInfo._from_core(t) for t in self._e.expiring_within(duration_us(within, "within"), owner)]
+
+    def purge(self, older_than: timedelta = timedelta(0), *, actor: Optional[str] = None) -> int:
+        """Delete tokens revoked or expired longer than ``older_than`` ago; returns how many."""
+        return self._e.purge(duration_us(older_than, "older_than"), actor or "system")
+
+    def audit(self, owner: Optional[str] = None, limit: int = 100) -> List[AuditEvent]:
+        """Recorded changes, newest first (all owners unless ``owner`` is given)."""
+        if owner is not None:
+            _text(owner, "owner")
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            raise InvalidArgument("limit must be an int")
+        return [AuditEvent._from_core(a) for a in self._e.audit(owner, limit)]
+
+    @staticmethod
+    def _actor(actor: Optional[str]) -> str:
+        return "" if actor is None else _text(actor, "actor")
