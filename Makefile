@@ -28,7 +28,7 @@ venv:
 
 # Incremental: scikit-build-core keeps its build tree in build/<wheel tag>.
 install:
-	@$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation ".[$(PIP_EXTRAS)]"
+	@$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation -e ".[$(PIP_EXTRAS)]"
 
 cpp-build:
 	@cmake -S . -B $(CPP_BUILD) -G Ninja -DTOKENKEEP_BUILD_TESTS=ON -DTOKENKEEP_BUILD_PYTHON=OFF >/dev/null
