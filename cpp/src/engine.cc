@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "tokenkeep/errors.h"
 
@@ -210,9 +211,23 @@ TokenRecord Engine::update_scopes(const std::string& owner, std::string_view tok
 }
 
 void Engine::revoke(const std::string& owner, std::string_view token_id, const std::string& actor) {
+  revoke_many(owner, {std::string(token_id)}, actor);
+}
+
+void Engine::revoke_many(const std::string& owner, const std::vector<std::string>& token_ids,
+                         const std::string& actor) {
   owner_validate(owner);
-  if (!repo_->token_revoke(owner, id_resolve(token_id), actor.empty() ? owner : actor, clock_->now_us())) {
-    fail(ErrorCode::kNotFound, "no such token");
+  std::vector<std::int64_t> ids;
+  std::unordered_set<std::int64_t> seen;
+  ids.reserve(token_ids.size());
+  for (const auto& t : token_ids) {
+    const std::int64_t id = id_resolve(t);
+    if (!seen.insert(id).second) fail(ErrorCode::kInvalidArgument, "token id " + t + " is listed twice");
+    ids.push_back(id);
+  }
+  if (ids.empty()) return;
+  if (!repo_->tokens_revoke(owner, ids, actor.empty() ? owner : actor, clock_->now_us())) {
+    fail(ErrorCode::kNotFound, token_ids.size() == 1 ? "no such token" : "no such token among the ids given; nothing was revoked");
   }
 }
 

@@ -317,13 +317,15 @@ class SqliteStore final : public TokenRepository {
     return true;
   }
 
-  bool token_revoke(const std::string& owner, std::int64_t id, const std::string& actor,
-                    std::int64_t at) override {
+  bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids, const std::string& actor,
+                     std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
     Transaction tx(c_, true);
-    auto old = find_owned_locked(owner, id);
-    if (!old) return false;
-    revoke_locked(*old, actor, at, "revoke", "");
+    for (std::int64_t id : ids) {
+      auto old = find_owned_locked(owner, id);
+      if (!old) return false;  // rolls back the ones already revoked
+      revoke_locked(*old, actor, at, "revoke", "");
+    }
     tx.commit();
     return true;
   }

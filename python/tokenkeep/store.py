@@ -227,16 +227,26 @@ class TokenStore:
     ) -> List[IssuedToken]:
         """Issue many tokens in one transaction: all or none. Results are in the order given.
 
+        Each item is ``(name, scopes)`` or ``(name, scopes, expiry)`` where expiry is a
+        timedelta (expires in), an aware datetime (expires at) or None (the call's expiry).
+
         >>> issued = store.create_many("ops", [("dev-1", {"device"}), ("dev-2", {"device"})])
         """
         kind, value = self._expiry(expires_in, expires_at, never_expires)
         specs = []
         for item in tokens:
-            try:
-                name, scopes = item
-            except (TypeError, ValueError):
-                raise InvalidArgument("create_many takes (name, scopes) pairs") from None
-            specs.append((_text(name, "name"), _scope_list(scopes), kind, value))
+            if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+                raise InvalidArgument("create_many takes (name, scopes) or (name, scopes, expiry) items")
+            k, v = kind, value
+            if len(item) == 3 and item[2] is not None:
+                exp = item[2]
+                if isinstance(exp, timedelta):
+                    k, v = self._expiry(exp, None, False)
+                elif isinstance(exp, datetime):
+                    k, v = self._expiry(None, exp, False)
+                else:
+                    raise InvalidArgument("an item's expiry must be a timedelta, an aware datetime or None")
+            specs.append((_text(item[0], "name"), _scope_list(item[1]), k, v))
         out = self._e.create_many(_text(owner, "owner"), specs, self._actor(actor))
         return [IssuedToken(s, TokenInfo._from_core(r)) for s, r in out]
 
@@ -266,6 +276,13 @@ class TokenStore:
     def revoke(self, owner: str, token_id: str, *, actor: Optional[str] = None) -> None:
         """Revoke (delete) a token. Its name is free again; its secret never verifies again."""
         self._e.revoke(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
+
+    def revoke_many(self, owner: str, token_ids: Iterable[str], *, actor: Optional[str] = None) -> int:
+        """Revoke several tokens in one transaction: all or none (:class:`NotFound`, nothing
+        revoked, if one id is not a live token of the owner). Returns how many were revoked."""
+        ids = [_text(t, "token_id") for t in _scope_list(token_ids, "token_ids")]
+        self._e.revoke_many(_text(owner, "owner"), ids, self._actor(actor))
+        return len(ids)
 
     def rotate(self, owner: str, token_id: str, *, actor: Optional[str] = None) -> IssuedToken:
         """Replace a token's secret: a new token with the same name, scopes and expiry is

@@ -68,6 +68,8 @@ class Engine {
   TokenRecord update_scopes(const std::string& owner, std::string_view token_id,
                             const std::vector<std::string>& scopes, const std::string& actor);
   void revoke(const std::string& owner, std::string_view token_id, const std::string& actor);
+  // All or nothing: NotFound (and nothing revoked) if one id is not a live token of the owner.
+  void revoke_many(const std::string& owner, const std::vector<std::string>& token_ids, const std::string& actor);
   IssuedToken rotate(const std::string& owner, std::string_view token_id,
                      const std::string& actor);
 

@@ -43,8 +43,9 @@ class TokenRepository {
   virtual bool token_update_scopes(const std::string& owner, std::int64_t id,
                                    const std::vector<std::string>& scopes,
                                    const std::string& actor, std::int64_t at) = 0;
-  virtual bool token_revoke(const std::string& owner, std::int64_t id, const std::string& actor,
-                            std::int64_t at) = 0;
+  // Revokes every id, or (if one is not a live token of the owner) none.
+  virtual bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids,
+                             const std::string& actor, std::int64_t at) = 0;
   // Revokes `id` and inserts `replacement` in one transaction.
   virtual bool token_rotate(const std::string& owner, std::int64_t id,
                             const TokenRecord& replacement, const std::string& actor,

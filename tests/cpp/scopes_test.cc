@@ -1,0 +1,80 @@
+#include "tokenkeep/scopes.h"
+
+#include <gtest/gtest.h>
+
+#include "tokenkeep/errors.h"
+
+namespace tokenkeep {
+namespace {
+
+ErrorCode code_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  ADD_FAILURE() << "no error thrown";
+  return ErrorCode::kStoreError;
+}
+
+TEST(Scopes, NameGrantsEveryAction) {
+  const auto v = ScopeVocabulary::default_vocabulary();
+  const ScopeMask device = v.mask_of("device");
+  EXPECT_EQ(device & v.mask_of("device:read"), v.mask_of("device:read"));
+  EXPECT_EQ(device & v.mask_of("device:write"), v.mask_of("device:write"));
+  EXPECT_EQ(device & v.mask_of("policy:read"), 0u);
+}
+
+TEST(Scopes, SubScopeGrantsOnlyItself) {
+  const auto v = ScopeVocabulary::default_vocabulary();
+  const ScopeMask held = v.mask_of("device:read");
+  EXPECT_EQ(held & v.mask_of("device:read"), v.mask_of("device:read"));
+  EXPECT_NE(held & v.mask_of("device:write"), v.mask_of("device:write"));
+  EXPECT_NE(held & v.mask_of("device"), v.mask_of("device"));
+}
+
+TEST(Scopes, UnknownScopesAreRejectedExactly) {
+  const auto v = ScopeVocabulary::default_vocabulary();
+  for (const char* bad : {"admin", "device:delete", "Device", "device ", " device", "device:", ":read", "", "device:read:x"}) {
+    EXPECT_EQ(code_of([&] { v.mask_of(bad); }), ErrorCode::kUnknownScope) << bad;
+  }
+  EXPECT_EQ(code_of([&] { v.mask_of(std::vector<std::string>{}); }), ErrorCode::kInvalidArgument);
+}
+
+TEST(Scopes, CanonicalNamesCollapseFullSets) {
+  const auto v = ScopeVocabulary::default_vocabulary();
+  EXPECT_EQ(v.names_of(v.mask_of(std::vector<std::string>{"device:read", "device:write"})),
+            std::vector<std::string>{"device"});
+  EXPECT_EQ(v.names_of(v.mask_of(std::vector<std::string>{"policy:read", "device", "device:read"})),
+            (std::vector<std::string>{"device", "policy:read"}));
+  EXPECT_TRUE(v.names_of(0).empty());
+}
+
+TEST(Scopes, VocabularySerializesAndParses) {
+  const ScopeVocabulary v({{"fleet", {"read", "write", "admin"}}, {"report", {"read"}}});
+  EXPECT_EQ(v.serialize(), "fleet:read,write,admin;report:read");
+  const auto back = ScopeVocabulary::parse(v.serialize());
+  EXPECT_EQ(back.serialize(), v.serialize());
+  EXPECT_EQ(back.mask_of("fleet:admin"), v.mask_of("fleet:admin"));
+  EXPECT_TRUE(ScopeVocabulary(std::vector<ScopeEntry>{{"report", {"read"}}}).is_subset_of(v));
+  EXPECT_FALSE(v.is_subset_of(ScopeVocabulary(std::vector<ScopeEntry>{{"report", {"read"}}})));
+}
+
+TEST(Scopes, VocabularyRejectsBadDefinitions) {
+  EXPECT_EQ(code_of([] { ScopeVocabulary({}); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([] { ScopeVocabulary(std::vector<ScopeEntry>{{"Bad", {"read"}}}); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([] { ScopeVocabulary({{"a", {"read"}}, {"a", {"write"}}}); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([] { ScopeVocabulary(std::vector<ScopeEntry>{{"a", {}}}); }), ErrorCode::kInvalidArgument);
+  std::vector<ScopeEntry> many;
+  for (int i = 0; i < 33; ++i) many.push_back({"s" + std::to_string(i), {"read", "write"}});
+  EXPECT_EQ(code_of([&] { ScopeVocabulary(std::move(many)); }), ErrorCode::kInvalidArgument);
+}
+
+TEST(Scopes, SplitJoinRoundTrip) {
+  const std::vector<std::string> s{"device", "policy:read"};
+  EXPECT_EQ(scopes_split(scopes_join(s)), s);
+  EXPECT_TRUE(scopes_split("").empty());
+}
+
+}  // namespace
+}  // namespace tokenkeep
