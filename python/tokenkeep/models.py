@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import FrozenSet, Optional
+from typing import FrozenSet, List, Optional
 
 from ._time import from_us, from_us_opt
 
-__all__ = ["TokenInfo", "IssuedToken", "AuditEvent"]
+__all__ = ["TokenInfo", "IssuedToken", "AuditEvent", "TokenList", "AuditLog"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,11 @@ class TokenInfo:
     @classmethod
     def _from_core(cls, t: tuple) -> "TokenInfo":
         return cls(t[0], t[1], t[2], frozenset(t[3]), from_us(t[4]), from_us_opt(t[5]), from_us_opt(t[6]))
+
+    def _repr_html_(self) -> str:
+        from .jupyter import token_html
+
+        return token_html(self)
 
 
 @dataclass(frozen=True)
@@ -81,3 +86,26 @@ class AuditEvent:
             t[0], from_us(t[1]), t[2], t[3], t[4], t[5], t[6],
             frozenset(t[7].split()), frozenset(t[8].split()), t[9],
         )
+
+    def _repr_html_(self) -> str:
+        from .jupyter import audit_html
+
+        return audit_html([self])
+
+
+class TokenList(List[TokenInfo]):
+    """A plain list of :class:`TokenInfo` that Jupyter shows as an HTML table."""
+
+    def _repr_html_(self) -> str:
+        from .jupyter import tokens_html
+
+        return tokens_html(self)
+
+
+class AuditLog(List[AuditEvent]):
+    """A plain list of :class:`AuditEvent` that Jupyter shows as an HTML table."""
+
+    def _repr_html_(self) -> str:
+        from .jupyter import audit_html
+
+        return audit_html(self)

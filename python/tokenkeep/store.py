@@ -10,7 +10,7 @@ from . import _core
 from ._time import duration_us, to_us
 from .clock import ManualClock
 from .errors import InvalidArgument, StoreError
-from .models import AuditEvent, IssuedToken, TokenInfo
+from .models import AuditEvent, AuditLog, IssuedToken, TokenInfo, TokenList
 
 __all__ = ["TokenStore", "default_db_path", "Scopes"]
 
@@ -254,7 +254,7 @@ class TokenStore:
 
     def list(self, owner: str) -> List[TokenInfo]:
         """The owner's tokens that are not revoked (expired ones too, until purged), newest first."""
-        return [TokenInfo._from_core(t) for t in self._e.list(_text(owner, "owner"))]
+        return TokenList(TokenInfo._from_core(t) for t in self._e.list(_text(owner, "owner")))
 
     def get(self, owner: str, token_id: str) -> TokenInfo:
         """One of the owner's live tokens; :class:`NotFound` otherwise (also for another owner's)."""
@@ -321,7 +321,9 @@ class TokenStore:
         """Live tokens that expire between now and now + ``within``, soonest first."""
         if owner is not None:
             _text(owner, "owner")
-        return [TokenInfo._from_core(t) for t in self._e.expiring_within(duration_us(within, "within"), owner)]
+        return TokenList(
+            TokenInfo._from_core(t) for t in self._e.expiring_within(duration_us(within, "within"), owner)
+        )
 
     def purge(self, older_than: timedelta = timedelta(0), *, actor: Optional[str] = None) -> int:
         """Delete tokens revoked or expired longer than ``older_than`` ago; returns how many."""
@@ -333,7 +335,7 @@ class TokenStore:
             _text(owner, "owner")
         if not isinstance(limit, int) or isinstance(limit, bool):
             raise InvalidArgument("limit must be an int")
-        return [AuditEvent._from_core(a) for a in self._e.audit(owner, limit)]
+        return AuditLog(AuditEvent._from_core(a) for a in self._e.audit(owner, limit))
 
     @staticmethod
     def _actor(actor: Optional[str]) -> str:

@@ -1,0 +1,158 @@
+"""Tokens and audit events as HTML tables in Jupyter, and readable dates for people.
+
+``TokenInfo``, ``AuditEvent`` and the lists that ``TokenStore.list``, ``expiring_within`` and
+``audit`` return have a ``_repr_html_`` that calls the functions here, so a notebook cell that
+ends with ``store.list("alice")`` shows a table. Every field is escaped: a token named
+``<script>`` is displayed as text, never run.
+
+>>> from tokenkeep.jupyter import tokens_html
+>>> html = tokens_html(store.list("alice"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from html import escape
+from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .models import AuditEvent, TokenInfo
+
+__all__ = ["relative_time", "format_datetime", "token_html", "tokens_html", "audit_html"]
+
+_STYLE = (
+    "<style>"
+    "table.tokenkeep{border-collapse:collapse;font-size:0.9em}"
+    "table.tokenkeep th,table.tokenkeep td{text-align:left;padding:2px 10px;vertical-align:top}"
+    "table.tokenkeep td.tk-expired{color:#b00020}"
+    "table.tokenkeep code{white-space:nowrap}"
+    "</style>"
+)
+
+
+def _plural(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
+def relative_time(when: Optional[datetime], now: Optional[datetime] = None, never: str = "never") -> str:
+    """``when`` relative to ``now`` (default: the current time), for people: "in 29 days",
+    "3 hours ago", "just now". ``never`` is returned for None.
+
+    >>> relative_time(datetime(2030, 1, 30, tzinfo=timezone.utc), datetime(2030, 1, 1, tzinfo=timezone.utc))
+    'in 29 days'
+    """
+    if when is None:
+        return never
+    if now is None:
+        now = datetime.now(timezone.utc)
+    seconds = (when - now).total_seconds()
+    span = abs(seconds)
+    if span < 60:
+        return "in under a minute" if seconds > 0 else "just now"
+    if span < 3600:
+        text = _plural(int(span // 60), "minute")
+    elif span < 86400:
+        text = _plural(int(span // 3600), "hour")
+    else:
+        text = _plural(int(span // 86400), "day")
+    return f"in {text}" if seconds > 0 else f"{text} ago"
+
+
+def format_datetime(when: Optional[datetime], never: str = "never") -> str:
+    """An aware datetime as ``2030-01-30 12:00 UTC``; ``never`` for None."""
+    if when is None:
+        return never
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _scopes(scopes: Iterable[str]) -> str:
+    return ", ".join(sorted(scopes))
+
+
+def _when(when: Optional[datetime], now: datetime, never: str = "never") -> str:
+    """A cell showing the relative time, with the exact time as a tooltip."""
+    if when is None:
+        return escape(never)
+    return (
+        f'<span title="{escape(when.isoformat())}">'
+        f"{escape(format_datetime(when))} ({escape(relative_time(when, now))})</span>"
+    )
+
+
+def _table(headers: Sequence[str], rows: List[Tuple[Tuple[str, str], ...]]) -> str:
+    """rows hold (already escaped html, css class) cells."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{cls}">{cell}</td>' if cls else f"<td>{cell}</td>" for cell, cls in row) + "</tr>"
+        for row in rows
+    )
+    return f'{_STYLE}<table class="tokenkeep"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def token_html(info: "TokenInfo", now: Optional[datetime] = None) -> str:
+    """One token as a two-column table (field, value)."""
+    now = now or datetime.now(timezone.utc)
+    expired = info.expires_at is not None and info.expires_at <= now
+    rows = [
+        (("Name", ""), (escape(info.name), "")),
+        (("ID", ""), (f"<code>{escape(info.id)}</code>", "")),
+        (("Owner", ""), (escape(info.owner), "")),
+        (("Scopes", ""), (escape(_scopes(info.scopes)), "")),
+        (("Created", ""), (_when(info.created_at, now), "")),
+        (("Expires", ""), (_when(info.expires_at, now, "never expires"), "tk-expired" if expired else "")),
+        (("Last used", ""), (_when(info.last_used_at, now), "")),
+    ]
+    return _table(["Field", "Value"], [((escape(k), c1), v) for (k, c1), v in rows])
+
+
+def tokens_html(tokens: Iterable["TokenInfo"], now: Optional[datetime] = None) -> str:
+    """Tokens as a table: name, id, owner, scopes, created, expires, last used."""
+    now = now or datetime.now(timezone.utc)
+    tokens = list(tokens)
+    if not tokens:
+        return "<p><em>No tokens.</em></p>"
+    rows = []
+    for t in tokens:
+        expired = t.expires_at is not None and t.expires_at <= now
+        rows.append(
+            (
+                (escape(t.name), ""),
+                (f"<code>{escape(t.id)}</code>", ""),
+                (escape(t.owner), ""),
+                (escape(_scopes(t.scopes)), ""),
+                (_when(t.created_at, now), ""),
+                (_when(t.expires_at, now, "never expires"), "tk-expired" if expired else ""),
+                (_when(t.last_used_at, now), ""),
+            )
+        )
+    headers = ["Name", "ID", "Owner", "Scopes", "Created", "Expires", "Last used"]
+    return _table(headers, rows) + f"<p><small>{_plural(len(tokens), 'token')}</small></p>"
+
+
+def audit_html(events: Iterable["AuditEvent"], now: Optional[datetime] = None) -> str:
+    """Audit events as a table: when, actor, action, owner, token name and id, scope change."""
+    now = now or datetime.now(timezone.utc)
+    events = list(events)
+    if not events:
+        return "<p><em>No audit events.</em></p>"
+    rows = []
+    for e in events:
+        change = ""
+        if e.old_scopes or e.new_scopes:
+            old, new = _scopes(e.old_scopes), _scopes(e.new_scopes)
+            change = f"{old} \u2192 {new}" if e.old_scopes else new
+        rows.append(
+            (
+                (str(e.seq), ""),
+                (_when(e.at, now), ""),
+                (escape(e.actor), ""),
+                (escape(e.action), ""),
+                (escape(e.owner), ""),
+                (escape(e.name), ""),
+                (f"<code>{escape(e.token_id or '')}</code>", ""),
+                (escape(change), ""),
+                (escape(e.detail), ""),
+            )
+        )
+    headers = ["#", "When", "Actor", "Action", "Owner", "Token", "ID", "Scopes", "Detail"]
+    return _table(headers, rows) + f"<p><small>{_plural(len(events), 'event')}</small></p>"
