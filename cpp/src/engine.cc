@@ -288,8 +288,11 @@ VerifyStatus Engine::verify(std::string_view token, ScopeMask required, TokenRec
   }
   if (status == VerifyStatus::kOk &&
       (!rec->last_used_at || now - *rec->last_used_at >= options_.last_used_interval_us)) {
-    repo_->tokens_touch({{rec->id, now}});
-    rec->last_used_at = now;
+    try {
+      repo_->tokens_touch({{rec->id, now}});  // best effort: a read-only or busy store still verifies
+      rec->last_used_at = now;
+    } catch (const Error&) {
+    }
   }
   if (out) *out = std::move(*rec);
   return status;
