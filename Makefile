@@ -10,6 +10,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := build-essential cmake ninja-build pkg-config libsodium-dev libsqlite3-dev \
 	libgtest-dev libbenchmark-dev python3-dev python3-venv
 PIP_EXTRAS := test,web,jupyter
+# Extra test and bench steps; mk/*.mk files append to these (and to APT_PACKAGES).
+EXTRA_TESTS :=
+EXTRA_BENCHES :=
+
+-include mk/*.mk
 
 .PHONY: setup apt venv install cpp-build cpp-test py-test test run bench clean
 
@@ -40,13 +45,12 @@ cpp-test: cpp-build
 py-test:
 	$(PY) -m pytest -q
 
-test: setup cpp-test py-test
+test: setup cpp-test py-test $(EXTRA_TESTS)
 
 run: setup
 	$(PY) -m tokenkeep.demo ./tokenkeep.db
 
-bench: setup
-	@echo "no benchmarks yet"
+bench: setup $(EXTRA_BENCHES)
 
 clean:
 	rm -rf build $(VENV)
