@@ -552,7 +552,8 @@ def _create_bulk(app: App, path: str, expires_in: Optional[timedelta], expires_a
     seen: Dict[str, int] = {}
     interactive = sys.stderr.isatty() and not app.as_json
     with _progress(interactive) as progress:
-        task = progress.add_task("Checking rows", total=max(text.count("\n"), 1))
+        rows_total = max(text.rstrip("\n").count("\n"), 1)
+        task = progress.add_task("Checking rows", total=rows_total)
         try:
             for row in reader:
                 progress.advance(task)
@@ -582,10 +583,12 @@ def _create_bulk(app: App, path: str, expires_in: Optional[timedelta], expires_a
             raise CliError(f"{label} line {reader.line_num}: not valid CSV ({e})", EXIT_USAGE) from None
         if not items:
             raise CliError(f"{label} has no rows to create", EXIT_USAGE)
-        progress.update(task, description=f"Creating {len(items)} tokens", completed=0, total=None)
+        progress.update(task, completed=rows_total)
+        creating = progress.add_task(f"Creating {len(items)} tokens", total=None)  # one transaction
         out = _open_secrets_file(secrets_out) if secrets_out else None
         try:
             issued = store.create_many(app.owner, items, actor=app.actor)
+            progress.update(creating, total=len(issued), completed=len(issued))
         except BaseException:
             if out is not None:
                 out.close()

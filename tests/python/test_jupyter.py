@@ -1,0 +1,84 @@
+"""Jupyter rendering: tokens, token lists and audit events as escaped HTML tables."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tokenkeep import AuditEvent, ManualClock, TokenInfo, TokenStore
+from tokenkeep.jupyter import audit_html, relative_time, token_html, tokens_html
+
+EVIL = "<script>alert('x')</script>"
+EVIL_ESCAPED = "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
+
+
+@pytest.fixture
+def store():
+    with TokenStore(":memory:") as s:
+        yield s
+
+
+def test_a_token_named_script_renders_as_text_everywhere(store):
+    issued = store.create('<b>"owner"</b> & co', EVIL, {"device"})
+    owner = issued.info.owner
+    store.update_scopes(owner, issued.info.id, {"policy"})
+    pages = [
+        issued.info._repr_html_(),
+        store.list(owner)._repr_html_(),
+        store.expiring_within(timedelta(days=60), owner)._repr_html_(),
+        store.audit(owner)._repr_html_(),
+        store.audit(owner)[0]._repr_html_(),
+    ]
+    for html in pages:
+        assert "<script>" not in html and "<b>" not in html
+        assert EVIL_ESCAPED in html
+        assert "&lt;b&gt;&quot;owner&quot;&lt;/b&gt; &amp; co" in html
+
+
+def test_lists_stay_lists_and_render_one_row_per_item(store):
+    for n in ("a", "b", "c"):
+        store.create("alice", n, {"device"})
+    tokens = store.list("alice")
+    assert isinstance(tokens, list) and tokens == list(tokens)
+    assert all(isinstance(t, TokenInfo) for t in tokens)
+    html = tokens._repr_html_()
+    assert html.count("<tr>") == 4  # header + 3
+    for header in ("Name", "ID", "Owner", "Scopes", "Created", "Expires", "Last used"):
+        assert f"<th>{header}</th>" in html
+    assert "3 tokens" in html and "in 29 days" in html
+    events = store.audit("alice")
+    assert isinstance(events, list) and all(isinstance(e, AuditEvent) for e in events)
+    assert events._repr_html_().count("<tr>") == 4
+    assert store.list("nobody")._repr_html_() == "<p><em>No tokens.</em></p>"
+    assert "No audit events" in store.audit("nobody")._repr_html_()
+
+
+def test_expired_tokens_are_marked_and_unused_ones_say_never():
+    clock = ManualClock(datetime.now(timezone.utc) - timedelta(days=3))
+    with TokenStore(":memory:", clock=clock) as s:
+        issued = s.create("alice", "old", {"device"}, expires_in=timedelta(days=1))
+    html = token_html(issued.info)
+    assert 'class="tk-expired"' in html and "2 days ago" in html
+    assert "<td>Last used</td><td>never</td>" in html
+    assert 'class="tk-expired"' in tokens_html([issued.info])
+
+
+def test_ipython_picks_the_html_representation(store):
+    formatters = pytest.importorskip("IPython.core.formatters")
+    store.create("alice", EVIL, {"device"})
+    data, _ = formatters.DisplayFormatter().format(store.list("alice"))
+    assert "text/html" in data and EVIL_ESCAPED in data["text/html"]
+    assert data["text/plain"].startswith("[TokenInfo(")
+
+
+def test_relative_time_reads_like_a_person_would_say_it():
+    now = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    assert relative_time(now + timedelta(days=29, hours=23), now) == "in 29 days"
+    assert relative_time(now + timedelta(days=1), now) == "in 1 day"
+    assert relative_time(now - timedelta(hours=3, minutes=5), now) == "3 hours ago"
+    assert relative_time(now - timedelta(minutes=1), now) == "1 minute ago"
+    assert relative_time(now - timedelta(seconds=5), now) == "just now"
+    assert relative_time(now + timedelta(seconds=5), now) == "in under a minute"
+    assert relative_time(None, now) == "never"
+    assert audit_html([]) == "<p><em>No audit events.</em></p>"
