@@ -1,0 +1,57 @@
+"""notebooks/admin.ipynb runs top to bottom, unattended, without a cell error."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+pytest.importorskip("matplotlib")
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "admin.ipynb"
+KERNEL = "tokenkeep-test-python"
+
+
+@pytest.fixture
+def kernel_name(tmp_path, monkeypatch) -> str:
+    """A kernel spec that runs *this* interpreter (the venv with tokenkeep installed), found
+    first on JUPYTER_PATH, so no kernel installed elsewhere on the machine is picked."""
+    spec = tmp_path / "jupyter" / "kernels" / KERNEL
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "tokenkeep test",
+        "language": "python",
+    }))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("TOKENKEEP_DB", raising=False)
+    return KERNEL
+
+
+def test_admin_notebook_runs_top_to_bottom(kernel_name, tmp_path):
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    client = nbclient.NotebookClient(
+        nb, kernel_name=kernel_name, timeout=120, allow_errors=False,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.execute()  # raises CellExecutionError on the first failing cell
+
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert any("<th>Name</th>" in h and "ci-deploy" in h for h in html), "token list table missing"
+    assert any("<th>Action</th>" in h and "revoke" in h for h in html), "audit table missing"
+    assert any("&lt;script&gt;" in h for h in html) and not any("<script>alert" in h for h in html)
+    assert any("image/png" in o.get("data", {}) for o in outputs), "chart missing"
+    text = "".join(o.get("text", "") for o in outputs) + "".join(
+        o.get("data", {}).get("text/plain", "") for o in outputs)
+    assert "RevokedToken" in text and "policy:write -> False" in text
+    assert "secret=<hidden>" in text
+    assert not re.search(r"tk_[A-Za-z0-9]{40,}", text + "".join(html)), "a secret was displayed"
