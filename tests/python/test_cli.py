@@ -218,7 +218,7 @@ def test_create_json_is_one_line_with_secret_and_token(db, store):
 
 def test_create_rejects_bad_input_with_one_line_and_creates_nothing(db, store):
     store.create("alice", "taken", {"device"})
-    past = (date.today() - timedelta(days=1)).isoformat()
+    past = (datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat()
     too_far = (date.today() + timedelta(days=400)).isoformat()
     cases = [
         (["--name", "x", "--scope", "device", "--expires-at", "31/12/2027"], 2, "bad date '31/12/2027'"),
