@@ -21,7 +21,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import IO, Any, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple, Union
+from typing import IO, Any, Dict, List, NoReturn, Optional, Sequence, Tuple, Union
 
 import click
 
@@ -67,7 +67,9 @@ EXIT_CODES = {
     EXIT_NAME_TAKEN: "a live token with this name already exists",
 }
 
-_EXIT_HELP = "\b\nExit codes:\n" + "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
+_EXIT_HELP = "\b\nExit codes:\n" + "\n".join(
+    f"  {code}  {text}" for code, text in EXIT_CODES.items()
+)
 
 _ERROR_CODES: Sequence[Tuple[type, int]] = (
     (InvalidToken, EXIT_INVALID),
@@ -102,7 +104,9 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 36
 def parse_duration(text: str) -> timedelta:
     """``30d``, ``12h``, ``2w``, ``1d12h``, ``90m``, ``45s`` or ``1y`` (365 days)."""
     if not _DURATION.match(text):
-        raise ValueError(f"bad duration '{text}': use a number and a unit (s, m, h, d, w, y), e.g. 30d, 12h, 2w")
+        raise ValueError(
+            f"bad duration '{text}': use a number and a unit (s, m, h, d, w, y), e.g. 30d, 12h, 2w"
+        )
     seconds = sum(int(n) * _UNIT_SECONDS[u.lower()] for n, u in _DURATION_PART.findall(text))
     return timedelta(seconds=seconds)
 
@@ -273,7 +277,11 @@ def _print_token_details(t: TokenInfo, err: bool = False) -> None:
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
-    exp = "never" if t.expires_at is None else f"{format_datetime(t.expires_at)} ({_expiry_text(t, now)})"
+    exp = (
+        "never"
+        if t.expires_at is None
+        else f"{format_datetime(t.expires_at)} ({_expiry_text(t, now)})"
+    )
     for k, v in (
         ("Name", t.name),
         ("ID", t.id),
@@ -281,8 +289,12 @@ def _print_token_details(t: TokenInfo, err: bool = False) -> None:
         ("Scopes", _scopes_text(t.scopes)),
         ("Created", f"{format_datetime(t.created_at)} ({relative_time(t.created_at, now)})"),
         ("Expires", exp),
-        ("Last used", "never" if t.last_used_at is None else
-            f"{format_datetime(t.last_used_at)} ({relative_time(t.last_used_at, now)})"),
+        (
+            "Last used",
+            "never"
+            if t.last_used_at is None
+            else f"{format_datetime(t.last_used_at)} ({relative_time(t.last_used_at, now)})",
+        ),
     ):
         table.add_row(k, _markup_safe(v))
     _console(stderr=err).print(table)
@@ -290,8 +302,10 @@ def _print_token_details(t: TokenInfo, err: bool = False) -> None:
 
 def _describe(t: TokenInfo) -> str:
     now = datetime.now(timezone.utc)
-    exp = "never expires" if t.expires_at is None else (
-        f"expires {format_datetime(t.expires_at)} ({_expiry_text(t, now)})"
+    exp = (
+        "never expires"
+        if t.expires_at is None
+        else (f"expires {format_datetime(t.expires_at)} ({_expiry_text(t, now)})")
     )
     return f"'{t.name}' (id {t.id}), scopes {_scopes_text(t.scopes)}, {exp}"
 
@@ -314,10 +328,15 @@ def _progress(enabled: bool) -> Any:
 def _open_secrets_file(path: str) -> IO[str]:
     """A new file readable only by its owner (0600); an existing file is never overwritten."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+        fd = os.open(
+            path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600
+        )
     except FileExistsError:
-        raise CliError(f"{path} already exists; give --secrets-out a new file (secrets are never "
-                       "written over an existing file)", EXIT_USAGE) from None
+        raise CliError(
+            f"{path} already exists; give --secrets-out a new file (secrets are never "
+            "written over an existing file)",
+            EXIT_USAGE,
+        ) from None
     except OSError as e:
         raise CliError(f"cannot create {path}: {e.strerror}", EXIT_ERROR) from None
     os.fchmod(fd, 0o600)
@@ -379,8 +398,14 @@ def _json_option(f: Any) -> Any:
         if value:
             ctx.find_object(App).as_json = True
 
-    return click.option("--json", "json_", is_flag=True, expose_value=False, callback=set_json,
-                        help="Machine-readable JSON on stdout.")(f)
+    return click.option(
+        "--json",
+        "json_",
+        is_flag=True,
+        expose_value=False,
+        callback=set_json,
+        help="Machine-readable JSON on stdout.",
+    )(f)
 
 
 _SECRET_LIKE = re.compile(r"[a-z0-9]{1,16}_[A-Za-z0-9]{40,}")
@@ -393,8 +418,11 @@ def _looks_like_secret(text: str) -> bool:
 def _resolve(app: App, token: str) -> TokenInfo:
     """A token of the owner by id, or else by exact name."""
     if _looks_like_secret(token):
-        raise CliError("that looks like a token secret, not an id: never pass secrets on the command "
-                       "line; use the id from 'tokenkeep list'", EXIT_USAGE)
+        raise CliError(
+            "that looks like a token secret, not an id: never pass secrets on the command "
+            "line; use the id from 'tokenkeep list'",
+            EXIT_USAGE,
+        )
     store = app.store()
     try:
         return store.get(app.owner, token)
@@ -404,8 +432,11 @@ def _resolve(app: App, token: str) -> TokenInfo:
     for t in store.list(app.owner):
         if t.name == wanted:
             return t
-    raise CliError(f"no token with id or name '{token}' for owner '{app.owner}'; "
-                   "run 'tokenkeep list' to see your tokens", EXIT_NOT_FOUND)
+    raise CliError(
+        f"no token with id or name '{token}' for owner '{app.owner}'; "
+        "run 'tokenkeep list' to see your tokens",
+        EXIT_NOT_FOUND,
+    )
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -415,10 +446,18 @@ def _resolve(app: App, token: str) -> TokenInfo:
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=_EXIT_HELP,
 )
-@click.option("--db", metavar="PATH", default=None,
-              help="The token database (default: $TOKENKEEP_DB, else ~/.local/share/tokenkeep/tokens.db).")
-@click.option("--owner", metavar="NAME", default=None,
-              help="Whose tokens to work on (default: the current OS user).")
+@click.option(
+    "--db",
+    metavar="PATH",
+    default=None,
+    help="The token database (default: $TOKENKEEP_DB, else ~/.local/share/tokenkeep/tokens.db).",
+)
+@click.option(
+    "--owner",
+    metavar="NAME",
+    default=None,
+    help="Whose tokens to work on (default: the current OS user).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
 @click.version_option(package_name="tokenkeep", prog_name="tokenkeep")
 @click.pass_context
@@ -435,20 +474,44 @@ def cli(ctx: click.Context, db: Optional[str], owner: Optional[str], as_json: bo
 
 
 @cli.command(epilog=_EXIT_HELP)
-@click.option("--name", "-n", metavar="NAME", help="A unique name for the token (1-100 characters).")
-@click.option("--scope", "-s", "scopes", metavar="SCOPE", multiple=True,
-              help="A scope the token grants; repeat or separate with commas (device,policy:read).")
+@click.option(
+    "--name", "-n", metavar="NAME", help="A unique name for the token (1-100 characters)."
+)
+@click.option(
+    "--scope",
+    "-s",
+    "scopes",
+    metavar="SCOPE",
+    multiple=True,
+    help="A scope the token grants; repeat or separate with commas (device,policy:read).",
+)
 @click.option("--expires-in", type=DURATION, help="Lifetime, e.g. 30d, 12h, 2w (default: 30d).")
-@click.option("--expires-at", type=DATE, help="Expiry date, ISO 8601: 2027-01-31 (end of day, UTC).")
-@click.option("--from", "from_file", metavar="FILE.csv",
-              help="Create many tokens at once from a CSV with columns name, scopes, expires; "
-                   "all or nothing.")
-@click.option("--secrets-out", metavar="FILE",
-              help="Write the secrets as JSON lines to this new file (mode 0600) instead of stdout.")
+@click.option(
+    "--expires-at", type=DATE, help="Expiry date, ISO 8601: 2027-01-31 (end of day, UTC)."
+)
+@click.option(
+    "--from",
+    "from_file",
+    metavar="FILE.csv",
+    help="Create many tokens at once from a CSV with columns name, scopes, expires; "
+    "all or nothing.",
+)
+@click.option(
+    "--secrets-out",
+    metavar="FILE",
+    help="Write the secrets as JSON lines to this new file (mode 0600) instead of stdout.",
+)
 @_json_option
 @pass_app
-def create(app: App, name: Optional[str], scopes: Tuple[str, ...], expires_in: Optional[timedelta],
-           expires_at: Optional[datetime], from_file: Optional[str], secrets_out: Optional[str]) -> None:
+def create(
+    app: App,
+    name: Optional[str],
+    scopes: Tuple[str, ...],
+    expires_in: Optional[timedelta],
+    expires_at: Optional[datetime],
+    from_file: Optional[str],
+    secrets_out: Optional[str],
+) -> None:
     """Create a token and print its secret, once.
 
     The secret goes to stdout and nothing else does, so `$(tokenkeep create ...)` and
@@ -461,18 +524,28 @@ def create(app: App, name: Optional[str], scopes: Tuple[str, ...], expires_in: O
         raise click.UsageError("give --expires-in or --expires-at, not both")
     if from_file is not None:
         if name is not None or scopes:
-            raise click.UsageError("--from FILE takes names and scopes from the file; drop --name/--scope")
+            raise click.UsageError(
+                "--from FILE takes names and scopes from the file; drop --name/--scope"
+            )
         _create_bulk(app, from_file, expires_in, expires_at, secrets_out)
         return
     if name is None or not name.strip():
         raise click.UsageError("give the token a name with --name NAME (or use --from FILE.csv)")
     scope_list = split_scopes(scopes)
     if not scope_list:
-        raise click.UsageError("give at least one --scope (collection, device, policy, or e.g. device:read)")
+        raise click.UsageError(
+            "give at least one --scope (collection, device, policy, or e.g. device:read)"
+        )
     out = _open_secrets_file(secrets_out) if secrets_out else None
     try:
-        issued = app.store().create(app.owner, name, scope_list, expires_in=expires_in,
-                                    expires_at=expires_at, actor=app.actor)
+        issued = app.store().create(
+            app.owner,
+            name,
+            scope_list,
+            expires_in=expires_in,
+            expires_at=expires_at,
+            actor=app.actor,
+        )
     except BaseException:
         if out is not None:
             out.close()
@@ -482,7 +555,9 @@ def create(app: App, name: Optional[str], scopes: Tuple[str, ...], expires_in: O
         with out:
             _write_secrets(out, [issued])
         _info(f"Created token {_describe(issued.info)}.")
-        _info(f"Its secret is in {secrets_out} (mode 0600); it is shown only once and cannot be seen again.")
+        _info(
+            f"Its secret is in {secrets_out} (mode 0600); it is shown only once and cannot be seen again."
+        )
         return
     if app.as_json:
         click.echo(json.dumps(issued_json(issued), ensure_ascii=False))
@@ -518,16 +593,26 @@ def _check_name(name: str, where: str) -> str:
 
 def _check_scopes(scopes: List[str], vocabulary: Dict[str, Tuple[str, ...]], where: str) -> None:
     if not scopes:
-        raise CliError(f"{where}: no scopes; give at least one of {', '.join(vocabulary)}", EXIT_USAGE)
+        raise CliError(
+            f"{where}: no scopes; give at least one of {', '.join(vocabulary)}", EXIT_USAGE
+        )
     for s in scopes:
         base, sep, action = s.partition(":")
         if base not in vocabulary or (sep and action not in vocabulary[base]):
-            raise CliError(f"{where}: unknown scope '{s}'; known scopes: {', '.join(vocabulary)} "
-                           "(optionally :read or :write)", EXIT_USAGE)
+            raise CliError(
+                f"{where}: unknown scope '{s}'; known scopes: {', '.join(vocabulary)} "
+                "(optionally :read or :write)",
+                EXIT_USAGE,
+            )
 
 
-def _create_bulk(app: App, path: str, expires_in: Optional[timedelta], expires_at: Optional[datetime],
-                 secrets_out: Optional[str]) -> None:
+def _create_bulk(
+    app: App,
+    path: str,
+    expires_in: Optional[timedelta],
+    expires_at: Optional[datetime],
+    secrets_out: Optional[str],
+) -> None:
     text, label = _read_text(path)
     store = app.store()
     vocabulary = store.vocabulary
@@ -536,17 +621,24 @@ def _create_bulk(app: App, path: str, expires_in: Optional[timedelta], expires_a
     try:
         header = next(reader)
     except StopIteration:
-        raise CliError(f"{label} is empty; expected a header line: name,scopes,expires", EXIT_USAGE) from None
+        raise CliError(
+            f"{label} is empty; expected a header line: name,scopes,expires", EXIT_USAGE
+        ) from None
     except csv.Error as e:
         raise CliError(f"{label}: not a CSV file ({e})", EXIT_USAGE) from None
     columns = [h.strip().lower() for h in header]
     unknown = [c for c in columns if c not in _CSV_COLUMNS]
     if unknown or "name" not in columns or "scopes" not in columns:
-        raise CliError(f"{label}: the header must name the columns name, scopes and optionally expires "
-                       f"(found: {','.join(columns)})", EXIT_USAGE)
+        raise CliError(
+            f"{label}: the header must name the columns name, scopes and optionally expires "
+            f"(found: {','.join(columns)})",
+            EXIT_USAGE,
+        )
     i_name, i_scopes = columns.index("name"), columns.index("scopes")
     i_exp = columns.index("expires") if "expires" in columns else None
-    default_expiry: Optional[Union[timedelta, datetime]] = expires_in if expires_in is not None else expires_at
+    default_expiry: Optional[Union[timedelta, datetime]] = (
+        expires_in if expires_in is not None else expires_at
+    )
 
     items: List[Tuple[str, List[str], Optional[Union[timedelta, datetime]]]] = []
     seen: Dict[str, int] = {}
@@ -561,13 +653,20 @@ def _create_bulk(app: App, path: str, expires_in: Optional[timedelta], expires_a
                 if not any(c.strip() for c in row):
                     continue
                 if len(row) != len(columns):
-                    raise CliError(f"{where}: {len(row)} fields, expected {len(columns)}", EXIT_USAGE)
+                    raise CliError(
+                        f"{where}: {len(row)} fields, expected {len(columns)}", EXIT_USAGE
+                    )
                 name = _check_name(row[i_name], where)
                 if name in seen:
-                    raise CliError(f"{where}: the name '{name}' is also on line {seen[name]}", EXIT_USAGE)
+                    raise CliError(
+                        f"{where}: the name '{name}' is also on line {seen[name]}", EXIT_USAGE
+                    )
                 if name in taken:
-                    raise CliError(f"{where}: a token named '{name}' already exists; revoke it or rename "
-                                   "the row", EXIT_NAME_TAKEN)
+                    raise CliError(
+                        f"{where}: a token named '{name}' already exists; revoke it or rename "
+                        "the row",
+                        EXIT_NAME_TAKEN,
+                    )
                 seen[name] = reader.line_num
                 scopes = split_scopes([row[i_scopes]])
                 _check_scopes(scopes, vocabulary, where)
@@ -580,7 +679,9 @@ def _create_bulk(app: App, path: str, expires_in: Optional[timedelta], expires_a
                         raise CliError(f"{where}: {e}", EXIT_USAGE) from None
                 items.append((name, scopes, expiry))
         except csv.Error as e:
-            raise CliError(f"{label} line {reader.line_num}: not valid CSV ({e})", EXIT_USAGE) from None
+            raise CliError(
+                f"{label} line {reader.line_num}: not valid CSV ({e})", EXIT_USAGE
+            ) from None
         if not items:
             raise CliError(f"{label} has no rows to create", EXIT_USAGE)
         progress.update(task, completed=rows_total)
@@ -596,16 +697,23 @@ def _create_bulk(app: App, path: str, expires_in: Optional[timedelta], expires_a
             raise
     if out is None:
         _write_secrets(click.get_text_stream("stdout"), issued)
-        _info(f"Created {len(issued)} tokens; their secrets are the JSON lines on stdout, shown only once.")
+        _info(
+            f"Created {len(issued)} tokens; their secrets are the JSON lines on stdout, shown only once."
+        )
         return
     try:
         with out:
             _write_secrets(out, issued)
     except OSError as e:
         store.revoke_many(app.owner, [t.info.id for t in issued], actor=app.actor)
-        raise CliError(f"cannot write {secrets_out}: {e.strerror}; the {len(issued)} new tokens were "
-                       "revoked again", EXIT_ERROR) from None
-    _info(f"Created {len(issued)} tokens; their secrets are in {secrets_out} (mode 0600), shown only once.")
+        raise CliError(
+            f"cannot write {secrets_out}: {e.strerror}; the {len(issued)} new tokens were "
+            "revoked again",
+            EXIT_ERROR,
+        ) from None
+    _info(
+        f"Created {len(issued)} tokens; their secrets are in {secrets_out} (mode 0600), shown only once."
+    )
 
 
 @cli.command("list", epilog=_EXIT_HELP)
@@ -617,7 +725,9 @@ def list_(app: App) -> None:
     if app.as_json:
         _print_json([token_json(t) for t in tokens])
     elif not tokens:
-        _info(f"No tokens for {app.owner}. Create one with: tokenkeep create --name NAME --scope SCOPE")
+        _info(
+            f"No tokens for {app.owner}. Create one with: tokenkeep create --name NAME --scope SCOPE"
+        )
     else:
         _print_tokens(tokens)
 
@@ -637,8 +747,15 @@ def show(app: App, token: str) -> None:
 
 @cli.command(epilog=_EXIT_HELP)
 @click.argument("token")
-@click.option("--scope", "-s", "scopes", metavar="SCOPE", multiple=True, required=True,
-              help="The new scopes (they replace the old ones); repeat or separate with commas.")
+@click.option(
+    "--scope",
+    "-s",
+    "scopes",
+    metavar="SCOPE",
+    multiple=True,
+    required=True,
+    help="The new scopes (they replace the old ones); repeat or separate with commas.",
+)
 @_json_option
 @pass_app
 def edit(app: App, token: str, scopes: Tuple[str, ...]) -> None:
@@ -651,8 +768,10 @@ def edit(app: App, token: str, scopes: Tuple[str, ...]) -> None:
     if app.as_json:
         _print_json(token_json(new))
     else:
-        _info(f"Updated '{new.name}' (id {new.id}): scopes {_scopes_text(new.scopes)} "
-              f"(were {_scopes_text(info.scopes)}).")
+        _info(
+            f"Updated '{new.name}' (id {new.id}): scopes {_scopes_text(new.scopes)} "
+            f"(were {_scopes_text(info.scopes)})."
+        )
 
 
 def _read_revoke_targets(app: App, path: str) -> List[TokenInfo]:
@@ -673,7 +792,9 @@ def _read_revoke_targets(app: App, path: str) -> List[TokenInfo]:
                 obj = json.loads(s)
                 tid = obj["token"]["id"] if "token" in obj else obj["id"]
             except (ValueError, KeyError, TypeError):
-                raise CliError(f"{label} line {n}: expected a JSON object with an id", EXIT_USAGE) from None
+                raise CliError(
+                    f"{label} line {n}: expected a JSON object with an id", EXIT_USAGE
+                ) from None
             wanted.append(("id", str(tid), f"{label} line {n}"))
     else:
         header = [h.strip().lower() for h in next(csv.reader([lines[0][1]]))]
@@ -690,20 +811,29 @@ def _read_revoke_targets(app: App, path: str) -> List[TokenInfo]:
     targets: Dict[str, TokenInfo] = {}
     for kind, value, where in wanted:
         if kind == "id" and _looks_like_secret(value):
-            raise CliError(f"{where}: expected a token id, found what looks like a secret", EXIT_USAGE)
+            raise CliError(
+                f"{where}: expected a token id, found what looks like a secret", EXIT_USAGE
+            )
         t = (by_id if kind == "id" else by_name).get(value)
         if t is None:
-            raise CliError(f"{where}: no live token with {kind} '{value}' for owner '{app.owner}'; "
-                           "nothing was revoked", EXIT_NOT_FOUND)
+            raise CliError(
+                f"{where}: no live token with {kind} '{value}' for owner '{app.owner}'; "
+                "nothing was revoked",
+                EXIT_NOT_FOUND,
+            )
         targets[t.id] = t
     return list(targets.values())
 
 
 @cli.command(epilog=_EXIT_HELP)
 @click.argument("token", required=False)
-@click.option("--from", "from_file", metavar="FILE",
-              help="Revoke every token listed in FILE ('-' for stdin), all or nothing: one id per "
-                   "line, a CSV with an id or name column, or the JSON lines of create.")
+@click.option(
+    "--from",
+    "from_file",
+    metavar="FILE",
+    help="Revoke every token listed in FILE ('-' for stdin), all or nothing: one id per "
+    "line, a CSV with an id or name column, or the JSON lines of create.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @_json_option
 @pass_app
@@ -715,16 +845,22 @@ def revoke(app: App, token: Optional[str], from_file: Optional[str], yes: bool) 
     """
     if (token is None) == (from_file is None):
         raise click.UsageError("give one token id (or name), or --from FILE")
-    targets = [_resolve(app, token)] if token is not None else _read_revoke_targets(app, from_file or "-")
+    targets = (
+        [_resolve(app, token)] if token is not None else _read_revoke_targets(app, from_file or "-")
+    )
     if not yes:
         if len(targets) == 1:
             prompt = f"Revoke token '{targets[0].name}'?"
         else:
-            names = ", ".join(f"'{t.name}'" for t in targets[:3]) + (", ..." if len(targets) > 3 else "")
+            names = ", ".join(f"'{t.name}'" for t in targets[:3]) + (
+                ", ..." if len(targets) > 3 else ""
+            )
             prompt = f"Revoke {len(targets)} tokens ({names})?"
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
-            raise CliError("not revoking: no terminal to confirm on; pass --yes to revoke without asking",
-                           EXIT_USAGE)
+            raise CliError(
+                "not revoking: no terminal to confirm on; pass --yes to revoke without asking",
+                EXIT_USAGE,
+            )
         if not click.confirm(prompt, default=False, err=True):
             raise CliError("not revoked", EXIT_ERROR)
     store = app.store()
@@ -764,13 +900,18 @@ def _read_token() -> str:
         if stdin is None:
             secret = ""
         elif stdin.isatty():
-            secret = click.prompt("Token", hide_input=True, err=True, default="", show_default=False)
+            secret = click.prompt(
+                "Token", hide_input=True, err=True, default="", show_default=False
+            )
         else:
             secret = stdin.read(_MAX_TOKEN_INPUT)
     secret = secret.strip()
     if not secret:
-        raise CliError("no token given: pipe it on stdin or set TOKENKEEP_TOKEN (never pass it as an "
-                       "argument)", EXIT_USAGE)
+        raise CliError(
+            "no token given: pipe it on stdin or set TOKENKEEP_TOKEN (never pass it as an "
+            "argument)",
+            EXIT_USAGE,
+        )
     return secret
 
 
@@ -782,8 +923,14 @@ _VERIFY_FAILURES = (
 
 
 @cli.command(epilog=_EXIT_HELP, context_settings={"allow_extra_args": True})
-@click.option("--scope", "-s", "scopes", metavar="SCOPE", multiple=True,
-              help="A scope the token must grant; repeat for several (all are required).")
+@click.option(
+    "--scope",
+    "-s",
+    "scopes",
+    metavar="SCOPE",
+    multiple=True,
+    help="A scope the token must grant; repeat for several (all are required).",
+)
 @_json_option
 @pass_app
 @click.pass_context
@@ -798,19 +945,29 @@ def verify(ctx: click.Context, app: App, scopes: Tuple[str, ...]) -> None:
       TOKENKEEP_TOKEN="$TOKEN" tokenkeep verify
     """
     if ctx.args:
-        raise CliError("verify takes no arguments: pipe the token on stdin or set TOKENKEEP_TOKEN "
-                       "(an argument is visible to every user via ps)", EXIT_USAGE)
+        raise CliError(
+            "verify takes no arguments: pipe the token on stdin or set TOKENKEEP_TOKEN "
+            "(an argument is visible to every user via ps)",
+            EXIT_USAGE,
+        )
     secret = _read_token()
     required = split_scopes(scopes)
     store = app.store()
-    result: Dict[str, Any] = {"valid": False, "error": None, "token": None, "required": sorted(required),
-                              "granted": []}
+    result: Dict[str, Any] = {
+        "valid": False,
+        "error": None,
+        "token": None,
+        "required": sorted(required),
+        "granted": [],
+    }
     try:
         info = store.verify(secret, *required)
     except InsufficientScope as e:
         result.update(error="insufficient_scope", granted=sorted(e.granted))
-        message, code = (f"the token lacks scope {_scopes_text(e.required)}; it has "
-                         f"{_scopes_text(e.granted)}"), EXIT_SCOPE
+        message, code = (
+            (f"the token lacks scope {_scopes_text(e.required)}; it has {_scopes_text(e.granted)}"),
+            EXIT_SCOPE,
+        )
     except (InvalidToken, ExpiredToken, RevokedToken) as e:
         _, kind, message = next(f for f in _VERIFY_FAILURES if isinstance(e, f[0]))
         result["error"] = kind
@@ -828,8 +985,9 @@ def verify(ctx: click.Context, app: App, scopes: Tuple[str, ...]) -> None:
 
 
 @cli.command(epilog=_EXIT_HELP)
-@click.option("--within", type=DURATION, default="7d", show_default=True,
-              help="How soon: e.g. 7d, 12h.")
+@click.option(
+    "--within", type=DURATION, default="7d", show_default=True, help="How soon: e.g. 7d, 12h."
+)
 @click.option("--all-owners", is_flag=True, help="Every owner's tokens, not only yours.")
 @_json_option
 @pass_app
@@ -845,8 +1003,13 @@ def expiring(app: App, within: timedelta, all_owners: bool) -> None:
 
 
 @cli.command(epilog=_EXIT_HELP)
-@click.option("--older-than", type=DURATION, default="0d", show_default=True,
-              help="Only tokens revoked or expired at least this long ago.")
+@click.option(
+    "--older-than",
+    type=DURATION,
+    default="0d",
+    show_default=True,
+    help="Only tokens revoked or expired at least this long ago.",
+)
 @_json_option
 @pass_app
 def purge(app: App, older_than: timedelta) -> None:
@@ -859,8 +1022,13 @@ def purge(app: App, older_than: timedelta) -> None:
 
 
 @cli.command(epilog=_EXIT_HELP)
-@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
-              help="At most this many events.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="At most this many events.",
+)
 @click.option("--all-owners", is_flag=True, help="Every owner's events, not only yours.")
 @_json_option
 @pass_app
@@ -883,22 +1051,39 @@ def audit(app: App, limit: int, all_owners: bool) -> None:
         change = _scopes_text(e.new_scopes or e.old_scopes)
         if e.old_scopes and e.new_scopes and e.old_scopes != e.new_scopes:
             change = f"{_scopes_text(e.old_scopes)} -> {_scopes_text(e.new_scopes)}"
-        table.add_row(*(_markup_safe(c) for c in (
-            str(e.seq), f"{format_datetime(e.at)} ({relative_time(e.at, now)})", e.actor, e.action, e.owner, e.name, e.token_id or "", change)))
+        table.add_row(
+            *(
+                _markup_safe(c)
+                for c in (
+                    str(e.seq),
+                    f"{format_datetime(e.at)} ({relative_time(e.at, now)})",
+                    e.actor,
+                    e.action,
+                    e.owner,
+                    e.name,
+                    e.token_id or "",
+                    change,
+                )
+            )
+        )
     _console().print(table)
 
 
 @cli.command(epilog=_EXIT_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port."
+)
 @pass_app
 def serve(app: App, host: str, port: int) -> None:
     """Serve the admin page (the Access Tokens tab) for --owner on the database."""
     try:
         from tokenkeep.web.admin import serve as serve_admin
     except ImportError as e:
-        raise CliError(f"the admin page is not available ({e}); install it with: "
-                       "pip install 'tokenkeep[web]'", EXIT_ERROR) from None
+        raise CliError(
+            f"the admin page is not available ({e}); install it with: pip install 'tokenkeep[web]'",
+            EXIT_ERROR,
+        ) from None
     serve_admin(app.db, user=app.owner, host=host, port=port)
 
 
@@ -930,8 +1115,11 @@ def _error_message(e: TokenkeepError) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Run the CLI; every error is one line on stderr and an exit code (:data:`EXIT_CODES`)."""
     try:
-        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="tokenkeep",
-                      standalone_mode=False)
+        rv = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="tokenkeep",
+            standalone_mode=False,
+        )
     except click.UsageError as e:
         hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
         _fail(e.format_message() + hint, EXIT_USAGE)

@@ -34,7 +34,9 @@ def _plural(n: int, unit: str) -> str:
     return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
 
 
-def relative_time(when: Optional[datetime], now: Optional[datetime] = None, never: str = "never") -> str:
+def relative_time(
+    when: Optional[datetime], now: Optional[datetime] = None, never: str = "never"
+) -> str:
     """``when`` relative to ``now`` (default: the current time), for people: "in 29 days",
     "3 hours ago", "just now". ``never`` is returned for None.
 
@@ -83,7 +85,11 @@ def _table(headers: Sequence[str], rows: List[Tuple[Tuple[str, str], ...]]) -> s
     """rows hold (already escaped html, css class) cells."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f'<td class="{cls}">{cell}</td>' if cls else f"<td>{cell}</td>" for cell, cls in row) + "</tr>"
+        "<tr>"
+        + "".join(
+            f'<td class="{cls}">{cell}</td>' if cls else f"<td>{cell}</td>" for cell, cls in row
+        )
+        + "</tr>"
         for row in rows
     )
     return f'{_STYLE}<table class="tokenkeep"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
@@ -99,7 +105,10 @@ def token_html(info: "TokenInfo", now: Optional[datetime] = None) -> str:
         (("Owner", ""), (escape(info.owner), "")),
         (("Scopes", ""), (escape(_scopes(info.scopes)), "")),
         (("Created", ""), (_when(info.created_at, now), "")),
-        (("Expires", ""), (_when(info.expires_at, now, "never expires"), "tk-expired" if expired else "")),
+        (
+            ("Expires", ""),
+            (_when(info.expires_at, now, "never expires"), "tk-expired" if expired else ""),
+        ),
         (("Last used", ""), (_when(info.last_used_at, now), "")),
     ]
     return _table(["Field", "Value"], [((escape(k), c1), v) for (k, c1), v in rows])

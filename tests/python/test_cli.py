@@ -12,7 +12,6 @@ import os
 import pty
 import re
 import select
-import shutil
 import stat
 import subprocess
 import sys
@@ -29,7 +28,18 @@ from tokenkeep import ManualClock, TokenStore
 
 SECRET_RE = re.compile(r"^tk_[A-Za-z0-9]{40,}$")
 TOKEN_KEYS = {"id", "owner", "name", "scopes", "created_at", "expires_at", "last_used_at"}
-EVENT_KEYS = {"seq", "at", "actor", "action", "token_id", "owner", "name", "old_scopes", "new_scopes", "detail"}
+EVENT_KEYS = {
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "token_id",
+    "owner",
+    "name",
+    "old_scopes",
+    "new_scopes",
+    "detail",
+}
 
 
 @dataclass
@@ -40,7 +50,11 @@ class Result:
 
 
 def _env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("TOKENKEEP_DB", "TOKENKEEP_TOKEN", "COLUMNS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TOKENKEEP_DB", "TOKENKEEP_TOKEN", "COLUMNS")
+    }
     env.update(extra or {})
     return env
 
@@ -56,16 +70,29 @@ def store(db: str):
         yield s
 
 
-def tk(db: Optional[str], *args: str, owner: Optional[str] = "alice", input: Optional[str] = None,
-       env: Optional[Dict[str, str]] = None, cwd: Optional[str] = None) -> Result:
+def tk(
+    db: Optional[str],
+    *args: str,
+    owner: Optional[str] = "alice",
+    input: Optional[str] = None,
+    env: Optional[Dict[str, str]] = None,
+    cwd: Optional[str] = None,
+) -> Result:
     """Run the CLI; --db and --owner come first unless None."""
     cmd = [sys.executable, "-m", "tokenkeep"]
     if db is not None:
         cmd += ["--db", db]
     if owner is not None:
         cmd += ["--owner", owner]
-    p = subprocess.run(cmd + list(args), input=input if input is not None else "", capture_output=True,
-                       text=True, env=_env(env), cwd=cwd, timeout=120)
+    p = subprocess.run(
+        cmd + list(args),
+        input=input if input is not None else "",
+        capture_output=True,
+        text=True,
+        env=_env(env),
+        cwd=cwd,
+        timeout=120,
+    )
     return Result(p.returncode, p.stdout, p.stderr)
 
 
@@ -84,8 +111,9 @@ def on_terminal(db: str, args: List[str], answer: str, owner: str = "alice") -> 
     first [y/N] prompt."""
     master, slave = pty.openpty()
     cmd = [sys.executable, "-m", "tokenkeep", "--db", db, "--owner", owner, *args]
-    p = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=_env({"TERM": "xterm"}),
-                         close_fds=True)
+    p = subprocess.Popen(
+        cmd, stdin=slave, stdout=slave, stderr=slave, env=_env({"TERM": "xterm"}), close_fds=True
+    )
     os.close(slave)
     out, answered, deadline = b"", False, time.monotonic() + 60
     try:
@@ -134,13 +162,31 @@ def assert_token_json(obj: dict) -> None:
 def test_help_documents_every_command_and_the_exit_codes(db):
     r = tk(db, "--help")
     assert r.code == 0
-    for cmd in ("create", "list", "show", "edit", "revoke", "rotate", "verify", "expiring", "purge",
-                "audit", "serve"):
+    for cmd in (
+        "create",
+        "list",
+        "show",
+        "edit",
+        "revoke",
+        "rotate",
+        "verify",
+        "expiring",
+        "purge",
+        "audit",
+        "serve",
+    ):
         assert re.search(rf"^\s+{cmd}\s", r.out, re.M), cmd
     v = tk(db, "verify", "--help")
     assert v.code == 0
-    for line in ("0  success", "3  verify: invalid", "4  verify: token expired", "5  verify: token revoked",
-                 "6  verify: token lacks a required scope", "7  no such token", "8  a live token"):
+    for line in (
+        "0  success",
+        "3  verify: invalid",
+        "4  verify: token expired",
+        "5  verify: token revoked",
+        "6  verify: token lacks a required scope",
+        "7  no such token",
+        "8  a live token",
+    ):
         assert line in r.out and line in v.out, line
     assert "TOKENKEEP_TOKEN" in v.out and "stdin" in v.out
 
@@ -157,8 +203,16 @@ def test_console_script_and_module_agree_on_the_version(db):
 
 def test_default_db_comes_from_TOKENKEEP_DB_and_default_owner_is_the_os_user(tmp_path):
     db = str(tmp_path / "env.db")
-    r = tk(None, "create", "--name", "from-env", "--scope", "device", owner=None,
-           env={"TOKENKEEP_DB": db, "LOGNAME": "zed", "USER": "zed"})
+    r = tk(
+        None,
+        "create",
+        "--name",
+        "from-env",
+        "--scope",
+        "device",
+        owner=None,
+        env={"TOKENKEEP_DB": db, "LOGNAME": "zed", "USER": "zed"},
+    )
     assert r.code == 0, r.err
     with TokenStore(db) as s:
         assert [t.name for t in s.list("zed")] == ["from-env"]
@@ -181,28 +235,63 @@ def test_unknown_option_and_unusable_database_are_one_line_errors(tmp_path):
 
 
 def test_create_prints_only_the_secret_on_stdout_and_details_on_stderr(db, store):
-    r = tk(db, "create", "--name", "ci-deploy", "--scope", "device", "--scope", "policy", "--expires-in", "30d")
+    r = tk(
+        db,
+        "create",
+        "--name",
+        "ci-deploy",
+        "--scope",
+        "device",
+        "--scope",
+        "policy",
+        "--expires-in",
+        "30d",
+    )
     assert r.code == 0, r.err
     secret = r.out.strip()
     assert r.out == secret + "\n" and SECRET_RE.match(secret)
     assert secret not in r.err
     assert "ci-deploy" in r.err and "shown only once" in r.err and "in 29 days" in r.err
     info = store.verify(secret, "device:write", "policy:read")
-    assert info.name == "ci-deploy" and info.owner == "alice" and info.scopes == {"device", "policy"}
+    assert (
+        info.name == "ci-deploy" and info.owner == "alice" and info.scopes == {"device", "policy"}
+    )
     lifetime = info.expires_at - info.created_at
     assert timedelta(days=30) - timedelta(seconds=5) < lifetime <= timedelta(days=30)
 
 
 def test_create_with_comma_separated_scopes_and_an_expiry_date(db, store):
     day = date.today() + timedelta(days=10)
-    r = tk(db, "create", "-n", "reader", "-s", "device:read,policy:read", "--expires-at", day.isoformat())
+    r = tk(
+        db,
+        "create",
+        "-n",
+        "reader",
+        "-s",
+        "device:read,policy:read",
+        "--expires-at",
+        day.isoformat(),
+    )
     assert r.code == 0, r.err
     info = store.verify(r.out.strip(), "device:read", "policy:read")
     assert info.scopes == {"device:read", "policy:read"}
-    assert info.expires_at == datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc)
-    r = tk(db, "create", "-n", "at-time", "-s", "device", "--expires-at", f"{day.isoformat()}T12:00:00+02:00")
+    assert info.expires_at == datetime(
+        day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc
+    )
+    r = tk(
+        db,
+        "create",
+        "-n",
+        "at-time",
+        "-s",
+        "device",
+        "--expires-at",
+        f"{day.isoformat()}T12:00:00+02:00",
+    )
     assert r.code == 0, r.err
-    assert store.verify(r.out.strip()).expires_at == datetime(day.year, day.month, day.day, 10, tzinfo=timezone.utc)
+    assert store.verify(r.out.strip()).expires_at == datetime(
+        day.year, day.month, day.day, 10, tzinfo=timezone.utc
+    )
 
 
 def test_create_json_is_one_line_with_secret_and_token(db, store):
@@ -221,11 +310,19 @@ def test_create_rejects_bad_input_with_one_line_and_creates_nothing(db, store):
     past = (datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat()
     too_far = (date.today() + timedelta(days=400)).isoformat()
     cases = [
-        (["--name", "x", "--scope", "device", "--expires-at", "31/12/2027"], 2, "bad date '31/12/2027'"),
+        (
+            ["--name", "x", "--scope", "device", "--expires-at", "31/12/2027"],
+            2,
+            "bad date '31/12/2027'",
+        ),
         (["--name", "x", "--scope", "device", "--expires-at", past], 2, "future"),
         (["--name", "x", "--scope", "device", "--expires-at", too_far], 2, "365 days"),
         (["--name", "x", "--scope", "device", "--expires-in", "30 days"], 2, "bad duration"),
-        (["--name", "x", "--scope", "device", "--expires-in", "1d", "--expires-at", too_far], 2, "not both"),
+        (
+            ["--name", "x", "--scope", "device", "--expires-in", "1d", "--expires-at", too_far],
+            2,
+            "not both",
+        ),
         (["--name", "x", "--scope", "gadget"], 2, "unknown scope 'gadget'"),
         (["--name", "x", "--scope", "device:admin"], 2, "unknown scope 'device:admin'"),
         (["--scope", "device"], 2, "--name"),
@@ -269,10 +366,18 @@ def write_csv(path: Path, rows: List[List[str]], header=("name", "scopes", "expi
     return str(path)
 
 
-def test_bulk_create_of_10000_rows_is_fast_with_per_row_expiry_and_a_0600_secrets_file(db, tmp_path):
+def test_bulk_create_of_10000_rows_is_fast_with_per_row_expiry_and_a_0600_secrets_file(
+    db, tmp_path
+):
     day = date.today() + timedelta(days=60)
-    rows = [[f"device-{i:05d}", "device policy:read" if i % 2 else "device", ["", "7d", day.isoformat()][i % 3]]
-            for i in range(10_000)]
+    rows = [
+        [
+            f"device-{i:05d}",
+            "device policy:read" if i % 2 else "device",
+            ["", "7d", day.isoformat()][i % 3],
+        ]
+        for i in range(10_000)
+    ]
     src = write_csv(tmp_path / "fleet.csv", rows)
     out = tmp_path / "fleet-secrets.jsonl"
     started = time.monotonic()
@@ -298,7 +403,9 @@ def test_bulk_create_of_10000_rows_is_fast_with_per_row_expiry_and_a_0600_secret
             elif i % 3 == 1:
                 assert abs(life - timedelta(days=7)) < timedelta(seconds=5)
             else:
-                assert info.expires_at == datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc)
+                assert info.expires_at == datetime(
+                    day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc
+                )
     # The same secrets file names the tokens to revoke, all in one go.
     started = time.monotonic()
     r = tk(db, "revoke", "--from", str(out), "--yes", owner="fleet")
@@ -310,7 +417,9 @@ def test_bulk_create_of_10000_rows_is_fast_with_per_row_expiry_and_a_0600_secret
         assert not s.check(lines[5]["secret"])
 
 
-def test_bulk_create_without_secrets_file_prints_json_lines_and_honours_default_expiry(db, store, tmp_path):
+def test_bulk_create_without_secrets_file_prints_json_lines_and_honours_default_expiry(
+    db, store, tmp_path
+):
     src = write_csv(tmp_path / "two.csv", [["a", "device", ""], ["b", "policy;collection", ""]])
     r = tk(db, "create", "--from", src, "--expires-in", "2d")
     assert r.code == 0, r.err
@@ -359,17 +468,35 @@ def test_bulk_create_reports_unreadable_and_malformed_files(db, store, tmp_path)
     ]
     for path, fragment in cases:
         assert_one_line_error(tk(db, "create", "--from", path), 2, fragment)
-    assert_one_line_error(tk(db, "create", "--from", str(tmp_path / "rows.csv"), "--name", "x"), 2, "--from")
+    assert_one_line_error(
+        tk(db, "create", "--from", str(tmp_path / "rows.csv"), "--name", "x"), 2, "--from"
+    )
     assert store.list("alice") == []
 
 
 def test_bulk_create_shows_progress_on_a_terminal(db, tmp_path):
     src = write_csv(tmp_path / "p.csv", [[f"p{i}", "device", ""] for i in range(3000)])
     master, slave = pty.openpty()
-    p = subprocess.Popen([sys.executable, "-m", "tokenkeep", "--db", db, "--owner", "alice", "create", "--from",
-                          src, "--secrets-out", str(tmp_path / "p.jsonl")],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
-                         env=_env({"TERM": "xterm"}))
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tokenkeep",
+            "--db",
+            db,
+            "--owner",
+            "alice",
+            "create",
+            "--from",
+            src,
+            "--secrets-out",
+            str(tmp_path / "p.jsonl"),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=_env({"TERM": "xterm"}),
+    )
     os.close(slave)
     err = b""
     while True:
@@ -417,7 +544,9 @@ def test_show_finds_a_token_by_id_or_name_and_never_echoes_a_secret(db, store):
     issued = store.create("alice", "ci", {"device"})
     store.create("bob", "bobs", {"device"})
     by_id = tk(db, "show", issued.info.id)
-    assert by_id.code == 0 and "ci" in by_id.out and "Last used" in by_id.out and "never" in by_id.out
+    assert (
+        by_id.code == 0 and "ci" in by_id.out and "Last used" in by_id.out and "never" in by_id.out
+    )
     obj = json.loads(tk(db, "--json", "show", "ci").out)
     assert_token_json(obj)
     assert obj["id"] == issued.info.id
@@ -435,8 +564,11 @@ def test_edit_changes_only_the_scopes(db, store):
     assert "device:read" in r.err
     after = store.get("alice", issued.info.id)
     assert after.scopes == {"device:read"}
-    assert (after.name, after.expires_at, after.created_at) == (issued.info.name, issued.info.expires_at,
-                                                                 issued.info.created_at)
+    assert (after.name, after.expires_at, after.created_at) == (
+        issued.info.name,
+        issued.info.expires_at,
+        issued.info.created_at,
+    )
     obj = json.loads(tk(db, "--json", "edit", issued.info.id, "-s", "policy,collection:write").out)
     assert obj["scopes"] == ["collection:write", "policy"]
     assert_one_line_error(tk(db, "edit", "ci", "--scope", "gadget"), 2, "unknown scope")
@@ -481,7 +613,9 @@ def test_revoke_from_file_is_all_or_nothing_and_reads_ids_or_names(db, store, tm
     a, b, c = (store.create("alice", n, {"device"}) for n in ("a", "b", "c"))
     ids = tmp_path / "ids.txt"
     ids.write_text(f"# to revoke\n{a.info.id}\n\n{b.info.id}\nNOTANID0000\n")
-    assert_one_line_error(tk(db, "revoke", "--from", str(ids), "--yes"), 7, "NOTANID0000", "nothing was revoked")
+    assert_one_line_error(
+        tk(db, "revoke", "--from", str(ids), "--yes"), 7, "NOTANID0000", "nothing was revoked"
+    )
     assert len(store.list("alice")) == 3
     ids.write_text(f"{a.info.id}\n{b.info.id}\n")
     assert_one_line_error(tk(db, "revoke", "--from", str(ids)), 2, "--yes")
@@ -493,7 +627,9 @@ def test_revoke_from_file_is_all_or_nothing_and_reads_ids_or_names(db, store, tm
     r = tk(db, "revoke", "--from", "-", "--yes", input=Path(names).read_text())
     assert r.code == 0, r.err
     assert store.list("alice") == []
-    assert_one_line_error(tk(db, "revoke", "--from", str(tmp_path / "nope.txt"), "--yes"), 2, "cannot read")
+    assert_one_line_error(
+        tk(db, "revoke", "--from", str(tmp_path / "nope.txt"), "--yes"), 2, "cannot read"
+    )
 
 
 def test_revoke_many_on_a_terminal_asks_once(db, store, tmp_path):
@@ -539,10 +675,22 @@ def test_verify_exit_codes_from_stdin_and_from_the_environment(db, store):
     mistyped = good.secret[:-1] + ("A" if good.secret[-1] != "A" else "B")
 
     def via_stdin(secret, *scopes):
-        return tk(db, "verify", *[a for s in scopes for a in ("--scope", s)], input=secret + "\n", owner=None)
+        return tk(
+            db,
+            "verify",
+            *[a for s in scopes for a in ("--scope", s)],
+            input=secret + "\n",
+            owner=None,
+        )
 
     def via_env(secret, *scopes):
-        return tk(db, "verify", *[a for s in scopes for a in ("-s", s)], env={"TOKENKEEP_TOKEN": secret}, owner=None)
+        return tk(
+            db,
+            "verify",
+            *[a for s in scopes for a in ("-s", s)],
+            env={"TOKENKEEP_TOKEN": secret},
+            owner=None,
+        )
 
     for run in (via_stdin, via_env):
         ok = run(good.secret, "device:read")
@@ -570,8 +718,13 @@ def test_verify_json_and_refusals(db, store):
     r = tk(db, "verify", "--json", "-s", "policy", input=good.secret)
     assert r.code == 6
     bad = json.loads(r.out)
-    assert bad == {"valid": False, "error": "insufficient_scope", "token": None, "required": ["policy"],
-                   "granted": ["device"]}
+    assert bad == {
+        "valid": False,
+        "error": "insufficient_scope",
+        "token": None,
+        "required": ["policy"],
+        "granted": ["device"],
+    }
     # never from argv, and never echoed back
     r = tk(db, "verify", good.secret)
     assert_one_line_error(r, 2, "stdin")
@@ -588,8 +741,17 @@ def test_expiring_lists_soon_to_expire_tokens(db, store):
     store.create("alice", "later", {"device"}, expires_in=timedelta(days=20))
     store.create("bob", "bob-soon", {"device"}, expires_in=timedelta(days=1))
     r = tk(db, "expiring")
-    assert r.code == 0 and "soon" in r.out and "in 2 days" in r.out and "later" not in r.out and "bob" not in r.out
-    assert [t["name"] for t in json.loads(tk(db, "--json", "expiring", "--within", "30d").out)] == ["soon", "later"]
+    assert (
+        r.code == 0
+        and "soon" in r.out
+        and "in 2 days" in r.out
+        and "later" not in r.out
+        and "bob" not in r.out
+    )
+    assert [t["name"] for t in json.loads(tk(db, "--json", "expiring", "--within", "30d").out)] == [
+        "soon",
+        "later",
+    ]
     everyone = tk(db, "expiring", "--all-owners")
     assert "bob-soon" in everyone.out and "OWNER" in everyone.out
     assert_one_line_error(tk(db, "expiring", "--within", "soon"), 2, "bad duration")
@@ -647,16 +809,43 @@ main(sys.argv[1:])
 
 
 def test_serve_hands_the_database_owner_host_and_port_to_the_admin_page(db):
-    p = subprocess.run([sys.executable, "-c", _FAKE_ADMIN, "--db", db, "--owner", "carol", "serve", "--port",
-                        "8123", "--host", "0.0.0.0"], capture_output=True, text=True, env=_env())
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _FAKE_ADMIN,
+            "--db",
+            db,
+            "--owner",
+            "carol",
+            "serve",
+            "--port",
+            "8123",
+            "--host",
+            "0.0.0.0",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+    )
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout) == {"db": db, "user": "carol", "host": "0.0.0.0", "port": 8123}
-    p = subprocess.run([sys.executable, "-c", _FAKE_ADMIN, "--db", db, "--owner", "carol", "serve"],
-                       capture_output=True, text=True, env=_env())
+    p = subprocess.run(
+        [sys.executable, "-c", _FAKE_ADMIN, "--db", db, "--owner", "carol", "serve"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+    )
     assert json.loads(p.stdout) == {"db": db, "user": "carol", "host": "127.0.0.1", "port": 8000}
 
 
 def test_serve_without_the_admin_page_is_a_one_line_error(db):
-    p = subprocess.run([sys.executable, "-c", _NO_ADMIN, "--db", db, "serve"], capture_output=True, text=True,
-                       env=_env())
-    assert_one_line_error(Result(p.returncode, p.stdout, p.stderr), 1, "admin page is not available")
+    p = subprocess.run(
+        [sys.executable, "-c", _NO_ADMIN, "--db", db, "serve"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+    )
+    assert_one_line_error(
+        Result(p.returncode, p.stdout, p.stderr), 1, "admin page is not available"
+    )
