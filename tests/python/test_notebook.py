@@ -24,11 +24,15 @@ def kernel_name(tmp_path, monkeypatch) -> str:
     first on JUPYTER_PATH, so no kernel installed elsewhere on the machine is picked."""
     spec = tmp_path / "jupyter" / "kernels" / KERNEL
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "tokenkeep test",
-        "language": "python",
-    }))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "tokenkeep test",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.delenv("TOKENKEEP_DB", raising=False)
@@ -38,7 +42,10 @@ def kernel_name(tmp_path, monkeypatch) -> str:
 def test_admin_notebook_runs_top_to_bottom(kernel_name, tmp_path):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(
-        nb, kernel_name=kernel_name, timeout=120, allow_errors=False,
+        nb,
+        kernel_name=kernel_name,
+        timeout=120,
+        allow_errors=False,
         resources={"metadata": {"path": str(tmp_path)}},
     )
     client.execute()  # raises CellExecutionError on the first failing cell
@@ -51,7 +58,8 @@ def test_admin_notebook_runs_top_to_bottom(kernel_name, tmp_path):
     assert any("&lt;script&gt;" in h for h in html) and not any("<script>alert" in h for h in html)
     assert any("image/png" in o.get("data", {}) for o in outputs), "chart missing"
     text = "".join(o.get("text", "") for o in outputs) + "".join(
-        o.get("data", {}).get("text/plain", "") for o in outputs)
+        o.get("data", {}).get("text/plain", "") for o in outputs
+    )
     assert "RevokedToken" in text and "policy:write -> False" in text
     assert "secret=<hidden>" in text
     assert not re.search(r"tk_[A-Za-z0-9]{40,}", text + "".join(html)), "a secret was displayed"
