@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Dict, FrozenSet, List, Optional
+from typing import Dict, FrozenSet
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -24,11 +24,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
-    consumes,
     initialize,
     invariant,
     multiple,
-    precondition,
     rule,
 )
 
