@@ -1,8 +1,11 @@
 // tokenkeep._core: the pybind11 face of the engine. It maps types and errors and releases
 // the GIL around engine work; every decision lives in cpp/, every API nicety in
-// python/tokenkeep/. Records cross as tuples; times as int microseconds since the epoch.
+// python/tokenkeep/. Records cross as tuples in TokenInfo's field order, with aware UTC
+// datetimes and frozensets built here (the C API is several times faster than Python).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+// After Python.h (which pybind11 includes).
+#include <datetime.h>
 
 #include <string>
 #include <tuple>
@@ -17,20 +20,65 @@ using namespace tokenkeep;
 
 namespace {
 
-using RecordTuple = std::tuple<std::string, std::string, std::string, std::vector<std::string>, std::int64_t,
-                               std::optional<std::int64_t>, std::optional<std::int64_t>, std::optional<std::int64_t>>;
-using AuditTuple = std::tuple<std::int64_t, std::int64_t, std::string, std::string, std::optional<std::string>,
-                              std::string, std::string, std::string, std::string, std::string>;
 using NewTokenTuple = std::tuple<std::string, std::vector<std::string>, int, std::int64_t>;
 
-RecordTuple to_tuple(const TokenRecord& r) {
-  return {token_id_format(r.id), r.owner, r.name, r.scopes, r.created_at, r.expires_at, r.last_used_at, r.revoked_at};
+// Days since 1970-01-01 -> proleptic Gregorian date (H. Hinnant's civil_from_days).
+void civil_from_days(std::int64_t z, int* y, int* m, int* d) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const std::int64_t doe = z - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  *d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  *m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  *y = static_cast<int>(yoe + era * 400 + (*m <= 2));
 }
 
-std::vector<RecordTuple> to_tuples(const std::vector<TokenRecord>& rs) {
-  std::vector<RecordTuple> out;
-  out.reserve(rs.size());
-  for (const auto& r : rs) out.push_back(to_tuple(r));
+// Microseconds since the epoch -> aware datetime in UTC.
+py::object utc_datetime(std::int64_t us) {
+  std::int64_t secs = us / 1000000, frac = us % 1000000;
+  if (frac < 0) frac += 1000000, --secs;
+  std::int64_t days = secs / 86400, sod = secs % 86400;
+  if (sod < 0) sod += 86400, --days;
+  int y = 0, m = 0, d = 0;
+  civil_from_days(days, &y, &m, &d);
+  PyObject* o = PyDateTimeAPI->DateTime_FromDateAndTime(y, m, d, static_cast<int>(sod / 3600),
+                                                        static_cast<int>(sod % 3600 / 60), static_cast<int>(sod % 60),
+                                                        static_cast<int>(frac), PyDateTime_TimeZone_UTC,
+                                                        PyDateTimeAPI->DateTimeType);
+  if (o == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(o);
+}
+
+py::object utc_datetime_or_none(const std::optional<std::int64_t>& us) {
+  return us ? utc_datetime(*us) : py::none();
+}
+
+py::frozenset scope_set(const std::vector<std::string>& scopes) {
+  py::set s;
+  for (const auto& x : scopes) s.add(py::str(x));
+  return py::frozenset(s);
+}
+
+// TokenInfo's fields: id, owner, name, scopes, created_at, expires_at, last_used_at.
+py::tuple to_tuple(const TokenRecord& r) {
+  return py::make_tuple(token_id_format(r.id), r.owner, r.name, scope_set(r.scopes), utc_datetime(r.created_at),
+                        utc_datetime_or_none(r.expires_at), utc_datetime_or_none(r.last_used_at));
+}
+
+py::tuple to_tuple(const CachedToken& t) {
+  const std::int64_t used = t.used_us.load(std::memory_order_relaxed);
+  return py::make_tuple(token_id_format(t.id), py::str(t.owner().data(), t.owner().size()),
+                        py::str(t.name().data(), t.name().size()), scope_set(scopes_split(t.scopes())),
+                        utc_datetime(t.created_at),
+                        t.expires_at == CachedToken::kNever ? py::none() : utc_datetime(t.expires_at),
+                        used == 0 ? py::none() : utc_datetime(used));
+}
+
+py::list to_tuples(const std::vector<TokenRecord>& rs) {
+  py::list out(rs.size());
+  for (std::size_t i = 0; i < rs.size(); ++i) out[i] = to_tuple(rs[i]);
   return out;
 }
 
@@ -57,6 +105,13 @@ std::string_view token_view(const py::handle& h) {
   }
   if (PyBytes_Check(h.ptr())) return {PyBytes_AS_STRING(h.ptr()), static_cast<std::size_t>(PyBytes_GET_SIZE(h.ptr()))};
   return {};
+}
+
+// Runs `f` without the GIL and returns its result (built into Python objects afterwards).
+template <typename F>
+auto released(F&& f) {
+  py::gil_scoped_release release;
+  return f();
 }
 
 py::tuple issued_tuple(const IssuedToken& t) {
@@ -93,6 +148,8 @@ void raise_error(const Error& e) {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = R"doc(Native engine of tokenkeep. Private: use the `tokenkeep` package.)doc";
+  PyDateTime_IMPORT;
+  if (PyDateTimeAPI == nullptr) throw py::error_already_set();
 
   py::register_exception_translator([](std::exception_ptr p) {
     try {
@@ -116,12 +173,21 @@ PYBIND11_MODULE(_core, m) {
   m.def("token_id_valid", [](const std::string& s) { return token_id_parse(s).has_value(); }, py::arg("token_id"),
         R"doc(True if `token_id` has the shape of a public token id.)doc");
 
+  // Verification returns the cache's immutable snapshot itself: pybind11 hands back the same
+  // Python object for the same snapshot while one is alive, so the Python layer can keep
+  // the TokenInfo it built for it (store.py) and a cache hit allocates nothing.
+  py::class_<CachedToken, std::shared_ptr<CachedToken>>(m, "Verified",
+                                                        R"doc(A verified token's record (opaque).)doc")
+      .def("info", [](const CachedToken& t) { return to_tuple(t); },
+           R"doc(TokenInfo fields as a tuple.)doc");
+
   py::class_<Engine>(m, "Engine", R"doc(One open token store.)doc")
       .def(py::init([](const std::string& path, std::optional<std::string> prefix,
                        std::optional<std::vector<std::pair<std::string, std::vector<std::string>>>> vocabulary,
                        std::int64_t default_lifetime_us, std::int64_t max_lifetime_us, bool allow_never_expire,
                        int busy_timeout_ms, bool read_only, std::optional<std::string> pepper_hex,
-                       std::vector<std::string> previous_peppers_hex, std::shared_ptr<Clock> clock) {
+                       std::vector<std::string> previous_peppers_hex, std::shared_ptr<Clock> clock,
+                       std::size_t cache_capacity) {
              StoreOptions o;
              o.engine.prefix = std::move(prefix);
              if (vocabulary) {
@@ -137,13 +203,15 @@ PYBIND11_MODULE(_core, m) {
              o.pepper_hex = std::move(pepper_hex);
              o.previous_peppers_hex = std::move(previous_peppers_hex);
              o.clock = std::move(clock);
+             o.engine.cache_capacity = cache_capacity;
              py::gil_scoped_release release;
              return store_open(path, o);
            }),
            py::arg("path"), py::kw_only(), py::arg("prefix") = py::none(), py::arg("vocabulary") = py::none(),
            py::arg("default_lifetime_us"), py::arg("max_lifetime_us"), py::arg("allow_never_expire"),
            py::arg("busy_timeout_ms"), py::arg("read_only"), py::arg("pepper_hex") = py::none(),
-           py::arg("previous_peppers_hex") = std::vector<std::string>{}, py::arg("clock") = py::none())
+           py::arg("previous_peppers_hex") = std::vector<std::string>{}, py::arg("clock") = py::none(),
+           py::arg("cache_capacity") = 100000)
       .def_property_readonly("prefix", &Engine::prefix)
       .def_property_readonly("vocabulary",
                              [](const Engine& e) {
@@ -180,17 +248,22 @@ PYBIND11_MODULE(_core, m) {
           },
           py::arg("owner"), py::arg("specs"), py::arg("actor"))
       .def(
-          "get", [](Engine& e, const std::string& owner, const std::string& id) { return to_tuple(e.get(owner, id)); },
-          py::arg("owner"), py::arg("token_id"), py::call_guard<py::gil_scoped_release>())
+          "get",
+          [](Engine& e, const std::string& owner, const std::string& id) {
+            return to_tuple(released([&] { return e.get(owner, id); }));
+          },
+          py::arg("owner"), py::arg("token_id"))
       .def(
-          "list", [](Engine& e, const std::string& owner) { return to_tuples(e.list(owner)); }, py::arg("owner"),
-          py::call_guard<py::gil_scoped_release>())
+          "list",
+          [](Engine& e, const std::string& owner) { return to_tuples(released([&] { return e.list(owner); })); },
+          py::arg("owner"))
       .def(
           "update_scopes",
           [](Engine& e, const std::string& owner, const std::string& id, const std::vector<std::string>& scopes,
-             const std::string& actor) { return to_tuple(e.update_scopes(owner, id, scopes, actor)); },
-          py::arg("owner"), py::arg("token_id"), py::arg("scopes"), py::arg("actor"),
-          py::call_guard<py::gil_scoped_release>())
+             const std::string& actor) {
+            return to_tuple(released([&] { return e.update_scopes(owner, id, scopes, actor); }));
+          },
+          py::arg("owner"), py::arg("token_id"), py::arg("scopes"), py::arg("actor"))
       .def("revoke", &Engine::revoke, py::arg("owner"), py::arg("token_id"), py::arg("actor"),
            py::call_guard<py::gil_scoped_release>())
       .def("revoke_many", &Engine::revoke_many, py::arg("owner"), py::arg("token_ids"), py::arg("actor"),
@@ -211,12 +284,12 @@ PYBIND11_MODULE(_core, m) {
           "verify",
           [](Engine& e, const py::handle& token, ScopeMask required) {
             const std::string_view text = token_view(token);
-            TokenRecord rec;
+            CachedTokenPtr t;
             {
               py::gil_scoped_release release;
-              rec = e.verify_or_throw(text, required);
+              t = e.verify_or_throw(text, required);
             }
-            return to_tuple(rec);
+            return std::const_pointer_cast<CachedToken>(t);
           },
           py::arg("token"), py::arg("required_mask"))
       .def(
@@ -227,24 +300,33 @@ PYBIND11_MODULE(_core, m) {
             return e.verify(text, required, nullptr) == VerifyStatus::kOk;
           },
           py::arg("token"), py::arg("required_mask"))
+      .def("uses_flush", &Engine::uses_flush, py::call_guard<py::gil_scoped_release>(),
+           R"doc(Persist every recorded use now.)doc")
+      .def("cache_size", &Engine::cache_size)
       .def(
           "expiring_within",
           [](Engine& e, std::int64_t within_us, const std::optional<std::string>& owner) {
-            return to_tuples(e.expiring_within(within_us, owner));
+            return to_tuples(released([&] { return e.expiring_within(within_us, owner); }));
           },
-          py::arg("within_us"), py::arg("owner"), py::call_guard<py::gil_scoped_release>())
+          py::arg("within_us"), py::arg("owner"))
       .def("purge", &Engine::purge, py::arg("older_than_us"), py::arg("actor"),
            py::call_guard<py::gil_scoped_release>())
       .def(
           "audit",
           [](Engine& e, const std::optional<std::string>& owner, std::int64_t limit) {
-            std::vector<AuditTuple> out;
-            for (const auto& a : e.audit(owner, limit)) {
-              out.emplace_back(a.seq, a.at, a.actor, a.action,
-                               a.token_id ? std::optional<std::string>(token_id_format(*a.token_id)) : std::nullopt,
-                               a.owner, a.name, a.old_scopes, a.new_scopes, a.detail);
+            std::vector<AuditEvent> events;
+            {
+              py::gil_scoped_release release;
+              events = e.audit(owner, limit);
+            }
+            py::list out;
+            for (const auto& a : events) {
+              out.append(py::make_tuple(a.seq, utc_datetime(a.at), a.actor, a.action,
+                                        a.token_id ? py::object(py::str(token_id_format(*a.token_id))) : py::none(),
+                                        a.owner, a.name, scope_set(scopes_split(a.old_scopes)),
+                                        scope_set(scopes_split(a.new_scopes)), a.detail));
             }
             return out;
           },
-          py::arg("owner"), py::arg("limit"), py::call_guard<py::gil_scoped_release>());
+          py::arg("owner"), py::arg("limit"));
 }

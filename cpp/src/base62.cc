@@ -3,20 +3,6 @@
 #include <array>
 
 namespace tokenkeep {
-namespace {
-
-constexpr std::array<signed char, 256> make_digit_table() {
-  std::array<signed char, 256> t{};
-  for (auto& v : t) v = -1;
-  for (int i = 0; i < 62; ++i) t[static_cast<unsigned char>(kBase62Alphabet[i])] = static_cast<signed char>(i);
-  return t;
-}
-constexpr auto kDigitTable = make_digit_table();
-
-}  // namespace
-
-int base62_digit(char c) noexcept { return kDigitTable[static_cast<unsigned char>(c)]; }
-
 void base62_encode_fixed(std::uint64_t value, int width, char* out) noexcept {
   for (int i = width - 1; i >= 0; --i) {
     out[i] = kBase62Alphabet[value % 62];

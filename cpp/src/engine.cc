@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <chrono>
 #include <unordered_set>
 
 #include "tokenkeep/errors.h"
@@ -64,7 +65,9 @@ Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
       peppers_(std::move(peppers)),
       clock_(std::move(clock)),
       options_(std::move(options)),
-      vocabulary_(ScopeVocabulary::default_vocabulary()) {
+      vocabulary_(ScopeVocabulary::default_vocabulary()),
+      cache_(options_.cache_capacity),
+      feed_(repo_->change_feed()) {
   if (sodium_init() < 0) fail(ErrorCode::kStoreError, "libsodium failed to initialize");
   if (options_.default_lifetime_us <= 0) fail(ErrorCode::kInvalidArgument, "default_lifetime must be positive");
   if (options_.max_lifetime_us < 0) fail(ErrorCode::kInvalidArgument, "max_lifetime must be positive");
@@ -98,6 +101,16 @@ Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
   if (serialized != settings_text(stored_vocab)) {
     const std::string in_force = repo_->setting_put("scopes", serialized, stored_vocab);
     if (in_force != serialized) vocabulary_ = ScopeVocabulary::parse(in_force);
+  }
+  applied_.store(feed_.state().finished);
+}
+
+Engine::~Engine() {
+  flusher_stop();
+  try {
+    uses_flush();
+  } catch (const Error&) {
+    // Best effort: last_used_at is advisory and the database may be gone or read-only.
   }
 }
 
@@ -138,7 +151,7 @@ std::int64_t Engine::expiry_resolve(const Expiry& e, std::int64_t now) const {
 }
 
 TokenRecord Engine::make_record(const std::string& owner, const NewToken& spec, std::int64_t now,
-                                IssuedToken* issued) const {
+                                IssuedToken* issued, RandomBytes* rng) const {
   TokenRecord r;
   r.owner = owner;
   r.name = name_normalize(spec.name);
@@ -146,9 +159,9 @@ TokenRecord Engine::make_record(const std::string& owner, const NewToken& spec, 
   const std::int64_t exp = expiry_resolve(spec.expiry, now);
   if (exp >= 0) r.expires_at = exp;
   r.created_at = now;
-  r.id = token_id_generate();
+  r.id = token_id_generate(rng);
   SecretPart secret;
-  token_generate(prefix_, r.id, &issued->token, &secret);
+  token_generate(prefix_, r.id, &issued->token, &secret, rng);
   const Pepper& pepper = peppers_.current();
   r.digest = pepper.digest(r.id, secret.view());
   r.pepper_id = pepper.fingerprint();
@@ -168,13 +181,14 @@ std::vector<IssuedToken> Engine::create_many(const std::string& owner, const std
   std::vector<IssuedToken> issued(specs.size());
   std::vector<TokenRecord> records;
   records.reserve(specs.size());
+  std::unordered_set<std::string_view> names;
+  names.reserve(specs.size());
+  RandomBytes rng;
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    records.push_back(make_record(owner, specs[i], now, &issued[i]));
-    for (std::size_t j = 0; j < i; ++j) {
-      if (records[j].name == records[i].name) {
-        fail(ErrorCode::kNameTaken, "a token named '" + records[i].name + "' appears twice");
-      }
-    }
+    records.push_back(make_record(owner, specs[i], now, &issued[i], &rng));
+  }
+  for (const auto& r : records) {  // views into `records`, which no longer grows
+    if (!names.insert(r.name).second) fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' appears twice");
   }
   repo_->tokens_insert(records, actor.empty() ? owner : actor, now);
   for (std::size_t i = 0; i < specs.size(); ++i) issued[i].record = std::move(records[i]);
@@ -191,12 +205,15 @@ TokenRecord Engine::get(const std::string& owner, std::string_view token_id) {
   owner_validate(owner);
   auto r = repo_->token_find_owned(owner, id_resolve(token_id));
   if (!r) fail(ErrorCode::kNotFound, "no such token");
+  uses_overlay(&*r);
   return std::move(*r);
 }
 
 std::vector<TokenRecord> Engine::list(const std::string& owner) {
   owner_validate(owner);
-  return repo_->tokens_list(owner);
+  auto records = repo_->tokens_list(owner);
+  for (auto& r : records) uses_overlay(&r);
+  return records;
 }
 
 TokenRecord Engine::update_scopes(const std::string& owner, std::string_view token_id,
@@ -257,52 +274,99 @@ IssuedToken Engine::rotate(const std::string& owner, std::string_view token_id, 
   return issued;
 }
 
-VerifyStatus Engine::verify(std::string_view token, ScopeMask required, TokenRecord* out) {
+// True if the cache reflects every change published so far (applying newly published ones
+// first); false while a write is in flight, when verification must read the database.
+bool Engine::cache_current(ChangeFeed::State* state) {
+  const ChangeFeed::State st = feed_.state();
+  *state = st;
+  if (!st.stable()) {
+    // A writer is between announcing and publishing. If that lasts, it probably died: take the
+    // write lock once in a while and repair the feed (its transaction is settled by then).
+    using namespace std::chrono;
+    const std::int64_t now_ms = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+    std::int64_t since = unstable_since_ms_.load(std::memory_order_relaxed);
+    if (since == 0) {
+      unstable_since_ms_.compare_exchange_strong(since, now_ms);
+    } else if (now_ms - since > 250 && unstable_since_ms_.compare_exchange_strong(since, now_ms)) {
+      try {
+        repo_->change_feed_repair();
+      } catch (const Error&) {
+        // Busy: another writer holds the lock and will settle the feed itself.
+      }
+    }
+    return false;
+  }
+  if (unstable_since_ms_.load(std::memory_order_relaxed) != 0) unstable_since_ms_.store(0, std::memory_order_relaxed);
+  if (st.finished == applied_.load(std::memory_order_acquire)) return true;
+
+  std::vector<CachedTokenPtr> displaced;
+  {
+    std::lock_guard<std::mutex> lock(apply_mu_);
+    const std::uint64_t applied = applied_.load(std::memory_order_acquire);
+    if (st.finished == applied) return true;
+    std::vector<std::int64_t> ids;
+    if (st.finished > applied && feed_.changes(applied, st.finished, &ids)) {
+      for (std::int64_t id : ids) cache_.erase(id, &displaced);
+    } else {
+      cache_.clear(&displaced);  // too many changes, a purge, or a feed that was reset
+    }
+    applied_.store(st.finished, std::memory_order_release);
+  }
+  uses_park(&displaced);
+  return true;
+}
+
+// Reads a token from the repository; caches it only if no change was published meanwhile,
+// so a stale row can never enter the cache after its invalidation.
+CachedTokenPtr Engine::token_load(std::int64_t id, bool cacheable, const ChangeFeed::State& state) {
+  auto rec = repo_->token_find(id);
+  if (!rec) return nullptr;
+  ScopeMask granted = 0;
+  try {
+    granted = vocabulary_.mask_of(rec->scopes);
+  } catch (const Error&) {
+    granted = 0;  // a scope no longer in the vocabulary grants nothing
+  }
+  auto t = std::make_shared<const CachedToken>(*rec, granted, peppers_.find(rec->pepper_id));
+  if (cacheable) {
+    std::vector<CachedTokenPtr> displaced;
+    cache_.insert(
+        t, [&] { return feed_.state() == state && applied_.load(std::memory_order_acquire) == state.finished; },
+        &displaced);
+    uses_park(&displaced);
+  }
+  return t;
+}
+
+VerifyStatus Engine::verify(std::string_view token, ScopeMask required, CachedTokenPtr* out) {
   auto parsed = token_parse(prefix_, token);
   if (!parsed) return VerifyStatus::kInvalid;
-  auto rec = repo_->token_find(parsed->id);
-  if (!rec) {
+  ChangeFeed::State state;
+  const bool current = cache_current(&state);
+  CachedTokenPtr t = current ? cache_.find(parsed->id) : nullptr;
+  if (!t) t = token_load(parsed->id, current, state);
+  if (!t || t->pepper == nullptr) {
     // Same work as a hit, so an unknown id costs what a wrong secret costs.
     (void)peppers_.current().digest(parsed->id, parsed->secret.view());
     return VerifyStatus::kInvalid;
   }
-  const Pepper* pepper = peppers_.find(rec->pepper_id);
-  if (pepper == nullptr) return VerifyStatus::kInvalid;
-  if (!digest_equal(pepper->digest(parsed->id, parsed->secret.view()), rec->digest)) {
+  if (!digest_equal(t->pepper->digest(parsed->id, parsed->secret.view()), t->digest)) {
     return VerifyStatus::kInvalid;
   }
+  if (out) *out = t;
+  if (t->revoked_at != 0) return VerifyStatus::kRevoked;
   const std::int64_t now = clock_->now_us();
-  VerifyStatus status = VerifyStatus::kOk;
-  if (rec->revoked_at) {
-    status = VerifyStatus::kRevoked;
-  } else if (rec->expires_at && now > *rec->expires_at) {
-    status = VerifyStatus::kExpired;
-  } else {
-    ScopeMask granted = 0;
-    try {
-      granted = vocabulary_.mask_of(rec->scopes);
-    } catch (const Error&) {
-      granted = 0;  // a scope no longer in the vocabulary grants nothing
-    }
-    if ((granted & required) != required) status = VerifyStatus::kInsufficientScope;
-  }
-  if (status == VerifyStatus::kOk &&
-      (!rec->last_used_at || now - *rec->last_used_at >= options_.last_used_interval_us)) {
-    try {
-      repo_->tokens_touch({{rec->id, now}});  // best effort: a read-only or busy store still verifies
-      rec->last_used_at = now;
-    } catch (const Error&) {
-    }
-  }
-  if (out) *out = std::move(*rec);
-  return status;
+  if (now > t->expires_at) return VerifyStatus::kExpired;
+  if ((t->granted & required) != required) return VerifyStatus::kInsufficientScope;
+  use_record(t, now);
+  return VerifyStatus::kOk;
 }
 
-TokenRecord Engine::verify_or_throw(std::string_view token, ScopeMask required) {
-  TokenRecord rec;
-  switch (verify(token, required, &rec)) {
+CachedTokenPtr Engine::verify_or_throw(std::string_view token, ScopeMask required) {
+  CachedTokenPtr t;
+  switch (verify(token, required, &t)) {
     case VerifyStatus::kOk:
-      return rec;
+      return t;
     case VerifyStatus::kInvalid:
       fail(ErrorCode::kInvalidToken, kInvalidTokenMessage);
     case VerifyStatus::kExpired:
@@ -310,13 +374,8 @@ TokenRecord Engine::verify_or_throw(std::string_view token, ScopeMask required) 
     case VerifyStatus::kRevoked:
       fail(ErrorCode::kRevokedToken, "token has been revoked");
     case VerifyStatus::kInsufficientScope: {
-      ScopeMask granted = 0;
-      try {
-        granted = vocabulary_.mask_of(rec.scopes);
-      } catch (const Error&) {
-      }
       auto required_names = vocabulary_.names_of(required);
-      auto granted_names = vocabulary_.names_of(granted);
+      auto granted_names = vocabulary_.names_of(t->granted);
       Error e(ErrorCode::kInsufficientScope,
               "token lacks scope: requires " + scopes_join(required_names) + ", has " +
                   (granted_names.empty() ? std::string("none") : scopes_join(granted_names)));
@@ -326,6 +385,100 @@ TokenRecord Engine::verify_or_throw(std::string_view token, ScopeMask required) 
     }
   }
   fail(ErrorCode::kInvalidToken, kInvalidTokenMessage);
+}
+
+// Records a successful use in memory (at most once a second per token, to keep the hot path
+// free of shared writes) and queues the token for persistence when it is due.
+void Engine::use_record(const CachedTokenPtr& t, std::int64_t now) {
+  const std::int64_t prev = t->used_us.load(std::memory_order_relaxed);
+  if (now <= prev || (prev != 0 && now - prev < kMicrosPerSecond)) return;
+  t->used_us.store(now, std::memory_order_relaxed);
+  const std::int64_t persisted = t->persisted_us.load(std::memory_order_relaxed);
+  if (persisted != 0 && now - persisted < options_.last_used_interval_us) return;
+  if (t->flush_queued.exchange(true)) return;
+  std::lock_guard<std::mutex> lock(uses_mu_);
+  uses_dirty_.push_back(t);
+  if (!flusher_.joinable() && !flusher_stopping_) flusher_ = std::thread([this] { flusher_run(); });
+  uses_cv_.notify_one();
+}
+
+void Engine::uses_park(std::vector<CachedTokenPtr>* displaced) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> unsaved;
+  for (const auto& t : *displaced) {
+    const std::int64_t used = t->used_us.load(std::memory_order_relaxed);
+    if (used > t->persisted_us.load(std::memory_order_relaxed)) unsaved.emplace_back(t->id, used);
+  }
+  displaced->clear();
+  if (unsaved.empty()) return;
+  std::lock_guard<std::mutex> lock(uses_mu_);
+  uses_parked_.insert(uses_parked_.end(), unsaved.begin(), unsaved.end());
+}
+
+void Engine::uses_overlay(TokenRecord* r) const {
+  if (auto t = cache_.find(r->id)) {
+    const std::int64_t used = t->used_us.load(std::memory_order_relaxed);
+    if (used != 0 && (!r->last_used_at || *r->last_used_at < used)) r->last_used_at = used;
+  }
+}
+
+void Engine::uses_flush() {
+  std::vector<CachedTokenPtr> dirty;
+  std::vector<std::pair<std::int64_t, std::int64_t>> uses;
+  {
+    std::lock_guard<std::mutex> lock(uses_mu_);
+    dirty.swap(uses_dirty_);
+    uses.swap(uses_parked_);
+  }
+  if (flusher_stopping_) {
+    // Closing: everything recorded, due or not.
+    cache_.for_each([&](const CachedTokenPtr& t) {
+      if (t->used_us.load() > t->persisted_us.load()) dirty.push_back(t);
+    });
+  }
+  const std::size_t parked = uses.size();
+  for (const auto& t : dirty) uses.emplace_back(t->id, t->used_us.load(std::memory_order_relaxed));
+  if (uses.empty()) return;
+  try {
+    repo_->tokens_touch(uses);
+  } catch (const Error&) {
+    std::lock_guard<std::mutex> lock(uses_mu_);  // keep them for the next round
+    uses_parked_.insert(uses_parked_.end(), uses.begin(), uses.begin() + static_cast<std::ptrdiff_t>(parked));
+    uses_dirty_.insert(uses_dirty_.end(), dirty.begin(), dirty.end());
+    throw;
+  }
+  for (std::size_t i = 0; i < dirty.size(); ++i) {
+    const auto& t = dirty[i];
+    t->persisted_us.store(uses[parked + i].second, std::memory_order_relaxed);
+    t->flush_queued.store(false);
+    // A fresh snapshot, so that callers caching per snapshot (the Python TokenInfo of a
+    // verify) see the new last_used_at; at most once per token per interval.
+    cache_.replace(t, std::make_shared<const CachedToken>(*t));
+  }
+}
+
+void Engine::flusher_run() {
+  std::unique_lock<std::mutex> lock(uses_mu_);
+  while (!flusher_stopping_) {
+    uses_cv_.wait_for(lock, std::chrono::seconds(1));
+    if (flusher_stopping_) break;
+    if (uses_dirty_.empty() && uses_parked_.empty()) continue;
+    lock.unlock();
+    try {
+      uses_flush();
+    } catch (const Error&) {
+      // Busy or read-only: the uses stay in memory and are retried on the next round.
+    }
+    lock.lock();
+  }
+}
+
+void Engine::flusher_stop() {
+  {
+    std::lock_guard<std::mutex> lock(uses_mu_);
+    flusher_stopping_ = true;
+  }
+  uses_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
 }
 
 std::vector<TokenRecord> Engine::expiring_within(std::int64_t within_us, const std::optional<std::string>& owner) {

@@ -17,10 +17,31 @@ bool prefix_is_valid(std::string_view prefix) noexcept {
   return true;
 }
 
-std::int64_t token_id_generate() {
+RandomBytes::~RandomBytes() { sodium_memzero(block_, sizeof block_); }
+
+void RandomBytes::fill(unsigned char* out, std::size_t n) {
+  while (n > 0) {
+    if (pos_ == kBlock) {
+      randombytes_buf(block_, kBlock);
+      pos_ = 0;
+    }
+    const std::size_t take = n < kBlock - pos_ ? n : kBlock - pos_;
+    std::memcpy(out, block_ + pos_, take);
+    sodium_memzero(block_ + pos_, take);
+    pos_ += take;
+    out += take;
+    n -= take;
+  }
+}
+
+std::int64_t token_id_generate(RandomBytes* rng) {
   std::uint64_t v = 0;
   while (v == 0) {
-    randombytes_buf(&v, sizeof v);
+    if (rng) {
+      rng->fill(reinterpret_cast<unsigned char*>(&v), sizeof v);
+    } else {
+      randombytes_buf(&v, sizeof v);
+    }
     v &= kMaxTokenId;
   }
   return static_cast<std::int64_t>(v);
@@ -39,11 +60,15 @@ std::optional<std::int64_t> token_id_parse(std::string_view text) noexcept {
 
 // Fills `out` with `n` uniformly random base62 characters. Rejection sampling on random
 // bytes below 248 = 4*62 keeps the distribution exactly uniform.
-static void random_base62(char* out, int n) {
-  unsigned char pool[96];
+static void random_base62(char* out, int n, RandomBytes* rng) {
+  unsigned char pool[64];  // 43 accepted bytes need about 46 on average
   int filled = 0;
   while (filled < n) {
-    randombytes_buf(pool, sizeof pool);
+    if (rng) {
+      rng->fill(pool, sizeof pool);
+    } else {
+      randombytes_buf(pool, sizeof pool);
+    }
     for (unsigned char b : pool) {
       if (b >= 248) continue;
       out[filled++] = kBase62Alphabet[b % 62];
@@ -54,7 +79,7 @@ static void random_base62(char* out, int n) {
 }
 
 void token_generate(std::string_view prefix, std::int64_t id, TokenText* token,
-                    SecretPart* secret) {
+                    SecretPart* secret, RandomBytes* rng) {
   char buf[kMaxTokenLength];
   std::size_t n = 0;
   std::memcpy(buf, prefix.data(), prefix.size());
@@ -62,7 +87,7 @@ void token_generate(std::string_view prefix, std::int64_t id, TokenText* token,
   buf[n++] = '_';
   base62_encode_fixed(static_cast<std::uint64_t>(id), kIdWidth, buf + n);
   n += kIdWidth;
-  random_base62(buf + n, kSecretWidth);
+  random_base62(buf + n, kSecretWidth, rng);
   secret->assign(std::string_view(buf + n, kSecretWidth));
   n += kSecretWidth;
   const std::uint32_t crc = crc32_compute(std::string_view(buf, n));
@@ -79,16 +104,29 @@ std::optional<ParsedToken> token_parse(std::string_view prefix, std::string_view
     return std::nullopt;
   }
   const std::string_view body = text.substr(prefix.size() + 1);
-  for (char c : body) {
-    if (base62_digit(c) < 0) return std::nullopt;
+  // Every char a base62 digit (OR of the table values: any -1 makes it negative); the id
+  // and checksum digits decoded on the way. 62^11 < 2^66, so the id fits after one check.
+  const char* b = body.data();
+  int bad = 0;
+  unsigned __int128 id = 0;
+  for (int i = 0; i < kIdWidth; ++i) {
+    const int d = base62_digit(b[i]);
+    bad |= d;
+    id = id * 62 + static_cast<unsigned>(d & 63);
   }
-  const auto crc = base62_decode_fixed(body.substr(kIdWidth + kSecretWidth), 0xFFFFFFFFu);
-  if (!crc || *crc != crc32_compute(text.substr(0, text.size() - 6))) return std::nullopt;
-  const auto id = token_id_parse(body.substr(0, kIdWidth));
-  if (!id) return std::nullopt;
+  for (int i = kIdWidth; i < kIdWidth + kSecretWidth; ++i) bad |= base62_digit(b[i]);
+  std::uint64_t crc = 0;
+  for (int i = kIdWidth + kSecretWidth; i < kBodyWidth; ++i) {
+    const int d = base62_digit(b[i]);
+    bad |= d;
+    crc = crc * 62 + static_cast<unsigned>(d & 63);
+  }
+  if (bad < 0 || id == 0 || id > kMaxTokenId || crc != crc32_compute(text.substr(0, text.size() - 6))) {
+    return std::nullopt;
+  }
   ParsedToken parsed;
-  parsed.id = *id;
-  parsed.secret.assign(body.substr(kIdWidth, kSecretWidth));
+  parsed.id = static_cast<std::int64_t>(id);
+  parsed.secret.text = body.substr(kIdWidth, kSecretWidth);
   return parsed;
 }
 

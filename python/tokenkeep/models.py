@@ -3,22 +3,26 @@ of their reprs can show a secret."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import FrozenSet, List, Optional
-
-from ._time import from_us, from_us_opt
+from typing import FrozenSet, List, NamedTuple, Optional
 
 __all__ = ["TokenInfo", "IssuedToken", "AuditEvent", "TokenList", "AuditLog"]
 
+_new = tuple.__new__
 
-@dataclass(frozen=True)
-class TokenInfo:
-    """What is known about a token, never its secret.
+
+class TokenInfo(NamedTuple):
+    """What is known about a token, never its secret. Immutable.
 
     ``id`` is public: lists, edits and revokes use it. Datetimes are aware, in UTC;
     ``expires_at`` is None only for a token that never expires, ``last_used_at`` None
-    until the token is first verified.
+    until the token is first verified. :meth:`TokenStore.get` and :meth:`TokenStore.list`
+    show ``last_used_at`` exactly; the TokenInfo a verification returns is shared between
+    verifications and its ``last_used_at`` may lag by up to a minute.
+
+    A named tuple (fast to build on the verification path): compare, hash, ``_replace``
+    and ``_asdict`` work as for any named tuple.
 
     >>> info = store.get(owner="alice", token_id=issued.info.id)
     >>> sorted(info.scopes)
@@ -35,7 +39,7 @@ class TokenInfo:
 
     @classmethod
     def _from_core(cls, t: tuple) -> "TokenInfo":
-        return cls(t[0], t[1], t[2], frozenset(t[3]), from_us(t[4]), from_us_opt(t[5]), from_us_opt(t[6]))
+        return _new(cls, t)
 
     def _repr_html_(self) -> str:
         from .jupyter import token_html
@@ -43,8 +47,7 @@ class TokenInfo:
         return token_html(self)
 
 
-@dataclass(frozen=True)
-class IssuedToken:
+class IssuedToken(NamedTuple):
     """A token just created or rotated: ``secret`` is the token string, returned now and never
     again, so hand it to the user at once. ``repr()`` shows ``secret=<hidden>``.
 
@@ -53,7 +56,7 @@ class IssuedToken:
     tk_...
     """
 
-    secret: str = field(repr=False)
+    secret: str
     info: TokenInfo
 
     def __repr__(self) -> str:
@@ -82,10 +85,7 @@ class AuditEvent:
 
     @classmethod
     def _from_core(cls, t: tuple) -> "AuditEvent":
-        return cls(
-            t[0], from_us(t[1]), t[2], t[3], t[4], t[5], t[6],
-            frozenset(t[7].split()), frozenset(t[8].split()), t[9],
-        )
+        return cls(*t)
 
     def _repr_html_(self) -> str:
         from .jupyter import audit_html

@@ -21,6 +21,13 @@ Vocabulary = Union[Iterable[str], Mapping[str, Iterable[str]]]
 _EXP_DEFAULT, _EXP_IN, _EXP_AT, _EXP_NEVER = 0, 1, 2, 3
 
 
+_new = tuple.__new__
+
+
+def _closed(*_args: object) -> None:
+    raise StoreError("the token store is closed")
+
+
 def default_db_path() -> str:
     """The embedded default database: ``$TOKENKEEP_DB``, else ``~/.local/share/tokenkeep/tokens.db``."""
     env = os.environ.get("TOKENKEEP_DB")
@@ -81,6 +88,9 @@ class TokenStore:
       Persisted; reopening may add scopes, never remove them.
     - ``default_lifetime`` (30 days), ``max_lifetime`` (365 days; None: no cap),
       ``allow_never_expire`` (False).
+    - ``cache_size``: token records kept in memory for verification (100,000; about 30 MiB
+      when full; 0 disables the cache). The cache is coherent across processes: see
+      docs/ARCHITECTURE.md.
     - ``busy_timeout``: seconds a writer waits for another process's lock (5).
     - ``pepper``: 64 hex chars; default ``TOKENKEEP_PEPPER``, else the key file ``<path>.key``.
       ``previous_peppers``: older ones still accepted (also ``TOKENKEEP_PEPPER_PREVIOUS``).
@@ -103,8 +113,10 @@ class TokenStore:
         pepper: Optional[str] = None,
         previous_peppers: Sequence[str] = (),
         clock: Optional[ManualClock] = None,
+        cache_size: int = 100_000,
     ) -> None:
         self._engine = None
+        self._verify = self._check = _closed
         self.path = os.fspath(path) if path is not None else default_db_path()
         if self.path not in ("", ":memory:"):
             parent = os.path.dirname(os.path.abspath(self.path))
@@ -115,6 +127,17 @@ class TokenStore:
                     raise StoreError(f"cannot create directory {parent}: {e.strerror}") from None
         if clock is not None and not isinstance(clock, ManualClock):
             raise InvalidArgument("clock must be a tokenkeep.ManualClock")
+        # Checked here so that a wrong type never reaches the binding, whose TypeError would
+        # echo the arguments (and with them the pepper).
+        if pepper is not None and not isinstance(pepper, str):
+            raise InvalidArgument("pepper must be a string of 64 hexadecimal characters")
+        previous_peppers = list(previous_peppers)
+        if not all(isinstance(p, str) for p in previous_peppers):
+            raise InvalidArgument("previous_peppers must be strings of 64 hexadecimal characters")
+        if prefix is not None and not isinstance(prefix, str):
+            raise InvalidArgument("prefix must be a string")
+        if not isinstance(cache_size, int) or cache_size < 0:
+            raise InvalidArgument("cache_size must be a non-negative int")
         if not isinstance(busy_timeout, (int, float)) or busy_timeout < 0:
             raise InvalidArgument("busy_timeout must be a non-negative number of seconds")
         max_us = 0 if max_lifetime is None else duration_us(max_lifetime, "max_lifetime")
@@ -130,16 +153,24 @@ class TokenStore:
             busy_timeout_ms=int(busy_timeout * 1000),
             read_only=bool(read_only),
             pepper_hex=pepper,
-            previous_peppers_hex=list(previous_peppers),
+            previous_peppers_hex=previous_peppers,
             clock=None if clock is None else clock._native,
+            cache_capacity=cache_size,
         )
         self._masks: dict = {}
+        # Verification: bound natives, and the TokenInfo built for each engine snapshot.
+        self._verify = self._engine.verify
+        self._check = self._engine.check
+        self._infos: dict = {}
+        self._infos_max = max(1024, min(cache_size, 65_536))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the database. Further calls raise :class:`StoreError`."""
+        """Persist recorded uses and close the database. Further calls raise :class:`StoreError`."""
         self._engine = None
+        self._verify = self._check = _closed
+        self._infos = {}
 
     def __enter__(self) -> "TokenStore":
         return self
@@ -213,7 +244,7 @@ class TokenStore:
         kind, value = self._expiry(expires_in, expires_at, never_expires)
         spec = (_text(name, "name"), _scope_list(scopes), kind, value)
         secret, rec = self._e.create(_text(owner, "owner"), spec, self._actor(actor))
-        return IssuedToken(secret, TokenInfo._from_core(rec))
+        return _new(IssuedToken, (secret, _new(TokenInfo, rec)))
 
     def create_many(
         self,
@@ -248,17 +279,17 @@ class TokenStore:
                     raise InvalidArgument("an item's expiry must be a timedelta, an aware datetime or None")
             specs.append((_text(item[0], "name"), _scope_list(item[1]), k, v))
         out = self._e.create_many(_text(owner, "owner"), specs, self._actor(actor))
-        return [IssuedToken(s, TokenInfo._from_core(r)) for s, r in out]
+        return [_new(IssuedToken, (s, _new(TokenInfo, r))) for s, r in out]
 
     # -- reading -----------------------------------------------------------------------------
 
     def list(self, owner: str) -> List[TokenInfo]:
         """The owner's tokens that are not revoked (expired ones too, until purged), newest first."""
-        return TokenList(TokenInfo._from_core(t) for t in self._e.list(_text(owner, "owner")))
+        return TokenList(_new(TokenInfo, t) for t in self._e.list(_text(owner, "owner")))
 
     def get(self, owner: str, token_id: str) -> TokenInfo:
         """One of the owner's live tokens; :class:`NotFound` otherwise (also for another owner's)."""
-        return TokenInfo._from_core(self._e.get(_text(owner, "owner"), _text(token_id, "token_id")))
+        return _new(TokenInfo, self._e.get(_text(owner, "owner"), _text(token_id, "token_id")))
 
     # -- changing ----------------------------------------------------------------------------
 
@@ -267,10 +298,11 @@ class TokenStore:
     ) -> TokenInfo:
         """Replace a token's scopes (the only edit there is). Seen by the next verification
         in every process."""
-        return TokenInfo._from_core(
+        return _new(
+            TokenInfo,
             self._e.update_scopes(
                 _text(owner, "owner"), _text(token_id, "token_id"), _scope_list(scopes), self._actor(actor)
-            )
+            ),
         )
 
     def revoke(self, owner: str, token_id: str, *, actor: Optional[str] = None) -> None:
@@ -288,7 +320,7 @@ class TokenStore:
         """Replace a token's secret: a new token with the same name, scopes and expiry is
         issued and the old one revoked, atomically."""
         secret, rec = self._e.rotate(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
-        return IssuedToken(secret, TokenInfo._from_core(rec))
+        return _new(IssuedToken, (secret, _new(TokenInfo, rec)))
 
     # -- verifying ---------------------------------------------------------------------------
 
@@ -305,15 +337,37 @@ class TokenStore:
 
         Returns the token's :class:`TokenInfo`. Raises :class:`InvalidToken`,
         :class:`ExpiredToken`, :class:`RevokedToken` (all :class:`AuthenticationError`) or
-        :class:`InsufficientScope`. Releases the GIL while it works.
+        :class:`InsufficientScope`. Releases the GIL while it works. A scope edit, revoke or
+        rotate that returned, in any process, is seen by the next verification.
 
         >>> store.verify(request_token, "device:read")  # doctest: +SKIP
         """
-        return TokenInfo._from_core(self._e.verify(secret, self._mask(scopes)))
+        # The hot path of every request: kept to two dict lookups and one native call.
+        mask = self._masks.get(scopes)
+        if mask is None:
+            mask = self._mask(scopes)
+        verified = self._verify(secret, mask)
+        info = self._infos.get(verified)
+        if info is None:
+            info = self._remember(verified)
+        return info
 
     def check(self, secret: Union[str, bytes], *scopes: str) -> bool:
         """Like :meth:`verify`, but True/False; never raises for a bad token."""
-        return self._e.check(secret, self._mask(scopes))
+        mask = self._masks.get(scopes)
+        if mask is None:
+            mask = self._mask(scopes)
+        return self._check(secret, mask)
+
+    def _remember(self, verified: "_core.Verified") -> TokenInfo:
+        """The TokenInfo of a verified snapshot, kept while the engine keeps the snapshot."""
+        info = _new(TokenInfo, verified.info())
+        infos = self._infos
+        if len(infos) >= self._infos_max:
+            for stale in list(infos)[: len(infos) // 2]:  # oldest half (dicts keep insertion order)
+                del infos[stale]
+        infos[verified] = info
+        return info
 
     # -- housekeeping ------------------------------------------------------------------------
 
@@ -322,7 +376,7 @@ class TokenStore:
         if owner is not None:
             _text(owner, "owner")
         return TokenList(
-            TokenInfo._from_core(t) for t in self._e.expiring_within(duration_us(within, "within"), owner)
+            _new(TokenInfo, t) for t in self._e.expiring_within(duration_us(within, "within"), owner)
         )
 
     def purge(self, older_than: timedelta = timedelta(0), *, actor: Optional[str] = None) -> int:

@@ -4,7 +4,9 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "test_util.h"
 #include "tokenkeep/errors.h"
@@ -46,10 +48,12 @@ TEST_F(EngineTest, CreateThenVerifyWithScopes) {
   auto e = open();
   auto t = e->create("alice", spec("ci", {"device", "policy:read"}), "");
   const std::string token(t.token.view());
-  TokenRecord rec;
+  CachedTokenPtr rec;
   EXPECT_EQ(e->verify(token, e->required_mask({"device:write"}), &rec), VerifyStatus::kOk);
-  EXPECT_EQ(rec.name, "ci");
-  EXPECT_EQ(rec.owner, "alice");
+  ASSERT_NE(rec, nullptr);
+  EXPECT_EQ(rec->name(), "ci");
+  EXPECT_EQ(rec->owner(), "alice");
+  EXPECT_EQ(rec->scopes(), "device policy:read");
   EXPECT_EQ(e->verify(token, e->required_mask({"device:read", "policy:read"}), nullptr), VerifyStatus::kOk);
   EXPECT_EQ(e->verify(token, e->required_mask({"policy:write"}), nullptr), VerifyStatus::kInsufficientScope);
   EXPECT_EQ(e->verify(token, 0, nullptr), VerifyStatus::kOk);
@@ -346,19 +350,38 @@ TEST_F(EngineTest, OlderSchemaIsMigrated) {
   sqlite3_close(h);
 }
 
-TEST_F(EngineTest, LastUsedIsRecordedAtMostOncePerInterval) {
+TEST_F(EngineTest, LastUsedIsShownAtOnceAndPersistedOffThePath) {
   auto e = open();
+  auto other = open();  // another process's view: reads only what was persisted
   auto t = e->create("alice", spec("ci", {"device"}), "");
   const std::string id = token_id_format(t.record.id);
   EXPECT_FALSE(e->get("alice", id).last_used_at.has_value());
-  e->verify(t.token.view(), 0, nullptr);
-  EXPECT_EQ(e->get("alice", id).last_used_at, kT0);
+
+  ASSERT_EQ(e->verify(t.token.view(), 0, nullptr), VerifyStatus::kOk);
+  EXPECT_EQ(e->get("alice", id).last_used_at, kT0);  // in memory, at once
+  // The first use is persisted by the background thread within seconds.
+  std::optional<std::int64_t> seen;
+  for (int i = 0; i < 100 && seen != kT0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    seen = other->get("alice", id).last_used_at;
+  }
+  EXPECT_EQ(seen, kT0);
+
   clock->advance_us(30 * kMicrosPerSecond);
-  e->verify(t.token.view(), 0, nullptr);
-  EXPECT_EQ(e->get("alice", id).last_used_at, kT0);  // within the interval: not rewritten
+  ASSERT_EQ(e->verify(t.token.view(), 0, nullptr), VerifyStatus::kOk);
+  EXPECT_EQ(e->get("alice", id).last_used_at, kT0 + 30 * kMicrosPerSecond);
+  e->uses_flush();
+  EXPECT_EQ(other->get("alice", id).last_used_at, kT0);  // not due: at most once a minute
+
   clock->advance_us(31 * kMicrosPerSecond);
-  e->verify(t.token.view(), 0, nullptr);
-  EXPECT_EQ(e->get("alice", id).last_used_at, kT0 + 61 * kMicrosPerSecond);
+  ASSERT_EQ(e->verify(t.token.view(), 0, nullptr), VerifyStatus::kOk);
+  e->uses_flush();
+  EXPECT_EQ(other->get("alice", id).last_used_at, kT0 + 61 * kMicrosPerSecond);
+
+  clock->advance_us(5 * kMicrosPerSecond);
+  ASSERT_EQ(e->verify(t.token.view(), 0, nullptr), VerifyStatus::kOk);
+  e.reset();  // closing persists what is pending, due or not
+  EXPECT_EQ(other->get("alice", id).last_used_at, kT0 + 66 * kMicrosPerSecond);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // token of one prefix the same length and makes parsing positional.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,8 +13,18 @@ namespace tokenkeep {
 inline constexpr char kBase62Alphabet[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-// Value of one base62 digit, or -1 for any other byte.
-int base62_digit(char c) noexcept;
+namespace detail {
+constexpr std::array<signed char, 256> base62_digit_table() {
+  std::array<signed char, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int i = 0; i < 62; ++i) t[static_cast<unsigned char>(kBase62Alphabet[i])] = static_cast<signed char>(i);
+  return t;
+}
+inline constexpr auto kBase62Digits = base62_digit_table();
+}  // namespace detail
+
+// Value of one base62 digit, or -1 for any other byte. Inline: parsing calls it 60 times.
+inline int base62_digit(char c) noexcept { return detail::kBase62Digits[static_cast<unsigned char>(c)]; }
 
 // Writes `value` as exactly `width` digits, most significant first, into `out`.
 // Assumes value < 62^width; higher digits are silently dropped otherwise.

@@ -1,10 +1,20 @@
 // Token logic: issue, list, edit, revoke, rotate, verify, expire, purge. Owns the policy
 // (prefix, scope vocabulary, lifetimes), the peppers and the clock; stores through a
 // TokenRepository and never sees SQL. Safe for concurrent use from several threads.
+//
+// Verification reads an in-process TokenCache kept coherent with every process through the
+// repository's ChangeFeed (change_feed.h): a change that returned anywhere is seen by the next
+// verify that starts. Successful uses are recorded in memory and persisted by a background
+// thread: a token's first use within a second, then at most once per last_used_interval,
+// and everything on destruction.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +24,7 @@
 #include "tokenkeep/pepper.h"
 #include "tokenkeep/record.h"
 #include "tokenkeep/scopes.h"
+#include "tokenkeep/token_cache.h"
 #include "tokenkeep/token_format.h"
 #include "tokenkeep/token_repository.h"
 
@@ -27,6 +38,8 @@ struct EngineOptions {
   bool allow_never_expire = false;
   // Successful verifications persist last_used_at at most this often per token.
   std::int64_t last_used_interval_us = 60 * kMicrosPerSecond;
+  // Token records kept in memory for verification (0 disables the cache).
+  std::size_t cache_capacity = 100000;
 };
 
 // How a new token's expiry is chosen.
@@ -53,6 +66,9 @@ class Engine {
  public:
   Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
          std::shared_ptr<const Clock> clock, EngineOptions options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
 
   const std::string& prefix() const noexcept { return prefix_; }
   const ScopeVocabulary& vocabulary() const noexcept { return vocabulary_; }
@@ -77,9 +93,12 @@ class Engine {
   ScopeMask required_mask(const std::vector<std::string>& scopes) const;
   // Never throws for a bad token; fills `out` when the secret matched (any status but
   // kInvalid). StoreError only if the database cannot be read.
-  VerifyStatus verify(std::string_view token, ScopeMask required, TokenRecord* out);
+  VerifyStatus verify(std::string_view token, ScopeMask required, CachedTokenPtr* out);
   // verify(), raising the matching Error for every status but kOk.
-  TokenRecord verify_or_throw(std::string_view token, ScopeMask required);
+  CachedTokenPtr verify_or_throw(std::string_view token, ScopeMask required);
+  // Persists every use recorded in memory now (also done in the background and on destruction).
+  void uses_flush();
+  std::size_t cache_size() const { return cache_.size(); }
 
   std::vector<TokenRecord> expiring_within(std::int64_t within_us,
                                            const std::optional<std::string>& owner);
@@ -88,10 +107,17 @@ class Engine {
 
  private:
   TokenRecord make_record(const std::string& owner, const NewToken& spec, std::int64_t now,
-                          IssuedToken* issued) const;
+                          IssuedToken* issued, RandomBytes* rng) const;
   std::int64_t expiry_resolve(const Expiry& e, std::int64_t now) const;
   std::vector<std::string> scopes_canonical(const std::vector<std::string>& scopes) const;
   std::int64_t id_resolve(std::string_view token_id) const;
+  bool cache_current(ChangeFeed::State* state);
+  CachedTokenPtr token_load(std::int64_t id, bool cacheable, const ChangeFeed::State& state);
+  void use_record(const CachedTokenPtr& t, std::int64_t now);
+  void uses_park(std::vector<CachedTokenPtr>* displaced);
+  void uses_overlay(TokenRecord* r) const;
+  void flusher_run();
+  void flusher_stop();
 
   std::unique_ptr<TokenRepository> repo_;
   PepperSet peppers_;
@@ -99,6 +125,21 @@ class Engine {
   EngineOptions options_;
   std::string prefix_;
   ScopeVocabulary vocabulary_;
+
+  // Cache and its coherence: `applied_` is the feed generation the cache reflects.
+  TokenCache cache_;
+  ChangeFeed& feed_;
+  std::atomic<std::uint64_t> applied_{0};
+  std::mutex apply_mu_;
+  std::atomic<std::int64_t> unstable_since_ms_{0};
+
+  // Recorded uses waiting to be persisted, and the thread that persists them.
+  std::mutex uses_mu_;
+  std::condition_variable uses_cv_;
+  std::vector<CachedTokenPtr> uses_dirty_;
+  std::vector<std::pair<std::int64_t, std::int64_t>> uses_parked_;
+  bool flusher_stopping_ = false;
+  std::thread flusher_;
 };
 
 // Input rules shared by every surface. Each throws InvalidArgument with the reason.

@@ -26,16 +26,39 @@ inline constexpr std::size_t kMaxTokenLength = kMaxPrefix + 1 + kBodyWidth;
 using TokenText = SecretBuffer<kMaxTokenLength>;
 using SecretPart = SecretBuffer<kSecretWidth>;
 
+// The 43 secret characters of a parsed token, borrowed from the caller's buffer: parsing
+// copies nothing, so there is nothing of the secret to wipe afterwards.
+struct BorrowedSecret {
+  std::string_view text;
+  std::string_view view() const noexcept { return text; }
+};
+
 struct ParsedToken {
   std::int64_t id = 0;
-  SecretPart secret;  // the 43 secret characters
+  BorrowedSecret secret;  // valid as long as the parsed text is
+};
+
+// Random bytes from libsodium's CSPRNG, drawn in blocks so that issuing many tokens costs
+// one system call per block instead of two per token. Consumed and unused bytes are wiped.
+class RandomBytes {
+ public:
+  RandomBytes() = default;
+  RandomBytes(const RandomBytes&) = delete;
+  RandomBytes& operator=(const RandomBytes&) = delete;
+  ~RandomBytes();
+  void fill(unsigned char* out, std::size_t n);
+
+ private:
+  static constexpr std::size_t kBlock = 4096;
+  unsigned char block_[kBlock];
+  std::size_t pos_ = kBlock;
 };
 
 // True for 1-16 chars of [a-z0-9].
 bool prefix_is_valid(std::string_view prefix) noexcept;
 
 // A fresh random public id in [1, 2^63-1].
-std::int64_t token_id_generate();
+std::int64_t token_id_generate(RandomBytes* rng = nullptr);
 
 // Public id <-> its 11-char text (TokenInfo.id). Decoding returns empty on malformed text.
 std::string token_id_format(std::int64_t id);
@@ -43,9 +66,10 @@ std::optional<std::int64_t> token_id_parse(std::string_view text) noexcept;
 
 // Fills `token` with a new token for `prefix` and `id`; its secret part goes to `secret`.
 void token_generate(std::string_view prefix, std::int64_t id, TokenText* token,
-                    SecretPart* secret);
+                    SecretPart* secret, RandomBytes* rng = nullptr);
 
-// Validates shape, prefix and checksum. Does no I/O and no allocation; empty on any defect.
+// Validates shape, prefix and checksum in one pass. Does no I/O, no allocation and no copy;
+// empty on any defect.
 std::optional<ParsedToken> token_parse(std::string_view prefix, std::string_view text) noexcept;
 
 }  // namespace tokenkeep

@@ -1,7 +1,9 @@
 // The storage seam. Token logic (engine.h) talks only to this interface; an implementation
 // (sqlite_store.h today, PostgreSQL later) owns the query language, transactions and
 // durability. Every mutating call is atomic, durable once it returns, and records its
-// AuditEvent in the same transaction. Calls that take an owner never touch another
+// AuditEvent in the same transaction. Every call that changes what a verification would
+// decide announces the ids it changes on the change feed (change_feed.h) while it holds the
+// write lock, and publishes them after its commit, before it returns. Calls that take an owner never touch another
 // owner's rows. All methods are safe to call from several threads at once.
 #pragma once
 
@@ -11,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "tokenkeep/change_feed.h"
 #include "tokenkeep/record.h"
 
 namespace tokenkeep {
@@ -56,6 +59,13 @@ class TokenRepository {
                                     std::int64_t at) = 0;
   // Best-effort, not audited: last_used_at = max(current, at) for each (id, at).
   virtual void tokens_touch(const std::vector<std::pair<std::int64_t, std::int64_t>>& uses) = 0;
+
+  // The feed this repository's writers publish on (a PostgreSQL repository would back it
+  // with LISTEN/NOTIFY).
+  virtual ChangeFeed& change_feed() = 0;
+  // Takes the write lock briefly and marks every begun write finished: recovers the feed
+  // after a writer died between its announcement and its publication.
+  virtual void change_feed_repair() = 0;
 
   // Newest first, at most `limit`.
   virtual std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner,

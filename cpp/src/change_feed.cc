@@ -1,0 +1,142 @@
+#include "tokenkeep/change_feed.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace tokenkeep {
+namespace {
+
+constexpr std::uint64_t kRingSlots = 4096;
+
+struct Slot {
+  std::uint64_t gen;  // 0 while being rewritten
+  std::int64_t id;
+};
+
+// Layout of the shared file. Only lock-free 8-byte atomics (GCC builtins) touch it, so
+// processes need no lock to read it.
+struct Shared {
+  std::uint64_t started;
+  std::uint64_t finished;
+  std::uint64_t reserved[6];
+  Slot ring[kRingSlots];
+};
+static_assert(sizeof(Shared) == 64 + kRingSlots * 16, "feed layout");
+
+std::uint64_t load(const std::uint64_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+std::int64_t load(const std::int64_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+
+class MappedFeed final : public ChangeFeed {
+ public:
+  MappedFeed(Shared* shared, bool owned_by_mmap, bool writable)
+      : s_(shared), mapped_(owned_by_mmap), writable_(writable) {}
+  ~MappedFeed() override {
+    if (mapped_) ::munmap(s_, sizeof(Shared));
+  }
+
+  State state() const noexcept override {
+    State st;
+    st.started = load(&s_->started);
+    st.finished = load(&s_->finished);
+    return st;
+  }
+
+  void write_begin(const std::vector<std::int64_t>& ids) noexcept override {
+    if (!writable_) return;
+    repair();
+    std::uint64_t g = __atomic_load_n(&s_->started, __ATOMIC_RELAXED);
+    const bool all = ids.empty() || ids.size() > kRingSlots / 4;
+    const std::size_t n = all ? 1 : ids.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      Slot& slot = s_->ring[(g + 1 + i) % kRingSlots];
+      // Seqlock per slot: invalidate, write the id, then publish the generation.
+      __atomic_store_n(&slot.gen, 0, __ATOMIC_RELAXED);
+      __atomic_store_n(&slot.id, all ? kAll : ids[i], __ATOMIC_RELEASE);
+      __atomic_store_n(&slot.gen, g + 1 + i, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&s_->started, g + n, __ATOMIC_RELEASE);
+    mine_ = g + n;
+  }
+
+  void write_finish() noexcept override {
+    if (!writable_) return;
+    advance_finished(mine_);
+  }
+
+  void repair() noexcept override {
+    if (!writable_) return;
+    advance_finished(__atomic_load_n(&s_->started, __ATOMIC_ACQUIRE));
+  }
+
+  bool changes(std::uint64_t from, std::uint64_t to, std::vector<std::int64_t>* ids) const noexcept override {
+    if (to < from || to - from > kRingSlots / 2) return false;
+    for (std::uint64_t g = from + 1; g <= to; ++g) {
+      const Slot& slot = s_->ring[g % kRingSlots];
+      const std::uint64_t g1 = load(&slot.gen);
+      const std::int64_t id = load(&slot.id);
+      const std::uint64_t g2 = load(&slot.gen);
+      if (g1 != g || g2 != g || id == kAll) return false;
+      ids->push_back(id);
+    }
+    return true;
+  }
+
+  bool usable() const noexcept override { return true; }
+
+ private:
+  // finished = max(finished, target): monotone, so a slow writer never moves it back.
+  void advance_finished(std::uint64_t target) noexcept {
+    std::uint64_t cur = __atomic_load_n(&s_->finished, __ATOMIC_RELAXED);
+    while (cur < target &&
+           !__atomic_compare_exchange_n(&s_->finished, &cur, target, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+    }
+  }
+
+  Shared* s_;
+  bool mapped_;
+  bool writable_;
+  std::uint64_t mine_ = 0;
+};
+
+// A feed that never reports a stable state: every verify reads the database.
+class DisabledFeed final : public ChangeFeed {
+ public:
+  State state() const noexcept override { return {1, 0}; }
+  void write_begin(const std::vector<std::int64_t>&) noexcept override {}
+  void write_finish() noexcept override {}
+  void repair() noexcept override {}
+  bool changes(std::uint64_t, std::uint64_t, std::vector<std::int64_t>*) const noexcept override { return false; }
+  bool usable() const noexcept override { return false; }
+};
+
+}  // namespace
+
+std::unique_ptr<ChangeFeed> change_feed_open(const std::string& db_path, bool read_only) {
+  if (db_path.empty() || db_path == ":memory:") {
+    void* p = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return std::make_unique<DisabledFeed>();
+    return std::make_unique<MappedFeed>(static_cast<Shared*>(p), true, true);
+  }
+  const std::string path = db_path + "-tkfeed";
+  bool writable = !read_only;
+  int fd = writable ? ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+  if (fd < 0) {
+    writable = false;
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  if (fd < 0) return std::make_unique<DisabledFeed>();
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || (static_cast<std::size_t>(st.st_size) < sizeof(Shared) &&
+                                 (!writable || ::ftruncate(fd, sizeof(Shared)) != 0))) {
+    ::close(fd);
+    return std::make_unique<DisabledFeed>();
+  }
+  void* p = ::mmap(nullptr, sizeof(Shared), writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) return std::make_unique<DisabledFeed>();
+  return std::make_unique<MappedFeed>(static_cast<Shared*>(p), true, writable);
+}
+
+}  // namespace tokenkeep
