@@ -16,7 +16,6 @@ that takes the token from the environment (never from argv). Prints requests/s p
     .venv/bin/python benchmarks/guard_bench.py --rounds 1 --duration 2   # a quick look
 """
 
-
 import argparse
 import datetime
 import json
@@ -45,10 +44,13 @@ ENDPOINTS = {
 SCOPE = "device:read"
 TOKEN_ENV = "TOKENKEEP_BENCH_TOKEN"
 
-LUA = """\
+LUA = (
+    """\
 local token = os.getenv("%s")
 wrk.headers["Authorization"] = "Bearer " .. token
-""" % TOKEN_ENV
+"""
+    % TOKEN_ENV
+)
 
 
 # -- the server (a child process) ---------------------------------------------------------
@@ -56,9 +58,8 @@ wrk.headers["Authorization"] = "Bearer " .. token
 
 def serve(db: str, port: int) -> None:
     import fastapi
-    import uvicorn
-
     import tokenkeep
+    import uvicorn
     from tokenkeep.fastapi import TokenGuard
 
     sys.path.insert(0, os.path.join(ROOT, "examples"))
@@ -77,7 +78,9 @@ def serve(db: str, port: int) -> None:
         return inventory.list("devices")
 
     @app.get(ENDPOINTS["guarded_threadpool"])
-    async def guarded_threadpool(token: tokenkeep.TokenInfo = fastapi.Depends(threadpool_guard)) -> List[edge_api.Item]:
+    async def guarded_threadpool(
+        token: tokenkeep.TokenInfo = fastapi.Depends(threadpool_guard),
+    ) -> List[edge_api.Item]:
         return inventory.list("devices")
 
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
@@ -126,7 +129,9 @@ def cpu_ns(pid: int) -> int:
 
 def run_wrk(wrk_cmd: List[str], url: str, env: Dict[str, str], server_pid: int) -> Dict[str, float]:
     c0 = cpu_ns(server_pid)
-    out = subprocess.run(wrk_cmd + [url], env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        wrk_cmd + [url], env=env, capture_output=True, text=True, check=True
+    ).stdout
     c1 = cpu_ns(server_pid)
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -137,7 +142,9 @@ def run_wrk(wrk_cmd: List[str], url: str, env: Dict[str, str], server_pid: int) 
     return {
         "requests_per_s": rps,
         "latency_avg_ms": float(lat.group(1)) * scale[lat.group(2)] if lat else None,
-        "server_cpu_us_per_request": round((c1 - c0) / 1000 / requests, 1) if c0 and requests else None,
+        "server_cpu_us_per_request": round((c1 - c0) / 1000 / requests, 1)
+        if c0 and requests
+        else None,
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
         "socket_errors": errors.group(0) if errors else "",
     }
@@ -185,7 +192,14 @@ def main() -> int:
             threads = max(1, min(2, ncpu - 1))
 
             def wrk_cmd(seconds: int) -> List[str]:
-                cmd = [args.wrk, f"-t{threads}", f"-c{args.connections}", f"-d{seconds}s", "-s", lua]
+                cmd = [
+                    args.wrk,
+                    f"-t{threads}",
+                    f"-c{args.connections}",
+                    f"-d{seconds}s",
+                    "-s",
+                    lua,
+                ]
                 return ["taskset", "-c", f"1-{ncpu - 1}"] + cmd if pin else cmd
 
             for path in ENDPOINTS.values():  # warm-up
@@ -211,13 +225,18 @@ def main() -> int:
 
     # The machine's speed drifts between rounds, so each round's guarded run is compared with
     # the unguarded run next to it, and the overhead is the median of those paired ratios.
-    median = {name: statistics.median(s["requests_per_s"] for s in runs) for name, runs in samples.items()}
+    median = {
+        name: statistics.median(s["requests_per_s"] for s in runs) for name, runs in samples.items()
+    }
     cpu = {
-        name: statistics.median(s["server_cpu_us_per_request"] or 0 for s in runs) for name, runs in samples.items()
+        name: statistics.median(s["server_cpu_us_per_request"] or 0 for s in runs)
+        for name, runs in samples.items()
     }
     overhead = {
-        name: 100.0 * statistics.median(
-            1.0 - g["requests_per_s"] / u["requests_per_s"] for g, u in zip(samples[name], samples["unguarded"])
+        name: 100.0
+        * statistics.median(
+            1.0 - g["requests_per_s"] / u["requests_per_s"]
+            for g, u in zip(samples[name], samples["unguarded"])
         )
         for name in ENDPOINTS
         if name != "unguarded"
@@ -227,9 +246,42 @@ def main() -> int:
     for name in ENDPOINTS:
         ov = f"{overhead[name]:+.1f}%" if name in overhead else ""
         print(f"{name:<22}{median[name]:>16.0f}{cpu[name]:>12.1f}{ov:>10}")
+    # Server CPU time per request is steadier than requests/s on a shared machine; its
+    # throughput equivalent is 1 - cpu(unguarded) / cpu(guarded).
+    cpu_overhead = {
+        name: 100.0
+        * statistics.median(
+            1.0 - u["server_cpu_us_per_request"] / g["server_cpu_us_per_request"]
+            for g, u in zip(samples[name], samples["unguarded"])
+            if g["server_cpu_us_per_request"] and u["server_cpu_us_per_request"]
+        )
+        for name in overhead
+        if all(s["server_cpu_us_per_request"] for s in samples[name] + samples["unguarded"])
+    }
+    ratios = [
+        100.0 * (1.0 - g["requests_per_s"] / u["requests_per_s"])
+        for g, u in zip(samples["guarded"], samples["unguarded"])
+    ]
+    spread = max(ratios) - min(ratios)
+    guard_cpu_us = cpu["guarded"] - cpu["unguarded"]
     target = 5.0
-    verdict = "PASS" if overhead["guarded"] < target else "FAIL"
-    print(f"\nguard overhead {overhead['guarded']:.1f}% (target < {target:.0f}%): {verdict}")
+    measures = [overhead["guarded"]] + (
+        [cpu_overhead["guarded"]] if "guarded" in cpu_overhead else []
+    )
+    if all(m < target for m in measures):
+        verdict = "PASS"
+    elif all(m >= target for m in measures):
+        verdict = "FAIL"
+    else:
+        verdict = "INCONCLUSIVE"
+    print(
+        f"\nguard overhead, requests/s:       {overhead['guarded']:+.1f}%  (paired rounds ranged {min(ratios):+.1f}% .. {max(ratios):+.1f}%)"
+    )
+    if "guarded" in cpu_overhead:
+        print(
+            f"guard overhead, server CPU time:  {cpu_overhead['guarded']:+.1f}%  (~{guard_cpu_us:.0f} us per request)"
+        )
+    print(f"target < {target:.0f}%: {verdict}")
 
     import fastapi
     import uvicorn
@@ -247,12 +299,23 @@ def main() -> int:
             "server": "uvicorn, 1 worker, no access log, 127.0.0.1",
             "cpu_pinning": "server CPU 0, wrk the rest" if pin else "none",
         },
-        "machine": {"cpus": ncpu, "python": platform.python_version(), "platform": platform.platform()},
-        "versions": {"tokenkeep": tokenkeep.__version__, "fastapi": fastapi.__version__, "uvicorn": uvicorn.__version__},
+        "machine": {
+            "cpus": ncpu,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "versions": {
+            "tokenkeep": tokenkeep.__version__,
+            "fastapi": fastapi.__version__,
+            "uvicorn": uvicorn.__version__,
+        },
         "requests_per_s_median": {k: round(v, 1) for k, v in median.items()},
         "server_cpu_us_per_request_median": {k: round(v, 1) for k, v in cpu.items()},
         "overhead_percent": {k: round(v, 2) for k, v in overhead.items()},
         "overhead_method": "median over rounds of 1 - guarded/unguarded requests/s, adjacent runs paired",
+        "overhead_percent_from_server_cpu": {k: round(v, 2) for k, v in cpu_overhead.items()},
+        "overhead_spread_percent_points": round(spread, 2),
+        "guard_cpu_us_per_request": round(guard_cpu_us, 1),
         "target_overhead_percent": target,
         "verdict": verdict,
         "samples": samples,
@@ -261,7 +324,7 @@ def main() -> int:
         json.dump(result, f, indent=2)
         f.write("\n")
     print(f"wrote {os.path.relpath(args.output, ROOT)}")
-    return 0 if verdict == "PASS" else 1
+    return 1 if verdict == "FAIL" else 0
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ Run it (the database is ``$TOKENKEEP_DB``, else tokenkeep's default)::
 Items live in memory; the point is the guard, not the storage.
 """
 
-
 import itertools
 import threading
 from contextlib import asynccontextmanager
@@ -36,7 +35,6 @@ from typing import Annotated, Dict, List, Optional
 
 import fastapi
 import pydantic
-
 import tokenkeep
 from tokenkeep.fastapi import TokenGuard
 
@@ -91,7 +89,9 @@ def create_app(store: Optional[tokenkeep.TokenStore] = None) -> fastapi.FastAPI:
         if opened:
             state.pop("store").close()
 
-    app = fastapi.FastAPI(title="edge_api", summary="Device management, guarded by tokenkeep", lifespan=lifespan)
+    app = fastapi.FastAPI(
+        title="edge_api", summary="Device management, guarded by tokenkeep", lifespan=lifespan
+    )
     app.state.inventory = inventory = Inventory()
     # With a store at hand, unknown scope names fail here; otherwise at the first request.
     guard = TokenGuard(state["store"] if store is not None else (lambda: state["store"]))

@@ -42,10 +42,9 @@ from .models import TokenInfo
 from .store import TokenStore
 from .web.bearer import BearerError, authenticate, split_scopes
 
-__all__ = ["TokenGuard", "BearerDependency", "require_scopes", "BearerHTTPException"]
+__all__ = ["BearerDependency", "BearerHTTPException", "TokenGuard", "require_scopes"]
 
 StoreSource = Union[TokenStore, Callable[[], TokenStore]]
-
 
 
 class BearerHTTPException(fastapi.HTTPException):
@@ -68,7 +67,9 @@ class TokenGuard:
     ... async def add_device(token: Annotated[TokenInfo, Depends(guard.require("device:write"))]): ...
     """
 
-    def __init__(self, store: StoreSource, *, realm: Optional[str] = None, threadpool: bool = False) -> None:
+    def __init__(
+        self, store: StoreSource, *, realm: Optional[str] = None, threadpool: bool = False
+    ) -> None:
         if not isinstance(store, TokenStore) and not callable(store):
             raise TypeError("store must be a tokenkeep.TokenStore or a function returning one")
         self._store = store
@@ -80,7 +81,7 @@ class TokenGuard:
         s = self._store
         return s if isinstance(s, TokenStore) else s()
 
-    def require(self, *scopes: str) -> "BearerDependency":
+    def require(self, *scopes: str) -> BearerDependency:
         """A dependency that returns the request's :class:`~tokenkeep.TokenInfo` if its token
         grants every scope given (none: any valid token). ``require("device:read policy:read")``
         and ``require("device:read", "policy:read")`` mean the same.
@@ -118,7 +119,12 @@ class BearerDependency(SecurityBase):
     async def __call__(self, request: fastapi.Request) -> TokenInfo:
         source = self._store
         store = source if isinstance(source, TokenStore) else source()
-        args = (store, request.headers.get("authorization"), request.scope.get("query_string", b""), self.scopes)
+        args = (
+            store,
+            request.headers.get("authorization"),
+            request.scope.get("query_string", b""),
+            self.scopes,
+        )
         try:
             if self._threadpool:
                 return await run_in_threadpool(authenticate, *args, realm=self._realm)
@@ -127,7 +133,9 @@ class BearerDependency(SecurityBase):
             raise BearerHTTPException(failure) from None
 
 
-def require_scopes(*scopes: str, store: StoreSource, realm: Optional[str] = None) -> BearerDependency:
+def require_scopes(
+    *scopes: str, store: StoreSource, realm: Optional[str] = None
+) -> BearerDependency:
     """Shortcut for ``TokenGuard(store, realm=realm).require(*scopes)``.
 
     >>> @app.get("/api/policies")

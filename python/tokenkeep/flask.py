@@ -37,7 +37,7 @@ from .models import TokenInfo
 from .store import TokenStore
 from .web.bearer import BearerError, authenticate, split_scopes
 
-__all__ = ["TokenGuard", "require_scopes", "current_token"]
+__all__ = ["TokenGuard", "current_token", "require_scopes"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 StoreSource = Union[TokenStore, Callable[[], TokenStore]]
@@ -99,7 +99,9 @@ class TokenGuard:
         return decorate
 
 
-def require_scopes(*scopes: str, store: StoreSource, realm: Optional[str] = None) -> Callable[[F], F]:
+def require_scopes(
+    *scopes: str, store: StoreSource, realm: Optional[str] = None
+) -> Callable[[F], F]:
     """Shortcut for ``TokenGuard(store, realm=realm).require(*scopes)``.
 
     >>> @app.get("/api/collections")

@@ -19,19 +19,20 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 import tokenkeep
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 uvicorn = pytest.importorskip("uvicorn")
-from tokenkeep.web.admin import create_app  # noqa: E402
+from tokenkeep.web.admin import create_app
 
 CHROMIUM = os.environ.get("TOKENKEEP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "artifacts")
 USER = "alice"
 TIMEOUT_MS = 10_000
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+)
 
 
 def _free_port() -> int:
@@ -45,7 +46,9 @@ class _Server:
 
     def __init__(self, app) -> None:
         self.port = _free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="admin-page", daemon=True)
         self.thread.start()
@@ -96,9 +99,11 @@ def page(browser, server):
     pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
     pg.on(
         "console",
-        lambda m: pg.console_errors.append(m.text)
-        if m.type == "error" and not m.text.startswith("Failed to load resource")
-        else None,
+        lambda m: (
+            pg.console_errors.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource")
+            else None
+        ),
     )
     yield pg
     context.close()
@@ -115,13 +120,17 @@ def _date(dt: datetime) -> str:
 
 
 def _row(page, name: str):
-    return page.locator("#tokens-table tbody tr").filter(has=page.locator(".token-name", has_text=re.compile(f"^{re.escape(name)}$")))
+    return page.locator("#tokens-table tbody tr").filter(
+        has=page.locator(".token-name", has_text=re.compile(f"^{re.escape(name)}$"))
+    )
 
 
 def test_create_verify_edit_revoke_in_the_browser(page, store):
     # Two tokens made with the library, so the table has neighbours.
     store.create(owner=USER, name="grafana-readonly", scopes={"device:read", "policy:read"})
-    store.create(owner=USER, name="nightly-backup", scopes={"collection"}, expires_in=timedelta(days=5))
+    store.create(
+        owner=USER, name="nightly-backup", scopes={"collection"}, expires_in=timedelta(days=5)
+    )
 
     page.goto("/")
     expect = playwright_api.expect
@@ -136,7 +145,9 @@ def test_create_verify_edit_revoke_in_the_browser(page, store):
     expect(dialog.get_by_role("heading")).to_have_text("Create Access Token")
     dialog.get_by_label("Token Name").fill("ci-deploy")
     dialog.locator('input[value="device"]').check()
-    expect(dialog.locator('input[value="device:write"]')).to_be_checked()  # the bare scope covers its actions
+    expect(
+        dialog.locator('input[value="device:write"]')
+    ).to_be_checked()  # the bare scope covers its actions
     dialog.locator('input[value="policy:read"]').check()
     dialog.get_by_label("Expiration", exact=True).select_option("90")
     _shot(page, "01-create-dialog")
@@ -171,7 +182,9 @@ def test_create_verify_edit_revoke_in_the_browser(page, store):
     expect(row.locator(".created-cell")).to_have_text(_date(info.created_at))
     expect(row.locator(".expires-cell time")).to_have_text(_date(info.expires_at))
     assert info.expires_at - info.created_at == timedelta(days=90)
-    expect(row.locator(".used-cell")).to_contain_text(_date(datetime.now(timezone.utc)))  # verified above
+    expect(row.locator(".used-cell")).to_contain_text(
+        _date(datetime.now(timezone.utc))
+    )  # verified above
     expect(page.locator("#tokens-table thead th")).to_have_text(
         ["Token Name", "Scope", "Date of Creation", "Date of Expiration", "Last Used", "Actions"]
     )
@@ -199,7 +212,9 @@ def test_create_verify_edit_revoke_in_the_browser(page, store):
     _shot(page, "05-edit-saved")
     updated.get_by_role("link", name="Close").click()
     expect(page).to_have_url(re.compile(r"/profile/access-tokens$"))
-    expect(_row(page, "ci-deploy").locator(".chip")).to_have_text(["Collection (read)", "Policy (read)"])
+    expect(_row(page, "ci-deploy").locator(".chip")).to_have_text(
+        ["Collection (read)", "Policy (read)"]
+    )
     assert store.verify(secret, "collection:read", "policy:read").id == info.id
     with pytest.raises(tokenkeep.InsufficientScope):
         store.verify(secret, "device:read")
@@ -254,7 +269,9 @@ def test_form_errors_and_escaping_in_the_browser(page, store):
     dialog.get_by_label("Token Name").fill(hostile)
     dialog.locator('input[value="policy"]').check()
     dialog.get_by_role("button", name="Create", exact=True).click()
-    expect(dialog.locator(".form-error")).to_contain_text(f"You already have an access token named “{hostile}”")
+    expect(dialog.locator(".form-error")).to_contain_text(
+        f"You already have an access token named “{hostile}”"
+    )
     _shot(page, "09-duplicate-name")
     assert len(store.list(owner=USER)) == before
     assert not page.dialogs_seen and not page.console_errors

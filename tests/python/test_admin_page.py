@@ -10,7 +10,6 @@ import warnings
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 import tokenkeep
 
 fastapi = pytest.importorskip("fastapi")
@@ -19,8 +18,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from tokenkeep.web import admin  # noqa: E402
-from tokenkeep.web.admin import create_app  # noqa: E402
+from tokenkeep.web import admin
+from tokenkeep.web.admin import create_app
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 START = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
@@ -64,11 +63,15 @@ def csrf_of(response) -> str:
 
 
 def new_token_of(response) -> str:
-    return html.unescape(re.search(r'id="new-token" class="secret" value="([^"]+)"', response.text).group(1))
+    return html.unescape(
+        re.search(r'id="new-token" class="secret" value="([^"]+)"', response.text).group(1)
+    )
 
 
 def form_error_of(response) -> str:
-    m = re.search(r'class="form-error" role="alert"[^>]*>.*?<span>(.*?)</span>', response.text, re.S)
+    m = re.search(
+        r'class="form-error" role="alert"[^>]*>.*?<span>(.*?)</span>', response.text, re.DOTALL
+    )
     return html.unescape(m.group(1)) if m else ""
 
 
@@ -100,7 +103,11 @@ def test_pages_are_no_store_and_carry_security_headers(alice):
     r = alice.get("/profile/access-tokens")
     assert r.headers["cache-control"].startswith("no-store")
     csp = r.headers["content-security-policy"]
-    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert (
+        "script-src 'self'" in csp
+        and "frame-ancestors 'none'" in csp
+        and "unsafe-inline" not in csp
+    )
     assert r.headers["x-frame-options"] == "DENY"
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "<script>" not in r.text  # no inline script: the CSP would block it anyway
@@ -173,8 +180,16 @@ def test_custom_expiry_date(alice, store):
         ({"scopes": ["fleet"]}, 400, "One of the selected scopes does not exist."),
         ({"expiry": "9999"}, 400, "Choose when the token expires."),
         ({"expiry": "custom", "expires_on": ""}, 400, "Choose an expiration date."),
-        ({"expiry": "custom", "expires_on": "2029-12-31"}, 400, "Choose an expiration date in the future."),
-        ({"expiry": "custom", "expires_on": "2032-01-01"}, 400, "Tokens on this server can live at most 365 days."),
+        (
+            {"expiry": "custom", "expires_on": "2029-12-31"},
+            400,
+            "Choose an expiration date in the future.",
+        ),
+        (
+            {"expiry": "custom", "expires_on": "2032-01-01"},
+            400,
+            "Tokens on this server can live at most 365 days.",
+        ),
     ],
 )
 def test_create_errors_come_back_in_the_dialog(alice, store, kwargs, status, message):
@@ -190,7 +205,10 @@ def test_duplicate_name_is_409_with_a_clear_message(alice, store):
     create(alice, name="ci-deploy")
     r = create(alice, name="  ci-deploy ", scopes=["policy"])
     assert r.status_code == 409
-    assert form_error_of(r) == "You already have an access token named “ci-deploy”. Choose another name."
+    assert (
+        form_error_of(r)
+        == "You already have an access token named “ci-deploy”. Choose another name."
+    )
     assert len(store.list(owner="alice")) == 1
 
 
@@ -277,12 +295,17 @@ def test_edit_changes_only_the_scope_then_confirms(alice, store):
         f"/profile/access-tokens/{issued.info.id}/scopes",
         data={"csrf_token": token, "scopes": ["policy:read", "collection"], "name": "renamed"},
     )
-    assert r.status_code == 303 and r.headers["location"] == f"/profile/access-tokens?updated={issued.info.id}"
+    assert (
+        r.status_code == 303
+        and r.headers["location"] == f"/profile/access-tokens?updated={issued.info.id}"
+    )
     page = alice.get(r.headers["location"])
     assert "Access token updated successfully" in page.text and 'id="updated-dialog"' in page.text
     info = store.get(owner="alice", token_id=issued.info.id)
     assert info.scopes == {"policy:read", "collection"} and info.name == "t"
-    assert store.check(issued.secret, "collection:write") and not store.check(issued.secret, "device:read")
+    assert store.check(issued.secret, "collection:write") and not store.check(
+        issued.secret, "device:read"
+    )
 
 
 def test_edit_without_scope_keeps_the_dialog_open_with_a_message(alice, store):
@@ -301,7 +324,9 @@ def test_revoke_then_the_secret_is_refused(alice, store):
     assert "was revoked" in alice.get(r.headers["location"]).text
     with pytest.raises(tokenkeep.RevokedToken):
         store.verify(issued.secret)
-    again = alice.post(f"/profile/access-tokens/{issued.info.id}/revoke", data={"csrf_token": token})
+    again = alice.post(
+        f"/profile/access-tokens/{issued.info.id}/revoke", data={"csrf_token": token}
+    )
     assert again.status_code == 404 and "no longer exists" in again.text
 
 
@@ -313,7 +338,10 @@ def test_users_see_and_change_only_their_own_tokens(app, store):
     token = csrf_of(listing)
     r = bob.post(f"/profile/access-tokens/{mine.info.id}/revoke", data={"csrf_token": token})
     assert r.status_code == 404
-    r = bob.post(f"/profile/access-tokens/{mine.info.id}/scopes", data={"csrf_token": token, "scopes": ["policy"]})
+    r = bob.post(
+        f"/profile/access-tokens/{mine.info.id}/scopes",
+        data={"csrf_token": token, "scopes": ["policy"]},
+    )
     assert r.status_code == 404
     assert store.verify(mine.secret, "device:write").scopes == {"device"}
 
@@ -337,7 +365,9 @@ def test_mounted_in_a_host_app_with_an_async_current_user(store):
     host.mount("/settings/tokens", create_app(store, current_user=current_user))
     c = browser(host, "alice")
     r = c.get("/settings/tokens/")
-    assert r.status_code == 303 and r.headers["location"] == "/settings/tokens/profile/access-tokens"
+    assert (
+        r.status_code == 303 and r.headers["location"] == "/settings/tokens/profile/access-tokens"
+    )
     page = c.get("/settings/tokens/profile/access-tokens")
     assert 'action="/settings/tokens/profile/access-tokens"' in page.text
     assert 'href="/settings/tokens/static/admin.css"' in page.text
@@ -349,10 +379,14 @@ def test_mounted_in_a_host_app_with_an_async_current_user(store):
 
 
 def test_allowed_hosts_refuses_other_host_headers(store):
-    app = create_app(store, current_user=lambda request: "alice", allowed_hosts=["127.0.0.1", "localhost"])
+    app = create_app(
+        store, current_user=lambda request: "alice", allowed_hosts=["127.0.0.1", "localhost"]
+    )
     assert TestClient(app, base_url="http://127.0.0.1:8000").get("/profile").status_code == 200
     assert TestClient(app, base_url="http://localhost:8000").get("/profile").status_code == 200
-    assert TestClient(app, base_url="http://rebound.example:8000").get("/profile").status_code == 400
+    assert (
+        TestClient(app, base_url="http://rebound.example:8000").get("/profile").status_code == 400
+    )
 
 
 def test_serve_runs_uvicorn_on_loopback_for_one_user(tmp_path, monkeypatch):
@@ -363,7 +397,9 @@ def test_serve_runs_uvicorn_on_loopback_for_one_user(tmp_path, monkeypatch):
     def fake_run(app, **kw):  # what uvicorn would serve, while the store is open
         seen.update(kw)
         seen["profile"] = TestClient(app, base_url="http://127.0.0.1:8123").get("/profile").text
-        seen["rebound"] = TestClient(app, base_url="http://evil.example").get("/profile").status_code
+        seen["rebound"] = (
+            TestClient(app, base_url="http://evil.example").get("/profile").status_code
+        )
 
     monkeypatch.setattr(uvicorn, "run", fake_run)
     admin.serve(str(tmp_path / "t.db"), user="carol", port=8123)

@@ -5,7 +5,6 @@ import warnings
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 import tokenkeep
 
 fastapi = pytest.importorskip("fastapi")
@@ -13,7 +12,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's TestClient may warn about httpx
     from fastapi.testclient import TestClient
 
-from tokenkeep.fastapi import BearerHTTPException, TokenGuard, require_scopes  # noqa: E402
+from tokenkeep.fastapi import BearerHTTPException, TokenGuard, require_scopes
 
 START = datetime(2030, 1, 1, tzinfo=timezone.utc)
 
@@ -35,18 +34,29 @@ def app(store):
     app = fastapi.FastAPI()
 
     def who(token: tokenkeep.TokenInfo) -> dict:
-        return {"id": token.id, "owner": token.owner, "name": token.name, "scopes": sorted(token.scopes)}
+        return {
+            "id": token.id,
+            "owner": token.owner,
+            "name": token.name,
+            "scopes": sorted(token.scopes),
+        }
 
     @app.get("/devices")
-    async def read_devices(token: tokenkeep.TokenInfo = fastapi.Depends(guard.require("device:read"))):
+    async def read_devices(
+        token: tokenkeep.TokenInfo = fastapi.Depends(guard.require("device:read")),
+    ):
         return who(token)
 
     @app.post("/devices")
-    async def write_devices(token: tokenkeep.TokenInfo = fastapi.Depends(guard.require("device:write"))):
+    async def write_devices(
+        token: tokenkeep.TokenInfo = fastapi.Depends(guard.require("device:write")),
+    ):
         return who(token)
 
     @app.get("/both")
-    async def both(token: tokenkeep.TokenInfo = fastapi.Depends(guard.require("device:read policy:read"))):
+    async def both(
+        token: tokenkeep.TokenInfo = fastapi.Depends(guard.require("device:read policy:read")),
+    ):
         return who(token)
 
     @app.get("/any")
@@ -55,20 +65,32 @@ def app(store):
 
     @app.get("/threadpool")
     async def threadpool(
-        token: tokenkeep.TokenInfo = fastapi.Depends(TokenGuard(store, threadpool=True).require("device:read")),
+        token: tokenkeep.TokenInfo = fastapi.Depends(
+            TokenGuard(store, threadpool=True).require("device:read")
+        ),
     ):
         return who(token)
 
     @app.get("/shortcut")
-    async def shortcut(token: tokenkeep.TokenInfo = fastapi.Depends(require_scopes("policy:read", store=store))):
+    async def shortcut(
+        token: tokenkeep.TokenInfo = fastapi.Depends(require_scopes("policy:read", store=store)),
+    ):
         return who(token)
 
     @app.get("/lazy")
-    async def lazy(token: tokenkeep.TokenInfo = fastapi.Depends(TokenGuard(lambda: store).require("device:read"))):
+    async def lazy(
+        token: tokenkeep.TokenInfo = fastapi.Depends(
+            TokenGuard(lambda: store).require("device:read")
+        ),
+    ):
         return who(token)
 
     @app.get("/realm")
-    async def realm(token: tokenkeep.TokenInfo = fastapi.Depends(TokenGuard(store, realm="edge").require("device:read"))):
+    async def realm(
+        token: tokenkeep.TokenInfo = fastapi.Depends(
+            TokenGuard(store, realm="edge").require("device:read")
+        ),
+    ):
         return who(token)
 
     return app
@@ -109,25 +131,43 @@ def assert_not_echoed(response, secret: str) -> None:
 def test_valid_token_reaches_the_handler_with_its_token_info(client, reader, path):
     r = client.get(path, headers=bearer(reader.secret))
     assert r.status_code == 200
-    assert r.json() == {"id": reader.info.id, "owner": "alice", "name": "reader", "scopes": ["device:read"]}
+    assert r.json() == {
+        "id": reader.info.id,
+        "owner": "alice",
+        "name": "reader",
+        "scopes": ["device:read"],
+    }
     assert "www-authenticate" not in r.headers
 
 
 def test_bare_scope_grants_its_actions(client, store):
     issued = store.create(owner="bob", name="full", scopes={"device", "policy"})
-    for method, path in [("GET", "/devices"), ("POST", "/devices"), ("GET", "/both"), ("GET", "/shortcut")]:
+    for method, path in [
+        ("GET", "/devices"),
+        ("POST", "/devices"),
+        ("GET", "/both"),
+        ("GET", "/shortcut"),
+    ]:
         assert client.request(method, path, headers=bearer(issued.secret)).status_code == 200
 
 
 def test_scheme_name_is_case_insensitive_and_blanks_are_tolerated(client, reader):
-    assert client.get("/devices", headers={"Authorization": f"bearer   {reader.secret} "}).status_code == 200
-    assert client.get("/devices", headers={"Authorization": f"BEARER {reader.secret}"}).status_code == 200
+    assert (
+        client.get("/devices", headers={"Authorization": f"bearer   {reader.secret} "}).status_code
+        == 200
+    )
+    assert (
+        client.get("/devices", headers={"Authorization": f"BEARER {reader.secret}"}).status_code
+        == 200
+    )
 
 
 # -- 401 without a token -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": ""}, {"Authorization": "Basic YWxpY2U6c2VjcmV0"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": ""}, {"Authorization": "Basic YWxpY2U6c2VjcmV0"}]
+)
 def test_missing_bearer_token_is_401_with_a_bare_challenge(client, headers):
     r = client.get("/devices", headers=headers)
     assert r.status_code == 401
@@ -171,7 +211,10 @@ def test_bad_token_is_401_invalid_token(client, reader, make):
     assert r.status_code == 401
     c = challenge(r)
     assert c["scheme"] == "Bearer" and c["error"] == "invalid_token"
-    assert r.json()["detail"] == {"error": "invalid_token", "error_description": "The access token is invalid"}
+    assert r.json()["detail"] == {
+        "error": "invalid_token",
+        "error_description": "The access token is invalid",
+    }
     if presented:
         assert_not_echoed(r, presented.strip())
     assert_not_echoed(r, reader.secret)
@@ -186,7 +229,9 @@ def test_unknown_but_well_formed_token_is_401(client, store, tmp_path):
 
 
 def test_expired_token_is_401_invalid_token(client, store, clock):
-    issued = store.create(owner="alice", name="short", scopes={"device:read"}, expires_in=timedelta(days=1))
+    issued = store.create(
+        owner="alice", name="short", scopes={"device:read"}, expires_in=timedelta(days=1)
+    )
     assert client.get("/devices", headers=bearer(issued.secret)).status_code == 200
     clock.advance(timedelta(days=1, seconds=1))
     r = client.get("/devices", headers=bearer(issued.secret))
@@ -212,7 +257,11 @@ def test_missing_scope_is_403_insufficient_scope_with_the_required_scope(client,
     r = client.post("/devices", headers=bearer(reader.secret))
     assert r.status_code == 403
     c = challenge(r)
-    assert c["scheme"] == "Bearer" and c["error"] == "insufficient_scope" and c["scope"] == "device:write"
+    assert (
+        c["scheme"] == "Bearer"
+        and c["error"] == "insufficient_scope"
+        and c["scope"] == "device:write"
+    )
     assert r.json()["detail"]["error"] == "insufficient_scope"
     assert r.json()["detail"]["scope"] == "device:write"
     assert_not_echoed(r, reader.secret)
@@ -234,7 +283,9 @@ def test_scope_edit_is_seen_by_the_next_request(client, store, reader):
 # -- tokens in URLs ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("query", ["access_token={t}", "page=2&access_token={t}", "ACCESS_TOKEN={t}", "key={t}"])
+@pytest.mark.parametrize(
+    "query", ["access_token={t}", "page=2&access_token={t}", "ACCESS_TOKEN={t}", "key={t}"]
+)
 def test_token_in_query_string_is_refused_even_with_a_good_header(client, reader, query):
     r = client.get("/devices?" + query.format(t=reader.secret), headers=bearer(reader.secret))
     assert r.status_code == 400

@@ -4,11 +4,10 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 import tokenkeep
 
 flask = pytest.importorskip("flask")
-from tokenkeep.flask import TokenGuard, current_token, require_scopes  # noqa: E402
+from tokenkeep.flask import TokenGuard, current_token, require_scopes
 
 START = datetime(2030, 1, 1, tzinfo=timezone.utc)
 
@@ -34,7 +33,12 @@ def app(store):
         token = flask.g.token_info
         assert current_token() is token
         calls.append(flask.request.path)
-        return {"id": token.id, "owner": token.owner, "name": token.name, "scopes": sorted(token.scopes)}
+        return {
+            "id": token.id,
+            "owner": token.owner,
+            "name": token.name,
+            "scopes": sorted(token.scopes),
+        }
 
     @app.get("/devices")
     @guard.require("device:read")
@@ -106,7 +110,12 @@ def assert_refused(app, response, secret: str) -> None:
 def test_valid_token_reaches_the_view_with_token_info_on_g(client, reader, path):
     r = client.get(path, headers=bearer(reader.secret))
     assert r.status_code == 200
-    assert r.json == {"id": reader.info.id, "owner": "alice", "name": "reader", "scopes": ["device:read"]}
+    assert r.json == {
+        "id": reader.info.id,
+        "owner": "alice",
+        "name": "reader",
+        "scopes": ["device:read"],
+    }
     assert "WWW-Authenticate" not in r.headers
 
 
@@ -117,7 +126,12 @@ def test_view_arguments_pass_through(client, reader):
 
 def test_bare_scope_grants_its_actions(client, store):
     issued = store.create(owner="bob", name="full", scopes={"device", "policy"})
-    for method, path in [("GET", "/devices"), ("POST", "/devices"), ("GET", "/both"), ("GET", "/shortcut")]:
+    for method, path in [
+        ("GET", "/devices"),
+        ("POST", "/devices"),
+        ("GET", "/both"),
+        ("GET", "/shortcut"),
+    ]:
         assert client.open(path, method=method, headers=bearer(issued.secret)).status_code == 200
 
 
@@ -128,7 +142,9 @@ def test_decorator_keeps_the_view_name(app):
 # -- 401 without a token -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": ""}, {"Authorization": "Basic YWxpY2U6c2VjcmV0"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": ""}, {"Authorization": "Basic YWxpY2U6c2VjcmV0"}]
+)
 def test_missing_bearer_token_is_401_with_a_bare_challenge(app, client, headers):
     r = client.get("/devices", headers=headers)
     assert r.status_code == 401
@@ -147,7 +163,13 @@ def test_realm_is_announced_when_configured(client):
 
 @pytest.mark.parametrize(
     "make",
-    [lambda s: "", lambda s: "garbage", lambda s: s[:-1], lambda s: s[:3] + s[4:] + "A", lambda s: s + " x"],
+    [
+        lambda s: "",
+        lambda s: "garbage",
+        lambda s: s[:-1],
+        lambda s: s[:3] + s[4:] + "A",
+        lambda s: s + " x",
+    ],
     ids=["empty", "garbage", "truncated", "bad-checksum", "two-words"],
 )
 def test_bad_token_is_401_invalid_token(app, client, reader, make):
@@ -163,7 +185,9 @@ def test_bad_token_is_401_invalid_token(app, client, reader, make):
 
 
 def test_expired_token_is_401_invalid_token(app, client, store, clock):
-    issued = store.create(owner="alice", name="short", scopes={"device:read"}, expires_in=timedelta(hours=1))
+    issued = store.create(
+        owner="alice", name="short", scopes={"device:read"}, expires_in=timedelta(hours=1)
+    )
     clock.advance(timedelta(hours=1, seconds=1))
     r = client.get("/devices", headers=bearer(issued.secret))
     assert r.status_code == 401
@@ -222,6 +246,5 @@ def test_unknown_scope_fails_when_the_view_is_decorated(store):
 
 
 def test_current_token_outside_a_guarded_request_is_an_error(app):
-    with app.test_request_context("/"):
-        with pytest.raises(RuntimeError):
-            current_token()
+    with app.test_request_context("/"), pytest.raises(RuntimeError):
+        current_token()

@@ -36,9 +36,10 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import fastapi
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -49,7 +50,7 @@ from ..errors import InvalidArgument, NameTaken, NotFound, UnknownScope
 from ..models import TokenInfo
 from ..store import TokenStore
 
-__all__ = ["create_app", "serve", "CurrentUser"]
+__all__ = ["CurrentUser", "create_app", "serve"]
 
 log = logging.getLogger("tokenkeep.web")
 
@@ -193,7 +194,9 @@ def create_app(
     if not callable(current_user):
         raise TypeError("current_user must be a callable taking the request")
 
-    app = fastapi.FastAPI(title=f"{title} access tokens", docs_url=None, redoc_url=None, openapi_url=None)
+    app = fastapi.FastAPI(
+        title=f"{title} access tokens", docs_url=None, redoc_url=None, openapi_url=None
+    )
     templates = Jinja2Templates(directory=os.path.join(HERE, "templates"))
     templates.env.filters.update(scope_label=scope_label, date=fmt_date, datetime=fmt_datetime)
     csrf = Csrf()
@@ -206,7 +209,9 @@ def create_app(
             host = request.headers.get("host", "").lower()
             if host.rsplit(":", 1)[0] not in hosts and host not in hosts:
                 return Response("Invalid host", status_code=400, media_type="text/plain")
-        static = request.url.path.startswith(_base(request) + "/static/")  # before routing changes root_path
+        static = request.url.path.startswith(
+            _base(request) + "/static/"
+        )  # before routing changes root_path
         response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
         if not static:
@@ -268,7 +273,12 @@ def create_app(
         if fresh:
             secure = request.url.scheme == "https" if secure_cookies is None else secure_cookies
             response.set_cookie(
-                CSRF_COOKIE, cookie, httponly=True, samesite="strict", secure=secure, path=base or "/"
+                CSRF_COOKIE,
+                cookie,
+                httponly=True,
+                samesite="strict",
+                secure=secure,
+                path=base or "/",
             )
         return response
 
@@ -300,8 +310,12 @@ def create_app(
         return templates.TemplateResponse(
             request,
             "error.html",
-            {"title": title, "base": _base(request), "heading": "Not signed in",
-             "message": "Sign in to manage your access tokens."},
+            {
+                "title": title,
+                "base": _base(request),
+                "heading": "Not signed in",
+                "message": "Sign in to manage your access tokens.",
+            },
             status_code=401,
         )
 
@@ -341,7 +355,9 @@ def create_app(
         return render(request, "profile.html", user, count=len(store.list(owner=user)))
 
     @app.get("/profile/access-tokens", response_class=HTMLResponse, name="access_tokens")
-    async def access_tokens(request: fastapi.Request, updated: str = "", revoked: str = "") -> Response:
+    async def access_tokens(
+        request: fastapi.Request, updated: str = "", revoked: str = ""
+    ) -> Response:
         user = await signed_in(request)
         if user is None:
             return not_signed_in(request)
@@ -351,7 +367,11 @@ def create_app(
                 info = store.get(owner=user, token_id=updated)
             except (NotFound, InvalidArgument):
                 info = None
-        notice = "The access token was revoked. Anything using it can no longer sign in." if revoked else ""
+        notice = (
+            "The access token was revoked. Anything using it can no longer sign in."
+            if revoked
+            else ""
+        )
         return page(request, user, updated=info, notice=notice)
 
     @app.post("/profile/access-tokens", response_class=HTMLResponse)
@@ -377,9 +397,14 @@ def create_app(
             expiry, form.error = _expiry_from(form.expiry, form.expires_on)
         if not form.error:
             try:
-                issued = store.create(owner=user, name=form.name, scopes=form.scopes, actor=user, **expiry)
+                issued = store.create(
+                    owner=user, name=form.name, scopes=form.scopes, actor=user, **expiry
+                )
             except NameTaken:
-                form.error, status = f"You already have an access token named “{form.name.strip()}”. Choose another name.", 409
+                form.error, status = (
+                    f"You already have an access token named “{form.name.strip()}”. Choose another name.",
+                    409,
+                )
             except UnknownScope:
                 form.error = "One of the selected scopes does not exist."
             except InvalidArgument as e:
@@ -437,7 +462,10 @@ def _base(request: fastapi.Request) -> str:
 def _scopes_from(values: Sequence[Any]) -> List[str]:
     """The selected scopes, with ``device:read`` dropped when ``device`` itself is selected."""
     chosen = {str(v) for v in values if str(v)}
-    return sorted((s for s in chosen if s.partition(":")[0] == s or s.partition(":")[0] not in chosen), key=scope_sort_key)
+    return sorted(
+        (s for s in chosen if s.partition(":")[0] == s or s.partition(":")[0] not in chosen),
+        key=scope_sort_key,
+    )
 
 
 def _check_name(name: str) -> str:
@@ -505,7 +533,9 @@ def serve(db_path: str, *, user: str, host: str = "127.0.0.1", port: int = 8000)
     allowed = set(LOOPBACK_NAMES) | {host.lower(), f"[{host.lower()}]"}
     if host in ("0.0.0.0", "::", ""):
         allowed = None  # listening everywhere: any Host is legitimate
-        log.warning("tokenkeep serve: listening on all interfaces; anyone who reaches it acts as %s", user)
+        log.warning(
+            "tokenkeep serve: listening on all interfaces; anyone who reaches it acts as %s", user
+        )
     app = create_app(store, current_user=lambda request: user, allowed_hosts=allowed)
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

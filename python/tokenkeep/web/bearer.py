@@ -16,7 +16,8 @@ token into a header, a body, a log line or an exception message.
 from __future__ import annotations
 
 import re
-from typing import Dict, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Dict, Optional, Tuple, Union
 
 from ..errors import AuthenticationError, ExpiredToken, InsufficientScope, RevokedToken
 from ..models import TokenInfo
@@ -115,7 +116,10 @@ def token_in_query(query_string: Union[bytes, str], prefix: str) -> bool:
     marker = prefix.encode("ascii") + b"_"
     if marker not in query_string:
         return False
-    return re.search(rb"(?:^|[=&;])" + re.escape(marker) + rb"[A-Za-z0-9]{40,}", query_string) is not None
+    return (
+        re.search(rb"(?:^|[=&;])" + re.escape(marker) + rb"[A-Za-z0-9]{40,}", query_string)
+        is not None
+    )
 
 
 def authenticate(
@@ -153,7 +157,9 @@ def authenticate(
     except AuthenticationError:
         raise BearerError(401, "invalid_token", _INVALID, realm=realm) from None
     except InsufficientScope:
-        raise BearerError(403, "insufficient_scope", _SCOPE, scope=" ".join(scopes), realm=realm) from None
+        raise BearerError(
+            403, "insufficient_scope", _SCOPE, scope=" ".join(scopes), realm=realm
+        ) from None
 
 
 def split_scopes(scopes: Tuple[str, ...]) -> Tuple[str, ...]:
