@@ -25,8 +25,11 @@
 #include "tokenkeep/checksum.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/store.h"
+#include "verify_result.h"
 
 using namespace tokenkeep;
+using tokenkeep::testing::result_id;
+using tokenkeep::testing::VerifyOut;
 
 namespace {
 
@@ -120,7 +123,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (k.token == token) match = &k;
   }
 
-  TokenRecord rec;
+  VerifyOut rec{};
   const VerifyStatus st = w.engine->verify(token, required, &rec);
   if (match == nullptr) {
     FUZZ_CHECK(st == VerifyStatus::kInvalid);
@@ -130,12 +133,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const bool covered = (match->granted & required) == required;
     FUZZ_CHECK(st == (covered ? VerifyStatus::kOk : VerifyStatus::kInsufficientScope));
   }
-  if (st != VerifyStatus::kInvalid) FUZZ_CHECK(token_id_format(rec.id) == token.substr(3, kIdWidth));
+  if (st != VerifyStatus::kInvalid) FUZZ_CHECK(token_id_format(result_id(rec)) == token.substr(3, kIdWidth));
 
   try {
-    const TokenRecord r = w.engine->verify_or_throw(token, required);
+    const auto r = w.engine->verify_or_throw(token, required);
     FUZZ_CHECK(st == VerifyStatus::kOk);
-    FUZZ_CHECK(r.id == rec.id);
+    FUZZ_CHECK(result_id(r) == result_id(rec));
   } catch (const Error& e) {
     FUZZ_CHECK(st != VerifyStatus::kOk);
     switch (st) {
