@@ -8,9 +8,11 @@
 #include <datetime.h>
 
 #include <string>
+#include <unordered_map>
 #include <tuple>
 #include <vector>
 
+#include "convert.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/store.h"
 #include "tokenkeep/token_format.h"
@@ -18,7 +20,7 @@
 namespace py = pybind11;
 using namespace tokenkeep;
 
-namespace {
+namespace tokenkeep::bindings {
 
 using NewTokenTuple = std::tuple<std::string, std::vector<std::string>, int, std::int64_t>;
 
@@ -76,9 +78,36 @@ py::tuple to_tuple(const CachedToken& t) {
                         used == 0 ? py::none() : utc_datetime(used));
 }
 
+// Converts many records at once, sharing the Python objects that repeat across them (owner,
+// scope sets, timestamps): a bulk create of 10,000 tokens builds a few of each, not 10,000.
+class TupleBuilder {
+ public:
+  py::tuple operator()(const TokenRecord& r) {
+    return py::make_tuple(token_id_format(r.id), shared(strings_, r.owner, [&] { return py::str(r.owner); }),
+                          py::str(r.name), shared(scopes_, scopes_join(r.scopes), [&] { return scope_set(r.scopes); }),
+                          time(r.created_at), r.expires_at ? time(*r.expires_at) : py::none(),
+                          r.last_used_at ? time(*r.last_used_at) : py::none());
+  }
+
+ private:
+  template <typename K, typename F>
+  static py::object shared(std::unordered_map<K, py::object>& memo, const K& key, F make) {
+    auto it = memo.find(key);
+    if (it != memo.end()) return it->second;
+    if (memo.size() > 64) memo.clear();
+    return memo.emplace(key, make()).first->second;
+  }
+  py::object time(std::int64_t us) { return shared(times_, us, [&] { return utc_datetime(us); }); }
+
+  std::unordered_map<std::string, py::object> strings_;
+  std::unordered_map<std::string, py::object> scopes_;
+  std::unordered_map<std::int64_t, py::object> times_;
+};
+
 py::list to_tuples(const std::vector<TokenRecord>& rs) {
   py::list out(rs.size());
-  for (std::size_t i = 0; i < rs.size(); ++i) out[i] = to_tuple(rs[i]);
+  TupleBuilder build;
+  for (std::size_t i = 0; i < rs.size(); ++i) out[i] = build(rs[i]);
   return out;
 }
 
@@ -114,8 +143,9 @@ auto released(F&& f) {
   return f();
 }
 
-py::tuple issued_tuple(const IssuedToken& t) {
-  return py::make_tuple(py::str(std::string(t.token.view())), to_tuple(t.record));
+py::tuple issued_tuple(const IssuedToken& t, TupleBuilder& build) {
+  const std::string_view secret = t.token.view();
+  return py::make_tuple(py::str(secret.data(), secret.size()), build(t.record));
 }
 
 const char* exception_name(ErrorCode code) {
@@ -135,16 +165,22 @@ const char* exception_name(ErrorCode code) {
 
 // One C++ outcome -> one class of tokenkeep.errors (imported here, so the classes stay Python).
 void raise_error(const Error& e) {
-  py::object errors = py::module_::import("tokenkeep.errors");
-  py::object cls = errors.attr(exception_name(e.code()));
-  py::object exc = e.code() == ErrorCode::kInsufficientScope
-                       ? cls(e.what(), py::arg("required") = py::frozenset(py::cast(e.required)),
-                             py::arg("granted") = py::frozenset(py::cast(e.granted)))
-                       : cls(e.what());
-  PyErr_SetObject(cls.ptr(), exc.ptr());
+  try {
+    py::object errors = py::module_::import("tokenkeep.errors");
+    py::object cls = errors.attr(exception_name(e.code()));
+    py::object exc = e.code() == ErrorCode::kInsufficientScope
+                         ? cls(e.what(), py::arg("required") = py::frozenset(py::cast(e.required)),
+                               py::arg("granted") = py::frozenset(py::cast(e.granted)))
+                         : cls(e.what());
+    PyErr_SetObject(cls.ptr(), exc.ptr());
+  } catch (py::error_already_set& failed) {
+    failed.restore();  // e.g. tokenkeep.errors could not be imported: report that instead
+  }
 }
 
-}  // namespace
+}  // namespace tokenkeep::bindings
+
+using namespace tokenkeep::bindings;
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = R"doc(Native engine of tokenkeep. Private: use the `tokenkeep` package.)doc";
@@ -169,6 +205,8 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init<std::int64_t>(), py::arg("now_us"))
       .def("set_us", &ManualClock::set_us, py::arg("now_us"))
       .def("advance_us", &ManualClock::advance_us, py::arg("delta_us"));
+
+  verifier_register(m);
 
   m.def("token_id_valid", [](const std::string& s) { return token_id_parse(s).has_value(); }, py::arg("token_id"),
         R"doc(True if `token_id` has the shape of a public token id.)doc");
@@ -228,7 +266,8 @@ PYBIND11_MODULE(_core, m) {
               py::gil_scoped_release release;
               t = e.create(owner, to_new_token(spec), actor);
             }
-            return issued_tuple(t);
+            TupleBuilder build;
+            return issued_tuple(t, build);
           },
           py::arg("owner"), py::arg("spec"), py::arg("actor"))
       .def(
@@ -243,7 +282,8 @@ PYBIND11_MODULE(_core, m) {
               ts = e.create_many(owner, news, actor);
             }
             py::list out(ts.size());
-            for (std::size_t i = 0; i < ts.size(); ++i) out[i] = issued_tuple(ts[i]);
+            TupleBuilder build;
+            for (std::size_t i = 0; i < ts.size(); ++i) out[i] = issued_tuple(ts[i], build);
             return out;
           },
           py::arg("owner"), py::arg("specs"), py::arg("actor"))
@@ -276,7 +316,8 @@ PYBIND11_MODULE(_core, m) {
               py::gil_scoped_release release;
               t = e.rotate(owner, id, actor);
             }
-            return issued_tuple(t);
+            TupleBuilder build;
+            return issued_tuple(t, build);
           },
           py::arg("owner"), py::arg("token_id"), py::arg("actor"))
       .def("required_mask", &Engine::required_mask, py::arg("scopes"))

@@ -364,27 +364,32 @@ VerifyStatus Engine::verify(std::string_view token, ScopeMask required, CachedTo
 
 CachedTokenPtr Engine::verify_or_throw(std::string_view token, ScopeMask required) {
   CachedTokenPtr t;
-  switch (verify(token, required, &t)) {
-    case VerifyStatus::kOk:
-      return t;
-    case VerifyStatus::kInvalid:
-      fail(ErrorCode::kInvalidToken, kInvalidTokenMessage);
+  const VerifyStatus status = verify(token, required, &t);
+  if (status != VerifyStatus::kOk) throw verify_error(status, required, t.get());
+  return t;
+}
+
+Error Engine::verify_error(VerifyStatus status, ScopeMask required, const CachedToken* t) const {
+  switch (status) {
     case VerifyStatus::kExpired:
-      fail(ErrorCode::kExpiredToken, "token has expired");
+      return Error(ErrorCode::kExpiredToken, "token has expired");
     case VerifyStatus::kRevoked:
-      fail(ErrorCode::kRevokedToken, "token has been revoked");
+      return Error(ErrorCode::kRevokedToken, "token has been revoked");
     case VerifyStatus::kInsufficientScope: {
       auto required_names = vocabulary_.names_of(required);
-      auto granted_names = vocabulary_.names_of(t->granted);
+      auto granted_names = vocabulary_.names_of(t ? t->granted : 0);
       Error e(ErrorCode::kInsufficientScope,
               "token lacks scope: requires " + scopes_join(required_names) + ", has " +
                   (granted_names.empty() ? std::string("none") : scopes_join(granted_names)));
       e.required = std::move(required_names);
       e.granted = std::move(granted_names);
-      throw e;
+      return e;
     }
+    case VerifyStatus::kOk:
+    case VerifyStatus::kInvalid:
+      break;
   }
-  fail(ErrorCode::kInvalidToken, kInvalidTokenMessage);
+  return Error(ErrorCode::kInvalidToken, kInvalidTokenMessage);
 }
 
 // Records a successful use in memory (at most once a second per token, to keep the hot path

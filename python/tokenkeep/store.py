@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 from datetime import datetime, timedelta
 from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -24,8 +26,16 @@ _EXP_DEFAULT, _EXP_IN, _EXP_AT, _EXP_NEVER = 0, 1, 2, 3
 _new = tuple.__new__
 
 
-def _closed(*_args: object) -> None:
-    raise StoreError("the token store is closed")
+@contextlib.contextmanager
+def _no_gc():
+    """Pauses the cyclic garbage collector (bulk calls allocate only acyclic tuples)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def default_db_path() -> str:
@@ -116,7 +126,7 @@ class TokenStore:
         cache_size: int = 100_000,
     ) -> None:
         self._engine = None
-        self._verify = self._check = _closed
+        self._fast = None
         self.path = os.fspath(path) if path is not None else default_db_path()
         if self.path not in ("", ":memory:"):
             parent = os.path.dirname(os.path.abspath(self.path))
@@ -158,19 +168,20 @@ class TokenStore:
             cache_capacity=cache_size,
         )
         self._masks: dict = {}
-        # Verification: bound natives, and the TokenInfo built for each engine snapshot.
-        self._verify = self._engine.verify
-        self._check = self._engine.check
-        self._infos: dict = {}
-        self._infos_max = max(1024, min(cache_size, 65_536))
+        # The hot path: verify/check are the native Verifier's own methods, bound on the
+        # instance (they shadow the documented methods below, which call the same thing).
+        self._fast = _core.verifier_new(self._engine, TokenInfo._from_core, max(1024, min(cache_size, 65_536)))
+        self.verify = self._fast.verify  # type: ignore[method-assign]
+        self.check = self._fast.check  # type: ignore[method-assign]
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
         """Persist recorded uses and close the database. Further calls raise :class:`StoreError`."""
         self._engine = None
-        self._verify = self._check = _closed
-        self._infos = {}
+        if self._fast is not None:
+            self._fast.close()  # also for anyone still holding store.verify
+            self._fast = None
 
     def __enter__(self) -> "TokenStore":
         return self
@@ -264,6 +275,10 @@ class TokenStore:
         >>> issued = store.create_many("ops", [("dev-1", {"device"}), ("dev-2", {"device"})])
         """
         kind, value = self._expiry(expires_in, expires_at, never_expires)
+        with _no_gc():  # tens of thousands of small tuples: no collection passes midway
+            return self._create_many(owner, tokens, kind, value, actor)
+
+    def _create_many(self, owner, tokens, kind, value, actor) -> List[IssuedToken]:
         specs = []
         for item in tokens:
             if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
@@ -342,32 +357,16 @@ class TokenStore:
 
         >>> store.verify(request_token, "device:read")  # doctest: +SKIP
         """
-        # The hot path of every request: kept to two dict lookups and one native call.
-        mask = self._masks.get(scopes)
-        if mask is None:
-            mask = self._mask(scopes)
-        verified = self._verify(secret, mask)
-        info = self._infos.get(verified)
-        if info is None:
-            info = self._remember(verified)
-        return info
+        return self._native().verify(secret, *scopes)
 
     def check(self, secret: Union[str, bytes], *scopes: str) -> bool:
         """Like :meth:`verify`, but True/False; never raises for a bad token."""
-        mask = self._masks.get(scopes)
-        if mask is None:
-            mask = self._mask(scopes)
-        return self._check(secret, mask)
+        return self._native().check(secret, *scopes)
 
-    def _remember(self, verified: "_core.Verified") -> TokenInfo:
-        """The TokenInfo of a verified snapshot, kept while the engine keeps the snapshot."""
-        info = _new(TokenInfo, verified.info())
-        infos = self._infos
-        if len(infos) >= self._infos_max:
-            for stale in list(infos)[: len(infos) // 2]:  # oldest half (dicts keep insertion order)
-                del infos[stale]
-        infos[verified] = info
-        return info
+    def _native(self) -> "_core.Verifier":
+        if self._fast is None:
+            raise StoreError("the token store is closed")
+        return self._fast
 
     # -- housekeeping ------------------------------------------------------------------------
 

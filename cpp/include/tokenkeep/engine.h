@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "tokenkeep/clock.h"
+#include "tokenkeep/errors.h"
 #include "tokenkeep/pepper.h"
 #include "tokenkeep/record.h"
 #include "tokenkeep/scopes.h"
@@ -96,6 +97,8 @@ class Engine {
   VerifyStatus verify(std::string_view token, ScopeMask required, CachedTokenPtr* out);
   // verify(), raising the matching Error for every status but kOk.
   CachedTokenPtr verify_or_throw(std::string_view token, ScopeMask required);
+  // The Error for a failed verification (`t` is what verify() filled in, possibly null).
+  Error verify_error(VerifyStatus status, ScopeMask required, const CachedToken* t) const;
   // Persists every use recorded in memory now (also done in the background and on destruction).
   void uses_flush();
   std::size_t cache_size() const { return cache_.size(); }

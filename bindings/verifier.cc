@@ -1,0 +1,249 @@
+// The verification fast path. TokenStore.verify and TokenStore.check are the bound methods of
+// a Verifier: a small CPython type called through vectorcall, so a verification costs one C
+// call instead of a Python frame plus a pybind11 dispatch. It maps types and errors like the
+// rest of the binding and keeps the two Python-side memos a verification needs:
+//   required scopes (the str, or the tuple of them) -> engine scope mask
+//   engine snapshot -> the TokenInfo built for it (so a cache hit allocates nothing)
+// Every decision is the engine's (Engine::verify); the GIL is released around it.
+#include <pybind11/pybind11.h>
+
+#include <cstring>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "convert.h"
+#include "tokenkeep/engine.h"
+
+namespace tokenkeep::bindings {
+namespace {
+
+struct InfoEntry {
+  CachedTokenPtr keep;  // holds the snapshot, so its address cannot be reused meanwhile
+  PyObject* info;       // strong reference
+};
+using InfoMap = std::unordered_map<const CachedToken*, InfoEntry>;
+
+struct Verifier {
+  PyObject_HEAD
+  PyObject* engine_obj;  // the pybind11 Engine (strong); null once closed
+  Engine* engine;
+  PyObject* masks;      // dict
+  PyObject* make_info;  // callable: fields tuple -> TokenInfo
+  InfoMap* infos;
+  std::size_t max_infos;
+};
+
+void infos_clear(Verifier* v) {
+  InfoMap drop;
+  drop.swap(*v->infos);
+  for (auto& [ptr, e] : drop) Py_DECREF(e.info);
+}
+
+bool fail_closed() {
+  raise_error(Error(ErrorCode::kStoreError, "the token store is closed"));
+  return false;
+}
+
+// The scope mask for the scope arguments; memoized per distinct argument (str or tuple).
+bool mask_for(Verifier* v, PyObject* const* scopes, Py_ssize_t n, ScopeMask* out) {
+  if (n == 0) {
+    *out = 0;
+    return true;
+  }
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    if (!PyUnicode_Check(scopes[i])) {
+      raise_error(Error(ErrorCode::kInvalidArgument, "scopes must be strings"));
+      return false;
+    }
+  }
+  PyObject* key = n == 1 ? scopes[0] : PyTuple_New(n);
+  if (key == nullptr) return false;
+  if (n > 1) {
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      Py_INCREF(scopes[i]);
+      PyTuple_SET_ITEM(key, i, scopes[i]);
+    }
+  }
+  PyObject* cached = PyDict_GetItemWithError(v->masks, key);  // borrowed
+  bool ok = true;
+  if (cached != nullptr) {
+    *out = PyLong_AsUnsignedLongLong(cached);
+  } else if (PyErr_Occurred()) {
+    ok = false;
+  } else {
+    std::vector<std::string> names;
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      Py_ssize_t len = 0;
+      const char* p = PyUnicode_AsUTF8AndSize(scopes[i], &len);
+      if (p == nullptr) {
+        PyErr_Clear();
+        raise_error(Error(ErrorCode::kUnknownScope, "unknown scope (not valid UTF-8)"));
+        ok = false;
+        break;
+      }
+      names.emplace_back(p, static_cast<std::size_t>(len));
+    }
+    if (ok) {
+      try {
+        *out = v->engine->required_mask(names);
+        if (PyDict_GET_SIZE(v->masks) < 4096) {
+          PyObject* value = PyLong_FromUnsignedLongLong(*out);
+          ok = value != nullptr && PyDict_SetItem(v->masks, key, value) == 0;
+          Py_XDECREF(value);
+        }
+      } catch (const Error& e) {
+        raise_error(e);
+        ok = false;
+      }
+    }
+  }
+  if (n > 1) Py_DECREF(key);
+  return ok;
+}
+
+// Runs Engine::verify without the GIL. On an engine failure (StoreError) sets the Python
+// exception and returns false.
+bool run_verify(Verifier* v, PyObject* token, ScopeMask mask, VerifyStatus* status, CachedTokenPtr* out) {
+  const std::string_view text = token_view(token);
+  PyObject* keep_alive = v->engine_obj;  // close() on another thread must not free the engine now
+  Py_INCREF(keep_alive);
+  std::optional<Error> error;
+  bool other = false;
+  Py_BEGIN_ALLOW_THREADS
+  try {
+    *status = v->engine->verify(text, mask, out);
+  } catch (const Error& e) {
+    error = e;
+  } catch (...) {
+    other = true;
+  }
+  Py_END_ALLOW_THREADS
+  Py_DECREF(keep_alive);
+  if (error) raise_error(*error);
+  if (other) PyErr_SetString(PyExc_RuntimeError, "tokenkeep: unexpected engine failure");
+  return !error && !other;
+}
+
+PyObject* verifier_verify(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  auto* v = reinterpret_cast<Verifier*>(self);
+  if (nargs < 1) {
+    PyErr_SetString(PyExc_TypeError, "verify() needs the token");
+    return nullptr;
+  }
+  if (v->engine_obj == nullptr) return fail_closed(), nullptr;
+  ScopeMask mask = 0;
+  if (!mask_for(v, args + 1, nargs - 1, &mask)) return nullptr;
+  VerifyStatus status = VerifyStatus::kInvalid;
+  CachedTokenPtr t;
+  if (!run_verify(v, args[0], mask, &status, &t)) return nullptr;
+  if (status != VerifyStatus::kOk) {
+    raise_error(v->engine->verify_error(status, mask, t.get()));
+    return nullptr;
+  }
+  auto it = v->infos->find(t.get());
+  if (it != v->infos->end()) {
+    Py_INCREF(it->second.info);
+    return it->second.info;
+  }
+  PyObject* info = nullptr;
+  try {
+    py::tuple fields = to_tuple(*t);
+    info = PyObject_CallOneArg(v->make_info, fields.ptr());
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  }
+  if (info == nullptr) return nullptr;
+  if (v->infos->size() >= v->max_infos) infos_clear(v);
+  Py_INCREF(info);
+  const CachedToken* key = t.get();
+  v->infos->emplace(key, InfoEntry{std::move(t), info});
+  return info;
+}
+
+PyObject* verifier_check(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  auto* v = reinterpret_cast<Verifier*>(self);
+  if (nargs < 1) {
+    PyErr_SetString(PyExc_TypeError, "check() needs the token");
+    return nullptr;
+  }
+  if (v->engine_obj == nullptr) return fail_closed(), nullptr;
+  ScopeMask mask = 0;
+  if (!mask_for(v, args + 1, nargs - 1, &mask)) return nullptr;
+  VerifyStatus status = VerifyStatus::kInvalid;
+  if (!run_verify(v, args[0], mask, &status, nullptr)) return nullptr;
+  return PyBool_FromLong(status == VerifyStatus::kOk);
+}
+
+PyObject* verifier_close(PyObject* self, PyObject*) {
+  auto* v = reinterpret_cast<Verifier*>(self);
+  infos_clear(v);
+  Py_CLEAR(v->engine_obj);
+  v->engine = nullptr;
+  Py_RETURN_NONE;
+}
+
+PyObject* verifier_len(PyObject* self, PyObject*) {
+  return PyLong_FromSize_t(reinterpret_cast<Verifier*>(self)->infos->size());
+}
+
+void verifier_dealloc(PyObject* self) {
+  auto* v = reinterpret_cast<Verifier*>(self);
+  infos_clear(v);
+  delete v->infos;
+  Py_XDECREF(v->engine_obj);
+  Py_XDECREF(v->masks);
+  Py_XDECREF(v->make_info);
+  Py_TYPE(self)->tp_free(self);
+}
+
+PyMethodDef kVerifierMethods[] = {
+    {"verify", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(verifier_verify)), METH_FASTCALL,
+     "verify(token, *scopes) -> TokenInfo; raises on failure"},
+    {"check", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(verifier_check)), METH_FASTCALL,
+     "check(token, *scopes) -> bool"},
+    {"close", verifier_close, METH_NOARGS, "Drop the engine and every memo."},
+    {"info_count", verifier_len, METH_NOARGS, "TokenInfo objects memoized."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyTypeObject kVerifierType = [] {
+  PyTypeObject t;
+  std::memset(&t, 0, sizeof t);
+  Py_SET_REFCNT(reinterpret_cast<PyObject*>(&t), 1);  // PyType_Ready fills in the rest
+  t.tp_name = "tokenkeep._core.Verifier";
+  t.tp_basicsize = sizeof(Verifier);
+  t.tp_dealloc = verifier_dealloc;
+  t.tp_flags = Py_TPFLAGS_DEFAULT;
+  t.tp_doc = "The verification fast path of one TokenStore (see verifier.cc).";
+  t.tp_methods = kVerifierMethods;
+  return t;
+}();
+
+}  // namespace
+
+void verifier_register(py::module_& m) {
+  if (PyType_Ready(&kVerifierType) < 0) throw py::error_already_set();
+  Py_INCREF(&kVerifierType);
+  m.add_object("Verifier", py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(&kVerifierType)));
+  m.def(
+      "verifier_new",
+      [](py::object engine, py::object make_info, std::size_t max_infos) {
+        Engine* e = engine.cast<Engine*>();
+        auto* v = PyObject_New(Verifier, &kVerifierType);
+        if (v == nullptr) throw py::error_already_set();
+        v->engine_obj = engine.release().ptr();
+        v->engine = e;
+        v->masks = PyDict_New();
+        v->make_info = make_info.release().ptr();
+        v->infos = new InfoMap();
+        v->max_infos = max_infos < 16 ? 16 : max_infos;
+        return py::reinterpret_steal<py::object>(reinterpret_cast<PyObject*>(v));
+      },
+      py::arg("engine"), py::arg("make_info"), py::arg("max_infos"),
+      R"doc(A Verifier for `engine`; `make_info(fields)` builds a TokenInfo.)doc");
+}
+
+}  // namespace tokenkeep::bindings
