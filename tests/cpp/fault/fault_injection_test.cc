@@ -513,7 +513,9 @@ TEST_P(FaultSweep, EveryFailedCallIsAStoreErrorAndChangesNothing) {
     {
       RawDb raw(sc.db);
       EXPECT_EQ(raw.integrity(), "ok\n");
-      if (threw) EXPECT_EQ(lines_changed(before_rows, raw.dump()), "") << "the failed call changed the database";
+      if (threw) {
+        EXPECT_EQ(lines_changed(before_rows, raw.dump()), "") << "the failed call changed the database";
+      }
     }
     if (!threw) {
       ++points_survived;
@@ -578,7 +580,9 @@ TEST(FaultVerify, ReadFaultDuringVerifyIsAStoreErrorAndNeverAccepts) {
       EXPECT_EQ(e.code(), ErrorCode::kStoreError) << e.what();
     }
     g_plan.armed = false;
-    if (!threw) EXPECT_EQ(st, VerifyStatus::kRevoked) << "a revoked token was not reported revoked";
+    if (!threw) {
+      EXPECT_EQ(st, VerifyStatus::kRevoked) << "a revoked token was not reported revoked";
+    }
     EXPECT_EQ(sc.engine->verify(sc.secrets[0], 0, nullptr), VerifyStatus::kRevoked);
     EXPECT_EQ(sc.engine->verify(sc.secrets[1], 0, nullptr), VerifyStatus::kOk);
     if (g_plan.fired == 0) break;
