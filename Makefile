@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the build, the tests and the benchmarks need.
 APT_PACKAGES := build-essential cmake ninja-build pkg-config libsodium-dev libsqlite3-dev \
-	libgtest-dev libbenchmark-dev python3-dev python3-venv
+	libgtest-dev libbenchmark-dev python3-dev python3-venv chromium wrk
 PIP_EXTRAS := test,web,jupyter
 # Extra test and bench steps; mk/*.mk files append to these (and to APT_PACKAGES).
 EXTRA_TESTS :=
@@ -16,7 +16,7 @@ EXTRA_BENCHES :=
 
 -include mk/*.mk
 
-.PHONY: setup apt venv install cpp-build cpp-test py-test test run bench clean
+.PHONY: setup apt venv install cpp-build cpp-test py-test test run demo bench clean
 
 setup: apt venv install
 
@@ -47,10 +47,26 @@ py-test:
 
 test: setup cpp-test py-test $(EXTRA_TESTS)
 
+# The admin page (Access Token tab) on the embedded SQLite database, for the current user.
+TOKENKEEP_DB ?= ./tokenkeep.db
 run: setup
-	$(PY) -m tokenkeep.demo ./tokenkeep.db
+	@echo "Serving the Access Token page on http://127.0.0.1:8000/ (database $(TOKENKEEP_DB)); Ctrl-C stops."
+	$(PY) -m tokenkeep --db $(TOKENKEEP_DB) serve --user "$${USER:-$$(id -un)}"
 
+# The demo of issue 2: create, list, verify, edit, revoke on the command line.
+demo: setup
+	$(PY) -m tokenkeep.demo $(TOKENKEEP_DB)
+
+# Engine (Google Benchmark), then tokenkeep vs the stdlib-only store side by side, then the
+# web guard under wrk. Writes benchmarks/results.json and benchmarks/results_guard.json.
+BENCH_BUILD := build/bench
 bench: setup $(EXTRA_BENCHES)
+	@cmake -S . -B $(BENCH_BUILD) -G Ninja -DTOKENKEEP_BUILD_BENCHMARKS=ON -DTOKENKEEP_BUILD_PYTHON=OFF >/dev/null
+	@cmake --build $(BENCH_BUILD) --target tokenkeep_bench
+	$(BENCH_BUILD)/benchmarks/tokenkeep_bench --benchmark_min_time=0.5 \
+	  --benchmark_out=$(BENCH_BUILD)/engine.json --benchmark_out_format=json
+	$(PY) benchmarks/bench_python.py --engine-json $(BENCH_BUILD)/engine.json
+	$(PY) benchmarks/guard_bench.py
 
 clean:
 	rm -rf build $(VENV)

@@ -63,6 +63,19 @@ py::frozenset scope_set(const std::vector<std::string>& scopes) {
   return py::frozenset(s);
 }
 
+// The frozenset for a stored scope text ("device policy:read"). Memoized (GIL held): a store
+// has few distinct scope sets, and frozensets are immutable, so TokenInfos may share them.
+// The memo is never destroyed, so no Python object outlives the interpreter in a destructor.
+py::object scope_set_of(std::string_view text) {
+  static auto* memo = new std::unordered_map<std::string, py::object>();
+  auto it = memo->find(std::string(text));
+  if (it != memo->end()) return it->second;
+  if (memo->size() >= 256) memo->clear();
+  py::object set = scope_set(scopes_split(text));
+  memo->emplace(std::string(text), set);
+  return set;
+}
+
 // TokenInfo's fields: id, owner, name, scopes, created_at, expires_at, last_used_at.
 py::tuple to_tuple(const TokenRecord& r) {
   return py::make_tuple(token_id_format(r.id), r.owner, r.name, scope_set(r.scopes), utc_datetime(r.created_at),
@@ -72,7 +85,7 @@ py::tuple to_tuple(const TokenRecord& r) {
 py::tuple to_tuple(const CachedToken& t) {
   const std::int64_t used = t.used_us.load(std::memory_order_relaxed);
   return py::make_tuple(token_id_format(t.id), py::str(t.owner().data(), t.owner().size()),
-                        py::str(t.name().data(), t.name().size()), scope_set(scopes_split(t.scopes())),
+                        py::str(t.name().data(), t.name().size()), scope_set_of(t.scopes()),
                         utc_datetime(t.created_at),
                         t.expires_at == CachedToken::kNever ? py::none() : utc_datetime(t.expires_at),
                         used == 0 ? py::none() : utc_datetime(used));

@@ -403,8 +403,9 @@ void Engine::use_record(const CachedTokenPtr& t, std::int64_t now) {
   if (t->flush_queued.exchange(true)) return;
   std::lock_guard<std::mutex> lock(uses_mu_);
   uses_dirty_.push_back(t);
+  // No wake-up: the flusher's next tick (within a second) persists everything due in one
+  // transaction, instead of one write per newly used token.
   if (!flusher_.joinable() && !flusher_stopping_) flusher_ = std::thread([this] { flusher_run(); });
-  uses_cv_.notify_one();
 }
 
 void Engine::uses_park(std::vector<CachedTokenPtr>* displaced) {
@@ -427,6 +428,9 @@ void Engine::uses_overlay(TokenRecord* r) const {
 }
 
 void Engine::uses_flush() {
+  // One flush at a time: a caller that finds the background thread mid-write waits for it,
+  // so "persisted when uses_flush() returns" holds for every use recorded before the call.
+  std::lock_guard<std::mutex> flushing(flush_mu_);
   std::vector<CachedTokenPtr> dirty;
   std::vector<std::pair<std::int64_t, std::int64_t>> uses;
   {

@@ -1074,9 +1074,15 @@ def audit(app: App, limit: int, all_owners: bool) -> None:
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port."
 )
+@click.option(
+    "--user",
+    metavar="NAME",
+    default=None,
+    help="Who is signed in to the page (a single-user local run; default: --owner).",
+)
 @pass_app
-def serve(app: App, host: str, port: int) -> None:
-    """Serve the admin page (the Access Tokens tab) for --owner on the database."""
+def serve(app: App, host: str, port: int, user: Optional[str]) -> None:
+    """Serve the admin page (the Access Tokens tab) for --user on the database."""
     try:
         from tokenkeep.web.admin import serve as serve_admin
     except ImportError as e:
@@ -1084,7 +1090,7 @@ def serve(app: App, host: str, port: int) -> None:
             f"the admin page is not available ({e}); install it with: pip install 'tokenkeep[web]'",
             EXIT_ERROR,
         ) from None
-    serve_admin(app.db, user=app.owner, host=host, port=port)
+    serve_admin(app.db, user=user or app.owner, host=host, port=port)
 
 
 # -- entry point -----------------------------------------------------------------------------

@@ -138,6 +138,7 @@ class Engine {
 
   // Recorded uses waiting to be persisted, and the thread that persists them.
   std::mutex uses_mu_;
+  std::mutex flush_mu_;  // held for a whole uses_flush(), taken before uses_mu_
   std::condition_variable uses_cv_;
   std::vector<CachedTokenPtr> uses_dirty_;
   std::vector<std::pair<std::int64_t, std::int64_t>> uses_parked_;
