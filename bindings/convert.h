@@ -16,8 +16,8 @@ namespace py = pybind11;
 void raise_error(const Error& e);
 // The token text of a str or bytes argument; an empty (always invalid) view otherwise.
 std::string_view token_view(const py::handle& h);
-// TokenInfo's fields for a verified snapshot.
-py::tuple to_tuple(const CachedToken& t);
+// The TokenInfo of a verified snapshot.
+py::object to_tuple(const CachedToken& t);
 // Adds the Verifier type (verifier.cc) to the module.
 void verifier_register(py::module_& m);
 

@@ -76,30 +76,49 @@ py::object scope_set_of(std::string_view text) {
   return set;
 }
 
-// TokenInfo's fields: id, owner, name, scopes, created_at, expires_at, last_used_at.
-py::tuple to_tuple(const TokenRecord& r) {
-  return py::make_tuple(token_id_format(r.id), r.owner, r.name, scope_set(r.scopes), utc_datetime(r.created_at),
-                        utc_datetime_or_none(r.expires_at), utc_datetime_or_none(r.last_used_at));
+// The Python record types (tokenkeep.models registers them): TokenInfo and IssuedToken are
+// tuple subclasses, so the binding builds them directly, with no Python call per record.
+// Null until registered: plain tuples then.
+PyTypeObject* g_token_info_type = nullptr;
+PyTypeObject* g_issued_type = nullptr;
+
+template <typename... Items>
+py::object typed_tuple(PyTypeObject* type, Items&&... items) {
+  py::object objs[] = {py::object(std::forward<Items>(items))...};
+  const Py_ssize_t n = sizeof...(Items);
+  PyObject* t = type != nullptr ? type->tp_alloc(type, n) : PyTuple_New(n);
+  if (t == nullptr) throw py::error_already_set();
+  for (Py_ssize_t i = 0; i < n; ++i) PyTuple_SET_ITEM(t, i, objs[i].release().ptr());
+  return py::reinterpret_steal<py::object>(t);
 }
 
-py::tuple to_tuple(const CachedToken& t) {
+py::str text(std::string_view s) { return py::str(s.data(), s.size()); }
+
+// A TokenInfo: id, owner, name, scopes, created_at, expires_at, last_used_at.
+py::object to_tuple(const TokenRecord& r) {
+  return typed_tuple(g_token_info_type, text(token_id_format(r.id)), text(r.owner), text(r.name),
+                     scope_set(r.scopes), utc_datetime(r.created_at), utc_datetime_or_none(r.expires_at),
+                     utc_datetime_or_none(r.last_used_at));
+}
+
+py::object to_tuple(const CachedToken& t) {
   const std::int64_t used = t.used_us.load(std::memory_order_relaxed);
-  return py::make_tuple(token_id_format(t.id), py::str(t.owner().data(), t.owner().size()),
-                        py::str(t.name().data(), t.name().size()), scope_set_of(t.scopes()),
-                        utc_datetime(t.created_at),
-                        t.expires_at == CachedToken::kNever ? py::none() : utc_datetime(t.expires_at),
-                        used == 0 ? py::none() : utc_datetime(used));
+  return typed_tuple(g_token_info_type, text(token_id_format(t.id)), text(t.owner()), text(t.name()),
+                     scope_set_of(t.scopes()), utc_datetime(t.created_at),
+                     t.expires_at == CachedToken::kNever ? py::object(py::none()) : utc_datetime(t.expires_at),
+                     used == 0 ? py::object(py::none()) : utc_datetime(used));
 }
 
 // Converts many records at once, sharing the Python objects that repeat across them (owner,
 // scope sets, timestamps): a bulk create of 10,000 tokens builds a few of each, not 10,000.
 class TupleBuilder {
  public:
-  py::tuple operator()(const TokenRecord& r) {
-    return py::make_tuple(token_id_format(r.id), shared(strings_, r.owner, [&] { return py::str(r.owner); }),
-                          py::str(r.name), shared(scopes_, scopes_join(r.scopes), [&] { return scope_set(r.scopes); }),
-                          time(r.created_at), r.expires_at ? time(*r.expires_at) : py::none(),
-                          r.last_used_at ? time(*r.last_used_at) : py::none());
+  py::object operator()(const TokenRecord& r) {
+    return typed_tuple(g_token_info_type, text(token_id_format(r.id)),
+                       shared(strings_, r.owner, [&] { return py::str(r.owner); }), text(r.name),
+                       shared(scopes_, scopes_join(r.scopes), [&] { return py::object(scope_set(r.scopes)); }),
+                       time(r.created_at), r.expires_at ? time(*r.expires_at) : py::object(py::none()),
+                       r.last_used_at ? time(*r.last_used_at) : py::object(py::none()));
   }
 
  private:
@@ -156,9 +175,9 @@ auto released(F&& f) {
   return f();
 }
 
-py::tuple issued_tuple(const IssuedToken& t, TupleBuilder& build) {
-  const std::string_view secret = t.token.view();
-  return py::make_tuple(py::str(secret.data(), secret.size()), build(t.record));
+// An IssuedToken: secret, info.
+py::object issued_tuple(const IssuedToken& t, TupleBuilder& build) {
+  return typed_tuple(g_issued_type, text(t.token.view()), build(t.record));
 }
 
 const char* exception_name(ErrorCode code) {
@@ -220,6 +239,21 @@ PYBIND11_MODULE(_core, m) {
       .def("advance_us", &ManualClock::advance_us, py::arg("delta_us"));
 
   verifier_register(m);
+
+  m.def(
+      "record_types",
+      [](py::type token_info, py::type issued) {
+        for (PyObject* t : {token_info.ptr(), issued.ptr()}) {
+          if (!PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(t), &PyTuple_Type)) {
+            throw py::type_error("record types must be tuple subclasses");
+          }
+        }
+        // Kept for the life of the process (module globals, like the classes themselves).
+        g_token_info_type = reinterpret_cast<PyTypeObject*>(token_info.release().ptr());
+        g_issued_type = reinterpret_cast<PyTypeObject*>(issued.release().ptr());
+      },
+      py::arg("token_info"), py::arg("issued"),
+      R"doc(Registers the named-tuple classes that records are returned as.)doc");
 
   m.def("token_id_valid", [](const std::string& s) { return token_id_parse(s).has_value(); }, py::arg("token_id"),
         R"doc(True if `token_id` has the shape of a public token id.)doc");

@@ -29,8 +29,7 @@ struct Verifier {
   PyObject_HEAD
   PyObject* engine_obj;  // the pybind11 Engine (strong); null once closed
   Engine* engine;
-  PyObject* masks;      // dict
-  PyObject* make_info;  // callable: fields tuple -> TokenInfo
+  PyObject* masks;  // dict
   InfoMap* infos;
   std::size_t max_infos;
 };
@@ -149,13 +148,11 @@ PyObject* verifier_verify(PyObject* self, PyObject* const* args, Py_ssize_t narg
   }
   PyObject* info = nullptr;
   try {
-    py::tuple fields = to_tuple(*t);
-    info = PyObject_CallOneArg(v->make_info, fields.ptr());
+    info = to_tuple(*t).release().ptr();
   } catch (py::error_already_set& e) {
     e.restore();
     return nullptr;
   }
-  if (info == nullptr) return nullptr;
   if (v->infos->size() >= v->max_infos) infos_clear(v);
   Py_INCREF(info);
   const CachedToken* key = t.get();
@@ -195,7 +192,6 @@ void verifier_dealloc(PyObject* self) {
   delete v->infos;
   Py_XDECREF(v->engine_obj);
   Py_XDECREF(v->masks);
-  Py_XDECREF(v->make_info);
   Py_TYPE(self)->tp_free(self);
 }
 
@@ -230,20 +226,18 @@ void verifier_register(py::module_& m) {
   m.add_object("Verifier", py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(&kVerifierType)));
   m.def(
       "verifier_new",
-      [](py::object engine, py::object make_info, std::size_t max_infos) {
+      [](py::object engine, std::size_t max_infos) {
         Engine* e = engine.cast<Engine*>();
         auto* v = PyObject_New(Verifier, &kVerifierType);
         if (v == nullptr) throw py::error_already_set();
         v->engine_obj = engine.release().ptr();
         v->engine = e;
         v->masks = PyDict_New();
-        v->make_info = make_info.release().ptr();
         v->infos = new InfoMap();
         v->max_infos = max_infos < 16 ? 16 : max_infos;
         return py::reinterpret_steal<py::object>(reinterpret_cast<PyObject*>(v));
       },
-      py::arg("engine"), py::arg("make_info"), py::arg("max_infos"),
-      R"doc(A Verifier for `engine`; `make_info(fields)` builds a TokenInfo.)doc");
+      py::arg("engine"), py::arg("max_infos"), R"doc(A Verifier for `engine`.)doc");
 }
 
 }  // namespace tokenkeep::bindings

@@ -1,11 +1,12 @@
 """Type stubs for tokenkeep._core, the native engine (private: use the tokenkeep package).
 
-Records cross as tuples in TokenInfo's field order:
+Records cross as tuples in TokenInfo's field order, built as tokenkeep.TokenInfo and
+tokenkeep.IssuedToken once record_types() registered them (tokenkeep.store does):
 (id, owner, name, scopes, created_at, expires_at, last_used_at) with aware UTC datetimes.
 """
 
 from datetime import datetime
-from typing import Callable, FrozenSet, List, Optional, Sequence, Tuple, Union
+from typing import FrozenSet, List, Optional, Sequence, Tuple, Union
 
 SCHEMA_VERSION: int
 TOKEN_BODY_LENGTH: int
@@ -36,7 +37,8 @@ class Verifier:
     def close(self) -> None: ...
     def info_count(self) -> int: ...
 
-def verifier_new(engine: Engine, make_info: Callable[[RecordTuple], object], max_infos: int) -> Verifier: ...
+def verifier_new(engine: Engine, max_infos: int) -> Verifier: ...
+def record_types(token_info: type, issued: type) -> None: ...
 def token_id_valid(token_id: str) -> bool: ...
 
 class Engine:

@@ -9,8 +9,6 @@ from typing import FrozenSet, List, NamedTuple, Optional
 
 __all__ = ["TokenInfo", "IssuedToken", "AuditEvent", "TokenList", "AuditLog"]
 
-_new = tuple.__new__
-
 
 class TokenInfo(NamedTuple):
     """What is known about a token, never its secret. Immutable.
@@ -36,10 +34,6 @@ class TokenInfo(NamedTuple):
     created_at: datetime
     expires_at: Optional[datetime]
     last_used_at: Optional[datetime] = None
-
-    @classmethod
-    def _from_core(cls, t: tuple) -> "TokenInfo":
-        return _new(cls, t)
 
     def _repr_html_(self) -> str:
         from .jupyter import token_html

@@ -23,7 +23,8 @@ Vocabulary = Union[Iterable[str], Mapping[str, Iterable[str]]]
 _EXP_DEFAULT, _EXP_IN, _EXP_AT, _EXP_NEVER = 0, 1, 2, 3
 
 
-_new = tuple.__new__
+# The engine returns records as these named tuples, built natively (no Python call per record).
+_core.record_types(TokenInfo, IssuedToken)
 
 
 @contextlib.contextmanager
@@ -170,7 +171,7 @@ class TokenStore:
         self._masks: dict = {}
         # The hot path: verify/check are the native Verifier's own methods, bound on the
         # instance (they shadow the documented methods below, which call the same thing).
-        self._fast = _core.verifier_new(self._engine, TokenInfo._from_core, max(1024, min(cache_size, 65_536)))
+        self._fast = _core.verifier_new(self._engine, max(1024, min(cache_size, 65_536)))
         self.verify = self._fast.verify  # type: ignore[method-assign]
         self.check = self._fast.check  # type: ignore[method-assign]
 
@@ -254,8 +255,7 @@ class TokenStore:
         """
         kind, value = self._expiry(expires_in, expires_at, never_expires)
         spec = (_text(name, "name"), _scope_list(scopes), kind, value)
-        secret, rec = self._e.create(_text(owner, "owner"), spec, self._actor(actor))
-        return _new(IssuedToken, (secret, _new(TokenInfo, rec)))
+        return self._e.create(_text(owner, "owner"), spec, self._actor(actor))
 
     def create_many(
         self,
@@ -293,18 +293,17 @@ class TokenStore:
                 else:
                     raise InvalidArgument("an item's expiry must be a timedelta, an aware datetime or None")
             specs.append((_text(item[0], "name"), _scope_list(item[1]), k, v))
-        out = self._e.create_many(_text(owner, "owner"), specs, self._actor(actor))
-        return [_new(IssuedToken, (s, _new(TokenInfo, r))) for s, r in out]
+        return self._e.create_many(_text(owner, "owner"), specs, self._actor(actor))
 
     # -- reading -----------------------------------------------------------------------------
 
     def list(self, owner: str) -> List[TokenInfo]:
         """The owner's tokens that are not revoked (expired ones too, until purged), newest first."""
-        return TokenList(_new(TokenInfo, t) for t in self._e.list(_text(owner, "owner")))
+        return TokenList(self._e.list(_text(owner, "owner")))
 
     def get(self, owner: str, token_id: str) -> TokenInfo:
         """One of the owner's live tokens; :class:`NotFound` otherwise (also for another owner's)."""
-        return _new(TokenInfo, self._e.get(_text(owner, "owner"), _text(token_id, "token_id")))
+        return self._e.get(_text(owner, "owner"), _text(token_id, "token_id"))
 
     # -- changing ----------------------------------------------------------------------------
 
@@ -313,11 +312,8 @@ class TokenStore:
     ) -> TokenInfo:
         """Replace a token's scopes (the only edit there is). Seen by the next verification
         in every process."""
-        return _new(
-            TokenInfo,
-            self._e.update_scopes(
-                _text(owner, "owner"), _text(token_id, "token_id"), _scope_list(scopes), self._actor(actor)
-            ),
+        return self._e.update_scopes(
+            _text(owner, "owner"), _text(token_id, "token_id"), _scope_list(scopes), self._actor(actor)
         )
 
     def revoke(self, owner: str, token_id: str, *, actor: Optional[str] = None) -> None:
@@ -334,8 +330,7 @@ class TokenStore:
     def rotate(self, owner: str, token_id: str, *, actor: Optional[str] = None) -> IssuedToken:
         """Replace a token's secret: a new token with the same name, scopes and expiry is
         issued and the old one revoked, atomically."""
-        secret, rec = self._e.rotate(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
-        return _new(IssuedToken, (secret, _new(TokenInfo, rec)))
+        return self._e.rotate(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
 
     # -- verifying ---------------------------------------------------------------------------
 
@@ -374,9 +369,7 @@ class TokenStore:
         """Live tokens that expire between now and now + ``within``, soonest first."""
         if owner is not None:
             _text(owner, "owner")
-        return TokenList(
-            _new(TokenInfo, t) for t in self._e.expiring_within(duration_us(within, "within"), owner)
-        )
+        return TokenList(self._e.expiring_within(duration_us(within, "within"), owner))
 
     def purge(self, older_than: timedelta = timedelta(0), *, actor: Optional[str] = None) -> int:
         """Delete tokens revoked or expired longer than ``older_than`` ago; returns how many."""
