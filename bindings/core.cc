@@ -152,6 +152,55 @@ NewToken to_new_token(const NewTokenTuple& t) {
   return n;
 }
 
+// UTF-8 of a str, or InvalidArgument naming `what` (never echoing the value).
+std::string utf8_of(PyObject* o, const char* what) {
+  Py_ssize_t n = 0;
+  const char* p = PyUnicode_Check(o) ? PyUnicode_AsUTF8AndSize(o, &n) : nullptr;
+  if (p == nullptr) {
+    PyErr_Clear();
+    fail(ErrorCode::kInvalidArgument, std::string(what) + " must be a string");
+  }
+  return std::string(p, static_cast<std::size_t>(n));
+}
+
+// create_many's items, converted with the C API (several times faster than the generic
+// casters on 10,000 items): each (name, scopes) with the call's expiry, or (name, scopes,
+// expiry_kind, expiry_us). Scopes: one str, or any iterable of str.
+std::vector<NewToken> new_tokens(const py::handle& items, int kind, std::int64_t value) {
+  py::object seq = py::reinterpret_steal<py::object>(PySequence_Fast(items.ptr(), "items must be a sequence"));
+  if (!seq) {
+    PyErr_Clear();
+    fail(ErrorCode::kInvalidArgument, "create_many takes a sequence of (name, scopes) items");
+  }
+  const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
+  PyObject** item = PySequence_Fast_ITEMS(seq.ptr());
+  std::vector<NewToken> out(static_cast<std::size_t>(n));
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* it = item[i];
+    const Py_ssize_t len = PyTuple_Check(it) ? PyTuple_GET_SIZE(it) : PyList_Check(it) ? PyList_GET_SIZE(it) : -1;
+    if (len != 2 && len != 4) fail(ErrorCode::kInvalidArgument, "create_many takes (name, scopes) items");
+    PyObject* const* f = PyTuple_Check(it) ? &PyTuple_GET_ITEM(it, 0) : &PyList_GET_ITEM(it, 0);
+    NewToken& t = out[static_cast<std::size_t>(i)];
+    t.name = utf8_of(f[0], "name");
+    if (PyUnicode_Check(f[1])) {
+      t.scopes.push_back(utf8_of(f[1], "a scope"));
+    } else {
+      py::object scopes = py::reinterpret_steal<py::object>(PySequence_Fast(f[1], "scopes"));
+      if (!scopes) {
+        PyErr_Clear();
+        fail(ErrorCode::kInvalidArgument, "scopes must be a string or an iterable of strings");
+      }
+      const Py_ssize_t m = PySequence_Fast_GET_SIZE(scopes.ptr());
+      PyObject** s = PySequence_Fast_ITEMS(scopes.ptr());
+      for (Py_ssize_t k = 0; k < m; ++k) t.scopes.push_back(utf8_of(s[k], "a scope"));
+    }
+    t.expiry.kind = static_cast<Expiry::Kind>(len == 4 ? PyLong_AsLong(f[2]) : kind);
+    t.expiry.value_us = len == 4 ? PyLong_AsLongLong(f[3]) : value;
+    if (PyErr_Occurred()) throw py::error_already_set();
+  }
+  return out;
+}
+
 // The token text of a str or bytes argument; empty view (always invalid) for anything else,
 // including a str that is not encodable as UTF-8.
 std::string_view token_view(const py::handle& h) {
@@ -319,13 +368,12 @@ PYBIND11_MODULE(_core, m) {
           py::arg("owner"), py::arg("spec"), py::arg("actor"))
       .def(
           "create_many",
-          [](Engine& e, const std::string& owner, const std::vector<NewTokenTuple>& specs, const std::string& actor) {
+          [](Engine& e, const std::string& owner, const py::handle& items, int kind, std::int64_t value,
+             const std::string& actor) {
+            std::vector<NewToken> news = new_tokens(items, kind, value);
             std::vector<IssuedToken> ts;
             {
               py::gil_scoped_release release;
-              std::vector<NewToken> news;
-              news.reserve(specs.size());
-              for (const auto& s : specs) news.push_back(to_new_token(s));
               ts = e.create_many(owner, news, actor);
             }
             py::list out(ts.size());
@@ -333,7 +381,7 @@ PYBIND11_MODULE(_core, m) {
             for (std::size_t i = 0; i < ts.size(); ++i) out[i] = issued_tuple(ts[i], build);
             return out;
           },
-          py::arg("owner"), py::arg("specs"), py::arg("actor"))
+          py::arg("owner"), py::arg("items"), py::arg("expiry_kind"), py::arg("expiry_us"), py::arg("actor"))
       .def(
           "get",
           [](Engine& e, const std::string& owner, const std::string& id) {

@@ -279,21 +279,26 @@ class TokenStore:
             return self._create_many(owner, tokens, kind, value, actor)
 
     def _create_many(self, owner, tokens, kind, value, actor) -> List[IssuedToken]:
-        specs = []
-        for item in tokens:
-            if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
-                raise InvalidArgument("create_many takes (name, scopes) or (name, scopes, expiry) items")
+        items = tokens if isinstance(tokens, (list, tuple)) else list(tokens)
+        if any(len(item) == 3 for item in items if isinstance(item, (tuple, list))):
+            items = [self._with_expiry(item, kind, value) for item in items]
+        # The engine converts and checks the items (names, scopes) natively.
+        return self._e.create_many(_text(owner, "owner"), items, kind, value, self._actor(actor))
+
+    def _with_expiry(self, item, kind: int, value: int):
+        """(name, scopes, expiry) -> (name, scopes, kind, value); other items unchanged."""
+        if not isinstance(item, (tuple, list)) or len(item) != 3:
+            return item
+        exp = item[2]
+        if exp is None:
             k, v = kind, value
-            if len(item) == 3 and item[2] is not None:
-                exp = item[2]
-                if isinstance(exp, timedelta):
-                    k, v = self._expiry(exp, None, False)
-                elif isinstance(exp, datetime):
-                    k, v = self._expiry(None, exp, False)
-                else:
-                    raise InvalidArgument("an item's expiry must be a timedelta, an aware datetime or None")
-            specs.append((_text(item[0], "name"), _scope_list(item[1]), k, v))
-        return self._e.create_many(_text(owner, "owner"), specs, self._actor(actor))
+        elif isinstance(exp, timedelta):
+            k, v = self._expiry(exp, None, False)
+        elif isinstance(exp, datetime):
+            k, v = self._expiry(None, exp, False)
+        else:
+            raise InvalidArgument("an item's expiry must be a timedelta, an aware datetime or None")
+        return (item[0], item[1], k, v)
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -109,7 +109,8 @@ class Engine {
   std::vector<AuditEvent> audit(const std::optional<std::string>& owner, std::int64_t limit);
 
  private:
-  TokenRecord make_record(const std::string& owner, const NewToken& spec, std::int64_t now,
+  TokenRecord make_record(const std::string& owner, const NewToken& spec,
+                          const std::vector<std::string>& canonical_scopes, std::int64_t id, std::int64_t now,
                           IssuedToken* issued, RandomBytes* rng) const;
   std::int64_t expiry_resolve(const Expiry& e, std::int64_t now) const;
   std::vector<std::string> scopes_canonical(const std::vector<std::string>& scopes) const;
