@@ -288,10 +288,11 @@ IssuedToken Engine::rotate(const std::string& owner, std::string_view token_id, 
 
 // True if the cache reflects every change published so far (applying newly published ones
 // first); false while a write is in flight, when verification must read the database.
-bool Engine::cache_current(ChangeFeed::State* state) {
+bool Engine::cache_current(ChangeFeed::State* state, bool may_repair) {
   const ChangeFeed::State st = feed_.state();
   *state = st;
   if (!st.stable()) {
+    if (!may_repair) return false;
     // A writer is between announcing and publishing. If that lasts, it probably died: take the
     // write lock once in a while and repair the feed (its transaction is settled by then).
     using namespace std::chrono;
@@ -351,12 +352,24 @@ CachedTokenPtr Engine::token_load(std::int64_t id, bool cacheable, const ChangeF
 }
 
 VerifyStatus Engine::verify(std::string_view token, ScopeMask required, CachedTokenPtr* out) {
+  return *verify_step(token, required, out, true);
+}
+
+std::optional<VerifyStatus> Engine::verify_cached(std::string_view token, ScopeMask required, CachedTokenPtr* out) {
+  return verify_step(token, required, out, false);
+}
+
+std::optional<VerifyStatus> Engine::verify_step(std::string_view token, ScopeMask required, CachedTokenPtr* out,
+                                                bool may_use_store) {
   auto parsed = token_parse(prefix_, token);
   if (!parsed) return VerifyStatus::kInvalid;
   ChangeFeed::State state;
-  const bool current = cache_current(&state);
+  const bool current = cache_current(&state, may_use_store);
   CachedTokenPtr t = current ? cache_.find(parsed->id) : nullptr;
-  if (!t) t = token_load(parsed->id, current, state);
+  if (!t) {
+    if (!may_use_store) return std::nullopt;
+    t = token_load(parsed->id, current, state);
+  }
   if (!t || t->pepper == nullptr) {
     // Same work as a hit, so an unknown id costs what a wrong secret costs.
     (void)peppers_.current().digest(parsed->id, parsed->secret.view());

@@ -95,6 +95,10 @@ class Engine {
   // Never throws for a bad token; fills `out` when the secret matched (any status but
   // kInvalid). StoreError only if the database cannot be read.
   VerifyStatus verify(std::string_view token, ScopeMask required, CachedTokenPtr* out);
+  // verify() if it can answer from the cache alone (no database read, no lock wait beyond
+  // the cache's own); empty when it would have to read the store. The binding calls this
+  // with the GIL held and only releases the GIL for the rare full verify().
+  std::optional<VerifyStatus> verify_cached(std::string_view token, ScopeMask required, CachedTokenPtr* out);
   // verify(), raising the matching Error for every status but kOk.
   CachedTokenPtr verify_or_throw(std::string_view token, ScopeMask required);
   // The Error for a failed verification (`t` is what verify() filled in, possibly null).
@@ -115,7 +119,9 @@ class Engine {
   std::int64_t expiry_resolve(const Expiry& e, std::int64_t now) const;
   std::vector<std::string> scopes_canonical(const std::vector<std::string>& scopes) const;
   std::int64_t id_resolve(std::string_view token_id) const;
-  bool cache_current(ChangeFeed::State* state);
+  bool cache_current(ChangeFeed::State* state, bool may_repair);
+  std::optional<VerifyStatus> verify_step(std::string_view token, ScopeMask required, CachedTokenPtr* out,
+                                          bool may_use_store);
   CachedTokenPtr token_load(std::int64_t id, bool cacheable, const ChangeFeed::State& state);
   void use_record(const CachedTokenPtr& t, std::int64_t now);
   void uses_park(std::vector<CachedTokenPtr>* displaced);
