@@ -80,6 +80,7 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   sqlite3* handle() const { return db_; }
+  bool busy_no_wait_ = false;  // set around a try-lock: fail at once instead of waiting
 
   // SQLite's default busy handler backs off to 100 ms sleeps, so under steady contention a
   // waiter keeps losing the lock to processes that poll sooner and can run past its timeout.
@@ -87,6 +88,7 @@ class Connection {
   // clock from the first refusal: waiters queue instead of failing.
   static int busy_wait(void* self, int count) {
     auto* c = static_cast<Connection*>(self);
+    if (c->busy_no_wait_) return 0;
     const auto now = std::chrono::steady_clock::now();
     if (count == 0) c->busy_since_ = now;
     if (now - c->busy_since_ >= std::chrono::milliseconds(c->busy_timeout_ms_)) return 0;
@@ -482,6 +484,13 @@ class SqliteStore final : public TokenRepository {
 
   void change_feed_repair() override {
     std::lock_guard<std::mutex> lock(mu_);
+    // A try-lock: if a writer holds the lock it is alive and will publish itself, and the
+    // verification that asked must not wait behind it.
+    c_.busy_no_wait_ = true;
+    struct Restore {
+      Connection& c;
+      ~Restore() { c.busy_no_wait_ = false; }
+    } restore{c_};
     Transaction tx(c_, true);  // holding the write lock: every earlier write is settled
     feed_->repair();
   }
