@@ -7,13 +7,13 @@ import os
 
 from tokenkeep import _core
 
-STUB = os.path.join(os.path.dirname(_core.__file__), "_core.pyi")
-if not os.path.exists(STUB):  # editable installs keep the stub beside the sources
-    STUB = os.path.join(os.path.dirname(__file__), "..", "..", "python", "tokenkeep", "_core.pyi")
+PYI = os.path.join(os.path.dirname(_core.__file__), "_core.pyi")
+if not os.path.exists(PYI):  # editable installs keep the .pyi beside the sources
+    PYI = os.path.join(os.path.dirname(__file__), "..", "..", "python", "tokenkeep", "_core.pyi")
 
 
 def stub_names():
-    tree = ast.parse(open(STUB).read())
+    tree = ast.parse(open(PYI).read())
     top, members = set(), {}
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
