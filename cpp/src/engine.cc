@@ -161,12 +161,16 @@ TokenRecord Engine::make_record(const std::string& owner, const NewToken& spec,
   if (exp >= 0) r.expires_at = exp;
   r.created_at = now;
   r.id = id;
-  SecretPart secret;
-  token_generate(prefix_, r.id, &issued->token, &secret, rng);
-  const Pepper& pepper = peppers_.current();
-  r.digest = pepper.digest(r.id, secret.view());
-  r.pepper_id = pepper.fingerprint();
+  secret_issue(&r, issued, rng);
   return r;
+}
+
+void Engine::secret_issue(TokenRecord* r, IssuedToken* issued, RandomBytes* rng) const {
+  SecretPart secret;
+  token_generate(prefix_, r->id, &issued->token, &secret, rng);
+  const Pepper& pepper = peppers_.current();
+  r->digest = pepper.digest(r->id, secret.view());
+  r->pepper_id = pepper.fingerprint();
 }
 
 IssuedToken Engine::create(const std::string& owner, const NewToken& spec, const std::string& actor) {
@@ -275,10 +279,7 @@ IssuedToken Engine::rotate(const std::string& owner, std::string_view token_id, 
   r.expires_at = old->expires_at;
   r.created_at = now;
   r.id = token_id_generate();
-  SecretPart secret;
-  token_generate(prefix_, r.id, &issued.token, &secret);
-  r.digest = peppers_.current().digest(r.id, secret.view());
-  r.pepper_id = peppers_.current().fingerprint();
+  secret_issue(&r, &issued, nullptr);
   if (!repo_->token_rotate(owner, id, r, actor.empty() ? owner : actor, now)) {
     fail(ErrorCode::kNotFound, "no such token");
   }

@@ -116,6 +116,8 @@ class Engine {
   TokenRecord make_record(const std::string& owner, const NewToken& spec,
                           const std::vector<std::string>& canonical_scopes, std::int64_t id, std::int64_t now,
                           IssuedToken* issued, RandomBytes* rng) const;
+  // Generates the token text for r->id into `issued` and stores its digest in `r`.
+  void secret_issue(TokenRecord* r, IssuedToken* issued, RandomBytes* rng) const;
   std::int64_t expiry_resolve(const Expiry& e, std::int64_t now) const;
   std::vector<std::string> scopes_canonical(const std::vector<std::string>& scopes) const;
   std::int64_t id_resolve(std::string_view token_id) const;
