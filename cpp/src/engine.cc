@@ -14,7 +14,46 @@ namespace {
 constexpr std::size_t kMaxNameChars = 100;
 constexpr std::size_t kMaxOwnerBytes = 256;
 
-bool is_blank(char c) { return c == ' ' || c == '\t'; }
+// Python's str.isspace(): the code points a name is stripped of at both ends, so that the
+// engine, the CLI and the web page agree on what "surrounding blanks" are.
+bool is_space(std::uint32_t cp) {
+  return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 ||
+         cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+         cp == 0x205F || cp == 0x3000;
+}
+
+// The code point starting at s[i] and its length in bytes; length 0 if not valid UTF-8.
+std::uint32_t utf8_at(std::string_view s, std::size_t i, std::size_t* len) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  *len = 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  std::uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+  for (std::size_t k = 1; k < n; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  *len = n;
+  return cp;
+}
+
+std::string_view strip_spaces(std::string_view s) {
+  std::size_t len = 0;
+  while (!s.empty()) {
+    const std::uint32_t cp = utf8_at(s, 0, &len);
+    if (len == 0 || !is_space(cp)) break;
+    s.remove_prefix(len);
+  }
+  while (!s.empty()) {
+    std::size_t start = s.size() - 1;  // back up to the last code point's first byte
+    while (start > 0 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80 && s.size() - start < 4) --start;
+    const std::uint32_t cp = utf8_at(s, start, &len);
+    if (len == 0 || start + len != s.size() || !is_space(cp)) break;
+    s.remove_suffix(len);
+  }
+  return s;
+}
 
 // Counts UTF-8 code points; -1 if `s` is not valid UTF-8 or holds a control character
 // (C0, DEL, or C1 U+0080-U+009F).
@@ -40,8 +79,7 @@ std::string settings_text(const std::optional<std::string>& v) { return v ? *v :
 }  // namespace
 
 std::string name_normalize(std::string_view name) {
-  while (!name.empty() && is_blank(name.front())) name.remove_prefix(1);
-  while (!name.empty() && is_blank(name.back())) name.remove_suffix(1);
+  name = strip_spaces(name);
   if (name.empty()) fail(ErrorCode::kInvalidArgument, "a token name must not be empty");
   const long n = utf8_printable_length(name);
   if (n < 0) fail(ErrorCode::kInvalidArgument, "a token name must not contain control characters");

@@ -262,7 +262,7 @@ TokenRecord read_token(const Statement& s) {
 class SqliteStore final : public TokenRepository {
  public:
   SqliteStore(const std::string& path, const SqliteOptions& options)
-      : c_(path, options), feed_(change_feed_open(path, options.read_only)) {
+      : c_(path, options) {
     // journal_mode needs a lock and reports SQLITE_BUSY without waiting on the handler in
     // some states; retry within the busy timeout.
     if (!options.read_only) {
@@ -278,6 +278,7 @@ class SqliteStore final : public TokenRepository {
       }
     }
     migrate(options.read_only);
+    feed_ = change_feed_open(path, options.read_only);  // only beside a database that opened
     if (path != ":memory:" && !path.empty() && path.rfind("file:", 0) != 0) {
       reader_ = std::make_unique<Connection>(path, options);
     }

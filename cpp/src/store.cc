@@ -6,6 +6,9 @@
 namespace tokenkeep {
 
 std::unique_ptr<Engine> store_open(const std::string& path, const StoreOptions& options) {
+  // The database first: a file that is not a database, or a newer schema, must fail before
+  // a key file is written beside it.
+  auto repository = sqlite_store_open(path, options.sqlite);
   Pepper current = options.pepper_hex ? Pepper::from_hex(*options.pepper_hex) : pepper_load(path);
   PepperSet peppers(std::move(current));
   for (const auto& hex : options.previous_peppers_hex) peppers.add_previous(Pepper::from_hex(hex));
@@ -20,8 +23,7 @@ std::unique_ptr<Engine> store_open(const std::string& path, const StoreOptions& 
     }
   }
   std::shared_ptr<const Clock> clock = options.clock ? options.clock : std::make_shared<SystemClock>();
-  return std::make_unique<Engine>(sqlite_store_open(path, options.sqlite), std::move(peppers),
-                                  std::move(clock), options.engine);
+  return std::make_unique<Engine>(std::move(repository), std::move(peppers), std::move(clock), options.engine);
 }
 
 }  // namespace tokenkeep

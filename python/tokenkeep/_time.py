@@ -27,7 +27,14 @@ def to_us(dt: datetime, what: str) -> int:
     return (dt - EPOCH) // _US
 
 
+# The engine counts microseconds in a signed 64-bit integer (±292,000 years).
+_US_LIMIT = 2**63 - 1
+
+
 def duration_us(td: timedelta, what: str) -> int:
     if not isinstance(td, timedelta):
         raise InvalidArgument(f"{what} must be a timedelta")
-    return td // _US
+    us = td // _US
+    if not -_US_LIMIT <= us <= _US_LIMIT:
+        raise InvalidArgument(f"{what} is too large")
+    return us

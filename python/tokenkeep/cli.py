@@ -108,7 +108,10 @@ def parse_duration(text: str) -> timedelta:
             f"bad duration '{text}': use a number and a unit (s, m, h, d, w, y), e.g. 30d, 12h, 2w"
         )
     seconds = sum(int(n) * _UNIT_SECONDS[u.lower()] for n, u in _DURATION_PART.findall(text))
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"bad duration '{text}': too long") from None
 
 
 def parse_date(text: str) -> datetime:
@@ -359,6 +362,9 @@ def _os_user() -> str:
         raise CliError("cannot tell who you are; pass --owner NAME", EXIT_USAGE) from None
 
 
+_MAY_CREATE_DB = {"create", "serve"}
+
+
 @dataclass
 class App:
     db: str
@@ -379,6 +385,16 @@ class App:
 
     def store(self) -> TokenStore:
         if self._store is None:
+            # Only `create` and `serve` may start a new database: a mistyped --db must not
+            # turn into an empty store that calls every good token invalid.
+            ctx = click.get_current_context(silent=True)
+            command = ctx.info_name if ctx is not None else None
+            if command not in _MAY_CREATE_DB and self.db != ":memory:" and not os.path.exists(self.db):
+                raise CliError(
+                    f"no token database at {self.db}; check --db or TOKENKEEP_DB, or create a "
+                    "token first with: tokenkeep create --name NAME --scope SCOPE",
+                    EXIT_ERROR,
+                )
             self._store = TokenStore(self.db)
         return self._store
 
@@ -552,8 +568,17 @@ def create(
             os.unlink(secrets_out)  # type: ignore[arg-type]
         raise
     if out is not None:
-        with out:
-            _write_secrets(out, [issued])
+        try:
+            with out:
+                _write_secrets(out, [issued])
+        except OSError as e:
+            app.store().revoke(app.owner, issued.info.id, actor=app.actor)
+            raise CliError(
+                f"cannot write {secrets_out}: {e.strerror}; the new token was revoked again",
+                EXIT_ERROR,
+            ) from None
+        if app.as_json:
+            click.echo(json.dumps(token_json(issued.info), ensure_ascii=False))
         _info(f"Created token {_describe(issued.info)}.")
         _info(
             f"Its secret is in {secrets_out} (mode 0600); it is shown only once and cannot be seen again."
@@ -1145,6 +1170,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
+    except OSError as e:
+        _fail(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}", EXIT_ERROR)
+    except (TypeError, OverflowError, ValueError, UnicodeError):
+        # Not echoed: a native TypeError lists its arguments. One line, no traceback.
+        _fail("an argument has the wrong type or is out of range (see --help)", EXIT_USAGE)
     sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
 

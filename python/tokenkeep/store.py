@@ -11,7 +11,7 @@ from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 from . import _core
 from ._time import duration_us, to_us
 from .clock import ManualClock
-from .errors import InvalidArgument, StoreError
+from .errors import InvalidArgument, StoreError, TokenkeepError
 from .models import AuditEvent, AuditLog, IssuedToken, TokenInfo, TokenList
 
 __all__ = ["TokenStore", "default_db_path", "Scopes"]
@@ -56,14 +56,17 @@ def _scope_list(scopes: Scopes, what: str = "scopes") -> List[str]:
     except TypeError:
         raise InvalidArgument(f"{what} must be a string or an iterable of strings") from None
     for s in out:
-        if not isinstance(s, str):
-            raise InvalidArgument(f"{what} must contain only strings")
+        _text(s, what)
     return out
 
 
 def _text(value: object, what: str) -> str:
     if not isinstance(value, str):
         raise InvalidArgument(f"{what} must be a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. from an undecodable argv or file name
+        raise InvalidArgument(f"{what} must be valid Unicode text") from None
     return value
 
 
@@ -128,7 +131,7 @@ class TokenStore:
     ) -> None:
         self._engine = None
         self._fast = None
-        self.path = os.fspath(path) if path is not None else default_db_path()
+        self.path = _text(os.fspath(path), "path") if path is not None else default_db_path()
         if self.path not in ("", ":memory:"):
             parent = os.path.dirname(os.path.abspath(self.path))
             if not os.path.isdir(parent):
@@ -147,15 +150,18 @@ class TokenStore:
             raise InvalidArgument("previous_peppers must be strings of 64 hexadecimal characters")
         if prefix is not None and not isinstance(prefix, str):
             raise InvalidArgument("prefix must be a string")
-        if not isinstance(cache_size, int) or cache_size < 0:
-            raise InvalidArgument("cache_size must be a non-negative int")
-        if not isinstance(busy_timeout, (int, float)) or busy_timeout < 0:
-            raise InvalidArgument("busy_timeout must be a non-negative number of seconds")
+        if not isinstance(cache_size, int) or isinstance(cache_size, bool) or not 0 <= cache_size <= 10**9:
+            raise InvalidArgument("cache_size must be an int from 0 to 1,000,000,000")
+        if (
+            not isinstance(busy_timeout, (int, float))
+            or isinstance(busy_timeout, bool)
+            or not 0 <= busy_timeout <= 86_400  # also rejects nan and inf
+        ):
+            raise InvalidArgument("busy_timeout must be a number of seconds from 0 to 86400")
         max_us = 0 if max_lifetime is None else duration_us(max_lifetime, "max_lifetime")
         if max_lifetime is not None and max_us <= 0:
             raise InvalidArgument("max_lifetime must be positive (or None for no cap)")
-        self._engine = _core.Engine(
-            self.path,
+        options = dict(
             prefix=prefix,
             vocabulary=_vocabulary(vocabulary),
             default_lifetime_us=duration_us(default_lifetime, "default_lifetime"),
@@ -168,6 +174,18 @@ class TokenStore:
             clock=None if clock is None else clock._native,
             cache_capacity=cache_size,
         )
+        # Backstop: a binding TypeError would list every argument, the pepper included. Raise
+        # outside the except block, so that the original is not even kept as __context__.
+        rejected = False
+        try:
+            self._engine = _core.Engine(self.path, **options)
+        except TokenkeepError:
+            raise
+        except (TypeError, OverflowError, ValueError):
+            rejected = True
+        del options
+        if rejected:
+            raise InvalidArgument("invalid TokenStore arguments (a value of the wrong type or out of range)")
         self._masks: dict = {}
         # The hot path: verify/check are the native Verifier's own methods, bound on the
         # instance (they shadow the documented methods below, which call the same thing).
@@ -385,8 +403,8 @@ class TokenStore:
         """Recorded changes, newest first (all owners unless ``owner`` is given)."""
         if owner is not None:
             _text(owner, "owner")
-        if not isinstance(limit, int) or isinstance(limit, bool):
-            raise InvalidArgument("limit must be an int")
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 2**62:
+            raise InvalidArgument("limit must be a positive int")
         return AuditLog(AuditEvent._from_core(a) for a in self._e.audit(owner, limit))
 
     @staticmethod

@@ -133,15 +133,20 @@ TEST_F(EngineTest, NamesAreUniquePerOwnerAmongLiveTokens) {
 TEST_F(EngineTest, NameAndOwnerValidation) {
   auto e = open();
   for (const std::string& bad : std::vector<std::string>{"", "   ", std::string(101, 'n'), std::string("a\nb"), std::string("tab\x01"),
-                                std::string("c1\xc2\x85")}) {
+                                std::string("c1\xc2\x85x")}) {
     EXPECT_EQ(code_of([&] { e->create("alice", spec(bad, {"device"}), ""); }), ErrorCode::kInvalidArgument) << bad;
   }
   EXPECT_NO_THROW(e->create("alice", spec(std::string(100, 'n'), {"device"}), ""));
   EXPECT_NO_THROW(e->create("alice", spec("\xc3\xa9t\xc3\xa9", {"device"}), ""));  // "été"
+  // Stripped like Python's str.strip(): NBSP, ideographic space, newline at the ends.
+  EXPECT_EQ(e->create("alice", spec("\xc2\xa0\xe3\x80\x80nbsp\n", {"device"}), "").record.name, "nbsp");
+  EXPECT_EQ(code_of([&] { e->create("alice", spec(" nbsp\xc2\xa0", {"device"}), ""); }), ErrorCode::kNameTaken);
+  EXPECT_EQ(code_of([&] { e->create("alice", spec("\xc2\xa0\xe2\x80\x83", {"device"}), ""); }),
+            ErrorCode::kInvalidArgument);  // only spaces
   EXPECT_EQ(code_of([&] { e->create("", spec("x", {"device"}), ""); }), ErrorCode::kInvalidArgument);
   EXPECT_EQ(code_of([&] { e->create("alice", spec("y", {"admin"}), ""); }), ErrorCode::kUnknownScope);
   EXPECT_EQ(code_of([&] { e->create("alice", spec("y", {}), ""); }), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(e->list("alice").size(), 2u);
+  EXPECT_EQ(e->list("alice").size(), 3u);
 }
 
 TEST_F(EngineTest, OwnersSeeOnlyTheirOwnTokens) {

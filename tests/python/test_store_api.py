@@ -222,7 +222,7 @@ def seeded(store):
 
 @pytest.mark.parametrize(
     "name",
-    ["", "   ", "x" * 101, "line\nbreak", "nul\x00", "bell\x07", "del\x7f", "c1\x85", "tab\tinside\x1b"],
+    ["", "   ", "x" * 101, "line\nbreak", "nul\x00", "bell\x07", "del\x7f", "c1\x85x", "tab\tinside\x1b"],
 )
 def test_bad_names_are_rejected(seeded, name):
     store, _ = seeded
@@ -429,6 +429,7 @@ def test_file_that_is_not_a_database(tmp_path):
     with pytest.raises(StoreError, match="not a database"):
         tokenkeep.TokenStore(path)
     assert open(path, "rb").read(16) != b"SQLite format 3\x00"
+    assert os.listdir(tmp_path) == ["junk.db"]  # no key file, no feed file left beside it
 
 
 def test_schema_newer_than_the_code(db_path):
@@ -437,8 +438,11 @@ def test_schema_newer_than_the_code(db_path):
     con.execute("PRAGMA user_version = 999")
     con.commit()
     con.close()
+    os.remove(db_path + ".key")
+    os.remove(db_path + "-tkfeed")
     with pytest.raises(StoreError, match="newer"):
         tokenkeep.TokenStore(db_path)
+    assert not os.path.exists(db_path + ".key") and not os.path.exists(db_path + "-tkfeed")
 
 
 def test_read_only_store_refuses_writes(db_path):
@@ -452,3 +456,37 @@ def test_read_only_store_refuses_writes(db_path):
             ro.revoke("alice", issued.info.id)
     with tokenkeep.TokenStore(db_path) as s:
         assert [t.name for t in s.list("alice")] == ["x"]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"busy_timeout": 3e6},
+        {"busy_timeout": float("nan")},
+        {"cache_size": 2**64},
+        {"max_lifetime": timedelta.max},
+        {"default_lifetime": timedelta.max, "max_lifetime": None},
+    ],
+)
+def test_out_of_range_options_never_echo_the_pepper(kwargs):
+    with pytest.raises(InvalidArgument) as err:
+        tokenkeep.TokenStore(":memory:", pepper="ab" * 32, previous_peppers=["cd" * 32], **kwargs)
+    text = str(err.value) + repr(err.value) + repr(err.value.__context__) + repr(err.value.__cause__)
+    assert "abab" not in text and "cdcd" not in text
+
+
+def test_unencodable_text_and_huge_durations_are_invalid_arguments(store):
+    before = snapshot(store)
+    for call in (
+        lambda: store.create("alice", "a\ud800b", {"device"}),
+        lambda: store.create("alice\udcff", "x", {"device"}),
+        lambda: store.create("alice", "x", {"device\udcff"}),
+        lambda: store.create("alice", "x", {"device"}, expires_in=timedelta.max),
+        lambda: store.expiring_within(timedelta.max),
+        lambda: store.purge(timedelta.max),
+        lambda: store.audit(limit=10**20),
+        lambda: tokenkeep.TokenStore("/tmp/\udcff.db"),
+    ):
+        with pytest.raises(InvalidArgument):
+            call()
+    assert snapshot(store) == before

@@ -156,7 +156,8 @@ class Engine {
 };
 
 // Input rules shared by every surface. Each throws InvalidArgument with the reason.
-// Returns the name stripped of surrounding blanks: 1-100 characters, no control characters.
+// Returns the name stripped of surrounding whitespace (as Python's str.strip()): 1-100
+// characters, no control characters.
 std::string name_normalize(std::string_view name);
 void owner_validate(std::string_view owner);
 
