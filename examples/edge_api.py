@@ -108,8 +108,27 @@ def create_app(store: Optional[tokenkeep.TokenStore] = None) -> fastapi.FastAPI:
         async def list_items(token: Reader) -> List[Item]:
             return inventory.list(resource)
 
-        @app.post(f"/api/{resource}", status_code=201, name=f"add_{resource}")
-        async def add_item(new: NewItem, token: Writer) -> Item:
+        @app.post(
+            f"/api/{resource}",
+            status_code=201,
+            name=f"add_{resource}",
+            openapi_extra={
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": NewItem.model_json_schema()}},
+                }
+            },
+        )
+        async def add_item(request: fastapi.Request, token: Writer) -> Item:
+            # The body is read after the guard ran: FastAPI parses declared body parameters
+            # before any dependency, so an anonymous caller would get a 422 describing the
+            # schema instead of the 401 that RFC 6750 asks for.
+            try:
+                new = NewItem.model_validate_json(await request.body())
+            except pydantic.ValidationError as e:
+                raise fastapi.HTTPException(
+                    422, detail=e.errors(include_url=False, include_input=False)
+                ) from None
             return inventory.add(resource, new.name, token.owner)
 
         @app.delete(f"/api/{resource}/{{item_id}}", status_code=204, name=f"delete_{resource}")
