@@ -45,6 +45,10 @@ class IssuedToken(NamedTuple):
     """A token just created or rotated: ``secret`` is the token string, returned now and never
     again, so hand it to the user at once. ``repr()`` shows ``secret=<hidden>``.
 
+    A named tuple ``(secret, info)``: ``secret, info = issued`` works, and so do
+    ``tuple(issued)`` and ``issued._asdict()`` — which contain the secret. Only ``repr`` and
+    ``str`` hide it; log ``issued.info``, never the tuple's items.
+
     >>> issued = store.create(owner="alice", name="ci", scopes={"device:read"})
     >>> print(issued.secret)  # doctest: +SKIP
     tk_...

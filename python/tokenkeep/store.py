@@ -187,6 +187,7 @@ class TokenStore:
         if rejected:
             raise InvalidArgument("invalid TokenStore arguments (a value of the wrong type or out of range)")
         self._masks: dict = {}
+        self._max_lifetime = max_lifetime
         # The hot path: verify/check are the native Verifier's own methods, bound on the
         # instance (they shadow the documented methods below, which call the same thing).
         self._fast = _core.verifier_new(self._engine, max(1024, min(cache_size, 65_536)))
@@ -218,6 +219,11 @@ class TokenStore:
         if e is None:
             raise StoreError("the token store is closed")
         return e
+
+    @property
+    def max_lifetime(self) -> Optional[timedelta]:
+        """The longest lifetime a new token may have (None: no cap)."""
+        return self._max_lifetime
 
     @property
     def prefix(self) -> str:
@@ -321,11 +327,18 @@ class TokenStore:
     # -- reading -----------------------------------------------------------------------------
 
     def list(self, owner: str) -> List[TokenInfo]:
-        """The owner's tokens that are not revoked (expired ones too, until purged), newest first."""
+        """The owner's tokens that are not revoked (expired ones too, until purged), newest first.
+
+        >>> [t.name for t in store.list("alice")]
+        ['ci-deploy']
+        """
         return TokenList(self._e.list(_text(owner, "owner")))
 
     def get(self, owner: str, token_id: str) -> TokenInfo:
-        """One of the owner's live tokens; :class:`NotFound` otherwise (also for another owner's)."""
+        """One of the owner's live tokens; :class:`NotFound` otherwise (also for another owner's).
+
+        >>> store.get("alice", issued.info.id).expires_at  # doctest: +SKIP
+        """
         return self._e.get(_text(owner, "owner"), _text(token_id, "token_id"))
 
     # -- changing ----------------------------------------------------------------------------
@@ -345,14 +358,21 @@ class TokenStore:
 
     def revoke_many(self, owner: str, token_ids: Iterable[str], *, actor: Optional[str] = None) -> int:
         """Revoke several tokens in one transaction: all or none (:class:`NotFound`, nothing
-        revoked, if one id is not a live token of the owner). Returns how many were revoked."""
+        revoked, if one id is not a live token of the owner). Returns how many were revoked.
+
+        >>> store.revoke_many("ops", [t.info.id for t in issued])  # doctest: +SKIP
+        2
+        """
         ids = [_text(t, "token_id") for t in _scope_list(token_ids, "token_ids")]
         self._e.revoke_many(_text(owner, "owner"), ids, self._actor(actor))
         return len(ids)
 
     def rotate(self, owner: str, token_id: str, *, actor: Optional[str] = None) -> IssuedToken:
         """Replace a token's secret: a new token with the same name, scopes and expiry is
-        issued and the old one revoked, atomically."""
+        issued and the old one revoked, atomically.
+
+        >>> fresh = store.rotate("alice", issued.info.id)  # hand fresh.secret to the user
+        """
         return self._e.rotate(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
 
     # -- verifying ---------------------------------------------------------------------------
@@ -390,17 +410,29 @@ class TokenStore:
     # -- housekeeping ------------------------------------------------------------------------
 
     def expiring_within(self, within: timedelta, owner: Optional[str] = None) -> List[TokenInfo]:
-        """Live tokens that expire between now and now + ``within``, soonest first."""
+        """Live tokens that expire between now and now + ``within``, soonest first.
+
+        >>> for t in store.expiring_within(timedelta(days=7)):  # doctest: +SKIP
+        ...     notify(t.owner, f"token {t.name!r} expires {t.expires_at:%Y-%m-%d}")
+        """
         if owner is not None:
             _text(owner, "owner")
         return TokenList(self._e.expiring_within(duration_us(within, "within"), owner))
 
     def purge(self, older_than: timedelta = timedelta(0), *, actor: Optional[str] = None) -> int:
-        """Delete tokens revoked or expired longer than ``older_than`` ago; returns how many."""
+        """Delete tokens revoked or expired longer than ``older_than`` ago; returns how many.
+
+        >>> store.purge(older_than=timedelta(days=30))  # doctest: +SKIP
+        12
+        """
         return self._e.purge(duration_us(older_than, "older_than"), actor or "system")
 
     def audit(self, owner: Optional[str] = None, limit: int = 100) -> List[AuditEvent]:
-        """Recorded changes, newest first (all owners unless ``owner`` is given)."""
+        """Recorded changes, newest first (all owners unless ``owner`` is given).
+
+        >>> [e.action for e in store.audit("alice", limit=2)]  # doctest: +SKIP
+        ['revoke', 'create']
+        """
         if owner is not None:
             _text(owner, "owner")
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 2**62:

@@ -268,6 +268,12 @@ def create_app(
             expiry_choices=EXPIRY_CHOICES,
             name_max=NAME_MAX,
             today=store.now().date().isoformat(),
+            # A custom date means the end of that day (UTC): the last day that fits the cap.
+            last_day=(
+                (store.now() + store.max_lifetime - timedelta(days=1)).date().isoformat()
+                if store.max_lifetime is not None
+                else ""
+            ),
         )
         response = templates.TemplateResponse(request, template, context, status_code=status_code)
         if fresh:
