@@ -46,7 +46,7 @@ bool fail_closed() {
 }
 
 // The scope mask for the scope arguments; memoized per distinct argument (str or tuple).
-bool mask_for(Verifier* v, PyObject* const* scopes, Py_ssize_t n, ScopeMask* out) {
+bool mask_for(Verifier* v, Engine* engine, PyObject* const* scopes, Py_ssize_t n, ScopeMask* out) {
   if (n == 0) {
     *out = 0;
     return true;
@@ -86,7 +86,7 @@ bool mask_for(Verifier* v, PyObject* const* scopes, Py_ssize_t n, ScopeMask* out
     }
     if (ok) {
       try {
-        *out = v->engine->required_mask(names);
+        *out = engine->required_mask(names);
         if (PyDict_GET_SIZE(v->masks) < 4096) {
           PyObject* value = PyLong_FromUnsignedLongLong(*out);
           ok = value != nullptr && PyDict_SetItem(v->masks, key, value) == 0;
@@ -106,10 +106,10 @@ bool mask_for(Verifier* v, PyObject* const* scopes, Py_ssize_t n, ScopeMask* out
 // releasing and retaking the GIL costs more than that, and with other threads waiting it can
 // cost a whole switch interval. Anything that reads the database runs without the GIL.
 // On an engine failure (StoreError) sets the Python exception and returns false.
-bool run_verify(Verifier* v, PyObject* token, ScopeMask mask, VerifyStatus* status, CachedTokenPtr* out) {
+bool run_verify(Engine* engine, PyObject* token, ScopeMask mask, VerifyStatus* status, CachedTokenPtr* out) {
   const std::string_view text = token_view(token);
   try {
-    if (auto answered = v->engine->verify_cached(text, mask, out)) {
+    if (auto answered = engine->verify_cached(text, mask, out)) {
       *status = *answered;
       return true;
     }
@@ -120,20 +120,17 @@ bool run_verify(Verifier* v, PyObject* token, ScopeMask mask, VerifyStatus* stat
     PyErr_SetString(PyExc_RuntimeError, "tokenkeep: unexpected engine failure");
     return false;
   }
-  PyObject* keep_alive = v->engine_obj;  // close() on another thread must not free the engine now
-  Py_INCREF(keep_alive);
   std::optional<Error> error;
   bool other = false;
   Py_BEGIN_ALLOW_THREADS
   try {
-    *status = v->engine->verify(text, mask, out);
+    *status = engine->verify(text, mask, out);
   } catch (const Error& e) {
     error = e;
   } catch (...) {
     other = true;
   }
   Py_END_ALLOW_THREADS
-  Py_DECREF(keep_alive);
   if (error) raise_error(*error);
   if (other) PyErr_SetString(PyExc_RuntimeError, "tokenkeep: unexpected engine failure");
   return !error && !other;
@@ -146,13 +143,17 @@ PyObject* verifier_verify(PyObject* self, PyObject* const* args, Py_ssize_t narg
     return nullptr;
   }
   if (v->engine_obj == nullptr) return fail_closed(), nullptr;
+  // A strong reference for the whole call: close() on another thread (while the GIL is
+  // released below) must not free the engine under us.
+  const py::object keep_alive = py::reinterpret_borrow<py::object>(v->engine_obj);
+  Engine* const engine = v->engine;
   ScopeMask mask = 0;
-  if (!mask_for(v, args + 1, nargs - 1, &mask)) return nullptr;
+  if (!mask_for(v, engine, args + 1, nargs - 1, &mask)) return nullptr;
   VerifyStatus status = VerifyStatus::kInvalid;
   CachedTokenPtr t;
-  if (!run_verify(v, args[0], mask, &status, &t)) return nullptr;
+  if (!run_verify(engine, args[0], mask, &status, &t)) return nullptr;
   if (status != VerifyStatus::kOk) {
-    raise_error(v->engine->verify_error(status, mask, t.get()));
+    raise_error(engine->verify_error(status, mask, t.get()));
     return nullptr;
   }
   auto it = v->infos->find(t.get());
@@ -181,10 +182,12 @@ PyObject* verifier_check(PyObject* self, PyObject* const* args, Py_ssize_t nargs
     return nullptr;
   }
   if (v->engine_obj == nullptr) return fail_closed(), nullptr;
+  const py::object keep_alive = py::reinterpret_borrow<py::object>(v->engine_obj);
+  Engine* const engine = v->engine;
   ScopeMask mask = 0;
-  if (!mask_for(v, args + 1, nargs - 1, &mask)) return nullptr;
+  if (!mask_for(v, engine, args + 1, nargs - 1, &mask)) return nullptr;
   VerifyStatus status = VerifyStatus::kInvalid;
-  if (!run_verify(v, args[0], mask, &status, nullptr)) return nullptr;
+  if (!run_verify(engine, args[0], mask, &status, nullptr)) return nullptr;
   return PyBool_FromLong(status == VerifyStatus::kOk);
 }
 

@@ -1,9 +1,13 @@
 #include "tokenkeep/change_feed.h"
 
 #include <fcntl.h>
+#include <cerrno>
+#include <cstring>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "tokenkeep/errors.h"
 
 namespace tokenkeep {
 namespace {
@@ -120,23 +124,41 @@ std::unique_ptr<ChangeFeed> change_feed_open(const std::string& db_path, bool re
     return std::make_unique<MappedFeed>(static_cast<Shared*>(p), true, true);
   }
   const std::string path = db_path + "-tkfeed";
-  bool writable = !read_only;
-  int fd = writable ? ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+  if (read_only) {
+    // A reader may cache only if it can see the writers' announcements.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    void* p = MAP_FAILED;
+    if (fd >= 0 && ::fstat(fd, &st) == 0 && static_cast<std::size_t>(st.st_size) >= sizeof(Shared)) {
+      p = ::mmap(nullptr, sizeof(Shared), PROT_READ, MAP_SHARED, fd, 0);
+    }
+    if (fd >= 0) ::close(fd);
+    if (p == MAP_FAILED) return std::make_unique<DisabledFeed>();
+    return std::make_unique<MappedFeed>(static_cast<Shared*>(p), true, false);
+  }
+  // A writer that cannot announce its changes would let other processes' caches serve a
+  // revoked token: fail loudly instead.
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
-    writable = false;
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    fail(ErrorCode::kStoreError, "cannot open the change feed " + path + " for writing: " + std::strerror(errno));
   }
-  if (fd < 0) return std::make_unique<DisabledFeed>();
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || (static_cast<std::size_t>(st.st_size) < sizeof(Shared) &&
-                                 (!writable || ::ftruncate(fd, sizeof(Shared)) != 0))) {
-    ::close(fd);
-    return std::make_unique<DisabledFeed>();
+  struct stat db {};
+  if (::fstat(fd, &st) == 0 && ::geteuid() == 0 && ::stat(db_path.c_str(), &db) == 0 &&
+      (st.st_uid != db.st_uid || st.st_gid != db.st_gid)) {
+    // Made by root (say `sudo tokenkeep revoke`) beside a service's database: give it to the
+    // database's owner, as SQLite does with its -wal and -shm files.
+    (void)::fchown(fd, db.st_uid, db.st_gid);
   }
-  void* p = ::mmap(nullptr, sizeof(Shared), writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+  if (static_cast<std::size_t>(st.st_size) < sizeof(Shared) && ::ftruncate(fd, sizeof(Shared)) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    fail(ErrorCode::kStoreError, "cannot size the change feed " + path + ": " + why);
+  }
+  void* p = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   ::close(fd);
-  if (p == MAP_FAILED) return std::make_unique<DisabledFeed>();
-  return std::make_unique<MappedFeed>(static_cast<Shared*>(p), true, writable);
+  if (p == MAP_FAILED) fail(ErrorCode::kStoreError, "cannot map the change feed " + path);
+  return std::make_unique<MappedFeed>(static_cast<Shared*>(p), true, true);
 }
 
 }  // namespace tokenkeep

@@ -133,6 +133,15 @@ Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
       fail(ErrorCode::kInvalidArgument, "this store's scope vocabulary is '" + *stored_vocab +
                                             "'; a reopen may add scopes but not remove them");
     }
+    // A token stored as `device` holds every action device had; adding one would grant it.
+    for (const auto& old_entry : stored_vocab ? vocabulary_.entries() : std::vector<ScopeEntry>{}) {
+      for (const auto& e : options_.vocabulary->entries()) {
+        if (e.name == old_entry.name && e.actions.size() != old_entry.actions.size()) {
+          fail(ErrorCode::kInvalidArgument, "scope '" + e.name + "' cannot gain actions: tokens that hold '" +
+                                                e.name + "' would gain them too; add a new scope name instead");
+        }
+      }
+    }
     vocabulary_ = *options_.vocabulary;
   }
   const std::string serialized = vocabulary_.serialize();
@@ -141,6 +150,7 @@ Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
     if (in_force != serialized) vocabulary_ = ScopeVocabulary::parse(in_force);
   }
   applied_.store(feed_.state().finished);
+  flusher_ = std::thread([this] { flusher_run(); });
 }
 
 Engine::~Engine() {
@@ -349,18 +359,19 @@ bool Engine::cache_current(ChangeFeed::State* state, bool may_repair) {
     return false;
   }
   if (unstable_since_ms_.load(std::memory_order_relaxed) != 0) unstable_since_ms_.store(0, std::memory_order_relaxed);
-  if (st.finished == applied_.load(std::memory_order_acquire)) return true;
+  if (st.finished <= applied_.load(std::memory_order_acquire)) return true;
 
   std::vector<CachedTokenPtr> displaced;
   {
     std::lock_guard<std::mutex> lock(apply_mu_);
     const std::uint64_t applied = applied_.load(std::memory_order_acquire);
-    if (st.finished == applied) return true;
+    // Counters only grow; an older state means another thread already applied a newer one.
+    if (st.finished <= applied) return true;
     std::vector<std::int64_t> ids;
-    if (st.finished > applied && feed_.changes(applied, st.finished, &ids)) {
+    if (feed_.changes(applied, st.finished, &ids)) {
       for (std::int64_t id : ids) cache_.erase(id, &displaced);
     } else {
-      cache_.clear(&displaced);  // too many changes, a purge, or a feed that was reset
+      cache_.clear(&displaced);  // the ring wrapped, or a purge announced everything
     }
     applied_.store(st.finished, std::memory_order_release);
   }
@@ -410,7 +421,8 @@ std::optional<VerifyStatus> Engine::verify_step(std::string_view token, ScopeMas
     t = token_load(parsed->id, current, state);
   }
   if (!t || t->pepper == nullptr) {
-    // Same work as a hit, so an unknown id costs what a wrong secret costs.
+    // Hash anyway: an unknown id costs at least what a wrong secret costs. (It also costs a
+    // database lookup, which a cached id does not; ids are public, so that reveals nothing.)
     (void)peppers_.current().digest(parsed->id, parsed->secret.view());
     return VerifyStatus::kInvalid;
   }
@@ -469,7 +481,6 @@ void Engine::use_record(const CachedTokenPtr& t, std::int64_t now) {
   uses_dirty_.push_back(t);
   // No wake-up: the flusher's next tick (within a second) persists everything due in one
   // transaction, instead of one write per newly used token.
-  if (!flusher_.joinable() && !flusher_stopping_) flusher_ = std::thread([this] { flusher_run(); });
 }
 
 void Engine::uses_park(std::vector<CachedTokenPtr>* displaced) {
@@ -529,12 +540,21 @@ void Engine::uses_flush() {
   }
 }
 
+// The background thread: every 100 ms lets the repository release what it holds between
+// calls (the reader's snapshot, so the WAL can be checkpointed), and about once a second
+// persists the recorded uses that are due, in one transaction.
 void Engine::flusher_run() {
   std::unique_lock<std::mutex> lock(uses_mu_);
+  auto last_flush = std::chrono::steady_clock::now();
   while (!flusher_stopping_) {
-    uses_cv_.wait_for(lock, std::chrono::seconds(1));
+    uses_cv_.wait_for(lock, std::chrono::milliseconds(100));
     if (flusher_stopping_) break;
-    if (uses_dirty_.empty() && uses_parked_.empty()) continue;
+    lock.unlock();
+    repo_->idle();
+    lock.lock();
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_flush < std::chrono::seconds(1) || (uses_dirty_.empty() && uses_parked_.empty())) continue;
+    last_flush = now;
     lock.unlock();
     try {
       uses_flush();

@@ -156,6 +156,10 @@ Pepper pepper_load(const std::string& db_path) {
       fail(ErrorCode::kStoreError, "cannot create pepper key file " + key_path + ": " + errno_text());
     }
     ::fchmod(fd, 0600);
+    struct stat db {};
+    if (::geteuid() == 0 && ::stat(db_path.c_str(), &db) == 0) {
+      (void)::fchown(fd, db.st_uid, db.st_gid);  // made by root beside a service's database
+    }
     Pepper fresh = Pepper::generate();
     std::string hex = fresh.to_hex();
     hex.push_back('\n');

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -278,7 +280,7 @@ class SqliteStore final : public TokenRepository {
       }
     }
     migrate(options.read_only);
-    feed_ = change_feed_open(path, options.read_only);  // only beside a database that opened
+    feed_ = change_feed_open(path_real(path), options.read_only);  // only beside a database that opened
     if (path != ":memory:" && !path.empty() && path.rfind("file:", 0) != 0) {
       reader_ = std::make_unique<Connection>(path, options);
     }
@@ -318,12 +320,10 @@ class SqliteStore final : public TokenRepository {
   void tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor,
                      std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
-    std::vector<std::int64_t> ids;
-    ids.reserve(records.size());
-    for (const auto& r : records) ids.push_back(r.id);
     {
+      // Not announced on the change feed: a new id cannot be stale in any cache (misses are
+      // not cached), and token_find looks again outside its snapshot for an id it lacks.
       Transaction tx(c_, true);
-      FeedWrite announce(*feed_, ids);
       // Inserting in key order touches each b-tree page once instead of at random.
       std::vector<const TokenRecord*> ordered;
       ordered.reserve(records.size());
@@ -358,9 +358,10 @@ class SqliteStore final : public TokenRepository {
     std::lock_guard<std::mutex> lock(reader_mu_);
     const ChangeFeed::State st = feed_->state();
     const auto now = std::chrono::steady_clock::now();
-    if (reader_in_tx_ && !(st.stable() && st == reader_state_ && now - reader_since_ < std::chrono::milliseconds(100))) {
-      sqlite3_exec(reader_->handle(), "COMMIT", nullptr, nullptr, nullptr);
-      reader_in_tx_ = false;
+    bool reused = false;
+    if (reader_in_tx_) {
+      reused = st.stable() && st == reader_state_ && now - reader_since_ < kReaderWindow;
+      if (!reused) reader_end();
     }
     if (!reader_in_tx_ && st.stable() && feed_->usable() &&
         sqlite3_exec(reader_->handle(), "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK) {
@@ -369,12 +370,25 @@ class SqliteStore final : public TokenRepository {
       reader_since_ = now;
     }
     try {
-      return find_on(*reader_, id);
+      auto found = find_on(*reader_, id);
+      if (!found && reused) {
+        // Creates are not announced, so a token made after this snapshot began is looked
+        // for again outside it.
+        reader_end();
+        found = find_on(*reader_, id);
+      }
+      return found;
     } catch (const Error&) {
-      if (reader_in_tx_) sqlite3_exec(reader_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-      reader_in_tx_ = false;
+      reader_end();
       throw;
     }
+  }
+
+  // Called every 100 ms: a read snapshot must not outlive its window while the cache answers
+  // everything (it would keep checkpoints from resetting the WAL).
+  void idle() override {
+    std::unique_lock<std::mutex> lock(reader_mu_, std::try_to_lock);
+    if (lock && reader_in_tx_ && std::chrono::steady_clock::now() - reader_since_ >= kReaderWindow) reader_end();
   }
 
   std::optional<TokenRecord> token_find_owned(const std::string& owner, std::int64_t id) override {
@@ -438,7 +452,7 @@ class SqliteStore final : public TokenRepository {
                     const std::string& actor, std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
     Transaction tx(c_, true);
-    FeedWrite announce(*feed_, {id, replacement.id});
+    FeedWrite announce(*feed_, {id});  // the replacement is new: see tokens_insert
     auto old = find_owned_locked(owner, id);
     if (!old) return false;
     TokenRecord fresh = replacement;
@@ -484,7 +498,10 @@ class SqliteStore final : public TokenRepository {
   ChangeFeed& change_feed() override { return *feed_; }
 
   void change_feed_repair() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    // Try-locks all the way: a thread of this process writing (or waiting to) is alive and
+    // will publish; the verification that asked must not queue behind it.
+    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+    if (!lock) return;
     // A try-lock: if a writer holds the lock it is alive and will publish itself, and the
     // verification that asked must not wait behind it.
     c_.busy_no_wait_ = true;
@@ -658,6 +675,13 @@ class SqliteStore final : public TokenRepository {
     s.run("cannot write the audit log of");
   }
 
+  static constexpr std::chrono::milliseconds kReaderWindow{100};
+
+  void reader_end() {
+    if (reader_in_tx_) sqlite3_exec(reader_->handle(), "COMMIT", nullptr, nullptr, nullptr);
+    reader_in_tx_ = false;
+  }
+
   std::optional<TokenRecord> find_on(Connection& c, std::int64_t id) {
     Statement s(c, TOKEN_SELECT "WHERE id = ?1");
     s.bind(1, id);
@@ -675,6 +699,19 @@ class SqliteStore final : public TokenRepository {
   ChangeFeed::State reader_state_;
   std::chrono::steady_clock::time_point reader_since_;
 };
+
+}  // namespace
+
+std::string path_real(const std::string& path) {
+  if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) return path;
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (real == nullptr) return path;
+  std::string out(real);
+  std::free(real);
+  return out;
+}
+
+namespace {
 
 // Creates the database file with mode 0600 if it does not exist yet, so that SQLite (and
 // its -wal/-shm files, which copy the database's mode) never makes a world-readable file.

@@ -9,7 +9,7 @@ std::unique_ptr<Engine> store_open(const std::string& path, const StoreOptions& 
   // The database first: a file that is not a database, or a newer schema, must fail before
   // a key file is written beside it.
   auto repository = sqlite_store_open(path, options.sqlite);
-  Pepper current = options.pepper_hex ? Pepper::from_hex(*options.pepper_hex) : pepper_load(path);
+  Pepper current = options.pepper_hex ? Pepper::from_hex(*options.pepper_hex) : pepper_load(path_real(path));
   PepperSet peppers(std::move(current));
   for (const auto& hex : options.previous_peppers_hex) peppers.add_previous(Pepper::from_hex(hex));
   if (const char* env = std::getenv("TOKENKEEP_PEPPER_PREVIOUS"); env != nullptr) {

@@ -98,6 +98,30 @@ TEST_F(CoherenceTest, WriterDyingBetweenAnnounceAndPublishNeverServesStaleData) 
   EXPECT_EQ(reader->verify(t.token.view(), 0, nullptr), VerifyStatus::kRevoked);  // cached again
 }
 
+TEST_F(CoherenceTest, TokenCreatedElsewhereVerifiesAtOnce) {
+  auto reader = open();
+  auto writer = open();
+  auto a = writer->create("alice", {"a", {"device"}, {}}, "");
+  ASSERT_EQ(reader->verify(a.token.view(), 0, nullptr), VerifyStatus::kOk);  // reader's snapshot is open now
+  auto b = writer->create("alice", {"b", {"device"}, {}}, "");                // not announced
+  EXPECT_EQ(reader->verify(b.token.view(), 0, nullptr), VerifyStatus::kOk);
+  auto r = writer->rotate("alice", token_id_format(b.record.id), "");
+  EXPECT_EQ(reader->verify(r.token.view(), 0, nullptr), VerifyStatus::kOk);
+  EXPECT_EQ(reader->verify(b.token.view(), 0, nullptr), VerifyStatus::kRevoked);
+}
+
+TEST_F(CoherenceTest, BulkCreateElsewhereKeepsOtherCachesWarm) {
+  auto reader = open();
+  auto writer = open();
+  auto a = writer->create("alice", {"a", {"device"}, {}}, "");
+  ASSERT_EQ(reader->verify(a.token.view(), 0, nullptr), VerifyStatus::kOk);
+  std::vector<NewToken> specs;
+  for (int i = 0; i < 3000; ++i) specs.push_back({"t" + std::to_string(i), {"device"}, {}});
+  writer->create_many("alice", specs, "");
+  ASSERT_EQ(reader->verify(a.token.view(), 0, nullptr), VerifyStatus::kOk);
+  EXPECT_EQ(reader->cache_size(), 1u);  // still cached: creates invalidate nothing
+}
+
 TEST_F(CoherenceTest, CacheIsBounded) {
   auto reader = open(64);
   auto writer = open();

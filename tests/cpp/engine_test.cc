@@ -292,6 +292,9 @@ TEST_F(EngineTest, VocabularyAndPrefixArePersisted) {
   StoreOptions other_prefix;
   other_prefix.engine.prefix = "tk";
   EXPECT_EQ(code_of([&] { open(other_prefix); }), ErrorCode::kInvalidArgument);
+  StoreOptions more_actions;  // tokens holding "fleet" would silently gain fleet:admin
+  more_actions.engine.vocabulary = ScopeVocabulary(std::vector<ScopeEntry>{{"fleet", {"read", "write", "admin"}}});
+  EXPECT_EQ(code_of([&] { open(more_actions); }), ErrorCode::kInvalidArgument);
   StoreOptions wider;
   wider.engine.vocabulary = ScopeVocabulary({{"fleet", {"read", "write"}}, {"report", {"read"}}});
   EXPECT_EQ(open(wider)->vocabulary().serialize(), "fleet:read,write;report:read");

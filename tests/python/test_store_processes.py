@@ -208,3 +208,48 @@ def test_store_error_names_the_reason_for_an_unwritable_directory(tmp_path):
     open(path, "w").close()
     with pytest.raises(StoreError):
         tokenkeep.TokenStore(os.path.join(path, "tokens.db"))
+
+
+def test_a_store_opened_through_a_symlink_shares_key_and_feed(tmp_path):
+    real = str(tmp_path / "real.db")
+    link = str(tmp_path / "link.db")
+    with tokenkeep.TokenStore(real) as a:
+        issued = a.create("alice", "x", {"device"})
+        os.symlink(real, link)
+        with tokenkeep.TokenStore(link) as b:  # same pepper (key file), same change feed
+            assert b.check(issued.secret)
+            assert b.check(issued.secret)  # cached now
+            a.revoke("alice", issued.info.id)
+            assert not b.check(issued.secret)
+    assert not os.path.exists(link + ".key") and not os.path.exists(link + "-tkfeed")
+
+
+def test_closing_while_other_threads_verify_never_crashes(tmp_path):
+    """close() races verifications that read the database and fail (the error path needs the
+    engine after the GIL was released); run in a child so a crash fails this test."""
+    code = textwrap.dedent(
+        """
+        import os, sys, threading, tokenkeep
+        for _ in range(30):
+            s = tokenkeep.TokenStore(sys.argv[1], cache_size=0)
+            tok = s.create("alice", "t", {"device"}).secret
+            def work():
+                for _ in range(200):
+                    try:
+                        s.verify(tok, "policy")
+                    except (tokenkeep.InsufficientScope, tokenkeep.StoreError):
+                        pass
+            threads = [threading.Thread(target=work) for _ in range(2)]
+            for t in threads: t.start()
+            s.close()
+            for t in threads: t.join()
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(sys.argv[1] + suffix):
+                    os.remove(sys.argv[1] + suffix)
+        print("survived")
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "race.db")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "survived"

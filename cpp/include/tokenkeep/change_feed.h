@@ -46,9 +46,10 @@ class ChangeFeed {
   virtual bool usable() const noexcept = 0;
 };
 
-// The feed for database `db_path`: shared memory in `<db_path>-tkfeed` (created 0600), or
-// process-private memory for ":memory:". If the file cannot be opened for writing the feed
-// is read-only (read_only store) or unusable (caching disabled); it never fails the open.
+// The feed for database `db_path` (its real path): shared memory in `<db_path>-tkfeed`
+// (created 0600, owned like the database), or process-private memory for ":memory:". A
+// writable store that cannot open it for writing fails with StoreError; a read-only store
+// that cannot map it just does not cache.
 std::unique_ptr<ChangeFeed> change_feed_open(const std::string& db_path, bool read_only);
 
 }  // namespace tokenkeep

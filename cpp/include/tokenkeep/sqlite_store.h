@@ -23,4 +23,8 @@ struct SqliteOptions {
 std::unique_ptr<TokenRepository> sqlite_store_open(const std::string& path,
                                                    const SqliteOptions& options);
 
+// The real path of an existing database file (symlinks resolved), so that every process
+// derives the same `-tkfeed` and `.key` names from it; `path` itself if it cannot be resolved.
+std::string path_real(const std::string& path);
+
 }  // namespace tokenkeep

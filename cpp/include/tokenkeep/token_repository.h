@@ -2,8 +2,9 @@
 // (sqlite_store.h today, PostgreSQL later) owns the query language, transactions and
 // durability. Every mutating call is atomic, durable once it returns, and records its
 // AuditEvent in the same transaction. Every call that changes what a verification would
-// decide announces the ids it changes on the change feed (change_feed.h) while it holds the
-// write lock, and publishes them after its commit, before it returns. Calls that take an owner never touch another
+// decide about an existing token announces its ids on the change feed (change_feed.h) while
+// it holds the write lock, and publishes them after its commit, before it returns. Inserts
+// are not announced: token_find must find a row committed before it was called. Calls that take an owner never touch another
 // owner's rows. All methods are safe to call from several threads at once.
 #pragma once
 
@@ -66,6 +67,10 @@ class TokenRepository {
   // Takes the write lock briefly and marks every begun write finished: recovers the feed
   // after a writer died between its announcement and its publication.
   virtual void change_feed_repair() = 0;
+
+  // Called every 100 ms from the engine's background thread: release anything held between
+  // calls (a read snapshot, say).
+  virtual void idle() {}
 
   // Newest first, at most `limit`.
   virtual std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner,
