@@ -12,6 +12,8 @@
 #include <tuple>
 #include <vector>
 
+#include <sodium.h>
+
 #include "convert.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/store.h"
@@ -338,6 +340,15 @@ PYBIND11_MODULE(_core, m) {
              o.previous_peppers_hex = std::move(previous_peppers_hex);
              o.clock = std::move(clock);
              o.engine.cache_capacity = cache_capacity;
+             // The pepper copies made for the call are wiped however the open ends (the
+             // caller's Python str is beyond our reach).
+             struct Wipe {
+               StoreOptions& o;
+               ~Wipe() {
+                 if (o.pepper_hex) sodium_memzero(o.pepper_hex->data(), o.pepper_hex->size());
+                 for (auto& h : o.previous_peppers_hex) sodium_memzero(h.data(), h.size());
+               }
+             } wipe{o};
              py::gil_scoped_release release;
              return store_open(path, o);
            }),
