@@ -24,7 +24,6 @@ using namespace tokenkeep;
 
 namespace tokenkeep::bindings {
 
-using NewTokenTuple = std::tuple<std::string, std::vector<std::string>, int, std::int64_t>;
 
 // Days since 1970-01-01 -> proleptic Gregorian date (H. Hinnant's civil_from_days).
 void civil_from_days(std::int64_t z, int* y, int* m, int* d) {
@@ -143,15 +142,6 @@ py::list to_tuples(const std::vector<TokenRecord>& rs) {
   TupleBuilder build;
   for (std::size_t i = 0; i < rs.size(); ++i) out[i] = build(rs[i]);
   return out;
-}
-
-NewToken to_new_token(const NewTokenTuple& t) {
-  NewToken n;
-  n.name = std::get<0>(t);
-  n.scopes = std::get<1>(t);
-  n.expiry.kind = static_cast<Expiry::Kind>(std::get<2>(t));
-  n.expiry.value_us = std::get<3>(t);
-  return n;
 }
 
 // UTF-8 of a str, or InvalidArgument naming `what` (never echoing the value).
@@ -365,18 +355,6 @@ PYBIND11_MODULE(_core, m) {
                                return out;
                              })
       .def("now_us", &Engine::now_us)
-      .def(
-          "create",
-          [](Engine& e, const std::string& owner, const NewTokenTuple& spec, const std::string& actor) {
-            IssuedToken t;
-            {
-              py::gil_scoped_release release;
-              t = e.create(owner, to_new_token(spec), actor);
-            }
-            TupleBuilder build;
-            return issued_tuple(t, build);
-          },
-          py::arg("owner"), py::arg("spec"), py::arg("actor"))
       .def(
           "create_many",
           [](Engine& e, const std::string& owner, const py::handle& items, int kind, std::int64_t value,

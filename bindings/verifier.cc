@@ -136,22 +136,38 @@ bool run_verify(Engine* engine, PyObject* token, ScopeMask mask, VerifyStatus* s
   return !error && !other;
 }
 
-PyObject* verifier_verify(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+// What verify() and check() share: arguments, the engine (held by a strong reference for the
+// whole call, so close() on another thread while the GIL is released cannot free it), the
+// scope mask, and the verification itself. False with a Python exception set on failure.
+struct Call {
+  py::object keep_alive;
+  Engine* engine = nullptr;
+  ScopeMask mask = 0;
+  VerifyStatus status = VerifyStatus::kInvalid;
+};
+
+bool call_run(PyObject* self, PyObject* const* args, Py_ssize_t nargs, const char* name, Call* c,
+              CachedTokenPtr* out) {
   auto* v = reinterpret_cast<Verifier*>(self);
   if (nargs < 1) {
-    PyErr_SetString(PyExc_TypeError, "verify() needs the token");
-    return nullptr;
+    PyErr_Format(PyExc_TypeError, "%s() needs the token", name);
+    return false;
   }
-  if (v->engine_obj == nullptr) return fail_closed(), nullptr;
-  // A strong reference for the whole call: close() on another thread (while the GIL is
-  // released below) must not free the engine under us.
-  const py::object keep_alive = py::reinterpret_borrow<py::object>(v->engine_obj);
-  Engine* const engine = v->engine;
-  ScopeMask mask = 0;
-  if (!mask_for(v, engine, args + 1, nargs - 1, &mask)) return nullptr;
-  VerifyStatus status = VerifyStatus::kInvalid;
+  if (v->engine_obj == nullptr) return fail_closed();
+  c->keep_alive = py::reinterpret_borrow<py::object>(v->engine_obj);
+  c->engine = v->engine;
+  return mask_for(v, c->engine, args + 1, nargs - 1, &c->mask) &&
+         run_verify(c->engine, args[0], c->mask, &c->status, out);
+}
+
+PyObject* verifier_verify(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  auto* v = reinterpret_cast<Verifier*>(self);
+  Call c;
   CachedTokenPtr t;
-  if (!run_verify(engine, args[0], mask, &status, &t)) return nullptr;
+  if (!call_run(self, args, nargs, "verify", &c, &t)) return nullptr;
+  Engine* const engine = c.engine;
+  const VerifyStatus status = c.status;
+  const ScopeMask mask = c.mask;
   if (status != VerifyStatus::kOk) {
     raise_error(engine->verify_error(status, mask, t.get()));
     return nullptr;
@@ -176,19 +192,9 @@ PyObject* verifier_verify(PyObject* self, PyObject* const* args, Py_ssize_t narg
 }
 
 PyObject* verifier_check(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
-  auto* v = reinterpret_cast<Verifier*>(self);
-  if (nargs < 1) {
-    PyErr_SetString(PyExc_TypeError, "check() needs the token");
-    return nullptr;
-  }
-  if (v->engine_obj == nullptr) return fail_closed(), nullptr;
-  const py::object keep_alive = py::reinterpret_borrow<py::object>(v->engine_obj);
-  Engine* const engine = v->engine;
-  ScopeMask mask = 0;
-  if (!mask_for(v, engine, args + 1, nargs - 1, &mask)) return nullptr;
-  VerifyStatus status = VerifyStatus::kInvalid;
-  if (!run_verify(engine, args[0], mask, &status, nullptr)) return nullptr;
-  return PyBool_FromLong(status == VerifyStatus::kOk);
+  Call c;
+  if (!call_run(self, args, nargs, "check", &c, nullptr)) return nullptr;
+  return PyBool_FromLong(c.status == VerifyStatus::kOk);
 }
 
 PyObject* verifier_close(PyObject* self, PyObject*) {

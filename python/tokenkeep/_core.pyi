@@ -13,8 +13,6 @@ TOKEN_BODY_LENGTH: int
 
 RecordTuple = Tuple[str, str, str, FrozenSet[str], datetime, Optional[datetime], Optional[datetime]]
 AuditTuple = Tuple[int, datetime, str, str, Optional[str], str, str, FrozenSet[str], FrozenSet[str], str]
-# (name, scopes, expiry kind: 0 default / 1 in / 2 at / 3 never, microseconds)
-NewTokenTuple = Tuple[str, Sequence[str], int, int]
 
 class Clock:
     def now_us(self) -> int: ...
@@ -63,7 +61,6 @@ class Engine:
     @property
     def vocabulary(self) -> List[Tuple[str, List[str]]]: ...
     def now_us(self) -> int: ...
-    def create(self, owner: str, spec: NewTokenTuple, actor: str) -> Tuple[str, RecordTuple]: ...
     def create_many(
         self, owner: str, items: Sequence[Sequence[object]], expiry_kind: int, expiry_us: int, actor: str
     ) -> List[Tuple[str, RecordTuple]]: ...

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Optional
 
 from .errors import InvalidArgument
 
@@ -13,10 +12,6 @@ _US = timedelta(microseconds=1)
 
 def from_us(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
-
-
-def from_us_opt(us: Optional[int]) -> Optional[datetime]:
-    return None if us is None else EPOCH + timedelta(microseconds=us)
 
 
 def to_us(dt: datetime, what: str) -> int:

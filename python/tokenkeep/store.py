@@ -186,7 +186,6 @@ class TokenStore:
         del options
         if rejected:
             raise InvalidArgument("invalid TokenStore arguments (a value of the wrong type or out of range)")
-        self._masks: dict = {}
         self._max_lifetime = max_lifetime
         # The hot path: verify/check are the native Verifier's own methods, bound on the
         # instance (they shadow the documented methods below, which call the same thing).
@@ -278,8 +277,9 @@ class TokenStore:
         >>> issued = store.create(owner="alice", name="ci", scopes={"device:read"})
         """
         kind, value = self._expiry(expires_in, expires_at, never_expires)
-        spec = (_text(name, "name"), _scope_list(scopes), kind, value)
-        return self._e.create(_text(owner, "owner"), spec, self._actor(actor))
+        # One path into the engine for every create: a batch of one.
+        item = (_text(name, "name"), _scope_list(scopes))
+        return self._e.create_many(_text(owner, "owner"), [item], kind, value, self._actor(actor))[0]
 
     def create_many(
         self,
@@ -376,14 +376,6 @@ class TokenStore:
         return self._e.rotate(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
 
     # -- verifying ---------------------------------------------------------------------------
-
-    def _mask(self, scopes: Tuple[str, ...]) -> int:
-        mask = self._masks.get(scopes)
-        if mask is None:
-            mask = self._e.required_mask(_scope_list(scopes)) if scopes else 0
-            if len(self._masks) < 4096:
-                self._masks[scopes] = mask
-        return mask
 
     def verify(self, secret: Union[str, bytes], *scopes: str) -> TokenInfo:
         """Authenticate ``secret`` and check that it grants every scope in ``scopes``.

@@ -29,7 +29,7 @@ def stub_names():
 def test_every_native_name_is_in_the_stub_and_back():
     top, members = stub_names()
     native = {n for n in dir(_core) if not n.startswith("_")}
-    aliases = {"RecordTuple", "AuditTuple", "NewTokenTuple"}
+    aliases = {"RecordTuple", "AuditTuple"}
     assert native == top - aliases
     for cls, names in members.items():
         public = {n for n in vars(getattr(_core, cls)) if not n.startswith("_")}
