@@ -124,7 +124,7 @@ bool digest_equal(const Digest& a, const Digest& b) noexcept {
   return crypto_verify_32(a.data(), b.data()) == 0;
 }
 
-Pepper pepper_load(const std::string& db_path) {
+Pepper pepper_load(const StoreLocation& location) {
   if (const char* env = std::getenv("TOKENKEEP_PEPPER"); env != nullptr && *env != '\0') {
     try {
       return Pepper::from_hex(env);
@@ -132,9 +132,9 @@ Pepper pepper_load(const std::string& db_path) {
       fail(ErrorCode::kInvalidArgument, "TOKENKEEP_PEPPER must be 64 hexadecimal characters");
     }
   }
-  if (db_path.empty() || db_path == ":memory:") return Pepper::generate();
+  if (location.kind != StoreLocation::Kind::kFile) return Pepper::generate();
 
-  const std::string key_path = db_path + ".key";
+  const std::string& key_path = location.key_file;
   SecretBuffer<128> text;
   for (int attempt = 0; attempt < 50; ++attempt) {
     if (key_file_read(key_path, &text)) {
@@ -157,7 +157,7 @@ Pepper pepper_load(const std::string& db_path) {
     }
     ::fchmod(fd, 0600);
     struct stat db {};
-    if (::geteuid() == 0 && ::stat(db_path.c_str(), &db) == 0) {
+    if (::geteuid() == 0 && ::stat(location.database.c_str(), &db) == 0) {
       (void)::fchown(fd, db.st_uid, db.st_gid);  // made by root beside a service's database
     }
     Pepper fresh = Pepper::generate();

@@ -1,15 +1,49 @@
 #include "tokenkeep/store.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <string_view>
 
 namespace tokenkeep {
+namespace {
 
-std::unique_ptr<Engine> store_open(const std::string& path, const StoreOptions& options) {
-  // The database first: a file that is not a database, or a newer schema, must fail before
-  // a key file is written beside it.
-  auto repository = sqlite_store_open(path, options.sqlite);
-  Pepper current = options.pepper_hex ? Pepper::from_hex(*options.pepper_hex) : pepper_load(path_real(path));
+std::string parent_of(const std::string& file) {
+  const std::size_t slash = file.find_last_of('/');
+  return slash == 0 ? "/" : file.substr(0, slash);
+}
+
+// Makes sure the folder of the database exists: creates the missing ones (0700, outermost
+// first, appending each to `made`) if `create`, else StoreError naming the database.
+void folder_ensure(const StoreLocation& loc, bool create, std::vector<std::string>* made) {
+  const std::string parent = parent_of(loc.database);
+  struct stat st {};
+  if (::stat(parent.c_str(), &st) == 0) return;
+  if (errno != ENOENT) {
+    fail(ErrorCode::kStoreError, "cannot open database " + loc.database + ": folder " + parent + ": " +
+                                     std::strerror(errno));
+  }
+  if (!create) {
+    fail(ErrorCode::kStoreError, "cannot open database " + loc.database + ": folder " + parent +
+                                     " does not exist (create it, or pass create_dirs=True)");
+  }
+  std::vector<std::string> missing;
+  for (std::string d = parent; d != "/" && ::stat(d.c_str(), &st) != 0 && errno == ENOENT; d = parent_of(d)) {
+    missing.push_back(d);
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
+      fail(ErrorCode::kStoreError, "cannot create folder " + *it + " for database " + loc.database + ": " +
+                                       std::strerror(errno));
+    }
+    made->push_back(*it);
+  }
+}
+
+PepperSet peppers_load(const StoreLocation& loc, const StoreOptions& options) {
+  Pepper current = options.pepper_hex ? Pepper::from_hex(*options.pepper_hex) : pepper_load(loc);
   PepperSet peppers(std::move(current));
   for (const auto& hex : options.previous_peppers_hex) peppers.add_previous(Pepper::from_hex(hex));
   if (const char* env = std::getenv("TOKENKEEP_PEPPER_PREVIOUS"); env != nullptr) {
@@ -22,6 +56,28 @@ std::unique_ptr<Engine> store_open(const std::string& path, const StoreOptions& 
       rest.remove_prefix(comma + 1);
     }
   }
+  return peppers;
+}
+
+}  // namespace
+
+std::unique_ptr<Engine> store_open(const std::string& spec, const StoreOptions& options) {
+  return store_open(store_location_resolve(spec), options);
+}
+
+std::unique_ptr<Engine> store_open(const StoreLocation& loc, const StoreOptions& options) {
+  if (loc.kind == StoreLocation::Kind::kUrl) {
+    // The URL may hold a password: never repeat it.
+    fail(ErrorCode::kStoreError, "PostgreSQL store not available in this build");
+  }
+  std::vector<std::string> made_dirs;
+  if (loc.kind == StoreLocation::Kind::kFile && !options.sqlite.read_only) {
+    folder_ensure(loc, options.create_dirs, &made_dirs);
+  }
+  // The database first: a file that is not a database, or a newer schema, must fail before
+  // a key file is written beside it.
+  auto repository = sqlite_store_open(loc, options.sqlite);
+  PepperSet peppers = peppers_load(loc, options);
   std::shared_ptr<const Clock> clock = options.clock ? options.clock : std::make_shared<SystemClock>();
   return std::make_unique<Engine>(std::move(repository), std::move(peppers), std::move(clock), options.engine);
 }

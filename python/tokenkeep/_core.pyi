@@ -55,6 +55,7 @@ class Engine:
         previous_peppers_hex: Sequence[str] = ...,
         clock: Optional[Clock] = None,
         cache_capacity: int = 100000,
+        create_dirs: bool = False,
     ) -> None: ...
     @property
     def prefix(self) -> str: ...

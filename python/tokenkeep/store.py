@@ -132,13 +132,6 @@ class TokenStore:
         self._engine = None
         self._fast = None
         self.path = _text(os.fspath(path), "path") if path is not None else default_db_path()
-        if self.path not in ("", ":memory:"):
-            parent = os.path.dirname(os.path.abspath(self.path))
-            if not os.path.isdir(parent):
-                try:
-                    os.makedirs(parent, mode=0o700, exist_ok=True)
-                except OSError as e:
-                    raise StoreError(f"cannot create directory {parent}: {e.strerror}") from None
         if clock is not None and not isinstance(clock, ManualClock):
             raise InvalidArgument("clock must be a tokenkeep.ManualClock")
         # Checked here so that a wrong type never reaches the binding, whose TypeError would
@@ -173,6 +166,7 @@ class TokenStore:
             previous_peppers_hex=previous_peppers,
             clock=None if clock is None else clock._native,
             cache_capacity=cache_size,
+            create_dirs=True,
         )
         # Backstop: a binding TypeError would list every argument, the pepper included. Raise
         # outside the except block, so that the original is not even kept as __context__.

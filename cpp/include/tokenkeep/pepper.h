@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tokenkeep/secret.h"
+#include "tokenkeep/store_location.h"
 
 namespace tokenkeep {
 
@@ -51,10 +52,11 @@ class PepperSet {
   std::vector<Pepper> previous_;
 };
 
-// SPEC §2: the pepper for database `db_path`: TOKENKEEP_PEPPER if set, else the key file
-// `<db_path>.key`, created (mode 0600, O_EXCL) with a fresh key if missing. ":memory:" and
-// "" get a fresh ephemeral pepper. StoreError if the key file cannot be read or written.
-Pepper pepper_load(const std::string& db_path);
+// SPEC §2: the pepper for the store at `location`: TOKENKEEP_PEPPER if set, else its key
+// file (location.key_file), created (mode 0600, O_EXCL) with a fresh key if missing. An
+// in-memory store gets a fresh ephemeral pepper. StoreError if the key file cannot be read
+// or written.
+Pepper pepper_load(const StoreLocation& location);
 
 // Constant-time equality of two digests (crypto_verify_32).
 bool digest_equal(const Digest& a, const Digest& b) noexcept;
