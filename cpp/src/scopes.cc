@@ -31,8 +31,11 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 // A printable rendering of a user-supplied scope for error messages.
 std::string quoted(std::string_view s) {
   std::string out = "'";
-  for (char c : s.substr(0, 64)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
-  if (s.size() > 64) out += "...";
+  std::size_t cut = s.size() > 64 ? 64 : s.size();
+  // Never cut inside a UTF-8 sequence: the message must stay valid text.
+  while (cut < s.size() && cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  for (char c : s.substr(0, cut)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  if (s.size() > cut) out += "...";
   return out + "'";
 }
 
