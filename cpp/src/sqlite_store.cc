@@ -723,7 +723,15 @@ std::unique_ptr<TokenRepository> sqlite_store_open(const StoreLocation& location
   if (location.kind == StoreLocation::Kind::kUrl) {
     fail(ErrorCode::kInvalidArgument, "an SQLite store needs a file path or :memory:, not a URL", "path");
   }
-  if (location.kind == StoreLocation::Kind::kFile && !options.read_only) file_create_private(location.database);
+  if (location.kind == StoreLocation::Kind::kFile) {
+    // A device or FIFO (say /dev/null) is no database, and SQLite would leave a -journal
+    // beside it with the umask's mode.
+    struct stat st {};
+    if (::stat(location.database.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      fail(ErrorCode::kStoreError, "cannot open database " + location.database + ": not a regular file");
+    }
+    if (!options.read_only) file_create_private(location.database);
+  }
   return std::make_unique<SqliteStore>(location, options);
 }
 

@@ -41,9 +41,12 @@ def _no_gc():
 
 def default_db_path() -> str:
     """The embedded default database: ``$TOKENKEEP_DB``, else ``~/.local/share/tokenkeep/tokens.db``."""
-    env = os.environ.get("TOKENKEEP_DB")
-    if env:
-        return env
+    return os.environ.get("TOKENKEEP_DB") or _builtin_db_path()
+
+
+def _builtin_db_path() -> str:
+    """``$XDG_DATA_HOME/tokenkeep/tokens.db`` (XDG default ``~/.local/share``): the one location
+    whose folder a store creates by itself, so that a first-time user needs no setup."""
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return os.path.join(base, "tokenkeep", "tokens.db")
 
@@ -94,8 +97,12 @@ class TokenStore:
 
     Arguments (all keyword-only but ``path``):
 
-    - ``path``: the database file (created 0600 if missing); ``":memory:"`` for tests; None
-      for :func:`default_db_path`.
+    - ``path``: the database file (created 0600 if missing; its folder must exist), a
+      ``file:`` URI of one, or ``":memory:"`` for tests; None for :func:`default_db_path`.
+    - ``create_dirs``: create the database's missing folders (mode 0700). Default: only for
+      the built-in default location ``~/.local/share/tokenkeep/``; anywhere else a missing
+      folder is a :class:`StoreError` naming the path (a mistyped path must not become a new
+      store). A failed open removes whatever it created.
     - ``prefix``: token prefix, 1-16 of a-z0-9 (default ``tk``); fixed once the store exists.
     - ``vocabulary``: scope names, e.g. ``["collection", "device", "policy"]`` (each with
       ``read``/``write``), ``["fleet:read,write,admin"]`` or a mapping name -> actions.
@@ -128,6 +135,7 @@ class TokenStore:
         previous_peppers: Sequence[str] = (),
         clock: Optional[ManualClock] = None,
         cache_size: int = 100_000,
+        create_dirs: Optional[bool] = None,
     ) -> None:
         self._engine = None
         self._fast = None
@@ -166,7 +174,7 @@ class TokenStore:
             previous_peppers_hex=previous_peppers,
             clock=None if clock is None else clock._native,
             cache_capacity=cache_size,
-            create_dirs=True,
+            create_dirs=bool(create_dirs) if create_dirs is not None else self.path == _builtin_db_path(),
         )
         # Backstop: a binding TypeError would list every argument, the pepper included. Raise
         # outside the except block, so that the original is not even kept as __context__.
