@@ -13,8 +13,11 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "tokenkeep/change_feed.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/scopes.h"
+
+static_assert(tokenkeep::ChangeFeed::kAll == tokenkeep::TokenRepository::kAllIds, "one spelling of all ids");
 
 namespace tokenkeep {
 namespace {
@@ -474,7 +477,7 @@ class SqliteStore final : public TokenRepository {
   std::int64_t tokens_purge(std::int64_t cutoff, const std::string& actor, std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
     Transaction tx(c_, true);
-    FeedWrite announce(*feed_, {ChangeFeed::kAll});
+    FeedWrite announce(*feed_, {kAllIds});
     Statement s(c_, "DELETE FROM tokens WHERE revoked_at < ?1 OR expires_at < ?1");
     s.bind(1, cutoff).run("cannot purge tokens from");
     const std::int64_t n = sqlite3_changes64(c_.handle());
@@ -501,9 +504,18 @@ class SqliteStore final : public TokenRepository {
     tx.commit();
   }
 
-  ChangeFeed& change_feed() override { return *feed_; }
+  // SQLite's coherence is the shared-memory change feed beside the database (change_feed.h):
+  // generation = what writers published, stable = nothing announced and unpublished.
+  Coherence coherence() const noexcept override {
+    const ChangeFeed::State st = feed_->state();
+    return Coherence{st.finished, st.stable()};
+  }
 
-  void change_feed_repair() override {
+  bool changes_since(std::uint64_t from, std::uint64_t to, std::vector<std::int64_t>* ids) override {
+    return feed_->changes(from, to, ids);
+  }
+
+  void coherence_repair() override {
     // Try-locks all the way: a thread of this process writing (or waiting to) is alive and
     // will publish; the verification that asked must not queue behind it.
     std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
