@@ -2,12 +2,18 @@
 // empty store and open several handles on it (as several processes or nodes would).
 #pragma once
 
+#include <sodium.h>
+
+#include <cstdlib>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "fake_repository.h"
 #include "test_util.h"
+#include "tokenkeep/pg_connection.h"
+#include "tokenkeep/pg_store.h"
 #include "tokenkeep/sqlite_store.h"
 #include "tokenkeep/store_location.h"
 
@@ -89,13 +95,61 @@ class SqliteFileStore final : public Backend::Store {
   TempDir dir_;
 };
 
-// Defined in contract_backends_pg.cc: a fresh schema on the TOKENKEEP_TEST_PG server.
-std::unique_ptr<Backend::Store> pg_contract_store();
+// A fresh schema on the TOKENKEEP_TEST_PG server, dropped afterwards; every handle connects
+// with search_path set to it (whatever else the URL says is kept).
+class PgSchemaStore final : public Backend::Store {
+ public:
+  PgSchemaStore() {
+    const char* url = std::getenv("TOKENKEEP_TEST_PG");
+    if (url == nullptr || *url == '\0') {
+      throw std::runtime_error(
+          "TOKENKEEP_TEST_PG is not set: the PostgreSQL contract tests need a server (make test starts one; "
+          "or export TOKENKEEP_TEST_PG=postgresql://user@host:port/db)");
+    }
+    admin_ = std::make_unique<PgConnection>(url);
+    unsigned char r[6];
+    randombytes_buf(r, sizeof r);
+    schema_ = "tk_contract_";
+    for (unsigned char c : r) schema_ += "0123456789abcdef"[c & 15];
+    admin_->exec(("CREATE SCHEMA " + schema_).c_str(), "cannot create a test schema on");
+    char* err = nullptr;
+    PQconninfoOption* opts = PQconninfoParse(url, &err);
+    if (err) PQfreemem(err);
+    for (PQconninfoOption* o = opts; o && o->keyword; ++o) {
+      if (o->val == nullptr || std::string(o->keyword) == "options") continue;
+      conninfo_ += std::string(o->keyword) + "='" + quote(o->val) + "' ";
+    }
+    if (opts) PQconninfoFree(opts);
+    conninfo_ += "options='-csearch_path=" + schema_ + "'";
+  }
+  ~PgSchemaStore() override {
+    try {
+      admin_->exec(("DROP SCHEMA " + schema_ + " CASCADE").c_str(), "cannot drop a test schema on");
+    } catch (const Error&) {
+    }
+  }
+  std::unique_ptr<TokenRepository> open() override { return pg_store_open(conninfo_, PgOptions{}); }
+  const std::string& conninfo() const { return conninfo_; }
+
+ private:
+  static std::string quote(const std::string& v) {
+    std::string out;
+    for (char c : v) {
+      if (c == '\'' || c == '\\') out += '\\';
+      out += c;
+    }
+    return out;
+  }
+  std::unique_ptr<PgConnection> admin_;
+  std::string schema_;
+  std::string conninfo_;
+};
 
 inline std::vector<const Backend*> contract_backends() {
   static const Backend sqlite{"sqlite", [] { return std::unique_ptr<Backend::Store>(new SqliteFileStore); }};
   static const Backend fake{"fake", [] { return std::unique_ptr<Backend::Store>(new FakeStore); }};
-  return {&sqlite, &fake};
+  static const Backend postgres{"postgres", [] { return std::unique_ptr<Backend::Store>(new PgSchemaStore); }};
+  return {&sqlite, &fake, &postgres};
 }
 
 }  // namespace tokenkeep::testing
