@@ -1,0 +1,75 @@
+"""The Python API on a PostgreSQL URL: the options reach the engine, nodes share one store,
+and no repr or error shows the password. Needs TOKENKEEP_TEST_PG (fails without it)."""
+
+import os
+import secrets
+import subprocess
+import time
+
+import pytest
+
+import tokenkeep
+from tokenkeep import InvalidArgument, StoreError, TokenStore
+
+PEPPER = "ab" * 32
+
+
+@pytest.fixture
+def pg_url():
+    url = os.environ.get("TOKENKEEP_TEST_PG")
+    assert url, "TOKENKEEP_TEST_PG is not set: these tests need a PostgreSQL server (make test starts one)"
+    schema = "tk_py_" + secrets.token_hex(4)
+    subprocess.run(["psql", "-q", url, "-c", f"CREATE SCHEMA {schema}"], check=True)
+    sep = "&" if "?" in url else "?"
+    yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    subprocess.run(["psql", "-q", url, "-c", f"SET client_min_messages = warning; DROP SCHEMA {schema} CASCADE"], check=True)
+
+
+def test_a_revoke_on_one_node_is_refused_by_the_next_verify_on_another(pg_url):
+    with TokenStore(pg_url, pepper=PEPPER) as a, TokenStore(pg_url, pepper=PEPPER, lease=1.0) as b:
+        issued = a.create("alice", "ci", scopes=["device"])
+        assert b.verify(issued.secret, "device:read").name == "ci"
+        a.revoke("alice", issued.info.id)
+        with pytest.raises(tokenkeep.RevokedToken):
+            b.verify(issued.secret)
+
+
+def test_bounded_mode_is_accepted_and_converges(pg_url):
+    with TokenStore(pg_url, pepper=PEPPER, consistency="bounded") as a, TokenStore(
+        pg_url, pepper=PEPPER, consistency="bounded"
+    ) as b:
+        issued = a.create("alice", "ci", scopes=["device"])
+        b.verify(issued.secret)
+        a.revoke("alice", issued.info.id)
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            try:
+                b.verify(issued.secret)
+            except tokenkeep.RevokedToken:
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("bounded node still accepted a revoked token after 2 s")
+
+
+def test_options_are_checked():
+    with pytest.raises(InvalidArgument):
+        TokenStore(":memory:", consistency="eventual")
+    with pytest.raises(InvalidArgument):
+        TokenStore(":memory:", lease=0)
+
+
+def test_another_pepper_is_refused(pg_url):
+    with TokenStore(pg_url, pepper=PEPPER):
+        with pytest.raises(StoreError, match="another pepper"):
+            TokenStore(pg_url, pepper="cd" * 32)
+
+
+def test_no_password_in_repr_or_errors():
+    url = "postgresql://tk:hunter2secret@/nodb?host=/nonexistent&port=1"
+    with pytest.raises(StoreError) as err:
+        TokenStore(url, pepper=PEPPER)
+    assert "hunter2secret" not in str(err.value)
+    assert "hunter2secret" not in tokenkeep.store._redacted(url)
+    assert "hunter2secret" not in tokenkeep.store._redacted("host=/x password=hunter2secret dbname=y")
+    assert "hunter2secret" not in tokenkeep.store._redacted("postgresql:///db?password=hunter2secret&x=1")
