@@ -73,3 +73,25 @@ def test_no_password_in_repr_or_errors():
     assert "hunter2secret" not in tokenkeep.store._redacted(url)
     assert "hunter2secret" not in tokenkeep.store._redacted("host=/x password=hunter2secret dbname=y")
     assert "hunter2secret" not in tokenkeep.store._redacted("postgresql:///db?password=hunter2secret&x=1")
+
+
+def test_a_store_opened_before_fork_works_in_the_child_and_stays_working_in_the_parent(pg_url):
+    with TokenStore(pg_url, pepper=PEPPER) as store:
+        issued = store.create("alice", "ci", scopes=["device"])
+        store.verify(issued.secret)  # the parent's connections and cache are warm
+        other = store.create("alice", "other", scopes=["device"])
+        pid = os.fork()
+        if pid == 0:  # the child: its own connections, never the parent's
+            code = 1
+            try:
+                store.verify(issued.secret)
+                store.revoke("alice", other.info.id)
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        # The child's exit did not end the parent's sessions, and its revoke reached us.
+        assert store.verify(issued.secret).name == "ci"
+        with pytest.raises(tokenkeep.RevokedToken):
+            store.verify(other.secret)
