@@ -17,6 +17,7 @@
 #include "convert.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/store.h"
+#include "tokenkeep/store_location.h"
 #include "tokenkeep/token_format.h"
 
 namespace py = pybind11;
@@ -296,6 +297,20 @@ PYBIND11_MODULE(_core, m) {
       py::arg("token_info"), py::arg("issued"),
       R"doc(Registers the named-tuple classes that records are returned as.)doc");
 
+  m.def(
+      "store_location_kind",
+      [](const std::string& spec) {
+        switch (store_location_resolve(spec).kind) {
+          case StoreLocation::Kind::kMemory:
+            return "memory";
+          case StoreLocation::Kind::kFile:
+            return "file";
+          case StoreLocation::Kind::kUrl:
+            break;
+        }
+        return "url";
+      },
+      py::arg("spec"), R"doc("memory", "file" or "url": what kind of store `spec` names (InvalidArgument if none).)doc");
   m.def("token_id_valid", [](const std::string& s) { return token_id_parse(s).has_value(); }, py::arg("token_id"),
         R"doc(True if `token_id` has the shape of a public token id.)doc");
 

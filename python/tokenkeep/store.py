@@ -74,6 +74,11 @@ def _text(value: object, what: str) -> str:
     return value
 
 
+def store_location_kind(spec: str) -> str:
+    """``"memory"``, ``"file"`` or ``"url"`` (PostgreSQL): the engine's reading of a store spelling."""
+    return _core.store_location_kind(spec)
+
+
 def _redacted(spec: str) -> str:
     """`spec` with any password in a PostgreSQL URL or conninfo replaced, for reprs."""
     if "://" in spec:

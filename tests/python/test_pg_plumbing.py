@@ -4,6 +4,7 @@ and no repr or error shows the password. Needs TOKENKEEP_TEST_PG (fails without 
 import os
 import secrets
 import subprocess
+import sys
 import time
 
 import pytest
@@ -95,3 +96,13 @@ def test_a_store_opened_before_fork_works_in_the_child_and_stays_working_in_the_
         assert store.verify(issued.secret).name == "ci"
         with pytest.raises(tokenkeep.RevokedToken):
             store.verify(other.secret)
+
+
+def test_the_cli_reads_a_postgresql_url(pg_url):
+    env = dict(os.environ, TOKENKEEP_PEPPER=PEPPER, TOKENKEEP_DB=pg_url)
+    cli = [sys.executable, "-m", "tokenkeep"]
+    made = subprocess.run(cli + ["create", "-n", "ci", "-s", "device"], env=env, capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    listed = subprocess.run(cli + ["list"], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr  # not "no token database at <the URL>"
+    assert "ci" in listed.stdout
