@@ -2,8 +2,11 @@
 // cross-node coherence is PgCoherence's (pg_coherence.h).
 #include "tokenkeep/pg_store.h"
 
+#include <chrono>
 #include <cstring>
-#include <unordered_set>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
 
 #include "tokenkeep/errors.h"
 #include "tokenkeep/pg_coherence.h"
@@ -50,6 +53,47 @@ void audit_add(PgConnection& c, std::int64_t at, const std::string& actor, const
   p.add(at).add(actor).add(std::string(action)).add(token_id).add(owner).add(name).add(old_scopes).add(new_scopes).add(detail);
   c.query(PG_AUDIT_INSERT "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", p, "cannot write the audit log of");
 }
+
+// Ids recently looked up and not found, so that a client retrying an unknown (purged,
+// mistyped, sprayed) token costs no round trip each time. Sound without any announcement of
+// creates because ids are 63-bit random and unknown until their create returns: an entry for
+// X turns wrong only if X is created later, which needs X guessed beforehand (2^-63 a guess),
+// and then it fails closed (the new token refused until the entry ages out), never a stale
+// accept. A create through this node erases its ids. Bounded: kMax entries, kTtl each.
+class NegativeCache {
+ public:
+  bool contains(std::int64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = seen_.find(id);
+    return it != seen_.end() && now_ns() - it->second < kTtlNs;
+  }
+  void add(std::int64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::int64_t now = now_ns();
+    while (order_.size() >= kMax || (!order_.empty() && now - order_.front().second >= kTtlNs)) {
+      auto it = seen_.find(order_.front().first);
+      if (it != seen_.end() && it->second == order_.front().second) seen_.erase(it);
+      order_.pop_front();
+    }
+    seen_[id] = now;
+    order_.emplace_back(id, now);
+  }
+  void erase(const std::vector<TokenRecord>& records) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& r : records) seen_.erase(r.id);
+  }
+
+ private:
+  static constexpr std::size_t kMax = 65536;
+  static constexpr std::int64_t kTtlNs = 60LL * 1000 * 1000 * 1000;
+  static std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  std::mutex mu_;
+  std::unordered_map<std::int64_t, std::int64_t> seen_;  // id -> when it was not found
+  std::deque<std::pair<std::int64_t, std::int64_t>> order_;
+};
 
 class PgStore final : public TokenRepository {
  public:
@@ -101,6 +145,7 @@ class PgStore final : public TokenRepository {
   // Not announced (see token_repository.h): a create cannot make any cache stale.
   void tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor, std::int64_t at) override {
     if (records.empty()) return;
+    missing_.erase(records);
     std::vector<std::int64_t> ids, created;
     std::vector<std::optional<std::int64_t>> expires;
     std::vector<std::string> owners, names, scopes, digests, peppers;
@@ -138,11 +183,15 @@ class PgStore final : public TokenRepository {
 
   std::optional<TokenRecord> token_find(std::int64_t id) override {
     coherence_->restart_if_forked();
+    if (missing_.contains(id)) return std::nullopt;
     auto c = pool_.acquire();
     PgParams p;
     p.add(id);
     PgResult r = c->query(PG_TOKEN_SELECT "WHERE id = $1", p, "cannot read tokens from");
-    if (r.rows() == 0) return std::nullopt;
+    if (r.rows() == 0) {
+      missing_.add(id);
+      return std::nullopt;
+    }
     return read_token(r, 0);
   }
 
@@ -227,6 +276,7 @@ class PgStore final : public TokenRepository {
       PgTransaction tx(*c);
       auto old = find_owned_for_update(*c, owner, id);
       if (!old) return false;
+      missing_.erase({replacement});
       TokenRecord fresh = replacement;
       fresh.name = old->name;
       fresh.scopes = old->scopes;
@@ -360,6 +410,7 @@ class PgStore final : public TokenRepository {
   }
 
   PgPool pool_;
+  NegativeCache missing_;
   std::string channel_;
   std::unique_ptr<PgCoherence> coherence_;
 };

@@ -4,6 +4,7 @@
 
 #include "contract_backends.h"
 #include "tokenkeep/errors.h"
+#include "tokenkeep/pg_connection.h"
 #include "tokenkeep/store.h"
 
 namespace tokenkeep {
@@ -98,6 +99,32 @@ TEST_F(PgStoreTest, BulkCreateAndUsesPersist) {
   auto b = node();
   EXPECT_TRUE(b->get("alice", token_id_format(made[7].record.id)).last_used_at);
   EXPECT_THROW(a->create("alice", {"t3", {"device"}, {}}, ""), Error);
+}
+
+TEST_F(PgStoreTest, AnUnknownIdLookedUpAgainCostsNoRoundTrip) {
+  auto repo = schema.open();
+  EXPECT_FALSE(repo->token_find(777));
+  // Cut every session of this store: a lookup that needs the server now fails.
+  PgConnection admin(schema.conninfo());
+  admin.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+             "WHERE datname = current_database() AND pid <> pg_backend_pid() AND usename = current_user",
+             "cannot terminate");
+  EXPECT_FALSE(repo->token_find(777));  // answered by the negative cache
+  EXPECT_THROW(repo->token_find(778), Error);  // a new unknown id goes to the server
+}
+
+TEST_F(PgStoreTest, ACreateThroughThisNodeClearsItsNegativeEntry) {
+  auto repo = schema.open();
+  EXPECT_FALSE(repo->token_find(4242));
+  TokenRecord r;
+  r.id = 4242;
+  r.owner = "alice";
+  r.name = "x";
+  r.scopes = {"device"};
+  r.pepper_id = "p";
+  r.created_at = 1;
+  repo->tokens_insert({r}, "alice", 1);
+  EXPECT_TRUE(repo->token_find(4242));
 }
 
 }  // namespace
