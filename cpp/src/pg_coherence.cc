@@ -196,7 +196,15 @@ void PgCoherence::listen_run(std::unique_ptr<PgConnection> c) {
 }
 
 void PgCoherence::after_commit(PgConnection& c, std::uint64_t generation) {
-  apply_through(c);
+  try {
+    apply_through(c);
+  } catch (const Error&) {
+    // Committed, but the server is gone before this node read the change back: forget
+    // everything cached here (reads go to the server, which has the change, or fail).
+    std::lock_guard<std::mutex> lock(apply_mu_);
+    feed_->write_begin({TokenRepository::kAllIds});
+    feed_->write_finish();
+  }
   if (!options_.strict) return;
   const std::int64_t give_up = steady_ns() + lease_ns_ * 2;
   PgParams p;
