@@ -245,6 +245,8 @@ void raise_error(const Error& e) {
                          ? cls(e.what(), py::arg("required") = py::frozenset(py::cast(e.required)),
                                py::arg("granted") = py::frozenset(py::cast(e.granted)))
                          : cls(e.what());
+    // The argument the error is about, so surfaces can point at their own field or flag.
+    exc.attr("field") = e.field.empty() ? py::none() : py::object(py::str(e.field));
     PyErr_SetObject(cls.ptr(), exc.ptr());
   } catch (py::error_already_set& failed) {
     failed.restore();  // e.g. tokenkeep.errors could not be imported: report that instead

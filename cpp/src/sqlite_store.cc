@@ -346,7 +346,7 @@ class SqliteStore final : public TokenRepository {
     for (const auto& r : records) {
       Statement chk(c_, "SELECT 1 FROM tokens WHERE owner = ?1 AND name = ?2 AND revoked_at IS NULL");
       chk.bind(1, r.owner).bind(2, r.name);
-      if (chk.step("cannot read tokens from")) fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists");
+      if (chk.step("cannot read tokens from")) fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists", "name");
     }
     fail(ErrorCode::kStoreError, "cannot insert tokens into " + c_.path() + ": a constraint failed; nothing was created");
   }
@@ -656,7 +656,7 @@ class SqliteStore final : public TokenRepository {
     s.bind(7, r.created_at).bind(8, r.expires_at);
     // The partial unique index tokens_live_name enforces "unique among live tokens".
     if (s.step_or_code() == SQLITE_CONSTRAINT_UNIQUE) {
-      fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists");
+      fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists", "name");
     }
     audit_add(at, actor, action, r.id, r.owner, r.name, "", scopes, "");
   }

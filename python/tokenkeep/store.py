@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import unicodedata
 from datetime import datetime, timedelta
 from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -71,6 +72,24 @@ def _text(value: object, what: str) -> str:
     except UnicodeEncodeError:  # a lone surrogate, e.g. from an undecodable argv or file name
         raise InvalidArgument(f"{what} must be valid Unicode text") from None
     return value
+
+
+def _nfc(name: str) -> str:
+    """Names are compared in Unicode NFC, so composed and decomposed spellings are one name."""
+    return name if name.isascii() else unicodedata.normalize("NFC", name)
+
+
+def _names_nfc(items):
+    """The items with NFC names; the same object when every name already is (the usual case)."""
+    out = None
+    for i, item in enumerate(items):
+        if isinstance(item, (tuple, list)) and item and isinstance(item[0], str) and not item[0].isascii():
+            name = unicodedata.normalize("NFC", item[0])
+            if name != item[0]:
+                if out is None:
+                    out = list(items)
+                out[i] = (name, *item[1:])
+    return items if out is None else out
 
 
 def _vocabulary(v: Optional[Vocabulary]) -> Optional[List[Tuple[str, List[str]]]]:
@@ -280,7 +299,7 @@ class TokenStore:
         """
         kind, value = self._expiry(expires_in, expires_at, never_expires)
         # One path into the engine for every create: a batch of one.
-        item = (_text(name, "name"), _scope_list(scopes))
+        item = (_nfc(_text(name, "name")), _scope_list(scopes))
         return self._e.create_many(_text(owner, "owner"), [item], kind, value, self._actor(actor))[0]
 
     def create_many(
@@ -306,6 +325,7 @@ class TokenStore:
 
     def _create_many(self, owner, tokens, kind, value, actor) -> List[IssuedToken]:
         items = tokens if isinstance(tokens, (list, tuple)) else list(tokens)
+        items = _names_nfc(items)
         if any(len(item) == 3 for item in items if isinstance(item, (tuple, list))):
             items = [self._with_expiry(item, kind, value) for item in items]
         # The engine converts and checks the items (names, scopes) natively.
