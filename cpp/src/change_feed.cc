@@ -115,6 +115,17 @@ class DisabledFeed final : public ChangeFeed {
   bool usable() const noexcept override { return false; }
 };
 
+// A feed others can write, or another user planted, could hide a revocation from every
+// cache: refused (StoreError), and `fd` closed.
+void feed_file_check(int fd, const StoreLocation& location) {
+  try {
+    store_file_check(fd, location.feed_file, "change feed", location, 022u);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<ChangeFeed> change_feed_open(const StoreLocation& location, bool read_only) {
@@ -127,6 +138,7 @@ std::unique_ptr<ChangeFeed> change_feed_open(const StoreLocation& location, bool
   if (read_only) {
     // A reader may cache only if it can see the writers' announcements.
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) feed_file_check(fd, location);
     struct stat st {};
     void* p = MAP_FAILED;
     if (fd >= 0 && ::fstat(fd, &st) == 0 && static_cast<std::size_t>(st.st_size) >= sizeof(Shared)) {
@@ -142,6 +154,7 @@ std::unique_ptr<ChangeFeed> change_feed_open(const StoreLocation& location, bool
   if (fd < 0) {
     fail(ErrorCode::kStoreError, "cannot open the change feed " + path + " for writing: " + std::strerror(errno));
   }
+  feed_file_check(fd, location);
   struct stat st {};
   struct stat db {};
   if (::fstat(fd, &st) == 0 && ::geteuid() == 0 && ::stat(location.database.c_str(), &db) == 0 &&

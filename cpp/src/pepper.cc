@@ -19,12 +19,20 @@ constexpr std::size_t kHexLen = kPepperBytes * 2;
 
 std::string errno_text() { return std::strerror(errno); }
 
-// Reads the whole small file at `path` into `out` (at most out capacity). False if missing.
-bool key_file_read(const std::string& path, SecretBuffer<128>* out) {
+// Reads the whole small key file into `out` (at most its capacity). False if missing.
+// Refuses a key file others could read or another user could have planted (store_file_check).
+bool key_file_read(const StoreLocation& loc, SecretBuffer<128>* out) {
+  const std::string& path = loc.key_file;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return false;
     fail(ErrorCode::kStoreError, "cannot read pepper key file " + path + ": " + errno_text());
+  }
+  try {
+    store_file_check(fd, path, "key file", loc, 077u);
+  } catch (...) {
+    ::close(fd);
+    throw;
   }
   unsigned char buf[128];
   ssize_t total = 0;
@@ -137,7 +145,7 @@ Pepper pepper_load(const StoreLocation& location) {
   const std::string& key_path = location.key_file;
   SecretBuffer<128> text;
   for (int attempt = 0; attempt < 50; ++attempt) {
-    if (key_file_read(key_path, &text)) {
+    if (key_file_read(location, &text)) {
       if (trim(text.view()).empty()) {  // another process is between create and write
         ::usleep(2000);
         continue;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string_view>
 #include <vector>
@@ -155,6 +156,30 @@ StoreLocation store_location_resolve(const std::string& spec) {
   loc.key_file = loc.database + ".key";
   loc.feed_file = loc.database + "-tkfeed";
   return loc;
+}
+
+void store_file_check(int fd, const std::string& path, const char* what, const StoreLocation& location,
+                      unsigned forbidden) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    fail(ErrorCode::kStoreError, std::string("cannot check ") + what + " " + path + ": " + std::strerror(errno));
+  }
+  const unsigned mode = static_cast<unsigned>(st.st_mode) & 07777u;
+  if ((mode & forbidden) != 0) {
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", mode);
+    const bool any_access = forbidden == 077u;
+    fail(ErrorCode::kStoreError, std::string(what) + " " + path + " has mode " + octal + "; it must not be " +
+                                     (any_access ? "accessible" : "writable") + " by group or others (chmod 600 " +
+                                     path + ")");
+  }
+  const uid_t me = ::geteuid();
+  if (st.st_uid == me || st.st_uid == 0) return;
+  struct stat db {};
+  if (me == 0 && ::stat(location.database.c_str(), &db) == 0 && db.st_uid == st.st_uid) return;
+  fail(ErrorCode::kStoreError, std::string(what) + " " + path + " is owned by uid " + std::to_string(st.st_uid) +
+                                   ", not by this user (uid " + std::to_string(me) +
+                                   ") or root; a file planted by another user is never trusted");
 }
 
 }  // namespace tokenkeep

@@ -35,4 +35,12 @@ struct StoreLocation {
 
 StoreLocation store_location_resolve(const std::string& spec);
 
+// Refuses (StoreError naming the file, its mode or owner, and the fix) a file of the store
+// that is open on `fd` at `path` if any of the `forbidden` mode bits are set (like ssh with
+// a loose private key), or if it is owned by someone other than this user, root or - when
+// this user is root - the database's owner (root's files there are chowned to it). `what`
+// names the file in the message: "key file", "change feed".
+void store_file_check(int fd, const std::string& path, const char* what, const StoreLocation& location,
+                      unsigned forbidden);
+
 }  // namespace tokenkeep
