@@ -440,6 +440,13 @@ PYBIND11_MODULE(_core, m) {
       .def("purge", &Engine::purge, py::arg("older_than_us"), py::arg("actor"),
            py::call_guard<py::gil_scoped_release>())
       .def(
+          "subkey",
+          [](const Engine& e, const std::string& context) {
+            const auto key = e.subkey(context);
+            return py::bytes(key.view().data(), key.view().size());
+          },
+          py::arg("context"))
+      .def(
           "audit",
           [](Engine& e, const std::optional<std::string>& owner, std::int64_t limit) {
             std::vector<AuditEvent> events;

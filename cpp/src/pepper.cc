@@ -107,6 +107,21 @@ std::string Pepper::to_hex() const {
   return s;
 }
 
+SecretBuffer<32> Pepper::subkey(std::string_view context) const {
+  static_assert(crypto_kdf_KEYBYTES == kPepperBytes, "a pepper is a KDF master key");
+  if (context.empty() || context.size() > crypto_kdf_CONTEXTBYTES) {
+    fail(ErrorCode::kInvalidArgument, "a subkey context is 1-8 characters", "context");
+  }
+  char ctx[crypto_kdf_CONTEXTBYTES] = {};
+  for (std::size_t i = 0; i < context.size(); ++i) ctx[i] = context[i];
+  unsigned char out[32];
+  crypto_kdf_derive_from_key(out, sizeof out, 1, ctx, key_.data());
+  SecretBuffer<32> key;
+  key.assign(std::string_view(reinterpret_cast<const char*>(out), sizeof out));
+  sodium_memzero(out, sizeof out);
+  return key;
+}
+
 Digest Pepper::digest(std::int64_t id, std::string_view secret) const noexcept {
   Digest out{};
   crypto_generichash_state st;

@@ -453,6 +453,12 @@ class TokenStore:
             raise InvalidArgument("limit must be a positive int")
         return AuditLog(AuditEvent._from_core(a) for a in self._e.audit(owner, limit))
 
+    def _subkey(self, context: str) -> bytes:
+        """A 32-byte key derived from this store's pepper for ``context`` (1-8 characters),
+        the same in every process and restart that shares the pepper. For tokenkeep's own
+        surfaces (the admin page signs its CSRF tokens with ``_subkey("csrf")``); never log it."""
+        return self._e.subkey(context)
+
     @staticmethod
     def _actor(actor: Optional[str]) -> str:
         return "" if actor is None else _text(actor, "actor")

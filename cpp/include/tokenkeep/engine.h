@@ -112,6 +112,9 @@ class Engine {
                                            const std::optional<std::string>& owner);
   std::int64_t purge(std::int64_t older_than_us, const std::string& actor);
   std::vector<AuditEvent> audit(const std::optional<std::string>& owner, std::int64_t limit);
+  // A key derived from the current pepper for `context` (Pepper::subkey): stable across
+  // processes and restarts of one deployment, secret like the pepper itself.
+  SecretBuffer<32> subkey(std::string_view context) const { return peppers_.current().subkey(context); }
 
  private:
   TokenRecord make_record(const std::string& owner, const NewToken& spec,

@@ -32,6 +32,10 @@ class Pepper {
   const std::string& fingerprint() const noexcept { return fingerprint_; }
   std::string to_hex() const;
   Digest digest(std::int64_t id, std::string_view secret) const noexcept;
+  // A 32-byte key for another purpose (the admin page's CSRF signatures), derived with
+  // crypto_kdf_derive_from_key under `context` (1-8 chars): the same for every process that
+  // holds this pepper, independent of the digests and of other contexts.
+  SecretBuffer<32> subkey(std::string_view context) const;
 
  private:
   SecretBuffer<kPepperBytes> key_;
