@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -60,12 +62,44 @@ const char* const kMigrations[kSchemaVersion] = {
 
 class Statement;
 
+// Read-only on a read-only file system: WAL mode needs a -shm file that SQLite can create or
+// that a writer left behind (sqlite.org/wal.html, "Read-Only Databases"). With no pending
+// -wal the database file holds everything and nothing can change it through this mount, so
+// it is opened immutable=1 (no -shm, no locks). With a -wal (a writer was killed, or writes
+// through another mount) it is opened normally: SQLite reads a read-only -shm and -wal.
+bool open_immutable(const std::string& path, bool read_only) {
+  if (!read_only || path == ":memory:") return false;
+  struct statvfs vfs {};
+  if (::statvfs(path.c_str(), &vfs) != 0 || (vfs.f_flag & ST_RDONLY) == 0) return false;
+  struct stat wal {};
+  return ::stat((path + "-wal").c_str(), &wal) != 0 || wal.st_size == 0;
+}
+
+// `path` as a file: URI with the immutable flag (RFC 3986 escapes for anything unusual).
+std::string immutable_uri(const std::string& path) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string uri = "file:";
+  for (const unsigned char c : path) {
+    if (std::isalnum(c) || c == '/' || c == '.' || c == '-' || c == '_' || c == '~') {
+      uri.push_back(static_cast<char>(c));
+    } else {
+      uri += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return uri + "?immutable=1";
+}
+
 class Connection {
  public:
   Connection(const std::string& path, const SqliteOptions& options) : path_(path) {
     int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
     flags |= options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+    std::string name = path;
+    if (open_immutable(path, options.read_only)) {
+      name = immutable_uri(path);
+      flags |= SQLITE_OPEN_URI;
+    }
+    const int rc = sqlite3_open_v2(name.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
       std::string why = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
       sqlite3_close_v2(db_);
