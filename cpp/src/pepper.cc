@@ -16,7 +16,6 @@ namespace {
 
 constexpr char kFingerprintContext[] = "tokenkeep pepper fingerprint v1";
 constexpr std::size_t kHexLen = kPepperBytes * 2;
-constexpr std::size_t kStackWipeBytes = 1024;
 
 std::string errno_text() { return std::strerror(errno); }
 
@@ -122,9 +121,6 @@ Digest Pepper::digest(std::int64_t id, std::string_view secret) const noexcept {
   crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(secret.data()), secret.size());
   crypto_generichash_final(&st, out.data(), out.size());
   sodium_memzero(&st, sizeof st);
-  // BLAKE2b's compression leaves message words (the secret) in the stack frames it used,
-  // below this one: wipe them.
-  sodium_stackzero(kStackWipeBytes);
   return out;
 }
 
