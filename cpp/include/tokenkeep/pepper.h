@@ -21,6 +21,8 @@ inline constexpr std::size_t kPepperBytes = 32;
 inline constexpr std::size_t kDigestBytes = 32;
 using Digest = std::array<unsigned char, kDigestBytes>;
 
+// The key lives in sodium_malloc'ed memory: guard pages around it, mlock'ed (never swapped)
+// and, on Linux, madvise(MADV_DONTDUMP) (never in a core dump); sodium_free wipes it.
 class Pepper {
  public:
   // From exactly 32 bytes of key material.
@@ -38,7 +40,10 @@ class Pepper {
   SecretBuffer<32> subkey(std::string_view context) const;
 
  private:
-  SecretBuffer<kPepperBytes> key_;
+  struct Free {
+    void operator()(unsigned char* p) const noexcept;
+  };
+  std::unique_ptr<unsigned char, Free> key_;
   std::string fingerprint_;
 };
 
