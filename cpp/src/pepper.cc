@@ -119,7 +119,7 @@ SecretBuffer<32> Pepper::subkey(std::string_view context) const {
   char ctx[crypto_kdf_CONTEXTBYTES] = {};
   for (std::size_t i = 0; i < context.size(); ++i) ctx[i] = context[i];
   unsigned char out[32];
-  crypto_kdf_derive_from_key(out, sizeof out, 1, ctx, key_.data());
+  crypto_kdf_derive_from_key(out, sizeof out, 1, ctx, key_.get());
   SecretBuffer<32> key;
   key.assign(std::string_view(reinterpret_cast<const char*>(out), sizeof out));
   sodium_memzero(out, sizeof out);
