@@ -245,6 +245,8 @@ void raise_error(const Error& e) {
                          ? cls(e.what(), py::arg("required") = py::frozenset(py::cast(e.required)),
                                py::arg("granted") = py::frozenset(py::cast(e.granted)))
                          : cls(e.what());
+    // The argument the error is about, so surfaces can point at their own field or flag.
+    exc.attr("field") = e.field.empty() ? py::none() : py::object(py::str(e.field));
     PyErr_SetObject(cls.ptr(), exc.ptr());
   } catch (py::error_already_set& failed) {
     failed.restore();  // e.g. tokenkeep.errors could not be imported: report that instead
@@ -313,8 +315,9 @@ PYBIND11_MODULE(_core, m) {
                        std::int64_t default_lifetime_us, std::int64_t max_lifetime_us, bool allow_never_expire,
                        int busy_timeout_ms, bool read_only, std::optional<std::string> pepper_hex,
                        std::vector<std::string> previous_peppers_hex, std::shared_ptr<Clock> clock,
-                       std::size_t cache_capacity) {
+                       std::size_t cache_capacity, bool create_dirs) {
              StoreOptions o;
+             o.create_dirs = create_dirs;
              o.engine.prefix = std::move(prefix);
              if (vocabulary) {
                std::vector<ScopeEntry> entries;
@@ -346,7 +349,7 @@ PYBIND11_MODULE(_core, m) {
            py::arg("default_lifetime_us"), py::arg("max_lifetime_us"), py::arg("allow_never_expire"),
            py::arg("busy_timeout_ms"), py::arg("read_only"), py::arg("pepper_hex") = py::none(),
            py::arg("previous_peppers_hex") = std::vector<std::string>{}, py::arg("clock") = py::none(),
-           py::arg("cache_capacity") = 100000)
+           py::arg("cache_capacity") = 100000, py::arg("create_dirs") = false)
       .def_property_readonly("prefix", &Engine::prefix)
       .def_property_readonly("vocabulary",
                              [](const Engine& e) {
@@ -436,6 +439,13 @@ PYBIND11_MODULE(_core, m) {
           py::arg("within_us"), py::arg("owner"))
       .def("purge", &Engine::purge, py::arg("older_than_us"), py::arg("actor"),
            py::call_guard<py::gil_scoped_release>())
+      .def(
+          "subkey",
+          [](const Engine& e, const std::string& context) {
+            const auto key = e.subkey(context);
+            return py::bytes(key.view().data(), key.view().size());
+          },
+          py::arg("context"))
       .def(
           "audit",
           [](Engine& e, const std::optional<std::string>& owner, std::int64_t limit) {

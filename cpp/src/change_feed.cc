@@ -115,18 +115,30 @@ class DisabledFeed final : public ChangeFeed {
   bool usable() const noexcept override { return false; }
 };
 
+// A feed others can write, or another user planted, could hide a revocation from every
+// cache: refused (StoreError), and `fd` closed.
+void feed_file_check(int fd, const StoreLocation& location) {
+  try {
+    store_file_check(fd, location.feed_file, "change feed", location, 022u);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
 }  // namespace
 
-std::unique_ptr<ChangeFeed> change_feed_open(const std::string& db_path, bool read_only) {
-  if (db_path.empty() || db_path == ":memory:") {
+std::unique_ptr<ChangeFeed> change_feed_open(const StoreLocation& location, bool read_only) {
+  if (location.kind != StoreLocation::Kind::kFile) {
     void* p = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return std::make_unique<DisabledFeed>();
     return std::make_unique<MappedFeed>(static_cast<Shared*>(p), true, true);
   }
-  const std::string path = db_path + "-tkfeed";
+  const std::string& path = location.feed_file;
   if (read_only) {
     // A reader may cache only if it can see the writers' announcements.
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) feed_file_check(fd, location);
     struct stat st {};
     void* p = MAP_FAILED;
     if (fd >= 0 && ::fstat(fd, &st) == 0 && static_cast<std::size_t>(st.st_size) >= sizeof(Shared)) {
@@ -142,9 +154,10 @@ std::unique_ptr<ChangeFeed> change_feed_open(const std::string& db_path, bool re
   if (fd < 0) {
     fail(ErrorCode::kStoreError, "cannot open the change feed " + path + " for writing: " + std::strerror(errno));
   }
+  feed_file_check(fd, location);
   struct stat st {};
   struct stat db {};
-  if (::fstat(fd, &st) == 0 && ::geteuid() == 0 && ::stat(db_path.c_str(), &db) == 0 &&
+  if (::fstat(fd, &st) == 0 && ::geteuid() == 0 && ::stat(location.database.c_str(), &db) == 0 &&
       (st.st_uid != db.st_uid || st.st_gid != db.st_gid)) {
     // Made by root (say `sudo tokenkeep revoke`) beside a service's database: give it to the
     // database's owner, as SQLite does with its -wal and -shm files.

@@ -19,12 +19,20 @@ constexpr std::size_t kHexLen = kPepperBytes * 2;
 
 std::string errno_text() { return std::strerror(errno); }
 
-// Reads the whole small file at `path` into `out` (at most out capacity). False if missing.
-bool key_file_read(const std::string& path, SecretBuffer<128>* out) {
+// Reads the whole small key file into `out` (at most its capacity). False if missing.
+// Refuses a key file others could read or another user could have planted (store_file_check).
+bool key_file_read(const StoreLocation& loc, SecretBuffer<128>* out) {
+  const std::string& path = loc.key_file;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return false;
     fail(ErrorCode::kStoreError, "cannot read pepper key file " + path + ": " + errno_text());
+  }
+  try {
+    store_file_check(fd, path, "key file", loc, 077u);
+  } catch (...) {
+    ::close(fd);
+    throw;
   }
   unsigned char buf[128];
   ssize_t total = 0;
@@ -99,6 +107,21 @@ std::string Pepper::to_hex() const {
   return s;
 }
 
+SecretBuffer<32> Pepper::subkey(std::string_view context) const {
+  static_assert(crypto_kdf_KEYBYTES == kPepperBytes, "a pepper is a KDF master key");
+  if (context.empty() || context.size() > crypto_kdf_CONTEXTBYTES) {
+    fail(ErrorCode::kInvalidArgument, "a subkey context is 1-8 characters", "context");
+  }
+  char ctx[crypto_kdf_CONTEXTBYTES] = {};
+  for (std::size_t i = 0; i < context.size(); ++i) ctx[i] = context[i];
+  unsigned char out[32];
+  crypto_kdf_derive_from_key(out, sizeof out, 1, ctx, key_.data());
+  SecretBuffer<32> key;
+  key.assign(std::string_view(reinterpret_cast<const char*>(out), sizeof out));
+  sodium_memzero(out, sizeof out);
+  return key;
+}
+
 Digest Pepper::digest(std::int64_t id, std::string_view secret) const noexcept {
   Digest out{};
   crypto_generichash_state st;
@@ -124,7 +147,7 @@ bool digest_equal(const Digest& a, const Digest& b) noexcept {
   return crypto_verify_32(a.data(), b.data()) == 0;
 }
 
-Pepper pepper_load(const std::string& db_path) {
+Pepper pepper_load(const StoreLocation& location) {
   if (const char* env = std::getenv("TOKENKEEP_PEPPER"); env != nullptr && *env != '\0') {
     try {
       return Pepper::from_hex(env);
@@ -132,12 +155,12 @@ Pepper pepper_load(const std::string& db_path) {
       fail(ErrorCode::kInvalidArgument, "TOKENKEEP_PEPPER must be 64 hexadecimal characters");
     }
   }
-  if (db_path.empty() || db_path == ":memory:") return Pepper::generate();
+  if (location.kind != StoreLocation::Kind::kFile) return Pepper::generate();
 
-  const std::string key_path = db_path + ".key";
+  const std::string& key_path = location.key_file;
   SecretBuffer<128> text;
   for (int attempt = 0; attempt < 50; ++attempt) {
-    if (key_file_read(key_path, &text)) {
+    if (key_file_read(location, &text)) {
       if (trim(text.view()).empty()) {  // another process is between create and write
         ::usleep(2000);
         continue;
@@ -157,7 +180,7 @@ Pepper pepper_load(const std::string& db_path) {
     }
     ::fchmod(fd, 0600);
     struct stat db {};
-    if (::geteuid() == 0 && ::stat(db_path.c_str(), &db) == 0) {
+    if (::geteuid() == 0 && ::stat(location.database.c_str(), &db) == 0) {
       (void)::fchown(fd, db.st_uid, db.st_gid);  // made by root beside a service's database
     }
     Pepper fresh = Pepper::generate();

@@ -261,10 +261,16 @@ TokenRecord read_token(const Statement& s) {
 
 #define TOKEN_SELECT "SELECT id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at FROM tokens "
 
+// What sqlite3_open_v2 is given: the canonical file (absolute, so never read as a URI) or
+// ":memory:".
+std::string sqlite_name(const StoreLocation& location) {
+  return location.kind == StoreLocation::Kind::kFile ? location.database : std::string(":memory:");
+}
+
 class SqliteStore final : public TokenRepository {
  public:
-  SqliteStore(const std::string& path, const SqliteOptions& options)
-      : c_(path, options) {
+  SqliteStore(const StoreLocation& location, const SqliteOptions& options)
+      : c_(sqlite_name(location), options) {
     // journal_mode needs a lock and reports SQLITE_BUSY without waiting on the handler in
     // some states; retry within the busy timeout.
     if (!options.read_only) {
@@ -280,9 +286,9 @@ class SqliteStore final : public TokenRepository {
       }
     }
     migrate(options.read_only);
-    feed_ = change_feed_open(path_real(path), options.read_only);  // only beside a database that opened
-    if (path != ":memory:" && !path.empty() && path.rfind("file:", 0) != 0) {
-      reader_ = std::make_unique<Connection>(path, options);
+    feed_ = change_feed_open(location, options.read_only);  // only beside a database that opened
+    if (location.kind == StoreLocation::Kind::kFile) {
+      reader_ = std::make_unique<Connection>(location.database, options);
     }
   }
 
@@ -340,7 +346,7 @@ class SqliteStore final : public TokenRepository {
     for (const auto& r : records) {
       Statement chk(c_, "SELECT 1 FROM tokens WHERE owner = ?1 AND name = ?2 AND revoked_at IS NULL");
       chk.bind(1, r.owner).bind(2, r.name);
-      if (chk.step("cannot read tokens from")) fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists");
+      if (chk.step("cannot read tokens from")) fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists", "name");
     }
     fail(ErrorCode::kStoreError, "cannot insert tokens into " + c_.path() + ": a constraint failed; nothing was created");
   }
@@ -650,7 +656,7 @@ class SqliteStore final : public TokenRepository {
     s.bind(7, r.created_at).bind(8, r.expires_at);
     // The partial unique index tokens_live_name enforces "unique among live tokens".
     if (s.step_or_code() == SQLITE_CONSTRAINT_UNIQUE) {
-      fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists");
+      fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists", "name");
     }
     audit_add(at, actor, action, r.id, r.owner, r.name, "", scopes, "");
   }
@@ -700,23 +706,9 @@ class SqliteStore final : public TokenRepository {
   std::chrono::steady_clock::time_point reader_since_;
 };
 
-}  // namespace
-
-std::string path_real(const std::string& path) {
-  if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) return path;
-  char* real = ::realpath(path.c_str(), nullptr);
-  if (real == nullptr) return path;
-  std::string out(real);
-  std::free(real);
-  return out;
-}
-
-namespace {
-
 // Creates the database file with mode 0600 if it does not exist yet, so that SQLite (and
 // its -wal/-shm files, which copy the database's mode) never makes a world-readable file.
 void file_create_private(const std::string& path) {
-  if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) return;
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd >= 0) {
     ::close(fd);
@@ -727,9 +719,20 @@ void file_create_private(const std::string& path) {
 
 }  // namespace
 
-std::unique_ptr<TokenRepository> sqlite_store_open(const std::string& path, const SqliteOptions& options) {
-  if (!options.read_only) file_create_private(path);
-  return std::make_unique<SqliteStore>(path, options);
+std::unique_ptr<TokenRepository> sqlite_store_open(const StoreLocation& location, const SqliteOptions& options) {
+  if (location.kind == StoreLocation::Kind::kUrl) {
+    fail(ErrorCode::kInvalidArgument, "an SQLite store needs a file path or :memory:, not a URL", "path");
+  }
+  if (location.kind == StoreLocation::Kind::kFile) {
+    // A device or FIFO (say /dev/null) is no database, and SQLite would leave a -journal
+    // beside it with the umask's mode.
+    struct stat st {};
+    if (::stat(location.database.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      fail(ErrorCode::kStoreError, "cannot open database " + location.database + ": not a regular file");
+    }
+    if (!options.read_only) file_create_private(location.database);
+  }
+  return std::make_unique<SqliteStore>(location, options);
 }
 
 }  // namespace tokenkeep

@@ -268,9 +268,18 @@ def _print_tokens(tokens: Sequence[TokenInfo], show_owner: bool = False) -> None
 
 
 def _markup_safe(text: str) -> str:
+    """Text for a rich table cell: markup escaped, and every invisible or control character
+    (bidi overrides, zero-width characters, line breaks) shown as ``\\uXXXX``, so a row can
+    neither hide characters nor reorder what the terminal shows."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(_visible(text))
+
+
+def _visible(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
 def _print_token_details(t: TokenInfo, err: bool = False) -> None:
@@ -441,13 +450,19 @@ def _resolve(app: App, token: str) -> TokenInfo:
         )
     store = app.store()
     try:
-        return store.get(app.owner, token)
+        by_id = store.get(app.owner, token)
     except (NotFound, InvalidArgument):
-        pass
+        by_id = None
     wanted = token.strip()
-    for t in store.list(app.owner):
-        if t.name == wanted:
-            return t
+    by_name = next((t for t in store.list(app.owner) if t.name == wanted), None)
+    if by_id is not None and by_name is not None and by_id.id != by_name.id:
+        raise CliError(
+            f"'{_visible(token)}' is the id of token '{_visible(by_id.name)}' and the name of token "
+            f"{by_name.id}; pass the id of the one you mean ({by_id.id} or {by_name.id})",
+            EXIT_USAGE,
+        )
+    if by_id is not None or by_name is not None:
+        return by_id or by_name
     raise CliError(
         f"no token with id or name '{token}' for owner '{app.owner}'; "
         "run 'tokenkeep list' to see your tokens",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import unicodedata
 from datetime import datetime, timedelta
 from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -41,9 +42,12 @@ def _no_gc():
 
 def default_db_path() -> str:
     """The embedded default database: ``$TOKENKEEP_DB``, else ``~/.local/share/tokenkeep/tokens.db``."""
-    env = os.environ.get("TOKENKEEP_DB")
-    if env:
-        return env
+    return os.environ.get("TOKENKEEP_DB") or _builtin_db_path()
+
+
+def _builtin_db_path() -> str:
+    """``$XDG_DATA_HOME/tokenkeep/tokens.db`` (XDG default ``~/.local/share``): the one location
+    whose folder a store creates by itself, so that a first-time user needs no setup."""
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return os.path.join(base, "tokenkeep", "tokens.db")
 
@@ -70,6 +74,24 @@ def _text(value: object, what: str) -> str:
     return value
 
 
+def _nfc(name: str) -> str:
+    """Names are compared in Unicode NFC, so composed and decomposed spellings are one name."""
+    return name if name.isascii() else unicodedata.normalize("NFC", name)
+
+
+def _names_nfc(items):
+    """The items with NFC names; the same object when every name already is (the usual case)."""
+    out = None
+    for i, item in enumerate(items):
+        if isinstance(item, (tuple, list)) and item and isinstance(item[0], str) and not item[0].isascii():
+            name = unicodedata.normalize("NFC", item[0])
+            if name != item[0]:
+                if out is None:
+                    out = list(items)
+                out[i] = (name, *item[1:])
+    return items if out is None else out
+
+
 def _vocabulary(v: Optional[Vocabulary]) -> Optional[List[Tuple[str, List[str]]]]:
     if v is None:
         return None
@@ -94,8 +116,12 @@ class TokenStore:
 
     Arguments (all keyword-only but ``path``):
 
-    - ``path``: the database file (created 0600 if missing); ``":memory:"`` for tests; None
-      for :func:`default_db_path`.
+    - ``path``: the database file (created 0600 if missing; its folder must exist), a
+      ``file:`` URI of one, or ``":memory:"`` for tests; None for :func:`default_db_path`.
+    - ``create_dirs``: create the database's missing folders (mode 0700). Default: only for
+      the built-in default location ``~/.local/share/tokenkeep/``; anywhere else a missing
+      folder is a :class:`StoreError` naming the path (a mistyped path must not become a new
+      store). A failed open removes whatever it created.
     - ``prefix``: token prefix, 1-16 of a-z0-9 (default ``tk``); fixed once the store exists.
     - ``vocabulary``: scope names, e.g. ``["collection", "device", "policy"]`` (each with
       ``read``/``write``), ``["fleet:read,write,admin"]`` or a mapping name -> actions.
@@ -128,17 +154,11 @@ class TokenStore:
         previous_peppers: Sequence[str] = (),
         clock: Optional[ManualClock] = None,
         cache_size: int = 100_000,
+        create_dirs: Optional[bool] = None,
     ) -> None:
         self._engine = None
         self._fast = None
         self.path = _text(os.fspath(path), "path") if path is not None else default_db_path()
-        if self.path not in ("", ":memory:"):
-            parent = os.path.dirname(os.path.abspath(self.path))
-            if not os.path.isdir(parent):
-                try:
-                    os.makedirs(parent, mode=0o700, exist_ok=True)
-                except OSError as e:
-                    raise StoreError(f"cannot create directory {parent}: {e.strerror}") from None
         if clock is not None and not isinstance(clock, ManualClock):
             raise InvalidArgument("clock must be a tokenkeep.ManualClock")
         # Checked here so that a wrong type never reaches the binding, whose TypeError would
@@ -173,6 +193,7 @@ class TokenStore:
             previous_peppers_hex=previous_peppers,
             clock=None if clock is None else clock._native,
             cache_capacity=cache_size,
+            create_dirs=bool(create_dirs) if create_dirs is not None else self.path == _builtin_db_path(),
         )
         # Backstop: a binding TypeError would list every argument, the pepper included. Raise
         # outside the except block, so that the original is not even kept as __context__.
@@ -278,7 +299,7 @@ class TokenStore:
         """
         kind, value = self._expiry(expires_in, expires_at, never_expires)
         # One path into the engine for every create: a batch of one.
-        item = (_text(name, "name"), _scope_list(scopes))
+        item = (_nfc(_text(name, "name")), _scope_list(scopes))
         return self._e.create_many(_text(owner, "owner"), [item], kind, value, self._actor(actor))[0]
 
     def create_many(
@@ -304,6 +325,7 @@ class TokenStore:
 
     def _create_many(self, owner, tokens, kind, value, actor) -> List[IssuedToken]:
         items = tokens if isinstance(tokens, (list, tuple)) else list(tokens)
+        items = _names_nfc(items)
         if any(len(item) == 3 for item in items if isinstance(item, (tuple, list))):
             items = [self._with_expiry(item, kind, value) for item in items]
         # The engine converts and checks the items (names, scopes) natively.
@@ -430,6 +452,12 @@ class TokenStore:
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 2**62:
             raise InvalidArgument("limit must be a positive int")
         return AuditLog(AuditEvent._from_core(a) for a in self._e.audit(owner, limit))
+
+    def _subkey(self, context: str) -> bytes:
+        """A 32-byte key derived from this store's pepper for ``context`` (1-8 characters),
+        the same in every process and restart that shares the pepper. For tokenkeep's own
+        surfaces (the admin page signs its CSRF tokens with ``_subkey("csrf")``); never log it."""
+        return self._e.subkey(context)
 
     @staticmethod
     def _actor(actor: Optional[str]) -> str:

@@ -81,7 +81,7 @@ TEST_F(CoherenceTest, WriterDyingBetweenAnnounceAndPublishNeverServesStaleData) 
   auto t = writer->create("alice", {"ci", {"device"}, {}}, "");
   ASSERT_EQ(reader->verify(t.token.view(), 0, nullptr), VerifyStatus::kOk);
   // A "dead writer": announces a change and never publishes it.
-  auto dead = change_feed_open(db, false);
+  auto dead = change_feed_open(store_location_resolve(db), false);
   dead->write_begin({t.record.id});
   EXPECT_FALSE(dead->state().stable());
   // The database changes (as if the dead writer had committed).

@@ -52,21 +52,21 @@ TEST(PepperLoad, CreatesPrivateKeyFileOnceAndRereadsIt) {
   ::unsetenv("TOKENKEEP_PEPPER");
   testing::TempDir dir;
   const std::string db = dir.file("t.db");
-  const Pepper first = pepper_load(db);
+  const Pepper first = pepper_load(store_location_resolve(db));
   struct stat st {};
   ASSERT_EQ(::stat((db + ".key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_EQ(pepper_load(db).fingerprint(), first.fingerprint());
+  EXPECT_EQ(pepper_load(store_location_resolve(db)).fingerprint(), first.fingerprint());
 }
 
 TEST(PepperLoad, EnvironmentWins) {
   testing::TempDir dir;
   ::setenv("TOKENKEEP_PEPPER", kHexA.c_str(), 1);
-  EXPECT_EQ(pepper_load(dir.file("t.db")).to_hex(), kHexA);
+  EXPECT_EQ(pepper_load(store_location_resolve(dir.file("t.db"))).to_hex(), kHexA);
   struct stat st {};
   EXPECT_NE(::stat(dir.file("t.db.key").c_str(), &st), 0);
   ::setenv("TOKENKEEP_PEPPER", "nothex", 1);
-  EXPECT_THROW(pepper_load(dir.file("t.db")), Error);
+  EXPECT_THROW(pepper_load(store_location_resolve(dir.file("t.db"))), Error);
   ::unsetenv("TOKENKEEP_PEPPER");
 }
 
@@ -74,8 +74,9 @@ TEST(PepperLoad, CorruptKeyFileIsAStoreError) {
   ::unsetenv("TOKENKEEP_PEPPER");
   testing::TempDir dir;
   std::ofstream(dir.file("t.db.key")) << "not a key\n";
+  ::chmod(dir.file("t.db.key").c_str(), 0600);  // a loose mode is refused before the content is read
   try {
-    pepper_load(dir.file("t.db"));
+    pepper_load(store_location_resolve(dir.file("t.db")));
     FAIL() << "expected StoreError";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kStoreError);

@@ -78,3 +78,17 @@ TEST(Scopes, SplitJoinRoundTrip) {
 
 }  // namespace
 }  // namespace tokenkeep
+
+TEST(ScopesTest, UnknownScopeMessageNeverCutsAUtf8Sequence) {
+  const auto v = tokenkeep::ScopeVocabulary::default_vocabulary();
+  // 63 ASCII bytes, then a 3-byte character straddling the 64-byte cut.
+  const std::string scope = std::string(63, 'x') + "\xE0\xA0\x80" + "tail";
+  try {
+    (void)v.mask_of(std::vector<std::string>{scope});
+    FAIL() << "expected UnknownScope";
+  } catch (const tokenkeep::Error& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(m.find("\xE0\xA0"), std::string::npos) << "a truncated sequence leaked into the message";
+    EXPECT_NE(m.find(std::string(63, 'x') + "..."), std::string::npos);
+  }
+}

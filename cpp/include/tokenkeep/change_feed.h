@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "tokenkeep/store_location.h"
+
 namespace tokenkeep {
 
 class ChangeFeed {
@@ -46,10 +48,10 @@ class ChangeFeed {
   virtual bool usable() const noexcept = 0;
 };
 
-// The feed for database `db_path` (its real path): shared memory in `<db_path>-tkfeed`
-// (created 0600, owned like the database), or process-private memory for ":memory:". A
-// writable store that cannot open it for writing fails with StoreError; a read-only store
-// that cannot map it just does not cache.
-std::unique_ptr<ChangeFeed> change_feed_open(const std::string& db_path, bool read_only);
+// The feed of the store at `location`: shared memory in location.feed_file (created 0600,
+// owned like the database), or process-private memory for an in-memory store. A writable
+// store that cannot open it for writing fails with StoreError; a read-only store that cannot
+// map it just does not cache.
+std::unique_ptr<ChangeFeed> change_feed_open(const StoreLocation& location, bool read_only);
 
 }  // namespace tokenkeep

@@ -32,6 +32,8 @@ class Error : public std::runtime_error {
   // Set only for kInsufficientScope: canonical scope strings.
   std::vector<std::string> required;
   std::vector<std::string> granted;
+  // The argument the error is about ("name", "path", ...); empty when not about one.
+  std::string field;
 
  private:
   ErrorCode code_;
@@ -39,6 +41,12 @@ class Error : public std::runtime_error {
 
 [[noreturn]] inline void fail(ErrorCode code, const std::string& message) {
   throw Error(code, message);
+}
+
+[[noreturn]] inline void fail(ErrorCode code, const std::string& message, const std::string& field) {
+  Error e(code, message);
+  e.field = field;
+  throw e;
 }
 
 }  // namespace tokenkeep

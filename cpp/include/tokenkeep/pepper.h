@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tokenkeep/secret.h"
+#include "tokenkeep/store_location.h"
 
 namespace tokenkeep {
 
@@ -31,6 +32,10 @@ class Pepper {
   const std::string& fingerprint() const noexcept { return fingerprint_; }
   std::string to_hex() const;
   Digest digest(std::int64_t id, std::string_view secret) const noexcept;
+  // A 32-byte key for another purpose (the admin page's CSRF signatures), derived with
+  // crypto_kdf_derive_from_key under `context` (1-8 chars): the same for every process that
+  // holds this pepper, independent of the digests and of other contexts.
+  SecretBuffer<32> subkey(std::string_view context) const;
 
  private:
   SecretBuffer<kPepperBytes> key_;
@@ -51,10 +56,11 @@ class PepperSet {
   std::vector<Pepper> previous_;
 };
 
-// SPEC §2: the pepper for database `db_path`: TOKENKEEP_PEPPER if set, else the key file
-// `<db_path>.key`, created (mode 0600, O_EXCL) with a fresh key if missing. ":memory:" and
-// "" get a fresh ephemeral pepper. StoreError if the key file cannot be read or written.
-Pepper pepper_load(const std::string& db_path);
+// SPEC §2: the pepper for the store at `location`: TOKENKEEP_PEPPER if set, else its key
+// file (location.key_file), created (mode 0600, O_EXCL) with a fresh key if missing. An
+// in-memory store gets a fresh ephemeral pepper. StoreError if the key file cannot be read
+// or written.
+Pepper pepper_load(const StoreLocation& location);
 
 // Constant-time equality of two digests (crypto_verify_32).
 bool digest_equal(const Digest& a, const Digest& b) noexcept;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "tokenkeep/store_location.h"
 #include "tokenkeep/token_repository.h"
 
 namespace tokenkeep {
@@ -17,14 +18,10 @@ struct SqliteOptions {
   bool read_only = false;
 };
 
-// Opens (creating with mode 0600 if missing) and migrates the database at `path`
-// (":memory:" for a private in-memory store). StoreError with the reason on failure,
+// Opens (creating with mode 0600 if missing) and migrates the database at `location` (a
+// kFile or kMemory location: store_location.h). StoreError with the reason on failure,
 // including a file that is not a database and a schema newer than kSchemaVersion.
-std::unique_ptr<TokenRepository> sqlite_store_open(const std::string& path,
+std::unique_ptr<TokenRepository> sqlite_store_open(const StoreLocation& location,
                                                    const SqliteOptions& options);
-
-// The real path of an existing database file (symlinks resolved), so that every process
-// derives the same `-tkfeed` and `.key` names from it; `path` itself if it cannot be resolved.
-std::string path_real(const std::string& path);
 
 }  // namespace tokenkeep

@@ -1,5 +1,6 @@
-// The composition root: opens a store at a path by choosing the repository (SQLite today),
-// loading the peppers (SPEC §2) and the clock, and handing them to an Engine.
+// The composition root: resolves where the store lives (store_location.h), chooses the
+// repository (SQLite today; a PostgreSQL URL is refused until that repository is built in),
+// loads the peppers (SPEC §2) and the clock, and hands them to an Engine.
 #pragma once
 
 #include <memory>
@@ -9,6 +10,7 @@
 
 #include "tokenkeep/engine.h"
 #include "tokenkeep/sqlite_store.h"
+#include "tokenkeep/store_location.h"
 
 namespace tokenkeep {
 
@@ -20,8 +22,14 @@ struct StoreOptions {
   // Older peppers still accepted for verification (also TOKENKEEP_PEPPER_PREVIOUS, comma-separated).
   std::vector<std::string> previous_peppers_hex;
   std::shared_ptr<const Clock> clock;  // empty: the system clock
+  // Create the database's missing folders (mode 0700). Otherwise a missing folder is a
+  // StoreError naming the path.
+  bool create_dirs = false;
 };
 
-std::unique_ptr<Engine> store_open(const std::string& path, const StoreOptions& options);
+// Opens the store that `spec` names (any spelling store_location_resolve accepts).
+// InvalidArgument for a spelling it refuses, StoreError if the store cannot be opened.
+std::unique_ptr<Engine> store_open(const std::string& spec, const StoreOptions& options);
+std::unique_ptr<Engine> store_open(const StoreLocation& location, const StoreOptions& options);
 
 }  // namespace tokenkeep

@@ -1,0 +1,67 @@
+"""The files beside a database: loose or planted key and feed files (issue 10, item 5)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import tokenkeep
+from tokenkeep import StoreError
+
+SCRATCH_UID = 54321  # no such user: a file "planted by someone else" (the tests run as root)
+
+
+@pytest.fixture
+def made(db_path):
+    """A store with its key and feed files, closed again."""
+    with tokenkeep.TokenStore(db_path) as store:
+        store.create("alice", "ci", {"device"})
+    return db_path
+
+
+@pytest.mark.parametrize("loose", [0o644, 0o640, 0o604, 0o620, 0o602])
+def test_a_key_file_others_can_access_is_refused_like_ssh(made, loose):
+    key = made + ".key"
+    os.chmod(key, loose)
+    with pytest.raises(StoreError) as e:
+        tokenkeep.TokenStore(made)
+    assert str(e.value) == (
+        f"key file {key} has mode {loose:04o}; it must not be accessible by group or others (chmod 600 {key})"
+    )
+    os.chmod(key, 0o600)
+    tokenkeep.TokenStore(made).close()
+
+
+@pytest.mark.parametrize("suffix, what", [(".key", "key file"), ("-tkfeed", "change feed")])
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_key_or_feed_file_owned_by_another_user_is_refused(made, suffix, what, read_only):
+    path = made + suffix
+    os.chown(path, SCRATCH_UID, SCRATCH_UID)
+    with pytest.raises(StoreError, match=f"{what} {path} is owned by uid {SCRATCH_UID}"):
+        tokenkeep.TokenStore(made, read_only=read_only)
+    os.chown(path, 0, 0)
+    tokenkeep.TokenStore(made, read_only=read_only).close()
+
+
+def test_files_owned_like_the_database_are_trusted_by_root(made):
+    """`sudo tokenkeep revoke` beside a service's database: the service user's files are fine."""
+    for path in (made, made + ".key", made + "-tkfeed"):
+        os.chown(path, SCRATCH_UID, SCRATCH_UID)
+    tokenkeep.TokenStore(made).close()
+
+
+def test_a_feed_file_others_can_write_is_refused(made):
+    os.chmod(made + "-tkfeed", 0o622)
+    with pytest.raises(StoreError, match="must not be writable by group or others"):
+        tokenkeep.TokenStore(made)
+
+
+def test_a_planted_key_beside_a_new_database_is_refused_and_the_new_database_removed(tmp_path):
+    db = str(tmp_path / "t.db")
+    with open(db + ".key", "w") as f:
+        f.write("ab" * 32 + "\n")
+    os.chmod(db + ".key", 0o644)
+    with pytest.raises(StoreError, match="has mode 0644"):
+        tokenkeep.TokenStore(db)
+    assert sorted(os.listdir(tmp_path)) == ["t.db.key"]  # the open removed what it made, only
