@@ -372,6 +372,9 @@ def _os_user() -> str:
 
 
 _MAY_CREATE_DB = {"create", "serve"}
+# Commands that only read: they open the store read-only, so they work on a read-only mount
+# or a copy an operator may not write, and can never change the database by accident.
+_READ_ONLY = {"list", "show", "verify", "expiring", "audit"}
 
 
 @dataclass
@@ -404,7 +407,7 @@ class App:
                     "token first with: tokenkeep create --name NAME --scope SCOPE",
                     EXIT_ERROR,
                 )
-            self._store = TokenStore(self.db)
+            self._store = TokenStore(self.db, read_only=command in _READ_ONLY)
         return self._store
 
     def close(self) -> None:

@@ -34,3 +34,43 @@ def test_the_table_escapes_bidi_and_zero_width_characters(db, store):
     assert r.code == 0, r.err
     assert "\u202e" not in r.out and "\u200b" not in r.out
     assert "\\u202eyolped-dorp\\u200b" in r.out
+
+
+def test_read_commands_open_read_only_and_work_on_a_read_only_mount(tmp_path):
+    """Issue 10 item 6: list, show, verify, expiring and audit opened the store read-write, so
+    they failed on a read-only mount; a write command there fails with a clear error."""
+    import os
+    import subprocess
+    import sys
+
+    from tokenkeep import TokenStore
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = str(folder / "t.db")
+    with TokenStore(db) as s:
+        secret = s.create("alice", "ci", {"device"}).secret
+    base = f'"$PY" -m tokenkeep --db {db} --owner alice'
+    script = "; ".join(
+        [
+            f"mount --bind {folder} {folder}",
+            f"mount -o remount,ro,bind {folder}",
+            f"{base} list",
+            f"{base} show ci",
+            f'echo "$SECRET" | {base} verify --scope device:read',
+            f"{base} expiring --within 40d",
+            f"{base} audit",
+            f"if {base} revoke --yes ci 2>/dev/null; then echo REVOKED; else echo WRITE-REFUSED; fi",
+        ]
+    )
+    r = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-ec", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PY=sys.executable, SECRET=secret),
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("ci") >= 3, r.stdout
+    assert "WRITE-REFUSED" in r.stdout and "REVOKED" not in r.stdout, r.stdout
+    assert secret not in r.stdout + r.stderr
