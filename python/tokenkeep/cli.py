@@ -982,6 +982,7 @@ def verify(ctx: click.Context, app: App, scopes: Tuple[str, ...]) -> None:
 
     Never from the command line, where every user can see it with ps. The exit code says
     why a token failed: 0 valid, 3 invalid, 4 expired, 5 revoked, 6 lacks a --scope.
+    The store is opened read-only: a check from here is not recorded as a use.
 
     \b
       echo "$TOKEN" | tokenkeep verify --scope device:read
