@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the build, the tests and the benchmarks need.
 APT_PACKAGES := build-essential cmake ninja-build pkg-config libsodium-dev libsqlite3-dev \
-	libgtest-dev libbenchmark-dev python3-dev python3-venv chromium wrk
+	libgtest-dev libbenchmark-dev python3-dev python3-venv chromium wrk gdb
 PIP_EXTRAS := test,web,jupyter
 # Extra test and bench steps; mk/*.mk files append to these (and to APT_PACKAGES).
 EXTRA_TESTS :=
@@ -29,11 +29,12 @@ apt:
 
 venv:
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip "scikit-build-core>=0.10" "pybind11>=2.12"
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip "scikit-build-core>=0.10" "pybind11>=2.12" "build>=1.2"
 
 # Incremental: scikit-build-core keeps its build tree in build/<wheel tag>.
 install:
-	@$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation -e ".[$(PIP_EXTRAS)]"
+	@$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation \
+	  -C cmake.define.TOKENKEEP_SODIUM_STATIC=OFF -e ".[$(PIP_EXTRAS)]"
 
 cpp-build:
 	@cmake -S . -B $(CPP_BUILD) -G Ninja -DTOKENKEEP_BUILD_TESTS=ON -DTOKENKEEP_BUILD_PYTHON=OFF >/dev/null
@@ -69,4 +70,4 @@ bench: setup $(EXTRA_BENCHES)
 	-$(PY) benchmarks/guard_bench.py
 
 clean:
-	rm -rf build $(VENV)
+	rm -rf build dist $(VENV)

@@ -246,6 +246,8 @@ void raise_error(const Error& e) {
                          ? cls(e.what(), py::arg("required") = py::frozenset(py::cast(e.required)),
                                py::arg("granted") = py::frozenset(py::cast(e.granted)))
                          : cls(e.what());
+    // The argument the error is about, so surfaces can point at their own field or flag.
+    exc.attr("field") = e.field.empty() ? py::none() : py::object(py::str(e.field));
     PyErr_SetObject(cls.ptr(), exc.ptr());
   } catch (py::error_already_set& failed) {
     failed.restore();  // e.g. tokenkeep.errors could not be imported: report that instead
@@ -455,6 +457,13 @@ PYBIND11_MODULE(_core, m) {
           py::arg("within_us"), py::arg("owner"))
       .def("purge", &Engine::purge, py::arg("older_than_us"), py::arg("actor"),
            py::call_guard<py::gil_scoped_release>())
+      .def(
+          "subkey",
+          [](const Engine& e, const std::string& context) {
+            const auto key = e.subkey(context);
+            return py::bytes(key.view().data(), key.view().size());
+          },
+          py::arg("context"))
       .def(
           "audit",
           [](Engine& e, const std::optional<std::string>& owner, std::int64_t limit) {

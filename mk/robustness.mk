@@ -22,8 +22,10 @@ test-sanitize: apt
 	@$(CLANG) cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTOKENKEEP_BUILD_TESTS=ON \
 	  -DTOKENKEEP_BUILD_PYTHON=OFF -DTOKENKEEP_SANITIZE=ON -Wno-dev >/dev/null
 	@cmake --build $(SANITIZE_BUILD)
+	# CoreDump.* runs in cpp-test only: ASan reserves terabytes of shadow memory, which gcore
+	# walks for minutes, and its quarantine keeps freed memory on purpose.
 	ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --test-dir $(SANITIZE_BUILD) --output-on-failure -j2
+	  ctest --test-dir $(SANITIZE_BUILD) --output-on-failure -j2 -E '^CoreDump\.'
 
 fuzz-build: apt
 	@$(CLANG) cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOKENKEEP_BUILD_TESTS=OFF \

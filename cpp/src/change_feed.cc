@@ -1,6 +1,8 @@
 #include "tokenkeep/change_feed.h"
 
 #include <fcntl.h>
+
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <sys/mman.h>
@@ -32,23 +34,54 @@ static_assert(sizeof(Shared) == 64 + kRingSlots * 16, "feed layout");
 std::uint64_t load(const std::uint64_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 std::int64_t load(const std::int64_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 
+// The byte of the feed file a writer holds an OFD write lock on from write_begin to
+// write_finish. The kernel drops the lock when the writer dies, so a reader that sees the
+// feed unstable while the lock is free knows the writer is gone (and, since its SQLite write
+// lock went with it, that its transaction is settled) and needs no writer to recover.
+constexpr off_t kWriterLockByte = 0;
+
+bool writer_lock(int fd, short type, int cmd) noexcept {
+  struct flock fl {};
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = kWriterLockByte;
+  fl.l_len = 1;
+  return ::fcntl(fd, cmd, &fl) == 0;
+}
+
 class MappedFeed final : public ChangeFeed {
  public:
-  MappedFeed(Shared* shared, bool owned_by_mmap, bool writable)
-      : s_(shared), mapped_(owned_by_mmap), writable_(writable) {}
+  // `fd`: the open feed file (kept for the writer lock), or -1 for process-private memory.
+  MappedFeed(Shared* shared, bool owned_by_mmap, bool writable, int fd = -1)
+      : s_(shared), mapped_(owned_by_mmap), writable_(writable), fd_(fd) {}
   ~MappedFeed() override {
     if (mapped_) ::munmap(s_, sizeof(Shared));
+    if (fd_ >= 0) ::close(fd_);
   }
 
+  // Read-only feeds: unstable with no writer holding the lock means the writer died between announcing and
+  // publishing. Those generations are settled for this process (remembered, so that only
+  // the first verify after the death pays the fcntl); the next writer repairs the file.
   State state() const noexcept override {
     State st;
     st.started = load(&s_->started);
     st.finished = load(&s_->finished);
+    // Only a read-only feed: a writable one cannot see its own lock (same open file), and its
+    // store repairs the feed by taking the write lock instead.
+    if (st.started == st.finished || fd_ < 0 || writable_) return st;
+    if (settled_.load(std::memory_order_relaxed) == st.started) {
+      st.finished = st.started;
+    } else if (writer_gone() && load(&s_->started) == st.started) {
+      settled_.store(st.started, std::memory_order_relaxed);
+      st.finished = st.started;
+    }
     return st;
   }
 
   void write_begin(const std::vector<std::int64_t>& ids) noexcept override {
     if (!writable_) return;
+    // Locked before announcing, so a reader never sees our announcement with the lock free.
+    if (fd_ >= 0) (void)writer_lock(fd_, F_WRLCK, F_OFD_SETLK);
     repair();
     std::uint64_t g = __atomic_load_n(&s_->started, __ATOMIC_RELAXED);
     const bool all = ids.empty() || ids.size() > kRingSlots / 4;
@@ -67,6 +100,7 @@ class MappedFeed final : public ChangeFeed {
   void write_finish() noexcept override {
     if (!writable_) return;
     advance_finished(mine_);
+    if (fd_ >= 0) (void)writer_lock(fd_, F_UNLCK, F_OFD_SETLK);
   }
 
   void repair() noexcept override {
@@ -98,10 +132,22 @@ class MappedFeed final : public ChangeFeed {
     }
   }
 
+  // True if no process holds the writer lock (F_OFD_GETLK works on a read-only fd).
+  bool writer_gone() const noexcept {
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = kWriterLockByte;
+    fl.l_len = 1;
+    return ::fcntl(fd_, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_UNLCK;
+  }
+
   Shared* s_;
   bool mapped_;
   bool writable_;
+  int fd_;
   std::uint64_t mine_ = 0;
+  mutable std::atomic<std::uint64_t> settled_{0};
 };
 
 // A feed that never reports a stable state: every verify reads the database.
@@ -144,9 +190,11 @@ std::unique_ptr<ChangeFeed> change_feed_open(const StoreLocation& location, bool
     if (fd >= 0 && ::fstat(fd, &st) == 0 && static_cast<std::size_t>(st.st_size) >= sizeof(Shared)) {
       p = ::mmap(nullptr, sizeof(Shared), PROT_READ, MAP_SHARED, fd, 0);
     }
-    if (fd >= 0) ::close(fd);
-    if (p == MAP_FAILED) return std::make_unique<DisabledFeed>();
-    return std::make_unique<MappedFeed>(static_cast<Shared*>(p), true, false);
+    if (p == MAP_FAILED) {
+      if (fd >= 0) ::close(fd);
+      return std::make_unique<DisabledFeed>();
+    }
+    return std::make_unique<MappedFeed>(static_cast<Shared*>(p), true, false, fd);
   }
   // A writer that cannot announce its changes would let other processes' caches serve a
   // revoked token: fail loudly instead.
@@ -169,9 +217,11 @@ std::unique_ptr<ChangeFeed> change_feed_open(const StoreLocation& location, bool
     fail(ErrorCode::kStoreError, "cannot size the change feed " + path + ": " + why);
   }
   void* p = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  ::close(fd);
-  if (p == MAP_FAILED) fail(ErrorCode::kStoreError, "cannot map the change feed " + path);
-  return std::make_unique<MappedFeed>(static_cast<Shared*>(p), true, true);
+  if (p == MAP_FAILED) {
+    ::close(fd);
+    fail(ErrorCode::kStoreError, "cannot map the change feed " + path);
+  }
+  return std::make_unique<MappedFeed>(static_cast<Shared*>(p), true, true, fd);
 }
 
 }  // namespace tokenkeep

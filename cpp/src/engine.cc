@@ -11,91 +11,9 @@
 namespace tokenkeep {
 namespace {
 
-constexpr std::size_t kMaxNameChars = 100;
-constexpr std::size_t kMaxOwnerBytes = 256;
-
-// Python's str.isspace(): the code points a name is stripped of at both ends, so that the
-// engine, the CLI and the web page agree on what "surrounding blanks" are.
-bool is_space(std::uint32_t cp) {
-  return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 ||
-         cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
-         cp == 0x205F || cp == 0x3000;
-}
-
-// The code point starting at s[i] and its length in bytes; length 0 if not valid UTF-8.
-std::uint32_t utf8_at(std::string_view s, std::size_t i, std::size_t* len) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-  *len = 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  std::uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
-  for (std::size_t k = 1; k < n; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  *len = n;
-  return cp;
-}
-
-std::string_view strip_spaces(std::string_view s) {
-  std::size_t len = 0;
-  while (!s.empty()) {
-    const std::uint32_t cp = utf8_at(s, 0, &len);
-    if (len == 0 || !is_space(cp)) break;
-    s.remove_prefix(len);
-  }
-  while (!s.empty()) {
-    std::size_t start = s.size() - 1;  // back up to the last code point's first byte
-    while (start > 0 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80 && s.size() - start < 4) --start;
-    const std::uint32_t cp = utf8_at(s, start, &len);
-    if (len == 0 || start + len != s.size() || !is_space(cp)) break;
-    s.remove_suffix(len);
-  }
-  return s;
-}
-
-// Counts UTF-8 code points; -1 if `s` is not valid UTF-8 or holds a control character
-// (C0, DEL, or C1 U+0080-U+009F).
-long utf8_printable_length(std::string_view s) {
-  long n = 0;
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return -1;
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return -1;
-    }
-    if (c < 0x20 || c == 0x7F) return -1;
-    if (c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) return -1;
-    i += len;
-    ++n;
-  }
-  return n;
-}
-
 std::string settings_text(const std::optional<std::string>& v) { return v ? *v : std::string(); }
 
 }  // namespace
-
-std::string name_normalize(std::string_view name) {
-  name = strip_spaces(name);
-  if (name.empty()) fail(ErrorCode::kInvalidArgument, "a token name must not be empty");
-  const long n = utf8_printable_length(name);
-  if (n < 0) fail(ErrorCode::kInvalidArgument, "a token name must not contain control characters");
-  if (static_cast<std::size_t>(n) > kMaxNameChars) {
-    fail(ErrorCode::kInvalidArgument, "a token name must be at most 100 characters");
-  }
-  return std::string(name);
-}
-
-void owner_validate(std::string_view owner) {
-  if (owner.empty()) fail(ErrorCode::kInvalidArgument, "owner must be a non-empty string");
-  if (owner.size() > kMaxOwnerBytes) fail(ErrorCode::kInvalidArgument, "owner must be at most 256 bytes");
-  if (utf8_printable_length(owner) < 0) {
-    fail(ErrorCode::kInvalidArgument, "owner must not contain control characters");
-  }
-}
 
 Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
                std::shared_ptr<const Clock> clock, EngineOptions options)
@@ -114,13 +32,13 @@ Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
 
   // Prefix: fixed by the first open of a store; a later open may repeat it but not change it.
   if (options_.prefix && !prefix_is_valid(*options_.prefix)) {
-    fail(ErrorCode::kInvalidArgument, "a token prefix must be 1-16 characters of a-z and 0-9");
+    fail(ErrorCode::kInvalidArgument, "a token prefix must be 1-16 characters of a-z and 0-9", "prefix");
   }
   const auto stored_prefix = repo_->setting_get("prefix");
   const std::string want_prefix = options_.prefix.value_or(stored_prefix.value_or("tk"));
   if (stored_prefix && *stored_prefix != want_prefix) {
     fail(ErrorCode::kInvalidArgument, "this store issues tokens with prefix '" + *stored_prefix +
-                                          "'; it cannot be reopened with prefix '" + want_prefix + "'");
+                                          "'; it cannot be reopened with prefix '" + want_prefix + "'", "prefix");
   }
   prefix_ = stored_prefix ? *stored_prefix : repo_->setting_put("prefix", want_prefix, std::nullopt);
 
@@ -130,14 +48,14 @@ Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
   if (options_.vocabulary) {
     if (stored_vocab && !vocabulary_.is_subset_of(*options_.vocabulary)) {
       fail(ErrorCode::kInvalidArgument, "this store's scope vocabulary is '" + *stored_vocab +
-                                            "'; a reopen may add scopes but not remove them");
+                                            "'; a reopen may add scopes but not remove them", "vocabulary");
     }
     // A token stored as `device` holds every action device had; adding one would grant it.
     for (const auto& old_entry : stored_vocab ? vocabulary_.entries() : std::vector<ScopeEntry>{}) {
       for (const auto& e : options_.vocabulary->entries()) {
         if (e.name == old_entry.name && e.actions.size() != old_entry.actions.size()) {
           fail(ErrorCode::kInvalidArgument, "scope '" + e.name + "' cannot gain actions: tokens that hold '" +
-                                                e.name + "' would gain them too; add a new scope name instead");
+                                                e.name + "' would gain them too; add a new scope name instead", "vocabulary");
         }
       }
     }
@@ -161,6 +79,27 @@ Engine::~Engine() {
   }
 }
 
+// A name, owner or actor holding a live secret would store it in the database, the audit log
+// and every list; refused with a message that does not repeat it.
+void Engine::secret_shaped_refuse(std::string_view text, const char* field) const {
+  if (token_scan_any(prefix_, text)) {
+    fail(ErrorCode::kInvalidArgument,
+         std::string("the ") + field + " contains a token secret; refused so it is not stored or shown (revoke that token if it was exposed)",
+         field);
+  }
+}
+
+void Engine::owner_check(std::string_view owner) const {
+  owner_validate(owner);
+  secret_shaped_refuse(owner, "owner");
+}
+
+void Engine::actor_check(std::string_view actor) const {
+  if (actor.empty()) return;
+  actor_validate(actor);
+  secret_shaped_refuse(actor, "actor");
+}
+
 std::vector<std::string> Engine::scopes_canonical(const std::vector<std::string>& scopes) const {
   return vocabulary_.names_of(vocabulary_.mask_of(scopes));
 }
@@ -174,25 +113,26 @@ std::int64_t Engine::expiry_resolve(const Expiry& e, std::int64_t now) const {
   switch (e.kind) {
     case Expiry::Kind::kNever:
       if (!options_.allow_never_expire) {
-        fail(ErrorCode::kInvalidArgument, "this store does not allow tokens that never expire");
+        fail(ErrorCode::kInvalidArgument, "this store does not allow tokens that never expire", "never_expires");
       }
       return -1;
     case Expiry::Kind::kDefault:
       at = now + options_.default_lifetime_us;
       break;
     case Expiry::Kind::kIn:
-      if (e.value_us <= 0) fail(ErrorCode::kInvalidArgument, "expires_in must be positive");
-      if (e.value_us > 1000LL * 365 * kMicrosPerDay) fail(ErrorCode::kInvalidArgument, "expires_in is too large");
+      if (e.value_us <= 0) fail(ErrorCode::kInvalidArgument, "expires_in must be positive", "expires_in");
+      if (e.value_us > 1000LL * 365 * kMicrosPerDay) fail(ErrorCode::kInvalidArgument, "expires_in is too large", "expires_in");
       at = now + e.value_us;
       break;
     case Expiry::Kind::kAt:
-      if (e.value_us <= now) fail(ErrorCode::kInvalidArgument, "expires_at must be in the future");
+      if (e.value_us <= now) fail(ErrorCode::kInvalidArgument, "expires_at must be in the future", "expires_at");
       at = e.value_us;
       break;
   }
   if (options_.max_lifetime_us > 0 && at - now > options_.max_lifetime_us) {
     fail(ErrorCode::kInvalidArgument, "the expiry exceeds this store's max_lifetime of " +
-                                          std::to_string(options_.max_lifetime_us / kMicrosPerDay) + " days");
+                                          std::to_string(options_.max_lifetime_us / kMicrosPerDay) + " days",
+         e.kind == Expiry::Kind::kAt ? "expires_at" : "expires_in");
   }
   return at;
 }
@@ -227,7 +167,8 @@ IssuedToken Engine::create(const std::string& owner, const NewToken& spec, const
 
 std::vector<IssuedToken> Engine::create_many(const std::string& owner, const std::vector<NewToken>& specs,
                                              const std::string& actor) {
-  owner_validate(owner);
+  owner_check(owner);
+  actor_check(actor);
   if (specs.empty()) return {};
   const std::int64_t now = clock_->now_us();
   std::vector<IssuedToken> issued(specs.size());
@@ -251,7 +192,8 @@ std::vector<IssuedToken> Engine::create_many(const std::string& owner, const std
     records.push_back(make_record(owner, specs[i], canonical, ids[i], now, &issued[i], &rng));
   }
   for (const auto& r : records) {  // views into `records`, which no longer grows
-    if (!names.insert(r.name).second) fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' appears twice");
+    secret_shaped_refuse(r.name, "name");
+    if (!names.insert(r.name).second) fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' appears twice", "name");
   }
   repo_->tokens_insert(records, actor.empty() ? owner : actor, now);
   for (std::size_t i = 0; i < specs.size(); ++i) issued[i].record = std::move(records[i]);
@@ -260,20 +202,20 @@ std::vector<IssuedToken> Engine::create_many(const std::string& owner, const std
 
 std::int64_t Engine::id_resolve(std::string_view token_id) const {
   const auto id = token_id_parse(token_id);
-  if (!id) fail(ErrorCode::kNotFound, "no such token");
+  if (!id) fail(ErrorCode::kNotFound, "no such token", "token_id");
   return *id;
 }
 
 TokenRecord Engine::get(const std::string& owner, std::string_view token_id) {
-  owner_validate(owner);
+  owner_check(owner);
   auto r = repo_->token_find_owned(owner, id_resolve(token_id));
-  if (!r) fail(ErrorCode::kNotFound, "no such token");
+  if (!r) fail(ErrorCode::kNotFound, "no such token", "token_id");
   uses_overlay(&*r);
   return std::move(*r);
 }
 
 std::vector<TokenRecord> Engine::list(const std::string& owner) {
-  owner_validate(owner);
+  owner_check(owner);
   auto records = repo_->tokens_list(owner);
   for (auto& r : records) uses_overlay(&r);
   return records;
@@ -281,11 +223,12 @@ std::vector<TokenRecord> Engine::list(const std::string& owner) {
 
 TokenRecord Engine::update_scopes(const std::string& owner, std::string_view token_id,
                                   const std::vector<std::string>& scopes, const std::string& actor) {
-  owner_validate(owner);
+  owner_check(owner);
+  actor_check(actor);
   const auto canonical = scopes_canonical(scopes);
   const std::int64_t id = id_resolve(token_id);
   if (!repo_->token_update_scopes(owner, id, canonical, actor.empty() ? owner : actor, clock_->now_us())) {
-    fail(ErrorCode::kNotFound, "no such token");
+    fail(ErrorCode::kNotFound, "no such token", "token_id");
   }
   return get(owner, token_id);
 }
@@ -296,26 +239,28 @@ void Engine::revoke(const std::string& owner, std::string_view token_id, const s
 
 void Engine::revoke_many(const std::string& owner, const std::vector<std::string>& token_ids,
                          const std::string& actor) {
-  owner_validate(owner);
+  owner_check(owner);
+  actor_check(actor);
   std::vector<std::int64_t> ids;
   std::unordered_set<std::int64_t> seen;
   ids.reserve(token_ids.size());
   for (const auto& t : token_ids) {
     const std::int64_t id = id_resolve(t);
-    if (!seen.insert(id).second) fail(ErrorCode::kInvalidArgument, "token id " + t + " is listed twice");
+    if (!seen.insert(id).second) fail(ErrorCode::kInvalidArgument, "token id " + t + " is listed twice", "token_id");
     ids.push_back(id);
   }
   if (ids.empty()) return;
   if (!repo_->tokens_revoke(owner, ids, actor.empty() ? owner : actor, clock_->now_us())) {
-    fail(ErrorCode::kNotFound, token_ids.size() == 1 ? "no such token" : "no such token among the ids given; nothing was revoked");
+    fail(ErrorCode::kNotFound, token_ids.size() == 1 ? "no such token" : "no such token among the ids given; nothing was revoked", "token_id");
   }
 }
 
 IssuedToken Engine::rotate(const std::string& owner, std::string_view token_id, const std::string& actor) {
-  owner_validate(owner);
+  owner_check(owner);
+  actor_check(actor);
   const std::int64_t id = id_resolve(token_id);
   auto old = repo_->token_find_owned(owner, id);
-  if (!old) fail(ErrorCode::kNotFound, "no such token");
+  if (!old) fail(ErrorCode::kNotFound, "no such token", "token_id");
   const std::int64_t now = clock_->now_us();
   IssuedToken issued;
   // The replacement keeps name, scopes and expiry; only the id and secret are new.
@@ -328,7 +273,7 @@ IssuedToken Engine::rotate(const std::string& owner, std::string_view token_id, 
   r.id = token_id_generate();
   secret_issue(&r, &issued, nullptr);
   if (!repo_->token_rotate(owner, id, r, actor.empty() ? owner : actor, now)) {
-    fail(ErrorCode::kNotFound, "no such token");
+    fail(ErrorCode::kNotFound, "no such token", "token_id");
   }
   issued.record = std::move(r);
   return issued;
@@ -575,12 +520,13 @@ void Engine::flusher_stop() {
 
 std::vector<TokenRecord> Engine::expiring_within(std::int64_t within_us, const std::optional<std::string>& owner) {
   if (within_us < 0) fail(ErrorCode::kInvalidArgument, "expiring_within needs a non-negative duration");
-  if (owner) owner_validate(*owner);
+  if (owner) owner_check(*owner);
   const std::int64_t now = clock_->now_us();
   return repo_->tokens_expiring(now, now + within_us, owner);
 }
 
 std::int64_t Engine::purge(std::int64_t older_than_us, const std::string& actor) {
+  actor_check(actor);
   if (older_than_us < 0) fail(ErrorCode::kInvalidArgument, "purge needs a non-negative older_than");
   const std::int64_t now = clock_->now_us();
   return repo_->tokens_purge(now - older_than_us, actor.empty() ? std::string("system") : actor, now);
@@ -588,7 +534,7 @@ std::int64_t Engine::purge(std::int64_t older_than_us, const std::string& actor)
 
 std::vector<AuditEvent> Engine::audit(const std::optional<std::string>& owner, std::int64_t limit) {
   if (limit <= 0) fail(ErrorCode::kInvalidArgument, "audit limit must be positive");
-  if (owner) owner_validate(*owner);
+  if (owner) owner_check(*owner);
   return repo_->audit_list(owner, limit);
 }
 

@@ -67,14 +67,18 @@ Pepper::Pepper(std::string_view key) {
     fail(ErrorCode::kInvalidArgument, "a pepper must be exactly 32 bytes");
   }
   if (sodium_init() < 0) fail(ErrorCode::kStoreError, "libsodium failed to initialize");
-  key_.assign(key);
+  key_.reset(static_cast<unsigned char*>(sodium_malloc(kPepperBytes)));
+  if (!key_) fail(ErrorCode::kStoreError, "cannot allocate locked memory for the pepper (RLIMIT_MEMLOCK?)");
+  std::memcpy(key_.get(), key.data(), kPepperBytes);
   unsigned char fp[16];
   crypto_generichash(fp, sizeof fp, reinterpret_cast<const unsigned char*>(kFingerprintContext),
-                     sizeof kFingerprintContext - 1, key_.data(), key_.size());
+                     sizeof kFingerprintContext - 1, key_.get(), kPepperBytes);
   char hex[sizeof fp * 2 + 1];
   sodium_bin2hex(hex, sizeof hex, fp, 8);
   fingerprint_ = hex;
 }
+
+void Pepper::Free::operator()(unsigned char* p) const noexcept { sodium_free(p); }
 
 Pepper Pepper::from_hex(std::string_view hex) {
   hex = trim(hex);
@@ -101,10 +105,25 @@ Pepper Pepper::generate() {
 
 std::string Pepper::to_hex() const {
   char hex[kHexLen + 1];
-  sodium_bin2hex(hex, sizeof hex, key_.data(), key_.size());
+  sodium_bin2hex(hex, sizeof hex, key_.get(), kPepperBytes);
   std::string s(hex, kHexLen);
   sodium_memzero(hex, sizeof hex);
   return s;
+}
+
+SecretBuffer<32> Pepper::subkey(std::string_view context) const {
+  static_assert(crypto_kdf_KEYBYTES == kPepperBytes, "a pepper is a KDF master key");
+  if (context.empty() || context.size() > crypto_kdf_CONTEXTBYTES) {
+    fail(ErrorCode::kInvalidArgument, "a subkey context is 1-8 characters", "context");
+  }
+  char ctx[crypto_kdf_CONTEXTBYTES] = {};
+  for (std::size_t i = 0; i < context.size(); ++i) ctx[i] = context[i];
+  unsigned char out[32];
+  crypto_kdf_derive_from_key(out, sizeof out, 1, ctx, key_.get());
+  SecretBuffer<32> key;
+  key.assign(std::string_view(reinterpret_cast<const char*>(out), sizeof out));
+  sodium_memzero(out, sizeof out);
+  return key;
 }
 
 Digest Pepper::digest(std::int64_t id, std::string_view secret) const noexcept {
@@ -112,7 +131,7 @@ Digest Pepper::digest(std::int64_t id, std::string_view secret) const noexcept {
   crypto_generichash_state st;
   unsigned char id_be[8];
   for (int i = 0; i < 8; ++i) id_be[i] = static_cast<unsigned char>(static_cast<std::uint64_t>(id) >> (56 - 8 * i));
-  crypto_generichash_init(&st, key_.data(), key_.size(), out.size());
+  crypto_generichash_init(&st, key_.get(), kPepperBytes, out.size());
   crypto_generichash_update(&st, id_be, sizeof id_be);
   crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(secret.data()), secret.size());
   crypto_generichash_final(&st, out.data(), out.size());

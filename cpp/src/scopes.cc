@@ -48,25 +48,25 @@ ScopeVocabulary ScopeVocabulary::default_vocabulary() {
 }
 
 ScopeVocabulary::ScopeVocabulary(std::vector<ScopeEntry> entries) : entries_(std::move(entries)) {
-  if (entries_.empty()) fail(ErrorCode::kInvalidArgument, "a scope vocabulary needs at least one scope");
+  if (entries_.empty()) fail(ErrorCode::kInvalidArgument, "a scope vocabulary needs at least one scope", "vocabulary");
   unsigned bit = 0;
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     const auto& e = entries_[i];
     if (!word_is_valid(e.name)) {
       fail(ErrorCode::kInvalidArgument, "invalid scope name " + quoted(e.name) +
-                                            ": use 1-32 of a-z, 0-9, _ and -, starting with a letter");
+                                            ": use 1-32 of a-z, 0-9, _ and -, starting with a letter", "vocabulary");
     }
     for (std::size_t j = 0; j < i; ++j) {
-      if (entries_[j].name == e.name) fail(ErrorCode::kInvalidArgument, "duplicate scope " + quoted(e.name));
+      if (entries_[j].name == e.name) fail(ErrorCode::kInvalidArgument, "duplicate scope " + quoted(e.name), "vocabulary");
     }
-    if (e.actions.empty()) fail(ErrorCode::kInvalidArgument, "scope " + quoted(e.name) + " needs at least one action");
+    if (e.actions.empty()) fail(ErrorCode::kInvalidArgument, "scope " + quoted(e.name) + " needs at least one action", "vocabulary");
     for (std::size_t a = 0; a < e.actions.size(); ++a) {
-      if (!word_is_valid(e.actions[a])) fail(ErrorCode::kInvalidArgument, "invalid action " + quoted(e.actions[a]));
+      if (!word_is_valid(e.actions[a])) fail(ErrorCode::kInvalidArgument, "invalid action " + quoted(e.actions[a]), "vocabulary");
       for (std::size_t b = 0; b < a; ++b) {
-        if (e.actions[b] == e.actions[a]) fail(ErrorCode::kInvalidArgument, "duplicate action " + quoted(e.actions[a]));
+        if (e.actions[b] == e.actions[a]) fail(ErrorCode::kInvalidArgument, "duplicate action " + quoted(e.actions[a]), "vocabulary");
       }
     }
-    if (bit + e.actions.size() > 64) fail(ErrorCode::kInvalidArgument, "a scope vocabulary holds at most 64 name:action pairs");
+    if (bit + e.actions.size() > 64) fail(ErrorCode::kInvalidArgument, "a scope vocabulary holds at most 64 name:action pairs", "vocabulary");
     name_bits_.emplace_back(ScopeMask{1} << bit, static_cast<std::uint8_t>(e.actions.size()));
     bit += static_cast<unsigned>(e.actions.size());
   }
@@ -121,11 +121,11 @@ ScopeMask ScopeVocabulary::mask_of(std::string_view scope) const {
     }
     break;
   }
-  fail(ErrorCode::kUnknownScope, "unknown scope " + quoted(scope) + "; known scopes: " + serialize());
+  fail(ErrorCode::kUnknownScope, "unknown scope " + quoted(scope) + "; known scopes: " + serialize(), "scopes");
 }
 
 ScopeMask ScopeVocabulary::mask_of(const std::vector<std::string>& scopes) const {
-  if (scopes.empty()) fail(ErrorCode::kInvalidArgument, "at least one scope is required");
+  if (scopes.empty()) fail(ErrorCode::kInvalidArgument, "at least one scope is required", "scopes");
   ScopeMask m = 0;
   for (const auto& s : scopes) m |= mask_of(s);
   return m;

@@ -3,11 +3,14 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -62,12 +65,44 @@ const char* const kMigrations[kSchemaVersion] = {
 
 class Statement;
 
+// Read-only on a read-only file system: WAL mode needs a -shm file that SQLite can create or
+// that a writer left behind (sqlite.org/wal.html, "Read-Only Databases"). With no pending
+// -wal the database file holds everything and nothing can change it through this mount, so
+// it is opened immutable=1 (no -shm, no locks). With a -wal (a writer was killed, or writes
+// through another mount) it is opened normally: SQLite reads a read-only -shm and -wal.
+bool open_immutable(const std::string& path, bool read_only) {
+  if (!read_only || path == ":memory:") return false;
+  struct statvfs vfs {};
+  if (::statvfs(path.c_str(), &vfs) != 0 || (vfs.f_flag & ST_RDONLY) == 0) return false;
+  struct stat wal {};
+  return ::stat((path + "-wal").c_str(), &wal) != 0 || wal.st_size == 0;
+}
+
+// `path` as a file: URI with the immutable flag (RFC 3986 escapes for anything unusual).
+std::string immutable_uri(const std::string& path) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string uri = "file:";
+  for (const unsigned char c : path) {
+    if (std::isalnum(c) || c == '/' || c == '.' || c == '-' || c == '_' || c == '~') {
+      uri.push_back(static_cast<char>(c));
+    } else {
+      uri += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return uri + "?immutable=1";
+}
+
 class Connection {
  public:
   Connection(const std::string& path, const SqliteOptions& options) : path_(path) {
     int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
     flags |= options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+    std::string name = path;
+    if (open_immutable(path, options.read_only)) {
+      name = immutable_uri(path);
+      flags |= SQLITE_OPEN_URI;
+    }
+    const int rc = sqlite3_open_v2(name.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
       std::string why = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
       sqlite3_close_v2(db_);
@@ -291,6 +326,13 @@ class SqliteStore final : public TokenRepository {
     migrate(options.read_only);
     feed_ = change_feed_open(location, options.read_only);  // only beside a database that opened
     if (location.kind == StoreLocation::Kind::kFile) {
+      struct stat st {};
+      if (::stat(location.database.c_str(), &st) != 0) c_.raise(SQLITE_CANTOPEN, "cannot open");
+      file_dev_ = st.st_dev;
+      file_ino_ = st.st_ino;
+      file_ = true;
+    }
+    if (location.kind == StoreLocation::Kind::kFile) {
       reader_ = std::make_unique<Connection>(location.database, options);
     }
   }
@@ -301,6 +343,7 @@ class SqliteStore final : public TokenRepository {
 
   std::optional<std::string> setting_get(const std::string& key) override {
     std::lock_guard<std::mutex> lock(mu_);
+    file_check();
     Statement s(c_, "SELECT value FROM settings WHERE key = ?1");
     s.bind(1, key);
     if (s.step("cannot read settings from")) return s.text(0);
@@ -310,6 +353,7 @@ class SqliteStore final : public TokenRepository {
   std::string setting_put(const std::string& key, const std::string& value,
                           const std::optional<std::string>& expected) override {
     std::lock_guard<std::mutex> lock(mu_);
+    file_check();
     Transaction tx(c_, true);
     std::optional<std::string> current;
     {
@@ -329,6 +373,7 @@ class SqliteStore final : public TokenRepository {
   void tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor,
                      std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
+    file_check();
     {
       // Not announced on the change feed: a new id cannot be stale in any cache (misses are
       // not cached), and token_find looks again outside its snapshot for an id it lacks.
@@ -349,7 +394,7 @@ class SqliteStore final : public TokenRepository {
     for (const auto& r : records) {
       Statement chk(c_, "SELECT 1 FROM tokens WHERE owner = ?1 AND name = ?2 AND revoked_at IS NULL");
       chk.bind(1, r.owner).bind(2, r.name);
-      if (chk.step("cannot read tokens from")) fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists");
+      if (chk.step("cannot read tokens from")) fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists", "name");
     }
     fail(ErrorCode::kStoreError, "cannot insert tokens into " + c_.path() + ": a constraint failed; nothing was created");
   }
@@ -360,8 +405,10 @@ class SqliteStore final : public TokenRepository {
   // a point lookup then skips opening a read transaction, about half its cost. A write
   // anywhere moves the feed, and the next lookup starts a fresh transaction that sees it.
   std::optional<TokenRecord> token_find(std::int64_t id) override {
+    file_check();
     if (!reader_) {
       std::lock_guard<std::mutex> lock(mu_);
+    file_check();
       return find_on(c_, id);
     }
     std::lock_guard<std::mutex> lock(reader_mu_);
@@ -396,17 +443,20 @@ class SqliteStore final : public TokenRepository {
   // Called every 100 ms: a read snapshot must not outlive its window while the cache answers
   // everything (it would keep checkpoints from resetting the WAL).
   void idle() override {
+    (void)file_current();  // re-stat: a replaced file makes coherence() unstable
     std::unique_lock<std::mutex> lock(reader_mu_, std::try_to_lock);
     if (lock && reader_in_tx_ && std::chrono::steady_clock::now() - reader_since_ >= kReaderWindow) reader_end();
   }
 
   std::optional<TokenRecord> token_find_owned(const std::string& owner, std::int64_t id) override {
     std::lock_guard<std::mutex> lock(mu_);
+    file_check();
     return find_owned_locked(owner, id);
   }
 
   std::vector<TokenRecord> tokens_list(const std::string& owner) override {
     std::lock_guard<std::mutex> lock(mu_);
+    file_check();
     Statement s(c_, TOKEN_SELECT "WHERE owner = ?1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC");
     s.bind(1, owner);
     std::vector<TokenRecord> out;
@@ -417,6 +467,7 @@ class SqliteStore final : public TokenRepository {
   std::vector<TokenRecord> tokens_expiring(std::int64_t from, std::int64_t until,
                                            const std::optional<std::string>& owner) override {
     std::lock_guard<std::mutex> lock(mu_);
+    file_check();
     Statement s(c_, TOKEN_SELECT
                 "WHERE revoked_at IS NULL AND expires_at BETWEEN ?1 AND ?2 AND (?3 IS NULL OR owner = ?3) "
                 "ORDER BY expires_at, id");
@@ -431,6 +482,7 @@ class SqliteStore final : public TokenRepository {
                            const std::vector<std::string>& scopes, const std::string& actor,
                            std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
+    file_check();
     Transaction tx(c_, true);
     FeedWrite announce(*feed_, {id});
     auto old = find_owned_locked(owner, id);
@@ -446,6 +498,7 @@ class SqliteStore final : public TokenRepository {
   bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids, const std::string& actor,
                      std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
+    file_check();
     Transaction tx(c_, true);
     FeedWrite announce(*feed_, ids);
     for (std::int64_t id : ids) {
@@ -460,6 +513,7 @@ class SqliteStore final : public TokenRepository {
   bool token_rotate(const std::string& owner, std::int64_t id, const TokenRecord& replacement,
                     const std::string& actor, std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
+    file_check();
     Transaction tx(c_, true);
     FeedWrite announce(*feed_, {id});  // the replacement is new: see tokens_insert
     auto old = find_owned_locked(owner, id);
@@ -476,6 +530,7 @@ class SqliteStore final : public TokenRepository {
 
   std::int64_t tokens_purge(std::int64_t cutoff, const std::string& actor, std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
+    file_check();
     Transaction tx(c_, true);
     FeedWrite announce(*feed_, {kAllIds});
     Statement s(c_, "DELETE FROM tokens WHERE revoked_at < ?1 OR expires_at < ?1");
@@ -487,7 +542,7 @@ class SqliteStore final : public TokenRepository {
   }
 
   void tokens_touch(const std::vector<std::pair<std::int64_t, std::int64_t>>& uses) override {
-    if (uses.empty()) return;
+    if (uses.empty() || !file_current()) return;  // nobody would see them
     std::lock_guard<std::mutex> lock(mu_);
     // last_used_at is advisory: its commits skip the fsync (WAL with synchronous=NORMAL stays
     // consistent after a crash, and may lose only these most recent touches).
@@ -505,10 +560,13 @@ class SqliteStore final : public TokenRepository {
   }
 
   // SQLite's coherence is the shared-memory change feed beside the database (change_feed.h):
-  // generation = what writers published, stable = nothing announced and unpublished.
+  // generation = what writers published, stable = nothing announced and unpublished. Never
+  // stable once the database file was replaced (stale_): the cache is bypassed and every
+  // verify reaches token_find, which raises (a cache hit must not keep answering from a file
+  // nobody else sees).
   Coherence coherence() const noexcept override {
     const ChangeFeed::State st = feed_->state();
-    return Coherence{st.finished, st.stable()};
+    return Coherence{st.finished, st.stable() && !stale_.load(std::memory_order_relaxed)};
   }
 
   bool changes_since(std::uint64_t from, std::uint64_t to, std::vector<std::int64_t>* ids) override {
@@ -516,6 +574,7 @@ class SqliteStore final : public TokenRepository {
   }
 
   void coherence_repair() override {
+    if (stale_.load(std::memory_order_relaxed)) return;
     // Try-locks all the way: a thread of this process writing (or waiting to) is alive and
     // will publish; the verification that asked must not queue behind it.
     std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
@@ -534,6 +593,7 @@ class SqliteStore final : public TokenRepository {
   std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner,
                                      std::int64_t limit) override {
     std::lock_guard<std::mutex> lock(mu_);
+    file_check();
     Statement s(c_, owner ? "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail "
                             "FROM audit WHERE owner = ?1 ORDER BY seq DESC LIMIT ?2"
                           : "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail "
@@ -561,6 +621,7 @@ class SqliteStore final : public TokenRepository {
  private:
   void migrate(bool read_only) {
     std::lock_guard<std::mutex> lock(mu_);
+    file_check();
     int version = user_version();
     if (version > kSchemaVersion) {
       fail(ErrorCode::kStoreError, "database " + c_.path() + " has schema version " + std::to_string(version) +
@@ -668,7 +729,7 @@ class SqliteStore final : public TokenRepository {
     s.bind(7, r.created_at).bind(8, r.expires_at);
     // The partial unique index tokens_live_name enforces "unique among live tokens".
     if (s.step_or_code() == SQLITE_CONSTRAINT_UNIQUE) {
-      fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists");
+      fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists", "name");
     }
     audit_add(at, actor, action, r.id, r.owner, r.name, "", scopes, "");
   }
@@ -695,6 +756,24 @@ class SqliteStore final : public TokenRepository {
 
   static constexpr std::chrono::milliseconds kReaderWindow{100};
 
+  // False (and from then on) once the path no longer names the file this store opened: a
+  // backup restore moved another file over it, or it was deleted. One stat; the background
+  // thread calls it every 100 ms and every database read or write calls file_check.
+  bool file_current() noexcept {
+    if (!file_) return true;
+    if (stale_.load(std::memory_order_relaxed)) return false;
+    struct stat st {};
+    if (::stat(c_.path().c_str(), &st) == 0 && st.st_dev == file_dev_ && st.st_ino == file_ino_) return true;
+    stale_.store(true, std::memory_order_relaxed);
+    return false;
+  }
+  void file_check() {
+    if (!file_current()) {
+      fail(ErrorCode::kStoreError, "the database file " + c_.path() +
+                                       " was replaced or removed after this store opened it; reopen the store");
+    }
+  }
+
   void reader_end() {
     if (reader_in_tx_) sqlite3_exec(reader_->handle(), "COMMIT", nullptr, nullptr, nullptr);
     reader_in_tx_ = false;
@@ -710,6 +789,10 @@ class SqliteStore final : public TokenRepository {
   std::mutex mu_;
   Connection c_;
   std::unique_ptr<ChangeFeed> feed_;
+  std::atomic<bool> stale_{false};
+  bool file_ = false;
+  dev_t file_dev_ = 0;
+  ino_t file_ino_ = 0;
   // Verification's reader (file databases only) and its long-lived read transaction.
   std::mutex reader_mu_;
   std::unique_ptr<Connection> reader_;

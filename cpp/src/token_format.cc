@@ -136,4 +136,50 @@ std::optional<ParsedToken> token_parse(std::string_view prefix, std::string_view
   return parsed;
 }
 
+namespace {
+
+bool word_char(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+// Calls `found(offset)` for each token of `prefix` in `text`; stops when it returns false.
+template <typename F>
+void scan_each(std::string_view prefix, std::string_view text, F found) {
+  if (prefix.empty()) return;
+  const std::size_t len = prefix.size() + 1 + kBodyWidth;
+  std::size_t from = 0;
+  while (text.size() >= len && from <= text.size() - len) {
+    const std::size_t at = text.find(prefix, from);
+    if (at == std::string_view::npos || at > text.size() - len) return;
+    from = at + 1;
+    if (text[at + prefix.size()] != '_') continue;
+    if (at > 0 && word_char(text[at - 1])) continue;
+    if (at + len < text.size() && word_char(text[at + len])) continue;
+    if (!token_parse(prefix, text.substr(at, len))) continue;
+    if (!found(at)) return;
+    from = at + len;
+  }
+}
+
+}  // namespace
+
+std::vector<TokenSpan> token_scan(std::string_view prefix, std::string_view text) {
+  std::vector<TokenSpan> out;
+  const std::size_t len = prefix.size() + 1 + kBodyWidth;
+  scan_each(prefix, text, [&](std::size_t at) {
+    out.push_back(TokenSpan{at, len});
+    return true;
+  });
+  return out;
+}
+
+bool token_scan_any(std::string_view prefix, std::string_view text) {
+  bool any = false;
+  scan_each(prefix, text, [&](std::size_t) {
+    any = true;
+    return false;
+  });
+  return any;
+}
+
 }  // namespace tokenkeep

@@ -23,8 +23,7 @@ from .errors import (  # noqa: F401  (errors first: _core raises these classes)
 from .clock import ManualClock
 from .models import AuditEvent, IssuedToken, TokenInfo
 from .store import TokenStore, default_db_path
-
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: F401
 
 __all__ = [
     "TokenStore",

@@ -268,9 +268,18 @@ def _print_tokens(tokens: Sequence[TokenInfo], show_owner: bool = False) -> None
 
 
 def _markup_safe(text: str) -> str:
+    """Text for a rich table cell: markup escaped, and every invisible or control character
+    (bidi overrides, zero-width characters, line breaks) shown as ``\\uXXXX``, so a row can
+    neither hide characters nor reorder what the terminal shows."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(_visible(text))
+
+
+def _visible(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
 def _print_token_details(t: TokenInfo, err: bool = False) -> None:
@@ -363,6 +372,9 @@ def _os_user() -> str:
 
 
 _MAY_CREATE_DB = {"create", "serve"}
+# Commands that only read: they open the store read-only, so they work on a read-only mount
+# or a copy an operator may not write, and can never change the database by accident.
+_READ_ONLY = {"list", "show", "verify", "expiring", "audit"}
 
 
 @dataclass
@@ -399,7 +411,7 @@ class App:
                     "token first with: tokenkeep create --name NAME --scope SCOPE",
                     EXIT_ERROR,
                 )
-            self._store = TokenStore(self.db)
+            self._store = TokenStore(self.db, read_only=command in _READ_ONLY)
         return self._store
 
     def close(self) -> None:
@@ -445,13 +457,19 @@ def _resolve(app: App, token: str) -> TokenInfo:
         )
     store = app.store()
     try:
-        return store.get(app.owner, token)
+        by_id = store.get(app.owner, token)
     except (NotFound, InvalidArgument):
-        pass
+        by_id = None
     wanted = token.strip()
-    for t in store.list(app.owner):
-        if t.name == wanted:
-            return t
+    by_name = next((t for t in store.list(app.owner) if t.name == wanted), None)
+    if by_id is not None and by_name is not None and by_id.id != by_name.id:
+        raise CliError(
+            f"'{_visible(token)}' is the id of token '{_visible(by_id.name)}' and the name of token "
+            f"{by_name.id}; pass the id of the one you mean ({by_id.id} or {by_name.id})",
+            EXIT_USAGE,
+        )
+    if by_id is not None or by_name is not None:
+        return by_id or by_name
     raise CliError(
         f"no token with id or name '{token}' for owner '{app.owner}'; "
         "run 'tokenkeep list' to see your tokens",
@@ -968,6 +986,7 @@ def verify(ctx: click.Context, app: App, scopes: Tuple[str, ...]) -> None:
 
     Never from the command line, where every user can see it with ps. The exit code says
     why a token failed: 0 valid, 3 invalid, 4 expired, 5 revoked, 6 lacks a --scope.
+    The store is opened read-only: a check from here is not recorded as a use.
 
     \b
       echo "$TOKEN" | tokenkeep verify --scope device:read
@@ -1018,11 +1037,25 @@ def verify(ctx: click.Context, app: App, scopes: Tuple[str, ...]) -> None:
     "--within", type=DURATION, default="7d", show_default=True, help="How soon: e.g. 7d, 12h."
 )
 @click.option("--all-owners", is_flag=True, help="Every owner's tokens, not only yours.")
+@click.option(
+    "--exec",
+    "command",
+    metavar="CMD",
+    help="Run the shell command CMD once per token, its fields in TOKENKEEP_TOKEN_* variables "
+    "(never the secret); exit 1 if any run failed.",
+)
 @_json_option
 @pass_app
-def expiring(app: App, within: timedelta, all_owners: bool) -> None:
+def expiring(app: App, within: timedelta, all_owners: bool, command: Optional[str]) -> Optional[int]:
     """List tokens that will expire soon, soonest first, to warn before it happens."""
     tokens = app.store().expiring_within(within, owner=None if all_owners else app.owner)
+    if command is not None:
+        from .cli_expiring_exec import run_for_each
+
+        failed = run_for_each(tokens, command)
+        for t, rc in failed:
+            click.echo(f"tokenkeep: --exec failed (status {rc}) for token {t.id} ({t.owner})", err=True)
+        return EXIT_ERROR if failed else EXIT_OK
     if app.as_json:
         _print_json([token_json(t) for t in tokens])
     elif not tokens:

@@ -25,7 +25,14 @@ __all__ = [
 
 
 class TokenkeepError(Exception):
-    """Base class of every tokenkeep error."""
+    """Base class of every tokenkeep error.
+
+    ``field`` names the argument an error is about (``"name"``, ``"owner"``, ``"actor"``,
+    ``"scopes"``, ``"expires_in"``, ``"expires_at"``, ``"path"``, ...) or is None, so that a
+    surface can mark its own form field or flag without parsing the message.
+    """
+
+    field: "str | None" = None
 
 
 class AuthenticationError(TokenkeepError):

@@ -121,7 +121,7 @@ class BearerDependency(SecurityBase):
         store = source if isinstance(source, TokenStore) else source()
         args = (
             store,
-            request.headers.get("authorization"),
+            request.headers.getlist("authorization"),
             request.scope.get("query_string", b""),
             self.scopes,
         )

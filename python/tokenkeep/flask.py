@@ -85,7 +85,7 @@ class TokenGuard:
                 try:
                     flask.g.token_info = authenticate(
                         store,
-                        request.headers.get("Authorization"),
+                        request.headers.getlist("Authorization"),
                         request.query_string,
                         wanted,
                         realm=realm,

@@ -6,6 +6,7 @@ import contextlib
 import gc
 import os
 import re
+import unicodedata
 from datetime import datetime, timedelta
 from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -88,6 +89,22 @@ def _redacted(spec: str) -> str:
             rest = f"{auth.partition(':')[0]}:***@{host}"
         return re.sub(r"([?&]password=)[^&]*", r"\1***", f"{scheme}://{rest}")
     return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)", r"\1***", spec)
+def _nfc(name: str) -> str:
+    """Names are compared in Unicode NFC, so composed and decomposed spellings are one name."""
+    return name if name.isascii() else unicodedata.normalize("NFC", name)
+
+
+def _names_nfc(items):
+    """The items with NFC names; the same object when every name already is (the usual case)."""
+    out = None
+    for i, item in enumerate(items):
+        if isinstance(item, (tuple, list)) and item and isinstance(item[0], str) and not item[0].isascii():
+            name = unicodedata.normalize("NFC", item[0])
+            if name != item[0]:
+                if out is None:
+                    out = list(items)
+                out[i] = (name, *item[1:])
+    return items if out is None else out
 
 
 def _vocabulary(v: Optional[Vocabulary]) -> Optional[List[Tuple[str, List[str]]]]:
@@ -313,7 +330,7 @@ class TokenStore:
         """
         kind, value = self._expiry(expires_in, expires_at, never_expires)
         # One path into the engine for every create: a batch of one.
-        item = (_text(name, "name"), _scope_list(scopes))
+        item = (_nfc(_text(name, "name")), _scope_list(scopes))
         return self._e.create_many(_text(owner, "owner"), [item], kind, value, self._actor(actor))[0]
 
     def create_many(
@@ -339,6 +356,7 @@ class TokenStore:
 
     def _create_many(self, owner, tokens, kind, value, actor) -> List[IssuedToken]:
         items = tokens if isinstance(tokens, (list, tuple)) else list(tokens)
+        items = _names_nfc(items)
         if any(len(item) == 3 for item in items if isinstance(item, (tuple, list))):
             items = [self._with_expiry(item, kind, value) for item in items]
         # The engine converts and checks the items (names, scopes) natively.
@@ -465,6 +483,12 @@ class TokenStore:
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 2**62:
             raise InvalidArgument("limit must be a positive int")
         return AuditLog(AuditEvent._from_core(a) for a in self._e.audit(owner, limit))
+
+    def _subkey(self, context: str) -> bytes:
+        """A 32-byte key derived from this store's pepper for ``context`` (1-8 characters),
+        the same in every process and restart that shares the pepper. For tokenkeep's own
+        surfaces (the admin page signs its CSRF tokens with ``_subkey("csrf")``); never log it."""
+        return self._e.subkey(context)
 
     @staticmethod
     def _actor(actor: Optional[str]) -> str:

@@ -74,7 +74,7 @@ TEST(PepperLoad, CorruptKeyFileIsAStoreError) {
   ::unsetenv("TOKENKEEP_PEPPER");
   testing::TempDir dir;
   std::ofstream(dir.file("t.db.key")) << "not a key\n";
-  ::chmod(dir.file("t.db.key").c_str(), 0600);  // private, so the content is what is judged
+  ::chmod(dir.file("t.db.key").c_str(), 0600);  // a loose mode is refused before the content is read
   try {
     pepper_load(store_location_resolve(dir.file("t.db")));
     FAIL() << "expected StoreError";

@@ -118,5 +118,32 @@ TEST(TokenId, FormatParseRoundTrip) {
   EXPECT_FALSE(token_id_parse("zzzzzzzzzzz").has_value());
 }
 
+
+TEST(TokenScan, FindsEveryWellFormedTokenAndNoNearMiss) {
+  const std::string a = fresh_token();
+  const std::string b = fresh_token();
+  std::string bad_crc = fresh_token();
+  bad_crc.back() = bad_crc.back() == 'a' ? 'b' : 'a';
+  const std::string other_prefix = fresh_token("acme");
+  const std::string text = "Authorization: Bearer " + a + "\n" +       // header
+                           "curl ?token=" + b + "&x=1\n" +                // query string
+                           "typo " + bad_crc + "\n" +                     // checksum wrong
+                           "short " + a.substr(0, a.size() - 1) + "\n" +  // one char short
+                           "long " + a + "x\n" +                          // glued to a word
+                           "word x" + a + "\n" +                          // inside a word
+                           "other " + other_prefix + "\n" +               // another prefix
+                           "(" + b + ")";                                  // punctuation around
+  const auto spans = token_scan("tk", text);
+  ASSERT_EQ(spans.size(), 3u);
+  EXPECT_EQ(text.substr(spans[0].offset, spans[0].length), a);
+  EXPECT_EQ(text.substr(spans[1].offset, spans[1].length), b);
+  EXPECT_EQ(text.substr(spans[2].offset, spans[2].length), b);
+  EXPECT_TRUE(token_scan_any("tk", text));
+  EXPECT_FALSE(token_scan_any("tk", "typo " + bad_crc + " long " + a + "x"));
+  EXPECT_EQ(token_scan("acme", text).size(), 1u);
+  EXPECT_TRUE(token_scan("tk", "").empty());
+  EXPECT_EQ(token_scan("tk", a).size(), 1u);  // the whole text
+}
+
 }  // namespace
 }  // namespace tokenkeep

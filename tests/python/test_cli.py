@@ -706,7 +706,8 @@ def test_verify_exit_codes_from_stdin_and_from_the_environment(db, store):
             r = run(secret, *scopes)
             assert_one_line_error(r, code, fragment)
             assert secret not in r.err and secret not in r.out
-    assert store.get("alice", good.info.id).last_used_at is not None
+    # verify opens the store read-only (issue 10 item 6): an operator's check is not a use.
+    assert store.get("alice", good.info.id).last_used_at is None
 
 
 def test_verify_json_and_refusals(db, store):

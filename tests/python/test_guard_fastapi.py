@@ -325,3 +325,34 @@ def test_openapi_declares_the_bearer_scheme(app):
 def test_guard_rejects_a_non_store():
     with pytest.raises(TypeError):
         TokenGuard("tokens.db")
+
+
+def _encoded_queries(t: str) -> list:
+    pct = "".join(f"%{ord(c):02X}" for c in t)
+    return [
+        f"x=Bearer+{t}",  # '+' decodes to a space
+        f"x=Bearer%20{t}",
+        f"q={pct}",  # every character percent-encoded
+        f"q={t[:2]}%5F{t[3:]}",  # only the underscore encoded
+        f"q={pct.replace('%', '%25')}",  # encoded twice
+        f"{t}=1",  # in a key
+        f"next=%2Fdevices%3Ftoken%3D{t}",  # inside an encoded URL
+    ]
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_encoded_tokens_in_any_query_parameter_are_refused(client, reader, index):
+    query = _encoded_queries(reader.secret)[index]
+    r = client.get("/devices?" + query, headers=bearer(reader.secret))
+    assert r.status_code == 400, query
+    assert challenge(r)["error"] == "invalid_request"
+    assert_not_echoed(r, reader.secret)
+
+
+def test_two_authorization_headers_are_a_bad_request_not_first_wins(client, reader):
+    headers = [("Authorization", f"Bearer {reader.secret}"), ("Authorization", "Bearer tk_other")]
+    r = client.get("/devices", headers=headers)
+    assert r.status_code == 400
+    assert challenge(r)["error"] == "invalid_request"
+    assert "one Authorization header" in r.json()["detail"]["error_description"]
+    assert_not_echoed(r, reader.secret)

@@ -248,3 +248,24 @@ def test_unknown_scope_fails_when_the_view_is_decorated(store):
 def test_current_token_outside_a_guarded_request_is_an_error(app):
     with app.test_request_context("/"), pytest.raises(RuntimeError):
         current_token()
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["x=Bearer+{t}", "q={pct}", "q={pct2}", "{t}=1", "next=%2Fd%3Ftoken%3D{t}", "q={u}"],
+)
+def test_encoded_tokens_in_any_query_parameter_are_refused(app, client, reader, query):
+    t = reader.secret
+    pct = "".join(f"%{ord(c):02X}" for c in t)
+    query = query.format(t=t, pct=pct, pct2=pct.replace("%", "%25"), u=t[:2] + "%5F" + t[3:])
+    r = client.get("/devices?" + query, headers=bearer(t))
+    assert r.status_code == 400, query
+    assert challenge(r)["error"] == "invalid_request"
+    assert_refused(app, r, t)
+
+
+def test_two_authorization_headers_are_a_bad_request_not_first_wins(app, client, reader):
+    headers = [("Authorization", f"Bearer {reader.secret}"), ("Authorization", "Bearer tk_other")]
+    r = client.get("/devices", headers=headers)
+    assert r.status_code == 400
+    assert challenge(r)["error"] == "invalid_request"

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -65,3 +69,42 @@ def test_a_planted_key_beside_a_new_database_is_refused_and_the_new_database_rem
     with pytest.raises(StoreError, match="has mode 0644"):
         tokenkeep.TokenStore(db)
     assert sorted(os.listdir(tmp_path)) == ["t.db.key"]  # the open removed what it made, only
+
+
+def test_a_database_replaced_by_a_backup_restore_is_noticed_not_served_from_cache(tmp_path):
+    """Item 3: a process kept accepting a token revoked through the restored file."""
+    db = str(tmp_path / "t.db")
+    with tokenkeep.TokenStore(db) as a:
+        issued = a.create("alice", "ci", {"device"})
+        assert a.check(issued.secret) and a.check(issued.secret)  # cached
+        src, dst = sqlite3.connect(db), sqlite3.connect(db + ".restore")
+        src.backup(dst)  # the backup holds the token
+        src.close(), dst.close()
+        os.replace(db + ".restore", db)  # the restore: mv over the open file
+        revoke = subprocess.run(
+            [sys.executable, "-c", "import sys, tokenkeep; tokenkeep.TokenStore(sys.argv[1]).revoke('alice', sys.argv[2])",
+             db, issued.info.id],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert revoke.returncode == 0, revoke.stderr
+        with pytest.raises(StoreError, match="was replaced or removed after this store opened it; reopen"):
+            a.check(issued.secret)
+        with pytest.raises(StoreError, match="replaced or removed"):
+            a.create("alice", "other", {"device"})
+    with tokenkeep.TokenStore(db) as reopened:
+        assert not reopened.check(issued.secret)
+
+
+def test_writes_on_a_deleted_database_raise_instead_of_vanishing(tmp_path):
+    db = str(tmp_path / "t.db")
+    with tokenkeep.TokenStore(db) as a:
+        issued = a.create("alice", "ci", {"device"})
+        assert a.check(issued.secret) and a.check(issued.secret)
+        os.unlink(db)
+        with pytest.raises(StoreError, match="replaced or removed"):
+            a.create("alice", "lost", {"device"})
+        with pytest.raises(StoreError, match="replaced or removed"):
+            a.revoke("alice", issued.info.id)
+        time.sleep(0.3)  # the background thread has re-checked: no cache hit either
+        with pytest.raises(StoreError, match="replaced or removed"):
+            a.check(issued.secret)

@@ -135,3 +135,44 @@ def test_a_failed_open_on_a_full_disk_leaves_nothing_behind(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "StoreError:" in r.stdout and "disk is full" in r.stdout, r.stdout
     assert r.stdout.strip().endswith("['filler']"), r.stdout
+
+
+READ_ONLY_CHILD = textwrap.dedent(
+    """
+    import sys, tokenkeep
+    db, secret = sys.argv[1], sys.stdin.read().strip()
+    with tokenkeep.TokenStore(db, read_only=True) as store:
+        print("verified", store.verify(secret, "device:read").name)
+        print("listed", [t.name for t in store.list("alice")])
+        print("audit", len(store.audit()))
+    try:
+        tokenkeep.TokenStore(db)
+    except tokenkeep.StoreError as e:
+        print("writable refused:", e)
+    """
+)
+
+
+@pytest.mark.parametrize("leftover", [False, True])
+def test_read_only_store_works_on_a_read_only_mount(tmp_path, leftover):
+    """Item 6: read_only=True failed on a read-only file system. `leftover`: a -wal and -shm
+    left by a writer that was killed (they exist, and cannot be written)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = str(folder / "t.db")
+    with tokenkeep.TokenStore(db) as store:
+        secret = store.create("alice", "ci", {"device"}).secret
+        if leftover:
+            subprocess.run(["cp", db + "-wal", db + "-shm", str(tmp_path)], check=True)
+    if leftover:
+        subprocess.run(["cp", str(tmp_path / "t.db-wal"), str(tmp_path / "t.db-shm"), str(folder)], check=True)
+    script = tmp_path / "child.py"
+    script.write_text(READ_ONLY_CHILD)
+    r = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-ec",
+         f'mount --bind {folder} {folder}; mount -o remount,ro,bind {folder}; "$PY" {script} {db}'],
+        input=secret, capture_output=True, text=True, timeout=60, env=dict(os.environ, PY=sys.executable),
+    )
+    assert r.returncode == 0, r.stderr
+    assert "verified ci" in r.stdout and "listed ['ci']" in r.stdout and "audit 1" in r.stdout, r.stdout
+    assert "writable refused:" in r.stdout, r.stdout

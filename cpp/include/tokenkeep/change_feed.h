@@ -11,6 +11,10 @@
 //                                                 between begin and finish: bypass the cache
 // A writer killed mid-way is repaired by the next writer (it holds the write lock, so the
 // dead writer's transaction is settled) or by a reader that takes the write lock briefly.
+// A read-only reader cannot take it: instead a writer holds an OFD lock on the feed file from
+// write_begin to write_finish, which the kernel drops when the writer dies, so a read-only
+// reader that finds the feed unstable and the lock free treats those generations as settled
+// for itself (one fcntl per death, not per verify). Every writer must be of this version.
 #pragma once
 
 #include <cstdint>

@@ -22,6 +22,7 @@
 
 #include "tokenkeep/clock.h"
 #include "tokenkeep/errors.h"
+#include "tokenkeep/input_rules.h"
 #include "tokenkeep/pepper.h"
 #include "tokenkeep/record.h"
 #include "tokenkeep/scopes.h"
@@ -111,6 +112,9 @@ class Engine {
                                            const std::optional<std::string>& owner);
   std::int64_t purge(std::int64_t older_than_us, const std::string& actor);
   std::vector<AuditEvent> audit(const std::optional<std::string>& owner, std::int64_t limit);
+  // A key derived from the current pepper for `context` (Pepper::subkey): stable across
+  // processes and restarts of one deployment, secret like the pepper itself.
+  SecretBuffer<32> subkey(std::string_view context) const { return peppers_.current().subkey(context); }
 
  private:
   TokenRecord make_record(const std::string& owner, const NewToken& spec,
@@ -119,6 +123,10 @@ class Engine {
   // Generates the token text for r->id into `issued` and stores its digest in `r`.
   void secret_issue(TokenRecord* r, IssuedToken* issued, RandomBytes* rng) const;
   std::int64_t expiry_resolve(const Expiry& e, std::int64_t now) const;
+  // Input rules that need the store's prefix (InvalidArgument with the field).
+  void secret_shaped_refuse(std::string_view text, const char* field) const;
+  void owner_check(std::string_view owner) const;
+  void actor_check(std::string_view actor) const;
   std::vector<std::string> scopes_canonical(const std::vector<std::string>& scopes) const;
   std::int64_t id_resolve(std::string_view token_id) const;
   bool cache_current(Coherence* state, bool may_repair);
@@ -153,11 +161,5 @@ class Engine {
   bool flusher_stopping_ = false;
   std::thread flusher_;
 };
-
-// Input rules shared by every surface. Each throws InvalidArgument with the reason.
-// Returns the name stripped of surrounding whitespace (as Python's str.strip()): 1-100
-// characters, no control characters.
-std::string name_normalize(std::string_view name);
-void owner_validate(std::string_view owner);
 
 }  // namespace tokenkeep

@@ -21,6 +21,8 @@ inline constexpr std::size_t kPepperBytes = 32;
 inline constexpr std::size_t kDigestBytes = 32;
 using Digest = std::array<unsigned char, kDigestBytes>;
 
+// The key lives in sodium_malloc'ed memory: guard pages around it, mlock'ed (never swapped)
+// and, on Linux, madvise(MADV_DONTDUMP) (never in a core dump); sodium_free wipes it.
 class Pepper {
  public:
   // From exactly 32 bytes of key material.
@@ -32,9 +34,16 @@ class Pepper {
   const std::string& fingerprint() const noexcept { return fingerprint_; }
   std::string to_hex() const;
   Digest digest(std::int64_t id, std::string_view secret) const noexcept;
+  // A 32-byte key for another purpose (the admin page's CSRF signatures), derived with
+  // crypto_kdf_derive_from_key under `context` (1-8 chars): the same for every process that
+  // holds this pepper, independent of the digests and of other contexts.
+  SecretBuffer<32> subkey(std::string_view context) const;
 
  private:
-  SecretBuffer<kPepperBytes> key_;
+  struct Free {
+    void operator()(unsigned char* p) const noexcept;
+  };
+  std::unique_ptr<unsigned char, Free> key_;
   std::string fingerprint_;
 };
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tokenkeep/secret.h"
 
@@ -72,5 +73,20 @@ void token_generate(std::string_view prefix, std::int64_t id, TokenText* token,
 // Validates shape, prefix and checksum in one pass. Does no I/O, no allocation and no copy;
 // empty on any defect.
 std::optional<ParsedToken> token_parse(std::string_view prefix, std::string_view text) noexcept;
+
+// Where a well-formed token sits in a larger text: its byte offset and length.
+struct TokenSpan {
+  std::size_t offset = 0;
+  std::size_t length = 0;
+};
+
+// Every well-formed token of `prefix` (shape and checksum, as token_parse) in arbitrary text
+// (a log, a paste, a name someone typed), in order. A candidate must not be part of a longer
+// run of [A-Za-z0-9_], so `xtk_...` or a token with a character glued on is not a match. No
+// I/O, no allocation beyond the result; used to refuse secret-shaped input and to find leaks.
+std::vector<TokenSpan> token_scan(std::string_view prefix, std::string_view text);
+
+// True if `text` contains a well-formed token of `prefix` (token_scan found one).
+bool token_scan_any(std::string_view prefix, std::string_view text);
 
 }  // namespace tokenkeep

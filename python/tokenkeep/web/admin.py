@@ -134,11 +134,14 @@ class Form:
 
 class Csrf:
     """Signed double-submit tokens: the form field is an HMAC of the cookie's random value and
-    the user's name under a key that lives only in this process. A form from another site has
+    the user's name under a key derived from the store's pepper (``TokenStore._subkey``), so
+    every worker process and every restart agrees on it. A form from another site has
     neither; a form for another user does not match."""
 
-    def __init__(self) -> None:
-        self._key = secrets.token_bytes(32)
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("a CSRF key is 32 bytes")
+        self._key = key
 
     @staticmethod
     def new_cookie() -> str:
@@ -199,7 +202,7 @@ def create_app(
     )
     templates = Jinja2Templates(directory=os.path.join(HERE, "templates"))
     templates.env.filters.update(scope_label=scope_label, date=fmt_date, datetime=fmt_datetime)
-    csrf = Csrf()
+    csrf = Csrf(store._subkey("csrf"))
     hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
     app.mount("/static", StaticFiles(directory=os.path.join(HERE, "static")), name="static")
 

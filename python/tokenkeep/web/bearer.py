@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from urllib.parse import unquote_plus
 from typing import Dict, Optional, Tuple, Union
 
 from ..errors import AuthenticationError, ExpiredToken, InsufficientScope, RevokedToken
 from ..models import TokenInfo
 from ..store import TokenStore
 
-__all__ = ["BearerError", "authenticate", "parse_authorization"]
+__all__ = ["BearerError", "authenticate", "parse_authorization", "single_authorization", "token_in_query"]
 
 # Fixed descriptions: they go into a quoted header parameter, so no '"' or '\' in them.
 _MISSING = "A bearer token is required (Authorization: Bearer <token>)"
@@ -32,6 +33,7 @@ _EXPIRED = "The access token has expired"
 _REVOKED = "The access token has been revoked"
 _IN_URL = "Access tokens are not accepted in the URL; send them in the Authorization header"
 _SCOPE = "The access token lacks the required scope"
+_TWO_HEADERS = "A request must carry one Authorization header, not several"
 
 _QUERY_PARAM = re.compile(rb"(?:^|[&;])access_token=", re.IGNORECASE)
 
@@ -105,21 +107,55 @@ def parse_authorization(header: Optional[str]) -> Optional[str]:
 
 
 def token_in_query(query_string: Union[bytes, str], prefix: str) -> bool:
-    """True when the raw query string carries an ``access_token`` parameter, or a value that
-    looks like one of this store's tokens (``<prefix>_`` and 40 or more letters or digits)."""
+    """True when the query string carries an ``access_token`` parameter, or a key or value
+    that, once decoded, holds something shaped like one of this store's tokens (``<prefix>_``
+    and 40 or more letters or digits, not glued to a longer word): ``?x=Bearer+tk_...``,
+    ``?t=tk%5F...``, ``?t=%2574k_...`` (encoded twice) are all refused. Shape, not checksum:
+    a mistyped token in a URL lands in access logs just the same."""
     if not query_string:
         return False
-    if isinstance(query_string, str):
-        query_string = query_string.encode("latin-1", "replace")
-    if _QUERY_PARAM.search(query_string):
+    if isinstance(query_string, bytes):
+        query_string = query_string.decode("latin-1")
+    raw = query_string.encode("latin-1", "replace")
+    if _QUERY_PARAM.search(raw):
         return True
-    marker = prefix.encode("ascii") + b"_"
-    if marker not in query_string:
-        return False
-    return (
-        re.search(rb"(?:^|[=&;])" + re.escape(marker) + rb"[A-Za-z0-9]{40,}", query_string)
-        is not None
-    )
+    marker = prefix + "_"
+    if marker not in query_string and "%" not in query_string:
+        return False  # the usual query string: nothing to decode
+    shape = _token_shape(prefix)
+    for part in re.split(r"[&;]", query_string):
+        for text in part.split("=", 1):
+            for _ in range(4):  # decoded up to three times: %25-encoded layers
+                if shape.search(text) or text.lower().startswith("access_token"):
+                    return True
+                decoded = unquote_plus(text, encoding="latin-1")
+                if decoded == text:
+                    break
+                text = decoded
+    return False
+
+
+_SHAPES: Dict[str, "re.Pattern[str]"] = {}
+
+
+def _token_shape(prefix: str) -> "re.Pattern[str]":
+    shape = _SHAPES.get(prefix)
+    if shape is None:
+        shape = _SHAPES[prefix] = re.compile(r"(?<![A-Za-z0-9_])" + re.escape(prefix) + r"_[A-Za-z0-9]{40,}")
+    return shape
+
+
+def single_authorization(values: Union[None, str, Sequence[str]]) -> Optional[str]:
+    """The one ``Authorization`` header value of a request (None if absent); two or more
+    headers (or one WSGI joined from several) are a malformed request (RFC 6750 §2: one
+    method, once), never "first wins"."""
+    if values is None:
+        return None
+    values = [values] if isinstance(values, str) else list(values)
+    # WSGI servers join repeated headers with ", " (PEP 3333); a bearer token never holds one.
+    if len(values) > 1 or any("," in v for v in values):
+        raise BearerError(400, "invalid_request", _TWO_HEADERS)
+    return values[0] if values else None
 
 
 def authenticate(
@@ -132,11 +168,13 @@ def authenticate(
 ) -> TokenInfo:
     """Verify the bearer token of one request and check it grants every scope in ``scopes``.
 
-    ``authorization`` is the ``Authorization`` header value (None if absent) and
+    ``authorization`` is the ``Authorization`` header value (None if absent), or the list of
+    every such header's value (two or more are a 400 ``invalid_request``), and
     ``query_string`` the raw query string. Returns the token's :class:`TokenInfo`, or raises
     :class:`BearerError` with the RFC 6750 answer:
 
-    - token in the query string: 400 ``invalid_request`` (even with a valid header),
+    - token in the query string, or several Authorization headers: 400 ``invalid_request``
+      (even with a valid header),
     - no bearer token: 401, ``WWW-Authenticate: Bearer`` with no error code,
     - malformed, unknown, wrong, expired or revoked token: 401 ``invalid_token``,
     - valid token without a required scope: 403 ``insufficient_scope`` with ``scope``.
@@ -145,6 +183,10 @@ def authenticate(
     """
     if query_string and token_in_query(query_string, store.prefix):
         raise BearerError(400, "invalid_request", _IN_URL, realm=realm)
+    try:
+        authorization = single_authorization(authorization)
+    except BearerError as e:
+        raise BearerError(400, e.error, e.description, realm=realm) from None
     secret = parse_authorization(authorization)
     if secret is None:
         raise BearerError(401, None, _MISSING, realm=realm)
