@@ -17,6 +17,7 @@
 #include "convert.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/store.h"
+#include "tokenkeep/store_location.h"
 #include "tokenkeep/token_format.h"
 
 namespace py = pybind11;
@@ -298,6 +299,20 @@ PYBIND11_MODULE(_core, m) {
       py::arg("token_info"), py::arg("issued"),
       R"doc(Registers the named-tuple classes that records are returned as.)doc");
 
+  m.def(
+      "store_location_kind",
+      [](const std::string& spec) {
+        switch (store_location_resolve(spec).kind) {
+          case StoreLocation::Kind::kMemory:
+            return "memory";
+          case StoreLocation::Kind::kFile:
+            return "file";
+          case StoreLocation::Kind::kUrl:
+            break;
+        }
+        return "url";
+      },
+      py::arg("spec"), R"doc("memory", "file" or "url": what kind of store `spec` names (InvalidArgument if none).)doc");
   m.def("token_id_valid", [](const std::string& s) { return token_id_parse(s).has_value(); }, py::arg("token_id"),
         R"doc(True if `token_id` has the shape of a public token id.)doc");
 
@@ -315,8 +330,10 @@ PYBIND11_MODULE(_core, m) {
                        std::int64_t default_lifetime_us, std::int64_t max_lifetime_us, bool allow_never_expire,
                        int busy_timeout_ms, bool read_only, std::optional<std::string> pepper_hex,
                        std::vector<std::string> previous_peppers_hex, std::shared_ptr<Clock> clock,
-                       std::size_t cache_capacity, bool create_dirs) {
+                       std::size_t cache_capacity, bool create_dirs, bool strict, double lease_seconds) {
              StoreOptions o;
+             o.pg.strict = strict;
+             o.pg.lease_seconds = lease_seconds;
              o.create_dirs = create_dirs;
              o.engine.prefix = std::move(prefix);
              if (vocabulary) {
@@ -349,7 +366,8 @@ PYBIND11_MODULE(_core, m) {
            py::arg("default_lifetime_us"), py::arg("max_lifetime_us"), py::arg("allow_never_expire"),
            py::arg("busy_timeout_ms"), py::arg("read_only"), py::arg("pepper_hex") = py::none(),
            py::arg("previous_peppers_hex") = std::vector<std::string>{}, py::arg("clock") = py::none(),
-           py::arg("cache_capacity") = 100000, py::arg("create_dirs") = false)
+           py::arg("cache_capacity") = 100000, py::arg("create_dirs") = false, py::arg("strict") = true,
+           py::arg("lease_seconds") = 2.0)
       .def_property_readonly("prefix", &Engine::prefix)
       .def_property_readonly("vocabulary",
                              [](const Engine& e) {

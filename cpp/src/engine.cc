@@ -22,8 +22,7 @@ Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
       clock_(std::move(clock)),
       options_(std::move(options)),
       vocabulary_(ScopeVocabulary::default_vocabulary()),
-      cache_(options_.cache_capacity),
-      feed_(repo_->change_feed()) {
+      cache_(options_.cache_capacity) {
   if (sodium_init() < 0) fail(ErrorCode::kStoreError, "libsodium failed to initialize");
   if (options_.default_lifetime_us <= 0) fail(ErrorCode::kInvalidArgument, "default_lifetime must be positive");
   if (options_.max_lifetime_us < 0) fail(ErrorCode::kInvalidArgument, "max_lifetime must be positive");
@@ -67,7 +66,7 @@ Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
     const std::string in_force = repo_->setting_put("scopes", serialized, stored_vocab);
     if (in_force != serialized) vocabulary_ = ScopeVocabulary::parse(in_force);
   }
-  applied_.store(feed_.state().finished);
+  applied_.store(repo_->coherence().generation);
   flusher_ = std::thread([this] { flusher_run(); });
 }
 
@@ -282,13 +281,13 @@ IssuedToken Engine::rotate(const std::string& owner, std::string_view token_id, 
 
 // True if the cache reflects every change published so far (applying newly published ones
 // first); false while a write is in flight, when verification must read the database.
-bool Engine::cache_current(ChangeFeed::State* state, bool may_repair) {
-  const ChangeFeed::State st = feed_.state();
+bool Engine::cache_current(Coherence* state, bool may_repair) {
+  const Coherence st = repo_->coherence();
   *state = st;
-  if (!st.stable()) {
+  if (!st.stable) {
     if (!may_repair) return false;
     // A writer is between announcing and publishing. If that lasts, it probably died: take the
-    // write lock once in a while and repair the feed (its transaction is settled by then).
+    // write lock once in a while and let the repository repair its coherence record.
     using namespace std::chrono;
     const std::int64_t now_ms = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
     std::int64_t since = unstable_since_ms_.load(std::memory_order_relaxed);
@@ -296,29 +295,29 @@ bool Engine::cache_current(ChangeFeed::State* state, bool may_repair) {
       unstable_since_ms_.compare_exchange_strong(since, now_ms);
     } else if (now_ms - since > 250 && unstable_since_ms_.compare_exchange_strong(since, now_ms)) {
       try {
-        repo_->change_feed_repair();
+        repo_->coherence_repair();
       } catch (const Error&) {
-        // Busy: another writer holds the lock and will settle the feed itself.
+        // Busy: another writer holds the lock and will settle it itself.
       }
     }
     return false;
   }
   if (unstable_since_ms_.load(std::memory_order_relaxed) != 0) unstable_since_ms_.store(0, std::memory_order_relaxed);
-  if (st.finished <= applied_.load(std::memory_order_acquire)) return true;
+  if (st.generation <= applied_.load(std::memory_order_acquire)) return true;
 
   std::vector<CachedTokenPtr> displaced;
   {
     std::lock_guard<std::mutex> lock(apply_mu_);
     const std::uint64_t applied = applied_.load(std::memory_order_acquire);
     // Counters only grow; an older state means another thread already applied a newer one.
-    if (st.finished <= applied) return true;
+    if (st.generation <= applied) return true;
     std::vector<std::int64_t> ids;
-    if (feed_.changes(applied, st.finished, &ids)) {
+    if (repo_->changes_since(applied, st.generation, &ids)) {
       for (std::int64_t id : ids) cache_.erase(id, &displaced);
     } else {
       cache_.clear(&displaced);  // the ring wrapped, or a purge announced everything
     }
-    applied_.store(st.finished, std::memory_order_release);
+    applied_.store(st.generation, std::memory_order_release);
   }
   uses_park(&displaced);
   return true;
@@ -326,7 +325,7 @@ bool Engine::cache_current(ChangeFeed::State* state, bool may_repair) {
 
 // Reads a token from the repository; caches it only if no change was published meanwhile,
 // so a stale row can never enter the cache after its invalidation.
-CachedTokenPtr Engine::token_load(std::int64_t id, bool cacheable, const ChangeFeed::State& state) {
+CachedTokenPtr Engine::token_load(std::int64_t id, bool cacheable, const Coherence& state) {
   auto rec = repo_->token_find(id);
   if (!rec) return nullptr;
   ScopeMask granted = 0;
@@ -339,7 +338,7 @@ CachedTokenPtr Engine::token_load(std::int64_t id, bool cacheable, const ChangeF
   if (cacheable) {
     std::vector<CachedTokenPtr> displaced;
     cache_.insert(
-        t, [&] { return feed_.state() == state && applied_.load(std::memory_order_acquire) == state.finished; },
+        t, [&] { return repo_->coherence() == state && applied_.load(std::memory_order_acquire) == state.generation; },
         &displaced);
     uses_park(&displaced);
   }
@@ -358,7 +357,7 @@ std::optional<VerifyStatus> Engine::verify_step(std::string_view token, ScopeMas
                                                 bool may_use_store) {
   auto parsed = token_parse(prefix_, token);
   if (!parsed) return VerifyStatus::kInvalid;
-  ChangeFeed::State state;
+  Coherence state;
   const bool current = cache_current(&state, may_use_store);
   CachedTokenPtr t = current ? cache_.find(parsed->id) : nullptr;
   if (!t) {

@@ -16,8 +16,11 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "tokenkeep/change_feed.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/scopes.h"
+
+static_assert(tokenkeep::ChangeFeed::kAll == tokenkeep::TokenRepository::kAllIds, "one spelling of all ids");
 
 namespace tokenkeep {
 namespace {
@@ -322,8 +325,6 @@ class SqliteStore final : public TokenRepository {
     }
     migrate(options.read_only);
     feed_ = change_feed_open(location, options.read_only);  // only beside a database that opened
-    guarded_.inner = feed_.get();
-    guarded_.stale = &stale_;
     if (location.kind == StoreLocation::Kind::kFile) {
       struct stat st {};
       if (::stat(location.database.c_str(), &st) != 0) c_.raise(SQLITE_CANTOPEN, "cannot open");
@@ -442,7 +443,7 @@ class SqliteStore final : public TokenRepository {
   // Called every 100 ms: a read snapshot must not outlive its window while the cache answers
   // everything (it would keep checkpoints from resetting the WAL).
   void idle() override {
-    (void)file_current();  // re-stat: a replaced file turns the feed unstable (GuardedFeed)
+    (void)file_current();  // re-stat: a replaced file makes coherence() unstable
     std::unique_lock<std::mutex> lock(reader_mu_, std::try_to_lock);
     if (lock && reader_in_tx_ && std::chrono::steady_clock::now() - reader_since_ >= kReaderWindow) reader_end();
   }
@@ -531,7 +532,7 @@ class SqliteStore final : public TokenRepository {
     std::lock_guard<std::mutex> lock(mu_);
     file_check();
     Transaction tx(c_, true);
-    FeedWrite announce(*feed_, {ChangeFeed::kAll});
+    FeedWrite announce(*feed_, {kAllIds});
     Statement s(c_, "DELETE FROM tokens WHERE revoked_at < ?1 OR expires_at < ?1");
     s.bind(1, cutoff).run("cannot purge tokens from");
     const std::int64_t n = sqlite3_changes64(c_.handle());
@@ -558,9 +559,21 @@ class SqliteStore final : public TokenRepository {
     tx.commit();
   }
 
-  ChangeFeed& change_feed() override { return guarded_; }
+  // SQLite's coherence is the shared-memory change feed beside the database (change_feed.h):
+  // generation = what writers published, stable = nothing announced and unpublished. Never
+  // stable once the database file was replaced (stale_): the cache is bypassed and every
+  // verify reaches token_find, which raises (a cache hit must not keep answering from a file
+  // nobody else sees).
+  Coherence coherence() const noexcept override {
+    const ChangeFeed::State st = feed_->state();
+    return Coherence{st.finished, st.stable() && !stale_.load(std::memory_order_relaxed)};
+  }
 
-  void change_feed_repair() override {
+  bool changes_since(std::uint64_t from, std::uint64_t to, std::vector<std::int64_t>* ids) override {
+    return feed_->changes(from, to, ids);
+  }
+
+  void coherence_repair() override {
     if (stale_.load(std::memory_order_relaxed)) return;
     // Try-locks all the way: a thread of this process writing (or waiting to) is alive and
     // will publish; the verification that asked must not queue behind it.
@@ -761,24 +774,6 @@ class SqliteStore final : public TokenRepository {
     }
   }
 
-  // The feed the engine sees: the real one, but never stable once the file is stale, so the
-  // cache is bypassed and every verify reaches token_find, which raises (a cache hit must not
-  // keep answering from a file nobody else sees).
-  struct GuardedFeed final : ChangeFeed {
-    ChangeFeed* inner = nullptr;
-    const std::atomic<bool>* stale = nullptr;
-    State state() const noexcept override {
-      return stale->load(std::memory_order_relaxed) ? State{1, 0} : inner->state();
-    }
-    void write_begin(const std::vector<std::int64_t>& ids) noexcept override { inner->write_begin(ids); }
-    void write_finish() noexcept override { inner->write_finish(); }
-    void repair() noexcept override { inner->repair(); }
-    bool changes(std::uint64_t from, std::uint64_t to, std::vector<std::int64_t>* ids) const noexcept override {
-      return inner->changes(from, to, ids);
-    }
-    bool usable() const noexcept override { return inner->usable(); }
-  };
-
   void reader_end() {
     if (reader_in_tx_) sqlite3_exec(reader_->handle(), "COMMIT", nullptr, nullptr, nullptr);
     reader_in_tx_ = false;
@@ -795,7 +790,6 @@ class SqliteStore final : public TokenRepository {
   Connection c_;
   std::unique_ptr<ChangeFeed> feed_;
   std::atomic<bool> stale_{false};
-  GuardedFeed guarded_{};
   bool file_ = false;
   dev_t file_dev_ = 0;
   ino_t file_ino_ = 0;

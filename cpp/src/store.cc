@@ -97,6 +97,16 @@ class OpenUndo {
 };
 
 PepperSet peppers_load(const StoreLocation& loc, const StoreOptions& options) {
+  if (loc.kind == StoreLocation::Kind::kUrl && !options.pepper_hex) {
+    const char* env = std::getenv("TOKENKEEP_PEPPER");
+    if (env == nullptr || *env == '\0') {
+      // A key file per host would give each node its own pepper: tokens made on one node
+      // would be invalid on the next.
+      fail(ErrorCode::kStoreError,
+           "a PostgreSQL store needs its pepper from pepper= or TOKENKEEP_PEPPER (the same on every host); "
+           "it never uses a key file");
+    }
+  }
   Pepper current = options.pepper_hex ? Pepper::from_hex(*options.pepper_hex) : pepper_load(loc);
   PepperSet peppers(std::move(current));
   for (const auto& hex : options.previous_peppers_hex) peppers.add_previous(Pepper::from_hex(hex));
@@ -113,6 +123,34 @@ PepperSet peppers_load(const StoreLocation& loc, const StoreOptions& options) {
   return peppers;
 }
 
+// Records the pepper's fingerprint in the shared database on first open, and refuses a node
+// whose pepper is another one (a rotation - the recorded one among the previous peppers -
+// moves the record on).
+void pepper_fingerprint_check(TokenRepository& repo, const PepperSet& peppers) {
+  const std::string& mine = peppers.current().fingerprint();
+  const auto recorded = repo.setting_get("pepper_fingerprint");
+  if (recorded && *recorded != mine && peppers.find(*recorded) == nullptr) {
+    fail(ErrorCode::kStoreError, "this database's tokens were made with another pepper (fingerprint " + *recorded +
+                                     "; this host's is " + mine +
+                                     "): give every host the same TOKENKEEP_PEPPER, or pass the old one as a "
+                                     "previous pepper to rotate");
+  }
+  if (recorded == mine) return;
+  const std::string in_force = repo.setting_put("pepper_fingerprint", mine, recorded);
+  if (in_force != mine && peppers.find(in_force) == nullptr) {
+    fail(ErrorCode::kStoreError, "another host recorded a different pepper (fingerprint " + in_force +
+                                     ") while this one opened: give every host the same TOKENKEEP_PEPPER");
+  }
+}
+
+std::unique_ptr<Engine> url_store_open(const StoreLocation& loc, const StoreOptions& options) {
+  PepperSet peppers = peppers_load(loc, options);  // before connecting: no pepper, no store
+  auto repository = pg_store_open(loc.url, options.pg);
+  pepper_fingerprint_check(*repository, peppers);
+  std::shared_ptr<const Clock> clock = options.clock ? options.clock : std::make_shared<SystemClock>();
+  return std::make_unique<Engine>(std::move(repository), std::move(peppers), std::move(clock), options.engine);
+}
+
 }  // namespace
 
 std::unique_ptr<Engine> store_open(const std::string& spec, const StoreOptions& options) {
@@ -120,10 +158,7 @@ std::unique_ptr<Engine> store_open(const std::string& spec, const StoreOptions& 
 }
 
 std::unique_ptr<Engine> store_open(const StoreLocation& loc, const StoreOptions& options) {
-  if (loc.kind == StoreLocation::Kind::kUrl) {
-    // The URL may hold a password: never repeat it.
-    fail(ErrorCode::kStoreError, "PostgreSQL store not available in this build");
-  }
+  if (loc.kind == StoreLocation::Kind::kUrl) return url_store_open(loc, options);
   OpenUndo undo(loc);  // declared first: runs after everything below is destroyed
   if (loc.kind == StoreLocation::Kind::kFile && !options.sqlite.read_only) {
     folder_ensure(loc, options.create_dirs, undo.dirs());

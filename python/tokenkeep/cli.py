@@ -39,7 +39,7 @@ from .errors import (
 )
 from .jupyter import format_datetime, relative_time
 from .models import AuditEvent, IssuedToken, TokenInfo
-from .store import TokenStore, default_db_path
+from .store import TokenStore, default_db_path, store_location_kind
 
 __all__ = ["main", "cli", "EXIT_CODES"]
 
@@ -401,7 +401,11 @@ class App:
             # turn into an empty store that calls every good token invalid.
             ctx = click.get_current_context(silent=True)
             command = ctx.info_name if ctx is not None else None
-            if command not in _MAY_CREATE_DB and self.db != ":memory:" and not os.path.exists(self.db):
+            if (
+                command not in _MAY_CREATE_DB
+                and store_location_kind(self.db) == "file"
+                and not os.path.exists(self.db)
+            ):
                 raise CliError(
                     f"no token database at {self.db}; check --db or TOKENKEEP_DB, or create a "
                     "token first with: tokenkeep create --name NAME --scope SCOPE",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import re
 import unicodedata
 from datetime import datetime, timedelta
 from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -74,6 +75,20 @@ def _text(value: object, what: str) -> str:
     return value
 
 
+def store_location_kind(spec: str) -> str:
+    """``"memory"``, ``"file"`` or ``"url"`` (PostgreSQL): the engine's reading of a store spelling."""
+    return _core.store_location_kind(spec)
+
+
+def _redacted(spec: str) -> str:
+    """`spec` with any password in a PostgreSQL URL or conninfo replaced, for reprs."""
+    if "://" in spec:
+        scheme, _, rest = spec.partition("://")
+        auth, at, host = rest.rpartition("@")
+        if at and ":" in auth:
+            rest = f"{auth.partition(':')[0]}:***@{host}"
+        return re.sub(r"([?&]password=)[^&]*", r"\1***", f"{scheme}://{rest}")
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)", r"\1***", spec)
 def _nfc(name: str) -> str:
     """Names are compared in Unicode NFC, so composed and decomposed spellings are one name."""
     return name if name.isascii() else unicodedata.normalize("NFC", name)
@@ -118,6 +133,14 @@ class TokenStore:
 
     - ``path``: the database file (created 0600 if missing; its folder must exist), a
       ``file:`` URI of one, or ``":memory:"`` for tests; None for :func:`default_db_path`.
+      Or a PostgreSQL database shared by several hosts: a libpq URL
+      (``"postgresql://user@host/db"``) or ``"host=... dbname=..."``; its pepper then comes
+      only from ``pepper=`` or ``TOKENKEEP_PEPPER`` (the same on every host).
+    - ``consistency`` (PostgreSQL): ``"strict"`` (default): a revoke or scope edit returns
+      once every live node has applied it (waiting at most about ``lease``); ``"bounded"``:
+      writers never wait, and other nodes follow within ``lease`` seconds.
+    - ``lease`` (PostgreSQL, 2.0 s): a node that cannot renew its lease for this long stops
+      answering from its cache (verification reads the database, or raises StoreError).
     - ``create_dirs``: create the database's missing folders (mode 0700). Default: only for
       the built-in default location ``~/.local/share/tokenkeep/``; anywhere else a missing
       folder is a :class:`StoreError` naming the path (a mistyped path must not become a new
@@ -155,6 +178,8 @@ class TokenStore:
         clock: Optional[ManualClock] = None,
         cache_size: int = 100_000,
         create_dirs: Optional[bool] = None,
+        consistency: str = "strict",
+        lease: float = 2.0,
     ) -> None:
         self._engine = None
         self._fast = None
@@ -178,6 +203,10 @@ class TokenStore:
             or not 0 <= busy_timeout <= 86_400  # also rejects nan and inf
         ):
             raise InvalidArgument("busy_timeout must be a number of seconds from 0 to 86400")
+        if consistency not in ("strict", "bounded"):
+            raise InvalidArgument('consistency must be "strict" or "bounded"')
+        if not isinstance(lease, (int, float)) or isinstance(lease, bool) or not 0.05 <= lease <= 600:
+            raise InvalidArgument("lease must be a number of seconds from 0.05 to 600")
         max_us = 0 if max_lifetime is None else duration_us(max_lifetime, "max_lifetime")
         if max_lifetime is not None and max_us <= 0:
             raise InvalidArgument("max_lifetime must be positive (or None for no cap)")
@@ -194,6 +223,8 @@ class TokenStore:
             clock=None if clock is None else clock._native,
             cache_capacity=cache_size,
             create_dirs=bool(create_dirs) if create_dirs is not None else self.path == _builtin_db_path(),
+            strict=consistency == "strict",
+            lease_seconds=float(lease),
         )
         # Backstop: a binding TypeError would list every argument, the pepper included. Raise
         # outside the except block, so that the original is not even kept as __context__.
@@ -231,7 +262,7 @@ class TokenStore:
 
     def __repr__(self) -> str:
         state = "closed" if self._engine is None else "open"
-        return f"TokenStore({self.path!r}, {state})"
+        return f"TokenStore({_redacted(self.path)!r}, {state})"
 
     @property
     def _e(self) -> "_core.Engine":

@@ -44,11 +44,15 @@ def test_file_uri_options_are_refused_as_invalid_path(tmp_path, monkeypatch, que
 
 def test_postgres_url_is_a_clear_store_error_without_the_password(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # before the fix these made a ./postgresql:/ tree
-    with pytest.raises(StoreError, match="PostgreSQL store not available in this build") as e:
+    monkeypatch.delenv("TOKENKEEP_PEPPER", raising=False)
+    with pytest.raises(StoreError, match="PostgreSQL store needs its pepper") as e:
         tokenkeep.TokenStore("postgresql://svc:hunter2@db.example/tokens")
     assert "hunter2" not in str(e.value)
+    with pytest.raises(StoreError, match="cannot connect to PostgreSQL database 'tokens'") as e:
+        tokenkeep.TokenStore("postgresql://svc:hunter2@/tokens?host=/nonexistent", pepper="ab" * 32)
+    assert "hunter2" not in str(e.value)
     with pytest.raises(StoreError, match="PostgreSQL"):
-        tokenkeep.TokenStore("host=/tmp dbname=tokens")
+        tokenkeep.TokenStore("host=/nonexistent dbname=tokens", pepper="ab" * 32)
     assert os.listdir(tmp_path) == []
 
 

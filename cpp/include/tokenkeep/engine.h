@@ -3,7 +3,7 @@
 // TokenRepository and never sees SQL. Safe for concurrent use from several threads.
 //
 // Verification reads an in-process TokenCache kept coherent with every process through the
-// repository's ChangeFeed (change_feed.h): a change that returned anywhere is seen by the next
+// repository's coherence contract (token_repository.h): a change that returned anywhere is seen by the next
 // verify that starts. Successful uses are recorded in memory and persisted by a background
 // thread: a token's first use within a second, then at most once per last_used_interval,
 // and everything on destruction.
@@ -129,10 +129,10 @@ class Engine {
   void actor_check(std::string_view actor) const;
   std::vector<std::string> scopes_canonical(const std::vector<std::string>& scopes) const;
   std::int64_t id_resolve(std::string_view token_id) const;
-  bool cache_current(ChangeFeed::State* state, bool may_repair);
+  bool cache_current(Coherence* state, bool may_repair);
   std::optional<VerifyStatus> verify_step(std::string_view token, ScopeMask required, CachedTokenPtr* out,
                                           bool may_use_store);
-  CachedTokenPtr token_load(std::int64_t id, bool cacheable, const ChangeFeed::State& state);
+  CachedTokenPtr token_load(std::int64_t id, bool cacheable, const Coherence& state);
   void use_record(const CachedTokenPtr& t, std::int64_t now);
   void uses_park(std::vector<CachedTokenPtr>* displaced);
   void uses_overlay(TokenRecord* r) const;
@@ -146,9 +146,8 @@ class Engine {
   std::string prefix_;
   ScopeVocabulary vocabulary_;
 
-  // Cache and its coherence: `applied_` is the feed generation the cache reflects.
+  // Cache and its coherence: `applied_` is the repository generation the cache reflects.
   TokenCache cache_;
-  ChangeFeed& feed_;
   std::atomic<std::uint64_t> applied_{0};
   std::mutex apply_mu_;
   std::atomic<std::int64_t> unstable_since_ms_{0};

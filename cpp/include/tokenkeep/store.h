@@ -1,6 +1,9 @@
 // The composition root: resolves where the store lives (store_location.h), chooses the
-// repository (SQLite today; a PostgreSQL URL is refused until that repository is built in),
-// loads the peppers (SPEC §2) and the clock, and hands them to an Engine.
+// repository (SQLite for a file or :memory:, PostgreSQL for a URL), loads the peppers
+// (SPEC §2) and the clock, and hands them to an Engine. A URL store takes its pepper only
+// from pepper_hex or TOKENKEEP_PEPPER (never a key file), and the database records the
+// pepper's fingerprint on first open: a node given another pepper is refused (StoreError)
+// before it answers anything.
 #pragma once
 
 #include <memory>
@@ -9,6 +12,7 @@
 #include <vector>
 
 #include "tokenkeep/engine.h"
+#include "tokenkeep/pg_store.h"
 #include "tokenkeep/sqlite_store.h"
 #include "tokenkeep/store_location.h"
 
@@ -17,6 +21,7 @@ namespace tokenkeep {
 struct StoreOptions {
   EngineOptions engine;
   SqliteOptions sqlite;
+  PgOptions pg;  // a PostgreSQL URL only
   // Explicit pepper (64 hex chars); empty: TOKENKEEP_PEPPER, else the key file beside the db.
   std::optional<std::string> pepper_hex;
   // Older peppers still accepted for verification (also TOKENKEEP_PEPPER_PREVIOUS, comma-separated).

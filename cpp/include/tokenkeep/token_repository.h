@@ -1,11 +1,21 @@
 // The storage seam. Token logic (engine.h) talks only to this interface; an implementation
-// (sqlite_store.h today, PostgreSQL later) owns the query language, transactions and
+// (sqlite_store.h, pg_store.h, the tests' fake) owns the query language, transactions and
 // durability. Every mutating call is atomic, durable once it returns, and records its
-// AuditEvent in the same transaction. Every call that changes what a verification would
-// decide about an existing token announces its ids on the change feed (change_feed.h) while
-// it holds the write lock, and publishes them after its commit, before it returns. Inserts
-// are not announced: token_find must find a row committed before it was called. Calls that take an owner never touch another
-// owner's rows. All methods are safe to call from several threads at once.
+// AuditEvent in the same transaction. Calls that take an owner never touch another owner's
+// rows. All methods are safe to call from several threads at once.
+//
+// Coherence contract (what lets the engine answer verifications from memory):
+//  - coherence() is cheap (a few atomic loads, no I/O, no lock) and returns a generation that
+//    only grows and a `stable` flag.
+//  - A call that changes what a verification would decide about an existing token (scope
+//    edit, revoke, rotate, purge) makes the generation move past every value observed before
+//    it returned, and, until then, may make `stable` false; its ids are then reported by
+//    changes_since. When it returns, every process whose coherence() reports stable with a
+//    generation it has applied reflects it (SQLite: a shared-memory feed; PostgreSQL: a
+//    generation counter with acknowledgements - see docs/ARCHITECTURE.md).
+//  - stable == false: the cache must not answer (a write in flight, a dead writer not yet
+//    repaired, or this node cannot prove its view fresh); verification reads the store.
+//  - Inserts are not announced: token_find must find a row committed before it was called.
 #pragma once
 
 #include <cstdint>
@@ -14,13 +24,22 @@
 #include <utility>
 #include <vector>
 
-#include "tokenkeep/change_feed.h"
 #include "tokenkeep/record.h"
 
 namespace tokenkeep {
 
+// What a cache may rely on at one instant (see the coherence contract above).
+struct Coherence {
+  std::uint64_t generation = 0;
+  bool stable = true;
+  bool operator==(const Coherence& o) const noexcept { return generation == o.generation && stable == o.stable; }
+};
+
 class TokenRepository {
  public:
+  // Id in changes_since meaning "everything changed".
+  static constexpr std::int64_t kAllIds = 0;
+
   virtual ~TokenRepository() = default;
 
   // Small persisted settings (scope vocabulary, prefix). Empty if never saved.
@@ -61,12 +80,15 @@ class TokenRepository {
   // Best-effort, not audited: last_used_at = max(current, at) for each (id, at).
   virtual void tokens_touch(const std::vector<std::pair<std::int64_t, std::int64_t>>& uses) = 0;
 
-  // The feed this repository's writers publish on (a PostgreSQL repository would back it
-  // with LISTEN/NOTIFY).
-  virtual ChangeFeed& change_feed() = 0;
-  // Takes the write lock briefly and marks every begun write finished: recovers the feed
-  // after a writer died between its announcement and its publication.
-  virtual void change_feed_repair() = 0;
+  // Cheap: never blocks, never throws.
+  virtual Coherence coherence() const noexcept = 0;
+  // Appends the ids changed in generations (from, to]. False if they are no longer known (or
+  // everything changed): the caller must drop everything it cached.
+  virtual bool changes_since(std::uint64_t from, std::uint64_t to, std::vector<std::int64_t>* ids) = 0;
+  // Called when coherence() has stayed unstable for a while: settle what a dead writer left
+  // (SQLite: take the write lock without waiting and mark every begun write finished). Must
+  // not wait behind a live writer; may throw StoreError.
+  virtual void coherence_repair() = 0;
 
   // Called every 100 ms from the engine's background thread: release anything held between
   // calls (a read snapshot, say).

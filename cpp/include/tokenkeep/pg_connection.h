@@ -1,0 +1,148 @@
+// libpq plumbing for the PostgreSQL repository (pg_store.h): one connection with its
+// prepared statements, results as RAII values, SQLSTATE mapped to typed errors, and a small
+// pool. Fork safety: a connection remembers the process that opened it; in another process
+// (a child after fork(), say gunicorn --preload) it is dropped without a word to the server
+// (PQfinish would end the parent's session) and a new one is opened. No message ever
+// carries the connection string's password: errors name host, port and database only.
+#pragma once
+
+#include <libpq-fe.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tokenkeep {
+
+// A query result; owns the PGresult.
+class PgResult {
+ public:
+  explicit PgResult(PGresult* r) : r_(r) {}
+  ~PgResult() { PQclear(r_); }
+  PgResult(PgResult&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
+  PgResult(const PgResult&) = delete;
+  PgResult& operator=(const PgResult&) = delete;
+  const PGresult* get() const { return r_; }
+  int rows() const { return PQntuples(r_); }
+  bool null(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
+  std::string text(int row, int col) const { return std::string(PQgetvalue(r_, row, col), PQgetlength(r_, row, col)); }
+  std::int64_t i64(int row, int col) const { return std::stoll(PQgetvalue(r_, row, col)); }
+  std::optional<std::int64_t> opt_i64(int row, int col) const {
+    if (null(row, col)) return std::nullopt;
+    return i64(row, col);
+  }
+  // A bytea column (text format, "\x..." hex).
+  std::string bytes(int row, int col) const;
+  std::int64_t affected() const;
+
+ private:
+  PGresult* r_;
+};
+
+// Query parameters in text format (bytea in hex), NULL as nullopt.
+class PgParams {
+ public:
+  PgParams& add(std::int64_t v) { return add_text(std::to_string(v)); }
+  PgParams& add(const std::string& v) { return add_text(v); }
+  PgParams& add(const std::optional<std::int64_t>& v);
+  PgParams& add_bytes(const unsigned char* p, std::size_t n);
+  PgParams& add_text(std::string v);
+  int size() const { return static_cast<int>(values_.size()); }
+  const char* const* values();
+
+ private:
+  std::vector<std::optional<std::string>> values_;
+  std::vector<const char*> ptrs_;
+};
+
+// A text[] / bigint[] / bytea[] literal for unnest().
+std::string pg_array_text(const std::vector<std::string>& items);
+std::string pg_array_i64(const std::vector<std::int64_t>& items);
+std::string pg_array_opt_i64(const std::vector<std::optional<std::int64_t>>& items);
+std::string pg_array_bytes(const std::vector<std::string>& items);
+
+// Host, port and database of a conninfo (never its password), for messages.
+std::string pg_describe(const std::string& conninfo);
+
+class PgConnection {
+ public:
+  // Connects; StoreError naming the server (never the password) if it cannot.
+  explicit PgConnection(const std::string& conninfo);
+  ~PgConnection();
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  PGconn* handle() const { return c_; }
+  bool inherited() const;  // opened by another process (before a fork)
+  bool broken() const { return broken_ || PQstatus(c_) != CONNECTION_OK; }
+
+  // Simple-protocol command(s), no parameters (BEGIN, COMMIT, SET ..., DDL).
+  void exec(const char* sql, const char* doing);
+  // A statement prepared once per connection under `sql`'s address. Rows or command
+  // status on success; on failure StoreError with what we were doing - except a unique
+  // violation (23505), which is returned as an empty optional for the caller to name.
+  std::optional<PgResult> run(const char* sql, PgParams& params, const char* doing, bool unique_ok = false);
+  PgResult query(const char* sql, PgParams& params, const char* doing) {
+    return std::move(*run(sql, params, doing));
+  }
+
+  [[noreturn]] void raise(const PGresult* r, const char* doing);
+  const std::string& where() const { return where_; }
+
+ private:
+  PGconn* c_ = nullptr;
+  pid_t pid_;
+  bool broken_ = false;
+  std::string where_;
+  std::vector<const char*> prepared_;
+};
+
+// BEGIN ... COMMIT on one connection; rolls back unless commit() was reached.
+class PgTransaction {
+ public:
+  PgTransaction(PgConnection& c, const char* begin = "BEGIN") : c_(c) { c_.exec(begin, "cannot start a transaction on"); }
+  ~PgTransaction();
+  void commit() {
+    done_ = true;
+    c_.exec("COMMIT", "cannot commit to");
+  }
+
+ private:
+  PgConnection& c_;
+  bool done_ = false;
+};
+
+// A few connections, opened on demand and reused; broken or inherited ones are dropped.
+class PgPool {
+ public:
+  explicit PgPool(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+  ~PgPool();
+  const std::string& conninfo() const { return conninfo_; }
+
+  class Lease {
+   public:
+    Lease(PgPool& pool, std::unique_ptr<PgConnection> c) : pool_(pool), c_(std::move(c)) {}
+    ~Lease() { pool_.give_back(std::move(c_)); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    PgConnection& operator*() { return *c_; }
+    PgConnection* operator->() { return c_.get(); }
+
+   private:
+    PgPool& pool_;
+    std::unique_ptr<PgConnection> c_;
+  };
+  Lease acquire();
+
+ private:
+  void give_back(std::unique_ptr<PgConnection> c);
+  std::string conninfo_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<PgConnection>> idle_;
+};
+
+}  // namespace tokenkeep

@@ -1,0 +1,35 @@
+// TokenRepository on PostgreSQL (libpq), for several hosts sharing one token store.
+// Tables live in the connection's current schema (search_path), prefixed tokenkeep_; the
+// schema is created and migrated under a transaction-scoped advisory lock, so nodes that
+// start at once migrate once. Every change is one transaction with its audit rows, committed
+// with synchronous_commit=on; last-used touches commit with it off.
+//
+// Coherence across nodes (docs/ARCHITECTURE.md): each changing transaction bumps a one-row
+// generation counter (its row lock orders commits: commit order = counter order, no gaps),
+// records its ids in tokenkeep_changes and NOTIFYs. A background connection per node LISTENs,
+// applies changes to the node's local feed, and acknowledges the generation it applied while
+// renewing its lease (tokenkeep_nodes, expiry by the server's clock). A node whose lease it
+// could not renew in time reports itself unstable (its cache is not used; verification reads
+// the database, StoreError if it cannot). In strict mode a writer returns only after every
+// node holding a live lease acknowledged its generation (at most about the lease length).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "tokenkeep/token_repository.h"
+
+namespace tokenkeep {
+
+inline constexpr int kPgSchemaVersion = 1;
+
+struct PgOptions {
+  bool strict = true;         // consistency="strict" (false: "bounded", writers never wait)
+  double lease_seconds = 2.0;  // L: the longest a writer waits, the longest a stale cache lives
+};
+
+// Connects to `conninfo` (a libpq URL or key=value string), migrates, starts the node's
+// listener. StoreError naming the server (never the password) if it cannot.
+std::unique_ptr<TokenRepository> pg_store_open(const std::string& conninfo, const PgOptions& options);
+
+}  // namespace tokenkeep

@@ -1,0 +1,243 @@
+#include "tokenkeep/pg_coherence.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "tokenkeep/errors.h"
+#include "tokenkeep/store_location.h"
+
+namespace tokenkeep {
+namespace {
+
+// Bumped in every child after fork(): one relaxed load tells a node it is a copy.
+std::atomic<std::uint64_t> g_forks{0};
+std::once_flag g_atfork_once;
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string node_id_new() {
+  unsigned char b[12];
+  randombytes_buf(b, sizeof b);
+  static const char* const kDigits = "0123456789abcdef";
+  std::string out = std::to_string(::getpid()) + "-";
+  for (unsigned char c : b) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+// "{1,2,3}" -> ids
+void parse_ids(const std::string& text, std::vector<std::int64_t>* ids) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == '-' || (text[i] >= '0' && text[i] <= '9')) {
+      std::size_t used = 0;
+      ids->push_back(std::stoll(text.substr(i), &used));
+      i += used;
+    } else {
+      ++i;
+    }
+  }
+}
+
+}  // namespace
+
+PgCoherence::PgCoherence(std::string conninfo, std::string channel, const PgOptions& options)
+    : conninfo_(std::move(conninfo)),
+      channel_(std::move(channel)),
+      options_(options),
+      lease_ns_(static_cast<std::int64_t>(options.lease_seconds * 1e9)) {
+  if (!(options.lease_seconds >= 0.05 && options.lease_seconds <= 600)) {
+    fail(ErrorCode::kInvalidArgument, "lease must be between 0.05 and 600 seconds", "lease");
+  }
+  std::call_once(g_atfork_once, [] { pthread_atfork(nullptr, nullptr, [] { g_forks.fetch_add(1); }); });
+  feed_ = change_feed_open(StoreLocation{}, false);  // process-private memory
+  forks_seen_ = g_forks.load();
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) fail(ErrorCode::kStoreError, "cannot create an eventfd for the PostgreSQL listener");
+  try {
+    start();
+  } catch (...) {
+    ::close(wake_fd_);
+    throw;
+  }
+}
+
+PgCoherence::~PgCoherence() {
+  stop_.store(true);
+  const std::uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);
+  if (listener_ && forks_seen_.load() == g_forks.load()) {
+    listener_->join();
+    delete listener_;
+  }
+  ::close(wake_fd_);
+}
+
+void PgCoherence::start() {
+  node_ = node_id_new();
+  auto c = listener_connect();
+  cycle(*c);
+  listener_ = new std::thread([this, conn = c.release()] { listen_run(std::unique_ptr<PgConnection>(conn)); });
+}
+
+std::unique_ptr<PgConnection> PgCoherence::listener_connect() {
+  auto c = std::make_unique<PgConnection>(conninfo_);
+  c->exec("SET synchronous_commit = off", "cannot configure");  // leases are renewed constantly
+  std::string listen = "LISTEN \"" + channel_ + "\"";
+  c->exec(listen.c_str(), "cannot listen on");
+  return c;
+}
+
+Coherence PgCoherence::state() const noexcept {
+  const ChangeFeed::State st = feed_->state();
+  const bool fresh = steady_ns() < deadline_ns_.load(std::memory_order_acquire) &&
+                     g_forks.load(std::memory_order_relaxed) == forks_seen_.load(std::memory_order_relaxed);
+  return Coherence{st.finished, st.stable() && fresh};
+}
+
+bool PgCoherence::changes_since(std::uint64_t from, std::uint64_t to, std::vector<std::int64_t>* ids) const {
+  return feed_->changes(from, to, ids);
+}
+
+// Reads the counter and every change after what this node applied, in one statement (one
+// snapshot: the counter and the changes rows of one transaction are seen together), and
+// announces their ids on the local feed.
+void PgCoherence::apply_through(PgConnection& c) {
+  std::lock_guard<std::mutex> lock(apply_mu_);
+  PgParams p;
+  p.add(static_cast<std::int64_t>(db_applied_));
+  PgResult r = c.query(
+      "SELECT g.generation, ch.generation, ch.ids FROM tokenkeep_generation g "
+      "LEFT JOIN tokenkeep_changes ch ON ch.generation > $1 AND ch.generation <= g.generation "
+      "ORDER BY ch.generation",
+      p, "cannot read the changes of");
+  if (r.rows() == 0) return;
+  const auto current = static_cast<std::uint64_t>(r.i64(0, 0));
+  if (current <= db_applied_) return;
+  std::vector<std::int64_t> ids;
+  std::uint64_t expect = db_applied_ + 1;
+  bool all = false;
+  for (int i = 0; i < r.rows(); ++i) {
+    if (r.null(i, 1)) continue;
+    if (static_cast<std::uint64_t>(r.i64(i, 1)) != expect) all = true;  // pruned history
+    ++expect;
+    parse_ids(r.text(i, 2), &ids);
+  }
+  if (expect != current + 1) all = true;
+  for (std::int64_t id : ids) all = all || id == TokenRepository::kAllIds;
+  if (all) ids = {TokenRepository::kAllIds};
+  feed_->write_begin(ids);
+  feed_->write_finish();
+  db_applied_ = current;
+}
+
+void PgCoherence::renew(PgConnection& c) {
+  std::uint64_t acked = 0;
+  {
+    std::lock_guard<std::mutex> lock(apply_mu_);
+    acked = db_applied_;
+  }
+  PgParams p;
+  p.add(node_).add(static_cast<std::int64_t>(acked)).add(std::to_string(options_.lease_seconds));
+  c.query("INSERT INTO tokenkeep_nodes(node, acked, lease_until) VALUES ($1, $2, now() + $3::float8 * interval '1 second') "
+          "ON CONFLICT (node) DO UPDATE SET acked = excluded.acked, lease_until = excluded.lease_until",
+          p, "cannot renew this node's lease on");
+}
+
+// One round: everything published is applied, then the lease is renewed acknowledging it.
+// The local deadline counts from before the renewal was sent, and stops short of the lease
+// (0.9 L), so this node distrusts its cache before any writer stops waiting for it.
+void PgCoherence::cycle(PgConnection& c) {
+  const std::int64_t sent = steady_ns();
+  apply_through(c);
+  renew(c);
+  deadline_ns_.store(sent + lease_ns_ * 9 / 10, std::memory_order_release);
+}
+
+void PgCoherence::listen_run(std::unique_ptr<PgConnection> c) {
+  while (!stop_.load()) {
+    try {
+      if (!c) {
+        c = listener_connect();
+        cycle(*c);
+      }
+      pollfd pfd[2] = {{PQsocket(c->handle()), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      ::poll(pfd, 2, static_cast<int>(lease_ns_ / 4 / 1000000));
+      if (stop_.load()) break;
+      if (!PQconsumeInput(c->handle())) {
+        c.reset();
+        continue;
+      }
+      while (PGnotify* n = PQnotifies(c->handle())) PQfreemem(n);
+      cycle(*c);
+    } catch (const Error&) {
+      c.reset();  // the server is away: the lease lapses, verification reads (and fails)
+      for (int i = 0; i < 10 && !stop_.load(); ++i) ::usleep(20000);
+    }
+  }
+  if (c && !c->broken() && !c->inherited()) {
+    try {
+      PgParams p;
+      p.add(node_);
+      c->query("DELETE FROM tokenkeep_nodes WHERE node = $1", p, "cannot leave");  // writers stop waiting for us
+    } catch (const Error&) {
+    }
+  }
+}
+
+void PgCoherence::after_commit(PgConnection& c, std::uint64_t generation) {
+  try {
+    apply_through(c);
+  } catch (const Error&) {
+    // Committed, but the server is gone before this node read the change back: forget
+    // everything cached here (reads go to the server, which has the change, or fail).
+    std::lock_guard<std::mutex> lock(apply_mu_);
+    feed_->write_begin({TokenRepository::kAllIds});
+    feed_->write_finish();
+  }
+  if (!options_.strict) return;
+  const std::int64_t give_up = steady_ns() + lease_ns_ * 2;
+  PgParams p;
+  p.add(node_).add(static_cast<std::int64_t>(generation));
+  for (int round = 0;; ++round) {
+    try {
+      PgResult r = c.query("SELECT count(*) FROM tokenkeep_nodes WHERE node <> $1 AND acked < $2 AND lease_until > now()",
+                           p, "cannot read the nodes' acknowledgements on");
+      if (r.i64(0, 0) == 0) return;
+    } catch (const Error&) {
+      // Cut off from the server: every other node loses its lease within L too.
+      ::usleep(static_cast<useconds_t>(lease_ns_ / 1000));
+      return;
+    }
+    if (steady_ns() > give_up) return;  // leases are by the server's clock; L has passed twice
+    ::usleep(round < 20 ? 200 : 2000);
+  }
+}
+
+void PgCoherence::restart_if_forked() {
+  if (g_forks.load(std::memory_order_relaxed) == forks_seen_.load(std::memory_order_relaxed)) return;
+  std::lock_guard<std::mutex> lock(restart_mu_);
+  const std::uint64_t forks = g_forks.load();
+  if (forks == forks_seen_.load()) return;
+  listener_ = nullptr;  // the parent's thread does not exist here; its connection is the parent's
+  deadline_ns_.store(0);
+  {
+    std::lock_guard<std::mutex> apply(apply_mu_);
+    feed_->write_begin({TokenRepository::kAllIds});  // whatever the parent cached is suspect
+    feed_->write_finish();
+  }
+  start();
+  forks_seen_.store(forks);
+}
+
+}  // namespace tokenkeep

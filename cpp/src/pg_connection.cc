@@ -1,0 +1,237 @@
+#include "tokenkeep/pg_connection.h"
+
+#include <unistd.h>
+
+#include <cstring>
+
+#include "tokenkeep/errors.h"
+
+namespace tokenkeep {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string hex_of(const unsigned char* p, std::size_t n) {
+  static const char* const kDigits = "0123456789abcdef";
+  std::string out = "\\x";
+  for (std::size_t i = 0; i < n; ++i) {
+    out += kDigits[p[i] >> 4];
+    out += kDigits[p[i] & 15];
+  }
+  return out;
+}
+
+// One element of an array literal: quoted, with " and \ escaped.
+void array_element(std::string* out, const std::string& v) {
+  *out += '"';
+  for (char c : v) {
+    if (c == '"' || c == '\\') *out += '\\';
+    *out += c;
+  }
+  *out += '"';
+}
+
+}  // namespace
+
+std::string PgResult::bytes(int row, int col) const {
+  const char* v = PQgetvalue(r_, row, col);
+  const int n = PQgetlength(r_, row, col);
+  std::string out;
+  if (n < 2 || v[0] != '\\' || v[1] != 'x') return out;
+  for (int i = 2; i + 1 < n; i += 2) {
+    const int hi = hex_value(v[i]);
+    const int lo = hex_value(v[i + 1]);
+    if (hi < 0 || lo < 0) return std::string();
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
+std::int64_t PgResult::affected() const {
+  const char* n = PQcmdTuples(r_);
+  return n && *n ? std::stoll(n) : 0;
+}
+
+PgParams& PgParams::add(const std::optional<std::int64_t>& v) {
+  if (!v) {
+    values_.emplace_back(std::nullopt);
+    return *this;
+  }
+  return add(*v);
+}
+
+PgParams& PgParams::add_bytes(const unsigned char* p, std::size_t n) { return add_text(hex_of(p, n)); }
+
+PgParams& PgParams::add_text(std::string v) {
+  values_.emplace_back(std::move(v));
+  return *this;
+}
+
+const char* const* PgParams::values() {
+  ptrs_.clear();
+  for (const auto& v : values_) ptrs_.push_back(v ? v->c_str() : nullptr);
+  return ptrs_.data();
+}
+
+std::string pg_array_text(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    array_element(&out, items[i]);
+  }
+  return out + "}";
+}
+
+std::string pg_array_i64(const std::vector<std::int64_t>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(items[i]);
+  }
+  return out + "}";
+}
+
+std::string pg_array_opt_i64(const std::vector<std::optional<std::int64_t>>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += items[i] ? std::to_string(*items[i]) : std::string("NULL");
+  }
+  return out + "}";
+}
+
+std::string pg_array_bytes(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    array_element(&out, hex_of(reinterpret_cast<const unsigned char*>(items[i].data()), items[i].size()));
+  }
+  return out + "}";
+}
+
+std::string pg_describe(const std::string& conninfo) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  if (err) PQfreemem(err);  // may quote the string: never shown
+  if (!opts) return "the PostgreSQL server (unparsable connection string)";
+  std::string host, port, db, user;
+  for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    if (!o->val) continue;
+    if (!std::strcmp(o->keyword, "host")) host = o->val;
+    if (!std::strcmp(o->keyword, "port")) port = o->val;
+    if (!std::strcmp(o->keyword, "dbname")) db = o->val;
+    if (!std::strcmp(o->keyword, "user")) user = o->val;
+  }
+  PQconninfoFree(opts);
+  std::string out = "PostgreSQL database '" + (db.empty() ? user : db) + "' on " +
+                    (host.empty() ? std::string("the default host") : host);
+  if (!port.empty()) out += " port " + port;
+  return out;
+}
+
+PgConnection::PgConnection(const std::string& conninfo) : pid_(::getpid()), where_(pg_describe(conninfo)) {
+  c_ = PQconnectdb(conninfo.c_str());
+  if (c_ == nullptr) fail(ErrorCode::kStoreError, "cannot connect to " + where_ + ": out of memory");
+  if (PQstatus(c_) != CONNECTION_OK) {
+    // libpq's messages name host, user and the failure, never the password.
+    std::string why = PQerrorMessage(c_);
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    PQfinish(c_);
+    c_ = nullptr;
+    fail(ErrorCode::kStoreError, "cannot connect to " + where_ + ": " + why);
+  }
+  PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
+}
+
+PgConnection::~PgConnection() {
+  if (c_ == nullptr) return;
+  if (inherited()) {
+    // The parent still talks on this socket: close our copy of the descriptor only.
+    ::close(PQsocket(c_));
+    return;  // the PGconn itself is leaked on purpose (PQfinish would send Terminate)
+  }
+  PQfinish(c_);
+}
+
+bool PgConnection::inherited() const { return ::getpid() != pid_; }
+
+void PgConnection::raise(const PGresult* r, const char* doing) {
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string why = primary ? primary : PQerrorMessage(c_);
+  while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+  if (PQstatus(c_) != CONNECTION_OK || (state && std::strncmp(state, "08", 2) == 0) ||
+      (state && std::strncmp(state, "57P", 3) == 0)) {
+    broken_ = true;
+    fail(ErrorCode::kStoreError, std::string(doing) + " " + where_ + ": the server is unreachable (" + why + ")");
+  }
+  fail(ErrorCode::kStoreError, std::string(doing) + " " + where_ + ": " + why);
+}
+
+void PgConnection::exec(const char* sql, const char* doing) {
+  PgResult r(PQexec(c_, sql));
+  const ExecStatusType status = PQresultStatus(r.get());
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) raise(r.get(), doing);
+}
+
+std::optional<PgResult> PgConnection::run(const char* sql, PgParams& params, const char* doing, bool unique_ok) {
+  std::string name;
+  bool known = false;
+  for (std::size_t i = 0; i < prepared_.size(); ++i) {
+    if (prepared_[i] == sql) {
+      known = true;
+      name = "tk" + std::to_string(i);
+    }
+  }
+  if (!known) {
+    name = "tk" + std::to_string(prepared_.size());
+    PGresult* p = PQprepare(c_, name.c_str(), sql, 0, nullptr);
+    if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+      PgResult owned(p);
+      raise(p, doing);
+    }
+    PQclear(p);
+    prepared_.push_back(sql);
+  }
+  PGresult* res = PQexecPrepared(c_, name.c_str(), params.size(), params.values(), nullptr, nullptr, 0);
+  PgResult owned(res);
+  const ExecStatusType status = PQresultStatus(res);
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return std::optional<PgResult>(std::move(owned));
+  const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  if (unique_ok && state && std::strcmp(state, "23505") == 0) return std::nullopt;
+  raise(res, doing);
+}
+
+PgTransaction::~PgTransaction() {
+  if (done_ || c_.broken()) return;
+  PGresult* r = PQexec(c_.handle(), "ROLLBACK");
+  PQclear(r);
+}
+
+PgPool::~PgPool() = default;
+
+PgPool::Lease PgPool::acquire() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (!idle_.empty()) {
+      std::unique_ptr<PgConnection> c = std::move(idle_.back());
+      idle_.pop_back();
+      if (!c->inherited() && !c->broken()) return Lease(*this, std::move(c));
+      // Inherited (after fork) or broken: dropped (the destructor knows which is which).
+    }
+  }
+  return Lease(*this, std::make_unique<PgConnection>(conninfo_));
+}
+
+void PgPool::give_back(std::unique_ptr<PgConnection> c) {
+  if (!c || c->broken() || c->inherited() || PQtransactionStatus(c->handle()) != PQTRANS_IDLE) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (idle_.size() < 8) idle_.push_back(std::move(c));
+}
+
+}  // namespace tokenkeep

@@ -1,0 +1,71 @@
+// The PostgreSQL schema and its migrations (pg_store.h). Migrations run in one transaction
+// under pg_advisory_xact_lock keyed by the schema's name: nodes starting at once queue, and
+// each re-reads the version once it holds the lock.
+#include <string>
+
+#include "tokenkeep/errors.h"
+#include "tokenkeep/pg_coherence.h"
+#include "tokenkeep/pg_store.h"
+
+namespace tokenkeep {
+namespace {
+
+// kMigrations[v] takes the schema from version v to v + 1.
+const char* const kMigrations[kPgSchemaVersion] = {
+    R"sql(
+    CREATE TABLE tokenkeep_settings(key text PRIMARY KEY, value text NOT NULL);
+    CREATE TABLE tokenkeep_tokens(
+      id           bigint PRIMARY KEY,  -- public id, 63-bit random
+      owner        text NOT NULL,
+      name         text NOT NULL,
+      scopes       text NOT NULL,       -- canonical, space-separated
+      digest       bytea NOT NULL,      -- keyed BLAKE2b-256 of the secret part
+      pepper_id    text NOT NULL,
+      created_at   bigint NOT NULL,     -- microseconds since the epoch, UTC
+      expires_at   bigint,
+      last_used_at bigint,
+      revoked_at   bigint);
+    CREATE UNIQUE INDEX tokenkeep_tokens_live_name ON tokenkeep_tokens(owner, name) WHERE revoked_at IS NULL;
+    CREATE TABLE tokenkeep_audit(
+      seq        bigserial PRIMARY KEY,
+      at         bigint NOT NULL,
+      actor      text NOT NULL,
+      action     text NOT NULL,
+      token_id   bigint,
+      owner      text NOT NULL,
+      name       text NOT NULL,
+      old_scopes text NOT NULL,
+      new_scopes text NOT NULL,
+      detail     text NOT NULL);
+    CREATE INDEX tokenkeep_audit_owner_seq ON tokenkeep_audit(owner, seq);
+    -- Coherence: the counter every changing transaction bumps (its row lock orders them),
+    -- the ids each generation changed ({0}: everything), and the nodes' leases.
+    CREATE TABLE tokenkeep_generation(one boolean PRIMARY KEY DEFAULT true CHECK (one), generation bigint NOT NULL);
+    INSERT INTO tokenkeep_generation VALUES (true, 0);
+    CREATE TABLE tokenkeep_changes(generation bigint PRIMARY KEY, ids bigint[] NOT NULL);
+    CREATE TABLE tokenkeep_nodes(node text PRIMARY KEY, acked bigint NOT NULL, lease_until timestamptz NOT NULL);
+    )sql",
+};
+
+}  // namespace
+
+void pg_schema_migrate(PgConnection& c) {
+  PgTransaction tx(c);
+  c.exec("SELECT pg_advisory_xact_lock(7311, hashtext(current_schema()))", "cannot lock the schema of");
+  c.exec("CREATE TABLE IF NOT EXISTS tokenkeep_schema(version int NOT NULL)", "cannot migrate");
+  PgParams none;
+  PgResult r = c.query("SELECT version FROM tokenkeep_schema", none, "cannot migrate");
+  int version = r.rows() ? static_cast<int>(r.i64(0, 0)) : 0;
+  if (version > kPgSchemaVersion) {
+    fail(ErrorCode::kStoreError, c.where() + " has tokenkeep schema version " + std::to_string(version) +
+                                     ", newer than this tokenkeep supports (" + std::to_string(kPgSchemaVersion) +
+                                     "); upgrade tokenkeep");
+  }
+  if (version == kPgSchemaVersion) return;  // rolls back the (empty) transaction
+  for (int v = version; v < kPgSchemaVersion; ++v) c.exec(kMigrations[v], "cannot migrate");
+  c.exec("DELETE FROM tokenkeep_schema", "cannot migrate");
+  c.exec(("INSERT INTO tokenkeep_schema VALUES (" + std::to_string(kPgSchemaVersion) + ")").c_str(), "cannot migrate");
+  tx.commit();
+}
+
+}  // namespace tokenkeep

@@ -1,0 +1,424 @@
+// TokenRepository on PostgreSQL: the SQL. Connections come from a small pool (pg_connection.h);
+// cross-node coherence is PgCoherence's (pg_coherence.h).
+#include "tokenkeep/pg_store.h"
+
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+
+#include "tokenkeep/errors.h"
+#include "tokenkeep/pg_coherence.h"
+#include "tokenkeep/pg_connection.h"
+#include "tokenkeep/scopes.h"
+
+namespace tokenkeep {
+namespace {
+
+#define PG_TOKEN_COLUMNS "id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at"
+#define PG_TOKEN_SELECT "SELECT " PG_TOKEN_COLUMNS " FROM tokenkeep_tokens "
+#define PG_AUDIT_INSERT \
+  "INSERT INTO tokenkeep_audit(at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail) "
+
+TokenRecord read_token(const PgResult& r, int row) {
+  TokenRecord t;
+  t.id = r.i64(row, 0);
+  t.owner = r.text(row, 1);
+  t.name = r.text(row, 2);
+  t.scopes = scopes_split(r.text(row, 3));
+  const std::string d = r.bytes(row, 4);
+  if (d.size() == t.digest.size()) std::memcpy(t.digest.data(), d.data(), d.size());
+  t.pepper_id = r.text(row, 5);
+  t.created_at = r.i64(row, 6);
+  t.expires_at = r.opt_i64(row, 7);
+  t.last_used_at = r.opt_i64(row, 8);
+  t.revoked_at = r.opt_i64(row, 9);
+  return t;
+}
+
+std::vector<TokenRecord> read_tokens(const PgResult& r) {
+  std::vector<TokenRecord> out;
+  out.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read_token(r, i));
+  return out;
+}
+
+std::string digest_bytes(const Digest& d) { return std::string(reinterpret_cast<const char*>(d.data()), d.size()); }
+
+void audit_add(PgConnection& c, std::int64_t at, const std::string& actor, const char* action,
+               std::optional<std::int64_t> token_id, const std::string& owner, const std::string& name,
+               const std::string& old_scopes, const std::string& new_scopes, const std::string& detail) {
+  PgParams p;
+  p.add(at).add(actor).add(std::string(action)).add(token_id).add(owner).add(name).add(old_scopes).add(new_scopes).add(detail);
+  c.query(PG_AUDIT_INSERT "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", p, "cannot write the audit log of");
+}
+
+// Ids recently looked up and not found, so that a client retrying an unknown (purged,
+// mistyped, sprayed) token costs no round trip each time. Sound without any announcement of
+// creates because ids are 63-bit random and unknown until their create returns: an entry for
+// X turns wrong only if X is created later, which needs X guessed beforehand (2^-63 a guess),
+// and then it fails closed (the new token refused until the entry ages out), never a stale
+// accept. A create through this node erases its ids. Bounded: kMax entries, kTtl each.
+class NegativeCache {
+ public:
+  bool contains(std::int64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = seen_.find(id);
+    return it != seen_.end() && now_ns() - it->second < kTtlNs;
+  }
+  void add(std::int64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::int64_t now = now_ns();
+    while (order_.size() >= kMax || (!order_.empty() && now - order_.front().second >= kTtlNs)) {
+      auto it = seen_.find(order_.front().first);
+      if (it != seen_.end() && it->second == order_.front().second) seen_.erase(it);
+      order_.pop_front();
+    }
+    seen_[id] = now;
+    order_.emplace_back(id, now);
+  }
+  void erase(const std::vector<TokenRecord>& records) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& r : records) seen_.erase(r.id);
+  }
+
+ private:
+  static constexpr std::size_t kMax = 65536;
+  static constexpr std::int64_t kTtlNs = 60LL * 1000 * 1000 * 1000;
+  static std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  std::mutex mu_;
+  std::unordered_map<std::int64_t, std::int64_t> seen_;  // id -> when it was not found
+  std::deque<std::pair<std::int64_t, std::int64_t>> order_;
+};
+
+class PgStore final : public TokenRepository {
+ public:
+  PgStore(const std::string& conninfo, const PgOptions& options) : pool_(conninfo) {
+    std::string schema;
+    {
+      auto c = pool_.acquire();
+      pg_schema_migrate(*c);
+      PgParams none;
+      schema = c->query("SELECT current_schema()", none, "cannot read the schema of").text(0, 0);
+    }
+    channel_ = "tokenkeep_" + schema.substr(0, 50);
+    coherence_ = std::make_unique<PgCoherence>(conninfo, channel_, options);
+  }
+
+  std::optional<std::string> setting_get(const std::string& key) override {
+    auto c = pool_.acquire();
+    PgParams p;
+    p.add(key);
+    PgResult r = c->query("SELECT value FROM tokenkeep_settings WHERE key = $1", p, "cannot read settings from");
+    if (r.rows() == 0) return std::nullopt;
+    return r.text(0, 0);
+  }
+
+  std::string setting_put(const std::string& key, const std::string& value,
+                          const std::optional<std::string>& expected) override {
+    auto c = pool_.acquire();
+    PgTransaction tx(*c);
+    PgParams p;
+    p.add(key).add(value);
+    PgResult ins = c->query("INSERT INTO tokenkeep_settings(key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                            p, "cannot write settings to");
+    if (ins.affected() == 1) {
+      tx.commit();
+      return value;
+    }
+    PgParams k;
+    k.add(key);
+    const std::string current =
+        c->query("SELECT value FROM tokenkeep_settings WHERE key = $1 FOR UPDATE", k, "cannot read settings from")
+            .text(0, 0);
+    if (current != expected && current != value) return current;
+    if (current != value) c->query("UPDATE tokenkeep_settings SET value = $2 WHERE key = $1", p, "cannot write settings to");
+    tx.commit();
+    return value;
+  }
+
+  // One statement, one round trip: the rows and their audit rows from arrays (unnest).
+  // Not announced (see token_repository.h): a create cannot make any cache stale.
+  void tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor, std::int64_t at) override {
+    if (records.empty()) return;
+    missing_.erase(records);
+    std::vector<std::int64_t> ids, created;
+    std::vector<std::optional<std::int64_t>> expires;
+    std::vector<std::string> owners, names, scopes, digests, peppers;
+    for (const auto& r : records) {
+      ids.push_back(r.id);
+      owners.push_back(r.owner);
+      names.push_back(r.name);
+      scopes.push_back(scopes_join(r.scopes));
+      digests.push_back(digest_bytes(r.digest));
+      peppers.push_back(r.pepper_id);
+      created.push_back(r.created_at);
+      expires.push_back(r.expires_at);
+    }
+    PgParams p;
+    p.add_text(pg_array_i64(ids)).add_text(pg_array_text(owners)).add_text(pg_array_text(names));
+    p.add_text(pg_array_text(scopes)).add_text(pg_array_bytes(digests)).add_text(pg_array_text(peppers));
+    p.add_text(pg_array_i64(created)).add_text(pg_array_opt_i64(expires)).add(at).add(actor);
+    auto c = pool_.acquire();
+    auto done = c->run(
+        "WITH t AS (INSERT INTO tokenkeep_tokens(id, owner, name, scopes, digest, pepper_id, created_at, expires_at) "
+        "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::bigint[], "
+        "$8::bigint[]) RETURNING id, owner, name, scopes) " PG_AUDIT_INSERT
+        "SELECT $9, $10, 'create', id, owner, name, '', scopes, '' FROM t ORDER BY id",
+        p, "cannot insert tokens into", true);
+    if (done) return;
+    PgParams q;
+    q.add_text(pg_array_text(owners)).add_text(pg_array_text(names));
+    PgResult taken = c->query(
+        "SELECT t.name FROM tokenkeep_tokens t JOIN unnest($1::text[], $2::text[]) AS u(owner, name) "
+        "ON t.owner = u.owner AND t.name = u.name WHERE t.revoked_at IS NULL LIMIT 1",
+        q, "cannot read tokens from");
+    if (taken.rows()) fail(ErrorCode::kNameTaken, "a token named '" + taken.text(0, 0) + "' already exists");
+    fail(ErrorCode::kStoreError, "cannot insert tokens into " + c->where() + ": a constraint failed; nothing was created");
+  }
+
+  std::optional<TokenRecord> token_find(std::int64_t id) override {
+    coherence_->restart_if_forked();
+    if (missing_.contains(id)) return std::nullopt;
+    auto c = pool_.acquire();
+    PgParams p;
+    p.add(id);
+    PgResult r = c->query(PG_TOKEN_SELECT "WHERE id = $1", p, "cannot read tokens from");
+    if (r.rows() == 0) {
+      missing_.add(id);
+      return std::nullopt;
+    }
+    return read_token(r, 0);
+  }
+
+  std::optional<TokenRecord> token_find_owned(const std::string& owner, std::int64_t id) override {
+    auto c = pool_.acquire();
+    PgParams p;
+    p.add(id).add(owner);
+    PgResult r = c->query(PG_TOKEN_SELECT "WHERE id = $1 AND owner = $2 AND revoked_at IS NULL", p, "cannot read tokens from");
+    if (r.rows() == 0) return std::nullopt;
+    return read_token(r, 0);
+  }
+
+  std::vector<TokenRecord> tokens_list(const std::string& owner) override {
+    auto c = pool_.acquire();
+    PgParams p;
+    p.add(owner);
+    return read_tokens(c->query(PG_TOKEN_SELECT "WHERE owner = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
+                                p, "cannot read tokens from"));
+  }
+
+  std::vector<TokenRecord> tokens_expiring(std::int64_t from, std::int64_t until,
+                                           const std::optional<std::string>& owner) override {
+    auto c = pool_.acquire();
+    PgParams p;
+    p.add(from).add(until);
+    if (owner) {
+      p.add(*owner);
+    } else {
+      p.add(std::optional<std::int64_t>());
+    }
+    return read_tokens(c->query(PG_TOKEN_SELECT
+                                "WHERE revoked_at IS NULL AND expires_at BETWEEN $1 AND $2 AND ($3::text IS NULL OR owner = $3) "
+                                "ORDER BY expires_at, id",
+                                p, "cannot read tokens from"));
+  }
+
+  bool token_update_scopes(const std::string& owner, std::int64_t id, const std::vector<std::string>& scopes,
+                           const std::string& actor, std::int64_t at) override {
+    auto c = pool_.acquire();
+    std::uint64_t g = 0;
+    {
+      PgTransaction tx(*c);
+      auto old = find_owned_for_update(*c, owner, id);
+      if (!old) return false;
+      const std::string joined = scopes_join(scopes);
+      PgParams p;
+      p.add(id).add(joined);
+      c->query("UPDATE tokenkeep_tokens SET scopes = $2 WHERE id = $1", p, "cannot update a token in");
+      audit_add(*c, at, actor, "update_scopes", id, owner, old->name, scopes_join(old->scopes), joined, "");
+      g = publish(*c, {id});
+      tx.commit();
+    }
+    coherence_->after_commit(*c, g);
+    return true;
+  }
+
+  bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids, const std::string& actor,
+                     std::int64_t at) override {
+    auto c = pool_.acquire();
+    std::uint64_t g = 0;
+    {
+      PgTransaction tx(*c);
+      std::vector<TokenRecord> old;
+      for (std::int64_t id : ids) {
+        auto r = find_owned_for_update(*c, owner, id);
+        if (!r) return false;  // rolls back
+        old.push_back(std::move(*r));
+      }
+      for (const auto& r : old) revoke_one(*c, r, actor, at, "revoke", "");
+      g = publish(*c, ids);
+      tx.commit();
+    }
+    coherence_->after_commit(*c, g);
+    return true;
+  }
+
+  bool token_rotate(const std::string& owner, std::int64_t id, const TokenRecord& replacement, const std::string& actor,
+                    std::int64_t at) override {
+    auto c = pool_.acquire();
+    std::uint64_t g = 0;
+    {
+      PgTransaction tx(*c);
+      auto old = find_owned_for_update(*c, owner, id);
+      if (!old) return false;
+      missing_.erase({replacement});
+      TokenRecord fresh = replacement;
+      fresh.name = old->name;
+      fresh.scopes = old->scopes;
+      fresh.expires_at = old->expires_at;
+      revoke_one(*c, *old, actor, at, "revoke", "replaced by " + std::to_string(fresh.id));
+      const std::string scopes = scopes_join(fresh.scopes);
+      PgParams p;
+      p.add(fresh.id).add(owner).add(fresh.name).add(scopes).add_bytes(fresh.digest.data(), fresh.digest.size());
+      p.add(fresh.pepper_id).add(fresh.created_at).add(fresh.expires_at);
+      if (!c->run("INSERT INTO tokenkeep_tokens(id, owner, name, scopes, digest, pepper_id, created_at, expires_at) "
+                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                  p, "cannot insert a token into", true)) {
+        fail(ErrorCode::kNameTaken, "a token named '" + fresh.name + "' already exists");
+      }
+      audit_add(*c, at, actor, "rotate", fresh.id, owner, fresh.name, "", scopes, "");
+      g = publish(*c, {id});
+      tx.commit();
+    }
+    coherence_->after_commit(*c, g);
+    return true;
+  }
+
+  std::int64_t tokens_purge(std::int64_t cutoff, const std::string& actor, std::int64_t at) override {
+    auto c = pool_.acquire();
+    std::uint64_t g = 0;
+    std::int64_t n = 0;
+    {
+      PgTransaction tx(*c);
+      PgParams p;
+      p.add(cutoff);
+      n = c->query("DELETE FROM tokenkeep_tokens WHERE revoked_at < $1 OR expires_at < $1", p, "cannot purge tokens from")
+              .affected();
+      audit_add(*c, at, actor, "purge", std::nullopt, "", "", "", "", std::to_string(n) + " tokens");
+      g = publish(*c, {kAllIds});
+      tx.commit();
+    }
+    coherence_->after_commit(*c, g);
+    return n;
+  }
+
+  // Advisory, so committed without waiting for the WAL flush (synchronous_commit off, this
+  // transaction only); never announced.
+  void tokens_touch(const std::vector<std::pair<std::int64_t, std::int64_t>>& uses) override {
+    if (uses.empty()) return;
+    std::vector<std::int64_t> ids, ats;
+    for (const auto& [id, at] : uses) {
+      ids.push_back(id);
+      ats.push_back(at);
+    }
+    auto c = pool_.acquire();
+    PgTransaction tx(*c, "BEGIN; SET LOCAL synchronous_commit TO off");
+    PgParams p;
+    p.add_text(pg_array_i64(ids)).add_text(pg_array_i64(ats));
+    c->query("UPDATE tokenkeep_tokens t SET last_used_at = u.at "
+             "FROM (SELECT id, max(at) AS at FROM unnest($1::bigint[], $2::bigint[]) AS x(id, at) GROUP BY id) u "
+             "WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)",
+             p, "cannot record token use in");
+    tx.commit();
+  }
+
+  Coherence coherence() const noexcept override { return coherence_->state(); }
+
+  bool changes_since(std::uint64_t from, std::uint64_t to, std::vector<std::int64_t>* ids) override {
+    return coherence_->changes_since(from, to, ids);
+  }
+
+  void coherence_repair() override { coherence_->restart_if_forked(); }
+
+  std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner, std::int64_t limit) override {
+    auto c = pool_.acquire();
+    PgParams p;
+    if (owner) {
+      p.add(*owner);
+    } else {
+      p.add(std::optional<std::int64_t>());
+    }
+    p.add(limit);
+    PgResult r = c->query(
+        "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail FROM tokenkeep_audit "
+        "WHERE ($1::text IS NULL OR owner = $1) ORDER BY seq DESC LIMIT $2",
+        p, "cannot read the audit log of");
+    std::vector<AuditEvent> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      AuditEvent e;
+      e.seq = r.i64(i, 0);
+      e.at = r.i64(i, 1);
+      e.actor = r.text(i, 2);
+      e.action = r.text(i, 3);
+      e.token_id = r.opt_i64(i, 4);
+      e.owner = r.text(i, 5);
+      e.name = r.text(i, 6);
+      e.old_scopes = r.text(i, 7);
+      e.new_scopes = r.text(i, 8);
+      e.detail = r.text(i, 9);
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+ private:
+  std::optional<TokenRecord> find_owned_for_update(PgConnection& c, const std::string& owner, std::int64_t id) {
+    PgParams p;
+    p.add(id).add(owner);
+    PgResult r = c.query(PG_TOKEN_SELECT "WHERE id = $1 AND owner = $2 AND revoked_at IS NULL FOR UPDATE", p,
+                         "cannot read tokens from");
+    if (r.rows() == 0) return std::nullopt;
+    return read_token(r, 0);
+  }
+
+  void revoke_one(PgConnection& c, const TokenRecord& old, const std::string& actor, std::int64_t at, const char* action,
+                  const std::string& detail) {
+    PgParams p;
+    p.add(old.id).add(at);
+    c.query("UPDATE tokenkeep_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", p, "cannot revoke a token in");
+    audit_add(c, at, actor, action, old.id, old.owner, old.name, scopes_join(old.scopes), "", detail);
+  }
+
+  // Inside a changing transaction, last: bumps the counter (its row lock is held to the
+  // commit, so commit order = counter order and no generation is skipped), records the ids,
+  // prunes old history, and queues the NOTIFY that PostgreSQL sends at commit.
+  std::uint64_t publish(PgConnection& c, const std::vector<std::int64_t>& ids) {
+    PgParams p;
+    p.add_text(pg_array_i64(ids)).add(channel_);
+    PgResult r = c.query(
+        "WITH g AS (UPDATE tokenkeep_generation SET generation = generation + 1 RETURNING generation), "
+        "ch AS (INSERT INTO tokenkeep_changes(generation, ids) SELECT generation, $1::bigint[] FROM g), "
+        "old AS (DELETE FROM tokenkeep_changes WHERE generation <= (SELECT generation FROM g) - 4096) "
+        "SELECT generation, pg_notify($2, generation::text) FROM g",
+        p, "cannot publish a change on");
+    return static_cast<std::uint64_t>(r.i64(0, 0));
+  }
+
+  PgPool pool_;
+  NegativeCache missing_;
+  std::string channel_;
+  std::unique_ptr<PgCoherence> coherence_;
+};
+
+}  // namespace
+
+std::unique_ptr<TokenRepository> pg_store_open(const std::string& conninfo, const PgOptions& options) {
+  return std::make_unique<PgStore>(conninfo, options);
+}
+
+}  // namespace tokenkeep

@@ -1,0 +1,254 @@
+// An in-memory TokenRepository for tests: the whole contract of token_repository.h (the
+// same answers, errors and audit rows as SQLite, the coherence contract) in plain maps under
+// one mutex. Engines built on it run without a database; repository_contract_test.cc holds
+// it to the same suite as the real backends. Its coherence is a generation counter and a
+// bounded history of changed ids, as a PostgreSQL node keeps.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "tokenkeep/errors.h"
+#include "tokenkeep/scopes.h"
+#include "tokenkeep/token_repository.h"
+
+namespace tokenkeep::testing {
+
+class FakeRepository final : public TokenRepository {
+ public:
+  std::optional<std::string> setting_get(const std::string& key) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = settings_.find(key);
+    if (it == settings_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  std::string setting_put(const std::string& key, const std::string& value,
+                          const std::optional<std::string>& expected) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = settings_.find(key);
+    if (it != settings_.end() && it->second != expected && it->second != value) return it->second;
+    settings_[key] = value;
+    return value;
+  }
+
+  void tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor, std::int64_t at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      const auto& r = records[i];
+      if (live_name_taken(r.owner, r.name)) fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists");
+      if (tokens_.count(r.id)) fail(ErrorCode::kStoreError, "cannot insert tokens: a constraint failed; nothing was created");
+      for (std::size_t j = 0; j < i; ++j) {
+        if (records[j].owner == r.owner && records[j].name == r.name) {
+          fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists");
+        }
+      }
+    }
+    for (const auto& r : records) {
+      tokens_[r.id] = r;
+      audit_add(at, actor, "create", r.id, r.owner, r.name, "", scopes_join(r.scopes), "");
+    }
+  }
+
+  std::optional<TokenRecord> token_find(std::int64_t id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = tokens_.find(id);
+    if (it == tokens_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  std::optional<TokenRecord> token_find_owned(const std::string& owner, std::int64_t id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    const TokenRecord* r = live_owned(owner, id);
+    if (!r) return std::nullopt;
+    return *r;
+  }
+
+  std::vector<TokenRecord> tokens_list(const std::string& owner) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<TokenRecord> out;
+    for (const auto& [id, r] : tokens_) {
+      if (r.owner == owner && !r.revoked_at) out.push_back(r);
+    }
+    std::sort(out.begin(), out.end(), [](const TokenRecord& a, const TokenRecord& b) {
+      return a.created_at != b.created_at ? a.created_at > b.created_at : a.id > b.id;
+    });
+    return out;
+  }
+
+  std::vector<TokenRecord> tokens_expiring(std::int64_t from, std::int64_t until,
+                                           const std::optional<std::string>& owner) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<TokenRecord> out;
+    for (const auto& [id, r] : tokens_) {
+      if (!r.revoked_at && r.expires_at && *r.expires_at >= from && *r.expires_at <= until &&
+          (!owner || r.owner == *owner)) {
+        out.push_back(r);
+      }
+    }
+    std::sort(out.begin(), out.end(), [](const TokenRecord& a, const TokenRecord& b) {
+      return *a.expires_at != *b.expires_at ? *a.expires_at < *b.expires_at : a.id < b.id;
+    });
+    return out;
+  }
+
+  bool token_update_scopes(const std::string& owner, std::int64_t id, const std::vector<std::string>& scopes,
+                           const std::string& actor, std::int64_t at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    TokenRecord* r = live_owned(owner, id);
+    if (!r) return false;
+    audit_add(at, actor, "update_scopes", id, owner, r->name, scopes_join(r->scopes), scopes_join(scopes), "");
+    r->scopes = scopes;
+    publish({id});
+    return true;
+  }
+
+  bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids, const std::string& actor,
+                     std::int64_t at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (std::int64_t id : ids) {
+      if (!live_owned(owner, id)) return false;
+    }
+    for (std::int64_t id : ids) {
+      TokenRecord& r = tokens_[id];
+      r.revoked_at = at;
+      audit_add(at, actor, "revoke", id, owner, r.name, scopes_join(r.scopes), "", "");
+    }
+    publish(ids);
+    return true;
+  }
+
+  bool token_rotate(const std::string& owner, std::int64_t id, const TokenRecord& replacement,
+                    const std::string& actor, std::int64_t at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    TokenRecord* old = live_owned(owner, id);
+    if (!old) return false;
+    TokenRecord fresh = replacement;
+    fresh.name = old->name;
+    fresh.scopes = old->scopes;
+    fresh.expires_at = old->expires_at;
+    old->revoked_at = at;
+    audit_add(at, actor, "revoke", id, owner, old->name, scopes_join(old->scopes), "",
+              "replaced by " + std::to_string(fresh.id));
+    audit_add(at, actor, "rotate", fresh.id, owner, fresh.name, "", scopes_join(fresh.scopes), "");
+    tokens_[fresh.id] = fresh;
+    publish({id});
+    return true;
+  }
+
+  std::int64_t tokens_purge(std::int64_t cutoff, const std::string& actor, std::int64_t at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::int64_t n = 0;
+    for (auto it = tokens_.begin(); it != tokens_.end();) {
+      const TokenRecord& r = it->second;
+      if ((r.revoked_at && *r.revoked_at < cutoff) || (r.expires_at && *r.expires_at < cutoff)) {
+        it = tokens_.erase(it);
+        ++n;
+      } else {
+        ++it;
+      }
+    }
+    audit_add(at, actor, "purge", std::nullopt, "", "", "", "", std::to_string(n) + " tokens");
+    publish({kAllIds});
+    return n;
+  }
+
+  void tokens_touch(const std::vector<std::pair<std::int64_t, std::int64_t>>& uses) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, at] : uses) {
+      auto it = tokens_.find(id);
+      if (it != tokens_.end() && (!it->second.last_used_at || *it->second.last_used_at < at)) {
+        it->second.last_used_at = at;
+      }
+    }
+  }
+
+  Coherence coherence() const noexcept override {
+    return Coherence{generation_.load(std::memory_order_acquire), stable_.load(std::memory_order_acquire)};
+  }
+
+  bool changes_since(std::uint64_t from, std::uint64_t to, std::vector<std::int64_t>* ids) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (from < first_kept_) return false;
+    for (const auto& [g, changed] : history_) {
+      if (g <= from || g > to) continue;
+      for (std::int64_t id : changed) {
+        if (id == kAllIds) return false;
+        ids->push_back(id);
+      }
+    }
+    return true;
+  }
+
+  void coherence_repair() override { stable_.store(true); }
+
+  std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner, std::int64_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<AuditEvent> out;
+    for (auto it = audit_.rbegin(); it != audit_.rend() && static_cast<std::int64_t>(out.size()) < limit; ++it) {
+      if (!owner || it->owner == *owner) out.push_back(*it);
+    }
+    return out;
+  }
+
+  // For tests of the engine: a write in flight (or a node that lost its lease).
+  void set_unstable() { stable_.store(false); }
+
+ private:
+  bool live_name_taken(const std::string& owner, const std::string& name) const {
+    for (const auto& [id, r] : tokens_) {
+      if (r.owner == owner && r.name == name && !r.revoked_at) return true;
+    }
+    return false;
+  }
+
+  TokenRecord* live_owned(const std::string& owner, std::int64_t id) {
+    auto it = tokens_.find(id);
+    if (it == tokens_.end() || it->second.owner != owner || it->second.revoked_at) return nullptr;
+    return &it->second;
+  }
+
+  void audit_add(std::int64_t at, const std::string& actor, const char* action, std::optional<std::int64_t> token_id,
+                 const std::string& owner, const std::string& name, const std::string& old_scopes,
+                 const std::string& new_scopes, const std::string& detail) {
+    AuditEvent e;
+    e.seq = static_cast<std::int64_t>(audit_.size()) + 1;
+    e.at = at;
+    e.actor = actor;
+    e.action = action;
+    e.token_id = token_id;
+    e.owner = owner;
+    e.name = name;
+    e.old_scopes = old_scopes;
+    e.new_scopes = new_scopes;
+    e.detail = detail;
+    audit_.push_back(std::move(e));
+  }
+
+  // Called with mu_ held, after the change: the next generation names `ids`.
+  void publish(const std::vector<std::int64_t>& ids) {
+    const std::uint64_t g = generation_.load() + 1;
+    history_.emplace_back(g, ids);
+    if (history_.size() > kHistory) {
+      first_kept_ = history_.front().first;
+      history_.pop_front();
+    }
+    generation_.store(g, std::memory_order_release);
+  }
+
+  static constexpr std::size_t kHistory = 1024;
+  std::mutex mu_;
+  std::map<std::string, std::string> settings_;
+  std::map<std::int64_t, TokenRecord> tokens_;
+  std::vector<AuditEvent> audit_;
+  std::deque<std::pair<std::uint64_t, std::vector<std::int64_t>>> history_;
+  std::uint64_t first_kept_ = 0;
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<bool> stable_{true};
+};
+
+}  // namespace tokenkeep::testing

@@ -1,0 +1,131 @@
+// A PostgreSQL store end to end (store_open on a URL): engines as separate nodes, the pepper
+// rule, errors that never show the password. Needs TOKENKEEP_TEST_PG (fails without it).
+#include <gtest/gtest.h>
+
+#include "contract_backends.h"
+#include "tokenkeep/errors.h"
+#include "tokenkeep/pg_connection.h"
+#include "tokenkeep/store.h"
+
+namespace tokenkeep {
+namespace {
+
+class PgStoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Engine> node(const std::string& pepper = std::string(64, 'a'), bool strict = true) {
+    StoreOptions o;
+    o.pepper_hex = pepper;
+    o.pg.strict = strict;
+    o.pg.lease_seconds = 1.0;
+    return store_open(schema.conninfo(), o);
+  }
+  testing::PgSchemaStore schema;
+};
+
+TEST_F(PgStoreTest, ARevokeOnOneNodeIsRefusedByTheNextVerifyOnAnother) {
+  auto a = node();
+  auto b = node();
+  auto t = a->create("alice", {"ci", {"device"}, {}}, "");
+  ASSERT_EQ(b->verify(t.token.view(), 0, nullptr), VerifyStatus::kOk);
+  ASSERT_EQ(b->verify(t.token.view(), 0, nullptr), VerifyStatus::kOk);
+  ASSERT_EQ(b->cache_size(), 1u);
+  CachedTokenPtr out;
+  EXPECT_TRUE(b->verify_cached(t.token.view(), 0, &out));  // answered from b's memory
+  a->update_scopes("alice", token_id_format(t.record.id), {"device:read"}, "");
+  EXPECT_EQ(b->verify(t.token.view(), b->required_mask({"device:write"}), nullptr), VerifyStatus::kInsufficientScope);
+  a->revoke("alice", token_id_format(t.record.id), "");
+  EXPECT_EQ(b->verify(t.token.view(), 0, nullptr), VerifyStatus::kRevoked);
+  EXPECT_EQ(a->verify(t.token.view(), 0, nullptr), VerifyStatus::kRevoked);
+}
+
+TEST_F(PgStoreTest, BoundedModeConvergesWithinTheLease) {
+  auto a = node(std::string(64, 'a'), false);
+  auto b = node(std::string(64, 'a'), false);
+  auto t = a->create("alice", {"ci", {"device"}, {}}, "");
+  ASSERT_EQ(b->verify(t.token.view(), 0, nullptr), VerifyStatus::kOk);
+  a->revoke("alice", token_id_format(t.record.id), "");
+  EXPECT_EQ(a->verify(t.token.view(), 0, nullptr), VerifyStatus::kRevoked);  // the writer's own node at once
+  VerifyStatus seen = VerifyStatus::kOk;
+  for (int i = 0; i < 100 && seen == VerifyStatus::kOk; ++i) {
+    seen = b->verify(t.token.view(), 0, nullptr);
+    if (seen == VerifyStatus::kOk) usleep(10000);
+  }
+  EXPECT_EQ(seen, VerifyStatus::kRevoked);
+}
+
+TEST_F(PgStoreTest, ANodeWithAnotherPepperIsRefused) {
+  auto a = node();
+  try {
+    node(std::string(64, 'b'));
+    FAIL() << "expected StoreError";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kStoreError);
+    EXPECT_NE(std::string(e.what()).find("another pepper"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PgStoreTest, AUrlStoreNeedsAnExplicitPepper) {
+  unsetenv("TOKENKEEP_PEPPER");
+  try {
+    store_open(schema.conninfo(), StoreOptions{});
+    FAIL() << "expected StoreError";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kStoreError);
+    EXPECT_NE(std::string(e.what()).find("TOKENKEEP_PEPPER"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PgStoreTest, AnUnreachableServerIsAStoreErrorWithoutThePassword) {
+  StoreOptions o;
+  o.pepper_hex = std::string(64, 'a');
+  try {
+    store_open("postgresql://tk:hunter2secret@/nodb?host=/nonexistent&port=1", o);
+    FAIL() << "expected StoreError";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kStoreError);
+    EXPECT_EQ(std::string(e.what()).find("hunter2secret"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("nodb"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PgStoreTest, BulkCreateAndUsesPersist) {
+  auto a = node();
+  std::vector<NewToken> specs;
+  for (int i = 0; i < 500; ++i) specs.push_back({"t" + std::to_string(i), {"device"}, {}});
+  auto made = a->create_many("alice", specs, "");
+  ASSERT_EQ(a->list("alice").size(), 500u);
+  EXPECT_EQ(a->verify(made[7].token.view(), 0, nullptr), VerifyStatus::kOk);
+  a->uses_flush();
+  auto b = node();
+  EXPECT_TRUE(b->get("alice", token_id_format(made[7].record.id)).last_used_at);
+  EXPECT_THROW(a->create("alice", {"t3", {"device"}, {}}, ""), Error);
+}
+
+TEST_F(PgStoreTest, AnUnknownIdLookedUpAgainCostsNoRoundTrip) {
+  auto repo = schema.open();
+  EXPECT_FALSE(repo->token_find(777));
+  // Cut every session of this store: a lookup that needs the server now fails.
+  PgConnection admin(schema.conninfo());
+  admin.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+             "WHERE datname = current_database() AND pid <> pg_backend_pid() AND usename = current_user",
+             "cannot terminate");
+  EXPECT_FALSE(repo->token_find(777));  // answered by the negative cache
+  EXPECT_THROW(repo->token_find(778), Error);  // a new unknown id goes to the server
+}
+
+TEST_F(PgStoreTest, ACreateThroughThisNodeClearsItsNegativeEntry) {
+  auto repo = schema.open();
+  EXPECT_FALSE(repo->token_find(4242));
+  TokenRecord r;
+  r.id = 4242;
+  r.owner = "alice";
+  r.name = "x";
+  r.scopes = {"device"};
+  r.pepper_id = "p";
+  r.created_at = 1;
+  repo->tokens_insert({r}, "alice", 1);
+  EXPECT_TRUE(repo->token_find(4242));
+}
+
+}  // namespace
+}  // namespace tokenkeep

@@ -1,0 +1,198 @@
+// One suite, every TokenRepository: SQLite (in memory and on a file), the in-memory fake,
+// and PostgreSQL (the server named by TOKENKEEP_TEST_PG; without it the PostgreSQL cases
+// fail - they never skip). Each case gets an empty store of its own.
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "contract_backends.h"
+#include "tokenkeep/errors.h"
+#include "tokenkeep/scopes.h"
+
+namespace tokenkeep {
+namespace {
+
+using testing::Backend;
+
+TokenRecord record(std::int64_t id, const std::string& owner, const std::string& name, std::int64_t created,
+                   std::optional<std::int64_t> expires = std::nullopt) {
+  TokenRecord r;
+  r.id = id;
+  r.owner = owner;
+  r.name = name;
+  r.scopes = {"device"};
+  for (std::size_t i = 0; i < r.digest.size(); ++i) r.digest[i] = static_cast<unsigned char>(id + static_cast<std::int64_t>(i));
+  r.pepper_id = "pepper1";
+  r.created_at = created;
+  r.expires_at = expires;
+  return r;
+}
+
+class RepositoryContract : public ::testing::TestWithParam<const Backend*> {
+ protected:
+  void SetUp() override {
+    store_ = GetParam()->make_store();
+    repo_ = store_->open();
+  }
+  std::unique_ptr<Backend::Store> store_;
+  std::unique_ptr<TokenRepository> repo_;
+};
+
+TEST_P(RepositoryContract, SettingsKeepTheFirstValueUnlessExpected) {
+  EXPECT_FALSE(repo_->setting_get("prefix"));
+  EXPECT_EQ(repo_->setting_put("prefix", "tk", std::nullopt), "tk");
+  EXPECT_EQ(repo_->setting_get("prefix"), "tk");
+  EXPECT_EQ(repo_->setting_put("prefix", "zz", std::nullopt), "tk");  // not the expected old value
+  EXPECT_EQ(repo_->setting_put("prefix", "zz", std::string("tk")), "zz");
+  EXPECT_EQ(repo_->setting_get("prefix"), "zz");
+}
+
+TEST_P(RepositoryContract, InsertFindListRoundTrip) {
+  repo_->tokens_insert({record(11, "alice", "a", 100, 5000), record(12, "alice", "b", 200), record(13, "bob", "a", 150)},
+                       "admin", 300);
+  auto r = repo_->token_find(12);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->owner, "alice");
+  EXPECT_EQ(r->name, "b");
+  EXPECT_EQ(r->scopes, std::vector<std::string>{"device"});
+  EXPECT_EQ(r->digest, record(12, "alice", "b", 200).digest);
+  EXPECT_EQ(r->pepper_id, "pepper1");
+  EXPECT_EQ(r->created_at, 200);
+  EXPECT_FALSE(r->expires_at);
+  EXPECT_FALSE(r->revoked_at);
+  EXPECT_EQ(repo_->token_find(11)->expires_at, 5000);
+  EXPECT_FALSE(repo_->token_find(99));
+  EXPECT_TRUE(repo_->token_find_owned("alice", 11));
+  EXPECT_FALSE(repo_->token_find_owned("bob", 11));  // never another owner's row
+  auto list = repo_->tokens_list("alice");
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].id, 12);  // newest first
+  EXPECT_EQ(list[1].id, 11);
+  auto audit = repo_->audit_list(std::string("bob"), 10);
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].action, "create");
+  EXPECT_EQ(audit[0].actor, "admin");
+  EXPECT_EQ(audit[0].token_id, 13);
+  EXPECT_EQ(audit[0].at, 300);
+  EXPECT_EQ(repo_->audit_list(std::nullopt, 2).size(), 2u);
+}
+
+TEST_P(RepositoryContract, LiveNamesAreUniquePerOwnerAndInsertIsAllOrNothing) {
+  repo_->tokens_insert({record(1, "alice", "ci", 1)}, "alice", 1);
+  try {
+    repo_->tokens_insert({record(2, "alice", "other", 2), record(3, "alice", "ci", 2)}, "alice", 2);
+    FAIL() << "expected NameTaken";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNameTaken);
+  }
+  EXPECT_FALSE(repo_->token_find(2));  // nothing of the batch was kept
+  EXPECT_EQ(repo_->audit_list(std::nullopt, 10).size(), 1u);
+  repo_->tokens_insert({record(4, "bob", "ci", 3)}, "bob", 3);  // another owner may
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {1}, "alice", 4));
+  repo_->tokens_insert({record(5, "alice", "ci", 5)}, "alice", 5);  // a revoked name is free again
+  EXPECT_TRUE(repo_->token_find_owned("alice", 5));
+}
+
+TEST_P(RepositoryContract, ChangesMoveTheGenerationAndNameTheirIds) {
+  repo_->tokens_insert({record(1, "alice", "a", 1), record(2, "alice", "b", 1), record(3, "alice", "c", 1)}, "alice", 1);
+  repo_->tokens_touch({{1, 50}});
+  const Coherence before = repo_->coherence();
+  EXPECT_TRUE(before.stable);
+  ASSERT_TRUE(repo_->token_update_scopes("alice", 1, {"device:read"}, "alice", 2));
+  EXPECT_EQ(repo_->token_find(1)->scopes, std::vector<std::string>{"device:read"});
+  EXPECT_FALSE(repo_->token_update_scopes("bob", 2, {"device:read"}, "bob", 2));
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {2}, "alice", 3));
+  const Coherence after = repo_->coherence();
+  EXPECT_TRUE(after.stable);
+  EXPECT_GT(after.generation, before.generation);
+  std::vector<std::int64_t> ids;
+  ASSERT_TRUE(repo_->changes_since(before.generation, after.generation, &ids));
+  EXPECT_NE(std::find(ids.begin(), ids.end(), 1), ids.end());
+  EXPECT_NE(std::find(ids.begin(), ids.end(), 2), ids.end());
+  EXPECT_EQ(std::find(ids.begin(), ids.end(), 3), ids.end());
+  EXPECT_EQ(repo_->token_find(2)->revoked_at, 3);
+}
+
+TEST_P(RepositoryContract, CreatesAndTouchesAreNotAnnounced) {
+  const Coherence before = repo_->coherence();
+  repo_->tokens_insert({record(1, "alice", "a", 1)}, "alice", 1);
+  repo_->tokens_touch({{1, 70}, {1, 60}});
+  EXPECT_EQ(repo_->coherence(), before);
+  EXPECT_EQ(repo_->token_find(1)->last_used_at, 70);  // max, not last
+}
+
+TEST_P(RepositoryContract, RevokeManyIsAllOrNothing) {
+  repo_->tokens_insert({record(1, "alice", "a", 1), record(2, "bob", "b", 1)}, "x", 1);
+  EXPECT_FALSE(repo_->tokens_revoke("alice", {1, 2}, "alice", 2));  // 2 is bob's
+  EXPECT_FALSE(repo_->token_find(1)->revoked_at);
+  EXPECT_TRUE(repo_->tokens_revoke("alice", {1}, "alice", 2));
+  EXPECT_FALSE(repo_->tokens_revoke("alice", {1}, "alice", 3));  // already revoked
+}
+
+TEST_P(RepositoryContract, RotateRevokesAndInsertsInOneStep) {
+  repo_->tokens_insert({record(1, "alice", "ci", 1, 9000)}, "alice", 1);
+  TokenRecord fresh = record(2, "alice", "ignored", 5);
+  ASSERT_TRUE(repo_->token_rotate("alice", 1, fresh, "admin", 5));
+  EXPECT_EQ(repo_->token_find(1)->revoked_at, 5);
+  auto r = repo_->token_find_owned("alice", 2);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->name, "ci");  // name, scopes, expiry kept from the old token
+  EXPECT_EQ(r->expires_at, 9000);
+  EXPECT_FALSE(repo_->token_rotate("alice", 1, record(3, "alice", "x", 6), "admin", 6));
+  auto audit = repo_->audit_list(std::string("alice"), 10);
+  ASSERT_EQ(audit.size(), 3u);
+  EXPECT_EQ(audit[0].action, "rotate");
+  EXPECT_EQ(audit[1].action, "revoke");
+  EXPECT_EQ(audit[1].detail, "replaced by 2");
+}
+
+TEST_P(RepositoryContract, PurgeDeletesOldRowsAndInvalidatesEverything) {
+  repo_->tokens_insert({record(1, "alice", "a", 1, 100), record(2, "alice", "b", 1, 10000), record(3, "alice", "c", 1)},
+                       "alice", 1);
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {3}, "alice", 50));
+  const Coherence before = repo_->coherence();
+  EXPECT_EQ(repo_->tokens_purge(200, "system", 300), 2);
+  EXPECT_FALSE(repo_->token_find(1));
+  EXPECT_TRUE(repo_->token_find(2));
+  EXPECT_FALSE(repo_->token_find(3));
+  const Coherence after = repo_->coherence();
+  EXPECT_GT(after.generation, before.generation);
+  std::vector<std::int64_t> ids;
+  EXPECT_FALSE(repo_->changes_since(before.generation, after.generation, &ids));
+  EXPECT_EQ(repo_->audit_list(std::nullopt, 1)[0].detail, "2 tokens");
+}
+
+TEST_P(RepositoryContract, ExpiringIsSoonestFirstAndFiltersByOwner) {
+  repo_->tokens_insert({record(1, "alice", "a", 1, 300), record(2, "bob", "b", 1, 200), record(3, "alice", "c", 1, 900),
+                        record(4, "alice", "d", 1)},
+                       "x", 1);
+  auto all = repo_->tokens_expiring(100, 500, std::nullopt);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].id, 2);
+  EXPECT_EQ(all[1].id, 1);
+  auto alice = repo_->tokens_expiring(100, 1000, std::string("alice"));
+  ASSERT_EQ(alice.size(), 2u);
+  EXPECT_EQ(alice[0].id, 1);
+}
+
+TEST_P(RepositoryContract, AChangeThroughOneHandleIsSeenThroughAnother) {
+  auto other = store_->open();
+  repo_->tokens_insert({record(1, "alice", "a", 1)}, "alice", 1);
+  EXPECT_TRUE(other->token_find(1));  // a create is visible at once
+  const Coherence before = other->coherence();
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {1}, "alice", 2));
+  // When the revoke returned, the other handle's coherence already shows it.
+  const Coherence after = other->coherence();
+  EXPECT_TRUE(after.stable);
+  ASSERT_GT(after.generation, before.generation);
+  std::vector<std::int64_t> ids;
+  ASSERT_TRUE(other->changes_since(before.generation, after.generation, &ids));
+  EXPECT_NE(std::find(ids.begin(), ids.end(), 1), ids.end());
+  EXPECT_TRUE(other->token_find(1)->revoked_at);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RepositoryContract, ::testing::ValuesIn(testing::contract_backends()),
+                         [](const ::testing::TestParamInfo<const Backend*>& info) { return info.param->name; });
+
+}  // namespace
+}  // namespace tokenkeep

@@ -1,0 +1,108 @@
+"""The Python API on a PostgreSQL URL: the options reach the engine, nodes share one store,
+and no repr or error shows the password. Needs TOKENKEEP_TEST_PG (fails without it)."""
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+
+import pytest
+
+import tokenkeep
+from tokenkeep import InvalidArgument, StoreError, TokenStore
+
+PEPPER = "ab" * 32
+
+
+@pytest.fixture
+def pg_url():
+    url = os.environ.get("TOKENKEEP_TEST_PG")
+    assert url, "TOKENKEEP_TEST_PG is not set: these tests need a PostgreSQL server (make test starts one)"
+    schema = "tk_py_" + secrets.token_hex(4)
+    subprocess.run(["psql", "-q", url, "-c", f"CREATE SCHEMA {schema}"], check=True)
+    sep = "&" if "?" in url else "?"
+    yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    subprocess.run(["psql", "-q", url, "-c", f"SET client_min_messages = warning; DROP SCHEMA {schema} CASCADE"], check=True)
+
+
+def test_a_revoke_on_one_node_is_refused_by_the_next_verify_on_another(pg_url):
+    with TokenStore(pg_url, pepper=PEPPER) as a, TokenStore(pg_url, pepper=PEPPER, lease=1.0) as b:
+        issued = a.create("alice", "ci", scopes=["device"])
+        assert b.verify(issued.secret, "device:read").name == "ci"
+        a.revoke("alice", issued.info.id)
+        with pytest.raises(tokenkeep.RevokedToken):
+            b.verify(issued.secret)
+
+
+def test_bounded_mode_is_accepted_and_converges(pg_url):
+    with TokenStore(pg_url, pepper=PEPPER, consistency="bounded") as a, TokenStore(
+        pg_url, pepper=PEPPER, consistency="bounded"
+    ) as b:
+        issued = a.create("alice", "ci", scopes=["device"])
+        b.verify(issued.secret)
+        a.revoke("alice", issued.info.id)
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            try:
+                b.verify(issued.secret)
+            except tokenkeep.RevokedToken:
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("bounded node still accepted a revoked token after 2 s")
+
+
+def test_options_are_checked():
+    with pytest.raises(InvalidArgument):
+        TokenStore(":memory:", consistency="eventual")
+    with pytest.raises(InvalidArgument):
+        TokenStore(":memory:", lease=0)
+
+
+def test_another_pepper_is_refused(pg_url):
+    with TokenStore(pg_url, pepper=PEPPER):
+        with pytest.raises(StoreError, match="another pepper"):
+            TokenStore(pg_url, pepper="cd" * 32)
+
+
+def test_no_password_in_repr_or_errors():
+    url = "postgresql://tk:hunter2secret@/nodb?host=/nonexistent&port=1"
+    with pytest.raises(StoreError) as err:
+        TokenStore(url, pepper=PEPPER)
+    assert "hunter2secret" not in str(err.value)
+    assert "hunter2secret" not in tokenkeep.store._redacted(url)
+    assert "hunter2secret" not in tokenkeep.store._redacted("host=/x password=hunter2secret dbname=y")
+    assert "hunter2secret" not in tokenkeep.store._redacted("postgresql:///db?password=hunter2secret&x=1")
+
+
+def test_a_store_opened_before_fork_works_in_the_child_and_stays_working_in_the_parent(pg_url):
+    with TokenStore(pg_url, pepper=PEPPER) as store:
+        issued = store.create("alice", "ci", scopes=["device"])
+        store.verify(issued.secret)  # the parent's connections and cache are warm
+        other = store.create("alice", "other", scopes=["device"])
+        pid = os.fork()
+        if pid == 0:  # the child: its own connections, never the parent's
+            code = 1
+            try:
+                store.verify(issued.secret)
+                store.revoke("alice", other.info.id)
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        # The child's exit did not end the parent's sessions, and its revoke reached us.
+        assert store.verify(issued.secret).name == "ci"
+        with pytest.raises(tokenkeep.RevokedToken):
+            store.verify(other.secret)
+
+
+def test_the_cli_reads_a_postgresql_url(pg_url):
+    env = dict(os.environ, TOKENKEEP_PEPPER=PEPPER, TOKENKEEP_DB=pg_url)
+    cli = [sys.executable, "-m", "tokenkeep"]
+    made = subprocess.run(cli + ["create", "-n", "ci", "-s", "device"], env=env, capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    listed = subprocess.run(cli + ["list"], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr  # not "no token database at <the URL>"
+    assert "ci" in listed.stdout
