@@ -96,18 +96,28 @@ class CliError(Exception):
 
 # -- parsing dates, durations and scopes -----------------------------------------------------
 
-_DURATION_PART = re.compile(r"(\d+)\s*([smhdwy])", re.IGNORECASE)
-_DURATION = re.compile(r"^\s*(?:\d+\s*[smhdwy]\s*)+$", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+_DURATION_PART = re.compile(r"(\d+)\s*(min|mo|[smhdwy])", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*(?:\d+\s*(?:min|mo|[smhdwy])\s*)+$", re.IGNORECASE)
+# A month is 30 days. A bare "m" is refused: people mean a month about as often as a minute.
+_UNIT_SECONDS = {
+    "s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 30 * 86400, "y": 365 * 86400,
+}
 
 
 def parse_duration(text: str) -> timedelta:
-    """``30d``, ``12h``, ``2w``, ``1d12h``, ``90m``, ``45s`` or ``1y`` (365 days)."""
+    """``30d``, ``12h``, ``2w``, ``1d12h``, ``90min``, ``3mo`` (30 days each), ``45s`` or
+    ``1y`` (365 days). A bare ``m`` is refused as ambiguous (minutes or months?)."""
     if not _DURATION.match(text):
         raise ValueError(
-            f"bad duration '{text}': use a number and a unit (s, m, h, d, w, y), e.g. 30d, 12h, 2w"
+            f"bad duration '{text}': use a number and a unit (s, min, h, d, w, mo, y), e.g. 30d, 12h, 3mo"
         )
-    seconds = sum(int(n) * _UNIT_SECONDS[u.lower()] for n, u in _DURATION_PART.findall(text))
+    parts = _DURATION_PART.findall(text)
+    for n, u in parts:
+        if u.lower() == "m":
+            raise ValueError(
+                f"ambiguous duration '{text}': write {n}min for minutes or {n}mo for months (30 days)"
+            )
+    seconds = sum(int(n) * _UNIT_SECONDS[u.lower()] for n, u in parts)
     try:
         return timedelta(seconds=seconds)
     except OverflowError:

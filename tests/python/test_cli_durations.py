@@ -1,0 +1,47 @@
+"""Durations on the command line and in CSV files (issue 11): a bare ``m`` is refused.
+
+``--expires-in 1m`` made a token that expired in one minute, where most people mean a month.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from test_cli import db, store, tk, write_csv  # noqa: F401  (fixtures; tk runs the CLI)
+from tokenkeep.cli import parse_duration
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("90min", timedelta(minutes=90)), ("3mo", timedelta(days=90)), ("1y2mo", timedelta(days=425)),
+     ("1d12h", timedelta(hours=36)), ("45s", timedelta(seconds=45)), ("2w", timedelta(days=14))],
+)
+def test_units(text, expected):
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["1m", "90m", "1d1m", "1M"])
+def test_a_bare_m_is_ambiguous(text):
+    with pytest.raises(ValueError, match="min for minutes or .*mo for months"):
+        parse_duration(text)
+
+
+def test_expires_in_1m_is_refused_offering_min_and_mo(db, store):
+    r = tk(db, "create", "--name", "ci", "--scope", "device", "--expires-in", "1m")
+    assert r.code == 2, (r.code, r.out, r.err)
+    assert "1min" in r.err and "1mo" in r.err
+    assert store.list("alice") == []
+    ok = tk(db, "create", "--name", "ci", "--scope", "device", "--expires-in", "1mo")
+    assert ok.code == 0, ok.err
+    (info,) = store.list("alice")
+    assert timedelta(days=29, hours=23) < info.expires_at - info.created_at <= timedelta(days=30)
+
+
+def test_csv_expires_1m_is_refused_too(db, store, tmp_path):
+    src = write_csv(tmp_path / "f.csv", [["a", "device", "1m"]])
+    r = tk(db, "create", "--from", src, "--secrets-out", str(tmp_path / "s.jsonl"))
+    assert r.code == 2, (r.code, r.out, r.err)
+    assert "1min" in r.err and "1mo" in r.err
+    assert store.list("alice") == []
