@@ -1199,6 +1199,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             standalone_mode=False,
         )
     except click.UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError" and e.ctx is not None:
+            # `tokenkeep` (or a group) alone: the formatted help, on stdout, as `gh` does.
+            click.echo(e.ctx.get_help())
+            sys.exit(0)
         hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
         _fail(e.format_message() + hint, EXIT_USAGE)
     except click.Abort:

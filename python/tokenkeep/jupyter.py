@@ -51,12 +51,17 @@ def relative_time(
     span = abs(seconds)
     if span < 60:
         return "in under a minute" if seconds > 0 else "just now"
+    # Past times count whole units elapsed; future ones round to the nearest unit, so a 30-day
+    # token reads "in 30 days" just after its creation, not "in 29 days".
+    def count(unit: int) -> int:
+        return int(span // unit) if seconds <= 0 else max(1, int(span / unit + 0.5))
+
     if span < 3600:
-        text = _plural(int(span // 60), "minute")
+        text = _plural(count(60), "minute")
     elif span < 86400:
-        text = _plural(int(span // 3600), "hour")
+        text = _plural(count(3600), "hour")
     else:
-        text = _plural(int(span // 86400), "day")
+        text = _plural(count(86400), "day")
     return f"in {text}" if seconds > 0 else f"{text} ago"
 
 

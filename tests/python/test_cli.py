@@ -251,7 +251,7 @@ def test_create_prints_only_the_secret_on_stdout_and_details_on_stderr(db, store
     secret = r.out.strip()
     assert r.out == secret + "\n" and SECRET_RE.match(secret)
     assert secret not in r.err
-    assert "ci-deploy" in r.err and "shown only once" in r.err and "in 29 days" in r.err
+    assert "ci-deploy" in r.err and "shown only once" in r.err and "in 30 days" in r.err
     info = store.verify(secret, "device:write", "policy:read")
     assert (
         info.name == "ci-deploy" and info.owner == "alice" and info.scopes == {"device", "policy"}
@@ -525,8 +525,8 @@ def test_list_shows_a_readable_table_and_a_json_array(db, store):
     assert r.code == 0, r.err
     lines = r.out.splitlines()
     assert lines[0].split() == ["ID", "NAME", "SCOPES", "CREATED", "EXPIRES", "LAST", "USED"]
-    assert "newer" in lines[1] and "collection, policy:read" in lines[1] and "in 6 days" in lines[1]
-    assert "older" in lines[2] and "in 29 days" in lines[2] and "never" in lines[2]
+    assert "newer" in lines[1] and "collection, policy:read" in lines[1] and "in 7 days" in lines[1]
+    assert "older" in lines[2] and "in 30 days" in lines[2] and "never" in lines[2]
     assert "bobs" not in r.out
     # aligned: every row's NAME starts in the same column
     col = lines[0].index("NAME")
@@ -745,7 +745,7 @@ def test_expiring_lists_soon_to_expire_tokens(db, store):
     assert (
         r.code == 0
         and "soon" in r.out
-        and "in 2 days" in r.out
+        and "in 3 days" in r.out
         and "later" not in r.out
         and "bob" not in r.out
     )

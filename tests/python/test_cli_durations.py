@@ -45,3 +45,17 @@ def test_csv_expires_1m_is_refused_too(db, store, tmp_path):
     assert r.code == 2, (r.code, r.out, r.err)
     assert "1min" in r.err and "1mo" in r.err
     assert store.list("alice") == []
+
+
+def test_a_new_30_day_token_reads_in_30_days(db, store):
+    store.create("alice", "ci", {"device"}, expires_in=timedelta(days=30))
+    r = tk(db, "list")
+    assert r.code == 0, r.err
+    assert "in 30 days" in r.out and "in 29 days" not in r.out, r.out
+
+
+def test_tokenkeep_alone_prints_the_formatted_help():
+    r = tk(None, owner=None)
+    assert r.code == 0, r.err
+    assert r.out.startswith("Usage: tokenkeep")
+    assert "\nCommands:\n" in r.out and "error" not in r.err

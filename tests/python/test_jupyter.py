@@ -46,7 +46,7 @@ def test_lists_stay_lists_and_render_one_row_per_item(store):
     assert html.count("<tr>") == 4  # header + 3
     for header in ("Name", "ID", "Owner", "Scopes", "Created", "Expires", "Last used"):
         assert f"<th>{header}</th>" in html
-    assert "3 tokens" in html and "in 29 days" in html
+    assert "3 tokens" in html and "in 30 days" in html
     events = store.audit("alice")
     assert isinstance(events, list) and all(isinstance(e, AuditEvent) for e in events)
     assert events._repr_html_().count("<tr>") == 4
@@ -74,7 +74,9 @@ def test_ipython_picks_the_html_representation(store):
 
 def test_relative_time_reads_like_a_person_would_say_it():
     now = datetime(2030, 1, 1, tzinfo=timezone.utc)
-    assert relative_time(now + timedelta(days=29, hours=23), now) == "in 29 days"
+    assert relative_time(now + timedelta(days=29, hours=23), now) == "in 30 days"  # rounded, not floored
+    assert relative_time(now + timedelta(days=29, hours=11), now) == "in 29 days"
+    assert relative_time(now - timedelta(days=29, hours=23), now) == "29 days ago"
     assert relative_time(now + timedelta(days=1), now) == "in 1 day"
     assert relative_time(now - timedelta(hours=3, minutes=5), now) == "3 hours ago"
     assert relative_time(now - timedelta(minutes=1), now) == "1 minute ago"
