@@ -538,6 +538,7 @@ def serve(db_path: str, *, user: str, host: str = "127.0.0.1", port: int = 8000)
 
     if not isinstance(user, str) or not user.strip():
         raise InvalidArgument("serve() needs the name of the signed-in user")
+    _port_check(host, port)
     store = TokenStore(db_path)
     allowed = set(LOOPBACK_NAMES) | {host.lower(), f"[{host.lower()}]"}
     if host in ("0.0.0.0", "::", ""):
@@ -548,5 +549,29 @@ def serve(db_path: str, *, user: str, host: str = "127.0.0.1", port: int = 8000)
     app = create_app(store, current_user=lambda request: user, allowed_hosts=allowed)
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+    except SystemExit as e:
+        if e.code == 3:  # uvicorn's "startup failed", which the CLI documents as "invalid token"
+            raise OSError(f"cannot serve on {host}:{port}: the server failed to start") from None
+        raise
     finally:
         store.close()
+
+
+def _port_check(host: str, port: int) -> None:
+    """OSError naming the address if ``host:port`` cannot be listened on (a busy port)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise OSError(f"cannot serve on {host}:{port}: {e.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            raise OSError(
+                f"cannot serve on {host}:{port}: {e.strerror}; is another server using it? "
+                "choose another with --port"
+            ) from None

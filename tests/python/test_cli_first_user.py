@@ -1,4 +1,5 @@
-"""Durations on the command line and in CSV files (issue 11): a bare ``m`` is refused.
+"""What a first-time CLI user tripped over (issue 11): ambiguous durations, a help that was
+one error line, "in 29 days" for a new 30-day token, a busy port reported as exit 3.
 
 ``--expires-in 1m`` made a token that expired in one minute, where most people mean a month.
 """
@@ -59,3 +60,16 @@ def test_tokenkeep_alone_prints_the_formatted_help():
     assert r.code == 0, r.err
     assert r.out.startswith("Usage: tokenkeep")
     assert "\nCommands:\n" in r.out and "error" not in r.err
+
+
+def test_serve_on_a_busy_port_exits_1_with_a_clear_message(db, store):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = tk(db, "serve", "--port", str(port))
+    assert r.code == 1, (r.code, r.err)
+    assert f"cannot serve on 127.0.0.1:{port}" in r.err and "--port" in r.err
+    assert "Traceback" not in r.err
