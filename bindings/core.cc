@@ -457,6 +457,8 @@ PYBIND11_MODULE(_core, m) {
           py::arg("within_us"), py::arg("owner"))
       .def("purge", &Engine::purge, py::arg("older_than_us"), py::arg("actor"),
            py::call_guard<py::gil_scoped_release>())
+      .def("purge_count", &Engine::purge_count, py::arg("older_than_us"),
+           py::call_guard<py::gil_scoped_release>())
       .def(
           "subkey",
           [](const Engine& e, const std::string& context) {

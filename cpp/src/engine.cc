@@ -532,6 +532,11 @@ std::int64_t Engine::purge(std::int64_t older_than_us, const std::string& actor)
   return repo_->tokens_purge(now - older_than_us, actor.empty() ? std::string("system") : actor, now);
 }
 
+std::int64_t Engine::purge_count(std::int64_t older_than_us) {
+  if (older_than_us < 0) fail(ErrorCode::kInvalidArgument, "purge needs a non-negative older_than", "older_than");
+  return repo_->tokens_purgeable(clock_->now_us() - older_than_us);
+}
+
 std::vector<AuditEvent> Engine::audit(const std::optional<std::string>& owner, std::int64_t limit) {
   if (limit <= 0) fail(ErrorCode::kInvalidArgument, "audit limit must be positive");
   if (owner) owner_check(*owner);

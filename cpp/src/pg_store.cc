@@ -299,6 +299,15 @@ class PgStore final : public TokenRepository {
     return true;
   }
 
+  std::int64_t tokens_purgeable(std::int64_t cutoff) override {
+    auto c = pool_.acquire();
+    PgParams p;
+    p.add(cutoff);
+    return c->query("SELECT count(*) FROM tokenkeep_tokens WHERE revoked_at < $1 OR expires_at < $1", p,
+                    "cannot read tokens from")
+        .i64(0, 0);
+  }
+
   std::int64_t tokens_purge(std::int64_t cutoff, const std::string& actor, std::int64_t at) override {
     auto c = pool_.acquire();
     std::uint64_t g = 0;

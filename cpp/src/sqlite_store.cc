@@ -541,6 +541,14 @@ class SqliteStore final : public TokenRepository {
     return n;
   }
 
+  std::int64_t tokens_purgeable(std::int64_t cutoff) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    file_check();
+    Statement s(c_, "SELECT count(*) FROM tokens WHERE revoked_at < ?1 OR expires_at < ?1");
+    s.bind(1, cutoff);
+    return s.step("cannot read tokens from") ? s.i64(0) : 0;
+  }
+
   void tokens_touch(const std::vector<std::pair<std::int64_t, std::int64_t>>& uses) override {
     if (uses.empty() || !file_current()) return;  // nobody would see them
     std::lock_guard<std::mutex> lock(mu_);

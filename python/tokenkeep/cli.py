@@ -1082,11 +1082,35 @@ def expiring(app: App, within: timedelta, all_owners: bool, command: Optional[st
     show_default=True,
     help="Only tokens revoked or expired at least this long ago.",
 )
+@click.option("--dry-run", is_flag=True, help="Only count what would be purged; delete nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @_json_option
 @pass_app
-def purge(app: App, older_than: timedelta) -> None:
-    """Delete expired and revoked tokens for good (every owner's). Live tokens are kept."""
-    count = app.store().purge(older_than, actor=app.actor)
+def purge(app: App, older_than: timedelta, dry_run: bool, yes: bool) -> None:
+    """Delete expired and revoked tokens for good (every owner's), after a confirmation.
+
+    Live tokens are kept. --dry-run only counts. Without a terminal to ask on, --yes is
+    required.
+    """
+    store = app.store()
+    count = store.purge(older_than, dry_run=True)
+    if dry_run:
+        if app.as_json:
+            _print_json({"purged": 0, "would_purge": count})
+        else:
+            _info(f"Would purge {count} token{'s' if count != 1 else ''} (every owner's); nothing deleted.")
+        return
+    if count and not yes:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise CliError(
+                "not purging: no terminal to confirm on; pass --yes to purge without asking "
+                "(or --dry-run to count)",
+                EXIT_USAGE,
+            )
+        prompt = f"Delete {count} revoked or expired token{'s' if count != 1 else ''} of every owner for good?"
+        if not click.confirm(prompt, default=False, err=True):
+            raise CliError("not purged", EXIT_ERROR)
+    count = store.purge(older_than, actor=app.actor)
     if app.as_json:
         _print_json({"purged": count})
     else:

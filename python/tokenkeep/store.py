@@ -464,13 +464,23 @@ class TokenStore:
             _text(owner, "owner")
         return TokenList(self._e.expiring_within(duration_us(within, "within"), owner))
 
-    def purge(self, older_than: timedelta = timedelta(0), *, actor: Optional[str] = None) -> int:
+    def purge(
+        self,
+        older_than: timedelta = timedelta(0),
+        *,
+        actor: Optional[str] = None,
+        dry_run: bool = False,
+    ) -> int:
         """Delete tokens revoked or expired longer than ``older_than`` ago; returns how many.
+        ``dry_run=True`` only counts them (nothing is deleted or audited).
 
-        >>> store.purge(older_than=timedelta(days=30))  # doctest: +SKIP
+        >>> store.purge(older_than=timedelta(days=30), dry_run=True)  # doctest: +SKIP
         12
         """
-        return self._e.purge(duration_us(older_than, "older_than"), actor or "system")
+        older = duration_us(older_than, "older_than")
+        if dry_run:
+            return self._e.purge_count(older)
+        return self._e.purge(older, actor or "system")
 
     def audit(self, owner: Optional[str] = None, limit: int = 100) -> List[AuditEvent]:
         """Recorded changes, newest first (all owners unless ``owner`` is given).

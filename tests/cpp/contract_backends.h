@@ -60,6 +60,7 @@ class FakeHandle final : public TokenRepository {
                     std::int64_t at) override {
     return f_->token_rotate(o, id, r, a, at);
   }
+  std::int64_t tokens_purgeable(std::int64_t c) override { return f_->tokens_purgeable(c); }
   std::int64_t tokens_purge(std::int64_t c, const std::string& a, std::int64_t at) override {
     return f_->tokens_purge(c, a, at);
   }

@@ -140,6 +140,15 @@ class FakeRepository final : public TokenRepository {
     return true;
   }
 
+  std::int64_t tokens_purgeable(std::int64_t cutoff) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::int64_t n = 0;
+    for (const auto& [id, r] : tokens_) {
+      if ((r.revoked_at && *r.revoked_at < cutoff) || (r.expires_at && *r.expires_at < cutoff)) ++n;
+    }
+    return n;
+  }
+
   std::int64_t tokens_purge(std::int64_t cutoff, const std::string& actor, std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
     std::int64_t n = 0;

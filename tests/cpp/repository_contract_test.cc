@@ -151,6 +151,10 @@ TEST_P(RepositoryContract, PurgeDeletesOldRowsAndInvalidatesEverything) {
                        "alice", 1);
   ASSERT_TRUE(repo_->tokens_revoke("alice", {3}, "alice", 50));
   const Coherence before = repo_->coherence();
+  EXPECT_EQ(repo_->tokens_purgeable(200), 2);  // counted, not deleted, not announced
+  EXPECT_EQ(repo_->tokens_purgeable(20), 0);
+  EXPECT_TRUE(repo_->token_find(1));
+  EXPECT_EQ(repo_->coherence().generation, before.generation);
   EXPECT_EQ(repo_->tokens_purge(200, "system", 300), 2);
   EXPECT_FALSE(repo_->token_find(1));
   EXPECT_TRUE(repo_->token_find(2));

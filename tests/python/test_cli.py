@@ -764,10 +764,16 @@ def test_purge_drops_revoked_and_expired_tokens_only(db, store):
     store.revoke("alice", gone.info.id)
     live = store.create("alice", "live", {"device"})
     assert json.loads(tk(db, "--json", "purge", "--older-than", "1d").out) == {"purged": 0}
-    r = tk(db, "purge")
+    dry = tk(db, "purge", "--dry-run")
+    assert dry.code == 0 and "Would purge 1 token" in dry.err
+    assert json.loads(tk(db, "--json", "purge", "--dry-run").out) == {"purged": 0, "would_purge": 1}
+    refused = tk(db, "purge")  # no terminal, no --yes: nothing deleted
+    assert refused.code == 2 and "pass --yes" in refused.err
+    assert store.purge(dry_run=True) == 1  # still there
+    r = tk(db, "purge", "--yes")
     assert r.code == 0 and "Purged 1 token." in r.err
     assert store.check(live.secret)
-    assert json.loads(tk(db, "--json", "purge").out) == {"purged": 0}
+    assert json.loads(tk(db, "--json", "purge").out) == {"purged": 0}  # nothing to confirm
 
 
 def test_audit_shows_changes_newest_first(db, store):

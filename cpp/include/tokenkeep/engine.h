@@ -111,6 +111,8 @@ class Engine {
   std::vector<TokenRecord> expiring_within(std::int64_t within_us,
                                            const std::optional<std::string>& owner);
   std::int64_t purge(std::int64_t older_than_us, const std::string& actor);
+  // How many rows purge(older_than_us) would delete now; deletes nothing.
+  std::int64_t purge_count(std::int64_t older_than_us);
   std::vector<AuditEvent> audit(const std::optional<std::string>& owner, std::int64_t limit);
   // A key derived from the current pepper for `context` (Pepper::subkey): stable across
   // processes and restarts of one deployment, secret like the pepper itself.

@@ -77,6 +77,8 @@ class TokenRepository {
   // Deletes rows revoked before `cutoff` or expired before it; returns how many.
   virtual std::int64_t tokens_purge(std::int64_t cutoff, const std::string& actor,
                                     std::int64_t at) = 0;
+  // How many rows tokens_purge(cutoff) would delete now (`purge --dry-run`); changes nothing.
+  virtual std::int64_t tokens_purgeable(std::int64_t cutoff) = 0;
   // Best-effort, not audited: last_used_at = max(current, at) for each (id, at).
   virtual void tokens_touch(const std::vector<std::pair<std::int64_t, std::int64_t>>& uses) = 0;
 
