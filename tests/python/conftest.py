@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import subprocess
 from datetime import datetime, timezone
 
 import pytest
@@ -33,3 +35,20 @@ def clock() -> tokenkeep.ManualClock:
 def store(db_path, clock):
     with tokenkeep.TokenStore(db_path, clock=clock) as s:
         yield s
+
+
+@pytest.fixture
+def pg_url():
+    """A libpq URL to a fresh schema on the test server (TOKENKEEP_TEST_PG, which `make test`
+    provides by starting a throwaway cluster); dropped afterwards. Fails, never skips, when
+    there is no server."""
+    url = os.environ.get("TOKENKEEP_TEST_PG")
+    assert url, "TOKENKEEP_TEST_PG is not set: these tests need a PostgreSQL server (make test starts one)"
+    schema = "tk_py_" + secrets.token_hex(4)
+    subprocess.run(["psql", "-q", url, "-c", f"CREATE SCHEMA {schema}"], check=True)
+    sep = "&" if "?" in url else "?"
+    yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    subprocess.run(
+        ["psql", "-q", url, "-c", f"SET client_min_messages = warning; DROP SCHEMA {schema} CASCADE"],
+        check=True,
+    )

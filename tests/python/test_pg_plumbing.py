@@ -2,7 +2,6 @@
 and no repr or error shows the password. Needs TOKENKEEP_TEST_PG (fails without it)."""
 
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -13,17 +12,6 @@ import tokenkeep
 from tokenkeep import InvalidArgument, StoreError, TokenStore
 
 PEPPER = "ab" * 32
-
-
-@pytest.fixture
-def pg_url():
-    url = os.environ.get("TOKENKEEP_TEST_PG")
-    assert url, "TOKENKEEP_TEST_PG is not set: these tests need a PostgreSQL server (make test starts one)"
-    schema = "tk_py_" + secrets.token_hex(4)
-    subprocess.run(["psql", "-q", url, "-c", f"CREATE SCHEMA {schema}"], check=True)
-    sep = "&" if "?" in url else "?"
-    yield f"{url}{sep}options=-csearch_path%3D{schema}"
-    subprocess.run(["psql", "-q", url, "-c", f"SET client_min_messages = warning; DROP SCHEMA {schema} CASCADE"], check=True)
 
 
 def test_a_revoke_on_one_node_is_refused_by_the_next_verify_on_another(pg_url):
