@@ -32,8 +32,16 @@ as_server "$bindir/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --no-sync
   || { cat "$dir/initdb.log" >&2; exit 1; }
 # A port nobody listens on (the socket's name carries it).
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-as_server "$bindir/pg_ctl" -D "$dir/data" -w -t 60 -l "$dir/server.log" \
-  -o "-k $dir -p $port -c listen_addresses= -c fsync=off -c full_page_writes=off -c max_connections=200" start >/dev/null \
+# In the configuration, not on pg_ctl's command line, so a test can stop and restart it.
+cat >>"$dir/data/postgresql.conf" <<CONF
+unix_socket_directories = '$dir'
+port = $port
+listen_addresses = ''
+fsync = off
+full_page_writes = off
+max_connections = 200
+CONF
+as_server "$bindir/pg_ctl" -D "$dir/data" -w -t 60 -l "$dir/server.log" start >/dev/null \
   || { cat "$dir/server.log" >&2; exit 1; }
 as_server "$bindir/createdb" -h "$dir" -p "$port" -U postgres tokenkeep_test
 

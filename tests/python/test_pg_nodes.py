@@ -102,3 +102,57 @@ def test_bounded_nodes_converge_within_the_lease(pg_url):
             assert time.monotonic() - t0 < 1.0, "a bounded node served a revoked token beyond the lease"
             time.sleep(0.005)
     assert fast < 0.5  # a bounded writer does not wait for acknowledgements
+
+
+def _server(action: str) -> None:
+    """pg_ctl on the test cluster (tests/pg/cluster.sh exports where it is)."""
+    pgdir, bindir = os.environ["TOKENKEEP_TEST_PG_DIR"], os.environ["TOKENKEEP_TEST_PG_BIN"]
+    cmd = [f"{bindir}/pg_ctl", "-D", f"{pgdir}/data", "-w", "-t", "60"]
+    if action == "stop":
+        cmd += ["-m", "immediate", "stop"]
+    else:
+        cmd += ["-l", f"{pgdir}/server.log", "start"]
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--"] + cmd
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+def test_server_killed_and_restarted_fails_closed_then_recovers_losing_nothing(pg_url):
+    with TokenStore(pg_url, pepper=PEPPER, lease=1.0) as store:
+        kept = store.create("alice", "kept", {"device"})
+        gone = store.create("alice", "gone", {"device"})
+        store.verify(kept.secret)
+        store.verify(gone.secret)
+        store.revoke("alice", gone.info.id)  # acknowledged before the crash
+        _server("stop")
+        try:
+            outcomes = set()
+            deadline = time.monotonic() + 3.0
+            while time.monotonic() < deadline:
+                for secret in (kept.secret, gone.secret):
+                    try:
+                        store.verify(secret)
+                        outcomes.add("ok-" + ("kept" if secret == kept.secret else "gone"))
+                    except tokenkeep.StoreError:
+                        outcomes.add("store_error")
+                    except tokenkeep.RevokedToken:
+                        outcomes.add("revoked")
+                time.sleep(0.05)
+            assert "ok-gone" not in outcomes  # a revoked token is never accepted meanwhile
+            assert "store_error" in outcomes  # the node stopped trusting its cache: 503, not 200
+        finally:
+            _server("start")
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                assert store.verify(kept.secret).name == "kept"
+                break
+            except tokenkeep.StoreError:
+                assert time.monotonic() < deadline, "the store did not recover after the restart"
+                time.sleep(0.2)
+        try:
+            store.verify(gone.secret)
+            raise AssertionError("the revoke acknowledged before the crash was lost")
+        except tokenkeep.RevokedToken:
+            pass
+        assert [t.name for t in store.list("alice")] == ["kept"]
