@@ -141,7 +141,7 @@ void PgCoherence::apply_through(PgConnection& c) {
   db_applied_ = current;
 }
 
-void PgCoherence::renew(PgConnection& c) {
+std::uint64_t PgCoherence::renew(PgConnection& c) {
   std::uint64_t acked = 0;
   {
     std::lock_guard<std::mutex> lock(apply_mu_);
@@ -152,16 +152,34 @@ void PgCoherence::renew(PgConnection& c) {
   c.query("INSERT INTO tokenkeep_nodes(node, acked, lease_until) VALUES ($1, $2, now() + $3::float8 * interval '1 second') "
           "ON CONFLICT (node) DO UPDATE SET acked = excluded.acked, lease_until = excluded.lease_until",
           p, "cannot renew this node's lease on");
+  return acked;
 }
 
-// One round: everything published is applied, then the lease is renewed acknowledging it.
-// The local deadline counts from before the renewal was sent, and stops short of the lease
+// One round: everything published is applied, then the lease is renewed acknowledging it,
+// then the changes are read once more. The cache is trusted again (a fresh local deadline)
+// only if nothing committed before the renewal was left unapplied: a writer that committed
+// while this node's previous lease had lapsed (the node was paused, or cut off) did not wait
+// for it, so its change must be applied before the renewed lease restores trust. A change
+// committed after the renewal sees the live lease and waits for the acknowledgement. The
+// local deadline counts from before the renewal was sent, and stops short of the lease
 // (0.9 L), so this node distrusts its cache before any writer stops waiting for it.
 void PgCoherence::cycle(PgConnection& c) {
-  const std::int64_t sent = steady_ns();
   apply_through(c);
-  renew(c);
-  deadline_ns_.store(sent + lease_ns_ * 9 / 10, std::memory_order_release);
+  for (int round = 0; round < 3; ++round) {
+    const std::int64_t sent = steady_ns();
+    const std::uint64_t acked = renew(c);
+    apply_through(c);
+    std::uint64_t applied = 0;
+    {
+      std::lock_guard<std::mutex> lock(apply_mu_);
+      applied = db_applied_;
+    }
+    if (applied == acked) {
+      deadline_ns_.store(sent + lease_ns_ * 9 / 10, std::memory_order_release);
+      return;
+    }
+  }
+  // Still moving after three rounds: trust is left to lapse; the next cycle renews it.
 }
 
 void PgCoherence::listen_run(std::unique_ptr<PgConnection> c) {

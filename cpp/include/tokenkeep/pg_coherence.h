@@ -43,7 +43,8 @@ class PgCoherence {
 
  private:
   void apply_through(PgConnection& c);
-  void renew(PgConnection& c);
+  // Renews the lease acknowledging what is applied; returns that generation.
+  std::uint64_t renew(PgConnection& c);
   void cycle(PgConnection& c);
   void listen_run(std::unique_ptr<PgConnection> c);
   std::unique_ptr<PgConnection> listener_connect();
