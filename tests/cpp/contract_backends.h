@@ -121,7 +121,9 @@ class PgSchemaStore final : public Backend::Store {
       conninfo_ += std::string(o->keyword) + "='" + quote(o->val) + "' ";
     }
     if (opts) PQconninfoFree(opts);
-    conninfo_ += "options='-csearch_path=" + schema_ + "'";
+    // The schema's name as application_name too, so a test can cut exactly its own sessions
+    // (ctest runs other PostgreSQL tests at the same time on the same database).
+    conninfo_ += "application_name='" + schema_ + "' options='-csearch_path=" + schema_ + "'";
   }
   ~PgSchemaStore() override {
     try {

@@ -107,7 +107,7 @@ TEST_F(PgStoreTest, AnUnknownIdLookedUpAgainCostsNoRoundTrip) {
   // Cut every session of this store: a lookup that needs the server now fails.
   PgConnection admin(schema.conninfo());
   admin.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-             "WHERE datname = current_database() AND pid <> pg_backend_pid() AND usename = current_user",
+             "WHERE application_name = current_setting('application_name') AND pid <> pg_backend_pid()",
              "cannot terminate");
   EXPECT_FALSE(repo->token_find(777));  // answered by the negative cache
   EXPECT_THROW(repo->token_find(778), Error);  // a new unknown id goes to the server
