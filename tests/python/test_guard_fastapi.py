@@ -356,3 +356,11 @@ def test_two_authorization_headers_are_a_bad_request_not_first_wins(client, read
     assert challenge(r)["error"] == "invalid_request"
     assert "one Authorization header" in r.json()["detail"]["error_description"]
     assert_not_echoed(r, reader.secret)
+
+
+def test_a_store_that_cannot_answer_is_503_not_401_or_200(client, reader, store):
+    store.close()  # every verification now raises StoreError, as with the database down
+    r = client.get("/devices", headers=bearer(reader.secret))
+    assert r.status_code == 503
+    assert r.headers["retry-after"] == "1" and "www-authenticate" not in r.headers
+    assert_not_echoed(r, reader.secret)

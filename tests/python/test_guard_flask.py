@@ -269,3 +269,10 @@ def test_two_authorization_headers_are_a_bad_request_not_first_wins(app, client,
     r = client.get("/devices", headers=headers)
     assert r.status_code == 400
     assert challenge(r)["error"] == "invalid_request"
+
+
+def test_a_store_that_cannot_answer_is_503_not_401_or_200(app, client, reader, store):
+    store.close()  # every verification now raises StoreError, as with the database down
+    r = client.get("/devices", headers=bearer(reader.secret))
+    assert r.status_code == 503
+    assert r.headers["Retry-After"] == "1" and "WWW-Authenticate" not in r.headers

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from urllib.parse import unquote_plus
 from typing import Dict, Optional, Tuple, Union
 
-from ..errors import AuthenticationError, ExpiredToken, InsufficientScope, RevokedToken
+from ..errors import AuthenticationError, ExpiredToken, InsufficientScope, RevokedToken, StoreError
 from ..models import TokenInfo
 from ..store import TokenStore
 
@@ -34,6 +34,7 @@ _REVOKED = "The access token has been revoked"
 _IN_URL = "Access tokens are not accepted in the URL; send them in the Authorization header"
 _SCOPE = "The access token lacks the required scope"
 _TWO_HEADERS = "A request must carry one Authorization header, not several"
+_UNAVAILABLE = "The token store is unavailable; try again later"
 
 _QUERY_PARAM = re.compile(rb"(?:^|[&;])access_token=", re.IGNORECASE)
 
@@ -77,6 +78,8 @@ class BearerError(Exception):
 
     @property
     def headers(self) -> Dict[str, str]:
+        if self.status_code == 503:  # not the token's fault: no challenge, a retry hint
+            return {"Retry-After": "1", "Cache-Control": "no-store"}
         return {"WWW-Authenticate": self.www_authenticate, "Cache-Control": "no-store"}
 
     @property
@@ -179,7 +182,9 @@ def authenticate(
     - malformed, unknown, wrong, expired or revoked token: 401 ``invalid_token``,
     - valid token without a required scope: 403 ``insufficient_scope`` with ``scope``.
 
-    Other errors (a :class:`~tokenkeep.StoreError` when the database is unreadable) propagate.
+    - the store cannot answer (:class:`~tokenkeep.StoreError`: database down or unreadable, a
+      PostgreSQL node that can no longer prove its cache fresh): 503 with ``Retry-After`` —
+      never 401, and never 200 from a cache that cannot be trusted.
     """
     if query_string and token_in_query(query_string, store.prefix):
         raise BearerError(400, "invalid_request", _IN_URL, realm=realm)
@@ -192,6 +197,8 @@ def authenticate(
         raise BearerError(401, None, _MISSING, realm=realm)
     try:
         return store.verify(secret, *scopes)
+    except StoreError:
+        raise BearerError(503, "temporarily_unavailable", _UNAVAILABLE, realm=realm) from None
     except ExpiredToken:
         raise BearerError(401, "invalid_token", _EXPIRED, realm=realm) from None
     except RevokedToken:
