@@ -74,28 +74,9 @@ std::string_view strip_spaces(std::string_view s) {
   return s;
 }
 
-// Counts UTF-8 code points; -1 if `s` is not valid UTF-8 or holds a control character
-// (C0, DEL, or C1 U+0080-U+009F).
-long utf8_printable_length(std::string_view s) {
-  long n = 0;
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return -1;
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return -1;
-    }
-    if (c < 0x20 || c == 0x7F) return -1;
-    if (c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) return -1;
-    i += len;
-    ++n;
-  }
-  return n;
-}
-
-
-// What a text holds, for the rules below: -1 characters if it is not valid UTF-8 or has a
-// control character; whether it has a format (Cf) character; whether any is visible.
+// What a text holds, for the rules below, in one pass: its length in code points (-1 if it
+// is not valid UTF-8 or holds a control character: C0, DEL, C1 U+0080-U+009F), whether it
+// has a format (Cf) character, and whether any character is visible.
 struct TextFacts {
   long chars = 0;
   bool format = false;
@@ -104,15 +85,14 @@ struct TextFacts {
 
 TextFacts text_facts(std::string_view s) {
   TextFacts f;
-  f.chars = utf8_printable_length(s);
-  if (f.chars < 0) return f;
   std::size_t len = 0;
   for (std::size_t i = 0; i < s.size(); i += len) {
     const std::uint32_t cp = utf8_at(s, i, &len);
-    if (len == 0) {
+    if (len == 0 || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
       f.chars = -1;
       return f;
     }
+    ++f.chars;
     if (in_ranges(kFormatRanges, cp)) f.format = true;
     if (!in_ranges(kInvisibleRanges, cp) && !is_space(cp)) f.visible = true;
   }

@@ -36,7 +36,7 @@ _SCOPE = "The access token lacks the required scope"
 _TWO_HEADERS = "A request must carry one Authorization header, not several"
 _UNAVAILABLE = "The token store is unavailable; try again later"
 
-_QUERY_PARAM = re.compile(rb"(?:^|[&;])access_token=", re.IGNORECASE)
+_QUERY_PARAM = re.compile(r"(?:^|[&;])access_token=", re.IGNORECASE)
 
 
 class BearerError(Exception):
@@ -119,8 +119,7 @@ def token_in_query(query_string: Union[bytes, str], prefix: str) -> bool:
         return False
     if isinstance(query_string, bytes):
         query_string = query_string.decode("latin-1")
-    raw = query_string.encode("latin-1", "replace")
-    if _QUERY_PARAM.search(raw):
+    if _QUERY_PARAM.search(query_string):
         return True
     marker = prefix + "_"
     if marker not in query_string and "%" not in query_string:
@@ -148,7 +147,9 @@ def _token_shape(prefix: str) -> "re.Pattern[str]":
     return shape
 
 
-def single_authorization(values: Union[None, str, Sequence[str]]) -> Optional[str]:
+def single_authorization(
+    values: Union[None, str, Sequence[str]], *, realm: Optional[str] = None
+) -> Optional[str]:
     """The one ``Authorization`` header value of a request (None if absent); two or more
     headers (or one WSGI joined from several) are a malformed request (RFC 6750 §2: one
     method, once), never "first wins"."""
@@ -157,7 +158,7 @@ def single_authorization(values: Union[None, str, Sequence[str]]) -> Optional[st
     values = [values] if isinstance(values, str) else list(values)
     # WSGI servers join repeated headers with ", " (PEP 3333); a bearer token never holds one.
     if len(values) > 1 or any("," in v for v in values):
-        raise BearerError(400, "invalid_request", _TWO_HEADERS)
+        raise BearerError(400, "invalid_request", _TWO_HEADERS, realm=realm)
     return values[0] if values else None
 
 
@@ -188,11 +189,7 @@ def authenticate(
     """
     if query_string and token_in_query(query_string, store.prefix):
         raise BearerError(400, "invalid_request", _IN_URL, realm=realm)
-    try:
-        authorization = single_authorization(authorization)
-    except BearerError as e:
-        raise BearerError(400, e.error, e.description, realm=realm) from None
-    secret = parse_authorization(authorization)
+    secret = parse_authorization(single_authorization(authorization, realm=realm))
     if secret is None:
         raise BearerError(401, None, _MISSING, realm=realm)
     try:
