@@ -1,5 +1,7 @@
 #include "tokenkeep/engine.h"
 
+#include <new>
+
 #include <sodium.h>
 
 #include <algorithm>
@@ -67,10 +69,13 @@ Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
     if (in_force != serialized) vocabulary_ = ScopeVocabulary::parse(in_force);
   }
   applied_.store(repo_->coherence().generation);
+  flusher_fork_ = fork_generation();
   flusher_ = std::thread([this] { flusher_run(); });
+  fork_watch(this);
 }
 
 Engine::~Engine() {
+  fork_unwatch(this);
   flusher_stop();
   try {
     uses_flush();
@@ -422,6 +427,7 @@ void Engine::use_record(const CachedTokenPtr& t, std::int64_t now) {
   if (persisted != 0 && now - persisted < options_.last_used_interval_us) return;
   if (t->flush_queued.exchange(true)) return;
   std::lock_guard<std::mutex> lock(uses_mu_);
+  if (flusher_fork_ != fork_generation()) flusher_ensure();
   uses_dirty_.push_back(t);
   // No wake-up: the flusher's next tick (within a second) persists everything due in one
   // transaction, instead of one write per newly used token.
@@ -516,6 +522,41 @@ void Engine::flusher_stop() {
   }
   uses_cv_.notify_all();
   if (flusher_.joinable()) flusher_.join();
+}
+
+// Under uses_mu_. The child's own flusher, started on its first recorded use.
+void Engine::flusher_ensure() {
+  if (flusher_stopping_ || flusher_.joinable()) return;
+  flusher_fork_ = fork_generation();
+  flusher_ = std::thread([this] { flusher_run(); });
+}
+
+void Engine::fork_prepare() noexcept {
+  apply_mu_.lock();
+  cache_.lock_all();
+  uses_mu_.lock();
+  repo_->fork_prepare();
+}
+
+void Engine::fork_parent() noexcept {
+  repo_->fork_parent();
+  uses_mu_.unlock();
+  cache_.unlock_all();
+  apply_mu_.unlock();
+}
+
+void Engine::fork_child() noexcept {
+  repo_->fork_child();
+  // The parent's flusher does not exist here: its handle is forgotten (joining or detaching
+  // it would act on a thread of another process), and what it may have held or waited on is
+  // made anew. Its work (uses_dirty_) is intact: uses_mu_ was held across the fork.
+  if (flusher_.joinable()) new (&flusher_) std::thread();
+  // Every lock is made anew rather than unlocked: the child's thread has another id.
+  new (&flush_mu_) std::mutex();
+  new (&uses_cv_) std::condition_variable();
+  new (&uses_mu_) std::mutex();
+  cache_.locks_renew();
+  new (&apply_mu_) std::mutex();
 }
 
 std::vector<TokenRecord> Engine::expiring_within(std::int64_t within_us, const std::optional<std::string>& owner) {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <new>
 #include <unordered_map>
 
 #include "tokenkeep/errors.h"
@@ -62,6 +63,9 @@ void audit_add(PgConnection& c, std::int64_t at, const std::string& actor, const
 // accept. A create through this node erases its ids. Bounded: kMax entries, kTtl each.
 class NegativeCache {
  public:
+  void fork_prepare() noexcept { mu_.lock(); }
+  void fork_parent() noexcept { mu_.unlock(); }
+  void fork_child() noexcept { new (&mu_) std::mutex(); }
   bool contains(std::int64_t id) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = seen_.find(id);
@@ -97,11 +101,12 @@ class NegativeCache {
 
 class PgStore final : public TokenRepository {
  public:
-  PgStore(const std::string& conninfo, const PgOptions& options) : pool_(conninfo) {
+  PgStore(const std::string& conninfo, const PgOptions& options) : pool_(conninfo), read_only_(options.read_only) {
     std::string schema;
     {
       auto c = pool_.acquire();
-      pg_schema_migrate(*c);
+      pg_schema_migrate(*c, read_only_);
+      where_ = c->where();
       PgParams none;
       schema = c->query("SELECT current_schema()", none, "cannot read the schema of").text(0, 0);
     }
@@ -120,6 +125,7 @@ class PgStore final : public TokenRepository {
 
   std::string setting_put(const std::string& key, const std::string& value,
                           const std::optional<std::string>& expected) override {
+    writable("cannot write settings to");
     auto c = pool_.acquire();
     PgTransaction tx(*c);
     PgParams p;
@@ -144,6 +150,7 @@ class PgStore final : public TokenRepository {
   // One statement, one round trip: the rows and their audit rows from arrays (unnest).
   // Not announced (see token_repository.h): a create cannot make any cache stale.
   void tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor, std::int64_t at) override {
+    writable("cannot insert tokens into");
     if (records.empty()) return;
     missing_.erase(records);
     std::vector<std::int64_t> ids, created;
@@ -230,6 +237,7 @@ class PgStore final : public TokenRepository {
 
   bool token_update_scopes(const std::string& owner, std::int64_t id, const std::vector<std::string>& scopes,
                            const std::string& actor, std::int64_t at) override {
+    writable("cannot update tokens in");
     auto c = pool_.acquire();
     std::uint64_t g = 0;
     {
@@ -250,6 +258,7 @@ class PgStore final : public TokenRepository {
 
   bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids, const std::string& actor,
                      std::int64_t at) override {
+    writable("cannot revoke tokens in");
     auto c = pool_.acquire();
     std::uint64_t g = 0;
     {
@@ -270,6 +279,7 @@ class PgStore final : public TokenRepository {
 
   bool token_rotate(const std::string& owner, std::int64_t id, const TokenRecord& replacement, const std::string& actor,
                     std::int64_t at) override {
+    writable("cannot rotate tokens in");
     auto c = pool_.acquire();
     std::uint64_t g = 0;
     {
@@ -309,6 +319,7 @@ class PgStore final : public TokenRepository {
   }
 
   std::int64_t tokens_purge(std::int64_t cutoff, const std::string& actor, std::int64_t at) override {
+    writable("cannot purge tokens from");
     auto c = pool_.acquire();
     std::uint64_t g = 0;
     std::int64_t n = 0;
@@ -329,6 +340,7 @@ class PgStore final : public TokenRepository {
   // Advisory, so committed without waiting for the WAL flush (synchronous_commit off, this
   // transaction only); never announced.
   void tokens_touch(const std::vector<std::pair<std::int64_t, std::int64_t>>& uses) override {
+    if (read_only_) return;  // a read-only handle records no uses (as on SQLite)
     if (uses.empty()) return;
     std::vector<std::int64_t> ids, ats;
     for (const auto& [id, at] : uses) {
@@ -353,6 +365,20 @@ class PgStore final : public TokenRepository {
   }
 
   void coherence_repair() override { coherence_->restart_if_forked(); }
+
+  void fork_prepare() noexcept override {
+    pool_.fork_prepare();
+    missing_.fork_prepare();
+  }
+  void fork_parent() noexcept override {
+    missing_.fork_parent();
+    pool_.fork_parent();
+  }
+  void fork_child() noexcept override {
+    coherence_->fork_child();
+    missing_.fork_child();
+    pool_.fork_child();
+  }
 
   std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner, std::int64_t limit) override {
     auto c = pool_.acquire();
@@ -386,6 +412,11 @@ class PgStore final : public TokenRepository {
   }
 
  private:
+  // The refusal of a read-only handle, before any round trip (same words as SQLite's).
+  void writable(const char* doing) {
+    if (read_only_) fail(ErrorCode::kStoreError, std::string(doing) + " " + where_ + ": database is read-only (opened with read_only=True)");
+  }
+
   std::optional<TokenRecord> find_owned_for_update(PgConnection& c, const std::string& owner, std::int64_t id) {
     PgParams p;
     p.add(id).add(owner);
@@ -419,6 +450,8 @@ class PgStore final : public TokenRepository {
   }
 
   PgPool pool_;
+  const bool read_only_;
+  std::string where_;  // the server and database, never the password (PgConnection::where)
   NegativeCache missing_;
   std::string channel_;
   std::unique_ptr<PgCoherence> coherence_;

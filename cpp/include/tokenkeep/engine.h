@@ -22,6 +22,7 @@
 
 #include "tokenkeep/clock.h"
 #include "tokenkeep/errors.h"
+#include "tokenkeep/fork_guard.h"
 #include "tokenkeep/input_rules.h"
 #include "tokenkeep/pepper.h"
 #include "tokenkeep/record.h"
@@ -64,7 +65,7 @@ struct IssuedToken {
 
 enum class VerifyStatus { kOk, kInvalid, kExpired, kRevoked, kInsufficientScope };
 
-class Engine {
+class Engine final : private ForkAware {
  public:
   Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
          std::shared_ptr<const Clock> clock, EngineOptions options);
@@ -140,6 +141,13 @@ class Engine {
   void uses_overlay(TokenRecord* r) const;
   void flusher_run();
   void flusher_stop();
+  // Starts the background thread in a process that has none (a child after fork()).
+  void flusher_ensure();
+  // fork_guard.h. Lock order: apply_mu_, the cache's shards, uses_mu_, then the repository's.
+  // flush_mu_ is held across I/O: re-created in the child.
+  void fork_prepare() noexcept override;
+  void fork_parent() noexcept override;
+  void fork_child() noexcept override;
 
   std::unique_ptr<TokenRepository> repo_;
   PepperSet peppers_;
@@ -162,6 +170,7 @@ class Engine {
   std::vector<std::pair<std::int64_t, std::int64_t>> uses_parked_;
   bool flusher_stopping_ = false;
   std::thread flusher_;
+  std::uint64_t flusher_fork_ = 0;  // fork_generation() of the process that runs flusher_
 };
 
 }  // namespace tokenkeep

@@ -96,6 +96,13 @@ class TokenRepository {
   // calls (a read snapshot, say).
   virtual void idle() {}
 
+  // fork() (fork_guard.h; the engine calls these from its own handlers, after taking its
+  // locks): take the short-held locks; release them; in the child, release them and stop
+  // using anything of the parent's (connections, threads) - the next call opens its own.
+  virtual void fork_prepare() noexcept {}
+  virtual void fork_parent() noexcept {}
+  virtual void fork_child() noexcept {}
+
   // Newest first, at most `limit`.
   virtual std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner,
                                              std::int64_t limit) = 0;
