@@ -16,6 +16,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "sqlite_listing.h"
 #include "tokenkeep/change_feed.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/scopes.h"
@@ -72,70 +73,6 @@ const char* const kMigrations[kSchemaVersion] = {
     CREATE INDEX tokens_owner_live ON tokens(owner, revoked_at, expires_at);
     )sql",
 };
-
-// tokens_query's SQL, one text per (owner given, state, search, scope filter, sort,
-// direction) so that each is planned for its own index use (a filter left out is not in the
-// text, so an index that lacks its column still covers the query): ?1 owner, ?2 now, ?3
-// folded search, ?4 scopes as a JSON array, ?5 limit, ?6 offset. The page's ids come from the index; the rows are then read by
-// id (rows kept out of the sort: wide rows sorted by expiry cost ~10x more).
-const char* query_sql(const TokenQuery& q, bool count) {
-  static const std::vector<std::string> texts = [] {
-    std::vector<std::string> out;
-    for (int variant = 0; variant < 24; ++variant) {
-      const int owner = variant / 12, state = variant / 4 % 3, searched = variant / 2 % 2, scoped = variant % 2;
-      {
-        std::string where = owner ? "WHERE owner = ?1" : "WHERE 1";
-        where += state == 0   ? " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at >= ?2)"
-                 : state == 1 ? " AND (revoked_at IS NOT NULL OR expires_at < ?2)"
-                              : " AND ?2 IS NOT NULL";
-        where += searched ? " AND instr(lower(name), ?3) > 0" : " AND ?3 = ''";
-        where += scoped ? " AND EXISTS (SELECT 1 FROM json_each(?4) AS w"
-                          " WHERE instr(' ' || scopes || ' ', ' ' || w.value || ' ') > 0)"
-                        : " AND ?4 = '[]'";
-        out.push_back("SELECT count(*) FROM tokens " + where);
-        for (int sort = 0; sort < 4; ++sort) {
-          for (int desc = 0; desc < 2; ++desc) {
-            const char* dir = desc ? " DESC" : " ASC";
-            std::string order = sort == 0   ? std::string("created_at") + dir
-                                : sort == 1 ? std::string("name") + dir
-                                : sort == 2 ? std::string("expires_at") + dir + (desc ? " NULLS FIRST" : " NULLS LAST")
-                                            : std::string("last_used_at") + dir + (desc ? " NULLS LAST" : " NULLS FIRST");
-            out.push_back("SELECT id FROM tokens " + where + " ORDER BY " + order + ", id" + dir + " LIMIT ?5 OFFSET ?6");
-          }
-        }
-      }
-    }
-    return out;
-  }();
-  const std::size_t variant = (q.owner ? 12u : 0u) + static_cast<std::size_t>(q.state) * 4 +
-                              (q.search.empty() ? 0u : 2u) + (q.scopes_any.empty() ? 0u : 1u);
-  const std::size_t index = variant * 9 + (count ? 0 : 1 + static_cast<std::size_t>(q.sort) * 2 + (q.descending ? 1 : 0));
-  return texts[index].c_str();
-}
-
-// A JSON array of strings for json_each.
-std::string json_strings(const std::vector<std::string>& items) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out = "[";
-  for (const auto& item : items) {
-    if (out.size() > 1) out += ",";
-    out += '"';
-    for (const unsigned char c : item) {
-      if (c == '"' || c == '\\') {
-        out += '\\';
-        out += static_cast<char>(c);
-      } else if (c < 0x20) {
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-      } else {
-        out += static_cast<char>(c);
-      }
-    }
-    out += '"';
-  }
-  return out + "]";
-}
 
 class Statement;
 
@@ -538,22 +475,41 @@ class SqliteStore final : public TokenRepository {
     return out;
   }
 
+  // Listings (sqlite_listing.h): the count and the page from one snapshot; the count of an
+  // owner's listing is reused while nothing changed (a page's count of 100,000 tokens scans
+  // ~100,000 index entries; paging through them should not).
   TokenPage tokens_query(const TokenQuery& q, std::int64_t now) override {
     std::lock_guard<std::mutex> lock(mu_);
     file_check();
     const std::string search = token_query_fold(q.search);
-    const std::string scopes = json_strings(q.scopes_any);
+    const std::string scopes = sqlite_json_strings(q.scopes_any);
     const std::string owner = q.owner.value_or(std::string());
+    const char* count_sql = sqlite_listing_sql(q, true);
     TokenPage page;
-    Transaction tx(c_, false);  // the count and the page from one snapshot
+    Transaction tx(c_, false);
+    ListingCounts::Version version;
     {
-      Statement s(c_, query_sql(q, true));
+      Statement s(c_, "PRAGMA data_version");
+      version.data_version = s.step("cannot read") ? s.i64(0) : 0;
+    }
+    version.changes = sqlite3_total_changes64(c_.handle());
+    const std::string key = ListingCounts::key(count_sql, owner, search, scopes);
+    const auto known = q.owner ? counts_.find(key, version, now) : std::nullopt;
+    if (known) {
+      page.total = *known;
+    } else {
+      Statement s(c_, count_sql);
       s.bind(1, owner).bind(2, now).bind(3, search).bind(4, scopes);
       if (s.step("cannot read tokens from")) page.total = s.i64(0);
+      if (q.owner) {
+        Statement next(c_, kSqliteNextExpirySql);
+        next.bind(1, owner).bind(2, now);
+        counts_.keep(key, version, now, next.step("cannot read tokens from") ? next.opt_i64(0) : std::nullopt, page.total);
+      }
     }
     std::vector<std::int64_t> ids;
     if (page.total > q.offset) {
-      Statement s(c_, query_sql(q, false));
+      Statement s(c_, sqlite_listing_sql(q, false));
       s.bind(1, owner).bind(2, now).bind(3, search).bind(4, scopes).bind(5, q.limit).bind(6, q.offset);
       while (s.step("cannot read tokens from")) ids.push_back(s.i64(0));
     }
@@ -897,6 +853,7 @@ class SqliteStore final : public TokenRepository {
 
   std::mutex mu_;
   Connection c_;
+  ListingCounts counts_;  // under mu_
   std::unique_ptr<ChangeFeed> feed_;
   std::atomic<bool> stale_{false};
   bool file_ = false;

@@ -312,6 +312,31 @@ TEST_P(RepositoryContract, QuerySortsEachColumnBothWaysWithIdTies) {
   EXPECT_EQ(sorted(TokenQuery::Sort::kLastUsed, true), (Ids{1, 3, 4, 2}));
 }
 
+TEST_P(RepositoryContract, QueryCountFollowsEveryChangeAndTheClock) {
+  auto other = store_->open();  // another connection or process
+  repo_->tokens_insert({record(1, "alice", "a", 1, 100), record(2, "alice", "b", 2, 300), record(3, "alice", "c", 3)},
+                       "x", 1);
+  TokenQuery q = query_of(std::string("alice"));
+  auto total = [&](std::int64_t now) { return repo_->tokens_query(q, now).total; };
+  EXPECT_EQ(total(50), 3);
+  EXPECT_EQ(total(100), 3);  // expires_at == now: still active
+  EXPECT_EQ(total(101), 2);
+  EXPECT_EQ(total(50), 3);  // a clock set back
+  EXPECT_EQ(total(301), 1);
+  other->tokens_insert({record(4, "alice", "d", 4)}, "x", 5);
+  EXPECT_EQ(total(50), 4);
+  ASSERT_TRUE(other->tokens_revoke("alice", {3}, "x", 6));
+  EXPECT_EQ(total(50), 3);
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {4}, "x", 7));
+  EXPECT_EQ(total(50), 2);
+  q.state = TokenQuery::State::kInactive;
+  EXPECT_EQ(total(50), 2);
+  EXPECT_EQ(total(101), 3);
+  q.search = "b";
+  EXPECT_EQ(total(50), 0);
+  EXPECT_EQ(total(301), 1);
+}
+
 // ---- end of listing query ------------------------------------------------------------------
 
 INSTANTIATE_TEST_SUITE_P(Backends, RepositoryContract, ::testing::ValuesIn(testing::contract_backends()),
