@@ -17,6 +17,7 @@
 #include <new>
 #include <unordered_map>
 
+#include "sqlite_listing.h"
 #include "tokenkeep/change_feed.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/fork_guard.h"
@@ -62,6 +63,16 @@ const char* const kMigrations[kSchemaVersion] = {
     // 1 -> 2: audit(owner=...) reads one owner's history without a scan.
     R"sql(
     CREATE INDEX audit_owner_seq ON audit(owner, seq);
+    )sql",
+    // 2 -> 3: listings (tokens_query). tokens_owner_list: newest-first pages of one owner walk
+    // it in order (id breaks ties: a create_many shares one created_at), and it covers every
+    // column a listing filters or sorts on but scopes, so a search or another sort scans the
+    // index alone instead of fetching each row at random (100,000 tokens: ~600 ms).
+    // tokens_owner_live: the narrow range a page's count of active tokens scans (100,000
+    // tokens: ~9 ms instead of ~19 ms over the wide one).
+    R"sql(
+    CREATE INDEX tokens_owner_list ON tokens(owner, created_at, id, revoked_at, expires_at, last_used_at, name);
+    CREATE INDEX tokens_owner_live ON tokens(owner, revoked_at, expires_at);
     )sql",
 };
 
@@ -510,6 +521,52 @@ class SqliteStore final : public TokenRepository {
     return out;
   }
 
+  // Listings (sqlite_listing.h): the count and the page from one snapshot; the count of an
+  // owner's listing is reused while nothing changed (a page's count of 100,000 tokens scans
+  // ~100,000 index entries; paging through them should not).
+  TokenPage tokens_query(const TokenQuery& q, std::int64_t now) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    file_check();
+    const std::string search = token_query_fold(q.search);
+    const std::string scopes = sqlite_json_strings(q.scopes_any);
+    const std::string owner = q.owner.value_or(std::string());
+    const char* count_sql = sqlite_listing_sql(q, true);
+    TokenPage page;
+    Transaction tx(c_, false);
+    ListingCounts::Version version;
+    {
+      Statement s(c_, "PRAGMA data_version");
+      version.data_version = s.step("cannot read") ? s.i64(0) : 0;
+    }
+    version.changes = sqlite3_total_changes64(c_.handle());
+    const std::string key = ListingCounts::key(count_sql, owner, search, scopes);
+    const auto known = q.owner ? counts_.find(key, version, now) : std::nullopt;
+    if (known) {
+      page.total = *known;
+    } else {
+      Statement s(c_, count_sql);
+      s.bind(1, owner).bind(2, now).bind(3, search).bind(4, scopes);
+      if (s.step("cannot read tokens from")) page.total = s.i64(0);
+      if (q.owner) {
+        Statement next(c_, kSqliteNextExpirySql);
+        next.bind(1, owner).bind(2, now);
+        counts_.keep(key, version, now, next.step("cannot read tokens from") ? next.opt_i64(0) : std::nullopt, page.total);
+      }
+    }
+    std::vector<std::int64_t> ids;
+    if (page.total > q.offset) {
+      Statement s(c_, sqlite_listing_sql(q, false));
+      s.bind(1, owner).bind(2, now).bind(3, search).bind(4, scopes).bind(5, q.limit).bind(6, q.offset);
+      while (s.step("cannot read tokens from")) ids.push_back(s.i64(0));
+    }
+    page.records.reserve(ids.size());
+    for (const std::int64_t id : ids) {
+      if (auto r = find_on(c_, id)) page.records.push_back(std::move(*r));
+    }
+    tx.commit();
+    return page;
+  }
+
   std::vector<TokenRecord> tokens_expiring(std::int64_t from, std::int64_t until,
                                            const std::optional<std::string>& owner) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -867,6 +924,7 @@ class SqliteStore final : public TokenRepository {
 
   std::mutex mu_;
   Connection c_;
+  ListingCounts counts_;  // under mu_
   std::unique_ptr<ChangeFeed> feed_;
   std::atomic<bool> stale_{false};
   bool file_ = false;
