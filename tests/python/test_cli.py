@@ -195,8 +195,7 @@ def test_console_script_and_module_agree_on_the_version(db):
     r = tk(None, "--version", owner=None)
     assert r.code == 0 and tokenkeep.__version__ in r.out
     script = Path(sys.executable).with_name("tokenkeep")
-    if not script.exists():
-        pytest.skip("console script not installed in this environment")
+    assert script.exists(), f"console script missing: {script}"
     p = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=_env())
     assert p.returncode == 0 and p.stdout == r.out
 
