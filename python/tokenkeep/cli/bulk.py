@@ -8,43 +8,65 @@ import io
 import os
 import sys
 from datetime import datetime, timedelta
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import click
 
+from ..errors import InvalidArgument, NameTaken, TokenkeepError
+from ..store import TokenStore
 from .argtypes import parse_expiry, split_scopes
 from .context import App, read_text
 from .exit_codes import EXIT_ERROR, EXIT_NAME_TAKEN, EXIT_USAGE, CliError
-from .output import info, progress_bar
+from .errors import error_message
+from .exit_codes import exit_code_of
+from .output import info, progress_bar, visible
 from .secrets_file import open_secrets_file, write_secrets
 
 _CSV_COLUMNS = ("name", "scopes", "expires")
+Item = Tuple[str, List[str], Optional[Union[timedelta, datetime]]]
 
 
-def _check_name(name: str, where: str) -> str:
-    name = name.strip()
-    if not name:
-        raise CliError(f"{where}: the name is empty; every row needs a name", EXIT_USAGE)
-    if len(name) > 100:
-        raise CliError(f"{where}: the name is longer than 100 characters", EXIT_USAGE)
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise CliError(f"{where}: the name contains control characters", EXIT_USAGE)
-    return name
+def _which_row(
+    store: TokenStore,
+    owner: str,
+    items: Sequence[Item],
+    lines: Sequence[int],
+    label: str,
+    error: TokenkeepError,
+) -> CliError:
+    """The row a failed batch failed on, told by the engine itself (only on this failure path).
 
-
-def _check_scopes(scopes: List[str], vocabulary: Dict[str, Tuple[str, ...]], where: str) -> None:
-    if not scopes:
-        raise CliError(
-            f"{where}: no scopes; give at least one of {', '.join(vocabulary)}", EXIT_USAGE
-        )
-    for s in scopes:
-        base, sep, action = s.partition(":")
-        if base not in vocabulary or (sep and action not in vocabulary[base]):
-            raise CliError(
-                f"{where}: unknown scope '{s}'; known scopes: {', '.join(vocabulary)} "
-                "(optionally :read or :write)",
-                EXIT_USAGE,
-            )
+    Each row is created alone in a scratch in-memory store with the same vocabulary and
+    lifetime cap, under an owner of its own, so the engine reports the row's own error; the
+    names it stores (normalized) tell a duplicate row and a name the owner already uses.
+    """
+    where = f"{label} line {{}}"
+    taken = {t.name for t in store.list(owner)}
+    seen: Dict[str, int] = {}
+    with TokenStore(
+        ":memory:", vocabulary=dict(store.vocabulary), max_lifetime=store.max_lifetime
+    ) as scratch:
+        for i, (item, line) in enumerate(zip(items, lines)):
+            try:
+                (issued,) = scratch.create_many(f"row{i}", [item])
+            except TokenkeepError as e:
+                return CliError(f"{where.format(line)}: {error_message(e)}", exit_code_of(e), e.field)
+            name = issued.info.name
+            if name in seen:
+                return CliError(
+                    f"{where.format(line)}: the name '{visible(name)}' is also on line {seen[name]}",
+                    EXIT_USAGE,
+                    "name",
+                )
+            if name in taken:
+                return CliError(
+                    f"{where.format(line)}: a token named '{visible(name)}' already exists; revoke "
+                    "it or rename the row",
+                    EXIT_NAME_TAKEN,
+                    "name",
+                )
+            seen[name] = line
+    return CliError(error_message(error), exit_code_of(error), error.field)
 
 
 def create_bulk(
@@ -56,8 +78,6 @@ def create_bulk(
 ) -> None:
     text, label = read_text(path)
     store = app.store()
-    vocabulary = store.vocabulary
-    taken = {t.name for t in store.list(app.owner)}
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader)
@@ -81,8 +101,8 @@ def create_bulk(
         expires_in if expires_in is not None else expires_at
     )
 
-    items: List[Tuple[str, List[str], Optional[Union[timedelta, datetime]]]] = []
-    seen: Dict[str, int] = {}
+    items: List[Item] = []
+    lines: List[int] = []
     interactive = sys.stderr.isatty() and not app.as_json
     with progress_bar(interactive) as progress:
         rows_total = max(text.rstrip("\n").count("\n"), 1)
@@ -97,20 +117,7 @@ def create_bulk(
                     raise CliError(
                         f"{where}: {len(row)} fields, expected {len(columns)}", EXIT_USAGE
                     )
-                name = _check_name(row[i_name], where)
-                if name in seen:
-                    raise CliError(
-                        f"{where}: the name '{name}' is also on line {seen[name]}", EXIT_USAGE
-                    )
-                if name in taken:
-                    raise CliError(
-                        f"{where}: a token named '{name}' already exists; revoke it or rename "
-                        "the row",
-                        EXIT_NAME_TAKEN,
-                    )
-                seen[name] = reader.line_num
                 scopes = split_scopes([row[i_scopes]])
-                _check_scopes(scopes, vocabulary, where)
                 expiry = default_expiry
                 cell = row[i_exp].strip() if i_exp is not None else ""
                 if cell:
@@ -118,7 +125,9 @@ def create_bulk(
                         expiry = parse_expiry(cell)
                     except ValueError as e:
                         raise CliError(f"{where}: {e}", EXIT_USAGE) from None
-                items.append((name, scopes, expiry))
+                # Cells are trimmed (a space after a comma is CSV habit); the engine checks the rest.
+                items.append((row[i_name].strip(), scopes, expiry))
+                lines.append(reader.line_num)
         except csv.Error as e:
             raise CliError(
                 f"{label} line {reader.line_num}: not valid CSV ({e})", EXIT_USAGE
@@ -129,7 +138,10 @@ def create_bulk(
         creating = progress.add_task(f"Creating {len(items)} tokens", total=None)  # one transaction
         out = open_secrets_file(secrets_out) if secrets_out else None
         try:
-            issued = store.create_many(app.owner, items, actor=app.actor)
+            try:
+                issued = store.create_many(app.owner, items, actor=app.actor)
+            except (InvalidArgument, NameTaken) as e:  # UnknownScope is an InvalidArgument too
+                raise _which_row(store, app.owner, items, lines, label, e) from None
             progress.update(creating, total=len(issued), completed=len(issued))
         except BaseException:
             if out is not None:

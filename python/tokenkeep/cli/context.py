@@ -14,7 +14,7 @@ import click
 
 from ..errors import InvalidArgument, NotFound
 from ..models import TokenInfo
-from ..store import TokenStore, store_location_kind
+from ..store import TokenStore, default_db_path, store_location_kind
 from .exit_codes import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from .output import visible
 from .secrets_file import looks_like_secret
@@ -46,10 +46,16 @@ def opens_store(mode: str) -> Any:
 
 @dataclass
 class App:
-    db: str
-    owner_opt: Optional[str]
-    as_json: bool
+    """Filled in by the global options (``--db``, ``--owner``, ``--json``) wherever they are."""
+
+    db_opt: Optional[str] = None
+    owner_opt: Optional[str] = None
+    as_json: bool = False
     _store: Optional[TokenStore] = field(default=None, repr=False)
+
+    @property
+    def db(self) -> str:
+        return self.db_opt if self.db_opt is not None else default_db_path()
 
     @property
     def owner(self) -> str:
@@ -89,23 +95,6 @@ class App:
 
 
 pass_app = click.make_pass_decorator(App)
-
-
-def json_option(f: Any) -> Any:
-    """``--json`` after the command as well as before it: ``tokenkeep list --json``."""
-
-    def set_json(ctx: click.Context, param: Any, value: bool) -> None:
-        if value:
-            ctx.find_object(App).as_json = True
-
-    return click.option(
-        "--json",
-        "json_",
-        is_flag=True,
-        expose_value=False,
-        callback=set_json,
-        help="Machine-readable JSON on stdout.",
-    )(f)
 
 
 def resolve(app: App, token: str) -> TokenInfo:

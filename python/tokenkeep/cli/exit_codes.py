@@ -42,6 +42,19 @@ EXIT_CODES = {
     EXIT_NAME_TAKEN: "a live token with this name already exists",
 }
 
+# The name of each code: the "code" of a --json error object.
+EXIT_NAMES = {
+    EXIT_OK: "ok",
+    EXIT_ERROR: "error",
+    EXIT_USAGE: "usage",
+    EXIT_INVALID: "invalid_token",
+    EXIT_EXPIRED: "expired_token",
+    EXIT_REVOKED: "revoked_token",
+    EXIT_SCOPE: "insufficient_scope",
+    EXIT_NOT_FOUND: "not_found",
+    EXIT_NAME_TAKEN: "name_taken",
+}
+
 # The epilog of every command's --help ("\b" keeps click from rewrapping it).
 EXIT_HELP = "\b\nExit codes:\n" + "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
 
@@ -65,7 +78,14 @@ def exit_code_of(error: BaseException) -> int:
 class CliError(Exception):
     """An error to report as one line on stderr, with an exit code."""
 
-    def __init__(self, message: str, code: int = EXIT_ERROR, field: "str | None" = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        code: int = EXIT_ERROR,
+        field: "str | None" = None,
+        cause: "BaseException | None" = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
-        self.field = field
+        self.field = field  # an API argument name (as TokenkeepError.field) or a flag
+        self.cause = cause  # the tokenkeep error behind it, for --json details

@@ -8,15 +8,15 @@ control characters escaped.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import datetime, timezone
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import click
 
 from ..jupyter import format_datetime, relative_time
 from ..models import AuditEvent, IssuedToken, TokenInfo
+from .tables import print_table, stdout_is_terminal
 
 
 def token_json(t: TokenInfo) -> Dict[str, Any]:
@@ -60,15 +60,6 @@ def info(message: str) -> None:
     click.echo(message, err=True)
 
 
-def console(stderr: bool = False) -> Any:
-    from rich.console import Console
-
-    stream = sys.stderr if stderr else sys.stdout
-    # Piped output is for grep and friends: do not wrap rows at 80 columns.
-    wide = not stream.isatty() and "COLUMNS" not in os.environ
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=240 if wide else None)
-
-
 def scopes_text(scopes: Any) -> str:
     return ", ".join(sorted(scopes))
 
@@ -81,74 +72,83 @@ def expiry_text(t: TokenInfo, now: datetime) -> str:
     return relative_time(t.expires_at, now)
 
 
-def print_tokens(tokens: Sequence[TokenInfo], show_owner: bool = False) -> None:
-    from rich.table import Table
-
-    now = datetime.now(timezone.utc)
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("ID", no_wrap=True)
-    if show_owner:
-        table.add_column("OWNER")
-    table.add_column("NAME")
-    table.add_column("SCOPES")
-    table.add_column("CREATED", no_wrap=True)
-    table.add_column("EXPIRES", no_wrap=True)
-    table.add_column("LAST USED", no_wrap=True)
-    for t in tokens:
-        expired = t.expires_at is not None and t.expires_at <= now
-        row = [t.id] + ([t.owner] if show_owner else []) + [t.name, scopes_text(t.scopes)]
-        row = [markup_safe(c) for c in row] + [
-            t.created_at.strftime("%Y-%m-%d"),
-            f"[red]{expiry_text(t, now)}[/red]" if expired else expiry_text(t, now),
-            relative_time(t.last_used_at, now),
-        ]
-        table.add_row(*row)
-    console().print(table)
-
-
-def markup_safe(text: str) -> str:
-    """Text for a rich table cell: markup escaped, and every invisible or control character
-    (bidi overrides, zero-width characters, line breaks) shown as ``\\uXXXX``, so a row can
-    neither hide characters nor reorder what the terminal shows."""
-    from rich.markup import escape
-
-    return escape(visible(text))
-
-
 def visible(text: str) -> str:
+    """``text`` with every invisible or control character (bidi overrides, zero-width
+    characters, line breaks, tabs) shown as ``\\uXXXX``, so a row can neither hide
+    characters nor reorder what the terminal shows, nor add a column to piped output."""
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
-def print_token_details(t: TokenInfo, err: bool = False) -> None:
-    from rich.table import Table
+def _iso(when: Optional[datetime]) -> str:
+    return "" if when is None else when.astimezone(timezone.utc).isoformat()
 
+
+def print_tokens(tokens: Sequence[TokenInfo], show_owner: bool = False) -> None:
+    """A table of tokens on a terminal (relative dates, expired in red); piped, tab-separated
+    rows: id, [owner,] name, scopes (comma-separated), then created, expires and last used
+    as ISO 8601 UTC (empty: never)."""
+    if not stdout_is_terminal():
+        lines = [
+            "\t".join(
+                [t.id]
+                + ([visible(t.owner)] if show_owner else [])
+                + [visible(t.name), visible(",".join(sorted(t.scopes)))]
+                + [_iso(t.created_at), _iso(t.expires_at), _iso(t.last_used_at)]
+            )
+            for t in tokens
+        ]
+        sys.stdout.write("".join(line + "\n" for line in lines))
+        sys.stdout.flush()
+        return
     now = datetime.now(timezone.utc)
-    table = Table(box=None, show_header=False, pad_edge=False)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
-    exp = (
-        "never"
-        if t.expires_at is None
-        else f"{format_datetime(t.expires_at)} ({expiry_text(t, now)})"
+    headers = ["ID"] + (["OWNER"] if show_owner else []) + ["NAME", "SCOPES", "CREATED", "EXPIRES", "LAST USED"]
+    rows = [
+        [t.id]
+        + ([visible(t.owner)] if show_owner else [])
+        + [
+            visible(t.name),
+            visible(scopes_text(t.scopes)),
+            t.created_at.strftime("%Y-%m-%d"),
+            expiry_text(t, now),
+            relative_time(t.last_used_at, now),
+        ]
+        for t in tokens
+    ]
+    first = 2 if show_owner else 1
+    print_table(
+        headers,
+        rows,
+        wrappable=(first - 1, first, first + 1) if show_owner else (first, first + 1),
+        red=[t.expires_at is not None and t.expires_at <= now for t in tokens],
+        red_column=first + 3,
+        terminal=True,
     )
-    for k, v in (
-        ("Name", t.name),
-        ("ID", t.id),
-        ("Owner", t.owner),
-        ("Scopes", scopes_text(t.scopes)),
-        ("Created", f"{format_datetime(t.created_at)} ({relative_time(t.created_at, now)})"),
-        ("Expires", exp),
-        (
-            "Last used",
-            "never"
-            if t.last_used_at is None
-            else f"{format_datetime(t.last_used_at)} ({relative_time(t.last_used_at, now)})",
-        ),
-    ):
-        table.add_row(k, markup_safe(v))
-    console(stderr=err).print(table)
+
+
+def print_token_details(t: TokenInfo) -> None:
+    """One token as "Field  value" lines (piped: tab-separated)."""
+    now = datetime.now(timezone.utc)
+
+    def when(at: Optional[datetime], text: str) -> str:
+        return "never" if at is None else f"{format_datetime(at)} ({text})"
+
+    rows = [
+        ["Name", visible(t.name)],
+        ["ID", t.id],
+        ["Owner", visible(t.owner)],
+        ["Scopes", visible(scopes_text(t.scopes))],
+        ["Created", when(t.created_at, relative_time(t.created_at, now))],
+        ["Expires", when(t.expires_at, expiry_text(t, now))],
+        ["Last used", when(t.last_used_at, relative_time(t.last_used_at, now))],
+    ]
+    if stdout_is_terminal():
+        width_ = max(len(k) for k, _ in rows)
+        sys.stdout.write("".join(f"{k.ljust(width_)}  {v}\n" for k, v in rows))
+    else:
+        sys.stdout.write("".join(f"{k}\t{v}\n" for k, v in rows))
+    sys.stdout.flush()
 
 
 def describe(t: TokenInfo) -> str:
@@ -158,11 +158,12 @@ def describe(t: TokenInfo) -> str:
         if t.expires_at is None
         else (f"expires {format_datetime(t.expires_at)} ({expiry_text(t, now)})")
     )
-    return f"'{t.name}' (id {t.id}), scopes {scopes_text(t.scopes)}, {exp}"
+    return f"'{visible(t.name)}' (id {t.id}), scopes {scopes_text(t.scopes)}, {exp}"
 
 
 def progress_bar(enabled: bool) -> Any:
     """A rich progress bar on stderr when it is a terminal; a no-op otherwise."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(
@@ -170,8 +171,7 @@ def progress_bar(enabled: bool) -> Any:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console(stderr=True),
+        console=Console(stderr=True, highlight=False),
         transient=True,
         disable=not enabled,
     )
-

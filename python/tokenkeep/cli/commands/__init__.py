@@ -16,4 +16,6 @@ COMMANDS = (
     "purge",
     "audit",
     "serve",
+    "scopes",
+    "completion",
 )

@@ -7,9 +7,10 @@ from datetime import datetime, timezone
 import click
 
 from ...jupyter import format_datetime, relative_time
-from ..context import READS, App, json_option, opens_store, pass_app
+from ..context import READS, App, opens_store, pass_app
 from ..exit_codes import EXIT_HELP
-from ..output import console, event_json, info, markup_safe, print_json, scopes_text
+from ..output import event_json, info, print_json, scopes_text, visible
+from ..tables import print_table, stdout_is_terminal
 
 
 @opens_store(READS)
@@ -22,7 +23,6 @@ from ..output import console, event_json, info, markup_safe, print_json, scopes_
     help="At most this many events.",
 )
 @click.option("--all-owners", is_flag=True, help="Every owner's events, not only yours.")
-@json_option
 @pass_app
 def audit(app: App, limit: int, all_owners: bool) -> None:
     """Show the audit log, newest first: who created, edited, revoked, rotated or purged what."""
@@ -33,32 +33,18 @@ def audit(app: App, limit: int, all_owners: bool) -> None:
     if not events:
         info("No audit events.")
         return
-    from rich.table import Table
-
     now = datetime.now(timezone.utc)
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("#", "WHEN", "ACTOR", "ACTION", "OWNER", "TOKEN", "ID", "SCOPES"):
-        table.add_column(col, no_wrap=col in ("#", "WHEN", "ID"))
+    terminal = stdout_is_terminal()
+    rows = []
     for e in events:
         change = scopes_text(e.new_scopes or e.old_scopes)
         if e.old_scopes and e.new_scopes and e.old_scopes != e.new_scopes:
             change = f"{scopes_text(e.old_scopes)} -> {scopes_text(e.new_scopes)}"
-        table.add_row(
-            *(
-                markup_safe(c)
-                for c in (
-                    str(e.seq),
-                    f"{format_datetime(e.at)} ({relative_time(e.at, now)})",
-                    e.actor,
-                    e.action,
-                    e.owner,
-                    e.name,
-                    e.token_id or "",
-                    change,
-                )
-            )
+        when = f"{format_datetime(e.at)} ({relative_time(e.at, now)})" if terminal else e.at.isoformat()
+        rows.append(
+            [str(e.seq), when] + [visible(c) for c in (e.actor, e.action, e.owner, e.name, e.token_id or "", change)]
         )
-    console().print(table)
+    print_table(("#", "WHEN", "ACTOR", "ACTION", "OWNER", "TOKEN", "ID", "SCOPES"), rows, wrappable=(2, 4, 5, 7))
 
 
 def register(cli: click.Group) -> None:

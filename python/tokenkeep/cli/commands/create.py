@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import datetime, timedelta
 from typing import Optional, Tuple
 
 import click
 
+from ..completion import complete_scopes
 from ..argtypes import DATE, DURATION, split_scopes
 from ..bulk import create_bulk
-from ..context import CREATES, App, json_option, opens_store, pass_app
+from ..context import CREATES, App, opens_store, pass_app
 from ..exit_codes import EXIT_ERROR, EXIT_HELP, CliError
-from ..output import describe, info, issued_json, token_json
+from ..output import describe, info, issued_json, print_json, token_json
 from ..secrets_file import open_secrets_file, write_secrets
 
 
@@ -27,6 +27,7 @@ from ..secrets_file import open_secrets_file, write_secrets
     "-s",
     "scopes",
     metavar="SCOPE",
+    shell_complete=complete_scopes,
     multiple=True,
     help="A scope the token grants; repeat or separate with commas (device,policy:read).",
 )
@@ -46,7 +47,6 @@ from ..secrets_file import open_secrets_file, write_secrets
     metavar="FILE",
     help="Write the secrets as JSON lines to this new file (mode 0600) instead of stdout.",
 )
-@json_option
 @pass_app
 def create(
     app: App,
@@ -74,13 +74,9 @@ def create(
             )
         create_bulk(app, from_file, expires_in, expires_at, secrets_out)
         return
-    if name is None or not name.strip():
+    if name is None:
         raise click.UsageError("give the token a name with --name NAME (or use --from FILE.csv)")
-    scope_list = split_scopes(scopes)
-    if not scope_list:
-        raise click.UsageError(
-            "give at least one --scope (collection, device, policy, or e.g. device:read)"
-        )
+    scope_list = split_scopes(scopes)  # none: the engine says at least one is needed
     out = open_secrets_file(secrets_out) if secrets_out else None
     try:
         issued = app.store().create(
@@ -107,14 +103,14 @@ def create(
                 EXIT_ERROR,
             ) from None
         if app.as_json:
-            click.echo(json.dumps(token_json(issued.info), ensure_ascii=False))
+            print_json(token_json(issued.info))
         info(f"Created token {describe(issued.info)}.")
         info(
             f"Its secret is in {secrets_out} (mode 0600); it is shown only once and cannot be seen again."
         )
         return
     if app.as_json:
-        click.echo(json.dumps(issued_json(issued), ensure_ascii=False))
+        print_json(issued_json(issued))
         return
     info(f"Created token {describe(issued.info)}.")
     info("Copy the token now: it is shown only once and cannot be seen again.")

@@ -6,24 +6,25 @@ from typing import Tuple
 
 import click
 
+from ..completion import complete_scopes, complete_tokens
 from ..argtypes import split_scopes
-from ..context import App, json_option, pass_app, resolve
+from ..context import App, pass_app, resolve
 from ..exit_codes import EXIT_HELP
 from ..output import info, print_json, scopes_text, token_json
 
 
 @click.command(epilog=EXIT_HELP)
-@click.argument("token")
+@click.argument("token", shell_complete=complete_tokens)
 @click.option(
     "--scope",
     "-s",
     "scopes",
     metavar="SCOPE",
+    shell_complete=complete_scopes,
     multiple=True,
     required=True,
     help="The new scopes (they replace the old ones); repeat or separate with commas.",
 )
-@json_option
 @pass_app
 def edit(app: App, token: str, scopes: Tuple[str, ...]) -> None:
     """Change a token's scopes (the only thing that can be edited)."""

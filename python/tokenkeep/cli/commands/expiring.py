@@ -8,7 +8,7 @@ from typing import Optional
 import click
 
 from ..argtypes import DURATION
-from ..context import READS, App, json_option, opens_store, pass_app
+from ..context import READS, App, opens_store, pass_app
 from ..exit_codes import EXIT_ERROR, EXIT_HELP, EXIT_OK
 from ..output import info, print_json, print_tokens, token_json
 
@@ -26,7 +26,6 @@ from ..output import info, print_json, print_tokens, token_json
     help="Run the shell command CMD once per token, its fields in TOKENKEEP_TOKEN_* variables "
     "(never the secret); exit 1 if any run failed.",
 )
-@json_option
 @pass_app
 def expiring(app: App, within: timedelta, all_owners: bool, command: Optional[str]) -> Optional[int]:
     """List tokens that will expire soon, soonest first, to warn before it happens."""

@@ -8,7 +8,7 @@ from datetime import timedelta
 import click
 
 from ..argtypes import DURATION
-from ..context import App, json_option, pass_app
+from ..context import App, pass_app
 from ..exit_codes import EXIT_ERROR, EXIT_HELP, EXIT_USAGE, CliError
 from ..output import info, print_json
 
@@ -23,7 +23,6 @@ from ..output import info, print_json
 )
 @click.option("--dry-run", is_flag=True, help="Only count what would be purged; delete nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@json_option
 @pass_app
 def purge(app: App, older_than: timedelta, dry_run: bool, yes: bool) -> None:
     """Delete expired and revoked tokens for good (every owner's), after a confirmation.

@@ -7,14 +7,15 @@ from typing import Optional
 
 import click
 
-from ..context import App, json_option, pass_app, resolve
+from ..completion import complete_tokens
+from ..context import App, pass_app, resolve
 from ..exit_codes import EXIT_ERROR, EXIT_HELP, EXIT_USAGE, CliError
 from ..output import info, print_json
 from ..revoke_file import read_revoke_targets
 
 
 @click.command(epilog=EXIT_HELP)
-@click.argument("token", required=False)
+@click.argument("token", required=False, shell_complete=complete_tokens)
 @click.option(
     "--from",
     "from_file",
@@ -23,7 +24,6 @@ from ..revoke_file import read_revoke_targets
     "line, a CSV with an id or name column, or the JSON lines of create.",
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@json_option
 @pass_app
 def revoke(app: App, token: Optional[str], from_file: Optional[str], yes: bool) -> None:
     """Revoke (delete) a token, by id or name, after a confirmation.

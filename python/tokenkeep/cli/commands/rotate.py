@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from ..context import App, json_option, pass_app, resolve
+from ..completion import complete_tokens
+from ..context import App, pass_app, resolve
 from ..exit_codes import EXIT_HELP
-from ..output import describe, info, issued_json
+from ..output import describe, info, issued_json, print_json
 
 
 @click.command(epilog=EXIT_HELP)
-@click.argument("token")
-@json_option
+@click.argument("token", shell_complete=complete_tokens)
 @pass_app
 def rotate(app: App, token: str) -> None:
     """Replace a token's secret: a new token with the same name, scopes and expiry is issued
@@ -21,7 +19,7 @@ def rotate(app: App, token: str) -> None:
     old = resolve(app, token)
     issued = app.store().rotate(app.owner, old.id, actor=app.actor)
     if app.as_json:
-        click.echo(json.dumps({**issued_json(issued), "replaced": old.id}, ensure_ascii=False))
+        print_json({**issued_json(issued), "replaced": old.id})
         return
     info(f"Rotated {describe(issued.info)}; the old token (id {old.id}) is revoked.")
     info("Copy the token now: it is shown only once and cannot be seen again.")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import click
 
-from ..context import READS, App, json_option, opens_store, pass_app, resolve
+from ..completion import complete_tokens
+from ..context import READS, App, opens_store, pass_app, resolve
 from ..exit_codes import EXIT_HELP
 from ..output import print_json, print_token_details, token_json
 
 
 @opens_store(READS)
 @click.command(epilog=EXIT_HELP)
-@click.argument("token")
-@json_option
+@click.argument("token", shell_complete=complete_tokens)
 @pass_app
 def show(app: App, token: str) -> None:
     """Show one token, by id or name."""

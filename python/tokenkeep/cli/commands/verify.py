@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import Tuple
 
 import click
 
 from ...errors import ExpiredToken, InsufficientScope, InvalidToken, RevokedToken
+from ..completion import complete_scopes
 from ..argtypes import split_scopes
-from ..context import READS, App, json_option, opens_store, pass_app
-from ..exit_codes import ERROR_CODES, EXIT_HELP, EXIT_SCOPE, EXIT_USAGE, CliError
+from ..context import READS, App, opens_store, pass_app
+from ..exit_codes import EXIT_HELP, EXIT_SCOPE, EXIT_USAGE, CliError, exit_code_of
 from ..output import describe, print_json, scopes_text, token_json
 from ..secrets_file import read_token
 
 
 _VERIFY_FAILURES = (
-    (InvalidToken, "invalid", "the token is invalid (malformed, mistyped or unknown)"),
-    (ExpiredToken, "expired", "the token has expired; create a new one"),
-    (RevokedToken, "revoked", "the token has been revoked"),
+    (InvalidToken, "the token is invalid (malformed, mistyped or unknown)"),
+    (ExpiredToken, "the token has expired; create a new one"),
+    (RevokedToken, "the token has been revoked"),
 )
 
 
@@ -28,10 +29,10 @@ _VERIFY_FAILURES = (
     "-s",
     "scopes",
     metavar="SCOPE",
+    shell_complete=complete_scopes,
     multiple=True,
     help="A scope the token must grant; repeat for several (all are required).",
 )
-@json_option
 @pass_app
 @click.pass_context
 def verify(ctx: click.Context, app: App, scopes: Tuple[str, ...]) -> None:
@@ -53,36 +54,19 @@ def verify(ctx: click.Context, app: App, scopes: Tuple[str, ...]) -> None:
         )
     secret = read_token()
     required = split_scopes(scopes)
-    store = app.store()
-    result: Dict[str, Any] = {
-        "valid": False,
-        "error": None,
-        "token": None,
-        "required": sorted(required),
-        "granted": [],
-    }
     try:
-        info = store.verify(secret, *required)
+        info = app.store().verify(secret, *required)
     except InsufficientScope as e:
-        result.update(error="insufficient_scope", granted=sorted(e.granted))
-        message, code = (
-            (f"the token lacks scope {scopes_text(e.required)}; it has {scopes_text(e.granted)}"),
-            EXIT_SCOPE,
-        )
+        message = f"the token lacks scope {scopes_text(e.required)}; it has {scopes_text(e.granted)}"
+        raise CliError(message, EXIT_SCOPE, cause=e) from None
     except (InvalidToken, ExpiredToken, RevokedToken) as e:
-        _, kind, message = next(f for f in _VERIFY_FAILURES if isinstance(e, f[0]))
-        result["error"] = kind
-        code = next(c for cls, c in ERROR_CODES if isinstance(e, cls))
-    else:
-        result.update(valid=True, token=token_json(info), granted=sorted(info.scopes))
-        if app.as_json:
-            print_json(result)
-        else:
-            click.echo(f"valid: {describe(info)}, owner {info.owner}")
-        return
+        message = next(text for cls, text in _VERIFY_FAILURES if isinstance(e, cls))
+        raise CliError(message, exit_code_of(e), cause=e) from None
     if app.as_json:
-        print_json(result)
-    raise CliError(message, code)
+        result = {"valid": True, "token": token_json(info), "required": sorted(required)}
+        print_json({**result, "granted": sorted(info.scopes)})
+    else:
+        click.echo(f"valid: {describe(info)}, owner {info.owner}")
 
 
 def register(cli: click.Group) -> None:

@@ -1,0 +1,122 @@
+"""Tables for people on a terminal, tab-separated rows for pipes (as ``gh`` does).
+
+On a terminal: a header, columns padded to line up, and the wrappable columns (names,
+scopes) wrapped onto more lines when the row is wider than the terminal, never cut.
+Piped: no header, no padding, one line per row, cells separated by a tab, so that ``cut -f2``
+and ``awk -F'\\t'`` work. Cells arrive already made visible (no control characters).
+Written for 10,000 rows in well under a second: plain string work, one write.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import unicodedata
+from typing import IO, List, Optional, Sequence
+
+GAP = "  "
+_MIN_WRAPPED = 12  # a wrapped column keeps at least this many cells of width
+
+
+def width(text: str) -> int:
+    """Terminal cells ``text`` takes (East Asian wide and full-width characters take two)."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
+def wrap(text: str, limit: int) -> List[str]:
+    """``text`` in lines of at most ``limit`` cells, broken after ", " or spaces where it can,
+    else inside a word; nothing is dropped."""
+    if width(text) <= limit:
+        return [text]
+    lines: List[str] = []
+    line = ""
+    for word in text.replace(", ", ",\0").replace(" ", " \0").split("\0"):
+        while width(line + word) > limit:
+            if line:
+                lines.append(line.rstrip())
+                line = ""
+                continue
+            cut = limit
+            while width(word[:cut]) > limit:
+                cut -= 1
+            lines.append(word[: max(cut, 1)])
+            word = word[max(cut, 1):]
+        line += word
+    if line:
+        lines.append(line.rstrip())
+    return lines
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def colour_enabled(stream: IO[str]) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def print_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    wrappable: Sequence[int] = (),
+    red: Optional[Sequence[bool]] = None,
+    red_column: Optional[int] = None,
+    terminal: Optional[bool] = None,
+    stream: Optional[IO[str]] = None,
+) -> None:
+    """Print ``rows`` under ``headers``. ``wrappable``: column indexes that may wrap on a
+    terminal; ``red[i]`` colours row i's ``red_column`` (expired) when colour is on."""
+    out = stream or sys.stdout
+    if terminal is None:
+        terminal = out.isatty()
+    if not terminal:
+        out.write("".join("\t".join(row) + "\n" for row in rows))
+        out.flush()
+        return
+    widths = [width(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            w = width(cell)
+            if w > widths[i]:
+                widths[i] = w
+    total = shutil.get_terminal_size((100, 24)).columns
+    overflow = sum(widths) + len(GAP) * (len(widths) - 1) - total
+    for i in sorted(wrappable, key=lambda i: -widths[i]):  # the widest gives first
+        if overflow <= 0:
+            break
+        give = min(overflow, max(0, widths[i] - max(_MIN_WRAPPED, width(headers[i]))))
+        widths[i] -= give
+        overflow -= give
+    colour = colour_enabled(out)
+    wrap_set = set(wrappable)
+    last = len(widths) - 1
+    parts: List[str] = []
+
+    def emit(cells: Sequence[str], highlight: bool) -> None:
+        if wrap_set and any(i in wrap_set and width(c) > widths[i] for i, c in enumerate(cells)):
+            columns = [wrap(c, widths[i]) if i in wrap_set else [c] for i, c in enumerate(cells)]
+        else:
+            columns = [[c] for c in cells]
+        for n in range(max(len(c) for c in columns)):
+            line = []
+            for i, col in enumerate(columns):
+                cell = col[n] if n < len(col) else ""
+                pad = "" if i == last else " " * (widths[i] - width(cell))
+                if highlight and i == red_column and cell:
+                    cell = f"\x1b[31m{cell}\x1b[0m"
+                line.append(cell + pad)
+            parts.append(GAP.join(line).rstrip() + "\n")
+
+    header = GAP.join(h + ("" if i == last else " " * (widths[i] - width(h))) for i, h in enumerate(headers))
+    parts.append((f"\x1b[1m{header.rstrip()}\x1b[0m" if colour else header.rstrip()) + "\n")
+    for r, row in enumerate(rows):
+        emit(row, bool(colour and red is not None and red[r]))
+    out.write("".join(parts))
+    out.flush()
