@@ -200,6 +200,22 @@ std::vector<IssuedToken> Engine::create_many(const std::string& owner, const std
   return issued;
 }
 
+std::vector<Error> Engine::create_problems(const std::string& owner, const NewToken& spec) const {
+  std::vector<Error> out;
+  auto attempt = [&](const auto& check) {
+    try {
+      check();
+    } catch (const Error& e) {
+      out.push_back(e);
+    }
+  };
+  attempt([&] { owner_check(owner); });
+  attempt([&] { secret_shaped_refuse(name_normalize(spec.name), "name"); });
+  attempt([&] { (void)scopes_canonical(spec.scopes); });
+  attempt([&] { (void)expiry_resolve(spec.expiry, clock_->now_us()); });
+  return out;
+}
+
 std::int64_t Engine::id_resolve(std::string_view token_id) const {
   const auto id = token_id_parse(token_id);
   if (!id) fail(ErrorCode::kNotFound, "no such token", "token_id");
@@ -219,6 +235,39 @@ std::vector<TokenRecord> Engine::list(const std::string& owner) {
   auto records = repo_->tokens_list(owner);
   for (auto& r : records) uses_overlay(&r);
   return records;
+}
+
+TokenPage Engine::query(const TokenQuery& q) {
+  if (q.owner) owner_check(*q.owner);
+  token_query_validate(q);
+  TokenQuery stored = q;
+  stored.scopes_any.clear();
+  // A scope is granted by a stored (canonical) scope string whose mask covers its mask: for
+  // "device:read" that is "device:read" or "device".
+  for (const auto& scope : q.scopes_any) {
+    ScopeMask wanted = 0;
+    try {
+      wanted = vocabulary_.mask_of(scope);
+    } catch (Error& e) {
+      e.field = "scope";
+      throw;
+    }
+    for (const auto& entry : vocabulary_.entries()) {
+      std::vector<std::string> forms{entry.name};
+      for (const auto& action : entry.actions) forms.push_back(entry.name + ":" + action);
+      for (const auto& form : forms) {
+        const ScopeMask m = vocabulary_.mask_of(form);
+        const auto canonical = vocabulary_.names_of(m);
+        if ((m & wanted) == wanted && canonical.size() == 1 && canonical[0] == form &&
+            std::find(stored.scopes_any.begin(), stored.scopes_any.end(), form) == stored.scopes_any.end()) {
+          stored.scopes_any.push_back(form);
+        }
+      }
+    }
+  }
+  TokenPage page = repo_->tokens_query(stored, clock_->now_us());
+  for (auto& r : page.records) uses_overlay(&r);
+  return page;
 }
 
 TokenRecord Engine::update_scopes(const std::string& owner, std::string_view token_id,

@@ -45,6 +45,11 @@ const char* const kMigrations[kPgSchemaVersion] = {
     CREATE TABLE tokenkeep_changes(generation bigint PRIMARY KEY, ids bigint[] NOT NULL);
     CREATE TABLE tokenkeep_nodes(node text PRIMARY KEY, acked bigint NOT NULL, lease_until timestamptz NOT NULL);
     )sql",
+    // 1 -> 2: listings (tokens_query): one owner's newest-first pages walk it in order.
+    R"sql(
+    CREATE INDEX tokenkeep_tokens_owner_list ON tokenkeep_tokens(owner, created_at, id)
+      INCLUDE (revoked_at, expires_at, last_used_at);
+    )sql",
 };
 
 }  // namespace

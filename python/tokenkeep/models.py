@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import FrozenSet, List, NamedTuple, Optional
+from typing import FrozenSet, Iterable, List, NamedTuple, Optional
 
 __all__ = ["TokenInfo", "IssuedToken", "AuditEvent", "TokenList", "AuditLog"]
 
@@ -92,7 +92,19 @@ class AuditEvent:
 
 
 class TokenList(List[TokenInfo]):
-    """A plain list of :class:`TokenInfo` that Jupyter shows as an HTML table."""
+    """A plain list of :class:`TokenInfo` that Jupyter shows as an HTML table.
+
+    From :meth:`TokenStore.list`: ``total`` is how many tokens matched (all pages),
+    ``limit`` and ``offset`` the page asked for (``limit`` None: every row).
+    """
+
+    def __init__(
+        self, items: Iterable[TokenInfo] = (), *, total: Optional[int] = None, limit: Optional[int] = None, offset: int = 0
+    ) -> None:
+        super().__init__(items)
+        self.total = len(self) if total is None else total
+        self.limit = limit
+        self.offset = offset
 
     def _repr_html_(self) -> str:
         from .jupyter import tokens_html

@@ -81,8 +81,15 @@ class Engine {
   std::vector<IssuedToken> create_many(const std::string& owner,
                                        const std::vector<NewToken>& specs,
                                        const std::string& actor);
+  // Every reason create(owner, spec) would refuse its input, each with its field (owner,
+  // name, scopes, expires_in/expires_at/never_expires), without creating anything: a form
+  // shows them all at once. Name clashes are create's to report (NameTaken).
+  std::vector<Error> create_problems(const std::string& owner, const NewToken& spec) const;
   TokenRecord get(const std::string& owner, std::string_view token_id);
   std::vector<TokenRecord> list(const std::string& owner);
+  // One page of a listing (token_query.h) and the count of all matches. InvalidArgument with
+  // the field ("owner", "limit", "offset", "search") or UnknownScope with field "scope".
+  TokenPage query(const TokenQuery& q);
   TokenRecord update_scopes(const std::string& owner, std::string_view token_id,
                             const std::vector<std::string>& scopes, const std::string& actor);
   void revoke(const std::string& owner, std::string_view token_id, const std::string& actor);

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "tokenkeep/record.h"
+#include "tokenkeep/token_query.h"
 
 namespace tokenkeep {
 
@@ -58,6 +59,9 @@ class TokenRepository {
                                                       std::int64_t id) = 0;
   // The owner's live tokens, newest first.
   virtual std::vector<TokenRecord> tokens_list(const std::string& owner) = 0;
+  // One page of the tokens matching `q` (token_query.h) at time `now`, and how many match.
+  // Validated by the caller (Engine::query); `q.scopes_any` holds stored canonical strings.
+  virtual TokenPage tokens_query(const TokenQuery& q, std::int64_t now) = 0;
   // Live tokens with expires_at in [from, until], soonest first; all owners if none given.
   virtual std::vector<TokenRecord> tokens_expiring(std::int64_t from, std::int64_t until,
                                                    const std::optional<std::string>& owner) = 0;
