@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import click
 
-from ..errors import InvalidArgument, NameTaken, TokenkeepError
+from ..errors import InvalidArgument, NameTaken, TokenkeepError, UnknownScope
 from ..store import TokenStore
 from .argtypes import parse_expiry, split_scopes
 from .context import App, read_text
@@ -140,7 +140,7 @@ def create_bulk(
         try:
             try:
                 issued = store.create_many(app.owner, items, actor=app.actor)
-            except (InvalidArgument, NameTaken) as e:  # UnknownScope is an InvalidArgument too
+            except (InvalidArgument, UnknownScope, NameTaken) as e:
                 raise _which_row(store, app.owner, items, lines, label, e) from None
             progress.update(creating, total=len(issued), completed=len(issued))
         except BaseException:

@@ -10,6 +10,7 @@ Written for 10,000 rows in well under a second: plain string work, one write.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import unicodedata
@@ -30,13 +31,13 @@ def width(text: str) -> int:
 
 
 def wrap(text: str, limit: int) -> List[str]:
-    """``text`` in lines of at most ``limit`` cells, broken after ", " or spaces where it can,
-    else inside a word; nothing is dropped."""
+    """``text`` in lines of at most ``limit`` cells, broken after ", ", a space or a hyphen
+    where it can, else inside a word; nothing is dropped."""
     if width(text) <= limit:
         return [text]
     lines: List[str] = []
     line = ""
-    for word in text.replace(", ", ",\0").replace(" ", " \0").split("\0"):
+    for word in re.split(r"(?<=[ ,-])", text):
         while width(line + word) > limit:
             if line:
                 lines.append(line.rstrip())
@@ -80,10 +81,10 @@ def print_table(
         out.write("".join("\t".join(row) + "\n" for row in rows))
         out.flush()
         return
+    cell_widths = [[width(c) for c in row] for row in rows]
     widths = [width(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            w = width(cell)
+    for ws in cell_widths:
+        for i, w in enumerate(ws):
             if w > widths[i]:
                 widths[i] = w
     total = shutil.get_terminal_size((100, 24)).columns
@@ -95,15 +96,17 @@ def print_table(
         widths[i] -= give
         overflow -= give
     colour = colour_enabled(out)
-    wrap_set = set(wrappable)
     last = len(widths) - 1
     parts: List[str] = []
 
-    def emit(cells: Sequence[str], highlight: bool) -> None:
-        if wrap_set and any(i in wrap_set and width(c) > widths[i] for i, c in enumerate(cells)):
-            columns = [wrap(c, widths[i]) if i in wrap_set else [c] for i, c in enumerate(cells)]
-        else:
-            columns = [[c] for c in cells]
+    def emit(cells: Sequence[str], ws: Sequence[int], highlight: bool) -> None:
+        if all(w <= widths[i] for i, w in enumerate(ws)):  # the common case: one line
+            line = [c + " " * (widths[i] - w) for i, (c, w) in enumerate(zip(cells, ws))]
+            if highlight and red_column is not None:
+                line[red_column] = f"\x1b[31m{cells[red_column]}\x1b[0m" + " " * (widths[red_column] - ws[red_column])
+            parts.append(GAP.join(line).rstrip() + "\n")
+            return
+        columns = [wrap(c, widths[i]) if i in wrappable else [c] for i, c in enumerate(cells)]
         for n in range(max(len(c) for c in columns)):
             line = []
             for i, col in enumerate(columns):
@@ -114,9 +117,9 @@ def print_table(
                 line.append(cell + pad)
             parts.append(GAP.join(line).rstrip() + "\n")
 
-    header = GAP.join(h + ("" if i == last else " " * (widths[i] - width(h))) for i, h in enumerate(headers))
+    header = GAP.join(h + " " * (widths[i] - width(h)) for i, h in enumerate(headers))
     parts.append((f"\x1b[1m{header.rstrip()}\x1b[0m" if colour else header.rstrip()) + "\n")
     for r, row in enumerate(rows):
-        emit(row, bool(colour and red is not None and red[r]))
+        emit(row, cell_widths[r], bool(colour and red is not None and red[r]))
     out.write("".join(parts))
     out.flush()
