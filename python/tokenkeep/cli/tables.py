@@ -89,12 +89,15 @@ def print_table(
                 widths[i] = w
     total = shutil.get_terminal_size((100, 24)).columns
     overflow = sum(widths) + len(GAP) * (len(widths) - 1) - total
-    for i in sorted(wrappable, key=lambda i: -widths[i]):  # the widest gives first
-        if overflow <= 0:
-            break
-        give = min(overflow, max(0, widths[i] - max(_MIN_WRAPPED, width(headers[i]))))
-        widths[i] -= give
-        overflow -= give
+    # The widest wrappable column gives first, down to a comfortable width, then all of them
+    # down to their header's width: a row longer than the terminal is the last resort.
+    for floor in (_MIN_WRAPPED, 0):
+        for i in sorted(wrappable, key=lambda i: -widths[i]):
+            if overflow <= 0:
+                break
+            give = min(overflow, max(0, widths[i] - max(floor, width(headers[i]), 4)))
+            widths[i] -= give
+            overflow -= give
     colour = colour_enabled(out)
     last = len(widths) - 1
     parts: List[str] = []
