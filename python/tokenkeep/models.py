@@ -111,6 +111,12 @@ class TokenList(List[TokenInfo]):
 
         return tokens_html(self)
 
+    def to_dataframe(self):  # -> pandas.DataFrame
+        """These tokens as a pandas DataFrame: :func:`tokenkeep.jupyter.to_dataframe`."""
+        from .jupyter import to_dataframe
+
+        return to_dataframe(self)
+
 
 class AuditLog(List[AuditEvent]):
     """A plain list of :class:`AuditEvent` that Jupyter shows as an HTML table."""
@@ -119,3 +125,9 @@ class AuditLog(List[AuditEvent]):
         from .jupyter import audit_html
 
         return audit_html(self)
+
+    def to_dataframe(self):  # -> pandas.DataFrame
+        """These events as a pandas DataFrame: :func:`tokenkeep.jupyter.to_dataframe`."""
+        from .jupyter import to_dataframe
+
+        return to_dataframe(self)
