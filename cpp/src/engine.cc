@@ -378,7 +378,7 @@ std::optional<VerifyStatus> Engine::verify_step(std::string_view token, ScopeMas
   const std::int64_t now = clock_->now_us();
   if (now > t->expires_at) return VerifyStatus::kExpired;
   if ((t->granted & required) != required) return VerifyStatus::kInsufficientScope;
-  use_record(t, now);
+  use_record(t, now, required);
   return VerifyStatus::kOk;
 }
 
@@ -413,13 +413,20 @@ Error Engine::verify_error(VerifyStatus status, ScopeMask required, const Cached
 }
 
 // Records a successful use in memory (at most once a second per token, to keep the hot path
-// free of shared writes) and queues the token for persistence when it is due.
-void Engine::use_record(const CachedTokenPtr& t, std::int64_t now) {
+// free of shared writes) and queues the token for persistence when it is due. The scopes the
+// check required join the token's window with one relaxed load and compare; only a bit not
+// in the window writes, and only a bit this process never saw for the token queues it early.
+void Engine::use_record(const CachedTokenPtr& t, std::int64_t now, ScopeMask required) {
+  bool new_scope = false;
+  if ((t->scopes_window.load(std::memory_order_relaxed) & required) != required) {
+    t->scopes_window.fetch_or(required, std::memory_order_relaxed);
+    new_scope = (t->scopes_seen.fetch_or(required, std::memory_order_relaxed) & required) != required;
+  }
   const std::int64_t prev = t->used_us.load(std::memory_order_relaxed);
-  if (now <= prev || (prev != 0 && now - prev < kMicrosPerSecond)) return;
-  t->used_us.store(now, std::memory_order_relaxed);
+  if (!new_scope && (now <= prev || (prev != 0 && now - prev < kMicrosPerSecond))) return;
+  if (now > prev) t->used_us.store(now, std::memory_order_relaxed);
   const std::int64_t persisted = t->persisted_us.load(std::memory_order_relaxed);
-  if (persisted != 0 && now - persisted < options_.last_used_interval_us) return;
+  if (!new_scope && persisted != 0 && now - persisted < options_.last_used_interval_us) return;
   if (t->flush_queued.exchange(true)) return;
   std::lock_guard<std::mutex> lock(uses_mu_);
   uses_dirty_.push_back(t);
@@ -429,14 +436,17 @@ void Engine::use_record(const CachedTokenPtr& t, std::int64_t now) {
 
 void Engine::uses_park(std::vector<CachedTokenPtr>* displaced) {
   std::vector<std::pair<std::int64_t, std::int64_t>> unsaved;
+  std::vector<ScopeUse> scopes;
   for (const auto& t : *displaced) {
     const std::int64_t used = t->used_us.load(std::memory_order_relaxed);
     if (used > t->persisted_us.load(std::memory_order_relaxed)) unsaved.emplace_back(t->id, used);
+    scope_uses_take(*t, &scopes);
   }
   displaced->clear();
-  if (unsaved.empty()) return;
+  if (unsaved.empty() && scopes.empty()) return;
   std::lock_guard<std::mutex> lock(uses_mu_);
   uses_parked_.insert(uses_parked_.end(), unsaved.begin(), unsaved.end());
+  scopes_parked_.insert(scopes_parked_.end(), scopes.begin(), scopes.end());
 }
 
 void Engine::uses_overlay(TokenRecord* r) const {
@@ -452,25 +462,33 @@ void Engine::uses_flush() {
   std::lock_guard<std::mutex> flushing(flush_mu_);
   std::vector<CachedTokenPtr> dirty;
   std::vector<std::pair<std::int64_t, std::int64_t>> uses;
+  std::vector<ScopeUse> scopes;
   {
     std::lock_guard<std::mutex> lock(uses_mu_);
     dirty.swap(uses_dirty_);
     uses.swap(uses_parked_);
+    scopes.swap(scopes_parked_);
   }
   if (flusher_stopping_) {
     // Closing: everything recorded, due or not.
     cache_.for_each([&](const CachedTokenPtr& t) {
-      if (t->used_us.load() > t->persisted_us.load()) dirty.push_back(t);
+      if (t->used_us.load() > t->persisted_us.load() || t->scopes_window.load() != 0) dirty.push_back(t);
     });
   }
   const std::size_t parked = uses.size();
-  for (const auto& t : dirty) uses.emplace_back(t->id, t->used_us.load(std::memory_order_relaxed));
-  if (uses.empty()) return;
+  for (const auto& t : dirty) {
+    uses.emplace_back(t->id, t->used_us.load(std::memory_order_relaxed));
+    scope_uses_take(*t, &scopes);
+  }
+  if (uses.empty() && scopes.empty()) return;
   try {
     repo_->tokens_touch(uses);
+    repo_->scopes_touch(scopes);
   } catch (const Error&) {
     std::lock_guard<std::mutex> lock(uses_mu_);  // keep them for the next round
     uses_parked_.insert(uses_parked_.end(), uses.begin(), uses.begin() + static_cast<std::ptrdiff_t>(parked));
+    // A token's scope bits taken above go back as parked rows (its window may hold new ones).
+    scopes_parked_.insert(scopes_parked_.end(), scopes.begin(), scopes.end());
     uses_dirty_.insert(uses_dirty_.end(), dirty.begin(), dirty.end());
     throw;
   }

@@ -45,6 +45,15 @@ const char* const kMigrations[kPgSchemaVersion] = {
     CREATE TABLE tokenkeep_changes(generation bigint PRIMARY KEY, ids bigint[] NOT NULL);
     CREATE TABLE tokenkeep_nodes(node text PRIMARY KEY, acked bigint NOT NULL, lease_until timestamptz NOT NULL);
     )sql",
+    // 1 -> 2: the last use of each scope of each token (Engine::scope_usage), upserted by the
+    // use flusher; a purge deletes a token's rows with it.
+    R"sql(
+    CREATE TABLE tokenkeep_scope_use(
+      token_id     bigint NOT NULL REFERENCES tokenkeep_tokens(id) ON DELETE CASCADE,
+      scope        text NOT NULL,     -- one name:action of the vocabulary
+      last_used_at bigint NOT NULL,
+      PRIMARY KEY (token_id, scope));
+    )sql",
 };
 
 }  // namespace

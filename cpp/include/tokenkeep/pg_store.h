@@ -21,7 +21,7 @@
 
 namespace tokenkeep {
 
-inline constexpr int kPgSchemaVersion = 1;
+inline constexpr int kPgSchemaVersion = 2;
 
 struct PgOptions {
   bool strict = true;         // consistency="strict" (false: "bounded", writers never wait)
