@@ -39,6 +39,7 @@ std::vector<ScopeUsage> Engine::scope_usage(const std::string& owner, const std:
     if (auto t = cache_.find(r.id)) {
       const ScopeMask window = t->scopes_window.load(std::memory_order_relaxed);
       const std::int64_t at = t->used_us.load(std::memory_order_relaxed);
+      if (at < since) continue;
       for (auto& scope : vocabulary_.actions_of(window)) rows.push_back(ScopeUse{r.id, std::move(scope), at});
     }
   }

@@ -2,9 +2,11 @@
 // SQLite file: several engines on one database stand for several processes.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <thread>
 
 #include "test_util.h"
 #include "tokenkeep/base62.h"
@@ -208,6 +210,27 @@ TEST_F(EngineExtrasTest, ScopeUsageAfterAFlushAndFromAnotherProcess) {
   auto other = open();  // sees only what was persisted
   EXPECT_EQ(other->scope_usage("alice", {id_of(t)}, kMicrosPerDay)[0].used, (std::vector<std::string>{"device"}));
   EXPECT_TRUE(other->scope_usage("alice", {id_of(t)}, kMicrosPerDay)[0].unused.empty());
+}
+
+// A scope used again soon after a persist is written when the token is next due, by the
+// background thread, even if the token is never used again: its time stays the real one.
+TEST_F(EngineExtrasTest, AScopeUsedBetweenPersistsIsWrittenWhenDueWithItsOwnTime) {
+  auto e = open();
+  const auto t = e->create("alice", spec("ci", {"device"}), "");
+  ASSERT_EQ(e->verify(text(t), e->required_mask({"device:read"}), nullptr), VerifyStatus::kOk);
+  e->uses_flush();  // device:read persisted at kT0
+  clock->advance_us(10 * kMicrosPerSecond);
+  ASSERT_EQ(e->verify(text(t), e->required_mask({"device:read"}), nullptr), VerifyStatus::kOk);
+  clock->advance_us(30 * kMicrosPerDay);  // due long ago; no further use
+  auto other = open();
+  const std::int64_t want = kT0 + 10 * kMicrosPerSecond;
+  std::int64_t seen = 0;
+  for (int i = 0; i < 100 && seen != want; ++i) {  // the flusher ticks about once a second
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto u = other->scope_usage("alice", {id_of(t)}, 31 * kMicrosPerDay);
+    seen = last_used(u[0])["device:read"];
+  }
+  EXPECT_EQ(seen, want);
 }
 
 TEST_F(EngineExtrasTest, ScopeUsageIsTheOwnersOnly) {

@@ -181,6 +181,8 @@ class Engine {
   void scope_uses_take(const CachedToken& t, std::vector<ScopeUse>* out) const;
   void uses_park(std::vector<CachedTokenPtr>* displaced);
   void uses_overlay(TokenRecord* r) const;
+  void uses_promote_due();
+  void uses_write(bool everything);
   void flusher_run();
   void flusher_stop();
 
@@ -204,6 +206,7 @@ class Engine {
   std::vector<CachedTokenPtr> uses_dirty_;
   std::vector<std::pair<std::int64_t, std::int64_t>> uses_parked_;
   std::vector<ScopeUse> scopes_parked_;
+  std::vector<CachedTokenPtr> uses_later_;  // scope window grew; persisted when due (uses_promote_due)
   bool flusher_stopping_ = false;
   std::thread flusher_;
 };
