@@ -64,7 +64,9 @@ class StoreHygiene:
         >>> len(report.revoked), len(report.unknown)  # doctest: +SKIP
         (1, 0)
         """
-        rows = self._e.revoke_leaked(_text_bytes(text), self._actor(actor), _label(source, "source"), bool(dry_run))
+        rows = self._e.revoke_leaked(
+            _text_bytes(text), self._actor(actor), _label(source, "source"), bool(dry_run)
+        )
         findings = tuple(
             LeakFinding(token_id=i, outcome=o, line=ln, offset=off, token=t)
             for i, o, ln, off, t in rows
@@ -82,7 +84,9 @@ class StoreHygiene:
         """
         return self.scan_leaked(text, actor=actor, source=source).revoked
 
-    def leaked_notices(self, owner: str, *, within: timedelta = _THIRTY_DAYS, limit: int = 100) -> List[LeakNotice]:
+    def leaked_notices(
+        self, owner: str, *, within: timedelta = _THIRTY_DAYS, limit: int = 100
+    ) -> List[LeakNotice]:
         """The owner's tokens revoked as leaked in the last ``within``, newest first: what to
         tell the owner (the page's banner). From the audit log.
 
@@ -100,7 +104,11 @@ class StoreHygiene:
     # -- least privilege ---------------------------------------------------------------------
 
     def scope_report(
-        self, owner: str, token_ids: Optional[Iterable[str]] = None, *, within: timedelta = _THIRTY_DAYS
+        self,
+        owner: str,
+        token_ids: Optional[Iterable[str]] = None,
+        *,
+        within: timedelta = _THIRTY_DAYS,
     ) -> List[ScopeUsage]:
         """For the owner's live tokens (those named, else all, newest first): the scopes their
         successful verifications required in the last ``within`` and those they hold unused.
@@ -118,7 +126,9 @@ class StoreHygiene:
         rows = self._e.scope_usage(owner, ids, duration_us(within, "within"))
         return [ScopeUsage(t, used, unused, dict(last)) for t, used, unused, last in rows]
 
-    def scope_usage(self, owner: str, token_id: str, *, within: timedelta = _THIRTY_DAYS) -> FrozenSet[str]:
+    def scope_usage(
+        self, owner: str, token_id: str, *, within: timedelta = _THIRTY_DAYS
+    ) -> FrozenSet[str]:
         """The scopes the token actually exercised in the last ``within`` (30 days), canonical:
         ``update_scopes(owner, token_id, store.scope_usage(owner, token_id))`` narrows a token
         to what it used. :class:`NotFound` if it is not a live token of the owner.

@@ -42,7 +42,7 @@ useDefault = true
 
 [[rules]]
 id = "tokenkeep-{prefix}"
-description = "tokenkeep personal access token (prefix {prefix}); revoke it with: tokenkeep leak FILE"
+description = "tokenkeep personal access token (prefix {prefix}); revoke: tokenkeep leak FILE"
 regex = '''{token_regex(prefix)}'''
 keywords = ["{prefix}_"]
 tags = ["tokenkeep", "token"]
@@ -50,7 +50,7 @@ tags = ["tokenkeep", "token"]
 
 
 def _trufflehog(prefix: str) -> str:
-    return f"""# trufflehog custom detector for tokenkeep tokens of prefix "{prefix}" (tokenkeep scanner-rules).
+    return f"""# trufflehog custom detector, tokenkeep tokens of prefix "{prefix}" (tokenkeep scanner-rules).
 # Use: trufflehog filesystem --config this.yaml PATH
 # The pattern alone cannot check the checksum: {CHECKSUM_RULE}.
 detectors:
@@ -64,7 +64,7 @@ detectors:
 
 def _detect_secrets(prefix: str) -> str:
     body = _core.TOKEN_BODY_LENGTH
-    return f'''"""detect-secrets plugin for tokenkeep tokens of prefix "{prefix}" (tokenkeep scanner-rules).
+    return f'''"""detect-secrets plugin, tokenkeep tokens of prefix "{prefix}" (tokenkeep scanner-rules).
 
 Use: detect-secrets scan --plugin this_file.py PATH (or detect-secrets-hook in pre-commit).
 Reports only strings whose checksum is valid: {CHECKSUM_RULE}.
@@ -91,7 +91,8 @@ def tokenkeep_token_valid(token):
     if not token.startswith(_PREFIX) or len(body) != {body}:
         return False
     token_id = _base62(body[:11])
-    return 1 <= token_id <= 2**63 - 1 and _base62(body[-6:]) == zlib.crc32(token[:-6].encode("ascii"))
+    checksum = zlib.crc32(token[:-6].encode("ascii"))
+    return 1 <= token_id <= 2**63 - 1 and _base62(body[-6:]) == checksum
 
 
 class TokenkeepTokenDetector(RegexBasedDetector):
@@ -117,7 +118,12 @@ def _regex(prefix: str) -> str:
 
 def render(prefix: str, fmt: str) -> str:
     """The rule for ``prefix`` in ``fmt`` (one of :data:`FORMATS`), as file text."""
-    renderers = {"gitleaks": _gitleaks, "trufflehog": _trufflehog, "detect-secrets": _detect_secrets, "regex": _regex}
+    renderers = {
+        "gitleaks": _gitleaks,
+        "trufflehog": _trufflehog,
+        "detect-secrets": _detect_secrets,
+        "regex": _regex,
+    }
     if fmt not in renderers:
         raise InvalidArgument(f"format must be one of {', '.join(FORMATS)}")
     return renderers[fmt](prefix)

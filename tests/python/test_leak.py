@@ -56,7 +56,8 @@ def test_audit_says_leaked_and_where_and_no_secret_reaches_the_database(world, t
         ("carol", "dashboard", "incident-42.txt, line 10", "secops"),
     ]
     store.close()
-    blob = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("tokens.db") and p.is_file())
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("tokens.db") and p.is_file()]
+    blob = b"".join(p.read_bytes() for p in files)
     for issued in t.values():
         assert issued.secret.encode() not in blob
         assert issued.secret[-49:].encode() not in blob  # secret part and checksum alone
@@ -110,7 +111,10 @@ def test_leaked_notices_tell_the_owner_what_was_revoked_as_leaked(world):
     store.revoke("alice", t["near"].info.id)  # an ordinary revoke is no notice
     store.revoke_leaked(text, source="gist")
     notices = store.leaked_notices("alice")
-    assert [(n.name, n.where) for n in notices] == [("laptop", "gist, line 7"), ("ci-deploy", "gist, line 1")]
+    assert [(n.name, n.where) for n in notices] == [
+        ("laptop", "gist, line 7"),
+        ("ci-deploy", "gist, line 1"),
+    ]
     assert notices[0].token_id == t["diff"].info.id and notices[0].actor == "leak-scan"
     assert [n.name for n in store.leaked_notices("bob")] == ["backup"]
     clock.advance(timedelta(days=31))

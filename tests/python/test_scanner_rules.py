@@ -22,13 +22,16 @@ from tokenkeep.errors import InvalidArgument
 
 from leak_corpus import bad_checksum, make_world, one_char_changed
 
+DETECT_SECRETS = os.path.join(os.path.dirname(sys.executable), "detect-secrets")  # test extra
+
 
 @pytest.fixture
 def world(tmp_path):
     store, t, text, clock = make_world(tmp_path)
     # What the engine calls a token: every well-formed string, whatever the store says of it.
-    engine_found = [text.encode()[f.offset : f.offset + len(t["log"].secret)].decode() for f in
-                    store.scan_leaked(text, dry_run=True).findings]
+    raw, width = text.encode(), len(t["log"].secret)
+    found = store.scan_leaked(text, dry_run=True).findings
+    engine_found = [raw[f.offset : f.offset + width].decode() for f in found]
     yield store, t, text, engine_found
     store.close()
 
@@ -47,7 +50,8 @@ def test_regex_finds_the_token_shape_and_the_checksum_rule_is_stated(world):
     near = t["near"].secret
     # The shape alone: the engine's tokens plus the two look-alikes only a checksum rejects;
     # never the glued, truncated or foreign-prefix strings.
-    assert sorted(set(found)) == sorted(set(engine_found) | {bad_checksum(near), one_char_changed(near)})
+    look_alikes = {bad_checksum(near), one_char_changed(near)}
+    assert sorted(set(found)) == sorted(set(engine_found) | look_alikes)
     assert near not in found
 
 
@@ -71,19 +75,21 @@ def test_trufflehog_detector_parses_and_its_pattern_matches_like_the_regex(world
     assert set(engine_found) <= set(pattern_matches(detector["regex"]["token"], text))
 
 
-def test_detect_secrets_with_the_generated_plugin_reports_exactly_the_well_formed_tokens(world, tmp_path):
+def test_detect_secrets_with_the_plugin_reports_exactly_the_well_formed_tokens(world, tmp_path):
     store, t, text, engine_found = world
     plugin = tmp_path / "tokenkeep_plugin.py"
     plugin.write_text(render(store.prefix, "detect-secrets"))
     leaked = tmp_path / "incident.txt"
     leaked.write_text(text)
     run = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "detect-secrets"), "scan", "--plugin", str(plugin), leaked.name],
+        [DETECT_SECRETS, "scan", "--plugin", str(plugin), leaked.name],
         capture_output=True, text=True, check=True, cwd=tmp_path,
     )
     results = json.loads(run.stdout)["results"][leaked.name]  # keyed by the path as given
     ours = [r for r in results if r["type"] == "tokenkeep token (tk)"]
-    sha1 = lambda s: hashlib.sha1(s.encode()).hexdigest()  # noqa: E731 (detect-secrets' hashed_secret)
+    def sha1(s: str) -> str:  # detect-secrets' hashed_secret
+        return hashlib.sha1(s.encode()).hexdigest()
+
     assert sorted(r["hashed_secret"] for r in ours) == sorted({sha1(s) for s in engine_found})
     lines = {r["hashed_secret"]: r["line_number"] for r in ours}
     assert lines[sha1(t["log"].secret)] == 1 and lines[sha1(t["url"].secret)] == 10

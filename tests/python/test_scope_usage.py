@@ -60,7 +60,8 @@ def test_scope_usage_is_a_window_and_a_new_use_counts_again(db_path, clock):
     clock.advance(timedelta(days=31))
     with tokenkeep.TokenStore(db_path, clock=clock) as store:
         assert store.scope_usage("alice", ci.info.id) == frozenset()
-        assert store.scope_usage("alice", ci.info.id, within=timedelta(days=60)) == {"device:read", "policy:read"}
+        sixty = store.scope_usage("alice", ci.info.id, within=timedelta(days=60))
+        assert sixty == {"device:read", "policy:read"}
         store.verify(ci.secret, "device:write")
         assert store.scope_usage("alice", ci.info.id) == {"device:write"}
         assert store.scope_report("alice", ci.info.id)[0].unused == {"device:read", "policy:read"}
