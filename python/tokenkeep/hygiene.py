@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Callable, FrozenSet, Iterable, List, Optional, Union
 
-from ._time import duration_us
+from ._time import duration_us, from_us
 from .errors import InvalidArgument
 from .models import AuditEvent, LeakFinding, LeakNotice, LeakReport, ScopeUsage, TokenInfo
 
@@ -141,5 +141,15 @@ class StoreHygiene:
         return self.scope_report(owner, [token_id], within=within)[0].used
 
     def overprivileged(self, owner: str, *, within: timedelta = _THIRTY_DAYS) -> List[ScopeUsage]:
-        """The owner's live tokens holding scopes they did not use in the last ``within``."""
-        return [u for u in self.scope_report(owner, within=within) if u.unused]
+        """The owner's usable (not revoked, not expired) tokens holding scopes they did not use
+        in the last ``within``, newest first: candidates for narrowing.
+
+        >>> [(u.token.name, sorted(u.unused)) for u in store.overprivileged("alice")]  # doctest: +SKIP
+        [('dashboard', ['device:write', 'policy:read'])]
+        """
+        now = from_us(self._e.now_us())
+        return [
+            u
+            for u in self.scope_report(owner, within=within)
+            if u.unused and (u.token.expires_at is None or u.token.expires_at > now)
+        ]

@@ -67,6 +67,14 @@ def test_scope_usage_is_a_window_and_a_new_use_counts_again(db_path, clock):
         assert store.scope_report("alice", ci.info.id)[0].unused == {"device:read", "policy:read"}
 
 
+def test_overprivileged_leaves_out_expired_tokens(store, clock):
+    store.create("alice", "soon", {"device"}, expires_in=timedelta(days=1))
+    assert [u.token.name for u in store.overprivileged("alice")] == ["soon"]
+    clock.advance(timedelta(days=2))
+    assert store.overprivileged("alice") == []
+    assert [u.token.name for u in store.scope_report("alice")] == ["soon"]  # still reported
+
+
 def test_scope_usage_of_another_owner_or_bad_arguments(store):
     ci, _, _ = exercise(store)
     with pytest.raises(NotFound):
