@@ -50,6 +50,15 @@ const char* const kMigrations[kPgSchemaVersion] = {
     CREATE INDEX tokenkeep_tokens_owner_list ON tokenkeep_tokens(owner, created_at, id)
       INCLUDE (revoked_at, expires_at, last_used_at);
     )sql",
+    // 2 -> 3: the last use of each scope of each token (Engine::scope_usage), upserted by the
+    // use flusher; a purge deletes a token's rows with it.
+    R"sql(
+    CREATE TABLE tokenkeep_scope_use(
+      token_id     bigint NOT NULL REFERENCES tokenkeep_tokens(id) ON DELETE CASCADE,
+      scope        text NOT NULL,     -- one name:action of the vocabulary
+      last_used_at bigint NOT NULL,
+      PRIMARY KEY (token_id, scope));
+    )sql",
 };
 
 }  // namespace

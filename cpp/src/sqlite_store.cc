@@ -74,6 +74,15 @@ const char* const kMigrations[kSchemaVersion] = {
     CREATE INDEX tokens_owner_list ON tokens(owner, created_at, id, revoked_at, expires_at, last_used_at, name);
     CREATE INDEX tokens_owner_live ON tokens(owner, revoked_at, expires_at);
     )sql",
+    // 3 -> 4: the last use of each scope of each token (Engine::scope_usage), upserted by the
+    // use flusher; rows of purged tokens go with them (tokens_purge).
+    R"sql(
+    CREATE TABLE token_scope_use(
+      token_id     INTEGER NOT NULL,
+      scope        TEXT NOT NULL,      -- one name:action of the vocabulary
+      last_used_at INTEGER NOT NULL,
+      PRIMARY KEY (token_id, scope)) WITHOUT ROWID;
+    )sql",
 };
 
 class Statement;
@@ -328,6 +337,21 @@ TokenRecord read_token(const Statement& s) {
   r.last_used_at = s.opt_i64(8);
   r.revoked_at = s.opt_i64(9);
   return r;
+}
+
+AuditEvent read_audit(const Statement& s) {
+  AuditEvent e;
+  e.seq = s.i64(0);
+  e.at = s.i64(1);
+  e.actor = s.text(2);
+  e.action = s.text(3);
+  e.token_id = s.opt_i64(4);
+  e.owner = s.text(5);
+  e.name = s.text(6);
+  e.old_scopes = s.text(7);
+  e.new_scopes = s.text(8);
+  e.detail = s.text(9);
+  return e;
 }
 
 #define TOKEN_SELECT "SELECT id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at FROM tokens "
@@ -639,6 +663,10 @@ class SqliteStore final : public TokenRepository {
     Statement s(c_, "DELETE FROM tokens WHERE revoked_at < ?1 OR expires_at < ?1");
     s.bind(1, cutoff).run("cannot purge tokens from");
     const std::int64_t n = sqlite3_changes64(c_.handle());
+    if (n > 0) {
+      Statement u(c_, "DELETE FROM token_scope_use WHERE token_id NOT IN (SELECT id FROM tokens)");
+      u.run("cannot purge tokens from");
+    }
     audit_add(at, actor, "purge", std::nullopt, "", "", "", "", std::to_string(n) + " tokens");
     tx.commit();
     return n;
@@ -703,6 +731,72 @@ class SqliteStore final : public TokenRepository {
     feed_->repair();
   }
 
+  // --- Leak response and scope usage (token_repository.h) ---------------------------------
+
+  std::vector<std::int64_t> tokens_revoke_leaked(const std::vector<LeakedToken>& leaks, const std::string& actor,
+                                                 std::int64_t at) override {
+    std::vector<std::int64_t> ids, revoked;
+    for (const auto& l : leaks) ids.push_back(l.id);
+    if (ids.empty()) return revoked;
+    std::lock_guard<std::mutex> lock(mu_);
+    file_check();
+    Transaction tx(c_, true);
+    FeedWrite announce(*feed_, ids);
+    for (const auto& l : leaks) {
+      Statement s(c_, TOKEN_SELECT "WHERE id = ?1 AND revoked_at IS NULL");
+      s.bind(1, l.id);
+      if (!s.step("cannot read tokens from")) continue;
+      const TokenRecord old = read_token(s);
+      revoke_locked(old, actor, at, "leaked", l.source);
+      revoked.push_back(old.id);
+    }
+    tx.commit();
+    return revoked;
+  }
+
+  void scopes_touch(const std::vector<ScopeUse>& uses) override {
+    if (uses.empty() || !file_current()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    c_.exec("PRAGMA synchronous=NORMAL", "cannot configure");  // advisory, as tokens_touch
+    struct Restore {
+      Connection& c;
+      ~Restore() { sqlite3_exec(c.handle(), "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr); }
+    } restore{c_};
+    Transaction tx(c_, true);
+    for (const auto& u : uses) {
+      Statement s(c_, "INSERT INTO token_scope_use(token_id, scope, last_used_at) "
+                      "SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM tokens WHERE id = ?1) "
+                      "ON CONFLICT (token_id, scope) DO UPDATE SET last_used_at = excluded.last_used_at "
+                      "WHERE excluded.last_used_at > last_used_at");
+      s.bind(1, u.id).bind(2, u.scope).bind(3, u.at).run("cannot record token use in");
+    }
+    tx.commit();
+  }
+
+  std::vector<ScopeUse> scopes_used(const std::vector<std::int64_t>& ids, std::int64_t since) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    file_check();
+    std::vector<ScopeUse> out;
+    for (std::int64_t id : ids) {
+      Statement s(c_, "SELECT scope, last_used_at FROM token_scope_use WHERE token_id = ?1 AND last_used_at >= ?2");
+      s.bind(1, id).bind(2, since);
+      while (s.step("cannot read token use from")) out.push_back(ScopeUse{id, s.text(0), s.i64(1)});
+    }
+    return out;
+  }
+
+  std::vector<AuditEvent> audit_actions(const std::string& owner, const std::string& action, std::int64_t since,
+                                        std::int64_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    file_check();
+    Statement s(c_, "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail "
+                    "FROM audit WHERE owner = ?1 AND action = ?2 AND at >= ?3 ORDER BY seq DESC LIMIT ?4");
+    s.bind(1, owner).bind(2, action).bind(3, since).bind(4, limit);
+    std::vector<AuditEvent> out;
+    while (s.step("cannot read the audit log of")) out.push_back(read_audit(s));
+    return out;
+  }
+
   std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner,
                                      std::int64_t limit) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -714,20 +808,7 @@ class SqliteStore final : public TokenRepository {
     if (owner) s.bind(1, *owner);
     s.bind(2, limit);
     std::vector<AuditEvent> out;
-    while (s.step("cannot read the audit log of")) {
-      AuditEvent e;
-      e.seq = s.i64(0);
-      e.at = s.i64(1);
-      e.actor = s.text(2);
-      e.action = s.text(3);
-      e.token_id = s.opt_i64(4);
-      e.owner = s.text(5);
-      e.name = s.text(6);
-      e.old_scopes = s.text(7);
-      e.new_scopes = s.text(8);
-      e.detail = s.text(9);
-      out.push_back(std::move(e));
-    }
+    while (s.step("cannot read the audit log of")) out.push_back(read_audit(s));
     return out;
   }
 

@@ -35,6 +35,8 @@ CachedToken::CachedToken(const CachedToken& o)
       revoked_at(o.revoked_at),
       used_us(o.used_us.load()),
       persisted_us(o.persisted_us.load()),
+      scopes_window(o.scopes_window.load()),
+      scopes_seen(o.scopes_seen.load()),
       text_(o.text_),
       owner_len_(o.owner_len_),
       name_len_(o.name_len_) {}

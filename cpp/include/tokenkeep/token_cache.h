@@ -49,6 +49,10 @@ class CachedToken {
   mutable std::atomic<std::int64_t> used_us;
   mutable std::atomic<std::int64_t> persisted_us;
   mutable std::atomic<bool> flush_queued{false};
+  // Scopes that successful verifications required (Engine::scope_usage): since the last
+  // persist (the flusher takes them), and ever in this process (a new bit is flushed soon).
+  mutable std::atomic<ScopeMask> scopes_window{0};
+  mutable std::atomic<ScopeMask> scopes_seen{0};
 
  private:
   std::string text_;  // owner, name and space-separated scopes, back to back
