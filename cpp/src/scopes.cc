@@ -192,6 +192,17 @@ ScopeMask ScopeVocabulary::mask_of(const std::vector<std::string>& scopes) const
   return m;
 }
 
+std::vector<std::string> ScopeVocabulary::actions_of(ScopeMask mask) const {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const auto [first, count] = name_bits_[i];
+    for (std::size_t a = 0; a < count; ++a) {
+      if (mask & (first << a)) out.push_back(entries_[i].name + ":" + entries_[i].actions[a]);
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> ScopeVocabulary::names_of(ScopeMask mask) const {
   std::vector<std::string> out;
   for (std::size_t i = 0; i < entries_.size(); ++i) {

@@ -14,6 +14,7 @@ from . import _core
 from ._time import duration_us, to_us
 from .clock import ManualClock
 from .errors import InvalidArgument, NotFound, StoreError, TokenkeepError
+from .hygiene import StoreHygiene
 from .models import AuditEvent, AuditLog, IssuedToken, TokenInfo, TokenList
 
 __all__ = ["TokenStore", "default_db_path", "Scopes"]
@@ -141,7 +142,7 @@ def _vocabulary(v: Optional[Vocabulary]) -> Optional[List[Tuple[str, List[str]]]
     return out
 
 
-class TokenStore:
+class TokenStore(StoreHygiene):
     """A store of personal access tokens, backed by an SQLite database file.
 
     >>> from datetime import timedelta
