@@ -111,6 +111,13 @@ py::object to_tuple(const CachedToken& t) {
                      used == 0 ? py::object(py::none()) : utc_datetime(used));
 }
 
+// An AuditEvent's fields in tokenkeep.models.AuditEvent's order.
+py::tuple audit_tuple(const AuditEvent& a) {
+  return py::make_tuple(a.seq, utc_datetime(a.at), a.actor, a.action,
+                        a.token_id ? py::object(py::str(token_id_format(*a.token_id))) : py::none(), a.owner, a.name,
+                        scope_set(scopes_split(a.old_scopes)), scope_set(scopes_split(a.new_scopes)), a.detail);
+}
+
 // Converts many records at once, sharing the Python objects that repeat across them (owner,
 // scope sets, timestamps): a bulk create of 10,000 tokens builds a few of each, not 10,000.
 class TupleBuilder {
@@ -330,7 +337,9 @@ PYBIND11_MODULE(_core, m) {
       .def("info", [](const CachedToken& t) { return to_tuple(t); },
            R"doc(TokenInfo fields as a tuple.)doc");
 
-  py::class_<Engine>(m, "Engine", R"doc(One open token store.)doc")
+  py::class_<Engine> engine(m, "Engine", R"doc(One open token store.)doc");
+  engine_extras_register(engine);
+  engine
       .def(py::init([](const std::string& path, std::optional<std::string> prefix,
                        std::optional<std::vector<std::pair<std::string, std::vector<std::string>>>> vocabulary,
                        std::int64_t default_lifetime_us, std::int64_t max_lifetime_us, bool allow_never_expire,
@@ -520,12 +529,7 @@ PYBIND11_MODULE(_core, m) {
               events = e.audit(owner, limit);
             }
             py::list out;
-            for (const auto& a : events) {
-              out.append(py::make_tuple(a.seq, utc_datetime(a.at), a.actor, a.action,
-                                        a.token_id ? py::object(py::str(token_id_format(*a.token_id))) : py::none(),
-                                        a.owner, a.name, scope_set(scopes_split(a.old_scopes)),
-                                        scope_set(scopes_split(a.new_scopes)), a.detail));
-            }
+            for (const auto& a : events) out.append(audit_tuple(a));
             return out;
           },
           py::arg("owner"), py::arg("limit"));

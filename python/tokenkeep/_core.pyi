@@ -6,7 +6,7 @@ tokenkeep.IssuedToken once record_types() registered them (tokenkeep.store does)
 """
 
 from datetime import datetime
-from typing import FrozenSet, List, Optional, Sequence, Tuple, Union
+from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple, Union
 
 SCHEMA_VERSION: int
 TOKEN_BODY_LENGTH: int
@@ -98,3 +98,11 @@ class Engine:
     def purge_count(self, older_than_us: int) -> int: ...
     def subkey(self, context: str) -> bytes: ...
     def audit(self, owner: Optional[str], limit: int) -> List[AuditTuple]: ...
+    # Leak response and scope usage (bindings/extras.cc).
+    def revoke_leaked(
+        self, text: bytes, actor: str, source: str, dry_run: bool
+    ) -> List[Tuple[str, str, int, int, Optional[RecordTuple]]]: ...
+    def leaked_notices(self, owner: str, since_us: int, limit: int) -> List[AuditTuple]: ...
+    def scope_usage(
+        self, owner: str, token_ids: Sequence[str], within_us: int
+    ) -> List[Tuple[RecordTuple, FrozenSet[str], FrozenSet[str], Dict[str, datetime]]]: ...

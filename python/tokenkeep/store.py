@@ -13,7 +13,8 @@ from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 from . import _core
 from ._time import duration_us, to_us
 from .clock import ManualClock
-from .errors import InvalidArgument, StoreError, TokenkeepError
+from .errors import InvalidArgument, NotFound, StoreError, TokenkeepError
+from .hygiene import StoreHygiene
 from .models import AuditEvent, AuditLog, IssuedToken, TokenInfo, TokenList
 
 __all__ = ["TokenStore", "default_db_path", "Scopes"]
@@ -59,7 +60,7 @@ def _scope_list(scopes: Scopes, what: str = "scopes") -> List[str]:
     try:
         out = list(scopes)
     except TypeError:
-        raise InvalidArgument(f"{what} must be a string or an iterable of strings") from None
+        raise InvalidArgument(f"{what} must be a string or an iterable of strings", field=what) from None
     for s in out:
         _text(s, what)
     return out
@@ -77,8 +78,24 @@ def _text(value: object, what: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate, e.g. from an undecodable argv or file name
-        raise InvalidArgument(f"{what} must be valid Unicode text") from None
+        raise InvalidArgument(f"{what} must be valid Unicode text", field=what) from None
     return value
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for a message: control and invisible characters escaped, long cut."""
+    text = text if len(text) <= 64 else text[:64] + "..."
+    return "'" + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text) + "'"
+
+
+def _not_found(owner: str, token_id: str) -> NotFound:
+    """NotFound naming what was looked for. An id is public and shown; anything else (it
+    might be a pasted secret) is not."""
+    what = f"id {_shown(token_id)}" if _core.token_id_valid(token_id) else "that id (not a token id; use TokenInfo.id)"
+    return NotFound(
+        f"no live token with {what} for owner {_shown(owner)} (revoked and other owners' tokens are not found)",
+        field="token_id",
+    )
 
 
 def store_location_kind(spec: str) -> str:
@@ -125,7 +142,7 @@ def _vocabulary(v: Optional[Vocabulary]) -> Optional[List[Tuple[str, List[str]]]
     return out
 
 
-class TokenStore:
+class TokenStore(StoreHygiene):
     """A store of personal access tokens, backed by an SQLite database file.
 
     >>> from datetime import timedelta
@@ -495,7 +512,10 @@ class TokenStore:
 
         >>> store.get("alice", issued.info.id).expires_at  # doctest: +SKIP
         """
-        return self._e.get(_text(owner, "owner"), _text(token_id, "token_id"))
+        try:
+            return self._e.get(_text(owner, "owner"), _text(token_id, "token_id"))
+        except NotFound:
+            raise _not_found(owner, token_id) from None
 
     # -- changing ----------------------------------------------------------------------------
 
@@ -504,13 +524,19 @@ class TokenStore:
     ) -> TokenInfo:
         """Replace a token's scopes (the only edit there is). Seen by the next verification
         in every process."""
-        return self._e.update_scopes(
-            _text(owner, "owner"), _text(token_id, "token_id"), _scope_list(scopes), self._actor(actor)
-        )
+        try:
+            return self._e.update_scopes(
+                _text(owner, "owner"), _text(token_id, "token_id"), _scope_list(scopes), self._actor(actor)
+            )
+        except NotFound:
+            raise _not_found(owner, token_id) from None
 
     def revoke(self, owner: str, token_id: str, *, actor: Optional[str] = None) -> None:
         """Revoke (delete) a token. Its name is free again; its secret never verifies again."""
-        self._e.revoke(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
+        try:
+            self._e.revoke(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
+        except NotFound:
+            raise _not_found(owner, token_id) from None
 
     def revoke_many(self, owner: str, token_ids: Iterable[str], *, actor: Optional[str] = None) -> int:
         """Revoke several tokens in one transaction: all or none (:class:`NotFound`, nothing
@@ -541,10 +567,13 @@ class TokenStore:
         >>> renewed = store.rotate("alice", fresh.info.id, expires_in=timedelta(days=30))
         """
         args = (_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
-        if expires_in is None and expires_at is None and not never_expires:
-            return self._e.rotate(*args)
-        kind, value = self._expiry(expires_in, expires_at, never_expires)
-        return self._e.rotate(*args, kind, value)
+        try:
+            if expires_in is None and expires_at is None and not never_expires:
+                return self._e.rotate(*args)
+            kind, value = self._expiry(expires_in, expires_at, never_expires)
+            return self._e.rotate(*args, kind, value)
+        except NotFound:
+            raise _not_found(owner, token_id) from None
 
     # -- verifying ---------------------------------------------------------------------------
 

@@ -74,6 +74,18 @@ class FakeHandle final : public TokenRepository {
   std::vector<AuditEvent> audit_list(const std::optional<std::string>& o, std::int64_t l) override {
     return f_->audit_list(o, l);
   }
+  std::vector<std::int64_t> tokens_revoke_leaked(const std::vector<LeakedToken>& l, const std::string& a,
+                                                 std::int64_t at) override {
+    return f_->tokens_revoke_leaked(l, a, at);
+  }
+  void scopes_touch(const std::vector<ScopeUse>& u) override { f_->scopes_touch(u); }
+  std::vector<ScopeUse> scopes_used(const std::vector<std::int64_t>& ids, std::int64_t s) override {
+    return f_->scopes_used(ids, s);
+  }
+  std::vector<AuditEvent> audit_actions(const std::string& o, const std::string& a, std::int64_t s,
+                                        std::int64_t l) override {
+    return f_->audit_actions(o, a, s, l);
+  }
 
  private:
   std::shared_ptr<FakeRepository> f_;

@@ -341,6 +341,96 @@ TEST_P(RepositoryContract, QueryCountFollowsEveryChangeAndTheClock) {
 
 // ---- end of listing query ------------------------------------------------------------------
 
+
+// --- Leak response and scope usage ------------------------------------------------------------
+
+TEST_P(RepositoryContract, LeakRevokeRevokesLiveTokensOfAnyOwnerSeenThroughAnotherHandle) {
+  auto other = store_->open();
+  repo_->tokens_insert({record(1, "alice", "a", 1), record(2, "bob", "b", 1), record(3, "alice", "c", 1)}, "x", 1);
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {3}, "alice", 2));
+  const Coherence before = other->coherence();
+  const auto revoked = repo_->tokens_revoke_leaked(
+      {{1, "app.log, line 3"}, {2, "app.log, line 9"}, {3, "app.log, line 12"}, {99, "app.log, line 20"}}, "leak-scan",
+      10);
+  EXPECT_EQ(revoked, (std::vector<std::int64_t>{1, 2}));  // 3 was revoked already, 99 never existed
+  EXPECT_EQ(repo_->token_find(1)->revoked_at, 10);
+  EXPECT_EQ(repo_->token_find(2)->revoked_at, 10);
+  EXPECT_EQ(repo_->token_find(3)->revoked_at, 2);  // untouched
+  // A change under the coherence contract: the other handle's cache must drop 1 and 2.
+  const Coherence after = other->coherence();
+  EXPECT_TRUE(after.stable);
+  ASSERT_GT(after.generation, before.generation);
+  std::vector<std::int64_t> ids;
+  ASSERT_TRUE(other->changes_since(before.generation, after.generation, &ids));
+  EXPECT_NE(std::find(ids.begin(), ids.end(), 1), ids.end());
+  EXPECT_NE(std::find(ids.begin(), ids.end(), 2), ids.end());
+  EXPECT_TRUE(other->token_find(2)->revoked_at);
+  auto bob = repo_->audit_list(std::string("bob"), 10);
+  ASSERT_EQ(bob.size(), 2u);
+  EXPECT_EQ(bob[0].action, "leaked");
+  EXPECT_EQ(bob[0].actor, "leak-scan");
+  EXPECT_EQ(bob[0].token_id, 2);
+  EXPECT_EQ(bob[0].name, "b");
+  EXPECT_EQ(bob[0].old_scopes, "device");
+  EXPECT_EQ(bob[0].detail, "app.log, line 9");
+  EXPECT_EQ(bob[0].at, 10);
+  auto alice = repo_->audit_list(std::string("alice"), 10);
+  ASSERT_EQ(alice.size(), 4u);  // 2 creates, the revoke of 3, the leak of 1
+  EXPECT_EQ(alice[0].action, "leaked");
+  EXPECT_EQ(alice[0].token_id, 1);
+  EXPECT_EQ(alice[1].action, "revoke");
+}
+
+TEST_P(RepositoryContract, LeakRevokeOfNothingLiveChangesNothing) {
+  repo_->tokens_insert({record(1, "alice", "a", 1)}, "x", 1);
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {1}, "alice", 2));
+  const auto audit_before = repo_->audit_list(std::nullopt, 10).size();
+  EXPECT_TRUE(repo_->tokens_revoke_leaked({{1, "paste"}, {42, "paste"}}, "leak-scan", 5).empty());
+  EXPECT_TRUE(repo_->tokens_revoke_leaked({}, "leak-scan", 5).empty());
+  EXPECT_EQ(repo_->audit_list(std::nullopt, 10).size(), audit_before);
+  EXPECT_EQ(repo_->token_find(1)->revoked_at, 2);
+}
+
+TEST_P(RepositoryContract, ScopeUsesKeepTheLatestPerScopeAreNotAnnouncedAndGoWithPurge) {
+  repo_->tokens_insert({record(1, "alice", "a", 1), record(2, "alice", "b", 1)}, "x", 1);
+  const Coherence before = repo_->coherence();
+  repo_->scopes_touch({{1, "device:read", 100}, {1, "device:read", 50}, {1, "device:write", 70},
+                       {2, "device:read", 80}, {99, "device:read", 10}});
+  repo_->scopes_touch({{1, "device:write", 60}});  // older than what is stored: kept at 70
+  EXPECT_EQ(repo_->coherence(), before);
+  auto key = [](const ScopeUse& u) { return std::to_string(u.id) + " " + u.scope + " " + std::to_string(u.at); };
+  auto sorted = [&](std::vector<ScopeUse> v) {
+    std::vector<std::string> out;
+    for (const auto& u : v) out.push_back(key(u));
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(sorted(repo_->scopes_used({1, 2, 99}, 60)),
+            (std::vector<std::string>{"1 device:read 100", "1 device:write 70", "2 device:read 80"}));
+  EXPECT_EQ(sorted(repo_->scopes_used({1, 2}, 75)), (std::vector<std::string>{"1 device:read 100", "2 device:read 80"}));
+  EXPECT_EQ(sorted(repo_->scopes_used({2}, 0)), (std::vector<std::string>{"2 device:read 80"}));
+  EXPECT_TRUE(repo_->scopes_used({}, 0).empty());
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {2}, "alice", 200));
+  EXPECT_EQ(repo_->tokens_purge(300, "system", 300), 1);
+  EXPECT_TRUE(repo_->scopes_used({2}, 0).empty());  // purged with its token
+  EXPECT_EQ(sorted(repo_->scopes_used({1}, 0)), (std::vector<std::string>{"1 device:read 100", "1 device:write 70"}));
+}
+
+TEST_P(RepositoryContract, AuditActionsFiltersByOwnerActionAndTime) {
+  repo_->tokens_insert({record(1, "alice", "a", 1), record(2, "alice", "b", 1), record(3, "bob", "c", 1)}, "x", 1);
+  repo_->tokens_revoke_leaked({{1, "early"}}, "leak-scan", 10);
+  repo_->tokens_revoke_leaked({{2, "late"}, {3, "late"}}, "leak-scan", 20);
+  auto all = repo_->audit_actions("alice", "leaked", 0, 10);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].detail, "late");  // newest first
+  EXPECT_EQ(all[1].detail, "early");
+  EXPECT_EQ(repo_->audit_actions("alice", "leaked", 15, 10).size(), 1u);
+  EXPECT_EQ(repo_->audit_actions("alice", "leaked", 0, 1).size(), 1u);
+  EXPECT_EQ(repo_->audit_actions("alice", "create", 0, 10).size(), 2u);
+  EXPECT_EQ(repo_->audit_actions("bob", "leaked", 0, 10).size(), 1u);
+  EXPECT_TRUE(repo_->audit_actions("carol", "leaked", 0, 10).empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, RepositoryContract, ::testing::ValuesIn(testing::contract_backends()),
                          [](const ::testing::TestParamInfo<const Backend*>& info) { return info.param->name; });
 
