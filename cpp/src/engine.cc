@@ -309,7 +309,8 @@ void Engine::revoke_many(const std::string& owner, const std::vector<std::string
   }
 }
 
-IssuedToken Engine::rotate(const std::string& owner, std::string_view token_id, const std::string& actor) {
+IssuedToken Engine::rotate(const std::string& owner, std::string_view token_id, const std::string& actor,
+                           const std::optional<Expiry>& expiry) {
   owner_check(owner);
   actor_check(actor);
   const std::int64_t id = id_resolve(token_id);
@@ -317,12 +318,17 @@ IssuedToken Engine::rotate(const std::string& owner, std::string_view token_id, 
   if (!old) fail(ErrorCode::kNotFound, "no such token", "token_id");
   const std::int64_t now = clock_->now_us();
   IssuedToken issued;
-  // The replacement keeps name, scopes and expiry; only the id and secret are new.
+  // The replacement keeps name and scopes (the repository takes them from the old row in its
+  // transaction) and, unless a new one is asked for, the expiry (which never changes).
   TokenRecord r;
   r.owner = owner;
   r.name = old->name;
   r.scopes = old->scopes;
   r.expires_at = old->expires_at;
+  if (expiry) {
+    const std::int64_t at = expiry_resolve(*expiry, now);
+    r.expires_at = at >= 0 ? std::optional<std::int64_t>(at) : std::nullopt;
+  }
   r.created_at = now;
   r.id = token_id_generate();
   secret_issue(&r, &issued, nullptr);

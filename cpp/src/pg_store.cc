@@ -372,7 +372,6 @@ class PgStore final : public TokenRepository {
       TokenRecord fresh = replacement;
       fresh.name = old->name;
       fresh.scopes = old->scopes;
-      fresh.expires_at = old->expires_at;
       revoke_one(*c, *old, actor, at, "revoke", "replaced by " + std::to_string(fresh.id));
       const std::string scopes = scopes_join(fresh.scopes);
       PgParams p;

@@ -648,7 +648,6 @@ class SqliteStore final : public TokenRepository {
     TokenRecord fresh = replacement;
     fresh.name = old->name;
     fresh.scopes = old->scopes;
-    fresh.expires_at = old->expires_at;
     revoke_locked(*old, actor, at, "rotate", "replaced by " + std::to_string(fresh.id));
     insert_one(fresh, actor, at, "rotate");
     tx.commit();
