@@ -1,5 +1,7 @@
 #include "tokenkeep/engine.h"
 
+#include <new>
+
 #include <sodium.h>
 
 #include <algorithm>
@@ -67,10 +69,13 @@ Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
     if (in_force != serialized) vocabulary_ = ScopeVocabulary::parse(in_force);
   }
   applied_.store(repo_->coherence().generation);
+  flusher_fork_ = fork_generation();
   flusher_ = std::thread([this] { flusher_run(); });
+  fork_watch(this);
 }
 
 Engine::~Engine() {
+  fork_unwatch(this);
   flusher_stop();
   try {
     uses_flush();
@@ -200,6 +205,22 @@ std::vector<IssuedToken> Engine::create_many(const std::string& owner, const std
   return issued;
 }
 
+std::vector<Error> Engine::create_problems(const std::string& owner, const NewToken& spec) const {
+  std::vector<Error> out;
+  auto attempt = [&](const auto& check) {
+    try {
+      check();
+    } catch (const Error& e) {
+      out.push_back(e);
+    }
+  };
+  attempt([&] { owner_check(owner); });
+  attempt([&] { secret_shaped_refuse(name_normalize(spec.name), "name"); });
+  attempt([&] { (void)scopes_canonical(spec.scopes); });
+  attempt([&] { (void)expiry_resolve(spec.expiry, clock_->now_us()); });
+  return out;
+}
+
 std::int64_t Engine::id_resolve(std::string_view token_id) const {
   const auto id = token_id_parse(token_id);
   if (!id) fail(ErrorCode::kNotFound, "no such token", "token_id");
@@ -219,6 +240,39 @@ std::vector<TokenRecord> Engine::list(const std::string& owner) {
   auto records = repo_->tokens_list(owner);
   for (auto& r : records) uses_overlay(&r);
   return records;
+}
+
+TokenPage Engine::query(const TokenQuery& q) {
+  if (q.owner) owner_check(*q.owner);
+  token_query_validate(q);
+  TokenQuery stored = q;
+  stored.scopes_any.clear();
+  // A scope is granted by a stored (canonical) scope string whose mask covers its mask: for
+  // "device:read" that is "device:read" or "device".
+  for (const auto& scope : q.scopes_any) {
+    ScopeMask wanted = 0;
+    try {
+      wanted = vocabulary_.mask_of(scope);
+    } catch (Error& e) {
+      e.field = "scope";
+      throw;
+    }
+    for (const auto& entry : vocabulary_.entries()) {
+      std::vector<std::string> forms{entry.name};
+      for (const auto& action : entry.actions) forms.push_back(entry.name + ":" + action);
+      for (const auto& form : forms) {
+        const ScopeMask m = vocabulary_.mask_of(form);
+        const auto canonical = vocabulary_.names_of(m);
+        if ((m & wanted) == wanted && canonical.size() == 1 && canonical[0] == form &&
+            std::find(stored.scopes_any.begin(), stored.scopes_any.end(), form) == stored.scopes_any.end()) {
+          stored.scopes_any.push_back(form);
+        }
+      }
+    }
+  }
+  TokenPage page = repo_->tokens_query(stored, clock_->now_us());
+  for (auto& r : page.records) uses_overlay(&r);
+  return page;
 }
 
 TokenRecord Engine::update_scopes(const std::string& owner, std::string_view token_id,
@@ -431,6 +485,7 @@ void Engine::use_record(const CachedTokenPtr& t, std::int64_t now, ScopeMask req
   if (!new_scope && !due && !window_grew) return;
   if (t->flush_queued.exchange(true)) return;
   std::lock_guard<std::mutex> lock(uses_mu_);
+  if (flusher_fork_ != fork_generation()) flusher_ensure();
   if (!new_scope && !due) {
     // A scope joined the window between persists: it is written when the token is due, used
     // again or not, so a scope's last use is never pinned to a much later use.
@@ -562,6 +617,41 @@ void Engine::flusher_stop() {
   }
   uses_cv_.notify_all();
   if (flusher_.joinable()) flusher_.join();
+}
+
+// Under uses_mu_. The child's own flusher, started on its first recorded use.
+void Engine::flusher_ensure() {
+  if (flusher_stopping_ || flusher_.joinable()) return;
+  flusher_fork_ = fork_generation();
+  flusher_ = std::thread([this] { flusher_run(); });
+}
+
+void Engine::fork_prepare() noexcept {
+  apply_mu_.lock();
+  cache_.lock_all();
+  uses_mu_.lock();
+  repo_->fork_prepare();
+}
+
+void Engine::fork_parent() noexcept {
+  repo_->fork_parent();
+  uses_mu_.unlock();
+  cache_.unlock_all();
+  apply_mu_.unlock();
+}
+
+void Engine::fork_child() noexcept {
+  repo_->fork_child();
+  // The parent's flusher does not exist here: its handle is forgotten (joining or detaching
+  // it would act on a thread of another process), and what it may have held or waited on is
+  // made anew. Its work (uses_dirty_) is intact: uses_mu_ was held across the fork.
+  if (flusher_.joinable()) new (&flusher_) std::thread();
+  // Every lock is made anew rather than unlocked: the child's thread has another id.
+  new (&flush_mu_) std::mutex();
+  new (&uses_cv_) std::condition_variable();
+  new (&uses_mu_) std::mutex();
+  cache_.locks_renew();
+  new (&apply_mu_) std::mutex();
 }
 
 std::vector<TokenRecord> Engine::expiring_within(std::int64_t within_us, const std::optional<std::string>& owner) {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Dict, FrozenSet, List, NamedTuple, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple
 
 __all__ = [
     "TokenInfo",
@@ -103,12 +103,30 @@ class AuditEvent:
 
 
 class TokenList(List[TokenInfo]):
-    """A plain list of :class:`TokenInfo` that Jupyter shows as an HTML table."""
+    """A plain list of :class:`TokenInfo` that Jupyter shows as an HTML table.
+
+    From :meth:`TokenStore.list`: ``total`` is how many tokens matched (all pages),
+    ``limit`` and ``offset`` the page asked for (``limit`` None: every row).
+    """
+
+    def __init__(
+        self, items: Iterable[TokenInfo] = (), *, total: Optional[int] = None, limit: Optional[int] = None, offset: int = 0
+    ) -> None:
+        super().__init__(items)
+        self.total = len(self) if total is None else total
+        self.limit = limit
+        self.offset = offset
 
     def _repr_html_(self) -> str:
         from .jupyter import tokens_html
 
         return tokens_html(self)
+
+    def to_dataframe(self):  # -> pandas.DataFrame
+        """These tokens as a pandas DataFrame: :func:`tokenkeep.jupyter.to_dataframe`."""
+        from .jupyter import to_dataframe
+
+        return to_dataframe(self)
 
 
 class AuditLog(List[AuditEvent]):
@@ -119,6 +137,11 @@ class AuditLog(List[AuditEvent]):
 
         return audit_html(self)
 
+    def to_dataframe(self):  # -> pandas.DataFrame
+        """These events as a pandas DataFrame: :func:`tokenkeep.jupyter.to_dataframe`."""
+        from .jupyter import to_dataframe
+
+        return to_dataframe(self)
 
 # --- Leak response and scope usage (TokenStore.scan_leaked, TokenStore.scope_report) ----------
 

@@ -80,6 +80,50 @@ class FakeRepository final : public TokenRepository {
     return out;
   }
 
+  TokenPage tokens_query(const TokenQuery& q, std::int64_t now) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string search = token_query_fold(q.search);
+    std::vector<TokenRecord> match;
+    for (const auto& [id, r] : tokens_) {
+      if (q.owner && r.owner != *q.owner) continue;
+      const bool active = !r.revoked_at && (!r.expires_at || *r.expires_at >= now);
+      if (q.state == TokenQuery::State::kActive && !active) continue;
+      if (q.state == TokenQuery::State::kInactive && active) continue;
+      if (!search.empty() && token_query_fold(r.name).find(search) == std::string::npos) continue;
+      if (!q.scopes_any.empty() &&
+          std::none_of(r.scopes.begin(), r.scopes.end(), [&](const std::string& s) {
+            return std::find(q.scopes_any.begin(), q.scopes_any.end(), s) != q.scopes_any.end();
+          })) {
+        continue;
+      }
+      match.push_back(r);
+    }
+    // Ascending order; "never" expires after every time, "never used" before every use.
+    auto less = [&](const TokenRecord& a, const TokenRecord& b) {
+      auto key = [&](const TokenRecord& t) -> std::pair<std::int64_t, std::int64_t> {
+        switch (q.sort) {
+          case TokenQuery::Sort::kCreated: return {t.created_at, 0};
+          case TokenQuery::Sort::kExpires: return {t.expires_at ? 0 : 1, t.expires_at.value_or(0)};
+          case TokenQuery::Sort::kLastUsed: return {t.last_used_at ? 1 : 0, t.last_used_at.value_or(0)};
+          case TokenQuery::Sort::kName: break;
+        }
+        return {0, 0};
+      };
+      if (q.sort == TokenQuery::Sort::kName && a.name != b.name) return a.name < b.name;
+      if (key(a) != key(b)) return key(a) < key(b);
+      return a.id < b.id;
+    };
+    std::sort(match.begin(), match.end(), [&](const TokenRecord& a, const TokenRecord& b) {
+      return q.descending ? less(b, a) : less(a, b);
+    });
+    TokenPage page;
+    page.total = static_cast<std::int64_t>(match.size());
+    for (std::int64_t i = q.offset; i < page.total && i - q.offset < q.limit; ++i) {
+      page.records.push_back(match[static_cast<std::size_t>(i)]);
+    }
+    return page;
+  }
+
   std::vector<TokenRecord> tokens_expiring(std::int64_t from, std::int64_t until,
                                            const std::optional<std::string>& owner) override {
     std::lock_guard<std::mutex> lock(mu_);

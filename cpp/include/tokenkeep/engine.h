@@ -22,6 +22,7 @@
 
 #include "tokenkeep/clock.h"
 #include "tokenkeep/errors.h"
+#include "tokenkeep/fork_guard.h"
 #include "tokenkeep/input_rules.h"
 #include "tokenkeep/pepper.h"
 #include "tokenkeep/record.h"
@@ -86,7 +87,7 @@ struct ScopeUsage {
   std::vector<ScopeUse> last_used;  // per name:action, its last use
 };
 
-class Engine {
+class Engine final : private ForkAware {
  public:
   Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
          std::shared_ptr<const Clock> clock, EngineOptions options);
@@ -103,8 +104,15 @@ class Engine {
   std::vector<IssuedToken> create_many(const std::string& owner,
                                        const std::vector<NewToken>& specs,
                                        const std::string& actor);
+  // Every reason create(owner, spec) would refuse its input, each with its field (owner,
+  // name, scopes, expires_in/expires_at/never_expires), without creating anything: a form
+  // shows them all at once. Name clashes are create's to report (NameTaken).
+  std::vector<Error> create_problems(const std::string& owner, const NewToken& spec) const;
   TokenRecord get(const std::string& owner, std::string_view token_id);
   std::vector<TokenRecord> list(const std::string& owner);
+  // One page of a listing (token_query.h) and the count of all matches. InvalidArgument with
+  // the field ("owner", "limit", "offset", "search") or UnknownScope with field "scope".
+  TokenPage query(const TokenQuery& q);
   TokenRecord update_scopes(const std::string& owner, std::string_view token_id,
                             const std::vector<std::string>& scopes, const std::string& actor);
   void revoke(const std::string& owner, std::string_view token_id, const std::string& actor);
@@ -185,6 +193,13 @@ class Engine {
   void uses_write(bool everything);
   void flusher_run();
   void flusher_stop();
+  // Starts the background thread in a process that has none (a child after fork()).
+  void flusher_ensure();
+  // fork_guard.h. Lock order: apply_mu_, the cache's shards, uses_mu_, then the repository's.
+  // flush_mu_ is held across I/O: re-created in the child.
+  void fork_prepare() noexcept override;
+  void fork_parent() noexcept override;
+  void fork_child() noexcept override;
 
   std::unique_ptr<TokenRepository> repo_;
   PepperSet peppers_;
@@ -209,6 +224,7 @@ class Engine {
   std::vector<CachedTokenPtr> uses_later_;  // scope window grew; persisted when due (uses_promote_due)
   bool flusher_stopping_ = false;
   std::thread flusher_;
+  std::uint64_t flusher_fork_ = 0;  // fork_generation() of the process that runs flusher_
 };
 
 }  // namespace tokenkeep

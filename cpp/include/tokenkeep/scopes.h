@@ -27,6 +27,8 @@ class ScopeVocabulary {
 
   // "collection:read,write;device:read,write" — the persisted form; parse() is its inverse.
   std::string serialize() const;
+  // Why `scope` is refused and what to give instead (only built when a scope is refused).
+  std::string unknown_scope_message(std::string_view scope) const;
   static ScopeVocabulary parse(std::string_view text);
 
   // True if every (name, action) of this vocabulary is also in `wider`.

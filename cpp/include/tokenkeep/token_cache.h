@@ -78,6 +78,11 @@ class TokenCache {
   void clear(std::vector<CachedTokenPtr>* displaced);
   std::size_t size() const;
   void for_each(const std::function<void(const CachedTokenPtr&)>& f) const;
+  // Around fork() (fork_guard.h): every shard locked, then released in the parent; in the
+  // child made anew (glibc's rwlock unlock goes by thread id, and the child's is another).
+  void lock_all() const;
+  void unlock_all() const;
+  void locks_renew() const;
 
  private:
   static constexpr std::size_t kShards = 16;

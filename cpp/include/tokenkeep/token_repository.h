@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "tokenkeep/record.h"
+#include "tokenkeep/token_query.h"
 
 namespace tokenkeep {
 
@@ -58,6 +59,9 @@ class TokenRepository {
                                                       std::int64_t id) = 0;
   // The owner's live tokens, newest first.
   virtual std::vector<TokenRecord> tokens_list(const std::string& owner) = 0;
+  // One page of the tokens matching `q` (token_query.h) at time `now`, and how many match.
+  // Validated by the caller (Engine::query); `q.scopes_any` holds stored canonical strings.
+  virtual TokenPage tokens_query(const TokenQuery& q, std::int64_t now) = 0;
   // Live tokens with expires_at in [from, until], soonest first; all owners if none given.
   virtual std::vector<TokenRecord> tokens_expiring(std::int64_t from, std::int64_t until,
                                                    const std::optional<std::string>& owner) = 0;
@@ -95,6 +99,13 @@ class TokenRepository {
   // Called every 100 ms from the engine's background thread: release anything held between
   // calls (a read snapshot, say).
   virtual void idle() {}
+
+  // fork() (fork_guard.h; the engine calls these from its own handlers, after taking its
+  // locks): take the short-held locks; release them; in the child, release them and stop
+  // using anything of the parent's (connections, threads) - the next call opens its own.
+  virtual void fork_prepare() noexcept {}
+  virtual void fork_parent() noexcept {}
+  virtual void fork_child() noexcept {}
 
   // Newest first, at most `limit`.
   virtual std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner,
