@@ -1,4 +1,4 @@
-# Django and DRF (issue 12): tokenkeep.django, its tests (tests/python/django/, run by py-test)
+# Django and DRF (issue 12): tokenkeep.django, its tests (tests/python/django_tests/, run by py-test)
 # and the benchmark against DRF's TokenAuthentication, django-rest-knox and
 # djangorestframework-api-key (benchmarks/django_bench.py, part of `make bench`).
 PIP_EXTRAS := $(PIP_EXTRAS),django,bench

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""manage.py of the Django test site (tests/python/django/ runs it as a subprocess)."""
+"""manage.py of the Django test site (tests/python/django_tests/ runs it as a subprocess)."""
 
 import os
 import sys

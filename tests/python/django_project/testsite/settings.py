@@ -1,6 +1,6 @@
 """A minimal Django site configured as a tokenkeep user would (issue 12).
 
-The tests (tests/python/django/conftest.py) configure Django from this module and give each
+The tests (tests/python/django_tests/conftest.py) configure Django from this module and give each
 test its own token database; ``manage.py`` reads the database from TOKENKEEP_TEST_DB.
 """
 

@@ -35,7 +35,17 @@ class Command(BaseCommand):
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> argparse.ArgumentParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.add_argument("args", nargs=argparse.REMAINDER, help="the tokenkeep CLI's arguments")
+        parser.add_argument("args", nargs="*", metavar="ARGS", help="the tokenkeep CLI's arguments")
+        own = parser.parse_args
+
+        def parse_args(args: Optional[Sequence[str]] = None, namespace: Any = None) -> argparse.Namespace:
+            # call_command("tokenkeep", "--owner", "alice", "list"): every argument is the
+            # CLI's, options included; Django's own options keep their defaults.
+            options = own([], namespace)
+            options.args = list(sys.argv[2:] if args is None else args)
+            return options
+
+        parser.parse_args = parse_args  # type: ignore[method-assign]
         return parser
 
     def run_from_argv(self, argv: List[str]) -> None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
+
+# The Django test site: settings, urls, views and manage.py.
+PROJECT = Path(__file__).resolve().parent.parent / "django_project"
 
 START_REQUIRED = "A bearer token is required (Authorization: Bearer <token>)"
 INVALID = {"error": "invalid_token", "error_description": "The access token is invalid"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from answers import INVALID, START_REQUIRED, assert_refused, bearer, body, challenge
+from .answers import INVALID, START_REQUIRED, assert_refused, bearer, body, challenge
 
 import tokenkeep
 
@@ -133,16 +133,10 @@ def test_inactive_user_is_refused_and_reactivation_lets_the_token_in(api, tk, us
     assert api.get("/api/devices", **bearer(issued.secret)).json()["user"] == "carol"
 
 
-def owner_to_user(owner):
-    """TOKENKEEP["USER"] of the tests: "svc-<name>" tokens act as the user <name>."""
-    from django.contrib.auth import get_user_model
-
-    name = owner.removeprefix("svc-")
-    return get_user_model().objects.filter(username=name).first() if owner.startswith("svc-") else None
-
-
-@pytest.mark.parametrize("user_setting", ["test_django_drf.owner_to_user", owner_to_user], ids=["dotted", "callable"])
+@pytest.mark.parametrize("user_setting", ["testsite.users.owner_to_user", "callable"])
 def test_user_setting_maps_owners_to_users(api, settings, tk_db, users, user_setting):
+    if user_setting == "callable":
+        from testsite.users import owner_to_user as user_setting
     settings.TOKENKEEP = {"DB": tk_db, "USER": user_setting}
     from tokenkeep.django import get_store
 

@@ -1,6 +1,7 @@
 """Django tests (issue 12). Django is configured here, from the test site's settings module
 (tests/python/django_project/testsite/settings.py), only when these tests are collected:
-the rest of the suite runs without Django settings. Each test gets its own token database
+the rest of the suite runs without Django settings. A package (``django_tests``), so that
+this conftest is not the ``conftest`` module the other tests import ``T0`` from. Each test gets its own token database
 through the ``tk`` fixture (``settings.TOKENKEEP`` overridden; the store reopens)."""
 
 from __future__ import annotations
@@ -9,10 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from .answers import PROJECT
 
 import tokenkeep
-
-PROJECT = Path(__file__).resolve().parent.parent / "django_project"
 
 
 def pytest_configure(config):
