@@ -23,7 +23,7 @@ permissions decide (:class:`~tokenkeep.django.HasScopes` answers 401 with the ba
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
@@ -38,11 +38,20 @@ __all__ = ["TokenAuthentication"]
 
 
 class TokenAuthentication(BaseAuthentication):
-    """DRF authentication class for tokenkeep bearer tokens (see the module docstring)."""
+    """DRF authentication class for tokenkeep bearer tokens (see the module docstring).
+
+    ``owner_to_user``: a callable ``owner -> user or None`` for this class (a subclass sets
+    it); None (default) means ``settings.TOKENKEEP["USER"]``, else the Django user named so.
+
+    >>> class ServiceTokens(TokenAuthentication):
+    ...     owner_to_user = TokenUser          # no user query for these views
+    """
+
+    owner_to_user: Optional[Callable[[str], Any]] = None
 
     def authenticate(self, request: Request) -> Optional[Tuple[Any, TokenInfo]]:
         try:
-            return authenticate_request(request._request)
+            return authenticate_request(request._request, users=type(self).owner_to_user)
         except BearerError as failure:
             if failure.status_code == 401 and failure.error is None:
                 return None  # no bearer token: not ours to refuse

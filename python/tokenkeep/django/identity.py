@@ -8,7 +8,7 @@ then the owner -> user mapping. Failures are :class:`~tokenkeep.web.bearer.Beare
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, JsonResponse
@@ -23,13 +23,18 @@ from .store import get_store
 __all__ = ["authenticate_request", "bearer_response", "user_for_owner"]
 
 
-def user_for_owner(owner: str) -> Optional[Any]:
+UserMapping = Callable[[str], Optional[Any]]
+
+
+def user_for_owner(owner: str, mapping: Optional[UserMapping] = None) -> Optional[Any]:
     """The active user a token's owner stands for, or None (the token is then refused).
 
-    ``settings.TOKENKEEP["USER"]`` (a callable ``owner -> user or None``, or its dotted
-    path) decides when set; otherwise the user whose username (``USERNAME_FIELD``) is the
-    owner. Either way a user whose ``is_active`` is false is no user."""
-    mapping = tokenkeep_settings().user
+    ``mapping`` (a callable ``owner -> user or None``), else ``settings.TOKENKEEP["USER"]``
+    (the same, or its dotted path) decides when set; otherwise the user whose username
+    (``USERNAME_FIELD``) is the owner. Either way a user whose ``is_active`` is false is no
+    user."""
+    if mapping is None:
+        mapping = tokenkeep_settings().user
     if mapping is not None:
         user = mapping(owner)
     else:
@@ -62,12 +67,14 @@ def verify_request(request: HttpRequest, scopes: Sequence[str] = ()) -> TokenInf
     )
 
 
-def authenticate_request(request: HttpRequest, scopes: Sequence[str] = ()) -> Tuple[Any, TokenInfo]:
+def authenticate_request(
+    request: HttpRequest, scopes: Sequence[str] = (), *, users: Optional[UserMapping] = None
+) -> Tuple[Any, TokenInfo]:
     """``(user, TokenInfo)`` for a request whose bearer token is good and grants ``scopes``
-    and whose owner is an active user; else :class:`BearerError` (401 ``invalid_token`` for
-    a refused owner, exactly as for a wrong token)."""
+    and whose owner is an active user (``users``: see :func:`user_for_owner`); else
+    :class:`BearerError` (401 ``invalid_token`` for a refused owner, as for a wrong token)."""
     info = verify_request(request, scopes)
-    user = user_for_owner(info.owner)
+    user = user_for_owner(info.owner, users)
     if user is None:
         raise invalid_token(realm=tokenkeep_settings().realm)
     return user, info

@@ -276,3 +276,39 @@ def test_without_tokenkeeps_handler_answers_lack_only_no_store(tk, users, settin
     r = APIClient().get("/api/devices", **bearer("garbage"))
     assert r.status_code == 401 and body(r) == INVALID
     assert challenge(r)["error"] == "invalid_token" and "Cache-Control" not in r
+
+
+def test_token_user_setting_needs_no_user_row(api, settings, tk_db, db):
+    settings.TOKENKEEP = {"DB": tk_db, "USER": "tokenkeep.django.TokenUser"}
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tokenkeep.django import TokenUser, get_store
+
+    issued = get_store().create(owner="ci-bot", name="t", scopes={"device"})
+    with CaptureQueriesContext(connection) as queries:
+        r = api.get("/api/devices", **bearer(issued.secret))
+    assert r.status_code == 200 and r.json()["user"] == "ci-bot"
+    assert len(queries) == 0
+    user = TokenUser("ci-bot")
+    assert user.is_authenticated and not user.is_staff and not user.has_perm("auth.add_user")
+    assert user == TokenUser("ci-bot") and repr(user) == "TokenUser('ci-bot')"
+
+
+def test_a_subclass_chooses_its_own_owner_to_user(tk, users):
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from tokenkeep.django import TokenAuthentication, TokenUser
+
+    class ServiceTokens(TokenAuthentication):
+        owner_to_user = TokenUser
+
+    issued = tk.create(owner="mallory", name="t", scopes={"device"})  # no Django user "mallory"
+    request = Request(APIRequestFactory().get("/x", **bearer(issued.secret)))
+    user, info = ServiceTokens().authenticate(request)
+    assert user == TokenUser("mallory") and info.id == issued.info.id
+    from tokenkeep.django import BearerFailed
+
+    with pytest.raises(BearerFailed):  # the default mapping refuses the same token
+        TokenAuthentication().authenticate(request)
