@@ -39,6 +39,7 @@ def require_token(
     rule = ScopeRule(scopes, read, write, **methods)
 
     def decorate(view: F) -> F:
+        rule.where = f"@require_token({rule!r}) on {view.__module__}.{view.__qualname__}"
         if asyncio.iscoroutinefunction(view):
 
             @functools.wraps(view)

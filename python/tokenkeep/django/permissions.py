@@ -42,6 +42,7 @@ class _HasScopesMeta(BasePermissionMetaclass):
     def __call__(cls, *scopes: str, read: Optional[ScopeSpec] = None, write: Optional[ScopeSpec] = None, **methods: ScopeSpec) -> Any:
         if cls.rule is None:
             rule = ScopeRule(scopes, read, write, **methods)
+            rule.where = f"HasScopes({rule!r})"
             return type(cls)(f"HasScopes({rule!r})", (cls,), {"rule": rule, "__module__": cls.__module__})
         if scopes or read is not None or write is not None or methods:
             raise TypeError(f"{cls.__name__} is already configured; call HasScopes(...) to make another")

@@ -14,11 +14,12 @@ Whether a token's scopes grant them is the engine's decision (``TokenStore.verif
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple, Union
+import weakref
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from ..web.bearer import split_scopes
 
-__all__ = ["ScopeRule", "SAFE_METHODS"]
+__all__ = ["ScopeRule", "SAFE_METHODS", "rules_in_use"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _METHODS = SAFE_METHODS | {"POST", "PUT", "PATCH", "DELETE", "TRACE", "CONNECT"}
@@ -37,7 +38,7 @@ def _scopes(value: ScopeSpec, what: str) -> Tuple[str, ...]:
 class ScopeRule:
     """The scopes each HTTP method requires (see the module docstring)."""
 
-    __slots__ = ("default", "read", "write", "methods")
+    __slots__ = ("default", "read", "write", "methods", "where", "__weakref__")
 
     def __init__(
         self,
@@ -57,6 +58,8 @@ class ScopeRule:
                     f"({', '.join(sorted(_METHODS))})"
                 )
             self.methods[method] = _scopes(value, method)
+        self.where = ""  # who uses it, for the system check's message
+        _RULES.add(self)
 
     def for_method(self, method: str) -> Tuple[str, ...]:
         """The scopes a request with this HTTP method needs (empty: any valid token)."""
@@ -86,3 +89,12 @@ class ScopeRule:
             parts.append(f"write={' '.join(self.write)!r}")
         parts.extend(f"{m}={' '.join(s)!r}" for m, s in self.methods.items())
         return ", ".join(parts)
+
+
+_RULES: "weakref.WeakSet[ScopeRule]" = weakref.WeakSet()
+
+
+def rules_in_use() -> List[ScopeRule]:
+    """Every rule made so far (HasScopes classes and require_token views alive), for the
+    system check that names a scope the store's vocabulary does not know."""
+    return list(_RULES)

@@ -153,3 +153,22 @@ def test_importing_tokenkeep_django_needs_no_settings():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "False False ['BearerFailed', 'HasScopes']"
+
+
+def test_system_check_names_a_scope_the_vocabulary_does_not_know(settings, tk_db):
+    from django.core import checks
+
+    from tokenkeep.django import HasScopes, require_token
+
+    settings.TOKENKEEP = {"DB": tk_db}
+    typo = HasScopes("device:read", POST="devcie:write")
+
+    @require_token("fleet:read")
+    def view(request):
+        raise AssertionError("never called")
+
+    errors = sorted(m.msg for m in checks.run_checks(tags=["tokenkeep"]) if m.id == "tokenkeep.E002")
+    assert len(errors) == 2
+    assert errors[0].startswith("@require_token('fleet:read') on ") and ".view: unknown scope 'fleet:read'" in errors[0]
+    assert errors[1].startswith("HasScopes('device:read', POST='devcie:write'): unknown scope 'devcie:write'")
+    del typo, view
