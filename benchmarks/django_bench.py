@@ -8,7 +8,8 @@ Three measurements, each alternating between the schemes round by round (medians
    query and the scope check; also its bare ``TokenStore.verify``), in µs per call;
 2. whole requests in-process through Django's test client (same number for every scheme),
    requests/s; ``none`` is the same view with no authentication, the floor;
-3. whole requests under gunicorn (one sync worker) loaded by wrk on 127.0.0.1, requests/s.
+3. whole requests under gunicorn (``--preload``, one sync worker) loaded by wrk on
+   127.0.0.1, requests/s.
 
 Django's database and tokenkeep's are SQLite files in a temporary folder. ``tokenkeep-tokenuser`` is
 tokenkeep with ``TokenUser`` as the owner's user (no user query). The credentials
@@ -142,7 +143,7 @@ def time_gunicorn(credentials: Dict[str, str], bench_dir: str, duration: int, ro
     port = free_port()
     env = {**os.environ, "TOKENKEEP_BENCH_DIR": bench_dir}
     server = subprocess.Popen(
-        [*gunicorn, "--chdir", HERE, "--workers", "1", "--bind", f"127.0.0.1:{port}",
+        [*gunicorn, "--chdir", HERE, "--preload", "--workers", "1", "--bind", f"127.0.0.1:{port}",
          "--log-level", "warning", "django_bench_site:application"],
         env=env,
     )
