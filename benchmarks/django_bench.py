@@ -65,7 +65,6 @@ def auth_steps(site, credentials: Dict[str, str]) -> Dict[str, Callable[[], obje
     from rest_framework.authentication import TokenAuthentication as Drf
     from rest_framework.request import Request
     from rest_framework_api_key.permissions import HasAPIKey
-
     from tokenkeep.django import HasScopes, TokenAuthentication, get_store
 
     def request(scheme: str) -> Request:
@@ -136,15 +135,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def time_gunicorn(credentials: Dict[str, str], bench_dir: str, duration: int, rounds: int) -> Dict[str, float]:
+def time_gunicorn(
+    credentials: Dict[str, str], bench_dir: str, duration: int, rounds: int
+) -> Dict[str, float]:
     wrk, gunicorn = shutil.which("wrk"), [sys.executable, "-m", "gunicorn"]
     if wrk is None:
         raise SystemExit("wrk is not installed (Debian package wrk; make setup installs it)")
     port = free_port()
     env = {**os.environ, "TOKENKEEP_BENCH_DIR": bench_dir}
     server = subprocess.Popen(
-        [*gunicorn, "--chdir", HERE, "--preload", "--workers", "1", "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning", "django_bench_site:application"],
+        [
+            *gunicorn,
+            "--chdir",
+            HERE,
+            "--preload",
+            "--workers",
+            "1",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "django_bench_site:application",
+        ],
         env=env,
     )
     base = f"http://127.0.0.1:{port}"
@@ -173,7 +185,9 @@ def time_gunicorn(credentials: Dict[str, str], bench_dir: str, duration: int, ro
                 )
                 if "Non-2xx" in run.stdout:
                     raise SystemExit(f"{scheme}: wrk saw refused requests:\n{run.stdout}")
-                samples[scheme].append(float(re.search(r"Requests/sec:\s+([\d.]+)", run.stdout).group(1)))
+                samples[scheme].append(
+                    float(re.search(r"Requests/sec:\s+([\d.]+)", run.stdout).group(1))
+                )
         return {s: statistics.median(v) for s, v in samples.items()}
     finally:
         server.terminate()
@@ -201,9 +215,15 @@ def table(auth: Dict[str, float], local: Dict[str, float], served: Dict[str, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=2000, help="in-process requests per scheme and round")
-    parser.add_argument("--auth-calls", type=int, default=5000, help="authentication steps per scheme and round")
-    parser.add_argument("--duration", type=int, default=3, help="seconds of wrk per scheme and round")
+    parser.add_argument(
+        "--requests", type=int, default=2000, help="in-process requests per scheme and round"
+    )
+    parser.add_argument(
+        "--auth-calls", type=int, default=5000, help="authentication steps per scheme and round"
+    )
+    parser.add_argument(
+        "--duration", type=int, default=3, help="seconds of wrk per scheme and round"
+    )
     parser.add_argument("--no-server", action="store_true", help="skip the gunicorn + wrk part")
     args = parser.parse_args()
 
@@ -216,7 +236,11 @@ def main() -> None:
         credentials = site.make_credentials()
         auth = time_auth(auth_steps(site, credentials), args.auth_calls, args.rounds)
         local = time_in_process(credentials, args.requests, args.rounds)
-        served = {} if args.no_server else time_gunicorn(credentials, bench_dir, args.duration, max(1, args.rounds // 2 + 1))
+        served = (
+            {}
+            if args.no_server
+            else time_gunicorn(credentials, bench_dir, args.duration, max(1, args.rounds // 2 + 1))
+        )
     finally:
         shutil.rmtree(bench_dir, ignore_errors=True)
 
@@ -227,7 +251,11 @@ def main() -> None:
         json.dump(
             {
                 "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "django": django.__version__},
+                "machine": {
+                    "python": platform.python_version(),
+                    "cpus": os.cpu_count(),
+                    "django": django.__version__,
+                },
                 "settings": vars(args),
                 "auth_step_us": auth,
                 "in_process_requests_per_s": local,

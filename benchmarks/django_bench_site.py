@@ -42,7 +42,12 @@ if not settings.configured:
             "tokenkeep.django",
         ],
         MIDDLEWARE=["django.middleware.common.CommonMiddleware"],
-        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(BENCH_DIR, "site.db")}},
+        DATABASES={
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": os.path.join(BENCH_DIR, "site.db"),
+            }
+        },
         TOKENKEEP={"DB": os.path.join(BENCH_DIR, "tokens.db")},
         REST_FRAMEWORK={
             "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -63,7 +68,6 @@ from rest_framework.permissions import AllowAny, IsAuthenticated  # noqa: E402
 from rest_framework.response import Response  # noqa: E402
 from rest_framework.views import APIView  # noqa: E402
 from rest_framework_api_key.permissions import HasAPIKey  # noqa: E402
-
 from tokenkeep.django import HasScopes, TokenAuthentication, TokenUser  # noqa: E402
 
 
@@ -127,14 +131,15 @@ def make_credentials() -> dict:
     from knox.models import AuthToken
     from rest_framework.authtoken.models import Token
     from rest_framework_api_key.models import APIKey
-
     from tokenkeep.django import get_store
 
     call_command("migrate", verbosity=0, interactive=False)
     alice = get_user_model().objects.create_user("alice")
     _, knox_token = AuthToken.objects.create(user=alice)
     _, api_key = APIKey.objects.create_key(name="alice")
-    tokenkeep = "Bearer " + get_store().create(owner="alice", name="bench", scopes={"device:read"}).secret
+    tokenkeep = (
+        "Bearer " + get_store().create(owner="alice", name="bench", scopes={"device:read"}).secret
+    )
     return {
         "tokenkeep": tokenkeep,
         "tokenkeep-tokenuser": tokenkeep,

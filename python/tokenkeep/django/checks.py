@@ -46,7 +46,9 @@ def check_scope_names(app_configs: Any = None, **_: Any) -> List[checks.CheckMes
     out = []
     for rule in sorted(rules, key=lambda r: r.where):
         try:
-            store.check("", *rule.all_scopes())  # raises UnknownScope for a name not in the vocabulary
+            store.check(
+                "", *rule.all_scopes()
+            )  # raises UnknownScope for a name not in the vocabulary
         except UnknownScope as e:
             out.append(checks.Error(f"{rule.where}: {e}", id="tokenkeep.E002"))
     return out

@@ -89,9 +89,13 @@ def _load() -> TokenkeepSettings:
     unknown = sorted(str(k) for k in raw if k not in _STORE_KEYS and k not in _OWN_KEYS)
     if unknown:
         known = ", ".join(sorted([*_STORE_KEYS, *_OWN_KEYS]))
-        raise ImproperlyConfigured(f"settings.TOKENKEEP: unknown key(s) {', '.join(unknown)} (known: {known})")
+        raise ImproperlyConfigured(
+            f"settings.TOKENKEEP: unknown key(s) {', '.join(unknown)} (known: {known})"
+        )
     if raw.get("DB") in (None, ""):
-        raise ImproperlyConfigured('settings.TOKENKEEP["DB"] is required: the token database file or URL')
+        raise ImproperlyConfigured(
+            'settings.TOKENKEEP["DB"] is required: the token database file or URL'
+        )
     options: Dict[str, Any] = {_STORE_KEYS[k]: v for k, v in raw.items() if k in _STORE_KEYS}
     try:
         options["path"] = os.fspath(options["path"])
@@ -100,7 +104,9 @@ def _load() -> TokenkeepSettings:
     realm = raw.get("REALM")
     if realm is not None and (not isinstance(realm, str) or not realm.isprintable()):
         raise ImproperlyConfigured('settings.TOKENKEEP["REALM"] must be printable text')
-    return TokenkeepSettings(store_options=options, realm=realm or None, user=_user_function(raw.get("USER")))
+    return TokenkeepSettings(
+        store_options=options, realm=realm or None, user=_user_function(raw.get("USER"))
+    )
 
 
 def _user_function(value: Any) -> Optional[Callable[[str], Any]]:
@@ -110,9 +116,13 @@ def _user_function(value: Any) -> Optional[Callable[[str], Any]]:
         try:
             value = import_string(value)
         except ImportError as e:
-            raise ImproperlyConfigured(f'settings.TOKENKEEP["USER"]: cannot import {value!r} ({e})') from None
+            raise ImproperlyConfigured(
+                f'settings.TOKENKEEP["USER"]: cannot import {value!r} ({e})'
+            ) from None
     if not callable(value):
-        raise ImproperlyConfigured('settings.TOKENKEEP["USER"] must be a callable owner -> user, or its dotted path')
+        raise ImproperlyConfigured(
+            'settings.TOKENKEEP["USER"] must be a callable owner -> user, or its dotted path'
+        )
     return value
 
 

@@ -33,7 +33,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def require_token(
-    *scopes: str, read: Optional[ScopeSpec] = None, write: Optional[ScopeSpec] = None, **methods: ScopeSpec
+    *scopes: str,
+    read: Optional[ScopeSpec] = None,
+    write: Optional[ScopeSpec] = None,
+    **methods: ScopeSpec,
 ) -> Callable[[F], F]:
     """A view decorator; see the module docstring. ``require_token()``: any valid token."""
     rule = ScopeRule(scopes, read, write, **methods)
@@ -58,7 +61,9 @@ def require_token(
             @functools.wraps(view)
             def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
                 try:
-                    request.user, request.auth = authenticate_request(request, rule.for_method(request.method))
+                    request.user, request.auth = authenticate_request(
+                        request, rule.for_method(request.method)
+                    )
                 except BearerError as failure:
                     return bearer_response(failure)
                 return view(request, *args, **kwargs)

@@ -39,13 +39,23 @@ class _HasScopesMeta(BasePermissionMetaclass):
     """``HasScopes("a", POST="b")`` makes a permission class; DRF's ``permission()`` call on
     that class makes the per-request instance."""
 
-    def __call__(cls, *scopes: str, read: Optional[ScopeSpec] = None, write: Optional[ScopeSpec] = None, **methods: ScopeSpec) -> Any:
+    def __call__(
+        cls,
+        *scopes: str,
+        read: Optional[ScopeSpec] = None,
+        write: Optional[ScopeSpec] = None,
+        **methods: ScopeSpec,
+    ) -> Any:
         if cls.rule is None:
             rule = ScopeRule(scopes, read, write, **methods)
             rule.where = f"HasScopes({rule!r})"
-            return type(cls)(f"HasScopes({rule!r})", (cls,), {"rule": rule, "__module__": cls.__module__})
+            return type(cls)(
+                f"HasScopes({rule!r})", (cls,), {"rule": rule, "__module__": cls.__module__}
+            )
         if scopes or read is not None or write is not None or methods:
-            raise TypeError(f"{cls.__name__} is already configured; call HasScopes(...) to make another")
+            raise TypeError(
+                f"{cls.__name__} is already configured; call HasScopes(...) to make another"
+            )
         return super().__call__()
 
 

@@ -31,7 +31,9 @@ def _scopes(value: ScopeSpec, what: str) -> Tuple[str, ...]:
     if isinstance(value, str):
         return split_scopes((value,))
     if not isinstance(value, (list, tuple, set, frozenset)):
-        raise TypeError(f"{what} must be a scope, a blank-separated string of them, or a sequence of them")
+        raise TypeError(
+            f"{what} must be a scope, a blank-separated string of them, or a sequence of them"
+        )
     return split_scopes(tuple(value))
 
 

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from .answers import PROJECT
-
 import tokenkeep
+
+from .answers import PROJECT
 
 
 def pytest_configure(config):

@@ -11,9 +11,9 @@ import sys
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from tokenkeep.django import get_store
 
 from .answers import PROJECT
-from tokenkeep.django import get_store
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from .answers import INVALID, START_REQUIRED, assert_refused, bearer, body, challenge
-
 import tokenkeep
+
+from .answers import INVALID, START_REQUIRED, assert_refused, bearer, body, challenge
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,6 @@ def test_valid_token_is_the_owners_user_and_the_token_info(api, reader):
 
 def test_request_user_is_the_django_user_object(tk, users):
     from rest_framework.test import APIRequestFactory
-
     from tokenkeep.django import TokenAuthentication
 
     issued = tk.create(owner="alice", name="t", scopes={"device"})
@@ -50,7 +49,9 @@ def test_any_valid_token_passes_an_empty_hasscopes(api, reader):
 # -- 401 without a token ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("headers", [{}, {"HTTP_AUTHORIZATION": ""}, {"HTTP_AUTHORIZATION": "Basic YWxpY2U6c2VjcmV0"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"HTTP_AUTHORIZATION": ""}, {"HTTP_AUTHORIZATION": "Basic YWxpY2U6c2VjcmV0"}]
+)
 def test_missing_bearer_token_is_401_with_a_bare_challenge(api, tk, headers):
     r = api.get("/api/devices", **headers)
     data = assert_refused(r, 401)
@@ -83,7 +84,13 @@ def test_realm_is_announced_when_configured(api, settings, tk_db, users):
 
 @pytest.mark.parametrize(
     "make",
-    [lambda s: "", lambda s: "garbage", lambda s: s[:-1], lambda s: s[:3] + s[4:] + "A", lambda s: s + " x"],
+    [
+        lambda s: "",
+        lambda s: "garbage",
+        lambda s: s[:-1],
+        lambda s: s[:3] + s[4:] + "A",
+        lambda s: s + " x",
+    ],
     ids=["empty", "garbage", "truncated", "bad-checksum", "two-words"],
 )
 def test_bad_token_is_401_invalid_token(api, reader, make):
@@ -94,7 +101,9 @@ def test_bad_token_is_401_invalid_token(api, reader, make):
 
 
 def test_expired_token_is_401_invalid_token(api, tk, users, clock):
-    issued = tk.create(owner="alice", name="short", scopes={"device:read"}, expires_in=timedelta(hours=1))
+    issued = tk.create(
+        owner="alice", name="short", scopes={"device:read"}, expires_in=timedelta(hours=1)
+    )
     clock.advance(timedelta(hours=1, seconds=1))
     data = assert_refused(api.get("/api/devices", **bearer(issued.secret)), 401, issued.secret)
     assert data == {"error": "invalid_token", "error_description": "The access token has expired"}
@@ -105,7 +114,10 @@ def test_revoke_is_seen_by_the_next_request(api, tk, reader):
     tk.revoke(owner="alice", token_id=reader.info.id)
     r = api.get("/api/devices", **bearer(reader.secret))
     data = assert_refused(r, 401, reader.secret)
-    assert data == {"error": "invalid_token", "error_description": "The access token has been revoked"}
+    assert data == {
+        "error": "invalid_token",
+        "error_description": "The access token has been revoked",
+    }
 
 
 def test_scope_edit_is_seen_by_the_next_request(api, tk, reader):
@@ -122,12 +134,18 @@ def test_scope_edit_is_seen_by_the_next_request(api, tk, reader):
 
 def test_owner_without_a_user_is_refused_as_an_invalid_token(api, tk, users):
     issued = tk.create(owner="mallory", name="t", scopes={"device"})
-    assert assert_refused(api.get("/api/devices", **bearer(issued.secret)), 401, issued.secret) == INVALID
+    assert (
+        assert_refused(api.get("/api/devices", **bearer(issued.secret)), 401, issued.secret)
+        == INVALID
+    )
 
 
 def test_inactive_user_is_refused_and_reactivation_lets_the_token_in(api, tk, users):
     issued = tk.create(owner="carol", name="t", scopes={"device"})
-    assert assert_refused(api.get("/api/devices", **bearer(issued.secret)), 401, issued.secret) == INVALID
+    assert (
+        assert_refused(api.get("/api/devices", **bearer(issued.secret)), 401, issued.secret)
+        == INVALID
+    )
     users["carol"].is_active = True
     users["carol"].save()
     assert api.get("/api/devices", **bearer(issued.secret)).json()["user"] == "carol"
@@ -196,7 +214,6 @@ def test_a_session_login_is_not_a_token_for_hasscopes(tk, users):
     from rest_framework.authentication import SessionAuthentication
     from rest_framework.test import APIRequestFactory, force_authenticate
     from rest_framework.views import APIView
-
     from tokenkeep.django import HasScopes
 
     class View(APIView):
@@ -213,7 +230,9 @@ def test_a_session_login_is_not_a_token_for_hasscopes(tk, users):
 # -- 400 and 503 ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("query", ["access_token={t}", "a=1&access_token={t}", "token={t}", "q={pct}"])
+@pytest.mark.parametrize(
+    "query", ["access_token={t}", "a=1&access_token={t}", "token={t}", "q={pct}"]
+)
 @pytest.mark.parametrize("with_header", [True, False])
 def test_token_in_query_string_is_refused(api, reader, query, with_header):
     t = reader.secret
@@ -258,7 +277,6 @@ def test_hasscopes_rejects_unknown_keywords_and_reconfiguration():
 def test_an_unknown_scope_name_is_an_error_not_a_refusal(tk, users):
     from rest_framework.test import APIRequestFactory
     from rest_framework.views import APIView
-
     from tokenkeep.django import HasScopes
 
     class View(APIView):
@@ -270,7 +288,10 @@ def test_an_unknown_scope_name_is_an_error_not_a_refusal(tk, users):
 
 
 def test_without_tokenkeeps_handler_answers_lack_only_no_store(tk, users, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "EXCEPTION_HANDLER": "rest_framework.views.exception_handler"}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
+    }
     from rest_framework.test import APIClient
 
     r = APIClient().get("/api/devices", **bearer("garbage"))
@@ -282,7 +303,6 @@ def test_token_user_setting_needs_no_user_row(api, settings, tk_db, db):
     settings.TOKENKEEP = {"DB": tk_db, "USER": "tokenkeep.django.TokenUser"}
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
-
     from tokenkeep.django import TokenUser, get_store
 
     issued = get_store().create(owner="ci-bot", name="t", scopes={"device"})
@@ -298,7 +318,6 @@ def test_token_user_setting_needs_no_user_row(api, settings, tk_db, db):
 def test_a_subclass_chooses_its_own_owner_to_user(tk, users):
     from rest_framework.request import Request
     from rest_framework.test import APIRequestFactory
-
     from tokenkeep.django import TokenAuthentication, TokenUser
 
     class ServiceTokens(TokenAuthentication):

@@ -13,10 +13,9 @@ import urllib.error
 import urllib.request
 
 import pytest
+import tokenkeep
 
 from .answers import PROJECT
-
-import tokenkeep
 
 
 def free_port() -> int:
@@ -45,8 +44,16 @@ def site_env(tmp_path):
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v0"], cwd=PROJECT, env=env, check=True, timeout=120)
     subprocess.run(
-        [*manage, "shell", "-c", "from django.contrib.auth.models import User; User.objects.create_user('alice')"],
-        cwd=PROJECT, env=env, check=True, timeout=120,
+        [
+            *manage,
+            "shell",
+            "-c",
+            "from django.contrib.auth.models import User; User.objects.create_user('alice')",
+        ],
+        cwd=PROJECT,
+        env=env,
+        check=True,
+        timeout=120,
     )
     return env
 
@@ -56,9 +63,21 @@ def test_gunicorn_preload_workers_serve_see_revokes_and_stop(site_env, tmp_path)
         issued = store.create(owner="alice", name="g", scopes={"device:read"})
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--preload", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-             "--log-level", "warning", "testsite.wsgi:application"],
-            cwd=PROJECT, env=site_env,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--preload",
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                "testsite.wsgi:application",
+            ],
+            cwd=PROJECT,
+            env=site_env,
         )
         try:
             url = f"http://127.0.0.1:{port}/api/devices"
@@ -68,7 +87,9 @@ def test_gunicorn_preload_workers_serve_see_revokes_and_stop(site_env, tmp_path)
                     status, body = get(url, issued.secret)
                     break
                 except OSError:
-                    assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+                    assert server.poll() is None and time.monotonic() < deadline, (
+                        "gunicorn did not start"
+                    )
                     time.sleep(0.2)
             assert status == 200 and b'"user":"alice"' in body
             for _ in range(20):  # whichever worker takes the connection

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from .answers import INVALID, START_REQUIRED, assert_refused, bearer, challenge
 
 pytestmark = pytest.mark.django_db
@@ -50,10 +51,16 @@ def test_missing_token_is_401_and_the_view_does_not_run(client, tk):
 def test_bad_revoked_and_refused_owners_are_401_invalid_token(client, tk, users, reader):
     assert assert_refused(client.get("/plain/devices", **bearer("tk_nope")), 401) == INVALID
     carol = tk.create(owner="carol", name="t", scopes={"device"})  # inactive user
-    assert assert_refused(client.get("/plain/devices", **bearer(carol.secret)), 401, carol.secret) == INVALID
+    assert (
+        assert_refused(client.get("/plain/devices", **bearer(carol.secret)), 401, carol.secret)
+        == INVALID
+    )
     tk.revoke(owner="alice", token_id=reader.info.id)
     r = client.get("/plain/devices", **bearer(reader.secret))
-    assert assert_refused(r, 401, reader.secret)["error_description"] == "The access token has been revoked"
+    assert (
+        assert_refused(r, 401, reader.secret)["error_description"]
+        == "The access token has been revoked"
+    )
 
 
 def test_token_in_url_and_two_headers_are_400(client, reader):

@@ -11,7 +11,6 @@ import sys
 import textwrap
 
 import pytest
-
 import tokenkeep
 from tokenkeep.django import get_store
 
@@ -60,7 +59,9 @@ def test_system_checks_report_bad_settings_and_a_missing_exception_handler(setti
     found = {m.id for m in checks.run_checks(tags=["tokenkeep"])}
     assert found == {"tokenkeep.E001"}
     settings.TOKENKEEP = {"DB": tk_db}
-    settings.REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": ["tokenkeep.django.TokenAuthentication"]}
+    settings.REST_FRAMEWORK = {
+        "DEFAULT_AUTHENTICATION_CLASSES": ["tokenkeep.django.TokenAuthentication"]
+    }
     assert {m.id for m in checks.run_checks(tags=["tokenkeep"])} == {"tokenkeep.W001"}
 
 
@@ -151,14 +152,15 @@ def test_importing_tokenkeep_django_needs_no_settings():
         """
     )
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "False False ['BearerFailed', 'HasScopes']"
 
 
 def test_system_check_names_a_scope_the_vocabulary_does_not_know(settings, tk_db):
     from django.core import checks
-
     from tokenkeep.django import HasScopes, require_token
 
     settings.TOKENKEEP = {"DB": tk_db}
@@ -168,10 +170,17 @@ def test_system_check_names_a_scope_the_vocabulary_does_not_know(settings, tk_db
     def view(request):
         raise AssertionError("never called")
 
-    errors = sorted(m.msg for m in checks.run_checks(tags=["tokenkeep"]) if m.id == "tokenkeep.E002")
+    errors = sorted(
+        m.msg for m in checks.run_checks(tags=["tokenkeep"]) if m.id == "tokenkeep.E002"
+    )
     assert len(errors) == 2
-    assert errors[0].startswith("@require_token('fleet:read') on ") and ".view: unknown scope 'fleet:read'" in errors[0]
-    assert errors[1].startswith("HasScopes('device:read', POST='devcie:write'): unknown scope 'devcie:write'")
+    assert (
+        errors[0].startswith("@require_token('fleet:read') on ")
+        and ".view: unknown scope 'fleet:read'" in errors[0]
+    )
+    assert errors[1].startswith(
+        "HasScopes('device:read', POST='devcie:write'): unknown scope 'devcie:write'"
+    )
     del typo, view
     gc.collect()  # the class is in a reference cycle: drop its rule now, not in a later test
     assert not [m for m in checks.run_checks(tags=["tokenkeep"]) if m.id == "tokenkeep.E002"]

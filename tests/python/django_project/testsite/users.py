@@ -6,4 +6,4 @@ from django.contrib.auth import get_user_model
 def owner_to_user(owner: str):
     if not owner.startswith("svc-"):
         return None
-    return get_user_model().objects.filter(username=owner[len("svc-"):]).first()
+    return get_user_model().objects.filter(username=owner[len("svc-") :]).first()

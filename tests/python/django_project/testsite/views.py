@@ -4,7 +4,6 @@ from django.http import JsonResponse
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
-
 from tokenkeep.django import HasScopes, require_token
 
 

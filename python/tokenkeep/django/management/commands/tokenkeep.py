@@ -33,12 +33,16 @@ class Command(BaseCommand):
     help = "Run the tokenkeep CLI on the token store of settings.TOKENKEEP (see: tokenkeep --help)."
     requires_system_checks: List[str] = []
 
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> argparse.ArgumentParser:
+    def create_parser(
+        self, prog_name: str, subcommand: str, **kwargs: Any
+    ) -> argparse.ArgumentParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.add_argument("args", nargs="*", metavar="ARGS", help="the tokenkeep CLI's arguments")
         own = parser.parse_args
 
-        def parse_args(args: Optional[Sequence[str]] = None, namespace: Any = None) -> argparse.Namespace:
+        def parse_args(
+            args: Optional[Sequence[str]] = None, namespace: Any = None
+        ) -> argparse.Namespace:
             # call_command("tokenkeep", "--owner", "alice", "list"): every argument is the
             # CLI's, options included; Django's own options keep their defaults.
             options = own([], namespace)
@@ -59,7 +63,9 @@ class Command(BaseCommand):
             raise CommandError(f"tokenkeep exited with status {status}", returncode=status)
 
 
-def run_cli(args: Sequence[str], stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None) -> int:
+def run_cli(
+    args: Sequence[str], stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None
+) -> int:
     """Run ``tokenkeep.cli.main`` on the configured store; returns its exit status."""
     from tokenkeep.cli import main
 
