@@ -5,7 +5,9 @@
 
 #include <string_view>
 
+#include "tokenkeep/engine.h"
 #include "tokenkeep/errors.h"
+#include "tokenkeep/record.h"
 #include "tokenkeep/token_cache.h"
 
 namespace tokenkeep::bindings {
@@ -20,5 +22,11 @@ std::string_view token_view(const py::handle& h);
 py::object to_tuple(const CachedToken& t);
 // Adds the Verifier type (verifier.cc) to the module.
 void verifier_register(py::module_& m);
+// The TokenInfo tuple of a record, an aware UTC datetime, an audit row's tuple (core.cc).
+py::object to_tuple(const TokenRecord& r);
+py::object utc_datetime(std::int64_t us);
+py::tuple audit_tuple(const AuditEvent& a);
+// Adds the leak-response and scope-usage methods (extras.cc) to the Engine type.
+void engine_extras_register(py::class_<Engine>& engine);
 
 }  // namespace tokenkeep::bindings

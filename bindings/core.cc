@@ -111,6 +111,13 @@ py::object to_tuple(const CachedToken& t) {
                      used == 0 ? py::object(py::none()) : utc_datetime(used));
 }
 
+// An AuditEvent's fields in tokenkeep.models.AuditEvent's order.
+py::tuple audit_tuple(const AuditEvent& a) {
+  return py::make_tuple(a.seq, utc_datetime(a.at), a.actor, a.action,
+                        a.token_id ? py::object(py::str(token_id_format(*a.token_id))) : py::none(), a.owner, a.name,
+                        scope_set(scopes_split(a.old_scopes)), scope_set(scopes_split(a.new_scopes)), a.detail);
+}
+
 // Converts many records at once, sharing the Python objects that repeat across them (owner,
 // scope sets, timestamps): a bulk create of 10,000 tokens builds a few of each, not 10,000.
 class TupleBuilder {
@@ -237,18 +244,24 @@ const char* exception_name(ErrorCode code) {
   return "StoreError";
 }
 
-// One C++ outcome -> one class of tokenkeep.errors (imported here, so the classes stay Python).
+// One C++ outcome -> one instance of a class of tokenkeep.errors (imported here, so the
+// classes stay Python).
+py::object error_object(const Error& e) {
+  py::object errors = py::module_::import("tokenkeep.errors");
+  py::object cls = errors.attr(exception_name(e.code()));
+  py::object exc = e.code() == ErrorCode::kInsufficientScope
+                       ? cls(e.what(), py::arg("required") = py::frozenset(py::cast(e.required)),
+                             py::arg("granted") = py::frozenset(py::cast(e.granted)))
+                       : cls(e.what());
+  // The argument the error is about, so surfaces can point at their own field or flag.
+  exc.attr("field") = e.field.empty() ? py::none() : py::object(py::str(e.field));
+  return exc;
+}
+
 void raise_error(const Error& e) {
   try {
-    py::object errors = py::module_::import("tokenkeep.errors");
-    py::object cls = errors.attr(exception_name(e.code()));
-    py::object exc = e.code() == ErrorCode::kInsufficientScope
-                         ? cls(e.what(), py::arg("required") = py::frozenset(py::cast(e.required)),
-                               py::arg("granted") = py::frozenset(py::cast(e.granted)))
-                         : cls(e.what());
-    // The argument the error is about, so surfaces can point at their own field or flag.
-    exc.attr("field") = e.field.empty() ? py::none() : py::object(py::str(e.field));
-    PyErr_SetObject(cls.ptr(), exc.ptr());
+    py::object exc = error_object(e);
+    PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
   } catch (py::error_already_set& failed) {
     failed.restore();  // e.g. tokenkeep.errors could not be imported: report that instead
   }
@@ -324,7 +337,9 @@ PYBIND11_MODULE(_core, m) {
       .def("info", [](const CachedToken& t) { return to_tuple(t); },
            R"doc(TokenInfo fields as a tuple.)doc");
 
-  py::class_<Engine>(m, "Engine", R"doc(One open token store.)doc")
+  py::class_<Engine> engine(m, "Engine", R"doc(One open token store.)doc");
+  engine_extras_register(engine);
+  engine
       .def(py::init([](const std::string& path, std::optional<std::string> prefix,
                        std::optional<std::vector<std::pair<std::string, std::vector<std::string>>>> vocabulary,
                        std::int64_t default_lifetime_us, std::int64_t max_lifetime_us, bool allow_never_expire,
@@ -393,6 +408,21 @@ PYBIND11_MODULE(_core, m) {
           },
           py::arg("owner"), py::arg("items"), py::arg("expiry_kind"), py::arg("expiry_us"), py::arg("actor"))
       .def(
+          "create_problems",
+          [](Engine& e, const std::string& owner, const std::string& name, const std::vector<std::string>& scopes,
+             int kind, std::int64_t value) {
+            NewToken spec;
+            spec.name = name;
+            spec.scopes = scopes;
+            spec.expiry.kind = static_cast<Expiry::Kind>(kind);
+            spec.expiry.value_us = value;
+            py::list out;
+            for (const Error& problem : e.create_problems(owner, spec)) out.append(error_object(problem));
+            return out;
+          },
+          py::arg("owner"), py::arg("name"), py::arg("scopes"), py::arg("expiry_kind"), py::arg("expiry_us"),
+          R"doc(Every reason create would refuse these values: tokenkeep errors, each with .field.)doc")
+      .def(
           "get",
           [](Engine& e, const std::string& owner, const std::string& id) {
             return to_tuple(released([&] { return e.get(owner, id); }));
@@ -402,6 +432,26 @@ PYBIND11_MODULE(_core, m) {
           "list",
           [](Engine& e, const std::string& owner) { return to_tuples(released([&] { return e.list(owner); })); },
           py::arg("owner"))
+      .def(
+          "query",
+          [](Engine& e, const std::optional<std::string>& owner, const std::string& state, const std::string& search,
+             const std::vector<std::string>& scopes, const std::string& sort, bool descending,
+             std::optional<std::int64_t> limit, std::int64_t offset) {
+            TokenQuery q;
+            q.owner = owner;
+            q.state = token_query_state_parse(state);
+            q.search = search;
+            q.scopes_any = scopes;
+            q.sort = token_query_sort_parse(sort);
+            q.descending = descending;
+            q.limit = limit ? *limit : TokenQuery::kNoLimit;
+            q.offset = offset;
+            TokenPage page = released([&] { return e.query(q); });
+            return py::make_tuple(to_tuples(page.records), page.total);
+          },
+          py::arg("owner"), py::arg("state"), py::arg("search"), py::arg("scopes"), py::arg("sort"),
+          py::arg("descending"), py::arg("limit"), py::arg("offset"),
+          R"doc(One page of a listing (token_query.h): (TokenInfo tuples, total matches).)doc")
       .def(
           "update_scopes",
           [](Engine& e, const std::string& owner, const std::string& id, const std::vector<std::string>& scopes,
@@ -475,12 +525,7 @@ PYBIND11_MODULE(_core, m) {
               events = e.audit(owner, limit);
             }
             py::list out;
-            for (const auto& a : events) {
-              out.append(py::make_tuple(a.seq, utc_datetime(a.at), a.actor, a.action,
-                                        a.token_id ? py::object(py::str(token_id_format(*a.token_id))) : py::none(),
-                                        a.owner, a.name, scope_set(scopes_split(a.old_scopes)),
-                                        scope_set(scopes_split(a.new_scopes)), a.detail));
-            }
+            for (const auto& a : events) out.append(audit_tuple(a));
             return out;
           },
           py::arg("owner"), py::arg("limit"));

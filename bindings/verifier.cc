@@ -53,7 +53,11 @@ bool mask_for(Verifier* v, Engine* engine, PyObject* const* scopes, Py_ssize_t n
   }
   for (Py_ssize_t i = 0; i < n; ++i) {
     if (!PyUnicode_Check(scopes[i])) {
-      raise_error(Error(ErrorCode::kInvalidArgument, "scopes must be strings"));
+      Error e(ErrorCode::kInvalidArgument,
+              "scopes must be strings: pass each scope as a separate argument, "
+              "verify(token, \"device:read\", \"policy\"), not a set or a list");
+      e.field = "scopes";
+      raise_error(e);
       return false;
     }
   }
@@ -160,6 +164,41 @@ bool call_run(PyObject* self, PyObject* const* args, Py_ssize_t nargs, const cha
          run_verify(c->engine, args[0], c->mask, &c->status, out);
 }
 
+// Whether an invalid token is worth a hint: not text, or text with surrounding whitespace or
+// starting with b/B ("Bearer ..."). A cheap look at two characters, so that a flood of
+// garbage tokens does not pay for a Python call each.
+bool may_deserve_hint(PyObject* token) {
+  if (PyUnicode_Check(token)) {
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(token);
+    if (n == 0) return false;
+    const Py_UCS4 first = PyUnicode_READ_CHAR(token, 0), last = PyUnicode_READ_CHAR(token, n - 1);
+    return Py_UNICODE_ISSPACE(first) || Py_UNICODE_ISSPACE(last) || first == 'B' || first == 'b';
+  }
+  if (PyBytes_Check(token)) {
+    const Py_ssize_t n = PyBytes_GET_SIZE(token);
+    if (n == 0) return false;
+    const unsigned char first = PyBytes_AS_STRING(token)[0], last = PyBytes_AS_STRING(token)[n - 1];
+    return first <= ' ' || last <= ' ' || first == 'B' || first == 'b';
+  }
+  return true;
+}
+
+// Adds a note to the pending InvalidToken saying how the argument is wrong (never what it
+// holds): tokenkeep._hints.note_token. The message itself stays the one "invalid token".
+void add_token_hint(PyObject* token) {
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyErr_NormalizeException(&type, &value, &tb);
+  if (value != nullptr) {
+    try {
+      py::module_::import("tokenkeep._hints").attr("note_token")(py::handle(value), py::handle(token));
+    } catch (py::error_already_set&) {
+      // A hint is a courtesy: the InvalidToken is what must reach the caller.
+    }
+  }
+  PyErr_Restore(type, value, tb);
+}
+
 PyObject* verifier_verify(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
   auto* v = reinterpret_cast<Verifier*>(self);
   Call c;
@@ -170,6 +209,7 @@ PyObject* verifier_verify(PyObject* self, PyObject* const* args, Py_ssize_t narg
   const ScopeMask mask = c.mask;
   if (status != VerifyStatus::kOk) {
     raise_error(engine->verify_error(status, mask, t.get()));
+    if (status == VerifyStatus::kInvalid && may_deserve_hint(args[0])) add_token_hint(args[0]);
     return nullptr;
   }
   auto it = v->infos->find(t.get());

@@ -16,14 +16,18 @@ Three resources, each guarded by its scope: reading needs ``<scope>:read``, chan
     GET    /healthz                     (no token)
     ==================================  =====================
 
-Run it (the database is ``$TOKENKEEP_DB``, else tokenkeep's default)::
+Run it from the repository (the database is ``$TOKENKEEP_DB``, else tokenkeep's default)::
 
     export TOKENKEEP_DB=./tokenkeep.db
-    tokenkeep create --owner alice --name edge-demo --scope device:read   # prints the token once
-    .venv/bin/uvicorn --app-dir examples edge_api:app --port 8080
-    curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/devices
+    TOKEN=$(tokenkeep create --owner alice --name edge-demo --scope device:read)  # shown once
+    .venv/bin/uvicorn --no-access-log --app-dir examples edge_api:app --port 8080 &
+    curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/devices      # []
     curl -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\
          -d '{"name": "gateway-7"}' http://127.0.0.1:8080/api/devices   # 403: needs device:write
+
+(``--no-access-log``: uvicorn's access log records full URLs, and a client that wrongly puts a
+token in the query string, refused with 400, would still leave it there.) The README runs the
+same steps in its tests.
 
 Items live in memory; the point is the guard, not the storage.
 """

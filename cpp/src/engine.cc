@@ -1,5 +1,7 @@
 #include "tokenkeep/engine.h"
 
+#include <new>
+
 #include <sodium.h>
 
 #include <algorithm>
@@ -67,10 +69,13 @@ Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
     if (in_force != serialized) vocabulary_ = ScopeVocabulary::parse(in_force);
   }
   applied_.store(repo_->coherence().generation);
+  flusher_fork_ = fork_generation();
   flusher_ = std::thread([this] { flusher_run(); });
+  fork_watch(this);
 }
 
 Engine::~Engine() {
+  fork_unwatch(this);
   flusher_stop();
   try {
     uses_flush();
@@ -200,6 +205,22 @@ std::vector<IssuedToken> Engine::create_many(const std::string& owner, const std
   return issued;
 }
 
+std::vector<Error> Engine::create_problems(const std::string& owner, const NewToken& spec) const {
+  std::vector<Error> out;
+  auto attempt = [&](const auto& check) {
+    try {
+      check();
+    } catch (const Error& e) {
+      out.push_back(e);
+    }
+  };
+  attempt([&] { owner_check(owner); });
+  attempt([&] { secret_shaped_refuse(name_normalize(spec.name), "name"); });
+  attempt([&] { (void)scopes_canonical(spec.scopes); });
+  attempt([&] { (void)expiry_resolve(spec.expiry, clock_->now_us()); });
+  return out;
+}
+
 std::int64_t Engine::id_resolve(std::string_view token_id) const {
   const auto id = token_id_parse(token_id);
   if (!id) fail(ErrorCode::kNotFound, "no such token", "token_id");
@@ -219,6 +240,39 @@ std::vector<TokenRecord> Engine::list(const std::string& owner) {
   auto records = repo_->tokens_list(owner);
   for (auto& r : records) uses_overlay(&r);
   return records;
+}
+
+TokenPage Engine::query(const TokenQuery& q) {
+  if (q.owner) owner_check(*q.owner);
+  token_query_validate(q);
+  TokenQuery stored = q;
+  stored.scopes_any.clear();
+  // A scope is granted by a stored (canonical) scope string whose mask covers its mask: for
+  // "device:read" that is "device:read" or "device".
+  for (const auto& scope : q.scopes_any) {
+    ScopeMask wanted = 0;
+    try {
+      wanted = vocabulary_.mask_of(scope);
+    } catch (Error& e) {
+      e.field = "scope";
+      throw;
+    }
+    for (const auto& entry : vocabulary_.entries()) {
+      std::vector<std::string> forms{entry.name};
+      for (const auto& action : entry.actions) forms.push_back(entry.name + ":" + action);
+      for (const auto& form : forms) {
+        const ScopeMask m = vocabulary_.mask_of(form);
+        const auto canonical = vocabulary_.names_of(m);
+        if ((m & wanted) == wanted && canonical.size() == 1 && canonical[0] == form &&
+            std::find(stored.scopes_any.begin(), stored.scopes_any.end(), form) == stored.scopes_any.end()) {
+          stored.scopes_any.push_back(form);
+        }
+      }
+    }
+  }
+  TokenPage page = repo_->tokens_query(stored, clock_->now_us());
+  for (auto& r : page.records) uses_overlay(&r);
+  return page;
 }
 
 TokenRecord Engine::update_scopes(const std::string& owner, std::string_view token_id,
@@ -378,7 +432,7 @@ std::optional<VerifyStatus> Engine::verify_step(std::string_view token, ScopeMas
   const std::int64_t now = clock_->now_us();
   if (now > t->expires_at) return VerifyStatus::kExpired;
   if ((t->granted & required) != required) return VerifyStatus::kInsufficientScope;
-  use_record(t, now);
+  use_record(t, now, required);
   return VerifyStatus::kOk;
 }
 
@@ -413,15 +467,31 @@ Error Engine::verify_error(VerifyStatus status, ScopeMask required, const Cached
 }
 
 // Records a successful use in memory (at most once a second per token, to keep the hot path
-// free of shared writes) and queues the token for persistence when it is due.
-void Engine::use_record(const CachedTokenPtr& t, std::int64_t now) {
+// free of shared writes) and queues the token for persistence when it is due. The scopes the
+// check required join the token's window with one relaxed load and compare; only a bit not
+// in the window writes, and only a bit this process never saw for the token queues it early.
+void Engine::use_record(const CachedTokenPtr& t, std::int64_t now, ScopeMask required) {
+  bool new_scope = false, window_grew = false;
+  if ((t->scopes_window.load(std::memory_order_relaxed) & required) != required) {
+    window_grew = true;
+    t->scopes_window.fetch_or(required, std::memory_order_relaxed);
+    new_scope = (t->scopes_seen.fetch_or(required, std::memory_order_relaxed) & required) != required;
+  }
   const std::int64_t prev = t->used_us.load(std::memory_order_relaxed);
-  if (now <= prev || (prev != 0 && now - prev < kMicrosPerSecond)) return;
-  t->used_us.store(now, std::memory_order_relaxed);
+  if (!window_grew && (now <= prev || (prev != 0 && now - prev < kMicrosPerSecond))) return;
+  if (now > prev) t->used_us.store(now, std::memory_order_relaxed);
   const std::int64_t persisted = t->persisted_us.load(std::memory_order_relaxed);
-  if (persisted != 0 && now - persisted < options_.last_used_interval_us) return;
+  const bool due = persisted == 0 || now - persisted >= options_.last_used_interval_us;
+  if (!new_scope && !due && !window_grew) return;
   if (t->flush_queued.exchange(true)) return;
   std::lock_guard<std::mutex> lock(uses_mu_);
+  if (flusher_fork_ != fork_generation()) flusher_ensure();
+  if (!new_scope && !due) {
+    // A scope joined the window between persists: it is written when the token is due, used
+    // again or not, so a scope's last use is never pinned to a much later use.
+    uses_later_.push_back(t);
+    return;
+  }
   uses_dirty_.push_back(t);
   // No wake-up: the flusher's next tick (within a second) persists everything due in one
   // transaction, instead of one write per newly used token.
@@ -429,14 +499,17 @@ void Engine::use_record(const CachedTokenPtr& t, std::int64_t now) {
 
 void Engine::uses_park(std::vector<CachedTokenPtr>* displaced) {
   std::vector<std::pair<std::int64_t, std::int64_t>> unsaved;
+  std::vector<ScopeUse> scopes;
   for (const auto& t : *displaced) {
     const std::int64_t used = t->used_us.load(std::memory_order_relaxed);
     if (used > t->persisted_us.load(std::memory_order_relaxed)) unsaved.emplace_back(t->id, used);
+    scope_uses_take(*t, &scopes);
   }
   displaced->clear();
-  if (unsaved.empty()) return;
+  if (unsaved.empty() && scopes.empty()) return;
   std::lock_guard<std::mutex> lock(uses_mu_);
   uses_parked_.insert(uses_parked_.end(), unsaved.begin(), unsaved.end());
+  scopes_parked_.insert(scopes_parked_.end(), scopes.begin(), scopes.end());
 }
 
 void Engine::uses_overlay(TokenRecord* r) const {
@@ -446,31 +519,47 @@ void Engine::uses_overlay(TokenRecord* r) const {
   }
 }
 
-void Engine::uses_flush() {
+void Engine::uses_flush() { uses_write(true); }
+
+// `everything`: also the tokens waiting in uses_later_ (uses_flush, closing); the background
+// thread passes false and promotes only those that are due (uses_promote_due).
+void Engine::uses_write(bool everything) {
   // One flush at a time: a caller that finds the background thread mid-write waits for it,
   // so "persisted when uses_flush() returns" holds for every use recorded before the call.
   std::lock_guard<std::mutex> flushing(flush_mu_);
   std::vector<CachedTokenPtr> dirty;
   std::vector<std::pair<std::int64_t, std::int64_t>> uses;
+  std::vector<ScopeUse> scopes;
   {
     std::lock_guard<std::mutex> lock(uses_mu_);
     dirty.swap(uses_dirty_);
     uses.swap(uses_parked_);
+    scopes.swap(scopes_parked_);
+    if (everything) {
+      dirty.insert(dirty.end(), uses_later_.begin(), uses_later_.end());
+      uses_later_.clear();
+    }
   }
   if (flusher_stopping_) {
     // Closing: everything recorded, due or not.
     cache_.for_each([&](const CachedTokenPtr& t) {
-      if (t->used_us.load() > t->persisted_us.load()) dirty.push_back(t);
+      if (t->used_us.load() > t->persisted_us.load() || t->scopes_window.load() != 0) dirty.push_back(t);
     });
   }
   const std::size_t parked = uses.size();
-  for (const auto& t : dirty) uses.emplace_back(t->id, t->used_us.load(std::memory_order_relaxed));
-  if (uses.empty()) return;
+  for (const auto& t : dirty) {
+    uses.emplace_back(t->id, t->used_us.load(std::memory_order_relaxed));
+    scope_uses_take(*t, &scopes);
+  }
+  if (uses.empty() && scopes.empty()) return;
   try {
     repo_->tokens_touch(uses);
+    repo_->scopes_touch(scopes);
   } catch (const Error&) {
     std::lock_guard<std::mutex> lock(uses_mu_);  // keep them for the next round
     uses_parked_.insert(uses_parked_.end(), uses.begin(), uses.begin() + static_cast<std::ptrdiff_t>(parked));
+    // A token's scope bits taken above go back as parked rows (its window may hold new ones).
+    scopes_parked_.insert(scopes_parked_.end(), scopes.begin(), scopes.end());
     uses_dirty_.insert(uses_dirty_.end(), dirty.begin(), dirty.end());
     throw;
   }
@@ -497,16 +586,28 @@ void Engine::flusher_run() {
     repo_->idle();
     lock.lock();
     const auto now = std::chrono::steady_clock::now();
-    if (now - last_flush < std::chrono::seconds(1) || (uses_dirty_.empty() && uses_parked_.empty())) continue;
+    if (now - last_flush < std::chrono::seconds(1)) continue;
+    uses_promote_due();
+    if (uses_dirty_.empty() && uses_parked_.empty()) continue;
     last_flush = now;
     lock.unlock();
     try {
-      uses_flush();
+      uses_write(false);
     } catch (const Error&) {
       // Busy or read-only: the uses stay in memory and are retried on the next round.
     }
     lock.lock();
   }
+}
+
+// Called with uses_mu_ held: tokens waiting in uses_later_ whose persist is due join uses_dirty_.
+void Engine::uses_promote_due() {
+  const std::int64_t now = clock_->now_us();
+  auto due = std::stable_partition(uses_later_.begin(), uses_later_.end(), [&](const CachedTokenPtr& t) {
+    return now - t->persisted_us.load(std::memory_order_relaxed) < options_.last_used_interval_us;
+  });
+  uses_dirty_.insert(uses_dirty_.end(), due, uses_later_.end());
+  uses_later_.erase(due, uses_later_.end());
 }
 
 void Engine::flusher_stop() {
@@ -516,6 +617,41 @@ void Engine::flusher_stop() {
   }
   uses_cv_.notify_all();
   if (flusher_.joinable()) flusher_.join();
+}
+
+// Under uses_mu_. The child's own flusher, started on its first recorded use.
+void Engine::flusher_ensure() {
+  if (flusher_stopping_ || flusher_.joinable()) return;
+  flusher_fork_ = fork_generation();
+  flusher_ = std::thread([this] { flusher_run(); });
+}
+
+void Engine::fork_prepare() noexcept {
+  apply_mu_.lock();
+  cache_.lock_all();
+  uses_mu_.lock();
+  repo_->fork_prepare();
+}
+
+void Engine::fork_parent() noexcept {
+  repo_->fork_parent();
+  uses_mu_.unlock();
+  cache_.unlock_all();
+  apply_mu_.unlock();
+}
+
+void Engine::fork_child() noexcept {
+  repo_->fork_child();
+  // The parent's flusher does not exist here: its handle is forgotten (joining or detaching
+  // it would act on a thread of another process), and what it may have held or waited on is
+  // made anew. Its work (uses_dirty_) is intact: uses_mu_ was held across the fork.
+  if (flusher_.joinable()) new (&flusher_) std::thread();
+  // Every lock is made anew rather than unlocked: the child's thread has another id.
+  new (&flush_mu_) std::mutex();
+  new (&uses_cv_) std::condition_variable();
+  new (&uses_mu_) std::mutex();
+  cache_.locks_renew();
+  new (&apply_mu_) std::mutex();
 }
 
 std::vector<TokenRecord> Engine::expiring_within(std::int64_t within_us, const std::optional<std::string>& owner) {

@@ -138,4 +138,14 @@ void actor_validate(std::string_view actor) {
   }
 }
 
+void source_validate(std::string_view source) {
+  if (source.size() > kMaxOwnerBytes) fail(ErrorCode::kInvalidArgument, "source must be at most 256 bytes", "source");
+  const TextFacts f = text_facts(source);
+  if (f.chars < 0) fail(ErrorCode::kInvalidArgument, "source must not contain control characters", "source");
+  if (f.format) {
+    fail(ErrorCode::kInvalidArgument,
+         "source must not contain invisible format characters (zero-width or bidirectional controls)", "source");
+  }
+}
+
 }  // namespace tokenkeep

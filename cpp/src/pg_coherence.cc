@@ -1,5 +1,7 @@
 #include "tokenkeep/pg_coherence.h"
 
+#include <new>
+
 #include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -9,14 +11,12 @@
 #include <chrono>
 
 #include "tokenkeep/errors.h"
+#include "tokenkeep/fork_guard.h"
 #include "tokenkeep/store_location.h"
 
 namespace tokenkeep {
 namespace {
 
-// Bumped in every child after fork(): one relaxed load tells a node it is a copy.
-std::atomic<std::uint64_t> g_forks{0};
-std::once_flag g_atfork_once;
 
 std::int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -59,9 +59,8 @@ PgCoherence::PgCoherence(std::string conninfo, std::string channel, const PgOpti
   if (!(options.lease_seconds >= 0.05 && options.lease_seconds <= 600)) {
     fail(ErrorCode::kInvalidArgument, "lease must be between 0.05 and 600 seconds", "lease");
   }
-  std::call_once(g_atfork_once, [] { pthread_atfork(nullptr, nullptr, [] { g_forks.fetch_add(1); }); });
   feed_ = change_feed_open(StoreLocation{}, false);  // process-private memory
-  forks_seen_ = g_forks.load();
+  forks_seen_ = fork_generation();
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) fail(ErrorCode::kStoreError, "cannot create an eventfd for the PostgreSQL listener");
   try {
@@ -76,7 +75,7 @@ PgCoherence::~PgCoherence() {
   stop_.store(true);
   const std::uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof one);
-  if (listener_ && forks_seen_.load() == g_forks.load()) {
+  if (listener_ && forks_seen_.load() == fork_generation()) {
     listener_->join();
     delete listener_;
   }
@@ -101,7 +100,7 @@ std::unique_ptr<PgConnection> PgCoherence::listener_connect() {
 Coherence PgCoherence::state() const noexcept {
   const ChangeFeed::State st = feed_->state();
   const bool fresh = steady_ns() < deadline_ns_.load(std::memory_order_acquire) &&
-                     g_forks.load(std::memory_order_relaxed) == forks_seen_.load(std::memory_order_relaxed);
+                     fork_generation() == forks_seen_.load(std::memory_order_relaxed);
   return Coherence{st.finished, st.stable() && fresh};
 }
 
@@ -214,6 +213,7 @@ void PgCoherence::listen_run(std::unique_ptr<PgConnection> c) {
 }
 
 void PgCoherence::after_commit(PgConnection& c, std::uint64_t generation) {
+  restart_if_forked();  // a child writes as its own node: it waits for the parent's ack too
   try {
     apply_through(c);
   } catch (const Error&) {
@@ -242,10 +242,16 @@ void PgCoherence::after_commit(PgConnection& c, std::uint64_t generation) {
   }
 }
 
+void PgCoherence::fork_child() noexcept {
+  new (&apply_mu_) std::mutex();
+  new (&restart_mu_) std::mutex();
+  listener_ = nullptr;  // never joined here; restart_if_forked() starts this process's own
+}
+
 void PgCoherence::restart_if_forked() {
-  if (g_forks.load(std::memory_order_relaxed) == forks_seen_.load(std::memory_order_relaxed)) return;
+  if (fork_generation() == forks_seen_.load(std::memory_order_relaxed)) return;
   std::lock_guard<std::mutex> lock(restart_mu_);
-  const std::uint64_t forks = g_forks.load();
+  const std::uint64_t forks = fork_generation();
   if (forks == forks_seen_.load()) return;
   listener_ = nullptr;  // the parent's thread does not exist here; its connection is the parent's
   deadline_ns_.store(0);

@@ -45,23 +45,45 @@ const char* const kMigrations[kPgSchemaVersion] = {
     CREATE TABLE tokenkeep_changes(generation bigint PRIMARY KEY, ids bigint[] NOT NULL);
     CREATE TABLE tokenkeep_nodes(node text PRIMARY KEY, acked bigint NOT NULL, lease_until timestamptz NOT NULL);
     )sql",
+    // 1 -> 2: listings (tokens_query): one owner's newest-first pages walk it in order.
+    R"sql(
+    CREATE INDEX tokenkeep_tokens_owner_list ON tokenkeep_tokens(owner, created_at, id)
+      INCLUDE (revoked_at, expires_at, last_used_at);
+    )sql",
+    // 2 -> 3: the last use of each scope of each token (Engine::scope_usage), upserted by the
+    // use flusher; a purge deletes a token's rows with it.
+    R"sql(
+    CREATE TABLE tokenkeep_scope_use(
+      token_id     bigint NOT NULL REFERENCES tokenkeep_tokens(id) ON DELETE CASCADE,
+      scope        text NOT NULL,     -- one name:action of the vocabulary
+      last_used_at bigint NOT NULL,
+      PRIMARY KEY (token_id, scope));
+    )sql",
 };
 
 }  // namespace
 
-void pg_schema_migrate(PgConnection& c) {
+void pg_schema_migrate(PgConnection& c, bool read_only) {
   PgTransaction tx(c);
   c.exec("SELECT pg_advisory_xact_lock(7311, hashtext(current_schema()))", "cannot lock the schema of");
-  c.exec("CREATE TABLE IF NOT EXISTS tokenkeep_schema(version int NOT NULL)", "cannot migrate");
   PgParams none;
-  PgResult r = c.query("SELECT version FROM tokenkeep_schema", none, "cannot migrate");
-  int version = r.rows() ? static_cast<int>(r.i64(0, 0)) : 0;
+  int version = 0;
+  // Read-only: nothing created (the role may not be allowed to), only the version read.
+  if (!read_only) c.exec("CREATE TABLE IF NOT EXISTS tokenkeep_schema(version int NOT NULL)", "cannot migrate");
+  if (!read_only || c.query("SELECT to_regclass('tokenkeep_schema') IS NOT NULL", none, "cannot migrate").text(0, 0) == "t") {
+    PgResult r = c.query("SELECT version FROM tokenkeep_schema", none, "cannot migrate");
+    version = r.rows() ? static_cast<int>(r.i64(0, 0)) : 0;
+  }
   if (version > kPgSchemaVersion) {
     fail(ErrorCode::kStoreError, c.where() + " has tokenkeep schema version " + std::to_string(version) +
                                      ", newer than this tokenkeep supports (" + std::to_string(kPgSchemaVersion) +
                                      "); upgrade tokenkeep");
   }
   if (version == kPgSchemaVersion) return;  // rolls back the (empty) transaction
+  if (read_only) {
+    fail(ErrorCode::kStoreError, c.where() + (version == 0 ? " has no tokenkeep schema" : " needs a schema upgrade") +
+                                     " but is opened read-only");
+  }
   for (int v = version; v < kPgSchemaVersion; ++v) c.exec(kMigrations[v], "cannot migrate");
   c.exec("DELETE FROM tokenkeep_schema", "cannot migrate");
   c.exec(("INSERT INTO tokenkeep_schema VALUES (" + std::to_string(kPgSchemaVersion) + ")").c_str(), "cannot migrate");

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <new>
 #include <unordered_map>
 
 #include "tokenkeep/errors.h"
@@ -44,6 +45,25 @@ std::vector<TokenRecord> read_tokens(const PgResult& r) {
   return out;
 }
 
+std::vector<AuditEvent> read_audit(const PgResult& r) {
+  std::vector<AuditEvent> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    AuditEvent e;
+    e.seq = r.i64(i, 0);
+    e.at = r.i64(i, 1);
+    e.actor = r.text(i, 2);
+    e.action = r.text(i, 3);
+    e.token_id = r.opt_i64(i, 4);
+    e.owner = r.text(i, 5);
+    e.name = r.text(i, 6);
+    e.old_scopes = r.text(i, 7);
+    e.new_scopes = r.text(i, 8);
+    e.detail = r.text(i, 9);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 std::string digest_bytes(const Digest& d) { return std::string(reinterpret_cast<const char*>(d.data()), d.size()); }
 
 void audit_add(PgConnection& c, std::int64_t at, const std::string& actor, const char* action,
@@ -62,6 +82,9 @@ void audit_add(PgConnection& c, std::int64_t at, const std::string& actor, const
 // accept. A create through this node erases its ids. Bounded: kMax entries, kTtl each.
 class NegativeCache {
  public:
+  void fork_prepare() noexcept { mu_.lock(); }
+  void fork_parent() noexcept { mu_.unlock(); }
+  void fork_child() noexcept { new (&mu_) std::mutex(); }
   bool contains(std::int64_t id) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = seen_.find(id);
@@ -95,13 +118,52 @@ class NegativeCache {
   std::deque<std::pair<std::int64_t, std::int64_t>> order_;
 };
 
+// tokens_query's SQL, one text per (owner given, state, sort, direction), each prepared once
+// per connection: $1 owner (NULL and unused when all owners), $2 now, $3 folded search, $4
+// scopes (text[]), $5 limit, $6 offset. The window count sees every match before LIMIT.
+// Names sort bytewise (COLLATE "C"), as SQLite and the fake do.
+const char* pg_query_sql(const TokenQuery& q, bool count) {
+  static const std::vector<std::string> texts = [] {
+    std::vector<std::string> out;
+    for (int owner = 0; owner < 2; ++owner) {
+      for (int state = 0; state < 3; ++state) {
+        std::string where = owner ? "WHERE owner = $1" : "WHERE $1::text IS NULL";
+        where += state == 0   ? " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at >= $2)"
+                 : state == 1 ? " AND (revoked_at IS NOT NULL OR expires_at < $2)"
+                              : " AND $2::bigint IS NOT NULL";
+        where += " AND ($3 = '' OR strpos(translate(name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', "
+                 "'abcdefghijklmnopqrstuvwxyz'), $3) > 0)"
+                 " AND (cardinality($4::text[]) = 0 OR string_to_array(scopes, ' ') && $4::text[])";
+        out.push_back("SELECT count(*) FROM tokenkeep_tokens " + where +
+                      " AND $5::bigint IS NOT NULL AND $6::bigint IS NOT NULL");
+        for (int sort = 0; sort < 4; ++sort) {
+          for (int desc = 0; desc < 2; ++desc) {
+            const char* dir = desc ? " DESC" : " ASC";
+            std::string order = sort == 0   ? std::string("created_at") + dir
+                                : sort == 1 ? std::string("name COLLATE \"C\"") + dir
+                                : sort == 2 ? std::string("expires_at") + dir + (desc ? " NULLS FIRST" : " NULLS LAST")
+                                            : std::string("last_used_at") + dir + (desc ? " NULLS LAST" : " NULLS FIRST");
+            out.push_back("SELECT " PG_TOKEN_COLUMNS ", count(*) OVER () FROM tokenkeep_tokens " + where +
+                          " ORDER BY " + order + ", id" + dir + " LIMIT $5 OFFSET $6");
+          }
+        }
+      }
+    }
+    return out;
+  }();
+  const std::size_t variant = (q.owner ? 3u : 0u) + static_cast<std::size_t>(q.state);
+  const std::size_t index = variant * 9 + (count ? 0 : 1 + static_cast<std::size_t>(q.sort) * 2 + (q.descending ? 1 : 0));
+  return texts[index].c_str();
+}
+
 class PgStore final : public TokenRepository {
  public:
-  PgStore(const std::string& conninfo, const PgOptions& options) : pool_(conninfo) {
+  PgStore(const std::string& conninfo, const PgOptions& options) : pool_(conninfo), read_only_(options.read_only) {
     std::string schema;
     {
       auto c = pool_.acquire();
-      pg_schema_migrate(*c);
+      pg_schema_migrate(*c, read_only_);
+      where_ = c->where();
       PgParams none;
       schema = c->query("SELECT current_schema()", none, "cannot read the schema of").text(0, 0);
     }
@@ -120,6 +182,7 @@ class PgStore final : public TokenRepository {
 
   std::string setting_put(const std::string& key, const std::string& value,
                           const std::optional<std::string>& expected) override {
+    writable("cannot write settings to");
     auto c = pool_.acquire();
     PgTransaction tx(*c);
     PgParams p;
@@ -144,6 +207,7 @@ class PgStore final : public TokenRepository {
   // One statement, one round trip: the rows and their audit rows from arrays (unnest).
   // Not announced (see token_repository.h): a create cannot make any cache stale.
   void tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor, std::int64_t at) override {
+    writable("cannot insert tokens into");
     if (records.empty()) return;
     missing_.erase(records);
     std::vector<std::int64_t> ids, created;
@@ -212,6 +276,31 @@ class PgStore final : public TokenRepository {
                                 p, "cannot read tokens from"));
   }
 
+  TokenPage tokens_query(const TokenQuery& q, std::int64_t now) override {
+    auto params = [&] {
+      PgParams p;
+      if (q.owner) {
+        p.add(*q.owner);
+      } else {
+        p.add(std::optional<std::int64_t>());
+      }
+      p.add(now).add(token_query_fold(q.search)).add_text(pg_array_text(q.scopes_any)).add(q.limit).add(q.offset);
+      return p;
+    };
+    auto c = pool_.acquire();
+    PgParams p = params();
+    PgResult r = c->query(pg_query_sql(q, false), p, "cannot read tokens from");
+    TokenPage page;
+    page.records = read_tokens(r);
+    if (r.rows() > 0) {
+      page.total = r.i64(0, 10);
+    } else if (q.offset > 0) {  // past the last match: the window saw no row to count
+      PgParams n = params();
+      page.total = c->query(pg_query_sql(q, true), n, "cannot read tokens from").i64(0, 0);
+    }
+    return page;
+  }
+
   std::vector<TokenRecord> tokens_expiring(std::int64_t from, std::int64_t until,
                                            const std::optional<std::string>& owner) override {
     auto c = pool_.acquire();
@@ -230,6 +319,7 @@ class PgStore final : public TokenRepository {
 
   bool token_update_scopes(const std::string& owner, std::int64_t id, const std::vector<std::string>& scopes,
                            const std::string& actor, std::int64_t at) override {
+    writable("cannot update tokens in");
     auto c = pool_.acquire();
     std::uint64_t g = 0;
     {
@@ -250,6 +340,7 @@ class PgStore final : public TokenRepository {
 
   bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids, const std::string& actor,
                      std::int64_t at) override {
+    writable("cannot revoke tokens in");
     auto c = pool_.acquire();
     std::uint64_t g = 0;
     {
@@ -270,6 +361,7 @@ class PgStore final : public TokenRepository {
 
   bool token_rotate(const std::string& owner, std::int64_t id, const TokenRecord& replacement, const std::string& actor,
                     std::int64_t at) override {
+    writable("cannot rotate tokens in");
     auto c = pool_.acquire();
     std::uint64_t g = 0;
     {
@@ -309,6 +401,7 @@ class PgStore final : public TokenRepository {
   }
 
   std::int64_t tokens_purge(std::int64_t cutoff, const std::string& actor, std::int64_t at) override {
+    writable("cannot purge tokens from");
     auto c = pool_.acquire();
     std::uint64_t g = 0;
     std::int64_t n = 0;
@@ -329,6 +422,7 @@ class PgStore final : public TokenRepository {
   // Advisory, so committed without waiting for the WAL flush (synchronous_commit off, this
   // transaction only); never announced.
   void tokens_touch(const std::vector<std::pair<std::int64_t, std::int64_t>>& uses) override {
+    if (read_only_) return;  // a read-only handle records no uses (as on SQLite)
     if (uses.empty()) return;
     std::vector<std::int64_t> ids, ats;
     for (const auto& [id, at] : uses) {
@@ -354,6 +448,97 @@ class PgStore final : public TokenRepository {
 
   void coherence_repair() override { coherence_->restart_if_forked(); }
 
+  void fork_prepare() noexcept override {
+    pool_.fork_prepare();
+    missing_.fork_prepare();
+  }
+  void fork_parent() noexcept override {
+    missing_.fork_parent();
+    pool_.fork_parent();
+  }
+  void fork_child() noexcept override {
+    coherence_->fork_child();
+    missing_.fork_child();
+    pool_.fork_child();
+  }
+
+  // --- Leak response and scope usage (token_repository.h) ---------------------------------
+
+  std::vector<std::int64_t> tokens_revoke_leaked(const std::vector<LeakedToken>& leaks, const std::string& actor,
+                                                 std::int64_t at) override {
+    writable("cannot revoke tokens in");
+    std::vector<std::int64_t> ids, revoked;
+    for (const auto& l : leaks) ids.push_back(l.id);
+    if (ids.empty()) return revoked;
+    auto c = pool_.acquire();
+    std::uint64_t g = 0;
+    {
+      PgTransaction tx(*c);
+      for (const auto& l : leaks) {
+        PgParams p;
+        p.add(l.id);
+        PgResult r = c->query(PG_TOKEN_SELECT "WHERE id = $1 AND revoked_at IS NULL FOR UPDATE", p,
+                              "cannot read tokens from");
+        if (r.rows() == 0) continue;
+        revoke_one(*c, read_token(r, 0), actor, at, "leaked", l.source);
+        revoked.push_back(l.id);
+      }
+      if (revoked.empty()) return revoked;  // rolls back the (read-only) transaction
+      g = publish(*c, revoked);
+      tx.commit();
+    }
+    coherence_->after_commit(*c, g);
+    return revoked;
+  }
+
+  // Advisory like tokens_touch: no WAL flush wait, never announced.
+  void scopes_touch(const std::vector<ScopeUse>& uses) override {
+    if (read_only_) return;  // as tokens_touch
+    if (uses.empty()) return;
+    std::vector<std::int64_t> ids, ats;
+    std::vector<std::string> scopes;
+    for (const auto& u : uses) {
+      ids.push_back(u.id);
+      scopes.push_back(u.scope);
+      ats.push_back(u.at);
+    }
+    auto c = pool_.acquire();
+    PgTransaction tx(*c, "BEGIN; SET LOCAL synchronous_commit TO off");
+    PgParams p;
+    p.add_text(pg_array_i64(ids)).add_text(pg_array_text(scopes)).add_text(pg_array_i64(ats));
+    c->query("INSERT INTO tokenkeep_scope_use AS s(token_id, scope, last_used_at) "
+             "SELECT u.id, u.scope, max(u.at) FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(id, scope, at) "
+             "JOIN tokenkeep_tokens t ON t.id = u.id GROUP BY u.id, u.scope "
+             "ON CONFLICT (token_id, scope) DO UPDATE SET last_used_at = excluded.last_used_at "
+             "WHERE excluded.last_used_at > s.last_used_at",
+             p, "cannot record token use in");
+    tx.commit();
+  }
+
+  std::vector<ScopeUse> scopes_used(const std::vector<std::int64_t>& ids, std::int64_t since) override {
+    std::vector<ScopeUse> out;
+    if (ids.empty()) return out;
+    auto c = pool_.acquire();
+    PgParams p;
+    p.add_text(pg_array_i64(ids)).add(since);
+    PgResult r = c->query("SELECT token_id, scope, last_used_at FROM tokenkeep_scope_use "
+                          "WHERE token_id = ANY($1::bigint[]) AND last_used_at >= $2",
+                          p, "cannot read token use from");
+    for (int i = 0; i < r.rows(); ++i) out.push_back(ScopeUse{r.i64(i, 0), r.text(i, 1), r.i64(i, 2)});
+    return out;
+  }
+
+  std::vector<AuditEvent> audit_actions(const std::string& owner, const std::string& action, std::int64_t since,
+                                        std::int64_t limit) override {
+    auto c = pool_.acquire();
+    PgParams p;
+    p.add(owner).add(action).add(since).add(limit);
+    return read_audit(c->query(
+        "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail FROM tokenkeep_audit "
+        "WHERE owner = $1 AND action = $2 AND at >= $3 ORDER BY seq DESC LIMIT $4",
+        p, "cannot read the audit log of"));
+  }
+
   std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner, std::int64_t limit) override {
     auto c = pool_.acquire();
     PgParams p;
@@ -367,25 +552,15 @@ class PgStore final : public TokenRepository {
         "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail FROM tokenkeep_audit "
         "WHERE ($1::text IS NULL OR owner = $1) ORDER BY seq DESC LIMIT $2",
         p, "cannot read the audit log of");
-    std::vector<AuditEvent> out;
-    for (int i = 0; i < r.rows(); ++i) {
-      AuditEvent e;
-      e.seq = r.i64(i, 0);
-      e.at = r.i64(i, 1);
-      e.actor = r.text(i, 2);
-      e.action = r.text(i, 3);
-      e.token_id = r.opt_i64(i, 4);
-      e.owner = r.text(i, 5);
-      e.name = r.text(i, 6);
-      e.old_scopes = r.text(i, 7);
-      e.new_scopes = r.text(i, 8);
-      e.detail = r.text(i, 9);
-      out.push_back(std::move(e));
-    }
-    return out;
+    return read_audit(r);
   }
 
  private:
+  // The refusal of a read-only handle, before any round trip (same words as SQLite's).
+  void writable(const char* doing) {
+    if (read_only_) fail(ErrorCode::kStoreError, std::string(doing) + " " + where_ + ": database is read-only (opened with read_only=True)");
+  }
+
   std::optional<TokenRecord> find_owned_for_update(PgConnection& c, const std::string& owner, std::int64_t id) {
     PgParams p;
     p.add(id).add(owner);
@@ -419,6 +594,8 @@ class PgStore final : public TokenRepository {
   }
 
   PgPool pool_;
+  const bool read_only_;
+  std::string where_;  // the server and database, never the password (PgConnection::where)
   NegativeCache missing_;
   std::string channel_;
   std::unique_ptr<PgCoherence> coherence_;

@@ -39,7 +39,68 @@ std::string quoted(std::string_view s) {
   return out + "'";
 }
 
+// Levenshtein distance, for "did you mean": computed only when a scope is refused.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+bool is_separator(char c) { return c == ',' || c == ' ' || c == ';' || c == '|' || c == '\t'; }
+
 }  // namespace
+
+// The message for a refused scope: what to do (split a list, the nearest known scope), then
+// the vocabulary as people read it: "collection (read, write), device (read, write)".
+std::string ScopeVocabulary::unknown_scope_message(std::string_view scope) const {
+  std::string msg = "unknown scope " + quoted(scope);
+  if (std::any_of(scope.begin(), scope.end(), is_separator)) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= scope.size(); ++i) {
+      if (i == scope.size() || is_separator(scope[i])) {
+        if (i > start && parts.size() < 8) parts.push_back(quoted(scope.substr(start, i - start)));
+        start = i + 1;
+      }
+    }
+    msg += ": one scope per item; give ";
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      msg += (i == 0 ? "" : i + 1 == parts.size() ? " and " : ", ") + parts[i];
+    }
+    msg += " separately";
+  } else {
+    std::string best;
+    std::size_t best_distance = std::string::npos;
+    for (const auto& e : entries_) {
+      for (std::size_t a = 0; a <= e.actions.size(); ++a) {
+        const std::string candidate = a == e.actions.size() ? e.name : e.name + ":" + e.actions[a];
+        const std::size_t d = edit_distance(scope.substr(0, 100), candidate);
+        if (d < best_distance) best_distance = d, best = candidate;
+      }
+    }
+    // Close enough to be a typo: at most a third of the word, and at least one edit.
+    if (best_distance != std::string::npos && best_distance <= std::max<std::size_t>(1, best.size() / 3)) {
+      msg += " (did you mean '" + best + "'?)";
+    }
+  }
+  msg += "; known scopes: ";
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const auto& e = entries_[i];
+    msg += (i ? ", " : "") + e.name + " (";
+    for (std::size_t a = 0; a < e.actions.size(); ++a) msg += (a ? ", " : "") + e.actions[a];
+    msg += ")";
+  }
+  return msg + ", each alone or as name:action";
+}
 
 ScopeVocabulary ScopeVocabulary::default_vocabulary() {
   return ScopeVocabulary({{"collection", {"read", "write"}},
@@ -121,7 +182,7 @@ ScopeMask ScopeVocabulary::mask_of(std::string_view scope) const {
     }
     break;
   }
-  fail(ErrorCode::kUnknownScope, "unknown scope " + quoted(scope) + "; known scopes: " + serialize(), "scopes");
+  fail(ErrorCode::kUnknownScope, unknown_scope_message(scope), "scopes");
 }
 
 ScopeMask ScopeVocabulary::mask_of(const std::vector<std::string>& scopes) const {
@@ -129,6 +190,17 @@ ScopeMask ScopeVocabulary::mask_of(const std::vector<std::string>& scopes) const
   ScopeMask m = 0;
   for (const auto& s : scopes) m |= mask_of(s);
   return m;
+}
+
+std::vector<std::string> ScopeVocabulary::actions_of(ScopeMask mask) const {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const auto [first, count] = name_bits_[i];
+    for (std::size_t a = 0; a < count; ++a) {
+      if (mask & (first << a)) out.push_back(entries_[i].name + ":" + entries_[i].actions[a]);
+    }
+  }
+  return out;
 }
 
 std::vector<std::string> ScopeVocabulary::names_of(ScopeMask mask) const {

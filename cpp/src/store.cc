@@ -145,7 +145,9 @@ void pepper_fingerprint_check(TokenRepository& repo, const PepperSet& peppers) {
 
 std::unique_ptr<Engine> url_store_open(const StoreLocation& loc, const StoreOptions& options) {
   PepperSet peppers = peppers_load(loc, options);  // before connecting: no pepper, no store
-  auto repository = pg_store_open(loc.url, options.pg);
+  PgOptions pg = options.pg;
+  pg.read_only = options.sqlite.read_only;  // one read_only flag for every kind of store
+  auto repository = pg_store_open(loc.url, pg);
   pepper_fingerprint_check(*repository, peppers);
   std::shared_ptr<const Clock> clock = options.clock ? options.clock : std::make_shared<SystemClock>();
   return std::make_unique<Engine>(std::move(repository), std::move(peppers), std::move(clock), options.engine);

@@ -1,5 +1,7 @@
 #include "tokenkeep/token_cache.h"
 
+#include <new>
+
 #include <mutex>
 
 namespace tokenkeep {
@@ -33,6 +35,8 @@ CachedToken::CachedToken(const CachedToken& o)
       revoked_at(o.revoked_at),
       used_us(o.used_us.load()),
       persisted_us(o.persisted_us.load()),
+      scopes_window(o.scopes_window.load()),
+      scopes_seen(o.scopes_seen.load()),
       text_(o.text_),
       owner_len_(o.owner_len_),
       name_len_(o.name_len_) {}
@@ -107,6 +111,18 @@ void TokenCache::for_each(const std::function<void(const CachedTokenPtr&)>& f) c
     std::shared_lock<std::shared_mutex> lock(s.mu);
     for (const auto& [id, t] : s.map) f(t);
   }
+}
+
+void TokenCache::lock_all() const {
+  for (auto& s : shards_) s.mu.lock();
+}
+
+void TokenCache::unlock_all() const {
+  for (auto it = shards_.rbegin(); it != shards_.rend(); ++it) it->mu.unlock();
+}
+
+void TokenCache::locks_renew() const {
+  for (auto& s : shards_) new (&s.mu) std::shared_mutex();
 }
 
 }  // namespace tokenkeep

@@ -34,6 +34,11 @@ class TokenkeepError(Exception):
 
     field: "str | None" = None
 
+    def __init__(self, *args: object, field: "str | None" = None) -> None:
+        super().__init__(*args)
+        if field is not None:
+            self.field = field
+
 
 class AuthenticationError(TokenkeepError):
     """The presented token does not authenticate (HTTP 401)."""

@@ -7,6 +7,9 @@ ends with ``store.list("alice")`` shows a table. Every field is escaped: a token
 
 >>> from tokenkeep.jupyter import tokens_html
 >>> html = tokens_html(store.list("alice"))  # doctest: +SKIP
+
+:func:`to_dataframe` turns tokens or audit events into a pandas DataFrame (pandas comes with
+the ``[jupyter]`` extra; nothing else here needs it).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence, Tuple
 if TYPE_CHECKING:  # pragma: no cover
     from .models import AuditEvent, TokenInfo
 
-__all__ = ["relative_time", "format_datetime", "token_html", "tokens_html", "audit_html"]
+__all__ = ["relative_time", "format_datetime", "token_html", "tokens_html", "audit_html", "to_dataframe"]
 
 _STYLE = (
     "<style>"
@@ -170,3 +173,48 @@ def audit_html(events: Iterable["AuditEvent"], now: Optional[datetime] = None) -
         )
     headers = ["#", "When", "Actor", "Action", "Owner", "Token", "ID", "Scopes", "Detail"]
     return _table(headers, rows) + f"<p><small>{_plural(len(events), 'event')}</small></p>"
+
+
+TOKEN_COLUMNS = ("id", "owner", "name", "scopes", "created_at", "expires_at", "last_used_at")
+EVENT_COLUMNS = (
+    "seq", "at", "actor", "action", "token_id", "owner", "name", "old_scopes", "new_scopes", "detail",
+)
+
+
+def to_dataframe(items: Iterable[object], now: Optional[datetime] = None):  # -> pandas.DataFrame
+    """Tokens (:class:`TokenInfo`) or audit events (:class:`AuditEvent`) as a pandas DataFrame.
+
+    One row per item; dates are timezone-aware UTC datetime columns (NaT for never), scopes sorted
+    tuples. Tokens get two more columns for the common questions: ``expires_in`` (a Timedelta
+    from ``now``, negative once expired; NaT for never) and ``expired``. An empty input gives
+    an empty frame with the token columns. Needs pandas (``pip install 'tokenkeep[jupyter]'``).
+
+    >>> df = store.list(all_owners=True).to_dataframe()          # doctest: +SKIP
+    >>> df[df.expires_in < pd.Timedelta(days=7)][["owner", "name", "expires_at"]]  # doctest: +SKIP
+    """
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError("to_dataframe needs pandas: pip install 'tokenkeep[jupyter]'") from None
+    from .models import AuditEvent
+
+    items = list(items)
+    if items and all(isinstance(i, AuditEvent) for i in items):
+        df = pd.DataFrame(
+            [(e.seq, e.at, e.actor, e.action, e.token_id, e.owner, e.name,
+              tuple(sorted(e.old_scopes)), tuple(sorted(e.new_scopes)), e.detail) for e in items],
+            columns=list(EVENT_COLUMNS),
+        )
+        df["at"] = pd.to_datetime(df["at"], utc=True)
+        return df
+    df = pd.DataFrame(
+        [(t.id, t.owner, t.name, tuple(sorted(t.scopes)), t.created_at, t.expires_at, t.last_used_at)
+         for t in items],
+        columns=list(TOKEN_COLUMNS),
+    )
+    for column in ("created_at", "expires_at", "last_used_at"):
+        df[column] = pd.to_datetime(df[column], utc=True)
+    now = now or datetime.now(timezone.utc)
+    df["expires_in"] = df["expires_at"] - pd.Timestamp(now)
+    df["expired"] = df["expires_in"].notna() & (df["expires_in"] <= pd.Timedelta(0))
+    return df

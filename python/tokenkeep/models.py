@@ -5,9 +5,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import FrozenSet, List, NamedTuple, Optional
+from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple
 
-__all__ = ["TokenInfo", "IssuedToken", "AuditEvent", "TokenList", "AuditLog"]
+__all__ = [
+    "TokenInfo",
+    "IssuedToken",
+    "AuditEvent",
+    "TokenList",
+    "AuditLog",
+    "LeakFinding",
+    "LeakReport",
+    "LeakNotice",
+    "ScopeUsage",
+]
 
 
 class TokenInfo(NamedTuple):
@@ -67,7 +77,8 @@ class IssuedToken(NamedTuple):
 class AuditEvent:
     """One audited change: who did what to which token, when. Never a secret.
 
-    ``action`` is one of create, update_scopes, revoke, rotate, purge.
+    ``action`` is one of create, update_scopes, revoke, rotate, purge, leaked (revoked because
+    it was found in leaked text; ``detail`` says where, e.g. ``"app.log, line 12"``).
     """
 
     seq: int
@@ -92,12 +103,30 @@ class AuditEvent:
 
 
 class TokenList(List[TokenInfo]):
-    """A plain list of :class:`TokenInfo` that Jupyter shows as an HTML table."""
+    """A plain list of :class:`TokenInfo` that Jupyter shows as an HTML table.
+
+    From :meth:`TokenStore.list`: ``total`` is how many tokens matched (all pages),
+    ``limit`` and ``offset`` the page asked for (``limit`` None: every row).
+    """
+
+    def __init__(
+        self, items: Iterable[TokenInfo] = (), *, total: Optional[int] = None, limit: Optional[int] = None, offset: int = 0
+    ) -> None:
+        super().__init__(items)
+        self.total = len(self) if total is None else total
+        self.limit = limit
+        self.offset = offset
 
     def _repr_html_(self) -> str:
         from .jupyter import tokens_html
 
         return tokens_html(self)
+
+    def to_dataframe(self):  # -> pandas.DataFrame
+        """These tokens as a pandas DataFrame: :func:`tokenkeep.jupyter.to_dataframe`."""
+        from .jupyter import to_dataframe
+
+        return to_dataframe(self)
 
 
 class AuditLog(List[AuditEvent]):
@@ -107,3 +136,88 @@ class AuditLog(List[AuditEvent]):
         from .jupyter import audit_html
 
         return audit_html(self)
+
+    def to_dataframe(self):  # -> pandas.DataFrame
+        """These events as a pandas DataFrame: :func:`tokenkeep.jupyter.to_dataframe`."""
+        from .jupyter import to_dataframe
+
+        return to_dataframe(self)
+
+# --- Leak response and scope usage (TokenStore.scan_leaked, TokenStore.scope_report) ----------
+
+
+@dataclass(frozen=True)
+class LeakFinding:
+    """One token found in a text by :meth:`TokenStore.scan_leaked`. Never holds the secret.
+
+    ``outcome``: ``"revoked"`` (by this scan; in a dry run: would be), ``"already_revoked"``,
+    ``"expired"`` (not revoked: it verifies nowhere anyway) or ``"unknown"`` (no such token,
+    or a well-formed string whose secret does not match: ``token`` is then None and nothing
+    about any token is told). ``line`` is 1-based, ``offset`` in bytes of the UTF-8 text.
+    """
+
+    token_id: str
+    outcome: str
+    line: int
+    offset: int
+    token: Optional[TokenInfo]
+
+
+@dataclass(frozen=True)
+class LeakReport:
+    """What :meth:`TokenStore.scan_leaked` found, one finding per distinct token, in order.
+
+    >>> report = store.scan_leaked(open("build.log").read(), source="build.log")  # doctest: +SKIP
+    >>> [t.name for t in report.revoked]  # doctest: +SKIP
+    ['ci-deploy']
+    """
+
+    findings: Tuple[LeakFinding, ...]
+    dry_run: bool = False
+
+    def _with(self, outcome: str) -> List[LeakFinding]:
+        return [f for f in self.findings if f.outcome == outcome]
+
+    @property
+    def revoked(self) -> List[TokenInfo]:
+        """Tokens this scan revoked (in a dry run: would revoke)."""
+        return [f.token for f in self._with("revoked") if f.token is not None]
+
+    @property
+    def already_revoked(self) -> List[TokenInfo]:
+        return [f.token for f in self._with("already_revoked") if f.token is not None]
+
+    @property
+    def expired(self) -> List[TokenInfo]:
+        return [f.token for f in self._with("expired") if f.token is not None]
+
+    @property
+    def unknown(self) -> List[LeakFinding]:
+        """Well-formed strings that are no token of this store (or whose secret is wrong)."""
+        return self._with("unknown")
+
+
+@dataclass(frozen=True)
+class LeakNotice:
+    """One of the owner's tokens revoked because it was found leaked (the page's banner)."""
+
+    token_id: str
+    name: str
+    at: datetime
+    where: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class ScopeUsage:
+    """Which scopes a token's successful verifications required in a recent window.
+
+    ``used`` and ``unused`` are canonical scope sets (``unused``: held, not exercised);
+    ``last_used`` maps each ``name:action`` used to its last use (aware UTC). Uses recorded
+    by this process count at once; other processes' within about a minute.
+    """
+
+    token: TokenInfo
+    used: FrozenSet[str]
+    unused: FrozenSet[str]
+    last_used: Dict[str, datetime]

@@ -13,7 +13,8 @@ from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 from . import _core
 from ._time import duration_us, to_us
 from .clock import ManualClock
-from .errors import InvalidArgument, StoreError, TokenkeepError
+from .errors import InvalidArgument, NotFound, StoreError, TokenkeepError
+from .hygiene import StoreHygiene
 from .models import AuditEvent, AuditLog, IssuedToken, TokenInfo, TokenList
 
 __all__ = ["TokenStore", "default_db_path", "Scopes"]
@@ -59,20 +60,42 @@ def _scope_list(scopes: Scopes, what: str = "scopes") -> List[str]:
     try:
         out = list(scopes)
     except TypeError:
-        raise InvalidArgument(f"{what} must be a string or an iterable of strings") from None
+        raise InvalidArgument(f"{what} must be a string or an iterable of strings", field=what) from None
     for s in out:
         _text(s, what)
     return out
 
 
+def _invalid(message: str, field: str) -> InvalidArgument:
+    e = InvalidArgument(message)
+    e.field = field
+    return e
+
+
 def _text(value: object, what: str) -> str:
     if not isinstance(value, str):
-        raise InvalidArgument(f"{what} must be a string")
+        raise _invalid(f"{what} must be a string", what.replace(" ", "_"))
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate, e.g. from an undecodable argv or file name
-        raise InvalidArgument(f"{what} must be valid Unicode text") from None
+        raise InvalidArgument(f"{what} must be valid Unicode text", field=what) from None
     return value
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for a message: control and invisible characters escaped, long cut."""
+    text = text if len(text) <= 64 else text[:64] + "..."
+    return "'" + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text) + "'"
+
+
+def _not_found(owner: str, token_id: str) -> NotFound:
+    """NotFound naming what was looked for. An id is public and shown; anything else (it
+    might be a pasted secret) is not."""
+    what = f"id {_shown(token_id)}" if _core.token_id_valid(token_id) else "that id (not a token id; use TokenInfo.id)"
+    return NotFound(
+        f"no live token with {what} for owner {_shown(owner)} (revoked and other owners' tokens are not found)",
+        field="token_id",
+    )
 
 
 def store_location_kind(spec: str) -> str:
@@ -119,7 +142,7 @@ def _vocabulary(v: Optional[Vocabulary]) -> Optional[List[Tuple[str, List[str]]]
     return out
 
 
-class TokenStore:
+class TokenStore(StoreHygiene):
     """A store of personal access tokens, backed by an SQLite database file.
 
     >>> from datetime import timedelta
@@ -333,6 +356,39 @@ class TokenStore:
         item = (_nfc(_text(name, "name")), _scope_list(scopes))
         return self._e.create_many(_text(owner, "owner"), [item], kind, value, self._actor(actor))[0]
 
+    def create_problems(
+        self,
+        owner: str,
+        name: str,
+        scopes: Scopes,
+        *,
+        expires_in: Optional[timedelta] = None,
+        expires_at: Optional[datetime] = None,
+        never_expires: bool = False,
+    ) -> List[TokenkeepError]:
+        """Every reason :meth:`create` would refuse these values, without creating anything:
+        a list of tokenkeep errors (empty if none), each with the ``field`` it is about, so a
+        form can mark all its fields at once. A name already in use is still reported by
+        :meth:`create` (:class:`NameTaken`).
+
+        >>> [e.field for e in store.create_problems("alice", " ", [])]
+        ['name', 'scopes']
+        """
+        problems: List[TokenkeepError] = []
+        try:
+            kind, value = self._expiry(expires_in, expires_at, never_expires)
+        except TokenkeepError as e:
+            problems.append(e)
+            kind, value = _EXP_DEFAULT, 0
+        try:
+            item = (_nfc(_text(name, "name")), _scope_list(scopes))
+        except TokenkeepError as e:
+            return [e] + problems
+        found = self._e.create_problems(_text(owner, "owner"), item[0], item[1], kind, value)
+        if problems:  # the expiry's own problem replaces the default the engine checked
+            found = [p for p in found if p.field not in ("expires_in", "expires_at", "never_expires")]
+        return list(found) + problems
+
     def create_many(
         self,
         owner: str,
@@ -379,20 +435,87 @@ class TokenStore:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def list(self, owner: str) -> List[TokenInfo]:
-        """The owner's tokens that are not revoked (expired ones too, until purged), newest first.
+    def list(
+        self,
+        owner: Optional[str] = None,
+        *,
+        all_owners: bool = False,
+        state: Optional[str] = None,
+        search: Optional[str] = None,
+        scope: Optional[Scopes] = None,
+        sort: Optional[str] = None,
+        descending: bool = True,
+        limit: Optional[int] = None,
+        offset: int = 0,
+    ) -> TokenList:
+        """Tokens, as a :class:`TokenList` (``.total`` counts every match, ignoring paging).
+
+        ``store.list("alice")`` alone: the owner's tokens that are not revoked (expired ones
+        too, until purged), newest first, every row. With any keyword it is a listing query
+        answered by the database: ``state`` ``"active"`` (the default: not revoked, not
+        expired), ``"inactive"`` (revoked or expired) or ``"all"``; ``search``, a
+        case-insensitive substring of the name taken literally (``%`` and ``_`` are plain
+        characters); ``scope``, one scope or several, matching tokens that grant any of them;
+        ``sort`` by ``"created"`` (default), ``"name"``, ``"expires"`` or ``"last_used"``;
+        ``limit`` rows (None: all) after ``offset``. ``all_owners=True`` instead of an owner
+        lists every owner's tokens (for administrators). Bad values raise
+        :class:`InvalidArgument` (or :class:`UnknownScope`) whose ``field`` names the keyword.
 
         >>> [t.name for t in store.list("alice")]
         ['ci-deploy']
+        >>> page = store.list("alice", search="ci", limit=50)
+        >>> (len(page), page.total)
+        (1, 1)
         """
-        return TokenList(self._e.list(_text(owner, "owner")))
+        if all_owners is not True and all_owners is not False:
+            raise _invalid("all_owners must be True or False", "all_owners")
+        if all_owners:
+            if owner is not None:
+                raise _invalid("pass an owner or all_owners=True, not both", "all_owners")
+        elif owner is None:
+            raise _invalid("pass an owner, or all_owners=True to list every owner's tokens", "owner")
+        else:
+            owner = _text(owner, "owner")
+        plain = (
+            not all_owners
+            and state is None
+            and search is None
+            and scope is None
+            and sort is None
+            and descending is True
+            and limit is None
+            and offset == 0
+        )
+        if plain:
+            rows = self._e.list(owner)
+            return TokenList(rows, total=len(rows), limit=None, offset=0)
+        if not isinstance(descending, bool):
+            raise _invalid("descending must be True or False", "descending")
+        for value, field in ((limit, "limit"), (offset, "offset")):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise _invalid(f"{field} must be an integer", field)
+        scopes = [] if scope is None else _scope_list(scope, "scope")
+        rows, total = self._e.query(
+            owner,
+            "active" if state is None else _text(state, "state"),
+            "" if search is None else _text(search, "search"),
+            scopes,
+            "created" if sort is None else _text(sort, "sort"),
+            descending,
+            limit,
+            offset,
+        )
+        return TokenList(rows, total=total, limit=limit, offset=offset)
 
     def get(self, owner: str, token_id: str) -> TokenInfo:
         """One of the owner's live tokens; :class:`NotFound` otherwise (also for another owner's).
 
         >>> store.get("alice", issued.info.id).expires_at  # doctest: +SKIP
         """
-        return self._e.get(_text(owner, "owner"), _text(token_id, "token_id"))
+        try:
+            return self._e.get(_text(owner, "owner"), _text(token_id, "token_id"))
+        except NotFound:
+            raise _not_found(owner, token_id) from None
 
     # -- changing ----------------------------------------------------------------------------
 
@@ -401,13 +524,19 @@ class TokenStore:
     ) -> TokenInfo:
         """Replace a token's scopes (the only edit there is). Seen by the next verification
         in every process."""
-        return self._e.update_scopes(
-            _text(owner, "owner"), _text(token_id, "token_id"), _scope_list(scopes), self._actor(actor)
-        )
+        try:
+            return self._e.update_scopes(
+                _text(owner, "owner"), _text(token_id, "token_id"), _scope_list(scopes), self._actor(actor)
+            )
+        except NotFound:
+            raise _not_found(owner, token_id) from None
 
     def revoke(self, owner: str, token_id: str, *, actor: Optional[str] = None) -> None:
         """Revoke (delete) a token. Its name is free again; its secret never verifies again."""
-        self._e.revoke(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
+        try:
+            self._e.revoke(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
+        except NotFound:
+            raise _not_found(owner, token_id) from None
 
     def revoke_many(self, owner: str, token_ids: Iterable[str], *, actor: Optional[str] = None) -> int:
         """Revoke several tokens in one transaction: all or none (:class:`NotFound`, nothing
@@ -426,7 +555,10 @@ class TokenStore:
 
         >>> fresh = store.rotate("alice", issued.info.id)  # hand fresh.secret to the user
         """
-        return self._e.rotate(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
+        try:
+            return self._e.rotate(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
+        except NotFound:
+            raise _not_found(owner, token_id) from None
 
     # -- verifying ---------------------------------------------------------------------------
 

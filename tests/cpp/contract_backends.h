@@ -45,6 +45,7 @@ class FakeHandle final : public TokenRepository {
     return f_->token_find_owned(o, id);
   }
   std::vector<TokenRecord> tokens_list(const std::string& o) override { return f_->tokens_list(o); }
+  TokenPage tokens_query(const TokenQuery& q, std::int64_t now) override { return f_->tokens_query(q, now); }
   std::vector<TokenRecord> tokens_expiring(std::int64_t a, std::int64_t b, const std::optional<std::string>& o) override {
     return f_->tokens_expiring(a, b, o);
   }
@@ -72,6 +73,18 @@ class FakeHandle final : public TokenRepository {
   void coherence_repair() override { f_->coherence_repair(); }
   std::vector<AuditEvent> audit_list(const std::optional<std::string>& o, std::int64_t l) override {
     return f_->audit_list(o, l);
+  }
+  std::vector<std::int64_t> tokens_revoke_leaked(const std::vector<LeakedToken>& l, const std::string& a,
+                                                 std::int64_t at) override {
+    return f_->tokens_revoke_leaked(l, a, at);
+  }
+  void scopes_touch(const std::vector<ScopeUse>& u) override { f_->scopes_touch(u); }
+  std::vector<ScopeUse> scopes_used(const std::vector<std::int64_t>& ids, std::int64_t s) override {
+    return f_->scopes_used(ids, s);
+  }
+  std::vector<AuditEvent> audit_actions(const std::string& o, const std::string& a, std::int64_t s,
+                                        std::int64_t l) override {
+    return f_->audit_actions(o, a, s, l);
   }
 
  private:

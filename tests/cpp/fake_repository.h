@@ -80,6 +80,50 @@ class FakeRepository final : public TokenRepository {
     return out;
   }
 
+  TokenPage tokens_query(const TokenQuery& q, std::int64_t now) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string search = token_query_fold(q.search);
+    std::vector<TokenRecord> match;
+    for (const auto& [id, r] : tokens_) {
+      if (q.owner && r.owner != *q.owner) continue;
+      const bool active = !r.revoked_at && (!r.expires_at || *r.expires_at >= now);
+      if (q.state == TokenQuery::State::kActive && !active) continue;
+      if (q.state == TokenQuery::State::kInactive && active) continue;
+      if (!search.empty() && token_query_fold(r.name).find(search) == std::string::npos) continue;
+      if (!q.scopes_any.empty() &&
+          std::none_of(r.scopes.begin(), r.scopes.end(), [&](const std::string& s) {
+            return std::find(q.scopes_any.begin(), q.scopes_any.end(), s) != q.scopes_any.end();
+          })) {
+        continue;
+      }
+      match.push_back(r);
+    }
+    // Ascending order; "never" expires after every time, "never used" before every use.
+    auto less = [&](const TokenRecord& a, const TokenRecord& b) {
+      auto key = [&](const TokenRecord& t) -> std::pair<std::int64_t, std::int64_t> {
+        switch (q.sort) {
+          case TokenQuery::Sort::kCreated: return {t.created_at, 0};
+          case TokenQuery::Sort::kExpires: return {t.expires_at ? 0 : 1, t.expires_at.value_or(0)};
+          case TokenQuery::Sort::kLastUsed: return {t.last_used_at ? 1 : 0, t.last_used_at.value_or(0)};
+          case TokenQuery::Sort::kName: break;
+        }
+        return {0, 0};
+      };
+      if (q.sort == TokenQuery::Sort::kName && a.name != b.name) return a.name < b.name;
+      if (key(a) != key(b)) return key(a) < key(b);
+      return a.id < b.id;
+    };
+    std::sort(match.begin(), match.end(), [&](const TokenRecord& a, const TokenRecord& b) {
+      return q.descending ? less(b, a) : less(a, b);
+    });
+    TokenPage page;
+    page.total = static_cast<std::int64_t>(match.size());
+    for (std::int64_t i = q.offset; i < page.total && i - q.offset < q.limit; ++i) {
+      page.records.push_back(match[static_cast<std::size_t>(i)]);
+    }
+    return page;
+  }
+
   std::vector<TokenRecord> tokens_expiring(std::int64_t from, std::int64_t until,
                                            const std::optional<std::string>& owner) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -155,6 +199,10 @@ class FakeRepository final : public TokenRepository {
     for (auto it = tokens_.begin(); it != tokens_.end();) {
       const TokenRecord& r = it->second;
       if ((r.revoked_at && *r.revoked_at < cutoff) || (r.expires_at && *r.expires_at < cutoff)) {
+        const std::int64_t gone = it->first;
+        for (auto u = scope_use_.lower_bound({gone, std::string()}); u != scope_use_.end() && u->first.first == gone;) {
+          u = scope_use_.erase(u);
+        }
         it = tokens_.erase(it);
         ++n;
       } else {
@@ -200,6 +248,54 @@ class FakeRepository final : public TokenRepository {
     std::vector<AuditEvent> out;
     for (auto it = audit_.rbegin(); it != audit_.rend() && static_cast<std::int64_t>(out.size()) < limit; ++it) {
       if (!owner || it->owner == *owner) out.push_back(*it);
+    }
+    return out;
+  }
+
+  // --- Leak response and scope usage (token_repository.h) ---------------------------------
+
+  std::vector<std::int64_t> tokens_revoke_leaked(const std::vector<LeakedToken>& leaks, const std::string& actor,
+                                                 std::int64_t at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::int64_t> revoked;
+    for (const auto& l : leaks) {
+      auto it = tokens_.find(l.id);
+      if (it == tokens_.end() || it->second.revoked_at) continue;
+      TokenRecord& r = it->second;
+      r.revoked_at = at;
+      audit_add(at, actor, "leaked", r.id, r.owner, r.name, scopes_join(r.scopes), "", l.source);
+      revoked.push_back(r.id);
+    }
+    if (!revoked.empty()) publish(revoked);
+    return revoked;
+  }
+
+  void scopes_touch(const std::vector<ScopeUse>& uses) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& u : uses) {
+      if (!tokens_.count(u.id)) continue;
+      std::int64_t& at = scope_use_[{u.id, u.scope}];
+      at = std::max(at, u.at);
+    }
+  }
+
+  std::vector<ScopeUse> scopes_used(const std::vector<std::int64_t>& ids, std::int64_t since) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<ScopeUse> out;
+    for (std::int64_t id : ids) {
+      for (auto it = scope_use_.lower_bound({id, std::string()}); it != scope_use_.end() && it->first.first == id; ++it) {
+        if (it->second >= since) out.push_back(ScopeUse{id, it->first.second, it->second});
+      }
+    }
+    return out;
+  }
+
+  std::vector<AuditEvent> audit_actions(const std::string& owner, const std::string& action, std::int64_t since,
+                                        std::int64_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<AuditEvent> out;
+    for (auto it = audit_.rbegin(); it != audit_.rend() && static_cast<std::int64_t>(out.size()) < limit; ++it) {
+      if (it->owner == owner && it->action == action && it->at >= since) out.push_back(*it);
     }
     return out;
   }
@@ -254,6 +350,7 @@ class FakeRepository final : public TokenRepository {
   std::map<std::string, std::string> settings_;
   std::map<std::int64_t, TokenRecord> tokens_;
   std::vector<AuditEvent> audit_;
+  std::map<std::pair<std::int64_t, std::string>, std::int64_t> scope_use_;  // (id, scope) -> last use
   std::deque<std::pair<std::uint64_t, std::vector<std::int64_t>>> history_;
   std::uint64_t first_kept_ = 0;
   std::atomic<std::uint64_t> generation_{0};

@@ -195,6 +195,240 @@ TEST_P(RepositoryContract, AChangeThroughOneHandleIsSeenThroughAnother) {
   EXPECT_TRUE(other->token_find(1)->revoked_at);
 }
 
+// ---- Listing query (tokens_query) ----------------------------------------------------------
+
+std::vector<std::int64_t> ids_of(const TokenPage& page) {
+  std::vector<std::int64_t> out;
+  for (const auto& r : page.records) out.push_back(r.id);
+  return out;
+}
+
+TokenQuery query_of(std::optional<std::string> owner) {
+  TokenQuery q;
+  q.owner = std::move(owner);
+  return q;
+}
+
+using Ids = std::vector<std::int64_t>;
+
+TEST_P(RepositoryContract, QueryFiltersByStateAtNowAndOwner) {
+  repo_->tokens_insert({record(1, "alice", "a", 10, 500), record(2, "alice", "b", 20, 1000), record(3, "alice", "c", 30),
+                        record(4, "bob", "d", 40)},
+                       "x", 1);
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {3}, "x", 50));
+  TokenQuery q = query_of(std::string("alice"));
+  TokenPage page = repo_->tokens_query(q, 500);  // expires_at == now: still active (as verify)
+  EXPECT_EQ(ids_of(page), (Ids{2, 1}));
+  EXPECT_EQ(page.total, 2);
+  EXPECT_EQ(ids_of(repo_->tokens_query(q, 501)), (Ids{2}));
+  q.state = TokenQuery::State::kInactive;
+  EXPECT_EQ(ids_of(repo_->tokens_query(q, 501)), (Ids{3, 1}));  // revoked, then expired
+  q.state = TokenQuery::State::kAll;
+  EXPECT_EQ(ids_of(repo_->tokens_query(q, 501)), (Ids{3, 2, 1}));
+  EXPECT_TRUE(repo_->tokens_query(q, 501).records[0].revoked_at);
+  TokenQuery everyone = query_of(std::nullopt);
+  everyone.state = TokenQuery::State::kAll;
+  EXPECT_EQ(ids_of(repo_->tokens_query(everyone, 501)), (Ids{4, 3, 2, 1}));
+  EXPECT_EQ(repo_->tokens_query(query_of(std::string("carol")), 1).total, 0);
+}
+
+TEST_P(RepositoryContract, QueryPagesWithATotal) {
+  std::vector<TokenRecord> rs;
+  for (int i = 1; i <= 7; ++i) rs.push_back(record(i, "alice", "t" + std::to_string(i), 100 + i));
+  repo_->tokens_insert(rs, "x", 1);
+  TokenQuery q = query_of(std::string("alice"));
+  q.limit = 3;
+  TokenPage first = repo_->tokens_query(q, 1);
+  EXPECT_EQ(ids_of(first), (Ids{7, 6, 5}));
+  EXPECT_EQ(first.total, 7);
+  q.offset = 6;
+  TokenPage last = repo_->tokens_query(q, 1);
+  EXPECT_EQ(ids_of(last), (Ids{1}));
+  EXPECT_EQ(last.total, 7);
+  q.offset = 50;  // past the end: no rows, still the count
+  TokenPage past = repo_->tokens_query(q, 1);
+  EXPECT_TRUE(past.records.empty());
+  EXPECT_EQ(past.total, 7);
+  q.offset = 0;
+  q.limit = TokenQuery::kNoLimit;
+  EXPECT_EQ(repo_->tokens_query(q, 1).records.size(), 7u);
+}
+
+TEST_P(RepositoryContract, QuerySearchIsACaseInsensitiveLiteralSubstring) {
+  repo_->tokens_insert({record(1, "alice", "CI-Deploy", 1), record(2, "alice", "ci_deploy", 2),
+                        record(3, "alice", "100% done", 3), record(4, "alice", "laptop", 4),
+                        record(5, "alice", "ciXdeploy", 5)},
+                       "x", 1);
+  TokenQuery q = query_of(std::string("alice"));
+  q.search = "ci-DEP";
+  EXPECT_EQ(ids_of(repo_->tokens_query(q, 1)), (Ids{1}));
+  q.search = "_";  // a wildcard in LIKE: here only the character itself
+  EXPECT_EQ(ids_of(repo_->tokens_query(q, 1)), (Ids{2}));
+  q.search = "%";
+  EXPECT_EQ(ids_of(repo_->tokens_query(q, 1)), (Ids{3}));
+  q.search = "ci";
+  EXPECT_EQ(repo_->tokens_query(q, 1).total, 3);
+  q.search = "nothing";
+  EXPECT_EQ(repo_->tokens_query(q, 1).total, 0);
+}
+
+TEST_P(RepositoryContract, QueryScopesMatchAnyStoredScope) {
+  TokenRecord a = record(1, "alice", "a", 1);
+  a.scopes = {"device", "policy:read"};
+  TokenRecord b = record(2, "alice", "b", 2);
+  b.scopes = {"collection:read"};
+  TokenRecord c = record(3, "alice", "c", 3);
+  c.scopes = {"policy"};
+  repo_->tokens_insert({a, b, c}, "x", 1);
+  TokenQuery q = query_of(std::string("alice"));
+  q.scopes_any = {"policy:read"};
+  EXPECT_EQ(ids_of(repo_->tokens_query(q, 1)), (Ids{1}));  // whole stored strings only
+  q.scopes_any = {"policy:read", "policy"};
+  EXPECT_EQ(ids_of(repo_->tokens_query(q, 1)), (Ids{3, 1}));
+  q.scopes_any = {"collection:read", "device"};
+  EXPECT_EQ(ids_of(repo_->tokens_query(q, 1)), (Ids{2, 1}));
+  q.scopes_any = {"collection"};
+  EXPECT_EQ(repo_->tokens_query(q, 1).total, 0);
+}
+
+TEST_P(RepositoryContract, QuerySortsEachColumnBothWaysWithIdTies) {
+  repo_->tokens_insert({record(1, "alice", "b", 10, 300), record(2, "alice", "a", 10), record(3, "alice", "C", 30, 200),
+                        record(4, "alice", "B2", 20, 300)},
+                       "x", 1);
+  repo_->tokens_touch({{1, 70}, {3, 50}});
+  TokenQuery q = query_of(std::string("alice"));
+  auto sorted = [&](TokenQuery::Sort sort, bool descending) {
+    q.sort = sort;
+    q.descending = descending;
+    return ids_of(repo_->tokens_query(q, 1));
+  };
+  EXPECT_EQ(sorted(TokenQuery::Sort::kCreated, true), (Ids{3, 4, 2, 1}));
+  EXPECT_EQ(sorted(TokenQuery::Sort::kCreated, false), (Ids{1, 2, 4, 3}));
+  EXPECT_EQ(sorted(TokenQuery::Sort::kName, false), (Ids{4, 3, 2, 1}));  // bytewise: "B2" < "C" < "a" < "b"
+  EXPECT_EQ(sorted(TokenQuery::Sort::kName, true), (Ids{1, 2, 3, 4}));
+  EXPECT_EQ(sorted(TokenQuery::Sort::kExpires, false), (Ids{3, 1, 4, 2}));  // never expires: last
+  EXPECT_EQ(sorted(TokenQuery::Sort::kExpires, true), (Ids{2, 4, 1, 3}));
+  EXPECT_EQ(sorted(TokenQuery::Sort::kLastUsed, false), (Ids{2, 4, 3, 1}));  // never used: first
+  EXPECT_EQ(sorted(TokenQuery::Sort::kLastUsed, true), (Ids{1, 3, 4, 2}));
+}
+
+TEST_P(RepositoryContract, QueryCountFollowsEveryChangeAndTheClock) {
+  auto other = store_->open();  // another connection or process
+  repo_->tokens_insert({record(1, "alice", "a", 1, 100), record(2, "alice", "b", 2, 300), record(3, "alice", "c", 3)},
+                       "x", 1);
+  TokenQuery q = query_of(std::string("alice"));
+  auto total = [&](std::int64_t now) { return repo_->tokens_query(q, now).total; };
+  EXPECT_EQ(total(50), 3);
+  EXPECT_EQ(total(100), 3);  // expires_at == now: still active
+  EXPECT_EQ(total(101), 2);
+  EXPECT_EQ(total(50), 3);  // a clock set back
+  EXPECT_EQ(total(301), 1);
+  other->tokens_insert({record(4, "alice", "d", 4)}, "x", 5);
+  EXPECT_EQ(total(50), 4);
+  ASSERT_TRUE(other->tokens_revoke("alice", {3}, "x", 6));
+  EXPECT_EQ(total(50), 3);
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {4}, "x", 7));
+  EXPECT_EQ(total(50), 2);
+  q.state = TokenQuery::State::kInactive;
+  EXPECT_EQ(total(50), 2);
+  EXPECT_EQ(total(101), 3);
+  q.search = "b";
+  EXPECT_EQ(total(50), 0);
+  EXPECT_EQ(total(301), 1);
+}
+
+// ---- end of listing query ------------------------------------------------------------------
+
+
+// --- Leak response and scope usage ------------------------------------------------------------
+
+TEST_P(RepositoryContract, LeakRevokeRevokesLiveTokensOfAnyOwnerSeenThroughAnotherHandle) {
+  auto other = store_->open();
+  repo_->tokens_insert({record(1, "alice", "a", 1), record(2, "bob", "b", 1), record(3, "alice", "c", 1)}, "x", 1);
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {3}, "alice", 2));
+  const Coherence before = other->coherence();
+  const auto revoked = repo_->tokens_revoke_leaked(
+      {{1, "app.log, line 3"}, {2, "app.log, line 9"}, {3, "app.log, line 12"}, {99, "app.log, line 20"}}, "leak-scan",
+      10);
+  EXPECT_EQ(revoked, (std::vector<std::int64_t>{1, 2}));  // 3 was revoked already, 99 never existed
+  EXPECT_EQ(repo_->token_find(1)->revoked_at, 10);
+  EXPECT_EQ(repo_->token_find(2)->revoked_at, 10);
+  EXPECT_EQ(repo_->token_find(3)->revoked_at, 2);  // untouched
+  // A change under the coherence contract: the other handle's cache must drop 1 and 2.
+  const Coherence after = other->coherence();
+  EXPECT_TRUE(after.stable);
+  ASSERT_GT(after.generation, before.generation);
+  std::vector<std::int64_t> ids;
+  ASSERT_TRUE(other->changes_since(before.generation, after.generation, &ids));
+  EXPECT_NE(std::find(ids.begin(), ids.end(), 1), ids.end());
+  EXPECT_NE(std::find(ids.begin(), ids.end(), 2), ids.end());
+  EXPECT_TRUE(other->token_find(2)->revoked_at);
+  auto bob = repo_->audit_list(std::string("bob"), 10);
+  ASSERT_EQ(bob.size(), 2u);
+  EXPECT_EQ(bob[0].action, "leaked");
+  EXPECT_EQ(bob[0].actor, "leak-scan");
+  EXPECT_EQ(bob[0].token_id, 2);
+  EXPECT_EQ(bob[0].name, "b");
+  EXPECT_EQ(bob[0].old_scopes, "device");
+  EXPECT_EQ(bob[0].detail, "app.log, line 9");
+  EXPECT_EQ(bob[0].at, 10);
+  auto alice = repo_->audit_list(std::string("alice"), 10);
+  ASSERT_EQ(alice.size(), 4u);  // 2 creates, the revoke of 3, the leak of 1
+  EXPECT_EQ(alice[0].action, "leaked");
+  EXPECT_EQ(alice[0].token_id, 1);
+  EXPECT_EQ(alice[1].action, "revoke");
+}
+
+TEST_P(RepositoryContract, LeakRevokeOfNothingLiveChangesNothing) {
+  repo_->tokens_insert({record(1, "alice", "a", 1)}, "x", 1);
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {1}, "alice", 2));
+  const auto audit_before = repo_->audit_list(std::nullopt, 10).size();
+  EXPECT_TRUE(repo_->tokens_revoke_leaked({{1, "paste"}, {42, "paste"}}, "leak-scan", 5).empty());
+  EXPECT_TRUE(repo_->tokens_revoke_leaked({}, "leak-scan", 5).empty());
+  EXPECT_EQ(repo_->audit_list(std::nullopt, 10).size(), audit_before);
+  EXPECT_EQ(repo_->token_find(1)->revoked_at, 2);
+}
+
+TEST_P(RepositoryContract, ScopeUsesKeepTheLatestPerScopeAreNotAnnouncedAndGoWithPurge) {
+  repo_->tokens_insert({record(1, "alice", "a", 1), record(2, "alice", "b", 1)}, "x", 1);
+  const Coherence before = repo_->coherence();
+  repo_->scopes_touch({{1, "device:read", 100}, {1, "device:read", 50}, {1, "device:write", 70},
+                       {2, "device:read", 80}, {99, "device:read", 10}});
+  repo_->scopes_touch({{1, "device:write", 60}});  // older than what is stored: kept at 70
+  EXPECT_EQ(repo_->coherence(), before);
+  auto key = [](const ScopeUse& u) { return std::to_string(u.id) + " " + u.scope + " " + std::to_string(u.at); };
+  auto sorted = [&](std::vector<ScopeUse> v) {
+    std::vector<std::string> out;
+    for (const auto& u : v) out.push_back(key(u));
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(sorted(repo_->scopes_used({1, 2, 99}, 60)),
+            (std::vector<std::string>{"1 device:read 100", "1 device:write 70", "2 device:read 80"}));
+  EXPECT_EQ(sorted(repo_->scopes_used({1, 2}, 75)), (std::vector<std::string>{"1 device:read 100", "2 device:read 80"}));
+  EXPECT_EQ(sorted(repo_->scopes_used({2}, 0)), (std::vector<std::string>{"2 device:read 80"}));
+  EXPECT_TRUE(repo_->scopes_used({}, 0).empty());
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {2}, "alice", 200));
+  EXPECT_EQ(repo_->tokens_purge(300, "system", 300), 1);
+  EXPECT_TRUE(repo_->scopes_used({2}, 0).empty());  // purged with its token
+  EXPECT_EQ(sorted(repo_->scopes_used({1}, 0)), (std::vector<std::string>{"1 device:read 100", "1 device:write 70"}));
+}
+
+TEST_P(RepositoryContract, AuditActionsFiltersByOwnerActionAndTime) {
+  repo_->tokens_insert({record(1, "alice", "a", 1), record(2, "alice", "b", 1), record(3, "bob", "c", 1)}, "x", 1);
+  repo_->tokens_revoke_leaked({{1, "early"}}, "leak-scan", 10);
+  repo_->tokens_revoke_leaked({{2, "late"}, {3, "late"}}, "leak-scan", 20);
+  auto all = repo_->audit_actions("alice", "leaked", 0, 10);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].detail, "late");  // newest first
+  EXPECT_EQ(all[1].detail, "early");
+  EXPECT_EQ(repo_->audit_actions("alice", "leaked", 15, 10).size(), 1u);
+  EXPECT_EQ(repo_->audit_actions("alice", "leaked", 0, 1).size(), 1u);
+  EXPECT_EQ(repo_->audit_actions("alice", "create", 0, 10).size(), 2u);
+  EXPECT_EQ(repo_->audit_actions("bob", "leaked", 0, 10).size(), 1u);
+  EXPECT_TRUE(repo_->audit_actions("carol", "leaked", 0, 10).empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, RepositoryContract, ::testing::ValuesIn(testing::contract_backends()),
                          [](const ::testing::TestParamInfo<const Backend*>& info) { return info.param->name; });
 

@@ -2,6 +2,8 @@
 # A throwaway PostgreSQL cluster for the tests: `cluster.sh run CMD...` starts one (initdb in a
 # temporary folder, Unix socket only, trust authentication, fsync off), exports
 # TOKENKEEP_TEST_PG for CMD, and stops and removes it when CMD ends, whatever its outcome.
+# TOKENKEEP_PG_BENCH=1 (make bench): TCP on 127.0.0.1 instead of the socket, and fsync on, so
+# that round trips and commits cost what they cost on a real loopback server.
 # As root (CI) the server runs as the `postgres` user that Debian's package creates; otherwise
 # as the caller. PostgreSQL's binaries come from Debian's postgresql package (make setup).
 set -euo pipefail
@@ -33,19 +35,24 @@ as_server "$bindir/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --no-sync
 # A port nobody listens on (the socket's name carries it).
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # In the configuration, not on pg_ctl's command line, so a test can stop and restart it.
+if [ "${TOKENKEEP_PG_BENCH:-}" = 1 ]; then listen=127.0.0.1 fsync=on; else listen= fsync=off; fi
 cat >>"$dir/data/postgresql.conf" <<CONF
 unix_socket_directories = '$dir'
 port = $port
-listen_addresses = ''
-fsync = off
-full_page_writes = off
+listen_addresses = '$listen'
+fsync = $fsync
+full_page_writes = $fsync
 max_connections = 200
 CONF
 as_server "$bindir/pg_ctl" -D "$dir/data" -w -t 60 -l "$dir/server.log" start >/dev/null \
   || { cat "$dir/server.log" >&2; exit 1; }
 as_server "$bindir/createdb" -h "$dir" -p "$port" -U postgres tokenkeep_test
 
-export TOKENKEEP_TEST_PG="postgresql://postgres@/tokenkeep_test?host=$dir&port=$port"
+if [ -n "$listen" ]; then
+  export TOKENKEEP_TEST_PG="postgresql://postgres@127.0.0.1:$port/tokenkeep_test"
+else
+  export TOKENKEEP_TEST_PG="postgresql://postgres@/tokenkeep_test?host=$dir&port=$port"
+fi
 export TOKENKEEP_TEST_PG_DIR="$dir" TOKENKEEP_TEST_PG_BIN="$bindir"
 echo "cluster.sh: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on $dir port $port"
 "$@"

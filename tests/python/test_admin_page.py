@@ -9,11 +9,10 @@ import re
 import warnings
 from datetime import datetime, timedelta, timezone
 
+import fastapi
 import pytest
 import tokenkeep
 
-fastapi = pytest.importorskip("fastapi")
-pytest.importorskip("jinja2")
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
@@ -63,16 +62,19 @@ def csrf_of(response) -> str:
 
 
 def new_token_of(response) -> str:
-    return html.unescape(
-        re.search(r'id="new-token" class="secret" value="([^"]+)"', response.text).group(1)
-    )
+    return html.unescape(re.search(r'<code id="new-token" class="secret"[^>]*>([^<]+)</code>', response.text).group(1))
 
 
 def form_error_of(response) -> str:
-    m = re.search(
-        r'class="form-error" role="alert"[^>]*>.*?<span>(.*?)</span>', response.text, re.DOTALL
-    )
+    """The dialog's summary line."""
+    m = re.search(r'class="form-error" role="alert"[^>]*>.*?<span>(.*?)</span>', response.text, re.DOTALL)
     return html.unescape(m.group(1)) if m else ""
+
+
+def field_errors_of(response) -> dict:
+    """Each control's message by the id of its error element ("token-name-error", ...)."""
+    found = re.findall(r'<p class="field-error" id="([^"]+)">.*?<span>(.*?)</span></p>', response.text, re.DOTALL)
+    return {k: html.unescape(v) for k, v in found}
 
 
 def create(client, name="ci-deploy", scopes=("device",), expiry="30", **extra):
@@ -171,44 +173,52 @@ def test_custom_expiry_date(alice, store):
 
 
 @pytest.mark.parametrize(
-    "kwargs, status, message",
+    "kwargs, control, message",
     [
-        ({"scopes": []}, 400, "Select at least one scope."),
-        ({"name": "   "}, 400, "Enter a token name."),
-        ({"name": "x" * 101}, 400, "The token name can have at most 100 characters."),
-        ({"name": "bad\x01name"}, 400, "The token name cannot contain control characters."),
-        ({"scopes": ["fleet"]}, 400, "One of the selected scopes does not exist."),
-        ({"expiry": "9999"}, 400, "Choose when the token expires."),
-        ({"expiry": "custom", "expires_on": ""}, 400, "Choose an expiration date."),
-        (
-            {"expiry": "custom", "expires_on": "2029-12-31"},
-            400,
-            "Choose an expiration date in the future.",
-        ),
+        ({"scopes": []}, "create-scope-error", "At least one scope is required."),
+        ({"name": "   "}, "token-name-error", "A token name must not be empty."),
+        ({"name": "x" * 101}, "token-name-error", "A token name must be at most 100 characters."),
+        ({"name": "bad\x01name"}, "token-name-error", "A token name must not contain control characters."),
+        ({"name": "bad\x85name"}, "token-name-error", "A token name must not contain control characters."),
+        ({"scopes": ["fleet"]}, "create-scope-error", "One of the selected scopes does not exist."),
+        ({"expiry": "9999"}, "token-expiry-error", "Choose when the token expires."),
+        ({"expiry": "custom", "expires_on": ""}, "token-expiry-error", "Choose an expiration date."),
+        ({"expiry": "custom", "expires_on": "2029-12-31"}, "token-expiry-error", "Expires_at must be in the future."),
         (
             {"expiry": "custom", "expires_on": "2032-01-01"},
-            400,
-            "Tokens on this server can live at most 365 days.",
+            "token-expiry-error",
+            "The expiry exceeds this store's max_lifetime of 365 days.",
         ),
     ],
 )
-def test_create_errors_come_back_in_the_dialog(alice, store, kwargs, status, message):
+def test_create_errors_come_back_tied_to_their_field(alice, store, kwargs, control, message):
     r = create(alice, **kwargs)
-    assert r.status_code == status
-    assert form_error_of(r).startswith(message)
+    assert r.status_code == 400
+    assert field_errors_of(r) == {control: message}
+    assert form_error_of(r) == "Correct the field marked below."
+    field_id = control[: -len("-error")]
+    tag = re.search(rf'<[^>]*(?:id="{field_id}"|aria-labelledby="{field_id}-label")[^>]*>', r.text).group(0)
+    assert 'aria-invalid="true"' in tag and control in tag  # aria-describedby names the message
     assert 'id="create-dialog"' in r.text and "data-autoshow" in r.text
     assert 'id="new-token"' not in r.text
     assert store.list(owner="alice") == []
+
+
+def test_every_create_error_is_shown_at_once(alice, store):
+    r = create(alice, name="  ", scopes=[], expiry="custom", expires_on="")
+    assert r.status_code == 400
+    assert set(field_errors_of(r)) == {"token-name-error", "create-scope-error", "token-expiry-error"}
+    assert form_error_of(r) == "Correct the 3 fields marked below."
+    assert r.text.count('aria-invalid="true"') >= 3
 
 
 def test_duplicate_name_is_409_with_a_clear_message(alice, store):
     create(alice, name="ci-deploy")
     r = create(alice, name="  ci-deploy ", scopes=["policy"])
     assert r.status_code == 409
-    assert (
-        form_error_of(r)
-        == "You already have an access token named “ci-deploy”. Choose another name."
-    )
+    assert field_errors_of(r) == {
+        "token-name-error": "You already have an access token named “ci-deploy”. Choose another name."
+    }
     assert len(store.list(owner="alice")) == 1
 
 
@@ -312,7 +322,9 @@ def test_edit_without_scope_keeps_the_dialog_open_with_a_message(alice, store):
     info = store.create(owner="alice", name="t", scopes={"device"}).info
     token = csrf_of(alice.get("/profile/access-tokens"))
     r = alice.post(f"/profile/access-tokens/{info.id}/scopes", data={"csrf_token": token})
-    assert r.status_code == 400 and form_error_of(r) == "Select at least one scope."
+    assert r.status_code == 400
+    assert field_errors_of(r) == {"edit-scope-error": "At least one scope is required."}
+    assert 'id="edit-dialog"' in r.text and f'action="/profile/access-tokens/{info.id}/scopes"' in r.text
     assert store.get(owner="alice", token_id=info.id).scopes == {"device"}
 
 
@@ -351,7 +363,13 @@ def test_expired_and_expiring_tokens_are_marked(alice, store, clock):
     store.create(owner="alice", name="soon", scopes={"device"}, expires_in=timedelta(days=10))
     clock.advance(timedelta(days=4))
     text = alice.get("/profile/access-tokens").text
-    assert ">Expired</span>" in text and ">Expires soon</span>" in text
+    assert ">Expires soon</span>" in text and ">Expired</span>" not in text and ">old<" not in text
+    soon = store.list("alice", search="soon")[0]
+    # Regenerate next to the badge (a link that opens the regenerate dialog, also without script)
+    assert re.search(rf'Expires soon</span>\s*<a class="link-button" href="[^"]*rotate={soon.id}"', text)
+    inactive = alice.get("/profile/access-tokens?view=inactive").text
+    assert ">old<" in inactive and ">Expired</span>" in inactive and ">soon<" not in inactive
+    assert 'data-action="edit"' not in inactive  # read only
 
 
 # -- hosting ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from test_cli import db, store, tk, write_csv  # noqa: F401  (fixtures; tk runs the CLI)
+from test_cli import db, store, tk, tk_tty, write_csv  # noqa: F401  (fixtures; tk runs the CLI)
 from tokenkeep.cli import parse_duration
 
 
@@ -50,7 +50,7 @@ def test_csv_expires_1m_is_refused_too(db, store, tmp_path):
 
 def test_a_new_30_day_token_reads_in_30_days(db, store):
     store.create("alice", "ci", {"device"}, expires_in=timedelta(days=30))
-    r = tk(db, "list")
+    r = tk_tty(db, "list")
     assert r.code == 0, r.err
     assert "in 30 days" in r.out and "in 29 days" not in r.out, r.out
 

@@ -65,7 +65,7 @@ def test_expired_tokens_are_marked_and_unused_ones_say_never():
 
 
 def test_ipython_picks_the_html_representation(store):
-    formatters = pytest.importorskip("IPython.core.formatters")
+    from IPython.core import formatters  # ipykernel (the [jupyter] extra) brings IPython
     store.create("alice", EVIL, {"device"})
     data, _ = formatters.DisplayFormatter().format(store.list("alice"))
     assert "text/html" in data and EVIL_ESCAPED in data["text/html"]
@@ -84,3 +84,39 @@ def test_relative_time_reads_like_a_person_would_say_it():
     assert relative_time(now + timedelta(seconds=5), now) == "in under a minute"
     assert relative_time(None, now) == "never"
     assert audit_html([]) == "<p><em>No audit events.</em></p>"
+
+
+def test_to_dataframe_of_tokens_has_dates_expiry_and_every_owner(store):
+    import pandas as pd
+
+    from tokenkeep.jupyter import TOKEN_COLUMNS, to_dataframe
+
+    soon = store.create("alice", "soon", {"device:read"}, expires_in=timedelta(days=2))
+    store.create("bob", "later", {"policy", "device"}, expires_in=timedelta(days=60))
+    df = store.list(all_owners=True).to_dataframe()
+    assert list(df.columns) == [*TOKEN_COLUMNS, "expires_in", "expired"]
+    assert sorted(df["owner"]) == ["alice", "bob"]
+    row = df.set_index("name").loc["soon"]
+    assert row["id"] == soon.info.id and row["scopes"] == ("device:read",)
+    assert row["expires_at"] == pd.Timestamp(soon.info.expires_at) and pd.isna(row["last_used_at"])
+    assert pd.Timedelta(days=1) < row["expires_in"] <= pd.Timedelta(days=2) and not row["expired"]
+    assert str(df["created_at"].dt.tz) == "UTC"
+    assert df.set_index("name").loc["later", "scopes"] == ("device", "policy")
+    # a plain list works too, and an empty one has the columns
+    assert len(to_dataframe([soon.info])) == 1
+    assert list(to_dataframe([]).columns)[: len(TOKEN_COLUMNS)] == list(TOKEN_COLUMNS)
+
+
+def test_to_dataframe_of_audit_events(store):
+    from tokenkeep.jupyter import EVENT_COLUMNS
+
+    t = store.create("alice", "ci", {"device"})
+    store.update_scopes("alice", t.info.id, {"device:read"})
+    df = store.audit("alice").to_dataframe()
+    assert list(df.columns) == list(EVENT_COLUMNS)
+    assert list(df["action"]) == ["update_scopes", "create"]  # newest first
+    change = df.iloc[0]
+    assert change["old_scopes"] == ("device",) and change["new_scopes"] == ("device:read",)
+    assert str(df["at"].dt.tz) == "UTC"
+    # no secret in any cell
+    assert not df.astype(str).apply(lambda col: col.str.contains(t.secret)).any().any()

@@ -7,12 +7,12 @@ import re
 import sys
 from pathlib import Path
 
+import ipykernel  # noqa: F401  (the [jupyter] extra installs all of these: missing = a failure)
+import matplotlib  # noqa: F401
+import nbclient
+import nbformat
+import pandas  # noqa: F401
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
-pytest.importorskip("matplotlib")
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "admin.ipynb"
 KERNEL = "tokenkeep-test-python"
@@ -57,6 +57,11 @@ def test_admin_notebook_runs_top_to_bottom(kernel_name, tmp_path):
     assert any("<th>Action</th>" in h and "revoke" in h for h in html), "audit table missing"
     assert any("&lt;script&gt;" in h for h in html) and not any("<script>alert" in h for h in html)
     assert any("image/png" in o.get("data", {}) for o in outputs), "chart missing"
+    # every owner from store.list(all_owners=True), expiring rows highlighted in the DataFrame
+    styled = [h for h in html if "fde2e1" in h]
+    assert styled and all(o in styled[0] for o in ("alice", "bob", "carol")), "owner table missing"
+    source = "".join("".join(c.source) for c in nb.cells if c.cell_type == "code")
+    assert "all_owners=True" in source and '"alice", "bob"' not in source
     text = "".join(o.get("text", "") for o in outputs) + "".join(
         o.get("data", {}).get("text/plain", "") for o in outputs
     )

@@ -94,3 +94,25 @@ def test_the_cli_reads_a_postgresql_url(pg_url):
     listed = subprocess.run(cli + ["list"], env=env, capture_output=True, text=True)
     assert listed.returncode == 0, listed.stderr  # not "no token database at <the URL>"
     assert "ci" in listed.stdout
+
+
+def test_read_only_url_store_refuses_changes_and_never_migrates(pg_url):
+    with pytest.raises(StoreError, match="no tokenkeep schema but is opened read-only"):
+        TokenStore(pg_url, pepper=PEPPER, read_only=True)
+    with TokenStore(pg_url, pepper=PEPPER) as rw:
+        issued = rw.create("alice", "ci", scopes=["device"])
+    with TokenStore(pg_url, pepper=PEPPER, read_only=True) as ro:
+        assert ro.verify(issued.secret, "device:read").name == "ci"
+        for change in (
+            lambda: ro.create("alice", "more", scopes=["device"]),
+            lambda: ro.update_scopes("alice", issued.info.id, ["policy"]),
+            lambda: ro.revoke("alice", issued.info.id),
+            lambda: ro.rotate("alice", issued.info.id),
+            lambda: ro.purge(),
+        ):
+            with pytest.raises(StoreError, match="read-only"):
+                change()
+        ro._engine.uses_flush()
+    with TokenStore(pg_url, pepper=PEPPER) as rw:
+        (info,) = rw.list("alice")
+        assert info.scopes == issued.info.scopes and info.last_used_at is None  # nothing changed

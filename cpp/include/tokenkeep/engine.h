@@ -22,6 +22,7 @@
 
 #include "tokenkeep/clock.h"
 #include "tokenkeep/errors.h"
+#include "tokenkeep/fork_guard.h"
 #include "tokenkeep/input_rules.h"
 #include "tokenkeep/pepper.h"
 #include "tokenkeep/record.h"
@@ -64,7 +65,29 @@ struct IssuedToken {
 
 enum class VerifyStatus { kOk, kInvalid, kExpired, kRevoked, kInsufficientScope };
 
-class Engine {
+// --- Leak response and scope usage (engine_leak.cc, engine_usage.cc) --------------------------
+
+// What revoke_leaked did with one token found in a text. kUnknown: no such id, or the secret
+// does not match it (a forged token with a valid checksum): nothing about any token is told.
+enum class LeakOutcome { kRevoked, kAlreadyRevoked, kExpired, kUnknown };
+
+struct LeakFinding {
+  std::int64_t id = 0;        // the public id part of the text found (also for kUnknown)
+  LeakOutcome outcome = LeakOutcome::kUnknown;
+  std::size_t offset = 0;     // where in the text (bytes) and on which line (1-based)
+  std::size_t line = 0;
+  std::optional<TokenRecord> record;  // the token, when the secret matched
+};
+
+// The scopes one token exercised (successful verifications that required them).
+struct ScopeUsage {
+  TokenRecord record;
+  std::vector<std::string> used;    // canonical (ScopeVocabulary::names_of) since the cut-off
+  std::vector<std::string> unused;  // held but not used since the cut-off, canonical
+  std::vector<ScopeUse> last_used;  // per name:action, its last use
+};
+
+class Engine final : private ForkAware {
  public:
   Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
          std::shared_ptr<const Clock> clock, EngineOptions options);
@@ -81,8 +104,15 @@ class Engine {
   std::vector<IssuedToken> create_many(const std::string& owner,
                                        const std::vector<NewToken>& specs,
                                        const std::string& actor);
+  // Every reason create(owner, spec) would refuse its input, each with its field (owner,
+  // name, scopes, expires_in/expires_at/never_expires), without creating anything: a form
+  // shows them all at once. Name clashes are create's to report (NameTaken).
+  std::vector<Error> create_problems(const std::string& owner, const NewToken& spec) const;
   TokenRecord get(const std::string& owner, std::string_view token_id);
   std::vector<TokenRecord> list(const std::string& owner);
+  // One page of a listing (token_query.h) and the count of all matches. InvalidArgument with
+  // the field ("owner", "limit", "offset", "search") or UnknownScope with field "scope".
+  TokenPage query(const TokenQuery& q);
   TokenRecord update_scopes(const std::string& owner, std::string_view token_id,
                             const std::vector<std::string>& scopes, const std::string& actor);
   void revoke(const std::string& owner, std::string_view token_id, const std::string& actor);
@@ -114,6 +144,25 @@ class Engine {
   // How many rows purge(older_than_us) would delete now; deletes nothing.
   std::int64_t purge_count(std::int64_t older_than_us);
   std::vector<AuditEvent> audit(const std::optional<std::string>& owner, std::int64_t limit);
+  // --- Leak response (engine_leak.cc) ---
+  // Finds every well-formed token of this store's prefix in `text` (token_scan), checks each
+  // against the store (the secret must match) and revokes the live ones whatever their owner,
+  // each audited as "leaked" with "<source>, line N" (never the secret), in one transaction.
+  // One finding per distinct token text, in the order found. `dry_run`: decides the same
+  // outcomes and changes nothing. InvalidArgument (field "source") for a bad label.
+  std::vector<LeakFinding> revoke_leaked(std::string_view text, const std::string& actor,
+                                         const std::string& source, bool dry_run);
+  // The owner's tokens revoked as leaked at or after `since_us` (their "leaked" audit rows,
+  // newest first, at most `limit`): what a page shows as a banner.
+  std::vector<AuditEvent> leaked_notices(const std::string& owner, std::int64_t since_us, std::int64_t limit);
+
+  // --- Scope usage (engine_usage.cc) ---
+  // For each of the owner's live tokens named (all of them if `token_ids` is empty), the
+  // scopes its successful verifications required within the last `within_us`, including
+  // uses not yet persisted. NotFound if a named id is not a live token of the owner.
+  std::vector<ScopeUsage> scope_usage(const std::string& owner, const std::vector<std::string>& token_ids,
+                                      std::int64_t within_us);
+
   // A key derived from the current pepper for `context` (Pepper::subkey): stable across
   // processes and restarts of one deployment, secret like the pepper itself.
   SecretBuffer<32> subkey(std::string_view context) const { return peppers_.current().subkey(context); }
@@ -135,11 +184,22 @@ class Engine {
   std::optional<VerifyStatus> verify_step(std::string_view token, ScopeMask required, CachedTokenPtr* out,
                                           bool may_use_store);
   CachedTokenPtr token_load(std::int64_t id, bool cacheable, const Coherence& state);
-  void use_record(const CachedTokenPtr& t, std::int64_t now);
+  void use_record(const CachedTokenPtr& t, std::int64_t now, ScopeMask required);
+  // Takes `t`'s scope window (leaving it empty) as one row per scope at its last use.
+  void scope_uses_take(const CachedToken& t, std::vector<ScopeUse>* out) const;
   void uses_park(std::vector<CachedTokenPtr>* displaced);
   void uses_overlay(TokenRecord* r) const;
+  void uses_promote_due();
+  void uses_write(bool everything);
   void flusher_run();
   void flusher_stop();
+  // Starts the background thread in a process that has none (a child after fork()).
+  void flusher_ensure();
+  // fork_guard.h. Lock order: apply_mu_, the cache's shards, uses_mu_, then the repository's.
+  // flush_mu_ is held across I/O: re-created in the child.
+  void fork_prepare() noexcept override;
+  void fork_parent() noexcept override;
+  void fork_child() noexcept override;
 
   std::unique_ptr<TokenRepository> repo_;
   PepperSet peppers_;
@@ -160,8 +220,11 @@ class Engine {
   std::condition_variable uses_cv_;
   std::vector<CachedTokenPtr> uses_dirty_;
   std::vector<std::pair<std::int64_t, std::int64_t>> uses_parked_;
+  std::vector<ScopeUse> scopes_parked_;
+  std::vector<CachedTokenPtr> uses_later_;  // scope window grew; persisted when due (uses_promote_due)
   bool flusher_stopping_ = false;
   std::thread flusher_;
+  std::uint64_t flusher_fork_ = 0;  // fork_generation() of the process that runs flusher_
 };
 
 }  // namespace tokenkeep

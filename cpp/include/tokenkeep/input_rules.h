@@ -23,5 +23,8 @@ std::string name_normalize(std::string_view name);
 void owner_validate(std::string_view owner);
 // Empty (meaning "the owner") or printable text without format characters.
 void actor_validate(std::string_view actor);
+// Where a leaked token was found (Engine::revoke_leaked), e.g. a file name: empty or at most
+// 256 bytes of text without control or format characters. Field "source".
+void source_validate(std::string_view source);
 
 }  // namespace tokenkeep

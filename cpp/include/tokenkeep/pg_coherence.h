@@ -19,7 +19,7 @@
 namespace tokenkeep {
 
 // Creates or upgrades the tokenkeep tables in the connection's current schema.
-void pg_schema_migrate(PgConnection& c);
+void pg_schema_migrate(PgConnection& c, bool read_only);
 
 class PgCoherence {
  public:
@@ -40,6 +40,9 @@ class PgCoherence {
   void after_commit(PgConnection& c, std::uint64_t generation);
   // In a child after fork(): a new node id, a new listener. Cheap when not forked.
   void restart_if_forked();
+  // fork_guard.h, in the child: apply_mu_ and restart_mu_ may be held by the parent's
+  // listener or writers (across I/O): made anew; the listener thread is the parent's.
+  void fork_child() noexcept;
 
  private:
   void apply_through(PgConnection& c);

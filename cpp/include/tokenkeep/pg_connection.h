@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <vector>
@@ -137,6 +138,12 @@ class PgPool {
     std::unique_ptr<PgConnection> c_;
   };
   Lease acquire();
+
+  // fork_guard.h: mu_ is short-held. In the child the idle connections are the parent's:
+  // acquire() drops them (without a word to the server) as it finds them.
+  void fork_prepare() noexcept { mu_.lock(); }
+  void fork_parent() noexcept { mu_.unlock(); }
+  void fork_child() noexcept { new (&mu_) std::mutex(); }
 
  private:
   void give_back(std::unique_ptr<PgConnection> c);

@@ -21,11 +21,15 @@
 
 namespace tokenkeep {
 
-inline constexpr int kPgSchemaVersion = 1;
+inline constexpr int kPgSchemaVersion = 3;
 
 struct PgOptions {
   bool strict = true;         // consistency="strict" (false: "bounded", writers never wait)
   double lease_seconds = 2.0;  // L: the longest a writer waits, the longest a stale cache lives
+  // read_only=True: every change (and a needed migration) is a StoreError naming the store;
+  // last-used times are not recorded. The node still holds a lease: it verifies, so writers
+  // elsewhere must still reach it.
+  bool read_only = false;
 };
 
 // Connects to `conninfo` (a libpq URL or key=value string), migrates, starts the node's

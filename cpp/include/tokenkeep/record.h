@@ -29,13 +29,31 @@ struct AuditEvent {
   std::int64_t seq = 0;
   std::int64_t at = 0;
   std::string actor;
-  std::string action;  // create | update_scopes | revoke | rotate | purge
+  std::string action;  // create | update_scopes | revoke | rotate | purge | leaked
   std::optional<std::int64_t> token_id;
   std::string owner;
   std::string name;
   std::string old_scopes;  // space-separated, "" if none
   std::string new_scopes;
   std::string detail;
+};
+
+// --- Leak response and scope usage -----------------------------------------------------------
+
+// A token found in leaked text (engine_leak.cc) and where: a label such as "app.log, line 12",
+// never the secret. Stored as the "leaked" audit row's detail.
+struct LeakedToken {
+  std::int64_t id = 0;
+  std::string source;
+};
+
+// One scope a token exercised and when (last_used_at of that scope). `scope` is one
+// "name:action" pair of the vocabulary (ScopeVocabulary::actions_of), never a collapsed name,
+// so that each action keeps its own time.
+struct ScopeUse {
+  std::int64_t id = 0;
+  std::string scope;
+  std::int64_t at = 0;
 };
 
 }  // namespace tokenkeep

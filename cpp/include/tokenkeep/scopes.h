@@ -27,6 +27,8 @@ class ScopeVocabulary {
 
   // "collection:read,write;device:read,write" — the persisted form; parse() is its inverse.
   std::string serialize() const;
+  // Why `scope` is refused and what to give instead (only built when a scope is refused).
+  std::string unknown_scope_message(std::string_view scope) const;
   static ScopeVocabulary parse(std::string_view text);
 
   // True if every (name, action) of this vocabulary is also in `wider`.
@@ -40,6 +42,9 @@ class ScopeVocabulary {
   // Canonical strings for a mask: a name whose every action is set collapses to the name.
   std::vector<std::string> names_of(ScopeMask mask) const;
   const std::vector<ScopeEntry>& entries() const noexcept { return entries_; }
+  // Every "name:action" pair whose bit is in `mask`, never collapsed (scope usage is kept
+  // per action: a token that used device:read and device:write used each at its own time).
+  std::vector<std::string> actions_of(ScopeMask mask) const;
 
  private:
   std::vector<ScopeEntry> entries_;

@@ -11,7 +11,7 @@
 
 namespace tokenkeep {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 4;
 
 struct SqliteOptions {
   int busy_timeout_ms = 5000;

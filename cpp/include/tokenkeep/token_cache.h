@@ -49,6 +49,10 @@ class CachedToken {
   mutable std::atomic<std::int64_t> used_us;
   mutable std::atomic<std::int64_t> persisted_us;
   mutable std::atomic<bool> flush_queued{false};
+  // Scopes that successful verifications required (Engine::scope_usage): since the last
+  // persist (the flusher takes them), and ever in this process (a new bit is flushed soon).
+  mutable std::atomic<ScopeMask> scopes_window{0};
+  mutable std::atomic<ScopeMask> scopes_seen{0};
 
  private:
   std::string text_;  // owner, name and space-separated scopes, back to back
@@ -74,6 +78,11 @@ class TokenCache {
   void clear(std::vector<CachedTokenPtr>* displaced);
   std::size_t size() const;
   void for_each(const std::function<void(const CachedTokenPtr&)>& f) const;
+  // Around fork() (fork_guard.h): every shard locked, then released in the parent; in the
+  // child made anew (glibc's rwlock unlock goes by thread id, and the child's is another).
+  void lock_all() const;
+  void unlock_all() const;
+  void locks_renew() const;
 
  private:
   static constexpr std::size_t kShards = 16;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "tokenkeep/record.h"
+#include "tokenkeep/token_query.h"
 
 namespace tokenkeep {
 
@@ -58,6 +59,9 @@ class TokenRepository {
                                                       std::int64_t id) = 0;
   // The owner's live tokens, newest first.
   virtual std::vector<TokenRecord> tokens_list(const std::string& owner) = 0;
+  // One page of the tokens matching `q` (token_query.h) at time `now`, and how many match.
+  // Validated by the caller (Engine::query); `q.scopes_any` holds stored canonical strings.
+  virtual TokenPage tokens_query(const TokenQuery& q, std::int64_t now) = 0;
   // Live tokens with expires_at in [from, until], soonest first; all owners if none given.
   virtual std::vector<TokenRecord> tokens_expiring(std::int64_t from, std::int64_t until,
                                                    const std::optional<std::string>& owner) = 0;
@@ -96,9 +100,33 @@ class TokenRepository {
   // calls (a read snapshot, say).
   virtual void idle() {}
 
+  // fork() (fork_guard.h; the engine calls these from its own handlers, after taking its
+  // locks): take the short-held locks; release them; in the child, release them and stop
+  // using anything of the parent's (connections, threads) - the next call opens its own.
+  virtual void fork_prepare() noexcept {}
+  virtual void fork_parent() noexcept {}
+  virtual void fork_child() noexcept {}
+
   // Newest first, at most `limit`.
   virtual std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner,
                                              std::int64_t limit) = 0;
+
+  // --- Leak response and scope usage ---------------------------------------------------------
+
+  // Revokes each id that is a live (not revoked) token, whatever its owner, with one audit
+  // row per token (action "leaked", detail = its source), all in one transaction; ids that
+  // are not live are skipped. Returns the ids it revoked. A change under the coherence
+  // contract, as tokens_revoke: every cache stops accepting them once it returns.
+  virtual std::vector<std::int64_t> tokens_revoke_leaked(const std::vector<LeakedToken>& leaks,
+                                                         const std::string& actor, std::int64_t at) = 0;
+  // Best-effort, not audited, not announced (as tokens_touch): each (id, scope)'s last use
+  // becomes max(current, at). Uses of ids that no longer exist are dropped.
+  virtual void scopes_touch(const std::vector<ScopeUse>& uses) = 0;
+  // The scopes each of `ids` exercised at or after `since`, with their last use; any order.
+  virtual std::vector<ScopeUse> scopes_used(const std::vector<std::int64_t>& ids, std::int64_t since) = 0;
+  // The owner's audit rows with `action` at or after `since`, newest first, at most `limit`.
+  virtual std::vector<AuditEvent> audit_actions(const std::string& owner, const std::string& action,
+                                                std::int64_t since, std::int64_t limit) = 0;
 };
 
 }  // namespace tokenkeep

@@ -1,9 +1,11 @@
 """The Access Token page: *User Profile -> Access Token*, served by ``tokenkeep serve``.
 
 A small FastAPI + Jinja2 application, rendered on the server, with a little vanilla JavaScript
-for the dialogs and the copy button (``static/admin.js``). A signed-in user lists their
-tokens, creates one (name, scopes, expiry), sees its secret exactly once, edits its scopes and
-revokes it after a confirmation. Every action is limited to the signed-in user's tokens.
+for the dialogs and the copy button (``static/admin.js``). A signed-in user pages through
+their tokens (50 a page, searched, filtered by scope, active or inactive, sorted by any
+column), creates one (name, scopes, expiry), sees its secret exactly once, edits its scopes,
+regenerates its secret and revokes it after a confirmation. Every action is limited to the
+signed-in user's tokens.
 
 Run it on its own (one user, loopback)::
 
@@ -20,35 +22,39 @@ or mount it in a host application that knows who is signed in::
 nobody (the page then answers 401); it may be a coroutine function. Inside a mounted app,
 ``request.scope`` carries what the host's middleware put there (session, auth).
 
+Layout: this module holds the routes only. ``security.py`` filters hosts, sets the headers
+and checks CSRF; ``view.py`` computes what the page shows (framework-free); the templates
+take URLs and the CSRF token as variables. Store calls and rendering run in the threadpool,
+never on the event loop, and answers are gzipped.
+
 Security: every state-changing form carries a CSRF token bound to an ``HttpOnly``,
 ``SameSite=Strict`` cookie and to the user, and cross-site requests are refused; pages are
 ``Cache-Control: no-store`` (above all the one that shows a new secret); the secret appears
-only in the response to the create form, never in a URL, a redirect, a log line or a later
-page; a strict Content-Security-Policy allows no inline script; Jinja2 escapes every value.
+only in the response to the create or regenerate form, never in a URL, a redirect, a log
+line or a later page; a strict Content-Security-Policy allows no inline script; Jinja2
+escapes every value.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import inspect
 import logging
 import os
-import re
-import secrets
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Union
+from urllib.parse import urlencode
 
 import fastapi
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.gzip import GZipMiddleware
 
-from ..errors import InvalidArgument, NameTaken, NotFound, UnknownScope
-from ..models import TokenInfo
+from ..errors import InvalidArgument, NameTaken, NotFound, TokenkeepError
 from ..store import TokenStore
+from . import view
+from .security import CSRF_COOKIE, CSRF_FIELD, Csrf, SecurityMiddleware, same_origin
 
 __all__ = ["CurrentUser", "create_app", "serve"]
 
@@ -56,121 +62,8 @@ log = logging.getLogger("tokenkeep.web")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CurrentUser = Callable[[fastapi.Request], Union[Optional[str], Awaitable[Optional[str]]]]
-
-CSRF_COOKIE = "tokenkeep_csrf"
-CSRF_FIELD = "csrf_token"
-EXPIRY_CHOICES: Tuple[Tuple[str, str], ...] = (
-    ("7", "7 days"),
-    ("30", "30 days"),
-    ("60", "60 days"),
-    ("90", "90 days"),
-    ("365", "1 year"),
-    ("custom", "Custom date…"),
-)
-DEFAULT_EXPIRY = "30"
-SOON = timedelta(days=7)
-NAME_MAX = 100
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
-NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
-
-
-# -- values the templates show ---------------------------------------------------------------
-
-
-def scope_label(scope: str) -> str:
-    """``device`` -> ``Device``; ``device:read`` -> ``Device (read)``."""
-    name, _, action = scope.partition(":")
-    label = name.replace("_", " ").replace("-", " ").capitalize()
-    return f"{label} ({action})" if action else label
-
-
-def scope_sort_key(scope: str) -> Tuple[str, str]:
-    name, _, action = scope.partition(":")
-    return (name, action)
-
-
-def fmt_date(dt: Optional[datetime]) -> str:
-    return "" if dt is None else f"{dt:%b} {dt.day}, {dt.year}"
-
-
-def fmt_datetime(dt: Optional[datetime]) -> str:
-    return "" if dt is None else f"{fmt_date(dt)}, {dt:%H:%M} UTC"
-
-
-@dataclass
-class Row:
-    """A token as the table shows it."""
-
-    info: TokenInfo
-    scopes: List[str]
-    status: str  # "", "soon" or "expired"
-
-
-@dataclass
-class Form:
-    """What a create or edit form sent back, to show again with its error."""
-
-    kind: str = ""  # "create" or "edit"
-    token_id: str = ""
-    name: str = ""
-    scopes: List[str] = field(default_factory=list)
-    expiry: str = DEFAULT_EXPIRY
-    expires_on: str = ""
-    error: str = ""
-
-
-# -- CSRF ------------------------------------------------------------------------------------
-
-
-class Csrf:
-    """Signed double-submit tokens: the form field is an HMAC of the cookie's random value and
-    the user's name under a key derived from the store's pepper (``TokenStore._subkey``), so
-    every worker process and every restart agrees on it. A form from another site has
-    neither; a form for another user does not match."""
-
-    def __init__(self, key: bytes) -> None:
-        if len(key) != 32:
-            raise ValueError("a CSRF key is 32 bytes")
-        self._key = key
-
-    @staticmethod
-    def new_cookie() -> str:
-        return secrets.token_urlsafe(32)
-
-    def token(self, cookie: str, user: str) -> str:
-        msg = f"{len(user)}:{user}:{cookie}".encode()
-        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
-
-    def valid(self, cookie: Optional[str], user: str, sent: Optional[str]) -> bool:
-        if not cookie or not sent or not isinstance(sent, str):
-            return False
-        return hmac.compare_digest(self.token(cookie, user), sent)
-
-
-def _same_origin(request: fastapi.Request) -> bool:
-    """False for a request a browser marks as coming from another site (Fetch Metadata), or
-    whose Origin header names another host."""
-    site = request.headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return False
-    origin = request.headers.get("origin")
-    if origin is None or (origin == "null" and site is not None):
-        return True  # "null": a privacy-minded browser hid it; Sec-Fetch-Site vouched above
-    host = request.headers.get("host", "")
-    return origin.split("://", 1)[-1].rstrip("/") == host
-
-
-# -- the application -------------------------------------------------------------------------
+PAGE = "/profile/access-tokens"
+LISTING_PARAMS = ("view", "q", "scope", "sort", "dir", "page")
 
 
 def create_app(
@@ -184,7 +77,7 @@ def create_app(
     """The Access Token page as an ASGI application over ``store``.
 
     - ``current_user(request)``: the signed-in user's name, or None (answered with 401). It
-      may be ``async``. Every list, create, edit and revoke is done as that owner.
+      may be ``async``. Every list, create, edit, regenerate and revoke is done as that owner.
     - ``allowed_hosts``: accept only requests whose ``Host`` is one of these (defends a
       loopback server against DNS rebinding); None accepts any (the host app decides).
     - ``secure_cookies``: mark the CSRF cookie ``Secure``; None: when the request is HTTPS.
@@ -197,31 +90,15 @@ def create_app(
     if not callable(current_user):
         raise TypeError("current_user must be a callable taking the request")
 
-    app = fastapi.FastAPI(
-        title=f"{title} access tokens", docs_url=None, redoc_url=None, openapi_url=None
-    )
+    app = fastapi.FastAPI(title=f"{title} access tokens", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=os.path.join(HERE, "templates"))
-    templates.env.filters.update(scope_label=scope_label, date=fmt_date, datetime=fmt_datetime)
+    templates.env.filters.update(view.TEMPLATE_FILTERS)
     csrf = Csrf(store._subkey("csrf"))
-    hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
     app.mount("/static", StaticFiles(directory=os.path.join(HERE, "static")), name="static")
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(SecurityMiddleware, allowed_hosts=allowed_hosts)
 
-    @app.middleware("http")
-    async def security_headers(request: fastapi.Request, call_next: Callable) -> Response:
-        if hosts is not None:
-            host = request.headers.get("host", "").lower()
-            if host.rsplit(":", 1)[0] not in hosts and host not in hosts:
-                return Response("Invalid host", status_code=400, media_type="text/plain")
-        static = request.url.path.startswith(
-            _base(request) + "/static/"
-        )  # before routing changes root_path
-        response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        if not static:
-            response.headers.update(NO_STORE)
-        return response
-
-    # -- helpers -----------------------------------------------------------------------------
+    # -- helpers (sync ones run in the threadpool) ----------------------------------------------
 
     async def signed_in(request: fastapi.Request) -> Optional[str]:
         user = current_user(request)
@@ -231,235 +108,174 @@ def create_app(
             raise TypeError("current_user must return a str or None")
         return user or None
 
-    def vocabulary() -> List[Tuple[str, Tuple[str, ...]]]:
-        return sorted(store.vocabulary.items())
+    def urls(request: fastapi.Request) -> Dict[str, str]:
+        base = _base(request)
+        return {
+            "home": base or "/",
+            "profile": base + "/profile",
+            "page": base + PAGE,
+            "create": base + PAGE,
+            "token": base + PAGE + "/",  # + id + "/scopes" | "/revoke" | "/rotate"
+            "static": base + "/static/",
+        }
 
-    def rows(user: str) -> List[Row]:
-        now = store.now()
-        out = []
-        for info in store.list(owner=user):
-            status = ""
-            if info.expires_at is not None:
-                if info.expires_at <= now:
-                    status = "expired"
-                elif info.expires_at - now <= SOON:
-                    status = "soon"
-            out.append(Row(info, sorted(info.scopes, key=scope_sort_key), status))
-        return out
-
-    def render(
-        request: fastapi.Request,
-        template: str,
-        user: str,
-        *,
-        status_code: int = 200,
-        **context: Any,
-    ) -> HTMLResponse:
+    def render(request: fastapi.Request, template: str, user: Optional[str], status_code: int = 200, **context: Any):
         cookie = request.cookies.get(CSRF_COOKIE)
-        fresh = not cookie or len(cookie) > 100
+        fresh = not Csrf.cookie_usable(cookie)
         if fresh:
             cookie = csrf.new_cookie()
-        base = _base(request)
         context.update(
-            request=request,
             title=title,
             user=user,
-            base=base,
+            urls=urls(request),
             csrf_field=CSRF_FIELD,
-            csrf_token=csrf.token(cookie, user),
-            vocabulary=vocabulary(),
-            expiry_choices=EXPIRY_CHOICES,
-            name_max=NAME_MAX,
-            today=store.now().date().isoformat(),
-            # A custom date means the end of that day (UTC): the last day that fits the cap.
-            last_day=(
-                (store.now() + store.max_lifetime - timedelta(days=1)).date().isoformat()
-                if store.max_lifetime is not None
-                else ""
-            ),
+            csrf_token=csrf.token(cookie, user) if user else "",
         )
         response = templates.TemplateResponse(request, template, context, status_code=status_code)
-        if fresh:
+        if fresh and user:
             secure = request.url.scheme == "https" if secure_cookies is None else secure_cookies
             response.set_cookie(
-                CSRF_COOKIE,
-                cookie,
-                httponly=True,
-                samesite="strict",
-                secure=secure,
-                path=base or "/",
+                CSRF_COOKIE, cookie, httponly=True, samesite="strict", secure=secure, path=_base(request) or "/"
             )
         return response
 
-    def page(
-        request: fastapi.Request,
-        user: str,
-        *,
-        status_code: int = 200,
-        form: Optional[Form] = None,
-        created: Optional[Tuple[TokenInfo, str]] = None,
-        updated: Optional[TokenInfo] = None,
-        notice: str = "",
-        error: str = "",
-    ) -> HTMLResponse:
-        return render(
-            request,
-            "access_tokens.html",
-            user,
-            status_code=status_code,
-            rows=rows(user),
-            form=form or Form(),
-            created=created,
-            updated=updated,
-            notice=notice,
-            error=error,
-        )
+    def page(request: fastapi.Request, user: str, params: Dict[str, str], status_code: int = 200, **state: Any):
+        context = view.token_page(store, user, params, **state)
+        return render(request, "access_tokens.html", user, status_code, **context)
 
     def not_signed_in(request: fastapi.Request) -> HTMLResponse:
-        return templates.TemplateResponse(
-            request,
-            "error.html",
-            {
-                "title": title,
-                "base": _base(request),
-                "heading": "Not signed in",
-                "message": "Sign in to manage your access tokens.",
-            },
-            status_code=401,
+        return render(
+            request, "error.html", None, 401, heading="Not signed in", message="Sign in to manage your access tokens."
         )
 
     def forbidden(request: fastapi.Request, user: str) -> HTMLResponse:
-        return render(
-            request,
-            "error.html",
-            user,
-            status_code=403,
-            heading="This form has expired",
-            message="The form was not sent from this page, or it is too old. Reload the page and try again.",
-        )
+        message = "The form was not sent from this page, or it is too old. Reload the page and try again."
+        return render(request, "error.html", user, 403, heading="This form has expired", message=message)
 
     async def read_form(request: fastapi.Request, user: str) -> Optional[Any]:
         """The posted form, or None when it fails the CSRF and same-origin checks."""
         form = await request.form(max_files=0, max_fields=64)
-        if not _same_origin(request):
+        if not same_origin(request.headers):
             return None
         if not csrf.valid(request.cookies.get(CSRF_COOKIE), user, form.get(CSRF_FIELD)):
             return None
         return form
 
-    def redirect(request: fastapi.Request, query: str = "") -> RedirectResponse:
-        return RedirectResponse(_base(request) + "/profile/access-tokens" + query, status_code=303)
+    def redirect(request: fastapi.Request, params: Dict[str, str], **extra: str) -> RedirectResponse:
+        query = urlencode({**params, **extra})
+        return RedirectResponse(_base(request) + PAGE + ("?" + query if query else ""), status_code=303)
 
-    # -- routes ------------------------------------------------------------------------------
+    async def run(fn: Callable[..., Response], *args: Any, **kwargs: Any) -> Response:
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+    # -- the actions (sync: they run in the threadpool) -----------------------------------------
+
+    def do_create(request: fastapi.Request, user: str, data: Any) -> Response:
+        params = _back(data)
+        form = view.Form(
+            kind="create",
+            name=str(data.get("name", ""))[:1000],
+            scopes=view.scopes_from(data.getlist("scopes")),
+            expiry=str(data.get("expiry", view.DEFAULT_EXPIRY)),
+            expires_on=str(data.get("expires_on", "")),
+        )
+        expiry, expiry_error = view.expiry_from(form.expiry, form.expires_on)
+        form.errors = view.form_errors(store.create_problems(user, form.name, form.scopes, **expiry))
+        if expiry_error:
+            form.errors["expiry"] = expiry_error
+        status = 400
+        if not form.errors:
+            try:
+                issued = store.create(owner=user, name=form.name, scopes=form.scopes, actor=user, **expiry)
+            except NameTaken:
+                form.errors["name"] = f"You already have an access token named “{form.name.strip()}”. Choose another name."
+                status = 409
+            except TokenkeepError as e:
+                form.errors = view.form_errors([e])
+            else:
+                log.info("access token created: owner=%s id=%s", user, issued.info.id)
+                return page(request, user, params, created=(issued.info, issued.secret))
+        return page(request, user, params, status, form=form)
+
+    def do_edit(request: fastapi.Request, user: str, token_id: str, data: Any) -> Response:
+        params = _back(data)
+        form = view.Form(kind="edit", token_id=token_id, scopes=view.scopes_from(data.getlist("scopes")))
+        try:
+            store.update_scopes(owner=user, token_id=token_id, scopes=form.scopes, actor=user)
+        except NotFound:
+            return page(request, user, params, 404, error="That access token no longer exists.")
+        except TokenkeepError as e:
+            form.errors = view.form_errors([e])
+            return page(request, user, params, 400, form=form)
+        log.info("access token scopes changed: owner=%s id=%s", user, token_id)
+        return redirect(request, params, updated=token_id)
+
+    def do_revoke(request: fastapi.Request, user: str, token_id: str, data: Any) -> Response:
+        params = _back(data)
+        try:
+            store.revoke(owner=user, token_id=token_id, actor=user)
+        except (NotFound, InvalidArgument):
+            return page(request, user, params, 404, error="That access token no longer exists.")
+        log.info("access token revoked: owner=%s id=%s", user, token_id)
+        return redirect(request, params, revoked="1")
+
+    def do_rotate(request: fastapi.Request, user: str, token_id: str, data: Any) -> Response:
+        params = _back(data)
+        try:
+            issued = store.rotate(owner=user, token_id=token_id, actor=user)
+        except (NotFound, InvalidArgument):
+            return page(request, user, params, 404, error="That access token no longer exists.")
+        log.info("access token regenerated: owner=%s old=%s id=%s", user, token_id, issued.info.id)
+        return page(request, user, params, created=(issued.info, issued.secret), regenerated=True)
+
+    def show_page(request: fastapi.Request, user: str) -> Response:
+        q = request.query_params
+        params = {k: q[k] for k in LISTING_PARAMS + ("edit", "revoke", "rotate") if k in q}
+        updated = None
+        if q.get("updated"):
+            try:
+                updated = store.get(owner=user, token_id=q["updated"])
+            except (NotFound, InvalidArgument):
+                updated = None
+        notice = "The access token was revoked. Anything using it can no longer sign in." if q.get("revoked") else ""
+        return page(request, user, params, updated=updated, notice=notice)
+
+    def show_profile(request: fastapi.Request, user: str) -> Response:
+        return render(request, "profile.html", user, count=store.list(user, limit=1).total)
+
+    # -- routes ---------------------------------------------------------------------------------
 
     @app.get("/", include_in_schema=False)
     async def home(request: fastapi.Request) -> Response:
-        return redirect(request)
+        return RedirectResponse(_base(request) + PAGE, status_code=303)
 
     @app.get("/profile", response_class=HTMLResponse)
     async def profile(request: fastapi.Request) -> Response:
         user = await signed_in(request)
-        if user is None:
-            return not_signed_in(request)
-        return render(request, "profile.html", user, count=len(store.list(owner=user)))
+        return not_signed_in(request) if user is None else await run(show_profile, request, user)
 
-    @app.get("/profile/access-tokens", response_class=HTMLResponse, name="access_tokens")
-    async def access_tokens(
-        request: fastapi.Request, updated: str = "", revoked: str = ""
-    ) -> Response:
+    @app.get(PAGE, response_class=HTMLResponse, name="access_tokens")
+    async def access_tokens(request: fastapi.Request) -> Response:
         user = await signed_in(request)
-        if user is None:
-            return not_signed_in(request)
-        info = None
-        if updated:
-            try:
-                info = store.get(owner=user, token_id=updated)
-            except (NotFound, InvalidArgument):
-                info = None
-        notice = (
-            "The access token was revoked. Anything using it can no longer sign in."
-            if revoked
-            else ""
-        )
-        return page(request, user, updated=info, notice=notice)
+        return not_signed_in(request) if user is None else await run(show_page, request, user)
 
-    @app.post("/profile/access-tokens", response_class=HTMLResponse)
-    async def create_token(request: fastapi.Request) -> Response:
-        user = await signed_in(request)
-        if user is None:
-            return not_signed_in(request)
-        data = await read_form(request, user)
-        if data is None:
-            return forbidden(request, user)
-        form = Form(
-            kind="create",
-            name=str(data.get("name", ""))[: NAME_MAX * 4],
-            scopes=_scopes_from(data.getlist("scopes")),
-            expiry=str(data.get("expiry", DEFAULT_EXPIRY)),
-            expires_on=str(data.get("expires_on", "")),
-        )
-        form.error, status = _check_name(form.name), 400
-        if not form.error and not form.scopes:
-            form.error = "Select at least one scope."
-        expiry: Dict[str, Any] = {}
-        if not form.error:
-            expiry, form.error = _expiry_from(form.expiry, form.expires_on)
-        if not form.error:
-            try:
-                issued = store.create(
-                    owner=user, name=form.name, scopes=form.scopes, actor=user, **expiry
-                )
-            except NameTaken:
-                form.error, status = (
-                    f"You already have an access token named “{form.name.strip()}”. Choose another name.",
-                    409,
-                )
-            except UnknownScope:
-                form.error = "One of the selected scopes does not exist."
-            except InvalidArgument as e:
-                form.error = _expiry_message(str(e))
-            else:
-                log.info("access token created: owner=%s id=%s", user, issued.info.id)
-                return page(request, user, created=(issued.info, issued.secret))
-        return page(request, user, status_code=status, form=form)
+    def action(path: str, handler: Callable[..., Response], with_id: bool = True) -> None:
+        async def endpoint(request: fastapi.Request) -> Response:
+            user = await signed_in(request)
+            if user is None:
+                return not_signed_in(request)
+            data = await read_form(request, user)
+            if data is None:
+                return forbidden(request, user)
+            ids = (request.path_params["token_id"],) if with_id else ()
+            return await run(handler, request, user, *ids, data)
 
-    @app.post("/profile/access-tokens/{token_id}/scopes", response_class=HTMLResponse)
-    async def edit_token(request: fastapi.Request, token_id: str) -> Response:
-        user = await signed_in(request)
-        if user is None:
-            return not_signed_in(request)
-        data = await read_form(request, user)
-        if data is None:
-            return forbidden(request, user)
-        form = Form(kind="edit", token_id=token_id, scopes=_scopes_from(data.getlist("scopes")))
-        if not form.scopes:
-            form.error = "Select at least one scope."
-            return page(request, user, status_code=400, form=form)
-        try:
-            store.update_scopes(owner=user, token_id=token_id, scopes=form.scopes, actor=user)
-        except (NotFound, InvalidArgument):
-            return page(request, user, status_code=404, error="That access token no longer exists.")
-        except UnknownScope:
-            form.error = "One of the selected scopes does not exist."
-            return page(request, user, status_code=400, form=form)
-        log.info("access token scopes changed: owner=%s id=%s", user, token_id)
-        return redirect(request, f"?updated={token_id}")
+        app.add_api_route(path, endpoint, methods=["POST"], response_class=HTMLResponse)
 
-    @app.post("/profile/access-tokens/{token_id}/revoke", response_class=HTMLResponse)
-    async def revoke_token(request: fastapi.Request, token_id: str) -> Response:
-        user = await signed_in(request)
-        if user is None:
-            return not_signed_in(request)
-        data = await read_form(request, user)
-        if data is None:
-            return forbidden(request, user)
-        try:
-            store.revoke(owner=user, token_id=token_id, actor=user)
-        except (NotFound, InvalidArgument):
-            return page(request, user, status_code=404, error="That access token no longer exists.")
-        log.info("access token revoked: owner=%s id=%s", user, token_id)
-        return redirect(request, "?revoked=1")
-
+    action(PAGE, do_create, with_id=False)
+    action(PAGE + "/{token_id}/scopes", do_edit)
+    action(PAGE + "/{token_id}/revoke", do_revoke)
+    action(PAGE + "/{token_id}/rotate", do_rotate)
     return app
 
 
@@ -468,56 +284,10 @@ def _base(request: fastapi.Request) -> str:
     return request.scope.get("root_path", "").rstrip("/")
 
 
-def _scopes_from(values: Sequence[Any]) -> List[str]:
-    """The selected scopes, with ``device:read`` dropped when ``device`` itself is selected."""
-    chosen = {str(v) for v in values if str(v)}
-    return sorted(
-        (s for s in chosen if s.partition(":")[0] == s or s.partition(":")[0] not in chosen),
-        key=scope_sort_key,
-    )
-
-
-def _check_name(name: str) -> str:
-    stripped = name.strip()
-    if not stripped:
-        return "Enter a token name."
-    if len(stripped) > NAME_MAX:
-        return f"The token name can have at most {NAME_MAX} characters."
-    if any(ord(c) < 32 or ord(c) == 127 for c in stripped):
-        return "The token name cannot contain control characters."
-    return ""
-
-
-def _expiry_from(choice: str, on: str) -> Tuple[Dict[str, Any], str]:
-    """Keyword arguments for ``TokenStore.create`` from the expiry choice, or an error."""
-    if choice == "custom":
-        try:
-            day = date.fromisoformat(on)
-        except ValueError:
-            return {}, "Choose an expiration date."
-        return {"expires_at": datetime.combine(day, time(23, 59, 59), tzinfo=timezone.utc)}, ""
-    if choice.isdigit() and any(choice == value for value, _ in EXPIRY_CHOICES):
-        return {"expires_in": timedelta(days=int(choice))}, ""
-    return {}, "Choose when the token expires."
-
-
-def _expiry_message(message: str) -> str:
-    """The engine's reason a create failed (in practice: the expiry), for the page."""
-    longest = re.search(r"max_lifetime of (.+?)\.?$", message)
-    if longest:
-        return f"Tokens on this server can live at most {longest.group(1)}. Choose an earlier expiration date."
-    if "future" in message:
-        return "Choose an expiration date in the future."
-    return _sentence(message)
-
-
-def _sentence(message: str) -> str:
-    """An engine message as a sentence for the page: ``the expiry exceeds...`` -> ``The expiry exceeds....``"""
-    message = message.strip()
-    if not message:
-        return "The token could not be created."
-    message = message[0].upper() + message[1:]
-    return message if message.endswith(".") else message + "."
+def _back(data: Any) -> Dict[str, str]:
+    """The listing a form was posted from (its hidden ``back`` fields), to return to it."""
+    listing = view.listing_from({k: str(data.get("back_" + k, "")) for k in LISTING_PARAMS if data.get("back_" + k)})
+    return listing.params()
 
 
 # -- tokenkeep serve -------------------------------------------------------------------------
@@ -543,9 +313,7 @@ def serve(db_path: str, *, user: str, host: str = "127.0.0.1", port: int = 8000)
     allowed = set(LOOPBACK_NAMES) | {host.lower(), f"[{host.lower()}]"}
     if host in ("0.0.0.0", "::", ""):
         allowed = None  # listening everywhere: any Host is legitimate
-        log.warning(
-            "tokenkeep serve: listening on all interfaces; anyone who reaches it acts as %s", user
-        )
+        log.warning("tokenkeep serve: listening on all interfaces; anyone who reaches it acts as %s", user)
     app = create_app(store, current_user=lambda request: user, allowed_hosts=allowed)
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

@@ -1,6 +1,11 @@
-// tokenkeep admin page: dialogs, the copy button, scope pickers. No dependencies.
+// tokenkeep admin page: one edit, one revoke and one regenerate dialog filled for the row
+// chosen, the show-once secret (kept until the user confirms), the copy button, scope
+// pickers, the expiry preview. No dependencies; the page works without it (each row's
+// actions are links that open the same dialogs server-side).
 (function () {
   "use strict";
+
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
   function all(selector, root) {
     return Array.prototype.slice.call((root || document).querySelectorAll(selector));
@@ -28,37 +33,149 @@
     });
   }
 
+  function utcDate(ms) {
+    var d = new Date(ms);
+    return MONTHS[d.getUTCMonth()] + " " + d.getUTCDate() + ", " + d.getUTCFullYear();
+  }
+
+  // The expiry control: the date field for a custom date, and the date the choice means.
   function syncExpiry(select) {
-    var date = select.form && select.form.querySelector("[data-expiry-date]");
-    if (!date) return;
-    date.hidden = select.value !== "custom";
-    date.required = select.value === "custom";
+    var form = select.form;
+    var date = form && form.querySelector("[data-expiry-date]");
+    var preview = form && form.querySelector("[data-expiry-preview]");
+    if (date) {
+      date.hidden = select.value !== "custom";
+      date.required = select.value === "custom";
+    }
+    if (!preview) return;
+    var when = "";
+    if (select.value === "custom") {
+      if (date && /^\d{4}-\d{2}-\d{2}$/.test(date.value)) when = utcDate(Date.parse(date.value + "T00:00:00Z"));
+    } else if (/^\d+$/.test(select.value)) {
+      when = utcDate(Number(select.getAttribute("data-now-ms")) + Number(select.value) * 86400000);
+    }
+    preview.textContent = "";
+    if (when) {
+      var strong = document.createElement("strong");
+      strong.textContent = when;
+      preview.append("The token will expire on ", strong, ".");
+    }
+  }
+
+  // Fill the one dialog of `action` for the token of `row`, then open it.
+  function openFor(action, row) {
+    var dialog = document.getElementById(action + "-dialog");
+    var form = dialog && dialog.querySelector("form");
+    if (!form) return false;
+    form.reset();
+    form.action = form.getAttribute("data-action-base") + row.getAttribute("data-token-id") +
+      form.getAttribute("data-action-suffix");
+    all("[data-fill=name]", dialog).forEach(function (el) { el.textContent = row.getAttribute("data-name"); });
+    var picker = form.querySelector("[data-scope-picker]");
+    if (picker) {
+      var scopes = (row.getAttribute("data-scopes") || "").split(" ");
+      all('input[name="scopes"]', picker).forEach(function (box) {
+        box.disabled = false;
+        box.checked = scopes.indexOf(box.value) >= 0;
+      });
+      syncPicker(picker);
+      picker.removeAttribute("aria-invalid");
+      all(".field-error", form).forEach(function (p) { p.hidden = true; });
+    }
+    showModal(dialog);
+    return true;
   }
 
   function copySecret(button) {
-    var input = document.getElementById(button.getAttribute("data-copy"));
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    var dialog = button.closest("dialog");
     var label = button.querySelector("[data-copy-label]") || button;
+    var status = dialog && dialog.querySelector("[data-copy-status]");
     function done(ok) {
       label.textContent = ok ? "Copied" : "Press Ctrl+C";
+      if (status) status.textContent = ok ? "Copied" : "Select the token and press Ctrl+C to copy it";
+      if (ok && dialog) dialog.setAttribute("data-copied", "");
       window.setTimeout(function () { label.textContent = "Copy"; }, 2000);
     }
     function fallback() {
-      input.focus();
-      input.select();
+      var range = document.createRange();
+      range.selectNodeContents(source);
+      var selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
       var ok = false;
       try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
       done(ok);
     }
+    if (status) status.textContent = "";
     if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(input.value).then(function () { done(true); }, fallback);
+      navigator.clipboard.writeText(source.textContent).then(function () { done(true); }, fallback);
     } else {
       fallback();
     }
   }
 
+  // The secret stays on screen until the user confirms: the first Close or Esc (unless the
+  // Copy button worked) asks "Did you copy it?"; the next one closes and leaves the page.
+  function guardSecret(dialog) {
+    var asked = false;
+    var confirmed = false;
+    var keyHandled = false;
+    var question = dialog.querySelector("[data-confirm-close]");
+    var stay = dialog.querySelector("[data-stay]");
+    var leave = dialog.querySelector("[data-leave]");
+    function attemptClose() {
+      if (asked || dialog.hasAttribute("data-copied")) {
+        confirmed = true;
+        dialog.close();
+        return;
+      }
+      asked = true;
+      question.hidden = false;
+      stay.hidden = false;
+      leave.textContent = "Yes, close";
+      leave.focus();
+    }
+    dialog.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape") return;
+      event.preventDefault();
+      keyHandled = true;
+      window.setTimeout(function () { keyHandled = false; }, 0);
+      attemptClose();
+    });
+    dialog.addEventListener("cancel", function (event) {
+      event.preventDefault();
+      if (!keyHandled) attemptClose();
+    });
+    dialog.addEventListener("close", function () {
+      if (dialog.open) return;
+      if (!confirmed) {  // closed some other way (the browser's own close request): reopen, ask
+        dialog.showModal();
+        attemptClose();
+        return;
+      }
+      all("[data-secret]", dialog).forEach(function (el) { el.textContent = ""; });
+      window.location.replace(dialog.getAttribute("data-leave-to"));
+    });
+    leave.addEventListener("click", function (event) {
+      event.preventDefault();
+      attemptClose();
+    });
+    stay.addEventListener("click", function () {
+      var secret = dialog.querySelector("[data-secret]");
+      if (secret) secret.focus();
+    });
+  }
+
   document.addEventListener("click", function (event) {
     var target = event.target instanceof Element ? event.target : null;
     if (!target) return;
+    var action = target.closest("[data-action]");
+    if (action) {
+      var row = action.closest("tr[data-token-id]");
+      if (row && openFor(action.getAttribute("data-action"), row)) event.preventDefault();
+      return;
+    }
     var opener = target.closest("[data-open]");
     if (opener) {
       var dialog = document.getElementById(opener.getAttribute("data-open"));
@@ -85,6 +202,8 @@
     var target = event.target;
     if (target.matches("[data-scope-main]")) syncPicker(target.closest("[data-scope-picker]"));
     if (target.matches("[data-expiry]")) syncExpiry(target);
+    if (target.matches("[data-expiry-date]")) syncExpiry(target.form.querySelector("[data-expiry]"));
+    if (target.matches("#scope-filter")) target.form.submit();
   });
 
   function init() {
@@ -104,14 +223,17 @@
 
     all("dialog[data-autoshow]").forEach(function (dialog) {
       showModal(dialog);
-      var leaveTo = dialog.getAttribute("data-leave-to");
-      if (leaveTo) {
-        // The secret leaves the page with the dialog; the list comes back by GET, so a
-        // reload never resends the form.
+      if (dialog.hasAttribute("data-secret-dialog")) {
+        guardSecret(dialog);
+      } else if (dialog.getAttribute("data-leave-to")) {
         dialog.addEventListener("close", function () {
-          if (dialog.open) return;
-          all("[data-secret]", dialog).forEach(function (input) { input.value = ""; });
-          window.location.replace(leaveTo);
+          if (!dialog.open) window.location.replace(dialog.getAttribute("data-leave-to"));
+        });
+        all("[data-leave]", dialog).forEach(function (link) {
+          link.addEventListener("click", function (event) {
+            event.preventDefault();
+            dialog.close();
+          });
         });
       } else {
         dialog.addEventListener("close", function () {
@@ -120,22 +242,8 @@
       }
     });
 
-    // A Close link also closes the dialog (which then leaves the page) instead of a plain navigation.
-    all("[data-leave]").forEach(function (link) {
-      link.addEventListener("click", function (event) {
-        var dialog = link.closest("dialog");
-        if (dialog && dialog.open) {
-          event.preventDefault();
-          dialog.close();
-        }
-      });
-    });
-
     var secret = document.querySelector("[data-secret]");
-    if (secret) {
-      secret.addEventListener("focus", function () { secret.select(); });
-      secret.focus();
-    }
+    if (secret) secret.focus();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

@@ -10,7 +10,7 @@ from /dev/null, stdout and stderr passed through, and the token's fields in its 
 
 Never the secret: tokenkeep does not have it. Every token is tried even when a command fails;
 the caller exits 0 when every command exited 0 (or no token expires), 1 otherwise, after one
-line on stderr per failure. (Kept in its own module while the CLI is split into a package.)
+line on stderr per failure.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import subprocess
 from datetime import datetime, timezone
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .models import TokenInfo
+from ..models import TokenInfo
 
 __all__ = ["token_environment", "run_for_each"]
 

@@ -1,0 +1,261 @@
+"""tokenkeep on PostgreSQL, side by side in one run (issue 9).
+
+    TOKENKEEP_PG_BENCH=1 tests/pg/cluster.sh run .venv/bin/python benchmarks/pg_bench.py [--quick]
+
+`make bench` runs it like that: a throwaway PostgreSQL cluster on TCP 127.0.0.1 with fsync on.
+Rows:
+  - hot verification, PostgreSQL store vs SQLite store (same engine, same tokens);
+  - first verification of a token (cache miss), p50/p99, vs a psycopg store (psycopg_store.py);
+  - revoke latency with 1 and 3 nodes (processes with the store open), strict and bounded;
+  - 10,000-token bulk create vs the psycopg store, one transaction each;
+  - 1,000,000 tokens in PostgreSQL: p50/p99 of a hot verification.
+Writes benchmarks/results_pg.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import psycopg
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_python import alternate, machine, per_call  # noqa: E402
+from psycopg_store import PsycopgTokenStore  # noqa: E402
+
+import tokenkeep  # noqa: E402
+
+PEPPER_HEX = "5f" * 32
+BASE_URL = os.environ.get("TOKENKEEP_TEST_PG", "")
+
+# One verifying node: opens the store, warms one token, says "ready", keeps its store open
+# (its background connection renews the lease and acknowledges changes) until stdin closes.
+NODE = """
+import sys, tokenkeep
+url, pepper, consistency, token = sys.argv[1:5]
+with tokenkeep.TokenStore(url, pepper=pepper, consistency=consistency, lease=2.0) as s:
+    s.check(token, "device:read")
+    print("ready", flush=True)
+    sys.stdin.read()
+"""
+
+
+def schema_url(name: str) -> str:
+    with psycopg.connect(BASE_URL, autocommit=True) as c:
+        c.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        c.execute(f"CREATE SCHEMA {name}")
+    sep = "&" if "?" in BASE_URL else "?"
+    return f"{BASE_URL}{sep}options=-csearch_path%3D{name}"
+
+
+def pct(samples, q):
+    s = sorted(samples)
+    return s[min(len(s) - 1, int(len(s) * q))]
+
+
+def create_tokens(store, owner: str, n: int, batch: int = 20_000):
+    out = []
+    for start in range(0, n, batch):
+        items = [(f"t-{i}", ["device"]) for i in range(start, min(n, start + batch))]
+        out += [i.secret for i in store.create_many(owner, items)]
+    return out
+
+
+def bench_hot(pg_url, rounds):
+    d = tempfile.mkdtemp(prefix="tokenkeep-bench-")
+    lite = tokenkeep.TokenStore(os.path.join(d, "tk.db"), pepper=PEPPER_HEX)
+    pg = tokenkeep.TokenStore(pg_url, pepper=PEPPER_HEX)
+    lt = create_tokens(lite, "bench", 20_000)[:1000]
+    pt = create_tokens(pg, "bench", 20_000)[:1000]
+    per_call(lite.verify, lt)
+    per_call(pg.verify, pt)
+    time.sleep(1.2)  # first-use writes land, as in a running service
+    s, p = alternate(rounds, (lambda: per_call(lite.verify, lt), lambda: per_call(pg.verify, pt)))
+    lite.close()
+    pg.close()
+    return s, p
+
+
+def timed_each(fn, tokens):
+    clock = time.perf_counter_ns
+    out = []
+    for t in tokens:
+        t0 = clock()
+        fn(t, "device:read")
+        out.append(clock() - t0)
+    return out
+
+
+def bench_miss(pg_url, base_url, rounds, per_round):
+    """First verification of each token: a fresh store per round (empty cache), random tokens;
+    each store's connection is warmed by one verification first (not measured)."""
+    with tokenkeep.TokenStore(pg_url, pepper=PEPPER_HEX) as s:
+        tk_tokens = create_tokens(s, "miss", rounds * per_round + 1)
+    base = PsycopgTokenStore(base_url, bytes.fromhex(PEPPER_HEX))
+    base_tokens = base.create_many("miss", [(f"t-{i}", ["device"]) for i in range(rounds * per_round + 1)])
+    base.close()
+    rng = random.Random(7)
+    order = list(range(1, rounds * per_round + 1))
+    rng.shuffle(order)
+    tk_ns, base_ns = [], []
+    for r in range(rounds):
+        sample = order[r * per_round:(r + 1) * per_round]
+        for which in ((0, 1) if r % 2 == 0 else (1, 0)):
+            if which == 0:
+                b = PsycopgTokenStore(base_url, bytes.fromhex(PEPPER_HEX))
+                assert b.verify(base_tokens[0], "device:read")
+                got = timed_each(b.verify, [base_tokens[i] for i in sample])
+                b.close()
+                base_ns += got
+            else:
+                with tokenkeep.TokenStore(pg_url, pepper=PEPPER_HEX) as s:
+                    s.verify(tk_tokens[0], "device:read")
+                    tk_ns += timed_each(s.verify, [tk_tokens[i] for i in sample])
+    return tk_ns, base_ns
+
+
+def bench_revoke(url, nodes: int, consistency: str, n: int):
+    """Revoke latency as seen by the caller, with `nodes` processes holding the store open
+    (the writer is one of them)."""
+    with tokenkeep.TokenStore(url, pepper=PEPPER_HEX, consistency=consistency, lease=2.0) as w:
+        tokens = create_tokens(w, f"rv-{nodes}-{consistency}", n + 1)
+        procs = []
+        try:
+            for _ in range(nodes - 1):
+                p = subprocess.Popen([sys.executable, "-c", NODE, url, PEPPER_HEX, consistency, tokens[0]],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                procs.append(p)
+            for p in procs:
+                assert p.stdout.readline().strip() == "ready"
+            ids = [w.verify(t).id for t in tokens[1:]]  # warms the writer's cache too
+            owner = f"rv-{nodes}-{consistency}"
+            clock = time.perf_counter_ns
+            samples = []
+            for tid in ids:
+                t0 = clock()
+                w.revoke(owner, tid)
+                samples.append(clock() - t0)
+            for t in tokens[1:]:
+                assert not w.check(t, "device:read")
+        finally:
+            for p in procs:
+                p.stdin.close()
+            for p in procs:
+                p.wait(timeout=30)
+    return samples
+
+
+def bench_bulk(pg_url, base_url, rounds, n):
+    base = PsycopgTokenStore(base_url, bytes.fromhex(PEPPER_HEX))
+    tk = tokenkeep.TokenStore(pg_url, pepper=PEPPER_HEX)
+    counter = iter(range(10**6))
+
+    def run_base():
+        items = [(f"dev-{i}", ["device"]) for i in range(n)]
+        owner = f"bulk-{next(counter)}"
+        t0 = time.perf_counter()
+        base.create_many(owner, items)
+        return time.perf_counter() - t0
+
+    def run_tk():
+        items = [(f"dev-{i}", ["device"]) for i in range(n)]
+        owner = f"bulk-{next(counter)}"
+        t0 = time.perf_counter()
+        tk.create_many(owner, items)
+        return time.perf_counter() - t0
+
+    try:
+        return alternate(rounds, (run_base, run_tk))
+    finally:
+        base.close()
+        tk.close()
+
+
+def bench_million(url, n_total, hot, calls):
+    with tokenkeep.TokenStore(url, pepper=PEPPER_HEX) as tk:
+        t0 = time.perf_counter()
+        tokens = []
+        for start in range(0, n_total, 20_000):
+            items = [(f"t-{i}", ["device"]) for i in range(start, min(n_total, start + 20_000))]
+            batch = tk.create_many("big", items)
+            if len(tokens) < hot:
+                tokens += [i.secret for i in batch[: hot - len(tokens)]]
+        load_s = time.perf_counter() - t0
+        for t in tokens:
+            tk.verify(t, "device:read")
+        time.sleep(1.2)
+        rng = random.Random(1)
+        clock = time.perf_counter_ns
+        verify = tk.verify
+        samples = []
+        for _ in range(calls):
+            t = tokens[rng.randrange(hot)]
+            t0 = clock()
+            verify(t, "device:read")
+            samples.append(clock() - t0)
+    return load_s, samples
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results_pg.json"))
+    args = ap.parse_args()
+    if not BASE_URL:
+        print("pg_bench: TOKENKEEP_TEST_PG is not set (run under tests/pg/cluster.sh, as make bench does)",
+              file=sys.stderr)
+        return 2
+    q = args.quick
+    rows = []
+
+    def row(measure, target, value, ok, detail):
+        rows.append({"measure": measure, "target": target, "measured": value, "met": ok, "detail": detail})
+        mark = "PASS" if ok is True else ("MISS" if ok is False else "    ")
+        print(f"{mark}  {measure:52} {value:>14}   target {target:>10}   ({detail})", flush=True)
+
+    print(f"pg_bench on {machine()}; server {BASE_URL.split('@')[-1]}", flush=True)
+
+    s, p = bench_hot(schema_url("b_hot"), 5 if q else 15)
+    row("hot verify, PostgreSQL store vs SQLite store", "<= 1.2x", f"{p / s:.2f}x", p / s <= 1.2,
+        f"SQLite {s * 1e9:.0f} ns, PostgreSQL {p * 1e9:.0f} ns per call")
+
+    tk_ns, base_ns = bench_miss(schema_url("b_miss"), BASE_URL, 4 if q else 10, 500 if q else 2000)
+    for name, qq in (("p50", 0.5), ("p99", 0.99)):
+        b, t = pct(base_ns, qq), pct(tk_ns, qq)
+        row(f"first verify (cache miss) {name}, vs psycopg store", ">= 2x", f"{b / t:.1f}x", b / t >= 2,
+            f"psycopg {b / 1e3:.0f} us, tokenkeep {t / 1e3:.0f} us")
+
+    n_rev = 50 if q else 200
+    for nodes in (1, 3):
+        for consistency in ("strict", "bounded"):
+            ns = bench_revoke(schema_url(f"b_rv_{nodes}_{consistency}"), nodes, consistency, n_rev)
+            row(f"revoke latency, {nodes} node{'s' if nodes > 1 else ''}, {consistency}", "reported",
+                f"{pct(ns, 0.5) / 1e6:.2f} ms", None,
+                f"p50 {pct(ns, 0.5) / 1e6:.2f} ms, p99 {pct(ns, 0.99) / 1e6:.2f} ms, {len(ns)} revokes")
+
+    n_bulk = 2_000 if q else 10_000
+    b, t = bench_bulk(schema_url("b_bulk"), BASE_URL, 3 if q else 7, n_bulk)
+    row(f"bulk create {n_bulk:,} tokens, vs psycopg store", ">= 3x", f"{b / t:.1f}x", b / t >= 3,
+        f"psycopg {b * 1e3:.0f} ms, tokenkeep {t * 1e3:.0f} ms")
+
+    n_big = 100_000 if q else 1_000_000
+    load_s, ns = bench_million(schema_url("b_big"), n_big, 20_000 if q else 50_000, 100_000 if q else 300_000)
+    p99 = pct(ns, 0.99) / 1e3
+    row(f"hot verify p99 with {n_big:,} tokens in PostgreSQL", "<= 20 us", f"{p99:.2f} us", p99 <= 20,
+        f"p50 {pct(ns, 0.5) / 1e3:.2f} us; {n_big:,} tokens created in {load_s:.1f} s")
+
+    with open(args.out, "w") as f:
+        json.dump({"machine": machine(), "quick": q, "rows": rows}, f, indent=2)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""The commands of ``tokenkeep``, one module per command; each has ``register(cli)``.
+
+A new command is a new module here and one line in :data:`COMMANDS`.
+"""
+
+# Module names, in the order ``tokenkeep --help`` lists them.
+COMMANDS = (
+    "create",
+    "listing",
+    "show",
+    "edit",
+    "revoke",
+    "rotate",
+    "verify",
+    "expiring",
+    "purge",
+    "audit",
+    "serve",
+    "scopes",
+    "completion",
+)

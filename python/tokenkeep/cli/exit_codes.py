@@ -1,0 +1,91 @@
+"""Exit codes of the ``tokenkeep`` command: stable, listed in every ``--help`` and the README.
+
+A script branches on them (``tokenkeep verify`` exits 4 for an expired token). One table maps
+each tokenkeep error class to its code; :class:`CliError` carries a code for the CLI's own
+errors.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Tuple
+
+from ..errors import (
+    ExpiredToken,
+    InsufficientScope,
+    InvalidArgument,
+    InvalidToken,
+    NameTaken,
+    NotFound,
+    RevokedToken,
+    UnknownScope,
+)
+
+EXIT_OK = 0
+EXIT_ERROR = 1  # the database cannot be used, an I/O error, a declined confirmation
+EXIT_USAGE = 2  # bad command line or input: unknown option, bad date, unknown scope, bad file
+EXIT_INVALID = 3  # verify: malformed, mistyped or unknown token
+EXIT_EXPIRED = 4  # verify: the token has expired
+EXIT_REVOKED = 5  # verify: the token has been revoked
+EXIT_SCOPE = 6  # verify: the token lacks a required scope
+EXIT_NOT_FOUND = 7  # no such token for this owner
+EXIT_NAME_TAKEN = 8  # the owner already has a live token with this name
+
+EXIT_CODES = {
+    EXIT_OK: "success (verify: the token is valid and has every --scope)",
+    EXIT_ERROR: "error: the database cannot be used, I/O error, confirmation declined",
+    EXIT_USAGE: "usage: bad option, date, duration, scope, name or input file",
+    EXIT_INVALID: "verify: invalid token (malformed, mistyped, unknown)",
+    EXIT_EXPIRED: "verify: token expired",
+    EXIT_REVOKED: "verify: token revoked",
+    EXIT_SCOPE: "verify: token lacks a required scope",
+    EXIT_NOT_FOUND: "no such token for this owner",
+    EXIT_NAME_TAKEN: "a live token with this name already exists",
+}
+
+# The name of each code: the "code" of a --json error object.
+EXIT_NAMES = {
+    EXIT_OK: "ok",
+    EXIT_ERROR: "error",
+    EXIT_USAGE: "usage",
+    EXIT_INVALID: "invalid_token",
+    EXIT_EXPIRED: "expired_token",
+    EXIT_REVOKED: "revoked_token",
+    EXIT_SCOPE: "insufficient_scope",
+    EXIT_NOT_FOUND: "not_found",
+    EXIT_NAME_TAKEN: "name_taken",
+}
+
+# The epilog of every command's --help ("\b" keeps click from rewrapping it).
+EXIT_HELP = "\b\nExit codes:\n" + "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
+
+ERROR_CODES: Sequence[Tuple[type, int]] = (
+    (InvalidToken, EXIT_INVALID),
+    (ExpiredToken, EXIT_EXPIRED),
+    (RevokedToken, EXIT_REVOKED),
+    (InsufficientScope, EXIT_SCOPE),
+    (NotFound, EXIT_NOT_FOUND),
+    (NameTaken, EXIT_NAME_TAKEN),
+    (UnknownScope, EXIT_USAGE),
+    (InvalidArgument, EXIT_USAGE),
+)
+
+
+def exit_code_of(error: BaseException) -> int:
+    """The exit code for a tokenkeep error (:data:`EXIT_ERROR` for any other)."""
+    return next((c for cls, c in ERROR_CODES if isinstance(error, cls)), EXIT_ERROR)
+
+
+class CliError(Exception):
+    """An error to report as one line on stderr, with an exit code."""
+
+    def __init__(
+        self,
+        message: str,
+        code: int = EXIT_ERROR,
+        field: "str | None" = None,
+        cause: "BaseException | None" = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field  # an API argument name (as TokenkeepError.field) or a flag
+        self.cause = cause  # the tokenkeep error behind it, for --json details

@@ -1,0 +1,141 @@
+"""What protects the Access Token page, apart from its routes: host filtering (DNS
+rebinding), security headers (a strict Content-Security-Policy, no-store on every page),
+signed double-submit CSRF tokens and the same-origin check on posted forms.
+
+Framework-free except :class:`SecurityMiddleware`, a plain ASGI middleware: :class:`Csrf` and
+:func:`same_origin` take strings and header mappings, so another framework's page (the
+Django helper) can reuse them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional, Tuple
+
+__all__ = [
+    "CSRF_COOKIE",
+    "CSRF_FIELD",
+    "SECURITY_HEADERS",
+    "NO_STORE",
+    "Csrf",
+    "same_origin",
+    "SecurityMiddleware",
+]
+
+CSRF_COOKIE = "tokenkeep_csrf"
+CSRF_FIELD = "csrf_token"
+
+SECURITY_HEADERS: Dict[str, str] = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+NO_STORE: Dict[str, str] = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
+
+
+class Csrf:
+    """Signed double-submit tokens: the form field is an HMAC of the cookie's random value and
+    the user's name under a key derived from the store's pepper (``TokenStore._subkey``), so
+    every worker process and every restart agrees on it. A form from another site has
+    neither; a form for another user does not match."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("a CSRF key is 32 bytes")
+        self._key = key
+
+    @staticmethod
+    def new_cookie() -> str:
+        return secrets.token_urlsafe(32)
+
+    @staticmethod
+    def cookie_usable(cookie: Optional[str]) -> bool:
+        """False for a missing or oversized cookie: the page then sets a fresh one."""
+        return bool(cookie) and len(cookie or "") <= 100
+
+    def token(self, cookie: str, user: str) -> str:
+        msg = f"{len(user)}:{user}:{cookie}".encode()
+        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
+
+    def valid(self, cookie: Optional[str], user: str, sent: Optional[object]) -> bool:
+        if not cookie or not sent or not isinstance(sent, str):
+            return False
+        return hmac.compare_digest(self.token(cookie, user), sent)
+
+
+def same_origin(headers: Mapping[str, str]) -> bool:
+    """False for a request a browser marks as coming from another site (Fetch Metadata), or
+    whose Origin header names another host. ``headers``: lower-case names."""
+    site = headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = headers.get("origin")
+    if origin is None or (origin == "null" and site is not None):
+        return True  # "null": a privacy-minded browser hid it; Sec-Fetch-Site vouched above
+    host = headers.get("host", "")
+    return origin.split("://", 1)[-1].rstrip("/") == host
+
+
+ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+
+class SecurityMiddleware:
+    """ASGI middleware: refuses a ``Host`` outside ``allowed_hosts`` (None: any) with 400, and
+    adds :data:`SECURITY_HEADERS` to every response and :data:`NO_STORE` to every one but the
+    static files (under ``<mount>/static/``)."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Optional[Iterable[str]] = None) -> None:
+        self.app = app
+        self.hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
+        self._always: List[Tuple[bytes, bytes]] = [
+            (k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()
+        ]
+        self._no_store: List[Tuple[bytes, bytes]] = [(k.lower().encode(), v.encode()) for k, v in NO_STORE.items()]
+
+    def host_allowed(self, host: str) -> bool:
+        host = host.lower()
+        return self.hosts is None or host in self.hosts or host.rsplit(":", 1)[0] in self.hosts
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"host":
+                host = value.decode("latin-1")
+                break
+        if not self.host_allowed(host):
+            await _plain(send, 400, b"Invalid host", self._always + self._no_store)
+            return
+        base = scope.get("root_path", "").rstrip("/")
+        static = scope.get("path", "").startswith(base + "/static/")  # before routing changes root_path
+        extra = self._always if static else self._always + self._no_store
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k for k, _ in extra}
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in names]
+                message = dict(message, headers=headers + extra)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _plain(send, status: int, body: bytes, headers: List[Tuple[bytes, bytes]]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+            + headers,
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
