@@ -236,7 +236,7 @@ def create_app(
 
     def show_page(request: fastapi.Request, user: str) -> Response:
         q = request.query_params
-        params = {k: q[k] for k in LISTING_PARAMS + ("edit", "revoke", "rotate") if k in q}
+        params = {k: q[k] for k in LISTING_PARAMS + ("edit", "revoke", "rotate", "narrow") if k in q}
         updated = None
         if q.get("updated"):
             try:

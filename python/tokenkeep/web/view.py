@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from ..errors import InvalidArgument, TokenkeepError, UnknownScope
 from ..models import TokenInfo
 from ..store import TokenStore
+from . import hygiene_view
 
 __all__ = [
     "PAGE_SIZE",
@@ -278,6 +279,7 @@ def token_page(
     form = form or Form()
     if form.kind == "edit" and "edit" not in chosen:
         chosen["edit"] = next((r for r in rows if r.info.id == form.token_id), None) or _row_of(store, owner, form)
+    hints, form = hygiene_view.page_hints(store, owner, rows, chosen, params, form)  # leak banner, scope usage
     lifetime = store.max_lifetime
     return {
         "rows": rows,
@@ -309,6 +311,7 @@ def token_page(
         "today": now.date().isoformat(),
         # A custom date means the end of that day (UTC): the last day that fits the cap.
         "last_day": (now + lifetime - timedelta(days=1)).date().isoformat() if lifetime is not None else "",
+        **hints,
     }
 
 

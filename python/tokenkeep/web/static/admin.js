@@ -87,8 +87,35 @@
       picker.removeAttribute("aria-invalid");
       all(".field-error", form).forEach(function (p) { p.hidden = true; });
     }
+    fillUsage(dialog, row);
     showModal(dialog);
     return true;
+  }
+
+  // The edit dialog's "In the last 30 days this token used only ..." and "Narrow to what it
+  // used", from the row's data-usage, data-used and data-narrow (view: hygiene_view.py).
+  function fillUsage(dialog, row) {
+    var note = dialog.querySelector("[data-usage-note]");
+    if (!note) return;
+    var sentence = row.getAttribute("data-usage") || "";
+    var narrow = note.querySelector("[data-narrow]");
+    var edit = row.querySelector('[data-action="edit"]');
+    note.querySelector("[data-usage-text]").textContent = sentence;
+    note.hidden = !sentence;
+    narrow.hidden = !row.hasAttribute("data-narrow");
+    narrow.setAttribute("data-used", row.getAttribute("data-used") || "");
+    if (edit) narrow.href = edit.href + "&narrow=1";
+  }
+
+  // Check exactly the scopes the token used; the user still presses Save.
+  function narrowScopes(link) {
+    var picker = link.closest("form").querySelector("[data-scope-picker]");
+    var used = (link.getAttribute("data-used") || "").split(" ");
+    all('input[name="scopes"]', picker).forEach(function (box) {
+      box.disabled = false;
+      box.checked = used.indexOf(box.value) >= 0;
+    });
+    syncPicker(picker);
   }
 
   function copySecret(button) {
@@ -196,6 +223,12 @@
     if (closer) {
       event.preventDefault();
       closer.closest("dialog").close();
+      return;
+    }
+    var narrow = target.closest("[data-narrow]");
+    if (narrow && narrow.hasAttribute("data-used")) {
+      event.preventDefault();
+      narrowScopes(narrow);
       return;
     }
     var copy = target.closest("[data-copy]");
