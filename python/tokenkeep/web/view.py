@@ -279,9 +279,11 @@ def token_page(
     form = form or Form()
     if form.kind == "edit" and "edit" not in chosen:
         chosen["edit"] = next((r for r in rows if r.info.id == form.token_id), None) or _row_of(store, owner, form)
-    hints, form = hygiene_view.page_hints(store, owner, rows, chosen, params, form)  # leak banner, scope usage
     lifetime = store.max_lifetime
+    # The leak banner and the edit dialog's scope usage (hygiene_view.py).
+    hints, form = hygiene_view.page_hints(store, owner, rows, chosen, params, form)
     return {
+        **hints,
         "rows": rows,
         "total": tokens.total,
         "listing": listing,
@@ -311,7 +313,6 @@ def token_page(
         "today": now.date().isoformat(),
         # A custom date means the end of that day (UTC): the last day that fits the cap.
         "last_day": (now + lifetime - timedelta(days=1)).date().isoformat() if lifetime is not None else "",
-        **hints,
     }
 
 
