@@ -40,15 +40,24 @@ def store(tmp_path, clock):
 
 
 def client(store, user):
-    c = TestClient(create_app(store, current_user=lambda request: request.headers.get("x-user")),
-                   base_url=BASE, follow_redirects=False)
+    c = TestClient(
+        create_app(store, current_user=lambda request: request.headers.get("x-user")),
+        base_url=BASE,
+        follow_redirects=False,
+    )
     c.headers["X-User"] = user
     return c
 
 
 def banner_of(page_html: str) -> str:
-    m = re.search(r'<div class="banner banner-warn banner-leak"[^>]*>(.*?)</div>\s*</div>', page_html, re.DOTALL)
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", m.group(1)))).strip() if m else ""
+    m = re.search(
+        r'<div class="banner banner-warn banner-leak"[^>]*>(.*?)</div>\s*</div>',
+        page_html,
+        re.DOTALL,
+    )
+    return (
+        html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", m.group(1)))).strip() if m else ""
+    )
 
 
 def row_of(page_html: str, name: str) -> dict:
@@ -66,7 +75,9 @@ def edit_dialog_of(page_html: str) -> str:
 
 def checked_in(dialog_html: str) -> set:
     boxes = re.findall(r'<input type="checkbox"[^>]*>', dialog_html, re.DOTALL)
-    return {re.search(r'value="([^"]+)"', b).group(1) for b in boxes if re.search(r"\schecked\b", b)}
+    return {
+        re.search(r'value="([^"]+)"', b).group(1) for b in boxes if re.search(r"\schecked\b", b)
+    }
 
 
 def csrf_of(page_html: str) -> str:
@@ -88,7 +99,9 @@ def test_banner_tells_the_owner_a_token_was_revoked_as_leaked_without_its_secret
     page = alice.get(PAGE)
     assert page.status_code == 200
     banner = banner_of(page.text)
-    assert "ci-deploy was revoked because it was found in build log, line 2 on Jan 1, 2030." in banner
+    assert (
+        "ci-deploy was revoked because it was found in build log, line 2 on Jan 1, 2030." in banner
+    )
     assert "laptop" not in banner and "See them in the Inactive view" in banner
     assert re.search(r'id="leak-banner"', page.text) and 'role="alert"' in page.text
     assert f'href="{PAGE}?view=inactive"' in page.text
@@ -138,7 +151,10 @@ def test_each_row_carries_the_scopes_it_used_and_the_sentence(store):
     assert grafana["data-used"] == "device:read" and grafana["data-usage"] == ONLY_READ
     assert "data-narrow" in grafana
     idle = row_of(page, "idle")
-    assert idle["data-used"] == "" and idle["data-usage"] == "In the last 30 days this token used no scope."
+    assert (
+        idle["data-used"] == ""
+        and idle["data-usage"] == "In the last 30 days this token used no scope."
+    )
     assert "data-narrow" not in idle  # narrowing to nothing would leave no scope: not offered
     reader = row_of(page, "reader")
     assert reader["data-used"] == "device:read" and reader["data-usage"] == ""  # used all it holds
@@ -153,17 +169,26 @@ def test_no_script_edit_page_shows_the_sentence_and_narrows_on_save(store):
     dialog = edit_dialog_of(alice.get(f"{PAGE}?edit={grafana.info.id}").text)
     assert ONLY_READ in dialog and "Narrow to what it used" in dialog
     assert checked_in(dialog) == {"device:read", "policy:read"}
-    link = html.unescape(re.search(r'<a class="button button-small" data-narrow[^>]*href="([^"]*)"', dialog, re.DOTALL).group(1))
+    link = html.unescape(
+        re.search(
+            r'<a class="button button-small" data-narrow[^>]*href="([^"]*)"', dialog, re.DOTALL
+        ).group(1)
+    )
     assert link == f"{PAGE}?edit={grafana.info.id}&narrow=1"
 
     narrowed = alice.get(link).text
     dialog = edit_dialog_of(narrowed)
     assert checked_in(dialog) == {"device:read"}  # checked, not saved yet
     assert store.get("alice", grafana.info.id).scopes == {"device:read", "policy:read"}
-    r = alice.post(f"{PAGE}/{grafana.info.id}/scopes", data={"csrf_token": csrf_of(narrowed), "scopes": ["device:read"]})
+    r = alice.post(
+        f"{PAGE}/{grafana.info.id}/scopes",
+        data={"csrf_token": csrf_of(narrowed), "scopes": ["device:read"]},
+    )
     assert r.status_code == 303
     assert store.get("alice", grafana.info.id).scopes == {"device:read"}
-    assert store.check(grafana.secret, "device:read") and not store.check(grafana.secret, "policy:read")
+    assert store.check(grafana.secret, "device:read") and not store.check(
+        grafana.secret, "policy:read"
+    )
 
     # A token that used all it holds: no sentence, and narrow=1 changes nothing.
     dialog = edit_dialog_of(alice.get(f"{PAGE}?edit={reader.info.id}&narrow=1").text)
@@ -173,7 +198,9 @@ def test_no_script_edit_page_shows_the_sentence_and_narrows_on_save(store):
 def test_usage_is_the_owners_and_the_inactive_view_has_none(store):
     grafana, _, _ = used_tokens(store)
     bob = client(store, "bob")
-    assert "In the last 30 days" not in edit_dialog_of(bob.get(f"{PAGE}?edit={grafana.info.id}").text)
+    assert "In the last 30 days" not in edit_dialog_of(
+        bob.get(f"{PAGE}?edit={grafana.info.id}").text
+    )
     store.revoke("alice", grafana.info.id)
     inactive = client(store, "alice").get(PAGE + "?view=inactive").text
     rows = re.findall(r"<tr data-token-id=[^>]*>", inactive)
@@ -187,7 +214,9 @@ def test_narrow_to_what_it_used_in_the_browser(tmp_path):
     from playwright import sync_api as playwright_api
     from test_admin_browser import CHROMIUM, TIMEOUT_MS, _Server
 
-    assert os.path.exists(CHROMIUM), f"no Chromium at {CHROMIUM}: make setup installs the Debian package chromium"
+    assert os.path.exists(CHROMIUM), (
+        f"no Chromium at {CHROMIUM}: make setup installs the Debian package chromium"
+    )
     expect = playwright_api.expect
     with tokenkeep.TokenStore(str(tmp_path / "tokens.db")) as store:
         store.create_many("alice", [(f"seed-{i:02d}", {"policy"}) for i in range(20)])
@@ -196,7 +225,9 @@ def test_narrow_to_what_it_used_in_the_browser(tmp_path):
         server = _Server(create_app(store, current_user=lambda request: "alice"))
         try:
             with playwright_api.sync_playwright() as p:
-                b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+                b = p.chromium.launch(
+                    executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+                )
                 page = b.new_page(base_url=server.url)
                 page.set_default_timeout(TIMEOUT_MS)
                 errors = []

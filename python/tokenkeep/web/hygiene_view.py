@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterable, List, Optional
 from ..errors import NotFound
 from ..store import TokenStore
 
-__all__ = ["WINDOW", "BANNER_LINES", "leak_banner", "scope_usage", "usage_sentence"]
+__all__ = ["BANNER_LINES", "WINDOW", "leak_banner", "page_hints", "scope_usage", "usage_sentence"]
 
 WINDOW = timedelta(days=30)
 BANNER_LINES = 3  # tokens named in the banner; the rest are counted
@@ -85,7 +85,9 @@ def usage_of(usage: Dict[str, Dict[str, Any]], token_id: Optional[str]) -> Dict[
     return usage.get(token_id or "", {"used": [], "sentence": "", "narrow": False})
 
 
-def page_hints(store: TokenStore, owner: str, rows: List[Any], chosen: Dict[str, Any], params: Any, form: Any):
+def page_hints(
+    store: TokenStore, owner: str, rows: List[Any], chosen: Dict[str, Any], params: Any, form: Any
+):
     """The view model keys of this module (``leaked``, ``usage``, ``edit_usage``) and the form
     the edit dialog shows: for ``?edit=<id>&narrow=1`` (the no-script "Narrow to what it used"
     link) the scopes the token used, checked, still to be saved; else ``form`` unchanged."""
@@ -97,7 +99,12 @@ def page_hints(store: TokenStore, owner: str, rows: List[Any], chosen: Dict[str,
         ids.append(edit.info.id)
     usage = scope_usage(store, owner, ids)
     edit_usage = usage_of(usage, edit.info.id if edit is not None else None)
-    if edit is not None and not form.kind and str(params.get("narrow", "")) == "1" and edit_usage["narrow"]:
+    if (
+        edit is not None
+        and not form.kind
+        and str(params.get("narrow", "")) == "1"
+        and edit_usage["narrow"]
+    ):
         form = Form(kind="edit", token_id=edit.info.id, scopes=list(edit_usage["used"]))
     keys = {"leaked": leak_banner(store, owner), "usage": usage, "edit_usage": edit_usage}
     return keys, form
