@@ -59,6 +59,11 @@ const char* const kMigrations[kPgSchemaVersion] = {
       last_used_at bigint NOT NULL,
       PRIMARY KEY (token_id, scope));
     )sql",
+    // 3 -> 4: one owner's events of one action, newest first (leaked_notices: the page's leak
+    // banner) without reading the owner's whole history.
+    R"sql(
+    CREATE INDEX tokenkeep_audit_owner_action_seq ON tokenkeep_audit(owner, action, seq);
+    )sql",
 };
 
 }  // namespace

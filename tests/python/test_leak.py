@@ -129,3 +129,29 @@ def test_another_store_on_the_same_file_refuses_a_leaked_token_at_once(world):
     store.revoke_leaked(text)
     assert not other.check(t["url"].secret)
     other.close()
+
+
+def test_a_schema_4_database_gains_the_index_the_banner_reads(tmp_path):
+    """leaked_notices reads audit(owner, action, seq): one owner's leaks without their whole
+    history (100,000 tokens: ~150 ms without it). A database from before it is migrated."""
+    import sqlite3
+
+    path = str(tmp_path / "old.db")
+    with tokenkeep.TokenStore(path) as store:
+        t = store.create("alice", "ci-deploy", {"device"})
+    con = sqlite3.connect(path)
+    con.executescript("DROP INDEX audit_owner_action_seq; PRAGMA user_version = 4;")
+    con.close()
+    with tokenkeep.TokenStore(path) as store:
+        store.revoke_leaked(f"Bearer {t.secret}", source="old log")
+        assert [n.name for n in store.leaked_notices("alice")] == ["ci-deploy"]
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 5
+        plan = con.execute(
+            "EXPLAIN QUERY PLAN SELECT seq FROM audit WHERE owner = 'alice' AND action = 'leaked'"
+            " AND at >= 0 ORDER BY seq DESC LIMIT 100"
+        ).fetchall()
+        assert "audit_owner_action_seq" in str(plan)
+    finally:
+        con.close()

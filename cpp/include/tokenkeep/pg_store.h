@@ -21,7 +21,7 @@
 
 namespace tokenkeep {
 
-inline constexpr int kPgSchemaVersion = 3;
+inline constexpr int kPgSchemaVersion = 4;
 
 struct PgOptions {
   bool strict = true;         // consistency="strict" (false: "bounded", writers never wait)

@@ -11,7 +11,7 @@
 
 namespace tokenkeep {
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 struct SqliteOptions {
   int busy_timeout_ms = 5000;
