@@ -12,6 +12,7 @@ from tokenkeep.errors import InvalidArgument, RevokedToken
 
 from leak_corpus import make_world
 
+
 @pytest.fixture
 def world(tmp_path):
     store, t, text, clock = make_world(tmp_path)
@@ -155,3 +156,29 @@ def test_a_schema_4_database_gains_the_index_the_banner_reads(tmp_path):
         assert "audit_owner_action_seq" in str(plan)
     finally:
         con.close()
+
+
+def test_leaked_notices_on_postgresql_read_the_same_index(pg_url):
+    import subprocess
+
+    with tokenkeep.TokenStore(pg_url, pepper="ab" * 32) as store:
+        t = store.create("alice", "ci-deploy", {"device"})
+        store.create("bob", "backup", {"device"})
+        store.revoke_leaked(f"Bearer {t.secret}", source="pg log")
+        notices = store.leaked_notices("alice")
+        assert [(n.name, n.where) for n in notices] == [("ci-deploy", "pg log, line 1")]
+        assert store.leaked_notices("bob") == []
+    found = subprocess.run(
+        [
+            "psql",
+            "-qtA",
+            pg_url,
+            "-c",
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'tokenkeep_audit_owner_action_seq'"
+            " AND schemaname = current_schema()",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "(owner, action, seq)" in found
