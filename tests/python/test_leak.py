@@ -133,7 +133,8 @@ def test_another_store_on_the_same_file_refuses_a_leaked_token_at_once(world):
 
 def test_leak_on_postgresql_revokes_whatever_the_owner_and_every_node_refuses_at_once(pg_url):
     pepper = "cd" * 32
-    with tokenkeep.TokenStore(pg_url, pepper=pepper) as a, tokenkeep.TokenStore(pg_url, pepper=pepper) as b:
+    node = lambda: tokenkeep.TokenStore(pg_url, pepper=pepper)  # noqa: E731
+    with node() as a, node() as b:
         mine = a.create("alice", "ci", {"device"})
         theirs = a.create("bob", "cd", {"device"})
         assert b.check(mine.secret) and b.check(theirs.secret)  # cached on node b

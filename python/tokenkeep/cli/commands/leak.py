@@ -46,7 +46,9 @@ def _read(path: str) -> bytes:
 @click.argument("file", default="-", metavar="[FILE|-]")
 @click.option("--dry-run", is_flag=True, help="Report what would be revoked; change nothing.")
 @click.option(
-    "--source", metavar="LABEL", help="Where the text was found, for the audit log (default: FILE or stdin)."
+    "--source",
+    metavar="LABEL",
+    help="Where the text was found, for the audit log (default: FILE or stdin).",
 )
 @pass_app
 def leak(app: App, file: str, dry_run: bool, source: Optional[str]) -> None:
