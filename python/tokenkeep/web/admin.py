@@ -221,10 +221,16 @@ def create_app(
 
     def do_rotate(request: fastapi.Request, user: str, token_id: str, data: Any) -> Response:
         params = _back(data)
+        choice = str(data.get("expiry", "keep"))
+        expiry, expiry_error = ({}, "") if choice == "keep" else view.expiry_from(choice, "")
+        if expiry_error:
+            return page(request, user, params, 400, error=expiry_error)
         try:
-            issued = store.rotate(owner=user, token_id=token_id, actor=user)
-        except (NotFound, InvalidArgument):
+            issued = store.rotate(owner=user, token_id=token_id, actor=user, **expiry)
+        except NotFound:
             return page(request, user, params, 404, error="That access token no longer exists.")
+        except TokenkeepError as e:
+            return page(request, user, params, 400, error=view.sentence(str(e)))
         log.info("access token regenerated: owner=%s old=%s id=%s", user, token_id, issued.info.id)
         return page(request, user, params, created=(issued.info, issued.secret), regenerated=True)
 
