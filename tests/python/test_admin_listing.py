@@ -39,7 +39,9 @@ def big(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(big):
-    c = TestClient(create_app(big, current_user=lambda request: "alice"), base_url="http://127.0.0.1:8000")
+    c = TestClient(
+        create_app(big, current_user=lambda request: "alice"), base_url="http://127.0.0.1:8000"
+    )
     c.headers["Accept-Encoding"] = "gzip"
     return c
 
@@ -77,7 +79,9 @@ def test_paging_reaches_the_last_row_and_clamps_past_the_end(client, big):
     past = client.get("/profile/access-tokens?page=999")
     assert "Page 200 of 200" in past.text
     second = client.get("/profile/access-tokens?page=2")
-    assert set(names_of(second.text)).isdisjoint(names_of(client.get("/profile/access-tokens").text))
+    assert set(names_of(second.text)).isdisjoint(
+        names_of(client.get("/profile/access-tokens").text)
+    )
     assert 'rel="prev" href="/profile/access-tokens"' in second.text
 
 
@@ -85,8 +89,13 @@ def test_search_is_literal_and_filters_the_count(client):
     r = client.get("/profile/access-tokens", params={"q": "TOK-0001"})
     assert names_of(r.text)[:3] == ["tok-00019", "tok-00018", "tok-00017"]
     assert re.search(r'id="token-count">10<', r.text)
-    assert names_of(client.get("/profile/access-tokens", params={"q": "%_"}).text) == ["100%_literal"]
-    assert "No access token matches." in client.get("/profile/access-tokens", params={"q": "nothing"}).text
+    assert names_of(client.get("/profile/access-tokens", params={"q": "%_"}).text) == [
+        "100%_literal"
+    ]
+    assert (
+        "No access token matches."
+        in client.get("/profile/access-tokens", params={"q": "nothing"}).text
+    )
     assert 'value="TOK-0001"' in r.text  # the search box keeps it
 
 
@@ -117,7 +126,10 @@ def test_columns_sort_both_ways_and_say_so(client):
     r = client.get("/profile/access-tokens", params={"sort": "name", "dir": "asc"})
     assert names_of(r.text)[:3] == ["100%_literal", "soon-one", "tok-00000"]  # bytewise
     # the sorted column says so, and its link reverses it (descending is the default: omitted)
-    assert 'aria-sort="ascending"><a href="/profile/access-tokens?sort=name" class="sort sorted-ascending"' in r.text
+    assert (
+        'aria-sort="ascending"><a href="/profile/access-tokens?sort=name" '
+        'class="sort sorted-ascending"' in r.text
+    )
     assert 'aria-sort="none"><a href="/profile/access-tokens?sort=expires" class="sort"' in r.text
     desc = client.get("/profile/access-tokens", params={"sort": "name", "dir": "desc"})
     assert names_of(desc.text)[0] == "tok-09997"
@@ -133,27 +145,38 @@ def test_expires_soon_badge_and_regenerate_shows_the_new_secret_once(client, big
     info = big.list("alice", search="soon-one")[0]
     token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', r.text).group(1)
     rotated = client.post(
-        f"/profile/access-tokens/{info.id}/rotate", data={"csrf_token": token, "back_q": "soon-one", "expiry": "30"}
+        f"/profile/access-tokens/{info.id}/rotate",
+        data={"csrf_token": token, "back_q": "soon-one", "expiry": "30"},
     )
     assert rotated.status_code == 200 and "Access token regenerated" in rotated.text
-    secret = html.unescape(re.search(r'<code id="new-token" class="secret"[^>]*>([^<]+)</code>', rotated.text).group(1))
+    secret = html.unescape(
+        re.search(r'<code id="new-token" class="secret"[^>]*>([^<]+)</code>', rotated.text).group(1)
+    )
     assert rotated.text.count(secret) == 1
     assert rotated.headers["cache-control"].startswith("no-store")
     new = big.verify(secret)
     assert new.name == "soon-one" and new.id != info.id
     assert new.expires_at == START + timedelta(days=30)  # renewed: 30 days from now
-    assert 'data-leave-to="/profile/access-tokens?q=soon-one"' in rotated.text  # back to the same listing
+    assert (
+        'data-leave-to="/profile/access-tokens?q=soon-one"' in rotated.text
+    )  # back to the same listing
     assert secret not in client.get("/profile/access-tokens").text
 
 
 def test_regenerate_keeps_the_date_unless_asked_and_refuses_a_bad_choice(client, big):
     old = big.create("alice", "keep-date", {"device"}, expires_in=timedelta(days=12))
-    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/profile/access-tokens").text).group(1)
-    kept = client.post(f"/profile/access-tokens/{old.info.id}/rotate", data={"csrf_token": token, "expiry": "keep"})
+    token = re.search(
+        r'name="csrf_token" value="([0-9a-f]+)"', client.get("/profile/access-tokens").text
+    ).group(1)
+    kept = client.post(
+        f"/profile/access-tokens/{old.info.id}/rotate", data={"csrf_token": token, "expiry": "keep"}
+    )
     assert kept.status_code == 200
     assert big.list("alice", search="keep-date")[0].expires_at == old.info.expires_at
     current = big.list("alice", search="keep-date")[0]
-    bad = client.post(f"/profile/access-tokens/{current.id}/rotate", data={"csrf_token": token, "expiry": "9999"})
+    bad = client.post(
+        f"/profile/access-tokens/{current.id}/rotate", data={"csrf_token": token, "expiry": "9999"}
+    )
     assert bad.status_code == 400 and "Choose when the token expires." in bad.text
     assert big.list("alice", search="keep-date")[0].id == current.id  # not rotated
 
@@ -162,11 +185,20 @@ def test_without_script_a_row_link_opens_its_dialog_filled(client, big):
     info = big.list("alice", limit=1)[0]
     r = client.get("/profile/access-tokens", params={"edit": info.id})
     edit = re.search(r'<dialog id="edit-dialog".*?</dialog>', r.text, re.DOTALL).group(0)
-    assert "open data-autoshow" in edit and f'action="/profile/access-tokens/{info.id}/scopes"' in edit
+    assert (
+        "open data-autoshow" in edit and f'action="/profile/access-tokens/{info.id}/scopes"' in edit
+    )
     assert f'data-fill="name">{info.name}<' in edit
     revoke = client.get("/profile/access-tokens", params={"revoke": info.id}).text
-    assert re.search(rf'<dialog id="revoke-dialog"[^>]*open data-autoshow>\s*<form method="post" action="/profile/access-tokens/{info.id}/revoke"', revoke)
-    assert 'open data-autoshow' not in client.get("/profile/access-tokens", params={"edit": "nope"}).text
+    assert re.search(
+        rf'<dialog id="revoke-dialog"[^>]*open data-autoshow>\s*'
+        rf'<form method="post" action="/profile/access-tokens/{info.id}/revoke"',
+        revoke,
+    )
+    assert (
+        "open data-autoshow"
+        not in client.get("/profile/access-tokens", params={"edit": "nope"}).text
+    )
 
 
 def test_rendering_runs_off_the_event_loop(client, monkeypatch):
