@@ -386,7 +386,8 @@ class TokenStore(StoreHygiene):
             return [e] + problems
         found = self._e.create_problems(_text(owner, "owner"), item[0], item[1], kind, value)
         if problems:  # the expiry's own problem replaces the default the engine checked
-            found = [p for p in found if p.field not in ("expires_in", "expires_at", "never_expires")]
+            expiry_fields = ("expires_in", "expires_at", "never_expires")
+            found = [p for p in found if p.field not in expiry_fields]
         return list(found) + problems
 
     def create_many(
@@ -473,7 +474,9 @@ class TokenStore(StoreHygiene):
             if owner is not None:
                 raise _invalid("pass an owner or all_owners=True, not both", "all_owners")
         elif owner is None:
-            raise _invalid("pass an owner, or all_owners=True to list every owner's tokens", "owner")
+            raise _invalid(
+                "pass an owner, or all_owners=True to list every owner's tokens", "owner"
+            )
         else:
             owner = _text(owner, "owner")
         plain = (
