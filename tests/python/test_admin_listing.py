@@ -71,6 +71,22 @@ def test_the_answer_is_gzipped(client):
     assert len(gzip.compress(raw.content)) < len(raw.content) / 5
 
 
+def test_a_request_without_the_csrf_cookie_gets_a_new_token_each_time(big):
+    """Compression and reflected input (BREACH): a cross-site request carries no SameSite=Strict
+    cookie, so each answer holds a fresh random CSRF token, nothing a length oracle could
+    converge on; the page's own requests (with the cookie) keep one token."""
+    app = create_app(big, current_user=lambda request: "alice")
+    token = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+    tokens = set()
+    for _ in range(3):
+        stranger = TestClient(app, base_url="http://127.0.0.1:8000")
+        tokens.add(token.search(stranger.get("/profile/access-tokens", params={"q": "a"}).text)[1])
+    assert len(tokens) == 3
+    same = TestClient(app, base_url="http://127.0.0.1:8000")
+    seen = {token.search(same.get("/profile/access-tokens").text)[1] for _ in range(3)}
+    assert len(seen) == 1
+
+
 def test_paging_reaches_the_last_row_and_clamps_past_the_end(client, big):
     last = client.get("/profile/access-tokens?page=200")
     assert "9,951–10,000 of 10,000" in last.text and 'rel="next"' not in last.text
