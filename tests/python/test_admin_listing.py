@@ -229,3 +229,15 @@ def test_rendering_runs_off_the_event_loop(client, monkeypatch):
     client.get("/profile/access-tokens")
     assert threads and all(name != threading.main_thread().name for name in threads)
     assert threads[0].startswith("AnyIO worker thread")
+
+
+def test_the_page_pages_and_searches_on_postgresql_too(pg_url):
+    with tokenkeep.TokenStore(pg_url, pepper="cd" * 32) as s:
+        s.create_many("alice", [(f"pg-{i:03d}", {"device"}) for i in range(120)])
+        s.create("alice", "50%_off", {"policy"})
+        c = TestClient(create_app(s, current_user=lambda request: "alice"))
+        r = c.get("/profile/access-tokens", params={"page": "3"})
+        assert "101–121 of 121" in r.text and len(names_of(r.text)) == 21
+        assert names_of(c.get("/profile/access-tokens", params={"q": "%_"}).text) == ["50%_off"]
+        by_name = c.get("/profile/access-tokens", params={"sort": "name", "dir": "asc"})
+        assert names_of(by_name.text)[:2] == ["50%_off", "pg-000"]
