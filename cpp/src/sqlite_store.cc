@@ -71,7 +71,8 @@ const char* const kMigrations[kSchemaVersion] = {
     // tokens_owner_live: the narrow range a page's count of active tokens scans (100,000
     // tokens: ~9 ms instead of ~19 ms over the wide one).
     R"sql(
-    CREATE INDEX tokens_owner_list ON tokens(owner, created_at, id, revoked_at, expires_at, last_used_at, name);
+    CREATE INDEX tokens_owner_list
+      ON tokens(owner, created_at, id, revoked_at, expires_at, last_used_at, name);
     CREATE INDEX tokens_owner_live ON tokens(owner, revoked_at, expires_at);
     )sql",
     // 3 -> 4: the last use of each scope of each token (Engine::scope_usage), upserted by the
@@ -574,7 +575,8 @@ class SqliteStore final : public TokenRepository {
       if (q.owner) {
         Statement next(c_, kSqliteNextExpirySql);
         next.bind(1, owner).bind(2, now);
-        counts_.keep(key, version, now, next.step("cannot read tokens from") ? next.opt_i64(0) : std::nullopt, page.total);
+        const auto until = next.step("cannot read tokens from") ? next.opt_i64(0) : std::nullopt;
+        counts_.keep(key, version, now, until, page.total);
       }
     }
     std::vector<std::int64_t> ids;
