@@ -121,6 +121,9 @@ def test_a_search_the_engine_refuses_is_marked_on_the_field(client):
     assert re.search(r'id="search"[^>]*aria-invalid="true" aria-describedby="search-error"', r.text)
     assert re.search(r'id="search-error">.*Search is longer than 1000 bytes', r.text)
     assert len(names_of(r.text)) == view.PAGE_SIZE  # the listing without it
+    unknown = client.get("/profile/access-tokens", params={"scope": "devices"})
+    assert re.search(r'id="scope-filter"[^>]*aria-invalid="true"', unknown.text)
+    assert re.search(r'id="scope-filter-error">.*[Uu]nknown scope', unknown.text)
 
 
 def test_scope_filter_and_inactive_view(client, big):
