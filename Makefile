@@ -44,7 +44,7 @@ cpp-test: cpp-build
 	ctest --test-dir $(CPP_BUILD) --output-on-failure -j2
 
 py-test:
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 # Every test runs against a throwaway PostgreSQL cluster (tests/pg/cluster.sh), started here and
 # stopped whatever the outcome; the PostgreSQL tests fail, never skip, without it.

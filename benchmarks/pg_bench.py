@@ -157,22 +157,18 @@ def bench_bulk(pg_url, base_url, rounds, n):
     tk = tokenkeep.TokenStore(pg_url, pepper=PEPPER_HEX)
     counter = iter(range(10**6))
 
-    def run_base():
-        items = [(f"dev-{i}", ["device"]) for i in range(n)]
-        owner = f"bulk-{next(counter)}"
-        t0 = time.perf_counter()
-        base.create_many(owner, items)
-        return time.perf_counter() - t0
+    def timed(create_many):
+        def run():
+            items = [(f"dev-{i}", ["device"]) for i in range(n)]
+            owner = f"bulk-{next(counter)}"
+            t0 = time.perf_counter()
+            create_many(owner, items)
+            return time.perf_counter() - t0
 
-    def run_tk():
-        items = [(f"dev-{i}", ["device"]) for i in range(n)]
-        owner = f"bulk-{next(counter)}"
-        t0 = time.perf_counter()
-        tk.create_many(owner, items)
-        return time.perf_counter() - t0
+        return run
 
     try:
-        return alternate(rounds, (run_base, run_tk))
+        return alternate(rounds, (timed(base.create_many), timed(tk.create_many)))
     finally:
         base.close()
         tk.close()
@@ -192,15 +188,7 @@ def bench_million(url, n_total, hot, calls):
             tk.verify(t, "device:read")
         time.sleep(1.2)
         rng = random.Random(1)
-        clock = time.perf_counter_ns
-        verify = tk.verify
-        samples = []
-        for _ in range(calls):
-            t = tokens[rng.randrange(hot)]
-            t0 = clock()
-            verify(t, "device:read")
-            samples.append(clock() - t0)
-    return load_s, samples
+        return load_s, timed_each(tk.verify, [tokens[rng.randrange(hot)] for _ in range(calls)])
 
 
 def main() -> int:

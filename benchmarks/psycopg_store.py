@@ -11,13 +11,12 @@ documentation suggests for speed: one connection, prepared statements (`prepare=
 
 from __future__ import annotations
 
-import hmac
 import time
 from typing import List, Optional, Sequence, Tuple
 
 import psycopg
 
-from stdlib_store import StdlibTokenStore, _ALPHABET, _expand
+from stdlib_store import StdlibTokenStore, token_id
 
 
 class PsycopgTokenStore(StdlibTokenStore):
@@ -54,21 +53,10 @@ class PsycopgTokenStore(StdlibTokenStore):
         return [t for t, _ in made]
 
     def verify(self, token: str, *required: str) -> Optional[tuple]:
-        if not token.startswith("tk_") or len(token) != 57:
-            return None
-        try:
-            id_ = 0
-            for c in token[3:14]:
-                id_ = id_ * 62 + _ALPHABET.index(c)
-        except ValueError:
+        id_ = token_id(token)
+        if id_ is None:
             return None
         row = self.db.execute(
             "SELECT id, owner, name, scopes, digest, created_at, expires_at, revoked_at FROM tokens WHERE id = %s",
             (id_,), prepare=True).fetchone()
-        if row is None or not hmac.compare_digest(bytes(row[4]), self._digest(id_, token[14:])):
-            return None
-        if row[7] is not None or (row[6] is not None and time.time() > row[6]):
-            return None
-        if required and not _expand(required) <= _expand(row[3].split()):
-            return None
-        return row
+        return self._judge(row, id_, token, required)

@@ -41,6 +41,19 @@ def _expand(scopes: Iterable[str]) -> frozenset:
     return frozenset(out)
 
 
+def token_id(token: str) -> Optional[int]:
+    """The public id of a well-formed token; None for anything else."""
+    if not token.startswith("tk_") or len(token) != 57:
+        return None
+    id_ = 0
+    for c in token[3:14]:
+        k = _ALPHABET.find(c)
+        if k < 0:
+            return None
+        id_ = id_ * 62 + k
+    return id_
+
+
 class StdlibTokenStore:
     def __init__(self, path: str, pepper: bytes) -> None:
         self.pepper = pepper
@@ -95,18 +108,17 @@ class StdlibTokenStore:
 
     def verify(self, token: str, *required: str) -> Optional[tuple]:
         """The row of a valid token granting every required scope; None otherwise."""
-        if not token.startswith("tk_") or len(token) != 57:
-            return None
-        try:
-            id_ = 0
-            for c in token[3:14]:
-                id_ = id_ * 62 + _ALPHABET.index(c)
-        except ValueError:
+        id_ = token_id(token)
+        if id_ is None:
             return None
         row = self.db.execute(
             "SELECT id, owner, name, scopes, digest, created_at, expires_at, revoked_at FROM tokens WHERE id = ?",
             (id_,)).fetchone()
-        if row is None or not hmac.compare_digest(row[4], self._digest(id_, token[14:])):
+        return self._judge(row, id_, token, required)
+
+    def _judge(self, row, id_: int, token: str, required) -> Optional[tuple]:
+        """The verdict on a row read by id: the secret, revocation, expiry, then the scopes."""
+        if row is None or not hmac.compare_digest(bytes(row[4]), self._digest(id_, token[14:])):
             return None
         if row[7] is not None or (row[6] is not None and time.time() > row[6]):
             return None

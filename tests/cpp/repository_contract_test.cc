@@ -341,7 +341,6 @@ TEST_P(RepositoryContract, QueryCountFollowsEveryChangeAndTheClock) {
 
 // ---- end of listing query ------------------------------------------------------------------
 
-
 // --- Leak response and scope usage ------------------------------------------------------------
 
 TEST_P(RepositoryContract, LeakRevokeRevokesLiveTokensOfAnyOwnerSeenThroughAnotherHandle) {

@@ -54,3 +54,11 @@ def complete_tokens(ctx: click.Context, param: Any, incomplete: str) -> List[Com
     except Exception:
         return []
     return [CompletionItem(n) for n in names if n.startswith(incomplete) and n.isprintable()]
+
+
+def scope_option(help: str, **extra):
+    """The repeatable ``--scope/-s`` option every command spells the same way (completion of
+    the store's scopes included); ``help`` says what the scopes mean for this command."""
+    return click.option(
+        "--scope", "-s", "scopes", metavar="SCOPE", shell_complete=complete_scopes, multiple=True, help=help, **extra
+    )

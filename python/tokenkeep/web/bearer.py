@@ -24,7 +24,16 @@ from ..errors import AuthenticationError, ExpiredToken, InsufficientScope, Revok
 from ..models import TokenInfo
 from ..store import TokenStore
 
-__all__ = ["BearerError", "authenticate", "parse_authorization", "single_authorization", "token_in_query"]
+__all__ = [
+    "BearerError",
+    "authenticate",
+    "invalid_token",
+    "missing_token",
+    "parse_authorization",
+    "single_authorization",
+    "token_in_query",
+    "unavailable",
+]
 
 # Fixed descriptions: they go into a quoted header parameter, so no '"' or '\' in them.
 _MISSING = "A bearer token is required (Authorization: Bearer <token>)"
@@ -191,17 +200,17 @@ def authenticate(
         raise BearerError(400, "invalid_request", _IN_URL, realm=realm)
     secret = parse_authorization(single_authorization(authorization, realm=realm))
     if secret is None:
-        raise BearerError(401, None, _MISSING, realm=realm)
+        raise missing_token(realm=realm)
     try:
         return store.verify(secret, *scopes)
     except StoreError:
-        raise BearerError(503, "temporarily_unavailable", _UNAVAILABLE, realm=realm) from None
+        raise unavailable(realm=realm) from None
     except ExpiredToken:
         raise BearerError(401, "invalid_token", _EXPIRED, realm=realm) from None
     except RevokedToken:
         raise BearerError(401, "invalid_token", _REVOKED, realm=realm) from None
     except AuthenticationError:
-        raise BearerError(401, "invalid_token", _INVALID, realm=realm) from None
+        raise invalid_token(realm=realm) from None
     except InsufficientScope:
         raise BearerError(
             403, "insufficient_scope", _SCOPE, scope=" ".join(scopes), realm=realm
@@ -216,3 +225,25 @@ def split_scopes(scopes: Tuple[str, ...]) -> Tuple[str, ...]:
             raise TypeError("scopes must be strings")
         out.extend(s.split())
     return tuple(out)
+
+
+# -- answers for adapters that verify and decide in separate steps (tokenkeep.django) --------
+# DRF authenticates a request before its permissions run, and a site maps the token's owner
+# to its own user: these are the same answers authenticate() gives, for those steps.
+
+
+def missing_token(*, realm: Optional[str] = None) -> BearerError:
+    """The 401 for a request that carries no bearer token (a bare ``Bearer`` challenge)."""
+    return BearerError(401, None, _MISSING, realm=realm)
+
+
+def invalid_token(*, realm: Optional[str] = None) -> BearerError:
+    """The 401 ``invalid_token`` of a token that cannot be used: also the answer when its
+    owner is refused by the site (no such user, or an inactive one), so that a caller cannot
+    tell a disabled account from a wrong token."""
+    return BearerError(401, "invalid_token", _INVALID, realm=realm)
+
+
+def unavailable(*, realm: Optional[str] = None) -> BearerError:
+    """The 503 (with ``Retry-After``) when the store cannot be opened or cannot answer."""
+    return BearerError(503, "temporarily_unavailable", _UNAVAILABLE, realm=realm)

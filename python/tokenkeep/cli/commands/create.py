@@ -8,7 +8,7 @@ from typing import Optional, Tuple
 
 import click
 
-from ..completion import complete_scopes
+from ..completion import scope_option
 from ..argtypes import DATE, DURATION, split_scopes
 from ..bulk import create_bulk
 from ..context import CREATES, App, opens_store, pass_app
@@ -22,15 +22,7 @@ from ..secrets_file import open_secrets_file, write_secrets
 @click.option(
     "--name", "-n", metavar="NAME", help="A unique name for the token (1-100 characters)."
 )
-@click.option(
-    "--scope",
-    "-s",
-    "scopes",
-    metavar="SCOPE",
-    shell_complete=complete_scopes,
-    multiple=True,
-    help="A scope the token grants; repeat or separate with commas (device,policy:read).",
-)
+@scope_option("A scope the token grants; repeat or separate with commas (device,policy:read).")
 @click.option("--expires-in", type=DURATION, help="Lifetime, e.g. 30d, 12h, 2w (default: 30d).")
 @click.option(
     "--expires-at", type=DATE, help="Expiry date, ISO 8601: 2027-01-31 (end of day, UTC)."

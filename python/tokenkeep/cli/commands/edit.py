@@ -6,7 +6,7 @@ from typing import Tuple
 
 import click
 
-from ..completion import complete_scopes, complete_tokens
+from ..completion import complete_tokens, scope_option
 from ..argtypes import split_scopes
 from ..context import App, pass_app, resolve
 from ..exit_codes import EXIT_HELP
@@ -15,16 +15,7 @@ from ..output import info, print_json, scopes_text, token_json
 
 @click.command(epilog=EXIT_HELP)
 @click.argument("token", shell_complete=complete_tokens)
-@click.option(
-    "--scope",
-    "-s",
-    "scopes",
-    metavar="SCOPE",
-    shell_complete=complete_scopes,
-    multiple=True,
-    required=True,
-    help="The new scopes (they replace the old ones); repeat or separate with commas.",
-)
+@scope_option("The new scopes (they replace the old ones); repeat or separate with commas.", required=True)
 @pass_app
 def edit(app: App, token: str, scopes: Tuple[str, ...]) -> None:
     """Change a token's scopes (the only thing that can be edited)."""

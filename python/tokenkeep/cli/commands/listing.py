@@ -6,7 +6,7 @@ from typing import Optional, Tuple
 
 import click
 
-from ..completion import complete_scopes
+from ..completion import scope_option
 from ..argtypes import split_scopes
 from ..context import READS, App, opens_store, pass_app
 from ..exit_codes import EXIT_HELP
@@ -27,15 +27,7 @@ PAGE = 50  # rows shown on a terminal unless --limit says otherwise
     help="active: usable; inactive: revoked or expired; all: both.",
 )
 @click.option("--search", metavar="TEXT", help="Only names containing TEXT (any case).")
-@click.option(
-    "--scope",
-    "-s",
-    "scopes",
-    metavar="SCOPE",
-    shell_complete=complete_scopes,
-    multiple=True,
-    help="Only tokens holding any of these scopes; repeat or separate with commas.",
-)
+@scope_option("Only tokens holding any of these scopes; repeat or separate with commas.")
 @click.option(
     "--sort",
     type=click.Choice(["created", "name", "expires", "last_used"]),

@@ -7,7 +7,7 @@ from typing import Tuple
 import click
 
 from ...errors import ExpiredToken, InsufficientScope, InvalidToken, RevokedToken
-from ..completion import complete_scopes
+from ..completion import scope_option
 from ..argtypes import split_scopes
 from ..context import READS, App, opens_store, pass_app
 from ..exit_codes import EXIT_HELP, EXIT_SCOPE, EXIT_USAGE, CliError, exit_code_of
@@ -24,15 +24,7 @@ _VERIFY_FAILURES = (
 
 @opens_store(READS)
 @click.command(epilog=EXIT_HELP, context_settings={"allow_extra_args": True})
-@click.option(
-    "--scope",
-    "-s",
-    "scopes",
-    metavar="SCOPE",
-    shell_complete=complete_scopes,
-    multiple=True,
-    help="A scope the token must grant; repeat for several (all are required).",
-)
+@scope_option("A scope the token must grant; repeat for several (all are required).")
 @pass_app
 @click.pass_context
 def verify(ctx: click.Context, app: App, scopes: Tuple[str, ...]) -> None:

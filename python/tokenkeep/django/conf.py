@@ -1,0 +1,142 @@
+"""``settings.TOKENKEEP``: read once, checked, and read again when a test overrides it.
+
+>>> TOKENKEEP = {
+...     "DB": BASE_DIR / "tokens.db",        # required: a file, or a postgresql:// URL
+...     "VOCABULARY": ["device", "policy"],  # optional, as TokenStore(vocabulary=...)
+...     "REALM": "api",                      # optional: WWW-Authenticate: Bearer realm="api"
+...     "USER": "myapp.auth.user_for_owner", # optional: owner -> user (dotted path or callable)
+... }
+
+Every other key is a :class:`~tokenkeep.TokenStore` argument in capitals (``PEPPER``,
+``PREVIOUS_PEPPERS``, ``PREFIX``, ``DEFAULT_LIFETIME``, ``MAX_LIFETIME``,
+``ALLOW_NEVER_EXPIRE``, ``CACHE_SIZE``, ``BUSY_TIMEOUT``, ``CREATE_DIRS``, ``CONSISTENCY``,
+``LEASE``; ``CLOCK`` takes a :class:`~tokenkeep.ManualClock`, for tests). An unknown key is
+:class:`~django.core.exceptions.ImproperlyConfigured`, so that a typo is not silently ignored.
+No message here ever shows a value (the pepper is one of them).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Mapping, Optional
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+__all__ = ["TokenkeepSettings", "tokenkeep_settings"]
+
+# settings.TOKENKEEP key -> TokenStore keyword argument.
+_STORE_KEYS = {
+    "DB": "path",
+    "PEPPER": "pepper",
+    "PREVIOUS_PEPPERS": "previous_peppers",
+    "PREFIX": "prefix",
+    "VOCABULARY": "vocabulary",
+    "DEFAULT_LIFETIME": "default_lifetime",
+    "MAX_LIFETIME": "max_lifetime",
+    "ALLOW_NEVER_EXPIRE": "allow_never_expire",
+    "CACHE_SIZE": "cache_size",
+    "BUSY_TIMEOUT": "busy_timeout",
+    "CREATE_DIRS": "create_dirs",
+    "CONSISTENCY": "consistency",
+    "LEASE": "lease",
+    "CLOCK": "clock",
+}
+_OWN_KEYS = ("REALM", "USER")
+
+
+@dataclass(frozen=True)
+class TokenkeepSettings:
+    """``settings.TOKENKEEP`` once checked: the store's arguments, the challenge's realm and
+    the owner -> user function (None: the user whose username is the owner)."""
+
+    store_options: Mapping[str, Any] = field(repr=False)  # holds the pepper: never shown
+    realm: Optional[str]
+    user: Optional[Callable[[str], Any]]
+
+    @property
+    def db(self) -> str:
+        return self.store_options["path"]
+
+
+_lock = threading.Lock()
+_cached: Optional[TokenkeepSettings] = None
+
+
+def tokenkeep_settings() -> TokenkeepSettings:
+    """The checked ``settings.TOKENKEEP`` (ImproperlyConfigured if it is missing or wrong)."""
+    global _cached
+    current = _cached
+    if current is None:
+        with _lock:
+            if _cached is None:
+                _cached = _load()
+            current = _cached
+    return current
+
+
+def _load() -> TokenkeepSettings:
+    raw = getattr(settings, "TOKENKEEP", None)
+    if not isinstance(raw, Mapping):
+        raise ImproperlyConfigured(
+            'settings.TOKENKEEP must be a dict with at least "DB" (the token database file, '
+            "or a postgresql:// URL)"
+        )
+    unknown = sorted(str(k) for k in raw if k not in _STORE_KEYS and k not in _OWN_KEYS)
+    if unknown:
+        known = ", ".join(sorted([*_STORE_KEYS, *_OWN_KEYS]))
+        raise ImproperlyConfigured(
+            f"settings.TOKENKEEP: unknown key(s) {', '.join(unknown)} (known: {known})"
+        )
+    if raw.get("DB") in (None, ""):
+        raise ImproperlyConfigured(
+            'settings.TOKENKEEP["DB"] is required: the token database file or URL'
+        )
+    options: Dict[str, Any] = {_STORE_KEYS[k]: v for k, v in raw.items() if k in _STORE_KEYS}
+    try:
+        options["path"] = os.fspath(options["path"])
+    except TypeError:
+        raise ImproperlyConfigured('settings.TOKENKEEP["DB"] must be a path or a string') from None
+    realm = raw.get("REALM")
+    if realm is not None and (not isinstance(realm, str) or not realm.isprintable()):
+        raise ImproperlyConfigured('settings.TOKENKEEP["REALM"] must be printable text')
+    return TokenkeepSettings(
+        store_options=options, realm=realm or None, user=_user_function(raw.get("USER"))
+    )
+
+
+def _user_function(value: Any) -> Optional[Callable[[str], Any]]:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = import_string(value)
+        except ImportError as e:
+            raise ImproperlyConfigured(
+                f'settings.TOKENKEEP["USER"]: cannot import {value!r} ({e})'
+            ) from None
+    if not callable(value):
+        raise ImproperlyConfigured(
+            'settings.TOKENKEEP["USER"] must be a callable owner -> user, or its dotted path'
+        )
+    return value
+
+
+def _reset(*, setting: str, **_: Any) -> None:
+    """``override_settings(TOKENKEEP=...)`` (and any other change of the setting) takes effect
+    on the next request: the checked copy is dropped, and so is the open store."""
+    global _cached
+    if setting != "TOKENKEEP":
+        return
+    with _lock:
+        _cached = None
+    from .store import reset_store
+
+    reset_store()
+
+
+setting_changed.connect(_reset, dispatch_uid="tokenkeep.django.conf.reset")

@@ -1,0 +1,75 @@
+"""``require_token(*scopes)``: the bearer-token guard for plain Django views (no DRF).
+
+>>> from tokenkeep.django import require_token
+>>> @require_token("policy:read", POST="policy:write")
+... def policies(request):
+...     return JsonResponse({"owner": request.auth.owner, "user": request.user.get_username()})
+
+The view runs only for a request whose token is good, grants the scopes its method needs
+(same keywords as :class:`~tokenkeep.django.HasScopes`) and whose owner is an active user;
+``request.user`` is then that user and ``request.auth`` the token's
+:class:`~tokenkeep.TokenInfo`. Otherwise the answer is the guards' JSON and headers
+(400/401/403/503, RFC 6750) and the view is not called. The view is CSRF-exempt: it only
+runs for a request that carries its credentials in a header, which a browser never adds by
+itself. Async views are awaited (authentication runs in a thread, as the ORM requires).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any, Callable, Optional, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest
+
+from ..web.bearer import BearerError
+from .identity import authenticate_request, bearer_response
+from .scopes import ScopeRule, ScopeSpec
+
+__all__ = ["require_token"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def require_token(
+    *scopes: str,
+    read: Optional[ScopeSpec] = None,
+    write: Optional[ScopeSpec] = None,
+    **methods: ScopeSpec,
+) -> Callable[[F], F]:
+    """A view decorator; see the module docstring. ``require_token()``: any valid token."""
+    rule = ScopeRule(scopes, read, write, **methods)
+
+    def decorate(view: F) -> F:
+        rule.where = f"@require_token({rule!r}) on {view.__module__}.{view.__qualname__}"
+        if asyncio.iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def guarded_async(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    request.user, request.auth = await sync_to_async(authenticate_request)(
+                        request, rule.for_method(request.method)
+                    )
+                except BearerError as failure:
+                    return bearer_response(failure)
+                return await view(request, *args, **kwargs)
+
+            guarded: Any = guarded_async
+        else:
+
+            @functools.wraps(view)
+            def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    request.user, request.auth = authenticate_request(
+                        request, rule.for_method(request.method)
+                    )
+                except BearerError as failure:
+                    return bearer_response(failure)
+                return view(request, *args, **kwargs)
+
+        guarded.csrf_exempt = True
+        guarded.tokenkeep_scopes = rule
+        return guarded  # type: ignore[return-value]
+
+    return decorate
