@@ -53,18 +53,23 @@ std::vector<ScopeUsage> Engine::scope_usage(const std::string& owner, const std:
   for (auto& r : records) {
     ScopeUsage u;
     ScopeMask used = 0, granted = 0;
-    for (const auto& [scope, at] : last[r.id]) {
-      try {
-        used |= vocabulary_.mask_of(scope);
-      } catch (const Error&) {
-        continue;  // a scope no longer in the vocabulary
-      }
-      u.last_used.push_back(ScopeUse{r.id, scope, at});
-    }
     try {
       granted = vocabulary_.mask_of(r.scopes);
     } catch (const Error&) {
       granted = 0;  // as verification: a scope no longer in the vocabulary grants nothing
+    }
+    // Only scopes the token still holds: one used before a narrowing must not come back, so
+    // narrowing a token to its `used` can never widen it.
+    for (const auto& [scope, at] : last[r.id]) {
+      ScopeMask m = 0;
+      try {
+        m = vocabulary_.mask_of(scope);
+      } catch (const Error&) {
+        continue;  // a scope no longer in the vocabulary
+      }
+      if ((m & granted) == 0) continue;
+      used |= m;
+      u.last_used.push_back(ScopeUse{r.id, scope, at});
     }
     u.used = vocabulary_.names_of(used);
     u.unused = vocabulary_.names_of(granted & ~used);

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, with_field
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
@@ -16,9 +16,9 @@ def from_us(us: int) -> datetime:
 
 def to_us(dt: datetime, what: str) -> int:
     if not isinstance(dt, datetime):
-        raise InvalidArgument(f"{what} must be a datetime", field=what)
+        raise with_field(InvalidArgument(f"{what} must be a datetime"), what)
     if dt.tzinfo is None or dt.tzinfo.utcoffset(dt) is None:
-        raise InvalidArgument(f"{what} must be timezone-aware (e.g. datetime.now(timezone.utc))", field=what)
+        raise with_field(InvalidArgument(f"{what} must be timezone-aware (e.g. datetime.now(timezone.utc))"), what)
     return (dt - EPOCH) // _US
 
 
@@ -28,8 +28,8 @@ _US_LIMIT = 2**63 - 1
 
 def duration_us(td: timedelta, what: str) -> int:
     if not isinstance(td, timedelta):
-        raise InvalidArgument(f"{what} must be a timedelta", field=what)
+        raise with_field(InvalidArgument(f"{what} must be a timedelta"), what)
     us = td // _US
     if not -_US_LIMIT <= us <= _US_LIMIT:
-        raise InvalidArgument(f"{what} is too large", field=what)
+        raise with_field(InvalidArgument(f"{what} is too large"), what)
     return us

@@ -6,7 +6,9 @@ one class below. No message ever contains a token secret.
 
 from __future__ import annotations
 
-from typing import AbstractSet
+from typing import AbstractSet, TypeVar
+
+E = TypeVar("E", bound="TokenkeepError")
 
 __all__ = [
     "TokenkeepError",
@@ -34,10 +36,13 @@ class TokenkeepError(Exception):
 
     field: "str | None" = None
 
-    def __init__(self, *args: object, field: "str | None" = None) -> None:
-        super().__init__(*args)
-        if field is not None:
-            self.field = field
+
+def with_field(error: "E", field: str) -> "E":
+    """``error`` with its ``field`` set: ``raise with_field(InvalidArgument("..."), "limit")``.
+    (The classes keep BaseException's own constructor: raising one from the native verify
+    path costs no Python call.)"""
+    error.field = field
+    return error
 
 
 class AuthenticationError(TokenkeepError):

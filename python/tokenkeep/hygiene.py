@@ -129,7 +129,8 @@ class StoreHygiene:
     def scope_usage(
         self, owner: str, token_id: str, *, within: timedelta = _THIRTY_DAYS
     ) -> FrozenSet[str]:
-        """The scopes the token actually exercised in the last ``within`` (30 days), canonical:
+        """The scopes the token holds and actually exercised in the last ``within`` (30 days),
+        canonical (a scope used before the token was narrowed does not count):
         ``update_scopes(owner, token_id, store.scope_usage(owner, token_id))`` narrows a token
         to what it used. :class:`NotFound` if it is not a live token of the owner.
 

@@ -218,7 +218,8 @@ class LeakNotice:
 class ScopeUsage:
     """Which scopes a token's successful verifications required in a recent window.
 
-    ``used`` and ``unused`` are canonical scope sets (``unused``: held, not exercised);
+    ``used`` and ``unused`` are canonical sets of the scopes the token holds (``used``: held
+    and exercised; ``unused``: held, not exercised);
     ``last_used`` maps each ``name:action`` used to its last use (aware UTC). Uses recorded
     by this process count at once; other processes' within about a minute.
     """

@@ -13,7 +13,7 @@ from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 from . import _core
 from ._time import duration_us, to_us
 from .clock import ManualClock
-from .errors import InvalidArgument, NotFound, StoreError, TokenkeepError
+from .errors import InvalidArgument, NotFound, StoreError, TokenkeepError, with_field
 from .hygiene import StoreHygiene
 from .models import AuditEvent, AuditLog, IssuedToken, TokenInfo, TokenList
 
@@ -60,7 +60,7 @@ def _scope_list(scopes: Scopes, what: str = "scopes") -> List[str]:
     try:
         out = list(scopes)
     except TypeError:
-        raise InvalidArgument(f"{what} must be a string or an iterable of strings", field=what) from None
+        raise with_field(InvalidArgument(f"{what} must be a string or an iterable of strings"), what) from None
     for s in out:
         _text(s, what)
     return out
@@ -78,7 +78,7 @@ def _text(value: object, what: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate, e.g. from an undecodable argv or file name
-        raise InvalidArgument(f"{what} must be valid Unicode text", field=what) from None
+        raise with_field(InvalidArgument(f"{what} must be valid Unicode text"), what) from None
     return value
 
 
@@ -92,9 +92,9 @@ def _not_found(owner: str, token_id: str) -> NotFound:
     """NotFound naming what was looked for. An id is public and shown; anything else (it
     might be a pasted secret) is not."""
     what = f"id {_shown(token_id)}" if _core.token_id_valid(token_id) else "that id (not a token id; use TokenInfo.id)"
-    return NotFound(
-        f"no live token with {what} for owner {_shown(owner)} (revoked and other owners' tokens are not found)",
-        field="token_id",
+    return with_field(
+        NotFound(f"no live token with {what} for owner {_shown(owner)} (revoked and other owners' tokens are not found)"),
+        "token_id",
     )
 
 

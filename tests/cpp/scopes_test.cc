@@ -92,3 +92,34 @@ TEST(ScopesTest, UnknownScopeMessageNeverCutsAUtf8Sequence) {
     EXPECT_NE(m.find(std::string(63, 'x') + "..."), std::string::npos);
   }
 }
+
+namespace {
+std::string unknown_scope_message(const tokenkeep::ScopeVocabulary& v, const std::string& scope) {
+  try {
+    (void)v.mask_of(scope);
+  } catch (const tokenkeep::Error& e) {
+    EXPECT_EQ(e.code(), tokenkeep::ErrorCode::kUnknownScope);
+    EXPECT_EQ(e.field, "scopes");
+    return e.what();
+  }
+  ADD_FAILURE() << "expected UnknownScope for " << scope;
+  return "";
+}
+}  // namespace
+
+// Issue 11: the message says what to do and prints the vocabulary as people read it.
+TEST(ScopesTest, UnknownScopeMessageSuggestsTheNearestScopeAndReadsLikeProse) {
+  const auto v = tokenkeep::ScopeVocabulary::default_vocabulary();
+  const std::string known =
+      "; known scopes: collection (read, write), device (read, write), policy (read, write), "
+      "each alone or as name:action";
+  EXPECT_EQ(unknown_scope_message(v, "devic"), "unknown scope 'devic' (did you mean 'device'?)" + known);
+  EXPECT_EQ(unknown_scope_message(v, "device:raed"),
+            "unknown scope 'device:raed' (did you mean 'device:read'?)" + known);
+  EXPECT_EQ(unknown_scope_message(v, "zzzzzz"), "unknown scope 'zzzzzz'" + known);  // no wild guess
+  EXPECT_EQ(unknown_scope_message(v, "device,policy:read"),
+            "unknown scope 'device,policy:read': one scope per item; give 'device' and 'policy:read' separately" +
+                known);
+  EXPECT_EQ(unknown_scope_message(v, "a b;c"),
+            "unknown scope 'a b;c': one scope per item; give 'a', 'b' and 'c' separately" + known);
+}

@@ -38,7 +38,9 @@ def one_char_changed(token: str) -> str:
 
 
 def make_world(tmp_path):
-    clock = ManualClock(datetime.now(timezone.utc))
+    # Two hours behind, advanced below: then the store's clock is the real one again, so a
+    # CLI run on the same file (system clock) sees the same expired token.
+    clock = ManualClock(datetime.now(timezone.utc) - timedelta(hours=2))
     store = tokenkeep.TokenStore(str(tmp_path / "tokens.db"), clock=clock)
     t = {
         "log": store.create("alice", "ci-deploy", {"device"}),

@@ -585,6 +585,8 @@ def test_show_finds_a_token_by_id_or_name_and_never_echoes_a_secret(db, store):
         by_id.code == 0 and "ci" in by_id.out and "Last used" in by_id.out and "never" in by_id.out
     )
     obj = json.loads(tk(db, "--json", "show", "ci").out)
+    usage = obj.pop("scope_usage")  # show adds what the token used (test_cli_leak.py)
+    assert usage == {"days": 30, "used": [], "unused": ["device"], "last_used": {}}
     assert_token_json(obj)
     assert obj["id"] == issued.info.id
     bob_id = store.list("bob")[0].id

@@ -129,3 +129,21 @@ def test_another_store_on_the_same_file_refuses_a_leaked_token_at_once(world):
     store.revoke_leaked(text)
     assert not other.check(t["url"].secret)
     other.close()
+
+
+def test_leak_on_postgresql_revokes_whatever_the_owner_and_every_node_refuses_at_once(pg_url):
+    pepper = "cd" * 32
+    node = lambda: tokenkeep.TokenStore(pg_url, pepper=pepper)  # noqa: E731
+    with node() as a, node() as b:
+        mine = a.create("alice", "ci", {"device"})
+        theirs = a.create("bob", "cd", {"device"})
+        assert b.check(mine.secret) and b.check(theirs.secret)  # cached on node b
+        text = f"POST /x Authorization: Bearer {mine.secret}\n{{\"token\": \"{theirs.secret}\"}}\n"
+        report = a.scan_leaked(text, source="pg.log")
+        assert [(f.outcome, f.token.owner, f.line) for f in report.findings] == [
+            ("revoked", "alice", 1),
+            ("revoked", "bob", 2),
+        ]
+        assert not b.check(mine.secret) and not b.check(theirs.secret)  # strict: at once
+        assert [n.where for n in b.leaked_notices("bob")] == ["pg.log, line 2"]
+        assert a.scan_leaked(text).already_revoked == report.revoked

@@ -67,6 +67,16 @@ def test_scope_usage_is_a_window_and_a_new_use_counts_again(db_path, clock):
         assert store.scope_report("alice", ci.info.id)[0].unused == {"device:read", "policy:read"}
 
 
+def test_narrowing_to_what_was_used_never_widens(store):
+    t = store.create("alice", "t", {"device"})
+    store.verify(t.secret, "device:write")
+    store.update_scopes("alice", t.info.id, {"device:read"})
+    assert store.scope_usage("alice", t.info.id) == frozenset()  # device:write is no longer held
+    assert store.scope_report("alice", t.info.id)[0].last_used == {}
+    store.verify(t.secret, "device:read")
+    assert store.scope_usage("alice", t.info.id) == {"device:read"}
+
+
 def test_overprivileged_leaves_out_expired_tokens(store, clock):
     store.create("alice", "soon", {"device"}, expires_in=timedelta(days=1))
     assert [u.token.name for u in store.overprivileged("alice")] == ["soon"]

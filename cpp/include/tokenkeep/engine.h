@@ -82,7 +82,7 @@ struct LeakFinding {
 // The scopes one token exercised (successful verifications that required them).
 struct ScopeUsage {
   TokenRecord record;
-  std::vector<std::string> used;    // canonical (ScopeVocabulary::names_of) since the cut-off
+  std::vector<std::string> used;    // held and used since the cut-off, canonical (names_of)
   std::vector<std::string> unused;  // held but not used since the cut-off, canonical
   std::vector<ScopeUse> last_used;  // per name:action, its last use
 };

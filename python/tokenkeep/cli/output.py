@@ -130,8 +130,8 @@ def print_tokens(tokens: Sequence[TokenInfo], show_owner: bool = False) -> None:
     )
 
 
-def print_token_details(t: TokenInfo) -> None:
-    """One token as "Field  value" lines (piped: tab-separated)."""
+def print_token_details(t: TokenInfo, extra: Sequence[Sequence[str]] = ()) -> None:
+    """One token as "Field  value" lines (piped: tab-separated), then the ``extra`` rows."""
     now = datetime.now(timezone.utc)
 
     def when(at: Optional[datetime], text: str) -> str:
@@ -145,7 +145,7 @@ def print_token_details(t: TokenInfo) -> None:
         ["Created", when(t.created_at, relative_time(t.created_at, now))],
         ["Expires", when(t.expires_at, expiry_text(t, now))],
         ["Last used", when(t.last_used_at, relative_time(t.last_used_at, now))],
-    ]
+    ] + [list(row) for row in extra]
     if stdout_is_terminal():
         width_ = max(len(k) for k, _ in rows)
         sys.stdout.write("".join(f"{k.ljust(width_)}  {v}\n" for k, v in rows))

@@ -18,4 +18,6 @@ COMMANDS = (
     "serve",
     "scopes",
     "completion",
+    "leak",
+    "scanner_rules",
 )

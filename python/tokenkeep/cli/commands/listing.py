@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from datetime import timedelta
+from typing import List, Optional, Tuple
 
 import click
 
+from ...models import ScopeUsage, TokenInfo
+from ..argtypes import DURATION, split_scopes
 from ..completion import scope_option
-from ..argtypes import split_scopes
 from ..context import READS, App, opens_store, pass_app
 from ..exit_codes import EXIT_HELP
-from ..output import info, print_json, print_tokens, token_json
-from ..tables import stdout_is_terminal
+from ..output import info, print_json, print_tokens, scopes_text, token_json, visible
+from ..tables import print_table, stdout_is_terminal
 
 PAGE = 50  # rows shown on a terminal unless --limit says otherwise
 
@@ -44,6 +46,18 @@ PAGE = 50  # rows shown on a terminal unless --limit says otherwise
     help=f"At most N rows; 0 for all (default: {PAGE} on a terminal, all when piped or --json).",
 )
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip the first N rows.")
+@click.option(
+    "--overprivileged",
+    is_flag=True,
+    help="Only usable tokens holding scopes they did not use within --within, with those scopes.",
+)
+@click.option(
+    "--within",
+    type=DURATION,
+    default="30d",
+    show_default=True,
+    help="The window of --overprivileged.",
+)
 @pass_app
 def list_(
     app: App,
@@ -55,6 +69,8 @@ def list_(
     reverse: bool,
     limit: Optional[int],
     offset: int,
+    overprivileged: bool,
+    within: timedelta,
 ) -> None:
     """List tokens, newest first: yours, or every owner's with --all-owners.
 
@@ -62,6 +78,9 @@ def list_(
     tab-separated fields (id, [owner,] name, scopes, created, expires, last used; dates ISO
     8601 UTC, empty for never), without a header.
     """
+    if overprivileged:
+        _overprivileged(app, all_owners, search, scopes, within, limit, offset)
+        return
     paged = limit is None and stdout_is_terminal() and not app.as_json
     wanted = PAGE if paged else (limit or None)
     tokens = app.store().list(
@@ -92,6 +111,54 @@ def list_(
             f"Showing {offset + 1}-{offset + len(tokens)} of {tokens.total:,} tokens; "
             f"--offset {offset + len(tokens)} for the next page, --limit 0 for all."
         )
+
+
+def _overprivileged(
+    app: App,
+    all_owners: bool,
+    search: Optional[str],
+    scopes: Tuple[str, ...],
+    within: timedelta,
+    limit: Optional[int],
+    offset: int,
+) -> None:
+    """``list --overprivileged``: the usable tokens (of the filter) holding unused scopes."""
+    store = app.store()
+    tokens: List[TokenInfo] = store.list(
+        None if all_owners else app.owner,
+        all_owners=all_owners,
+        state="active",
+        search=search or None,
+        scope=split_scopes(scopes) or None,
+    )
+    wanted = {t.id for t in tokens}
+    found: List[ScopeUsage] = []
+    for owner in dict.fromkeys(t.owner for t in tokens):  # owners in listing order
+        found += [u for u in store.overprivileged(owner, within=within) if u.token.id in wanted]
+    order = {t.id: i for i, t in enumerate(tokens)}
+    found.sort(key=lambda u: order[u.token.id])
+    found = found[offset : offset + limit] if limit else found[offset:]
+    if app.as_json:
+        print_json(
+            [dict(token_json(u.token), used=sorted(u.used), unused=sorted(u.unused)) for u in found]
+        )
+        return
+    if not found:
+        info(f"Every usable token used all its scopes in the last {within.days} days.")
+        return
+    owner_col = ["OWNER"] if all_owners else []
+    terminal = stdout_is_terminal()
+    join = scopes_text if terminal else (lambda s: ",".join(sorted(s)))  # piped: as list does
+    rows = [
+        [u.token.id]
+        + ([visible(u.token.owner)] if all_owners else [])
+        + [visible(u.token.name), join(u.token.scopes), join(u.unused)]
+        for u in found
+    ]
+    if terminal:
+        print_table(["ID"] + owner_col + ["NAME", "SCOPES", f"UNUSED ({within.days} DAYS)"], rows)
+    else:
+        click.echo("".join("\t".join(r) + "\n" for r in rows), nl=False)
 
 
 def register(cli: click.Group) -> None:
