@@ -67,9 +67,7 @@ def _scope_list(scopes: Scopes, what: str = "scopes") -> List[str]:
 
 
 def _invalid(message: str, field: str) -> InvalidArgument:
-    e = InvalidArgument(message)
-    e.field = field
-    return e
+    return with_field(InvalidArgument(message), field)
 
 
 def _text(value: object, what: str) -> str:
