@@ -10,7 +10,8 @@ stores (side by side in one process) and the medians are compared as a ratio.
 Pages measured: the default page (newest first, 50 rows) — the one with the targets
 (< 200 KB, < 150 ms p50 at 10,000 tokens; 100,000 no worse than 2x) — seen again (the store
 reuses a count while nothing changed) and just after a write (another owner's token created
-first, so the count is taken again), plus a search, the last page, and a sort by expiry. Prints a table and writes ``benchmarks/results_page.json``.
+first, so the count is taken again), plus a search, the last page, and a sort by expiry.
+Prints a table and writes ``benchmarks/results_page.json``.
 
     .venv/bin/python benchmarks/page_bench.py               # 30 rounds, ~1 min
     .venv/bin/python benchmarks/page_bench.py --rounds 5    # a quick look
@@ -39,8 +40,8 @@ TARGET_MS = 150.0
 TARGET_RATIO = 2.0
 
 warnings.simplefilter("ignore", DeprecationWarning)
-import tokenkeep  # noqa: E402
-from tokenkeep.web.admin import create_app  # noqa: E402
+import tokenkeep
+from tokenkeep.web.admin import create_app
 
 
 def pages(n: int) -> Dict[str, str]:
@@ -60,7 +61,14 @@ def write_first(label: str) -> bool:
 def seed(path: str, n: int) -> tokenkeep.TokenStore:
     store = tokenkeep.TokenStore(path)
     week = datetime.timedelta(days=7)
-    items = [(f"tok-{i:06d}", {"device:read"} if i % 3 else {"policy", "collection:read"}, week * (1 + i % 40)) for i in range(n)]
+    items = [
+        (
+            f"tok-{i:06d}",
+            {"device:read"} if i % 3 else {"policy", "collection:read"},
+            week * (1 + i % 40),
+        )
+        for i in range(n)
+    ]
     store.create_many(USER, items)
     return store
 
@@ -77,7 +85,8 @@ async def request(app, query: str, gzipped: bool) -> Tuple[float, bytes, Dict[st
         "raw_path": b"/profile/access-tokens",
         "query_string": query.encode(),
         "root_path": "",
-        "headers": [(b"host", b"127.0.0.1:8000")] + ([(b"accept-encoding", b"gzip")] if gzipped else []),
+        "headers": [(b"host", b"127.0.0.1:8000")]
+        + ([(b"accept-encoding", b"gzip")] if gzipped else []),
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
@@ -126,7 +135,9 @@ def main() -> int:
                 for n in SIZES:  # alternating: both sizes see the same machine
                     for label, q in pages(n).items():
                         if write_first(label):
-                            stores[n].create("bob", f"w-{len(times.get((n, label), []))}", {"device"})
+                            stores[n].create(
+                                "bob", f"w-{len(times.get((n, label), []))}", {"device"}
+                            )
                         dt, _, _ = await request(apps[n], q, True)
                         times.setdefault((n, label), []).append(dt)
             for n in SIZES:
@@ -139,7 +150,9 @@ def main() -> int:
                     ts = sorted(times[(n, label)])
                     out[n][label] = {
                         "p50_ms": statistics.median(ts) * 1000,
-                        "p90_ms": ts[int(len(ts) * 0.9) - 1] * 1000 if len(ts) >= 10 else ts[-1] * 1000,
+                        "p90_ms": ts[int(len(ts) * 0.9) - 1] * 1000
+                        if len(ts) >= 10
+                        else ts[-1] * 1000,
                         "raw_bytes": len(raw),
                         "gzip_bytes": len(zipped),
                     }
@@ -151,8 +164,14 @@ def main() -> int:
 
     small, large = SIZES
     print()
-    print(f"Access Token page, one user, {args.rounds} rounds alternating; server time from the ASGI call to the last byte")
-    head = f"{'page':<24} {'tokens':>8} {'raw KB':>8} {'gzip KB':>8} {'p50 ms':>8} {'p90 ms':>8} {'p50 vs 10k':>11}"
+    print(
+        f"Access Token page, one user, {args.rounds} rounds alternating; "
+        "server time from the ASGI call to the last byte"
+    )
+    head = (
+        f"{'page':<24} {'tokens':>8} {'raw KB':>8} {'gzip KB':>8} {'p50 ms':>8} {'p90 ms':>8} "
+        f"{'p50 vs 10k':>11}"
+    )
     print(head)
     print("-" * len(head))
     for label in pages(small):
@@ -169,14 +188,22 @@ def main() -> int:
     w_small = results[small]["default, after a write"]
     w_large = results[large]["default, after a write"]
     ratio_write = w_large["p50_ms"] / w_small["p50_ms"]
+    slowest_large = max(d_large["p50_ms"], w_large["p50_ms"])
     checks = {
-        f"10,000 tokens: page < {TARGET_BYTES // 1024} KB (raw)": d_small["raw_bytes"] < TARGET_BYTES,
+        f"10,000 tokens: page < {TARGET_BYTES // 1024} KB (raw)": (
+            d_small["raw_bytes"] < TARGET_BYTES
+        ),
         f"10,000 tokens: server time p50 < {TARGET_MS:.0f} ms": d_small["p50_ms"] < TARGET_MS,
         f"100,000 tokens: p50 no worse than {TARGET_RATIO:.0f}x 10,000": ratio <= TARGET_RATIO,
-        f"100,000 tokens just after a write: p50 no worse than {TARGET_RATIO:.0f}x 10,000": ratio_write <= TARGET_RATIO,
-        f"100,000 tokens: p50 < {TARGET_RATIO * TARGET_MS:.0f} ms (2x the 10,000 target), also after a write":
-            max(d_large["p50_ms"], w_large["p50_ms"]) < TARGET_RATIO * TARGET_MS,
-        f"100,000 tokens: page bytes no worse than {TARGET_RATIO:.0f}x": d_large["raw_bytes"] <= TARGET_RATIO * d_small["raw_bytes"],
+        f"100,000 tokens just after a write: p50 no worse than {TARGET_RATIO:.0f}x": (
+            ratio_write <= TARGET_RATIO
+        ),
+        f"100,000 tokens: p50 < {TARGET_RATIO * TARGET_MS:.0f} ms, also after a write": (
+            slowest_large < TARGET_RATIO * TARGET_MS
+        ),
+        f"100,000 tokens: page bytes no worse than {TARGET_RATIO:.0f}x": (
+            d_large["raw_bytes"] <= TARGET_RATIO * d_small["raw_bytes"]
+        ),
     }
     print()
     for what, ok in checks.items():
@@ -186,9 +213,14 @@ def main() -> int:
             {
                 "benchmark": "page_bench",
                 "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                "what": "GET /profile/access-tokens through the ASGI app, one user with 10,000 and 100,000 tokens",
+                "what": "GET /profile/access-tokens through the ASGI app, "
+                "one user with 10,000 and 100,000 tokens",
                 "rounds": args.rounds,
-                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                },
                 "results": {str(n): results[n] for n in SIZES},
                 "default_p50_ratio_100k_vs_10k": ratio,
                 "after_write_p50_ratio_100k_vs_10k": ratio_write,

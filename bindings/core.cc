@@ -409,8 +409,8 @@ PYBIND11_MODULE(_core, m) {
           py::arg("owner"), py::arg("items"), py::arg("expiry_kind"), py::arg("expiry_us"), py::arg("actor"))
       .def(
           "create_problems",
-          [](Engine& e, const std::string& owner, const std::string& name, const std::vector<std::string>& scopes,
-             int kind, std::int64_t value) {
+          [](Engine& e, const std::string& owner, const std::string& name,
+             const std::vector<std::string>& scopes, int kind, std::int64_t value) {
             NewToken spec;
             spec.name = name;
             spec.scopes = scopes;
@@ -434,9 +434,9 @@ PYBIND11_MODULE(_core, m) {
           py::arg("owner"))
       .def(
           "query",
-          [](Engine& e, const std::optional<std::string>& owner, const std::string& state, const std::string& search,
-             const std::vector<std::string>& scopes, const std::string& sort, bool descending,
-             std::optional<std::int64_t> limit, std::int64_t offset) {
+          [](Engine& e, const std::optional<std::string>& owner, const std::string& state,
+             const std::string& search, const std::vector<std::string>& scopes, const std::string& sort,
+             bool descending, std::optional<std::int64_t> limit, std::int64_t offset) {
             TokenQuery q;
             q.owner = owner;
             q.state = token_query_state_parse(state);

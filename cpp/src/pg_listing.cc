@@ -28,10 +28,13 @@ const char* pg_query_sql(const TokenQuery& q, bool count) {
         for (int sort = 0; sort < 4; ++sort) {
           for (int desc = 0; desc < 2; ++desc) {
             const char* dir = desc ? " DESC" : " ASC";
+            // "never expires" after every time, "never used" before every use
+            const char* never_expires = desc ? " NULLS FIRST" : " NULLS LAST";
+            const char* never_used = desc ? " NULLS LAST" : " NULLS FIRST";
             std::string order = sort == 0   ? std::string("created_at") + dir
                                 : sort == 1 ? std::string("name COLLATE \"C\"") + dir
-                                : sort == 2 ? std::string("expires_at") + dir + (desc ? " NULLS FIRST" : " NULLS LAST")
-                                            : std::string("last_used_at") + dir + (desc ? " NULLS LAST" : " NULLS FIRST");
+                                : sort == 2 ? std::string("expires_at") + dir + never_expires
+                                            : std::string("last_used_at") + dir + never_used;
             out.push_back("SELECT " PG_TOKEN_COLUMNS ", count(*) OVER () FROM tokenkeep_tokens " + where +
                           " ORDER BY " + order + ", id" + dir + " LIMIT $5 OFFSET $6");
           }
@@ -41,7 +44,8 @@ const char* pg_query_sql(const TokenQuery& q, bool count) {
     return out;
   }();
   const std::size_t variant = (q.owner ? 3u : 0u) + static_cast<std::size_t>(q.state);
-  const std::size_t index = variant * 9 + (count ? 0 : 1 + static_cast<std::size_t>(q.sort) * 2 + (q.descending ? 1 : 0));
+  const std::size_t page = 1 + static_cast<std::size_t>(q.sort) * 2 + (q.descending ? 1 : 0);
+  const std::size_t index = variant * 9 + (count ? 0 : page);
   return texts[index].c_str();
 }
 

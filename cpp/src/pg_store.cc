@@ -148,7 +148,8 @@ class PgStore final : public TokenRepository {
       } else {
         p.add(std::optional<std::int64_t>());
       }
-      p.add(now).add(token_query_fold(q.search)).add_text(pg_array_text(q.scopes_any)).add(q.limit).add(q.offset);
+      p.add(now).add(token_query_fold(q.search)).add_text(pg_array_text(q.scopes_any));
+      p.add(q.limit).add(q.offset);
       return p;
     };
     auto c = pool_.acquire();

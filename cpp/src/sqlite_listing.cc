@@ -12,7 +12,8 @@ const char* sqlite_listing_sql(const TokenQuery& q, bool count) {
   static const std::vector<std::string> texts = [] {
     std::vector<std::string> out;
     for (int variant = 0; variant < 24; ++variant) {
-      const int owner = variant / 12, state = variant / 4 % 3, searched = variant / 2 % 2, scoped = variant % 2;
+      const int owner = variant / 12, state = variant / 4 % 3;
+      const int searched = variant / 2 % 2, scoped = variant % 2;
       {
         std::string where = owner ? "WHERE owner = ?1" : "WHERE 1";
         where += state == 0   ? " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at >= ?2)"
@@ -26,11 +27,15 @@ const char* sqlite_listing_sql(const TokenQuery& q, bool count) {
         for (int sort = 0; sort < 4; ++sort) {
           for (int desc = 0; desc < 2; ++desc) {
             const char* dir = desc ? " DESC" : " ASC";
+            // "never expires" after every time, "never used" before every use
+            const char* never_expires = desc ? " NULLS FIRST" : " NULLS LAST";
+            const char* never_used = desc ? " NULLS LAST" : " NULLS FIRST";
             std::string order = sort == 0   ? std::string("created_at") + dir
                                 : sort == 1 ? std::string("name") + dir
-                                : sort == 2 ? std::string("expires_at") + dir + (desc ? " NULLS FIRST" : " NULLS LAST")
-                                            : std::string("last_used_at") + dir + (desc ? " NULLS LAST" : " NULLS FIRST");
-            out.push_back("SELECT id FROM tokens " + where + " ORDER BY " + order + ", id" + dir + " LIMIT ?5 OFFSET ?6");
+                                : sort == 2 ? std::string("expires_at") + dir + never_expires
+                                            : std::string("last_used_at") + dir + never_used;
+            out.push_back("SELECT id FROM tokens " + where + " ORDER BY " + order + ", id" + dir +
+                          " LIMIT ?5 OFFSET ?6");
           }
         }
       }
@@ -39,7 +44,8 @@ const char* sqlite_listing_sql(const TokenQuery& q, bool count) {
   }();
   const std::size_t variant = (q.owner ? 12u : 0u) + static_cast<std::size_t>(q.state) * 4 +
                               (q.search.empty() ? 0u : 2u) + (q.scopes_any.empty() ? 0u : 1u);
-  const std::size_t index = variant * 9 + (count ? 0 : 1 + static_cast<std::size_t>(q.sort) * 2 + (q.descending ? 1 : 0));
+  const std::size_t page = 1 + static_cast<std::size_t>(q.sort) * 2 + (q.descending ? 1 : 0);
+  const std::size_t index = variant * 9 + (count ? 0 : page);
   return texts[index].c_str();
 }
 
@@ -73,7 +79,8 @@ const char* const kSqliteNextExpirySql =
 std::optional<std::int64_t> ListingCounts::find(const std::string& key, const Version& version,
                                                 std::int64_t now) const {
   for (const auto& e : entries_) {
-    if (e.key == key && e.version == version && now >= e.counted_at && (!e.valid_until || now <= *e.valid_until)) {
+    const bool in_time = now >= e.counted_at && (!e.valid_until || now <= *e.valid_until);
+    if (e.key == key && e.version == version && in_time) {
       return e.total;
     }
   }
@@ -100,8 +107,8 @@ void ListingCounts::keep(const std::string& key, const Version& version, std::in
 std::string ListingCounts::key(const char* sql, const std::string& owner, const std::string& search,
                                const std::string& scopes) {
   // Lengths first: no two different listings share a key.
-  return std::to_string(reinterpret_cast<std::uintptr_t>(sql)) + ":" + std::to_string(owner.size()) + ":" + owner +
-         std::to_string(search.size()) + ":" + search + scopes;
+  return std::to_string(reinterpret_cast<std::uintptr_t>(sql)) + ":" + std::to_string(owner.size()) + ":" +
+         owner + std::to_string(search.size()) + ":" + search + scopes;
 }
 
 }  // namespace tokenkeep

@@ -37,8 +37,8 @@ class ListingCounts {
   };
   std::optional<std::int64_t> find(const std::string& key, const Version& version, std::int64_t now) const;
   // `valid_until`: the next expiry (nullopt: none, valid until a change).
-  void keep(const std::string& key, const Version& version, std::int64_t now, std::optional<std::int64_t> valid_until,
-            std::int64_t total);
+  void keep(const std::string& key, const Version& version, std::int64_t now,
+            std::optional<std::int64_t> valid_until, std::int64_t total);
   // The key of a listing (its SQL and its parameters but time and paging).
   static std::string key(const char* sql, const std::string& owner, const std::string& search,
                          const std::string& scopes);

@@ -51,7 +51,8 @@ const char* const kMigrations[kSchemaVersion] = {
     // tokens_owner_live: the narrow range a page's count of active tokens scans (100,000
     // tokens: ~9 ms instead of ~19 ms over the wide one).
     R"sql(
-    CREATE INDEX tokens_owner_list ON tokens(owner, created_at, id, revoked_at, expires_at, last_used_at, name);
+    CREATE INDEX tokens_owner_list
+      ON tokens(owner, created_at, id, revoked_at, expires_at, last_used_at, name);
     CREATE INDEX tokens_owner_live ON tokens(owner, revoked_at, expires_at);
     )sql",
     // 3 -> 4: the last use of each scope of each token (Engine::scope_usage), upserted by the

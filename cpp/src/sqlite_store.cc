@@ -249,7 +249,8 @@ class SqliteStore final : public TokenRepository {
       if (q.owner) {
         Statement next(c_, kSqliteNextExpirySql);
         next.bind(1, owner).bind(2, now);
-        counts_.keep(key, version, now, next.step("cannot read tokens from") ? next.opt_i64(0) : std::nullopt, page.total);
+        const auto until = next.step("cannot read tokens from") ? next.opt_i64(0) : std::nullopt;
+        counts_.keep(key, version, now, until, page.total);
       }
     }
     std::vector<std::int64_t> ids;

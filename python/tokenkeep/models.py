@@ -110,7 +110,12 @@ class TokenList(List[TokenInfo]):
     """
 
     def __init__(
-        self, items: Iterable[TokenInfo] = (), *, total: Optional[int] = None, limit: Optional[int] = None, offset: int = 0
+        self,
+        items: Iterable[TokenInfo] = (),
+        *,
+        total: Optional[int] = None,
+        limit: Optional[int] = None,
+        offset: int = 0,
     ) -> None:
         super().__init__(items)
         self.total = len(self) if total is None else total
@@ -142,6 +147,7 @@ class AuditLog(List[AuditEvent]):
         from .jupyter import to_dataframe
 
         return to_dataframe(self)
+
 
 # --- Leak response and scope usage (TokenStore.scan_leaked, TokenStore.scope_report) ----------
 

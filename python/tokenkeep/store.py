@@ -67,9 +67,7 @@ def _scope_list(scopes: Scopes, what: str = "scopes") -> List[str]:
 
 
 def _invalid(message: str, field: str) -> InvalidArgument:
-    e = InvalidArgument(message)
-    e.field = field
-    return e
+    return with_field(InvalidArgument(message), field)
 
 
 def _text(value: object, what: str) -> str:
@@ -386,7 +384,8 @@ class TokenStore(StoreHygiene):
             return [e] + problems
         found = self._e.create_problems(_text(owner, "owner"), item[0], item[1], kind, value)
         if problems:  # the expiry's own problem replaces the default the engine checked
-            found = [p for p in found if p.field not in ("expires_in", "expires_at", "never_expires")]
+            expiry_fields = ("expires_in", "expires_at", "never_expires")
+            found = [p for p in found if p.field not in expiry_fields]
         return list(found) + problems
 
     def create_many(
@@ -473,7 +472,9 @@ class TokenStore(StoreHygiene):
             if owner is not None:
                 raise _invalid("pass an owner or all_owners=True, not both", "all_owners")
         elif owner is None:
-            raise _invalid("pass an owner, or all_owners=True to list every owner's tokens", "owner")
+            raise _invalid(
+                "pass an owner, or all_owners=True to list every owner's tokens", "owner"
+            )
         else:
             owner = _text(owner, "owner")
         plain = (

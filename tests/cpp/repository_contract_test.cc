@@ -214,8 +214,8 @@ TokenQuery query_of(std::optional<std::string> owner) {
 using Ids = std::vector<std::int64_t>;
 
 TEST_P(RepositoryContract, QueryFiltersByStateAtNowAndOwner) {
-  repo_->tokens_insert({record(1, "alice", "a", 10, 500), record(2, "alice", "b", 20, 1000), record(3, "alice", "c", 30),
-                        record(4, "bob", "d", 40)},
+  repo_->tokens_insert({record(1, "alice", "a", 10, 500), record(2, "alice", "b", 20, 1000),
+                        record(3, "alice", "c", 30), record(4, "bob", "d", 40)},
                        "x", 1);
   ASSERT_TRUE(repo_->tokens_revoke("alice", {3}, "x", 50));
   TokenQuery q = query_of(std::string("alice"));
@@ -294,8 +294,8 @@ TEST_P(RepositoryContract, QueryScopesMatchAnyStoredScope) {
 }
 
 TEST_P(RepositoryContract, QuerySortsEachColumnBothWaysWithIdTies) {
-  repo_->tokens_insert({record(1, "alice", "b", 10, 300), record(2, "alice", "a", 10), record(3, "alice", "C", 30, 200),
-                        record(4, "alice", "B2", 20, 300)},
+  repo_->tokens_insert({record(1, "alice", "b", 10, 300), record(2, "alice", "a", 10),
+                        record(3, "alice", "C", 30, 200), record(4, "alice", "B2", 20, 300)},
                        "x", 1);
   repo_->tokens_touch({{1, 70}, {3, 50}});
   TokenQuery q = query_of(std::string("alice"));
@@ -316,8 +316,8 @@ TEST_P(RepositoryContract, QuerySortsEachColumnBothWaysWithIdTies) {
 
 TEST_P(RepositoryContract, QueryCountFollowsEveryChangeAndTheClock) {
   auto other = store_->open();  // another connection or process
-  repo_->tokens_insert({record(1, "alice", "a", 1, 100), record(2, "alice", "b", 2, 300), record(3, "alice", "c", 3)},
-                       "x", 1);
+  repo_->tokens_insert(
+      {record(1, "alice", "a", 1, 100), record(2, "alice", "b", 2, 300), record(3, "alice", "c", 3)}, "x", 1);
   TokenQuery q = query_of(std::string("alice"));
   auto total = [&](std::int64_t now) { return repo_->tokens_query(q, now).total; };
   EXPECT_EQ(total(50), 3);

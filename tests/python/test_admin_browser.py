@@ -23,7 +23,6 @@ import pytest
 import tokenkeep
 import uvicorn
 from playwright import sync_api as playwright_api
-
 from tokenkeep.web.admin import create_app
 
 CHROMIUM = os.environ.get("TOKENKEEP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -47,7 +46,9 @@ class _Server:
 
     def __init__(self, app) -> None:
         self.port = _free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="admin-page", daemon=True)
         self.thread.start()
@@ -67,7 +68,10 @@ class _Server:
 def store(tmp_path_factory):
     path = tmp_path_factory.mktemp("admin-browser") / "tokens.db"
     with tokenkeep.TokenStore(str(path)) as s:
-        s.create_many(USER, [(f"seed-{i:05d}", {"device:read"} if i % 2 else {"policy"}) for i in range(SEEDED)])
+        s.create_many(
+            USER,
+            [(f"seed-{i:05d}", {"device:read"} if i % 2 else {"policy"}) for i in range(SEEDED)],
+        )
         yield s
 
 
@@ -80,7 +84,9 @@ def server(store):
 
 @pytest.fixture(scope="module")
 def browser():
-    assert os.path.exists(CHROMIUM), f"no Chromium at {CHROMIUM}: make setup installs the Debian package chromium"
+    assert os.path.exists(CHROMIUM), (
+        f"no Chromium at {CHROMIUM}: make setup installs the Debian package chromium"
+    )
     os.makedirs(ARTIFACTS, exist_ok=True)
     with playwright_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
@@ -117,7 +123,9 @@ def page(browser, server):
 
 @pytest.fixture
 def phone(browser, server):
-    context, pg = _page(browser, server, PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    context, pg = _page(
+        browser, server, PHONE, is_mobile=True, has_touch=True, device_scale_factor=2
+    )
     yield pg
     context.close()
 
@@ -171,12 +179,16 @@ def _inside(box, outer) -> bool:
 def _on_screen(page, locator) -> bool:
     box = locator.bounding_box()
     vp = page.viewport_size
-    return box is not None and _inside(box, {"x": 0, "y": 0, "width": vp["width"], "height": vp["height"]})
+    return box is not None and _inside(
+        box, {"x": 0, "y": 0, "width": vp["width"], "height": vp["height"]}
+    )
 
 
 def test_create_verify_edit_revoke_in_the_browser(page, store):
     store.create(owner=USER, name="grafana-readonly", scopes={"device:read", "policy:read"})
-    store.create(owner=USER, name="nightly-backup", scopes={"collection"}, expires_in=timedelta(days=5))
+    store.create(
+        owner=USER, name="nightly-backup", scopes={"collection"}, expires_in=timedelta(days=5)
+    )
 
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/profile/access-tokens$"))
@@ -189,11 +201,15 @@ def test_create_verify_edit_revoke_in_the_browser(page, store):
     expect(dialog).to_be_visible()
     dialog.get_by_label("Token Name").fill("ci-deploy")
     dialog.locator('input[value="device"]').check()
-    expect(dialog.locator('input[value="device:write"]')).to_be_checked()  # the bare scope covers its actions
+    expect(
+        dialog.locator('input[value="device:write"]')
+    ).to_be_checked()  # the bare scope covers its actions
     dialog.locator('input[value="policy:read"]').check()
     dialog.get_by_label("Expiration", exact=True).select_option("90")
     expected_expiry = _date(datetime.now(timezone.utc) + timedelta(days=90))
-    expect(dialog.locator("#expiry-preview")).to_have_text(f"The token will expire on {expected_expiry}.")
+    expect(dialog.locator("#expiry-preview")).to_have_text(
+        f"The token will expire on {expected_expiry}."
+    )
     _shot(page, "01-create-dialog")
     dialog.get_by_role("button", name="Create", exact=True).click()
 
@@ -207,7 +223,10 @@ def test_create_verify_edit_revoke_in_the_browser(page, store):
     assert re.fullmatch(r"tk_[A-Za-z0-9]+", secret) and len(secret) == 63
     assert "mono" in box.evaluate("e => getComputedStyle(e).fontFamily").lower()
     assert box.evaluate("e => e.scrollWidth <= e.clientWidth && e.scrollHeight <= e.clientHeight")
-    assert box.evaluate("e => e.getBoundingClientRect().height < 2 * parseFloat(getComputedStyle(e).lineHeight) + 24")
+    assert box.evaluate(
+        "e => e.getBoundingClientRect().height"
+        " < 2 * parseFloat(getComputedStyle(e).lineHeight) + 24"
+    )
     created.get_by_role("button", name="Copy").click()
     expect(created.locator("[data-copy-label]")).to_have_text("Copied")
     status = created.locator("[data-copy-status]")
@@ -230,12 +249,16 @@ def test_create_verify_edit_revoke_in_the_browser(page, store):
     expect(row.locator(".chip")).to_have_text(["Device", "Policy (read)"])
     expect(row.locator(".created-cell")).to_have_text(_date(info.created_at))
     expect(row.locator(".expires-cell time")).to_have_text(expected_expiry)
-    expect(row.locator(".used-cell")).to_contain_text(_date(datetime.now(timezone.utc)))  # verified above
+    expect(row.locator(".used-cell")).to_contain_text(
+        _date(datetime.now(timezone.utc))
+    )  # verified above
     expect(page.locator("#tokens-table thead th")).to_have_text(
         ["Token Name", "Scope", "Date of Creation", "Date of Expiration", "Last Used", "Actions"]
     )
     expect(_row(page, "nightly-backup").locator(".badge")).to_have_text("Expires soon")
-    expect(_row(page, "nightly-backup").get_by_role("link", name="Regenerate", exact=True)).to_be_visible()
+    expect(
+        _row(page, "nightly-backup").get_by_role("link", name="Regenerate", exact=True)
+    ).to_be_visible()
     _shot(page, "03-list")
 
     # Edit: the one edit dialog, filled for this row. Device -> Collection (read).
@@ -258,7 +281,9 @@ def test_create_verify_edit_revoke_in_the_browser(page, store):
     expect(updated.locator(".chip")).to_have_text(["Collection (read)", "Policy (read)"])
     updated.get_by_role("link", name="Close").click()
     expect(page).to_have_url(re.compile(r"/profile/access-tokens$"))
-    expect(_row(page, "ci-deploy").locator(".chip")).to_have_text(["Collection (read)", "Policy (read)"])
+    expect(_row(page, "ci-deploy").locator(".chip")).to_have_text(
+        ["Collection (read)", "Policy (read)"]
+    )
     assert store.verify(secret, "collection:read", "policy:read").id == info.id
 
     # The same edit dialog, now for another row: filled for that one.
@@ -291,7 +316,11 @@ def test_create_verify_edit_revoke_in_the_browser(page, store):
 
 
 def test_actions_stay_visible_after_a_use_at_1280_px(page, store):
-    issued = store.create(owner=USER, name="used-by-a-very-long-running-deployment-pipeline", scopes={"device", "policy"})
+    issued = store.create(
+        owner=USER,
+        name="used-by-a-very-long-running-deployment-pipeline",
+        scopes={"device", "policy"},
+    )
     store.verify(issued.secret)
     store._e.uses_flush()
     page.goto("/profile/access-tokens")
@@ -301,11 +330,16 @@ def test_actions_stay_visible_after_a_use_at_1280_px(page, store):
     for label in ("Edit", "Regenerate", "Delete"):
         button = row.get_by_role("link", name=f"{label} {issued.info.name}")
         box = button.bounding_box()
-        assert _inside(box, wrap) and box["x"] + box["width"] <= DESKTOP["width"], (label, box, wrap)
+        assert _inside(box, wrap) and box["x"] + box["width"] <= DESKTOP["width"], (
+            label,
+            box,
+            wrap,
+        )
         # nothing covers it: the element at its centre is the button itself
         assert button.evaluate(
             "e => { const r = e.getBoundingClientRect();"
-            " return e.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)); }"
+            " const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);"
+            " return e.contains(hit); }"
         )
     assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
     assert page.locator(".table-wrap").evaluate("e => e.scrollWidth <= e.clientWidth")
@@ -313,7 +347,9 @@ def test_actions_stay_visible_after_a_use_at_1280_px(page, store):
 
 
 def test_phone_has_no_horizontal_scroll_and_dialogs_on_screen(phone, store):
-    issued = store.create(owner=USER, name="phone-token", scopes={"device:read", "policy:read", "collection"})
+    issued = store.create(
+        owner=USER, name="phone-token", scopes={"device:read", "policy:read", "collection"}
+    )
     store.verify(issued.secret)
     store._e.uses_flush()
     phone.goto("/profile/access-tokens")
@@ -379,7 +415,9 @@ def test_search_and_paging(page, store):
 
 
 def test_regenerate_shows_the_new_secret_once(page, store):
-    old = store.create(owner=USER, name="to-regenerate", scopes={"policy:read"}, expires_in=timedelta(days=2))
+    old = store.create(
+        owner=USER, name="to-regenerate", scopes={"policy:read"}, expires_in=timedelta(days=2)
+    )
     page.goto("/profile/access-tokens")
     row = _row(page, "to-regenerate")
     expect(row.locator(".badge")).to_have_text("Expires soon")
@@ -389,7 +427,9 @@ def test_regenerate_shows_the_new_secret_once(page, store):
     expect(confirm).to_contain_text("Regenerate to-regenerate?")
     lifetime = confirm.get_by_label("Expiration")
     expect(lifetime).to_have_value("keep")
-    expect(lifetime.locator("option").first).to_have_text(f"Keep the current date ({_date(old.info.expires_at)})")
+    expect(lifetime.locator("option").first).to_have_text(
+        f"Keep the current date ({_date(old.info.expires_at)})"
+    )
     confirm.get_by_role("button", name="Cancel").click()
     # ... and from the link next to "Expires soon", a renewal: 30 days from now.
     row.get_by_role("link", name="Regenerate", exact=True).click()
@@ -402,12 +442,18 @@ def test_regenerate_shows_the_new_secret_once(page, store):
     assert secret != old.secret and len(secret) == 63
     renewed = store.verify(secret, "policy:read")
     assert renewed.name == "to-regenerate"
-    assert timedelta(days=29, hours=23) < renewed.expires_at - datetime.now(timezone.utc) <= timedelta(days=30)
+    assert (
+        timedelta(days=29, hours=23)
+        < renewed.expires_at - datetime.now(timezone.utc)
+        <= timedelta(days=30)
+    )
     with pytest.raises(tokenkeep.RevokedToken):
         store.verify(old.secret)
     _close_secret(page)
     expect(_row(page, "to-regenerate")).to_have_count(1)
-    expect(_row(page, "to-regenerate").locator(".badge")).to_have_count(0)  # no longer expiring soon
+    expect(_row(page, "to-regenerate").locator(".badge")).to_have_count(
+        0
+    )  # no longer expiring soon
     assert secret not in page.content()
 
 
@@ -448,7 +494,9 @@ def test_form_errors_are_tied_to_their_fields_and_shown_together(page, store):
     expect(name).to_have_accessible_description(re.compile("A token name must not be empty"))
     picker = dialog.locator("[data-scope-picker]")
     expect(picker).to_have_attribute("aria-invalid", "true")
-    expect(page.locator("#" + picker.get_attribute("aria-describedby"))).to_have_text("At least one scope is required.")
+    expect(page.locator("#" + picker.get_attribute("aria-describedby"))).to_have_text(
+        "At least one scope is required."
+    )
     expiry = dialog.get_by_label("Expiration", exact=True)
     expect(expiry).to_have_attribute("aria-invalid", "true")
     expect(expiry).to_have_accessible_description(re.compile("Choose an expiration date"))

@@ -62,18 +62,26 @@ def csrf_of(response) -> str:
 
 
 def new_token_of(response) -> str:
-    return html.unescape(re.search(r'<code id="new-token" class="secret"[^>]*>([^<]+)</code>', response.text).group(1))
+    return html.unescape(
+        re.search(r'<code id="new-token" class="secret"[^>]*>([^<]+)</code>', response.text).group(
+            1
+        )
+    )
 
 
 def form_error_of(response) -> str:
     """The dialog's summary line."""
-    m = re.search(r'class="form-error" role="alert"[^>]*>.*?<span>(.*?)</span>', response.text, re.DOTALL)
+    m = re.search(
+        r'class="form-error" role="alert"[^>]*>.*?<span>(.*?)</span>', response.text, re.DOTALL
+    )
     return html.unescape(m.group(1)) if m else ""
 
 
 def field_errors_of(response) -> dict:
     """Each control's message by the id of its error element ("token-name-error", ...)."""
-    found = re.findall(r'<p class="field-error" id="([^"]+)">.*?<span>(.*?)</span></p>', response.text, re.DOTALL)
+    found = re.findall(
+        r'<p class="field-error" id="([^"]+)">.*?<span>(.*?)</span></p>', response.text, re.DOTALL
+    )
     return {k: html.unescape(v) for k, v in found}
 
 
@@ -178,12 +186,28 @@ def test_custom_expiry_date(alice, store):
         ({"scopes": []}, "create-scope-error", "At least one scope is required."),
         ({"name": "   "}, "token-name-error", "A token name must not be empty."),
         ({"name": "x" * 101}, "token-name-error", "A token name must be at most 100 characters."),
-        ({"name": "bad\x01name"}, "token-name-error", "A token name must not contain control characters."),
-        ({"name": "bad\x85name"}, "token-name-error", "A token name must not contain control characters."),
+        (
+            {"name": "bad\x01name"},
+            "token-name-error",
+            "A token name must not contain control characters.",
+        ),
+        (
+            {"name": "bad\x85name"},
+            "token-name-error",
+            "A token name must not contain control characters.",
+        ),
         ({"scopes": ["fleet"]}, "create-scope-error", "One of the selected scopes does not exist."),
         ({"expiry": "9999"}, "token-expiry-error", "Choose when the token expires."),
-        ({"expiry": "custom", "expires_on": ""}, "token-expiry-error", "Choose an expiration date."),
-        ({"expiry": "custom", "expires_on": "2029-12-31"}, "token-expiry-error", "Expires_at must be in the future."),
+        (
+            {"expiry": "custom", "expires_on": ""},
+            "token-expiry-error",
+            "Choose an expiration date.",
+        ),
+        (
+            {"expiry": "custom", "expires_on": "2029-12-31"},
+            "token-expiry-error",
+            "Expires_at must be in the future.",
+        ),
         (
             {"expiry": "custom", "expires_on": "2032-01-01"},
             "token-expiry-error",
@@ -197,7 +221,9 @@ def test_create_errors_come_back_tied_to_their_field(alice, store, kwargs, contr
     assert field_errors_of(r) == {control: message}
     assert form_error_of(r) == "Correct the field marked below."
     field_id = control[: -len("-error")]
-    tag = re.search(rf'<[^>]*(?:id="{field_id}"|aria-labelledby="{field_id}-label")[^>]*>', r.text).group(0)
+    tag = re.search(
+        rf'<[^>]*(?:id="{field_id}"|aria-labelledby="{field_id}-label")[^>]*>', r.text
+    ).group(0)
     assert 'aria-invalid="true"' in tag and control in tag  # aria-describedby names the message
     assert 'id="create-dialog"' in r.text and "data-autoshow" in r.text
     assert 'id="new-token"' not in r.text
@@ -207,7 +233,11 @@ def test_create_errors_come_back_tied_to_their_field(alice, store, kwargs, contr
 def test_every_create_error_is_shown_at_once(alice, store):
     r = create(alice, name="  ", scopes=[], expiry="custom", expires_on="")
     assert r.status_code == 400
-    assert set(field_errors_of(r)) == {"token-name-error", "create-scope-error", "token-expiry-error"}
+    assert set(field_errors_of(r)) == {
+        "token-name-error",
+        "create-scope-error",
+        "token-expiry-error",
+    }
     assert form_error_of(r) == "Correct the 3 fields marked below."
     assert r.text.count('aria-invalid="true"') >= 3
 
@@ -217,7 +247,8 @@ def test_duplicate_name_is_409_with_a_clear_message(alice, store):
     r = create(alice, name="  ci-deploy ", scopes=["policy"])
     assert r.status_code == 409
     assert field_errors_of(r) == {
-        "token-name-error": "You already have an access token named “ci-deploy”. Choose another name."
+        "token-name-error": "You already have an access token named “ci-deploy”. "
+        "Choose another name."
     }
     assert len(store.list(owner="alice")) == 1
 
@@ -324,7 +355,10 @@ def test_edit_without_scope_keeps_the_dialog_open_with_a_message(alice, store):
     r = alice.post(f"/profile/access-tokens/{info.id}/scopes", data={"csrf_token": token})
     assert r.status_code == 400
     assert field_errors_of(r) == {"edit-scope-error": "At least one scope is required."}
-    assert 'id="edit-dialog"' in r.text and f'action="/profile/access-tokens/{info.id}/scopes"' in r.text
+    assert (
+        'id="edit-dialog"' in r.text
+        and f'action="/profile/access-tokens/{info.id}/scopes"' in r.text
+    )
     assert store.get(owner="alice", token_id=info.id).scopes == {"device"}
 
 
@@ -366,7 +400,9 @@ def test_expired_and_expiring_tokens_are_marked(alice, store, clock):
     assert ">Expires soon</span>" in text and ">Expired</span>" not in text and ">old<" not in text
     soon = store.list("alice", search="soon")[0]
     # Regenerate next to the badge (a link that opens the regenerate dialog, also without script)
-    assert re.search(rf'Expires soon</span>\s*<a class="link-button" href="[^"]*rotate={soon.id}"', text)
+    assert re.search(
+        rf'Expires soon</span>\s*<a class="link-button" href="[^"]*rotate={soon.id}"', text
+    )
     inactive = alice.get("/profile/access-tokens?view=inactive").text
     assert ">old<" in inactive and ">Expired</span>" in inactive and ">soon<" not in inactive
     assert 'data-action="edit"' not in inactive  # read only

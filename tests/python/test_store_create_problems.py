@@ -20,7 +20,10 @@ def test_all_problems_at_once_each_with_its_field(store):
 
 def test_unknown_scope_and_control_characters(store):
     problems = store.create_problems("alice", "a\x85b", ["devices"])
-    assert [(type(p), p.field) for p in problems] == [(InvalidArgument, "name"), (UnknownScope, "scopes")]
+    assert [(type(p), p.field) for p in problems] == [
+        (InvalidArgument, "name"),
+        (UnknownScope, "scopes"),
+    ]
 
 
 def test_a_valid_request_has_no_problem_and_a_taken_name_is_left_to_create(store):
@@ -30,6 +33,8 @@ def test_a_valid_request_has_no_problem_and_a_taken_name_is_left_to_create(store
 
 
 def test_conflicting_expiry_arguments_are_one_problem(store):
-    problems = store.create_problems("alice", "ok", {"device"}, expires_in=timedelta(days=1), never_expires=True)
+    problems = store.create_problems(
+        "alice", "ok", {"device"}, expires_in=timedelta(days=1), never_expires=True
+    )
     assert len(problems) == 1 and isinstance(problems[0], InvalidArgument)
     assert "at most one of" in str(problems[0])

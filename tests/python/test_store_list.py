@@ -6,12 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 import tokenkeep
+from conftest import T0
 from tokenkeep import InvalidArgument, UnknownScope
 from tokenkeep.models import TokenList
-
-from conftest import T0
 
 PEPPER = "ab" * 32
 
@@ -19,7 +17,11 @@ PEPPER = "ab" * 32
 @pytest.fixture(params=["sqlite", "postgresql"])
 def lst(request, tmp_path, clock):
     """A store on each backend (PostgreSQL: a fresh schema from the pg_url fixture)."""
-    where = str(tmp_path / "list.db") if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    where = (
+        str(tmp_path / "list.db")
+        if request.param == "sqlite"
+        else request.getfixturevalue("pg_url")
+    )
     with tokenkeep.TokenStore(where, clock=clock, pepper=PEPPER, allow_never_expire=True) as s:
         yield s
 
@@ -55,8 +57,15 @@ def test_pages_carry_the_total_and_the_page_asked_for(lst, clock):
 
 
 def test_search_is_case_insensitive_and_literal(lst):
-    lst.create_many("alice", [("CI-deploy", {"device"}), ("ci_deploy", {"device"}), ("50% off", {"device"}),
-                              ("cixdeploy", {"device"})])
+    lst.create_many(
+        "alice",
+        [
+            ("CI-deploy", {"device"}),
+            ("ci_deploy", {"device"}),
+            ("50% off", {"device"}),
+            ("cixdeploy", {"device"}),
+        ],
+    )
     assert names(lst.list("alice", search="ci-DEPLOY")) == ["CI-deploy"]
     assert names(lst.list("alice", search="_")) == ["ci_deploy"]
     assert names(lst.list("alice", search="%")) == ["50% off"]

@@ -6,10 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
-from tokenkeep import InvalidArgument, RevokedToken
-
 from conftest import T0
+from tokenkeep import InvalidArgument, RevokedToken
 
 
 def test_rotate_keeps_the_expiry_by_default(store, clock):

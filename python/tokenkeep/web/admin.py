@@ -90,7 +90,9 @@ def create_app(
     if not callable(current_user):
         raise TypeError("current_user must be a callable taking the request")
 
-    app = fastapi.FastAPI(title=f"{title} access tokens", docs_url=None, redoc_url=None, openapi_url=None)
+    app = fastapi.FastAPI(
+        title=f"{title} access tokens", docs_url=None, redoc_url=None, openapi_url=None
+    )
     templates = Jinja2Templates(directory=os.path.join(HERE, "templates"))
     templates.env.filters.update(view.TEMPLATE_FILTERS)
     csrf = Csrf(store._subkey("csrf"))
@@ -119,7 +121,13 @@ def create_app(
             "static": base + "/static/",
         }
 
-    def render(request: fastapi.Request, template: str, user: Optional[str], status_code: int = 200, **context: Any):
+    def render(
+        request: fastapi.Request,
+        template: str,
+        user: Optional[str],
+        status_code: int = 200,
+        **context: Any,
+    ):
         cookie = request.cookies.get(CSRF_COOKIE)
         fresh = not Csrf.cookie_usable(cookie)
         if fresh:
@@ -135,22 +143,42 @@ def create_app(
         if fresh and user:
             secure = request.url.scheme == "https" if secure_cookies is None else secure_cookies
             response.set_cookie(
-                CSRF_COOKIE, cookie, httponly=True, samesite="strict", secure=secure, path=_base(request) or "/"
+                CSRF_COOKIE,
+                cookie,
+                httponly=True,
+                samesite="strict",
+                secure=secure,
+                path=_base(request) or "/",
             )
         return response
 
-    def page(request: fastapi.Request, user: str, params: Dict[str, str], status_code: int = 200, **state: Any):
+    def page(
+        request: fastapi.Request,
+        user: str,
+        params: Dict[str, str],
+        status_code: int = 200,
+        **state: Any,
+    ):
         context = view.token_page(store, user, params, **state)
         return render(request, "access_tokens.html", user, status_code, **context)
 
     def not_signed_in(request: fastapi.Request) -> HTMLResponse:
         return render(
-            request, "error.html", None, 401, heading="Not signed in", message="Sign in to manage your access tokens."
+            request,
+            "error.html",
+            None,
+            401,
+            heading="Not signed in",
+            message="Sign in to manage your access tokens.",
         )
 
     def forbidden(request: fastapi.Request, user: str) -> HTMLResponse:
-        message = "The form was not sent from this page, or it is too old. Reload the page and try again."
-        return render(request, "error.html", user, 403, heading="This form has expired", message=message)
+        message = (
+            "The form was not sent from this page, or it is too old. Reload the page and try again."
+        )
+        return render(
+            request, "error.html", user, 403, heading="This form has expired", message=message
+        )
 
     async def read_form(request: fastapi.Request, user: str) -> Optional[Any]:
         """The posted form, or None when it fails the CSRF and same-origin checks."""
@@ -161,9 +189,13 @@ def create_app(
             return None
         return form
 
-    def redirect(request: fastapi.Request, params: Dict[str, str], **extra: str) -> RedirectResponse:
+    def redirect(
+        request: fastapi.Request, params: Dict[str, str], **extra: str
+    ) -> RedirectResponse:
         query = urlencode({**params, **extra})
-        return RedirectResponse(_base(request) + PAGE + ("?" + query if query else ""), status_code=303)
+        return RedirectResponse(
+            _base(request) + PAGE + ("?" + query if query else ""), status_code=303
+        )
 
     async def run(fn: Callable[..., Response], *args: Any, **kwargs: Any) -> Response:
         return await run_in_threadpool(fn, *args, **kwargs)
@@ -180,15 +212,22 @@ def create_app(
             expires_on=str(data.get("expires_on", "")),
         )
         expiry, expiry_error = view.expiry_from(form.expiry, form.expires_on)
-        form.errors = view.form_errors(store.create_problems(user, form.name, form.scopes, **expiry))
+        form.errors = view.form_errors(
+            store.create_problems(user, form.name, form.scopes, **expiry)
+        )
         if expiry_error:
             form.errors["expiry"] = expiry_error
         status = 400
         if not form.errors:
             try:
-                issued = store.create(owner=user, name=form.name, scopes=form.scopes, actor=user, **expiry)
+                issued = store.create(
+                    owner=user, name=form.name, scopes=form.scopes, actor=user, **expiry
+                )
             except NameTaken:
-                form.errors["name"] = f"You already have an access token named “{form.name.strip()}”. Choose another name."
+                form.errors["name"] = (
+                    f"You already have an access token named “{form.name.strip()}”. "
+                    "Choose another name."
+                )
                 status = 409
             except TokenkeepError as e:
                 form.errors = view.form_errors([e])
@@ -199,7 +238,9 @@ def create_app(
 
     def do_edit(request: fastapi.Request, user: str, token_id: str, data: Any) -> Response:
         params = _back(data)
-        form = view.Form(kind="edit", token_id=token_id, scopes=view.scopes_from(data.getlist("scopes")))
+        form = view.Form(
+            kind="edit", token_id=token_id, scopes=view.scopes_from(data.getlist("scopes"))
+        )
         try:
             store.update_scopes(owner=user, token_id=token_id, scopes=form.scopes, actor=user)
         except NotFound:
@@ -243,7 +284,11 @@ def create_app(
                 updated = store.get(owner=user, token_id=q["updated"])
             except (NotFound, InvalidArgument):
                 updated = None
-        notice = "The access token was revoked. Anything using it can no longer sign in." if q.get("revoked") else ""
+        notice = (
+            "The access token was revoked. Anything using it can no longer sign in."
+            if q.get("revoked")
+            else ""
+        )
         return page(request, user, params, updated=updated, notice=notice)
 
     def show_profile(request: fastapi.Request, user: str) -> Response:
@@ -292,7 +337,9 @@ def _base(request: fastapi.Request) -> str:
 
 def _back(data: Any) -> Dict[str, str]:
     """The listing a form was posted from (its hidden ``back`` fields), to return to it."""
-    listing = view.listing_from({k: str(data.get("back_" + k, "")) for k in LISTING_PARAMS if data.get("back_" + k)})
+    listing = view.listing_from(
+        {k: str(data.get("back_" + k, "")) for k in LISTING_PARAMS if data.get("back_" + k)}
+    )
     return listing.params()
 
 
@@ -319,7 +366,9 @@ def serve(db_path: str, *, user: str, host: str = "127.0.0.1", port: int = 8000)
     allowed = set(LOOPBACK_NAMES) | {host.lower(), f"[{host.lower()}]"}
     if host in ("0.0.0.0", "::", ""):
         allowed = None  # listening everywhere: any Host is legitimate
-        log.warning("tokenkeep serve: listening on all interfaces; anyone who reaches it acts as %s", user)
+        log.warning(
+            "tokenkeep serve: listening on all interfaces; anyone who reaches it acts as %s", user
+        )
     app = create_app(store, current_user=lambda request: user, allowed_hosts=allowed)
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
@@ -336,7 +385,9 @@ def _port_check(host: str, port: int) -> None:
     import socket
 
     try:
-        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
     except socket.gaierror as e:
         raise OSError(f"cannot serve on {host}:{port}: {e.strerror}") from None
     family, kind, proto, _, address = infos[0]

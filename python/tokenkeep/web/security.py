@@ -12,7 +12,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional, Tuple
+from typing import (
+    Any,
+    Awaitable,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    MutableMapping,
+    Optional,
+    Tuple,
+)
 
 __all__ = [
     "CSRF_COOKIE",
@@ -83,7 +94,10 @@ def same_origin(headers: Mapping[str, str]) -> bool:
     return origin.split("://", 1)[-1].rstrip("/") == host
 
 
-ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+    Awaitable[None],
+]
 
 
 class SecurityMiddleware:
@@ -97,7 +111,9 @@ class SecurityMiddleware:
         self._always: List[Tuple[bytes, bytes]] = [
             (k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()
         ]
-        self._no_store: List[Tuple[bytes, bytes]] = [(k.lower().encode(), v.encode()) for k, v in NO_STORE.items()]
+        self._no_store: List[Tuple[bytes, bytes]] = [
+            (k.lower().encode(), v.encode()) for k, v in NO_STORE.items()
+        ]
 
     def host_allowed(self, host: str) -> bool:
         host = host.lower()
@@ -116,7 +132,9 @@ class SecurityMiddleware:
             await _plain(send, 400, b"Invalid host", self._always + self._no_store)
             return
         base = scope.get("root_path", "").rstrip("/")
-        static = scope.get("path", "").startswith(base + "/static/")  # before routing changes root_path
+        static = scope.get("path", "").startswith(
+            base + "/static/"
+        )  # before routing changes root_path
         extra = self._always if static else self._always + self._no_store
 
         async def send_with_headers(message) -> None:
@@ -134,7 +152,10 @@ async def _plain(send, status: int, body: bytes, headers: List[Tuple[bytes, byte
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+            ]
             + headers,
         }
     )

@@ -89,11 +89,16 @@ def fmt_datetime(dt: Optional[datetime]) -> str:
     return "" if dt is None else f"{fmt_date(dt)}, {fmt_time(dt)}"
 
 
-TEMPLATE_FILTERS = {"scope_label": scope_label, "date": fmt_date, "time": fmt_time, "datetime": fmt_datetime}
+TEMPLATE_FILTERS = {
+    "scope_label": scope_label,
+    "date": fmt_date,
+    "time": fmt_time,
+    "datetime": fmt_datetime,
+}
 
 
 def sentence(message: str) -> str:
-    """An engine message as a sentence: ``a token name must not be empty`` -> ``A token...empty.``"""
+    """An engine message as a sentence: ``a name must not be empty`` -> ``A name...empty.``"""
     message = message.strip()
     if not message:
         return "That value cannot be used."
@@ -155,7 +160,14 @@ class Listing:
             "page": str(self.page),
         }
         values.update({k: str(v) for k, v in changes.items()})
-        defaults = {"view": "active", "q": "", "scope": "", "sort": "created", "dir": "desc", "page": "1"}
+        defaults = {
+            "view": "active",
+            "q": "",
+            "scope": "",
+            "sort": "created",
+            "dir": "desc",
+            "page": "1",
+        }
         return {k: v for k, v in values.items() if v != defaults.get(k)}
 
     def query(self, **changes: Any) -> str:
@@ -278,7 +290,9 @@ def token_page(
             chosen[action] = match
     form = form or Form()
     if form.kind == "edit" and "edit" not in chosen:
-        chosen["edit"] = next((r for r in rows if r.info.id == form.token_id), None) or _row_of(store, owner, form)
+        chosen["edit"] = next((r for r in rows if r.info.id == form.token_id), None) or _row_of(
+            store, owner, form
+        )
     lifetime = store.max_lifetime
     # The leak banner and the edit dialog's scope usage (hygiene_view.py).
     hints, form = hygiene_view.page_hints(store, owner, rows, chosen, params, form)
@@ -292,7 +306,9 @@ def token_page(
         "first": first,
         "last": first + len(rows) - 1 if rows else 0,
         "prev_query": listing.query(page=listing.page - 1) if listing.page > 1 else "",
-        "clear_query": Listing(view=listing.view, sort=listing.sort, descending=listing.descending).query(),
+        "clear_query": Listing(
+            view=listing.view, sort=listing.sort, descending=listing.descending
+        ).query(),
         "next_query": listing.query(page=listing.page + 1) if listing.page < pages else "",
         "view_queries": {v: listing.query(view=v, page=1) for v in VIEWS},
         "sort_links": sort_links,
@@ -312,7 +328,9 @@ def token_page(
         "now_ms": int(now.timestamp() * 1000),
         "today": now.date().isoformat(),
         # A custom date means the end of that day (UTC): the last day that fits the cap.
-        "last_day": (now + lifetime - timedelta(days=1)).date().isoformat() if lifetime is not None else "",
+        "last_day": (now + lifetime - timedelta(days=1)).date().isoformat()
+        if lifetime is not None
+        else "",
     }
 
 
