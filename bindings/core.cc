@@ -465,16 +465,20 @@ PYBIND11_MODULE(_core, m) {
            py::call_guard<py::gil_scoped_release>())
       .def(
           "rotate",
-          [](Engine& e, const std::string& owner, const std::string& id, const std::string& actor) {
+          [](Engine& e, const std::string& owner, const std::string& id, const std::string& actor,
+             std::optional<int> expiry_kind, std::int64_t expiry_us) {
             IssuedToken t;
+            std::optional<Expiry> expiry;
+            if (expiry_kind) expiry = Expiry{static_cast<Expiry::Kind>(*expiry_kind), expiry_us};
             {
               py::gil_scoped_release release;
-              t = e.rotate(owner, id, actor);
+              t = e.rotate(owner, id, actor, expiry);
             }
             TupleBuilder build;
             return issued_tuple(t, build);
           },
-          py::arg("owner"), py::arg("token_id"), py::arg("actor"))
+          py::arg("owner"), py::arg("token_id"), py::arg("actor"), py::arg("expiry_kind") = py::none(),
+          py::arg("expiry_us") = 0)
       .def("required_mask", &Engine::required_mask, py::arg("scopes"))
       .def(
           "verify",

@@ -9,6 +9,7 @@
 #include <new>
 #include <unordered_map>
 
+#include "pg_rows.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/pg_coherence.h"
 #include "tokenkeep/pg_connection.h"
@@ -17,144 +18,7 @@
 namespace tokenkeep {
 namespace {
 
-#define PG_TOKEN_COLUMNS "id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at"
-#define PG_TOKEN_SELECT "SELECT " PG_TOKEN_COLUMNS " FROM tokenkeep_tokens "
-#define PG_AUDIT_INSERT \
-  "INSERT INTO tokenkeep_audit(at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail) "
-
-TokenRecord read_token(const PgResult& r, int row) {
-  TokenRecord t;
-  t.id = r.i64(row, 0);
-  t.owner = r.text(row, 1);
-  t.name = r.text(row, 2);
-  t.scopes = scopes_split(r.text(row, 3));
-  const std::string d = r.bytes(row, 4);
-  if (d.size() == t.digest.size()) std::memcpy(t.digest.data(), d.data(), d.size());
-  t.pepper_id = r.text(row, 5);
-  t.created_at = r.i64(row, 6);
-  t.expires_at = r.opt_i64(row, 7);
-  t.last_used_at = r.opt_i64(row, 8);
-  t.revoked_at = r.opt_i64(row, 9);
-  return t;
-}
-
-std::vector<TokenRecord> read_tokens(const PgResult& r) {
-  std::vector<TokenRecord> out;
-  out.reserve(static_cast<std::size_t>(r.rows()));
-  for (int i = 0; i < r.rows(); ++i) out.push_back(read_token(r, i));
-  return out;
-}
-
-std::vector<AuditEvent> read_audit(const PgResult& r) {
-  std::vector<AuditEvent> out;
-  for (int i = 0; i < r.rows(); ++i) {
-    AuditEvent e;
-    e.seq = r.i64(i, 0);
-    e.at = r.i64(i, 1);
-    e.actor = r.text(i, 2);
-    e.action = r.text(i, 3);
-    e.token_id = r.opt_i64(i, 4);
-    e.owner = r.text(i, 5);
-    e.name = r.text(i, 6);
-    e.old_scopes = r.text(i, 7);
-    e.new_scopes = r.text(i, 8);
-    e.detail = r.text(i, 9);
-    out.push_back(std::move(e));
-  }
-  return out;
-}
-
-std::string digest_bytes(const Digest& d) { return std::string(reinterpret_cast<const char*>(d.data()), d.size()); }
-
-void audit_add(PgConnection& c, std::int64_t at, const std::string& actor, const char* action,
-               std::optional<std::int64_t> token_id, const std::string& owner, const std::string& name,
-               const std::string& old_scopes, const std::string& new_scopes, const std::string& detail) {
-  PgParams p;
-  p.add(at).add(actor).add(std::string(action)).add(token_id).add(owner).add(name).add(old_scopes).add(new_scopes).add(detail);
-  c.query(PG_AUDIT_INSERT "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", p, "cannot write the audit log of");
-}
-
-// Ids recently looked up and not found, so that a client retrying an unknown (purged,
-// mistyped, sprayed) token costs no round trip each time. Sound without any announcement of
-// creates because ids are 63-bit random and unknown until their create returns: an entry for
-// X turns wrong only if X is created later, which needs X guessed beforehand (2^-63 a guess),
-// and then it fails closed (the new token refused until the entry ages out), never a stale
-// accept. A create through this node erases its ids. Bounded: kMax entries, kTtl each.
-class NegativeCache {
- public:
-  void fork_prepare() noexcept { mu_.lock(); }
-  void fork_parent() noexcept { mu_.unlock(); }
-  void fork_child() noexcept { new (&mu_) std::mutex(); }
-  bool contains(std::int64_t id) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = seen_.find(id);
-    return it != seen_.end() && now_ns() - it->second < kTtlNs;
-  }
-  void add(std::int64_t id) {
-    std::lock_guard<std::mutex> lock(mu_);
-    const std::int64_t now = now_ns();
-    while (order_.size() >= kMax || (!order_.empty() && now - order_.front().second >= kTtlNs)) {
-      auto it = seen_.find(order_.front().first);
-      if (it != seen_.end() && it->second == order_.front().second) seen_.erase(it);
-      order_.pop_front();
-    }
-    seen_[id] = now;
-    order_.emplace_back(id, now);
-  }
-  void erase(const std::vector<TokenRecord>& records) {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& r : records) seen_.erase(r.id);
-  }
-
- private:
-  static constexpr std::size_t kMax = 65536;
-  static constexpr std::int64_t kTtlNs = 60LL * 1000 * 1000 * 1000;
-  static std::int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-  std::mutex mu_;
-  std::unordered_map<std::int64_t, std::int64_t> seen_;  // id -> when it was not found
-  std::deque<std::pair<std::int64_t, std::int64_t>> order_;
-};
-
-// tokens_query's SQL, one text per (owner given, state, sort, direction), each prepared once
-// per connection: $1 owner (NULL and unused when all owners), $2 now, $3 folded search, $4
-// scopes (text[]), $5 limit, $6 offset. The window count sees every match before LIMIT.
-// Names sort bytewise (COLLATE "C"), as SQLite and the fake do.
-const char* pg_query_sql(const TokenQuery& q, bool count) {
-  static const std::vector<std::string> texts = [] {
-    std::vector<std::string> out;
-    for (int owner = 0; owner < 2; ++owner) {
-      for (int state = 0; state < 3; ++state) {
-        std::string where = owner ? "WHERE owner = $1" : "WHERE $1::text IS NULL";
-        where += state == 0   ? " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at >= $2)"
-                 : state == 1 ? " AND (revoked_at IS NOT NULL OR expires_at < $2)"
-                              : " AND $2::bigint IS NOT NULL";
-        where += " AND ($3 = '' OR strpos(translate(name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', "
-                 "'abcdefghijklmnopqrstuvwxyz'), $3) > 0)"
-                 " AND (cardinality($4::text[]) = 0 OR string_to_array(scopes, ' ') && $4::text[])";
-        out.push_back("SELECT count(*) FROM tokenkeep_tokens " + where +
-                      " AND $5::bigint IS NOT NULL AND $6::bigint IS NOT NULL");
-        for (int sort = 0; sort < 4; ++sort) {
-          for (int desc = 0; desc < 2; ++desc) {
-            const char* dir = desc ? " DESC" : " ASC";
-            std::string order = sort == 0   ? std::string("created_at") + dir
-                                : sort == 1 ? std::string("name COLLATE \"C\"") + dir
-                                : sort == 2 ? std::string("expires_at") + dir + (desc ? " NULLS FIRST" : " NULLS LAST")
-                                            : std::string("last_used_at") + dir + (desc ? " NULLS LAST" : " NULLS FIRST");
-            out.push_back("SELECT " PG_TOKEN_COLUMNS ", count(*) OVER () FROM tokenkeep_tokens " + where +
-                          " ORDER BY " + order + ", id" + dir + " LIMIT $5 OFFSET $6");
-          }
-        }
-      }
-    }
-    return out;
-  }();
-  const std::size_t variant = (q.owner ? 3u : 0u) + static_cast<std::size_t>(q.state);
-  const std::size_t index = variant * 9 + (count ? 0 : 1 + static_cast<std::size_t>(q.sort) * 2 + (q.descending ? 1 : 0));
-  return texts[index].c_str();
-}
+using namespace pg_detail;  // NOLINT: this file and pg_listing.cc are their users
 
 class PgStore final : public TokenRepository {
  public:
@@ -372,7 +236,6 @@ class PgStore final : public TokenRepository {
       TokenRecord fresh = replacement;
       fresh.name = old->name;
       fresh.scopes = old->scopes;
-      fresh.expires_at = old->expires_at;
       revoke_one(*c, *old, actor, at, "revoke", "replaced by " + std::to_string(fresh.id));
       const std::string scopes = scopes_join(fresh.scopes);
       PgParams p;

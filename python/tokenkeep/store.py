@@ -549,14 +549,29 @@ class TokenStore(StoreHygiene):
         self._e.revoke_many(_text(owner, "owner"), ids, self._actor(actor))
         return len(ids)
 
-    def rotate(self, owner: str, token_id: str, *, actor: Optional[str] = None) -> IssuedToken:
-        """Replace a token's secret: a new token with the same name, scopes and expiry is
-        issued and the old one revoked, atomically.
+    def rotate(
+        self,
+        owner: str,
+        token_id: str,
+        *,
+        actor: Optional[str] = None,
+        expires_in: Optional[timedelta] = None,
+        expires_at: Optional[datetime] = None,
+        never_expires: bool = False,
+    ) -> IssuedToken:
+        """Replace a token's secret: a new token with the same name and scopes is issued and
+        the old one revoked, atomically. It keeps the old expiry unless ``expires_in``,
+        ``expires_at`` or ``never_expires`` gives a new one (the rules of :meth:`create`).
 
         >>> fresh = store.rotate("alice", issued.info.id)  # hand fresh.secret to the user
+        >>> renewed = store.rotate("alice", fresh.info.id, expires_in=timedelta(days=30))
         """
+        args = (_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
         try:
-            return self._e.rotate(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
+            if expires_in is None and expires_at is None and not never_expires:
+                return self._e.rotate(*args)
+            kind, value = self._expiry(expires_in, expires_at, never_expires)
+            return self._e.rotate(*args, kind, value)
         except NotFound:
             raise _not_found(owner, token_id) from None
 

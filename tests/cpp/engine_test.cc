@@ -343,15 +343,17 @@ TEST_F(EngineTest, OlderSchemaIsMigrated) {
     auto e = open();
     token = std::string(e->create("alice", spec("ci", {"device"}), "").token.view());
   }
-  // A version-1 database: no audit index (version 2), no listing indexes (3), no scope-use table (4).
-  sql(db, "DROP INDEX audit_owner_seq; DROP INDEX tokens_owner_list; DROP INDEX tokens_owner_live; DROP TABLE token_scope_use; PRAGMA user_version = 1");
+  // A version-1 database: no audit index (2), no listing indexes (3), no scope-use table (4).
+  sql(db, "DROP INDEX audit_owner_seq; DROP INDEX tokens_owner_list; DROP INDEX tokens_owner_live; "
+          "DROP TABLE token_scope_use; PRAGMA user_version = 1");
   auto e = open();
   EXPECT_EQ(e->verify(token, 0, nullptr), VerifyStatus::kOk);
   sqlite3* h = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(h, "SELECT (SELECT user_version FROM pragma_user_version), "
-                        "(SELECT count(*) FROM sqlite_master WHERE name IN ('audit_owner_seq', 'tokens_owner_list', 'tokens_owner_live', 'token_scope_use'))",
+                        "(SELECT count(*) FROM sqlite_master WHERE name IN ('audit_owner_seq', 'tokens_owner_list', "
+                        "'tokens_owner_live', 'token_scope_use'))",
                     -1, &st, nullptr);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(st, 0), kSchemaVersion);

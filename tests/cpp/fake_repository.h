@@ -174,7 +174,6 @@ class FakeRepository final : public TokenRepository {
     TokenRecord fresh = replacement;
     fresh.name = old->name;
     fresh.scopes = old->scopes;
-    fresh.expires_at = old->expires_at;
     old->revoked_at = at;
     audit_add(at, actor, "revoke", id, owner, old->name, scopes_join(old->scopes), "",
               "replaced by " + std::to_string(fresh.id));

@@ -131,13 +131,15 @@ TEST_P(RepositoryContract, RevokeManyIsAllOrNothing) {
 
 TEST_P(RepositoryContract, RotateRevokesAndInsertsInOneStep) {
   repo_->tokens_insert({record(1, "alice", "ci", 1, 9000)}, "alice", 1);
-  TokenRecord fresh = record(2, "alice", "ignored", 5);
+  TokenRecord fresh = record(2, "alice", "ignored", 5, 12000);
+  fresh.scopes = {"policy"};
   ASSERT_TRUE(repo_->token_rotate("alice", 1, fresh, "admin", 5));
   EXPECT_EQ(repo_->token_find(1)->revoked_at, 5);
   auto r = repo_->token_find_owned("alice", 2);
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->name, "ci");  // name, scopes, expiry kept from the old token
-  EXPECT_EQ(r->expires_at, 9000);
+  EXPECT_EQ(r->name, "ci");  // name and scopes kept from the old token
+  EXPECT_EQ(r->scopes, std::vector<std::string>{"device"});
+  EXPECT_EQ(r->expires_at, 12000);  // the expiry is the replacement's (the engine chooses it)
   EXPECT_FALSE(repo_->token_rotate("alice", 1, record(3, "alice", "x", 6), "admin", 6));
   auto audit = repo_->audit_list(std::string("alice"), 10);
   ASSERT_EQ(audit.size(), 3u);
@@ -338,7 +340,6 @@ TEST_P(RepositoryContract, QueryCountFollowsEveryChangeAndTheClock) {
 }
 
 // ---- end of listing query ------------------------------------------------------------------
-
 
 // --- Leak response and scope usage ------------------------------------------------------------
 

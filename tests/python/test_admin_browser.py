@@ -379,22 +379,35 @@ def test_search_and_paging(page, store):
 
 
 def test_regenerate_shows_the_new_secret_once(page, store):
-    old = store.create(owner=USER, name="to-regenerate", scopes={"policy:read"})
+    old = store.create(owner=USER, name="to-regenerate", scopes={"policy:read"}, expires_in=timedelta(days=2))
     page.goto("/profile/access-tokens")
-    _row(page, "to-regenerate").get_by_role("link", name="Regenerate to-regenerate").click()
+    row = _row(page, "to-regenerate")
+    expect(row.locator(".badge")).to_have_text("Expires soon")
+    # From the row's actions: the same date is proposed ...
+    row.get_by_role("link", name="Regenerate to-regenerate").click()
     confirm = page.locator("#rotate-dialog")
     expect(confirm).to_contain_text("Regenerate to-regenerate?")
+    lifetime = confirm.get_by_label("Expiration")
+    expect(lifetime).to_have_value("keep")
+    expect(lifetime.locator("option").first).to_have_text(f"Keep the current date ({_date(old.info.expires_at)})")
+    confirm.get_by_role("button", name="Cancel").click()
+    # ... and from the link next to "Expires soon", a renewal: 30 days from now.
+    row.get_by_role("link", name="Regenerate", exact=True).click()
+    expect(lifetime).to_have_value("30")
     _shot(page, "14-regenerate-confirm")
     confirm.get_by_role("button", name="Regenerate").click()
     created = page.locator("#created-dialog")
     expect(created.get_by_role("heading")).to_have_text("Access token regenerated")
     secret = page.locator("#new-token").inner_text()
     assert secret != old.secret and len(secret) == 63
-    assert store.verify(secret, "policy:read").name == "to-regenerate"
+    renewed = store.verify(secret, "policy:read")
+    assert renewed.name == "to-regenerate"
+    assert timedelta(days=29, hours=23) < renewed.expires_at - datetime.now(timezone.utc) <= timedelta(days=30)
     with pytest.raises(tokenkeep.RevokedToken):
         store.verify(old.secret)
     _close_secret(page)
     expect(_row(page, "to-regenerate")).to_have_count(1)
+    expect(_row(page, "to-regenerate").locator(".badge")).to_have_count(0)  # no longer expiring soon
     assert secret not in page.content()
 
 

@@ -133,7 +133,7 @@ def test_expires_soon_badge_and_regenerate_shows_the_new_secret_once(client, big
     info = big.list("alice", search="soon-one")[0]
     token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', r.text).group(1)
     rotated = client.post(
-        f"/profile/access-tokens/{info.id}/rotate", data={"csrf_token": token, "back_q": "soon-one"}
+        f"/profile/access-tokens/{info.id}/rotate", data={"csrf_token": token, "back_q": "soon-one", "expiry": "30"}
     )
     assert rotated.status_code == 200 and "Access token regenerated" in rotated.text
     secret = html.unescape(re.search(r'<code id="new-token" class="secret"[^>]*>([^<]+)</code>', rotated.text).group(1))
@@ -141,8 +141,21 @@ def test_expires_soon_badge_and_regenerate_shows_the_new_secret_once(client, big
     assert rotated.headers["cache-control"].startswith("no-store")
     new = big.verify(secret)
     assert new.name == "soon-one" and new.id != info.id
+    assert new.expires_at == START + timedelta(days=30)  # renewed: 30 days from now
     assert 'data-leave-to="/profile/access-tokens?q=soon-one"' in rotated.text  # back to the same listing
     assert secret not in client.get("/profile/access-tokens").text
+
+
+def test_regenerate_keeps_the_date_unless_asked_and_refuses_a_bad_choice(client, big):
+    old = big.create("alice", "keep-date", {"device"}, expires_in=timedelta(days=12))
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/profile/access-tokens").text).group(1)
+    kept = client.post(f"/profile/access-tokens/{old.info.id}/rotate", data={"csrf_token": token, "expiry": "keep"})
+    assert kept.status_code == 200
+    assert big.list("alice", search="keep-date")[0].expires_at == old.info.expires_at
+    current = big.list("alice", search="keep-date")[0]
+    bad = client.post(f"/profile/access-tokens/{current.id}/rotate", data={"csrf_token": token, "expiry": "9999"})
+    assert bad.status_code == 400 and "Choose when the token expires." in bad.text
+    assert big.list("alice", search="keep-date")[0].id == current.id  # not rotated
 
 
 def test_without_script_a_row_link_opens_its_dialog_filled(client, big):

@@ -220,6 +220,18 @@ def test_every_command_prints_one_json_document_and_errors_as_json_on_stderr(db,
         assert err["error"]["field"] == field and err["error"]["message"], err
 
 
+def test_bulk_create_with_json_prints_one_array(db, store, tmp_path):
+    src = write_csv(tmp_path / "two.csv", [["a", "device", ""], ["b", "policy", ""]])
+    r = tk(db, "--json", "create", "--from", src)
+    assert r.code == 0, r.err
+    issued = json.loads(r.out)
+    assert [set(x) for x in issued] == [{"secret", "token"}] * 2
+    assert store.verify(issued[1]["secret"]).name == "b"
+    src = write_csv(tmp_path / "more.csv", [["c", "device", ""]])
+    r = tk(db, "create", "--from", src, "--secrets-out", str(tmp_path / "s.jsonl"), "--json")
+    assert r.code == 0 and [t["name"] for t in json.loads(r.out)] == ["c"] and "secret" not in r.out
+
+
 def test_messages_name_cli_flags_not_python_parameters(db, store):
     cases = [
         (["create", "--name", "x", "--scope", "device", "--expires-at", "2020-01-01"], "--expires-at"),

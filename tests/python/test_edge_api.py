@@ -7,7 +7,6 @@ import sys
 
 import pytest
 
-pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 import tokenkeep  # noqa: E402

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import tokenkeep
 
-fastapi = pytest.importorskip("fastapi")
+import fastapi  # the [web] extra, installed by make setup
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's TestClient may warn about httpx
     from fastapi.testclient import TestClient

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import tokenkeep
 
-flask = pytest.importorskip("flask")
+import flask  # the [web] extra, installed by make setup
 from tokenkeep.flask import TokenGuard, current_token, require_scopes
 
 START = datetime(2030, 1, 1, tzinfo=timezone.utc)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sqlite3
 import stat
@@ -169,7 +168,6 @@ def test_reopening_keeps_everything_verifiable(db_path):
         assert len(store.list("alice")) == 10
 
 
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs util-linux setpriv")
 def test_read_only_database_file_gives_store_error_and_changes_nothing(db_path):
     """The file is 0444; the child drops every capability, so even root cannot write it."""
     with tokenkeep.TokenStore(db_path) as store:

@@ -118,8 +118,10 @@ class Engine final : private ForkAware {
   void revoke(const std::string& owner, std::string_view token_id, const std::string& actor);
   // All or nothing: NotFound (and nothing revoked) if one id is not a live token of the owner.
   void revoke_many(const std::string& owner, const std::vector<std::string>& token_ids, const std::string& actor);
-  IssuedToken rotate(const std::string& owner, std::string_view token_id,
-                     const std::string& actor);
+  // A new secret for the token: same name and scopes, the old one revoked at once. Its
+  // expiry stays unless `expiry` is given (then as for create: InvalidArgument with its field).
+  IssuedToken rotate(const std::string& owner, std::string_view token_id, const std::string& actor,
+                     const std::optional<Expiry>& expiry = std::nullopt);
 
   // Mask for a check's required scopes (UnknownScope / InvalidArgument as in scopes.h).
   ScopeMask required_mask(const std::vector<std::string>& scopes) const;

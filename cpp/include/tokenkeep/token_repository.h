@@ -73,7 +73,8 @@ class TokenRepository {
   // Revokes every id, or (if one is not a live token of the owner) none.
   virtual bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids,
                              const std::string& actor, std::int64_t at) = 0;
-  // Revokes `id` and inserts `replacement` in one transaction.
+  // Revokes `id` and inserts `replacement` in one transaction; the replacement takes the old
+  // token's name and scopes, and keeps its own id, secret digest, times and expiry.
   virtual bool token_rotate(const std::string& owner, std::int64_t id,
                             const TokenRecord& replacement, const std::string& actor,
                             std::int64_t at) = 0;

@@ -19,7 +19,7 @@ from .context import App, read_text
 from .exit_codes import EXIT_ERROR, EXIT_NAME_TAKEN, EXIT_USAGE, CliError
 from .errors import error_message
 from .exit_codes import exit_code_of
-from .output import info, progress_bar, visible
+from .output import info, issued_json, print_json, progress_bar, token_json, visible
 from .secrets_file import open_secrets_file, write_secrets
 
 _CSV_COLUMNS = ("name", "scopes", "expires")
@@ -149,7 +149,10 @@ def create_bulk(
                 os.unlink(secrets_out)  # type: ignore[arg-type]
             raise
     if out is None:
-        write_secrets(click.get_text_stream("stdout"), issued)
+        if app.as_json:  # one JSON document, as every command: an array of {"secret", "token"}
+            print_json([issued_json(t) for t in issued])
+        else:  # the secrets file's format: one JSON object per line
+            write_secrets(click.get_text_stream("stdout"), issued)
         info(
             f"Created {len(issued)} tokens; their secrets are the JSON lines on stdout, shown only once."
         )
@@ -164,6 +167,8 @@ def create_bulk(
             "revoked again",
             EXIT_ERROR,
         ) from None
+    if app.as_json:
+        print_json([token_json(t.info) for t in issued])
     info(
         f"Created {len(issued)} tokens; their secrets are in {secrets_out} (mode 0600), shown only once."
     )

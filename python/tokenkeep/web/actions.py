@@ -129,11 +129,18 @@ def revoke(store: TokenStore, owner: str, token_id: str, data: Mapping[str, Any]
 
 
 def rotate(store: TokenStore, owner: str, token_id: str, data: Mapping[str, Any]) -> Answer:
-    """Regenerate: the new secret shown once (same name and scopes, a new id)."""
+    """Regenerate: the new secret shown once (same name and scopes, a new id); ``expiry`` is
+    "keep" (the current date) or one of the page's lifetimes from now."""
     params = back(data)
+    choice = str(data.get("expiry", "keep"))
+    expiry, expiry_error = ({}, "") if choice == "keep" else view.expiry_from(choice, "")
+    if expiry_error:
+        return Answer(400, params, {"error": expiry_error})
     try:
-        issued = store.rotate(owner=owner, token_id=token_id, actor=owner)
-    except (NotFound, InvalidArgument):
+        issued = store.rotate(owner=owner, token_id=token_id, actor=owner, **expiry)
+    except NotFound:
         return Answer(404, params, {"error": GONE})
+    except TokenkeepError as e:
+        return Answer(400, params, {"error": view.sentence(str(e))})
     log.info("access token regenerated: owner=%s old=%s id=%s", owner, token_id, issued.info.id)
     return Answer(params=params, state={"created": (issued.info, issued.secret), "regenerated": True})

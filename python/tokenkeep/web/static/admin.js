@@ -62,8 +62,9 @@
     }
   }
 
-  // Fill the one dialog of `action` for the token of `row`, then open it.
-  function openFor(action, row) {
+  // Fill the one dialog of `action` for the token of `row`, then open it. `renew`: the
+  // lifetime a regenerate proposes (the link next to "Expires soon"), else the same date.
+  function openFor(action, row, renew) {
     var dialog = document.getElementById(action + "-dialog");
     var form = dialog && dialog.querySelector("form");
     if (!form) return false;
@@ -71,6 +72,10 @@
     form.action = form.getAttribute("data-action-base") + row.getAttribute("data-token-id") +
       form.getAttribute("data-action-suffix");
     all("[data-fill=name]", dialog).forEach(function (el) { el.textContent = row.getAttribute("data-name"); });
+    var keep = form.querySelector("[data-keep-label]");
+    if (keep) keep.textContent = "Keep the current date (" + row.getAttribute("data-expires") + ")";
+    var lifetime = form.querySelector("[data-rotate-expiry]");
+    if (lifetime) lifetime.value = renew || "keep";
     var picker = form.querySelector("[data-scope-picker]");
     if (picker) {
       var scopes = (row.getAttribute("data-scopes") || "").split(" ");
@@ -173,7 +178,9 @@
     var action = target.closest("[data-action]");
     if (action) {
       var row = action.closest("tr[data-token-id]");
-      if (row && openFor(action.getAttribute("data-action"), row)) event.preventDefault();
+      if (row && openFor(action.getAttribute("data-action"), row, action.getAttribute("data-renew"))) {
+        event.preventDefault();
+      }
       return;
     }
     var opener = target.closest("[data-open]");
