@@ -149,3 +149,14 @@ def test_a_site_template_folder_replaces_the_base_and_the_title(browser, setting
     html = browser.get(PAGE).content.decode()
     assert '<div id="site-layout">alice</div>' in html and "Acme" in html
     assert 'class="topbar"' not in html  # tokenkeep's own base is not used
+
+
+def test_regenerate_can_set_a_new_expiry(browser, tk, clock):
+    from datetime import timedelta
+
+    issued = tk.create(owner="alice", name="t", scopes={"device"}, expires_in=timedelta(days=2))
+    r = post(browser, f"{PAGE}/{issued.info.id}/rotate", expiry="90")
+    (fresh,) = set(secrets_in(r.content.decode()))
+    assert tk.verify(fresh).expires_at == clock.now() + timedelta(days=90)
+    r = post(browser, f"{PAGE}/{tk.verify(fresh).id}/rotate", expiry="12")
+    assert r.status_code == 400 and tk.check(fresh)  # not a lifetime the page offers
