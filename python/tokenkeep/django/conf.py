@@ -5,6 +5,8 @@
 ...     "VOCABULARY": ["device", "policy"],  # optional, as TokenStore(vocabulary=...)
 ...     "REALM": "api",                      # optional: WWW-Authenticate: Bearer realm="api"
 ...     "USER": "myapp.auth.user_for_owner", # optional: owner -> user (dotted path or callable)
+...     "TITLE": "Acme",                     # optional: the Access Token page's title
+...     "TEMPLATE_DIRS": [BASE_DIR / "tokenkeep_templates"],  # optional: searched first
 ... }
 
 Every other key is a :class:`~tokenkeep.TokenStore` argument in capitals (``PEPPER``,
@@ -20,7 +22,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -46,17 +48,20 @@ _STORE_KEYS = {
     "LEASE": "lease",
     "CLOCK": "clock",
 }
-_OWN_KEYS = ("REALM", "USER")
+_OWN_KEYS = ("REALM", "USER", "TITLE", "TEMPLATE_DIRS")
 
 
 @dataclass(frozen=True)
 class TokenkeepSettings:
-    """``settings.TOKENKEEP`` once checked: the store's arguments, the challenge's realm and
-    the owner -> user function (None: the user whose username is the owner)."""
+    """``settings.TOKENKEEP`` once checked: the store's arguments, the challenge's realm,
+    the owner -> user function (None: the user whose username is the owner), and the Access
+    Token page's title and template folders (searched before tokenkeep's own)."""
 
     store_options: Mapping[str, Any] = field(repr=False)  # holds the pepper: never shown
     realm: Optional[str]
     user: Optional[Callable[[str], Any]]
+    title: str = "tokenkeep"
+    template_dirs: Tuple[str, ...] = ()
 
     @property
     def db(self) -> str:
@@ -104,8 +109,20 @@ def _load() -> TokenkeepSettings:
     realm = raw.get("REALM")
     if realm is not None and (not isinstance(realm, str) or not realm.isprintable()):
         raise ImproperlyConfigured('settings.TOKENKEEP["REALM"] must be printable text')
+    title = raw.get("TITLE", "tokenkeep")
+    if not isinstance(title, str) or not title.strip():
+        raise ImproperlyConfigured('settings.TOKENKEEP["TITLE"] must be a non-empty string')
+    dirs = raw.get("TEMPLATE_DIRS", ())
+    try:
+        template_dirs = tuple(os.fspath(d) for d in ([dirs] if isinstance(dirs, (str, os.PathLike)) else dirs))
+    except TypeError:
+        raise ImproperlyConfigured('settings.TOKENKEEP["TEMPLATE_DIRS"] must be a list of folders') from None
     return TokenkeepSettings(
-        store_options=options, realm=realm or None, user=_user_function(raw.get("USER"))
+        store_options=options,
+        realm=realm or None,
+        user=_user_function(raw.get("USER")),
+        title=title,
+        template_dirs=template_dirs,
     )
 
 

@@ -7,10 +7,9 @@
   import, so that ``import tokenkeep.django`` and ``manage.py migrate`` open nothing.
 - One per process, shared by its threads (a store is thread-safe).
 - Fork-safe (gunicorn ``--preload``, multiprocessing's fork): a child sees that
-  ``os.getpid()`` changed and opens its own store on first use. The parent's copy is never
-  used in the child, nor closed there: its background thread does not exist in the child,
-  so closing would wait on it forever, and its SQLite handles belong to the parent. The
-  copy is kept alive, unused, until the child exits.
+  ``os.getpid()`` changed and opens its own store on first use; the copy inherited from the
+  parent is closed then (or at the child's exit), never used (the engine makes closing it in
+  a child safe: docs/ARCHITECTURE.md, "fork()").
 - Closed at interpreter exit, by the process that opened it (recorded uses are persisted).
 - A change of ``settings.TOKENKEEP`` (``override_settings`` in tests) closes it; the next
   call opens the new one.
@@ -19,10 +18,9 @@
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
 import threading
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 from ..store import TokenStore
 from .conf import tokenkeep_settings
@@ -31,6 +29,7 @@ __all__ = ["get_store", "reset_store"]
 
 _lock = threading.Lock()
 _state: Optional[Tuple[int, TokenStore]] = None  # (pid that opened it, the store)
+_inherited: List[TokenStore] = []  # stores a forked child got from its parent, to close
 
 
 def get_store() -> TokenStore:
@@ -51,8 +50,9 @@ def _open() -> TokenStore:
         if state is not None:
             if state[0] == pid:
                 return state[1]
-            _keep_forever(state[1])
+            _inherited.append(state[1])  # forked by a path that ran no at-fork hook
             _state = None
+        _close_inherited()
         store = TokenStore(**tokenkeep_settings().store_options)
         _state = (pid, store)
         return store
@@ -69,30 +69,30 @@ def reset_store() -> None:
         if state[0] == os.getpid():
             state[1].close()
         else:
-            _keep_forever(state[1])
+            _inherited.append(state[1])
+    _close_inherited()
 
 
-def _keep_forever(inherited: TokenStore) -> None:
-    """A store inherited through fork() must never be destroyed in the child (its destructor
-    joins a thread that only exists in the parent): one extra reference that nothing drops,
-    not even the interpreter's shutdown."""
-    ctypes.pythonapi.Py_IncRef(ctypes.py_object(inherited))
+def _close_inherited() -> None:
+    while _inherited:
+        _inherited.pop().close()
 
 
 def _after_fork_in_child() -> None:
-    """Runs in a child just after fork(): the parent's store is set aside at once, so that a
-    child that never asks for one does not destroy it at exit either."""
+    """Runs in a child just after fork(): the parent's store is set aside, to be closed when
+    the child opens its own (no I/O here, in the middle of fork)."""
     global _lock, _state
     _lock = threading.Lock()  # another thread may have held it at the fork
     state, _state = _state, None
     if state is not None:
-        _keep_forever(state[1])
+        _inherited.append(state[1])
 
 
 def _close_at_exit() -> None:
     state = _state
     if state is not None and state[0] == os.getpid():
         state[1].close()
+    _close_inherited()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

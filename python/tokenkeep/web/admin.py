@@ -23,8 +23,8 @@ nobody (the page then answers 401); it may be a coroutine function. Inside a mou
 ``request.scope`` carries what the host's middleware put there (session, auth).
 
 Layout: this module holds the routes only. ``security.py`` filters hosts, sets the headers
-and checks CSRF; ``view.py`` computes what the page shows (framework-free); the templates
-take URLs and the CSRF token as variables. Store calls and rendering run in the threadpool,
+and checks CSRF; ``actions.py`` does what each form asks and ``view.py`` computes what the
+page shows (both framework-free); the templates take URLs and the CSRF token as variables. Store calls and rendering run in the threadpool,
 never on the event loop, and answers are gzipped.
 
 Security: every state-changing form carries a CSRF token bound to an ``HttpOnly``,
@@ -51,9 +51,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import GZipMiddleware
 
-from ..errors import InvalidArgument, NameTaken, NotFound, TokenkeepError
+from ..errors import InvalidArgument
 from ..store import TokenStore
-from . import view
+from . import actions, view
 from .security import CSRF_COOKIE, CSRF_FIELD, Csrf, SecurityMiddleware, same_origin
 
 __all__ = ["CurrentUser", "create_app", "serve"]
@@ -63,7 +63,6 @@ log = logging.getLogger("tokenkeep.web")
 HERE = os.path.dirname(os.path.abspath(__file__))
 CurrentUser = Callable[[fastapi.Request], Union[Optional[str], Awaitable[Optional[str]]]]
 PAGE = "/profile/access-tokens"
-LISTING_PARAMS = ("view", "q", "scope", "sort", "dir", "page")
 
 
 def create_app(
@@ -189,107 +188,34 @@ def create_app(
             return None
         return form
 
-    def redirect(
-        request: fastapi.Request, params: Dict[str, str], **extra: str
-    ) -> RedirectResponse:
-        query = urlencode({**params, **extra})
-        return RedirectResponse(
-            _base(request) + PAGE + ("?" + query if query else ""), status_code=303
-        )
+    def redirect(request: fastapi.Request, params: Dict[str, str]) -> RedirectResponse:
+        query = urlencode(params)
+        return RedirectResponse(_base(request) + PAGE + ("?" + query if query else ""), status_code=303)
 
     async def run(fn: Callable[..., Response], *args: Any, **kwargs: Any) -> Response:
         return await run_in_threadpool(fn, *args, **kwargs)
 
-    # -- the actions (sync: they run in the threadpool) -----------------------------------------
+    # -- the actions (web/actions.py; sync: they run in the threadpool) ---------------------------
+
+    def respond(request: fastapi.Request, user: str, answer: actions.Answer) -> Response:
+        if answer.redirect is not None:
+            return redirect(request, answer.redirect)
+        return page(request, user, answer.params, answer.status, **answer.state)
 
     def do_create(request: fastapi.Request, user: str, data: Any) -> Response:
-        params = _back(data)
-        form = view.Form(
-            kind="create",
-            name=str(data.get("name", ""))[:1000],
-            scopes=view.scopes_from(data.getlist("scopes")),
-            expiry=str(data.get("expiry", view.DEFAULT_EXPIRY)),
-            expires_on=str(data.get("expires_on", "")),
-        )
-        expiry, expiry_error = view.expiry_from(form.expiry, form.expires_on)
-        form.errors = view.form_errors(
-            store.create_problems(user, form.name, form.scopes, **expiry)
-        )
-        if expiry_error:
-            form.errors["expiry"] = expiry_error
-        status = 400
-        if not form.errors:
-            try:
-                issued = store.create(
-                    owner=user, name=form.name, scopes=form.scopes, actor=user, **expiry
-                )
-            except NameTaken:
-                form.errors["name"] = (
-                    f"You already have an access token named “{form.name.strip()}”. "
-                    "Choose another name."
-                )
-                status = 409
-            except TokenkeepError as e:
-                form.errors = view.form_errors([e])
-            else:
-                log.info("access token created: owner=%s id=%s", user, issued.info.id)
-                return page(request, user, params, created=(issued.info, issued.secret))
-        return page(request, user, params, status, form=form)
+        return respond(request, user, actions.create(store, user, data))
 
     def do_edit(request: fastapi.Request, user: str, token_id: str, data: Any) -> Response:
-        params = _back(data)
-        form = view.Form(
-            kind="edit", token_id=token_id, scopes=view.scopes_from(data.getlist("scopes"))
-        )
-        try:
-            store.update_scopes(owner=user, token_id=token_id, scopes=form.scopes, actor=user)
-        except NotFound:
-            return page(request, user, params, 404, error="That access token no longer exists.")
-        except TokenkeepError as e:
-            form.errors = view.form_errors([e])
-            return page(request, user, params, 400, form=form)
-        log.info("access token scopes changed: owner=%s id=%s", user, token_id)
-        return redirect(request, params, updated=token_id)
+        return respond(request, user, actions.edit(store, user, token_id, data))
 
     def do_revoke(request: fastapi.Request, user: str, token_id: str, data: Any) -> Response:
-        params = _back(data)
-        try:
-            store.revoke(owner=user, token_id=token_id, actor=user)
-        except (NotFound, InvalidArgument):
-            return page(request, user, params, 404, error="That access token no longer exists.")
-        log.info("access token revoked: owner=%s id=%s", user, token_id)
-        return redirect(request, params, revoked="1")
+        return respond(request, user, actions.revoke(store, user, token_id, data))
 
     def do_rotate(request: fastapi.Request, user: str, token_id: str, data: Any) -> Response:
-        params = _back(data)
-        choice = str(data.get("expiry", "keep"))
-        expiry, expiry_error = ({}, "") if choice == "keep" else view.expiry_from(choice, "")
-        if expiry_error:
-            return page(request, user, params, 400, error=expiry_error)
-        try:
-            issued = store.rotate(owner=user, token_id=token_id, actor=user, **expiry)
-        except NotFound:
-            return page(request, user, params, 404, error="That access token no longer exists.")
-        except TokenkeepError as e:
-            return page(request, user, params, 400, error=view.sentence(str(e)))
-        log.info("access token regenerated: owner=%s old=%s id=%s", user, token_id, issued.info.id)
-        return page(request, user, params, created=(issued.info, issued.secret), regenerated=True)
+        return respond(request, user, actions.rotate(store, user, token_id, data))
 
     def show_page(request: fastapi.Request, user: str) -> Response:
-        q = request.query_params
-        params = {k: q[k] for k in LISTING_PARAMS + ("edit", "revoke", "rotate", "narrow") if k in q}
-        updated = None
-        if q.get("updated"):
-            try:
-                updated = store.get(owner=user, token_id=q["updated"])
-            except (NotFound, InvalidArgument):
-                updated = None
-        notice = (
-            "The access token was revoked. Anything using it can no longer sign in."
-            if q.get("revoked")
-            else ""
-        )
-        return page(request, user, params, updated=updated, notice=notice)
+        return respond(request, user, actions.shown(store, user, request.query_params))
 
     def show_profile(request: fastapi.Request, user: str) -> Response:
         return render(request, "profile.html", user, count=store.list(user, limit=1).total)
@@ -333,14 +259,6 @@ def create_app(
 def _base(request: fastapi.Request) -> str:
     """Where this app is mounted ("" at the root), so links work inside a host application."""
     return request.scope.get("root_path", "").rstrip("/")
-
-
-def _back(data: Any) -> Dict[str, str]:
-    """The listing a form was posted from (its hidden ``back`` fields), to return to it."""
-    listing = view.listing_from(
-        {k: str(data.get("back_" + k, "")) for k in LISTING_PARAMS if data.get("back_" + k)}
-    )
-    return listing.params()
 
 
 # -- tokenkeep serve -------------------------------------------------------------------------

@@ -42,6 +42,7 @@ TEMPLATES = [
     }
 ]
 LOGIN_URL = "/accounts/login/"
+STATIC_URL = "/static/"  # the live server of the browser test wants one; the tab serves its own
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test logins
 
 TOKENKEEP = {"DB": os.environ.get("TOKENKEEP_TEST_DB", ":memory:")}

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("plain/devices", views.plain_devices),
     path("plain/any/<int:item>", views.plain_any),
     path("plain/async", views.plain_async),
+    path("profile/", include("tokenkeep.django.urls")),  # the Profile and Access Token tabs
 ]

@@ -1,0 +1,146 @@
+"""The Access Token page's actions, framework-free: what showing the page and each posted form
+(create, edit, revoke, regenerate) does with the store, and what the answer is.
+
+Each function takes the store, the signed-in owner and the request's query or form (any
+mapping with ``get``, and ``getlist`` for forms: Starlette's ``FormData``, Django's
+``QueryDict``) and returns an :class:`Answer`: the page to render (``status``, the listing
+``params`` and the ``state`` for :func:`tokenkeep.web.view.token_page`), or a redirect back to
+the listing (``redirect``: its query parameters). ``tokenkeep serve`` (``admin.py``) and the
+Django page (``tokenkeep.django.page``) only read the request, check who is signed in and
+CSRF, and turn the Answer into their framework's response.
+
+>>> answer = actions.create(store, "alice", {"name": "ci", "scopes": ["device"], "expiry": "30"})
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional
+
+from ..errors import InvalidArgument, NameTaken, NotFound, TokenkeepError
+from ..store import TokenStore
+from . import view
+
+__all__ = ["Answer", "LISTING_PARAMS", "back", "create", "edit", "revoke", "rotate", "shown"]
+
+log = logging.getLogger("tokenkeep.web")
+
+LISTING_PARAMS = ("view", "q", "scope", "sort", "dir", "page")
+# The query parameters the page reads: the listing, and a row whose dialog opens without JS.
+SHOWN_PARAMS = LISTING_PARAMS + ("edit", "revoke", "rotate", "narrow")
+REVOKED = "The access token was revoked. Anything using it can no longer sign in."
+GONE = "That access token no longer exists."
+
+
+@dataclass
+class Answer:
+    """The page to render (``status``, ``params``, ``state``) or, when ``redirect`` is set, a
+    303 to the page with those query parameters."""
+
+    status: int = 200
+    params: Dict[str, str] = field(default_factory=dict)
+    state: Dict[str, Any] = field(default_factory=dict)
+    redirect: Optional[Dict[str, str]] = None
+
+
+def _getlist(data: Any, key: str) -> list:
+    getlist = getattr(data, "getlist", None)
+    if getlist is not None:
+        return list(getlist(key))
+    value = data.get(key, [])
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def back(data: Mapping[str, Any]) -> Dict[str, str]:
+    """The listing a form was posted from (its hidden ``back_*`` fields), to return to it."""
+    sent = {k: str(data.get("back_" + k, "")) for k in LISTING_PARAMS if data.get("back_" + k)}
+    return view.listing_from(sent).params()
+
+
+def shown(store: TokenStore, owner: str, query: Mapping[str, Any]) -> Answer:
+    """``GET`` of the page: the listing the query asks for, and the banner or dialog that a
+    redirect after an edit (``updated=<id>``) or a revoke (``revoked=1``) asks for."""
+    params = {k: str(query.get(k)) for k in SHOWN_PARAMS if query.get(k) is not None}
+    updated = None
+    if query.get("updated"):
+        try:
+            updated = store.get(owner=owner, token_id=str(query.get("updated")))
+        except (NotFound, InvalidArgument):
+            updated = None
+    notice = REVOKED if query.get("revoked") else ""
+    return Answer(params=params, state={"updated": updated, "notice": notice})
+
+
+def create(store: TokenStore, owner: str, data: Mapping[str, Any]) -> Answer:
+    """The create form: the secret shown once, or the form again with every error."""
+    params = back(data)
+    form = view.Form(
+        kind="create",
+        name=str(data.get("name", ""))[:1000],
+        scopes=view.scopes_from(_getlist(data, "scopes")),
+        expiry=str(data.get("expiry", view.DEFAULT_EXPIRY)),
+        expires_on=str(data.get("expires_on", "")),
+    )
+    expiry, expiry_error = view.expiry_from(form.expiry, form.expires_on)
+    form.errors = view.form_errors(store.create_problems(owner, form.name, form.scopes, **expiry))
+    if expiry_error:
+        form.errors["expiry"] = expiry_error
+    status = 400
+    if not form.errors:
+        try:
+            issued = store.create(owner=owner, name=form.name, scopes=form.scopes, actor=owner, **expiry)
+        except NameTaken:
+            name = form.name.strip()
+            form.errors["name"] = f"You already have an access token named “{name}”. Choose another name."
+            status = 409
+        except TokenkeepError as e:
+            form.errors = view.form_errors([e])
+        else:
+            log.info("access token created: owner=%s id=%s", owner, issued.info.id)
+            return Answer(params=params, state={"created": (issued.info, issued.secret)})
+    return Answer(status, params, {"form": form})
+
+
+def edit(store: TokenStore, owner: str, token_id: str, data: Mapping[str, Any]) -> Answer:
+    """The edit form (scopes only): back to the listing with the "updated" dialog."""
+    params = back(data)
+    form = view.Form(kind="edit", token_id=token_id, scopes=view.scopes_from(_getlist(data, "scopes")))
+    try:
+        store.update_scopes(owner=owner, token_id=token_id, scopes=form.scopes, actor=owner)
+    except NotFound:
+        return Answer(404, params, {"error": GONE})
+    except TokenkeepError as e:
+        form.errors = view.form_errors([e])
+        return Answer(400, params, {"form": form})
+    log.info("access token scopes changed: owner=%s id=%s", owner, token_id)
+    return Answer(redirect={**params, "updated": token_id})
+
+
+def revoke(store: TokenStore, owner: str, token_id: str, data: Mapping[str, Any]) -> Answer:
+    """The revoke confirmation: back to the listing with the "revoked" notice."""
+    params = back(data)
+    try:
+        store.revoke(owner=owner, token_id=token_id, actor=owner)
+    except (NotFound, InvalidArgument):
+        return Answer(404, params, {"error": GONE})
+    log.info("access token revoked: owner=%s id=%s", owner, token_id)
+    return Answer(redirect={**params, "revoked": "1"})
+
+
+def rotate(store: TokenStore, owner: str, token_id: str, data: Mapping[str, Any]) -> Answer:
+    """Regenerate: the new secret shown once (same name and scopes, a new id); ``expiry`` is
+    "keep" (the current date) or one of the page's lifetimes from now."""
+    params = back(data)
+    choice = str(data.get("expiry", "keep"))
+    expiry, expiry_error = ({}, "") if choice == "keep" else view.expiry_from(choice, "")
+    if expiry_error:
+        return Answer(400, params, {"error": expiry_error})
+    try:
+        issued = store.rotate(owner=owner, token_id=token_id, actor=owner, **expiry)
+    except NotFound:
+        return Answer(404, params, {"error": GONE})
+    except TokenkeepError as e:
+        return Answer(400, params, {"error": view.sentence(str(e))})
+    log.info("access token regenerated: owner=%s old=%s id=%s", owner, token_id, issued.info.id)
+    return Answer(params=params, state={"created": (issued.info, issued.secret), "regenerated": True})
