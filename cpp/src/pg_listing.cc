@@ -2,6 +2,8 @@
 #include <string>
 #include <vector>
 
+#include "listing_order.h"
+
 #include "pg_rows.h"
 
 namespace tokenkeep {
@@ -27,16 +29,9 @@ const char* pg_query_sql(const TokenQuery& q, bool count) {
                       " AND $5::bigint IS NOT NULL AND $6::bigint IS NOT NULL");
         for (int sort = 0; sort < 4; ++sort) {
           for (int desc = 0; desc < 2; ++desc) {
-            const char* dir = desc ? " DESC" : " ASC";
-            // "never expires" after every time, "never used" before every use
-            const char* never_expires = desc ? " NULLS FIRST" : " NULLS LAST";
-            const char* never_used = desc ? " NULLS LAST" : " NULLS FIRST";
-            std::string order = sort == 0   ? std::string("created_at") + dir
-                                : sort == 1 ? std::string("name COLLATE \"C\"") + dir
-                                : sort == 2 ? std::string("expires_at") + dir + never_expires
-                                            : std::string("last_used_at") + dir + never_used;
+            const std::string order = listing_order_sql(sort, desc != 0, "name COLLATE \"C\"");
             out.push_back("SELECT " PG_TOKEN_COLUMNS ", count(*) OVER () FROM tokenkeep_tokens " + where +
-                          " ORDER BY " + order + ", id" + dir + " LIMIT $5 OFFSET $6");
+                          " ORDER BY " + order + " LIMIT $5 OFFSET $6");
           }
         }
       }

@@ -1,5 +1,7 @@
 #include "sqlite_listing.h"
 
+#include "listing_order.h"
+
 #include <string>
 #include <vector>
 
@@ -26,16 +28,8 @@ const char* sqlite_listing_sql(const TokenQuery& q, bool count) {
         out.push_back("SELECT count(*) FROM tokens " + where);
         for (int sort = 0; sort < 4; ++sort) {
           for (int desc = 0; desc < 2; ++desc) {
-            const char* dir = desc ? " DESC" : " ASC";
-            // "never expires" after every time, "never used" before every use
-            const char* never_expires = desc ? " NULLS FIRST" : " NULLS LAST";
-            const char* never_used = desc ? " NULLS LAST" : " NULLS FIRST";
-            std::string order = sort == 0   ? std::string("created_at") + dir
-                                : sort == 1 ? std::string("name") + dir
-                                : sort == 2 ? std::string("expires_at") + dir + never_expires
-                                            : std::string("last_used_at") + dir + never_used;
-            out.push_back("SELECT id FROM tokens " + where + " ORDER BY " + order + ", id" + dir +
-                          " LIMIT ?5 OFFSET ?6");
+            const std::string order = listing_order_sql(sort, desc != 0, "name");
+            out.push_back("SELECT id FROM tokens " + where + " ORDER BY " + order + " LIMIT ?5 OFFSET ?6");
           }
         }
       }

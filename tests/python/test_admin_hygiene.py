@@ -11,7 +11,7 @@ import html
 import os
 import re
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 import tokenkeep
@@ -20,23 +20,13 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from test_admin_page import BASE, START, clock, store  # noqa: F401 - the page tests' fixtures
 from tokenkeep.web.admin import create_app
 
-START = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
-BASE = "http://127.0.0.1:8000"
 PAGE = "/profile/access-tokens"
 ONLY_READ = "In the last 30 days this token used only device:read."
 
 
-@pytest.fixture
-def clock():
-    return tokenkeep.ManualClock(START)
-
-
-@pytest.fixture
-def store(tmp_path, clock):
-    with tokenkeep.TokenStore(str(tmp_path / "tokens.db"), clock=clock) as s:
-        yield s
 
 
 def client(store, user):
