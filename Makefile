@@ -8,8 +8,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the build, the tests and the benchmarks need.
 APT_PACKAGES := build-essential cmake ninja-build pkg-config libsodium-dev libsqlite3-dev \
-	libgtest-dev libbenchmark-dev python3-dev python3-venv chromium wrk gdb
-PIP_EXTRAS := test,web,jupyter
+	libgtest-dev libbenchmark-dev python3-dev python3-venv chromium wrk gdb clang-format
+PIP_EXTRAS := test,web,jupyter,lint
 # Extra test and bench steps; mk/*.mk files append to these (and to APT_PACKAGES).
 EXTRA_TESTS :=
 EXTRA_BENCHES :=

@@ -35,8 +35,14 @@ def piped(cmd, env) -> float:
 def on_terminal(cmd, env) -> float:
     master, slave = pty.openpty()
     t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL,
-                         env=dict(env, TERM="xterm", COLUMNS="120"), close_fds=True)
+    p = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=subprocess.DEVNULL,
+        env=dict(env, TERM="xterm", COLUMNS="120"),
+        close_fds=True,
+    )
     os.close(slave)
     while True:
         ready, _, _ = select.select([master], [], [], 1.0)
@@ -63,14 +69,21 @@ def main() -> None:
     args = ap.parse_args()
     db = os.path.join(tempfile.mkdtemp(prefix="tokenkeep-bench-cli-"), "tokens.db")
     with tokenkeep.TokenStore(db) as s:
-        s.create_many("alice", [(f"device-reader-{i:05d}", ["device:read", "policy"]) for i in range(args.rows)])
+        s.create_many(
+            "alice",
+            [(f"device-reader-{i:05d}", ["device:read", "policy"]) for i in range(args.rows)],
+        )
     env = {k: v for k, v in os.environ.items() if k not in ("TOKENKEEP_DB", "COLUMNS")}
     base = [sys.executable, "-m", "tokenkeep", "--db", db, "--owner", "alice"]
     cases = [
         ("start only (--version)", piped, [sys.executable, "-m", "tokenkeep", "--version"]),
         (f"list piped (tab-separated), {args.rows:,} rows", piped, base + ["list"]),
         (f"list --json piped, {args.rows:,} rows", piped, base + ["list", "--json"]),
-        (f"list on a terminal, all {args.rows:,} rows (--limit 0)", on_terminal, base + ["list", "--limit", "0"]),
+        (
+            f"list on a terminal, all {args.rows:,} rows (--limit 0)",
+            on_terminal,
+            base + ["list", "--limit", "0"],
+        ),
         ("list on a terminal, first page (default)", on_terminal, base + ["list"]),
     ]
     times = {name: [] for name, _, _ in cases}
@@ -82,9 +95,13 @@ def main() -> None:
     for name, _, _ in cases:
         median = statistics.median(times[name])
         ok = name == cases[0][0] or median < TARGET_S
-        results.append({"case": name, "median_s": round(median, 3), "vs_start": round(median / start, 2)})
+        results.append(
+            {"case": name, "median_s": round(median, 3), "vs_start": round(median / start, 2)}
+        )
         verdict = "    " if name == cases[0][0] else ("PASS" if ok else "FAIL")
-        print(f"{verdict}  {name:<52} {median:6.2f} s   {median / start:4.1f}x start   target < {TARGET_S:.0f} s")
+        print(
+            f"{verdict}  {name:<52} {median:6.2f} s   {median / start:4.1f}x start   target < {TARGET_S:.0f} s"
+        )
     with open(args.out, "w") as f:
         json.dump({"rows": args.rows, "rounds": args.rounds, "results": results}, f, indent=2)
     print(f"written: {args.out}")

@@ -10,12 +10,10 @@ engine's Google Benchmark and merges its numbers), or directly:
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -24,9 +22,8 @@ import textwrap
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stdlib_store import StdlibTokenStore  # noqa: E402
-
 import tokenkeep  # noqa: E402
+from stdlib_store import StdlibTokenStore  # noqa: E402
 
 PEPPER_HEX = "5f" * 32
 
@@ -71,7 +68,9 @@ def bench_hot(tk, base, tk_tokens, base_tokens, rounds):
     per_call(tk.verify, hot_tk)
     per_call(base.verify, hot_base)
     time.sleep(1.2)  # let the first-use writes land, as they would in a running service
-    return alternate(rounds, (lambda: per_call(base.verify, hot_base), lambda: per_call(tk.verify, hot_tk)))
+    return alternate(
+        rounds, (lambda: per_call(base.verify, hot_base), lambda: per_call(tk.verify, hot_tk))
+    )
 
 
 def bench_miss(directory, tk_tokens, base_tokens, rounds, per_round):
@@ -134,7 +133,9 @@ def cache_rss_mib(n: int) -> float:
         print((after - before) / 2**20, s._engine.cache_size())
         """
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert int(out[1]) >= n * 0.95, out
     return float(out[0])
 
@@ -178,49 +179,90 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     ap.add_argument("--engine-json", help="Google Benchmark JSON output to merge")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.json"))
+    ap.add_argument(
+        "--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.json")
+    )
     args = ap.parse_args()
     q = args.quick
     rows = []
 
     def row(measure, target, value, ok, detail):
-        rows.append({"measure": measure, "target": target, "measured": value, "met": ok, "detail": detail})
-        print(f"{'PASS' if ok else 'MISS'}  {measure:58} {value:>18}   target {target}   ({detail})", flush=True)
+        rows.append(
+            {"measure": measure, "target": target, "measured": value, "met": ok, "detail": detail}
+        )
+        print(
+            f"{'PASS' if ok else 'MISS'}  {measure:58} {value:>18}   target {target}   ({detail})",
+            flush=True,
+        )
 
     d = fresh_dir()
     tk, base, tk_tokens, base_tokens = populate(5_000 if q else 20_000, d)
     b, t = bench_hot(tk, base, tk_tokens, base_tokens, 5 if q else 15)
-    row("Python verify, hot set (1,000 of 20,000) vs stdlib store", ">= 10x", f"{b / t:.1f}x",
-        b / t >= 10, f"stdlib {b * 1e6:.2f} us, tokenkeep {t * 1e6:.2f} us per call")
+    row(
+        "Python verify, hot set (1,000 of 20,000) vs stdlib store",
+        ">= 10x",
+        f"{b / t:.1f}x",
+        b / t >= 10,
+        f"stdlib {b * 1e6:.2f} us, tokenkeep {t * 1e6:.2f} us per call",
+    )
     tk.close()
     b, t = bench_miss(d, tk_tokens, base_tokens, 4 if q else 10, 1000 if q else 2000)
-    row("Python verify, first verify of each token (cache miss)", ">= 2.5x", f"{b / t:.1f}x",
-        b / t >= 2.5, f"stdlib {b * 1e6:.2f} us, tokenkeep {t * 1e6:.2f} us per call")
+    row(
+        "Python verify, first verify of each token (cache miss)",
+        ">= 2.5x",
+        f"{b / t:.1f}x",
+        b / t >= 2.5,
+        f"stdlib {b * 1e6:.2f} us, tokenkeep {t * 1e6:.2f} us per call",
+    )
 
     if args.engine_json and os.path.exists(args.engine_json):
         with open(args.engine_json) as f:
             bm = {x["name"]: x for x in json.load(f)["benchmarks"]}
         hit = bm["BM_VerifyHit/threads:1"]["cpu_time"]
         floor = bm["BM_FloorHashPlusMapLookup"]["cpu_time"]
-        row("C++ verify hit vs keyed BLAKE2b-256 + hash-map lookup", "<= 2x", f"{hit / floor:.2f}x",
-            hit / floor <= 2, f"verify {hit:.0f} ns, floor {floor:.0f} ns (CPU time)")
+        row(
+            "C++ verify hit vs keyed BLAKE2b-256 + hash-map lookup",
+            "<= 2x",
+            f"{hit / floor:.2f}x",
+            hit / floor <= 2,
+            f"verify {hit:.0f} ns, floor {floor:.0f} ns (CPU time)",
+        )
 
     mib = cache_rss_mib(20_000 if q else 100_000)
     n_cache = "20,000" if q else "100,000"
-    row(f"cache of {n_cache} tokens, resident memory", "<= 32 MiB", f"{mib:.1f} MiB", mib <= 32,
-        "RSS growth while check() fills the engine cache")
+    row(
+        f"cache of {n_cache} tokens, resident memory",
+        "<= 32 MiB",
+        f"{mib:.1f} MiB",
+        mib <= 32,
+        "RSS growth while check() fills the engine cache",
+    )
 
     n_big = 100_000 if q else 1_000_000
     p50, p99 = bench_p99(n_big, 10_000, 50_000 if q else 200_000)
-    row(f"{n_big:,}-token database: Python verify p99 (hot 10,000)", "<= 20 us", f"{p99:.1f} us", p99 <= 20,
-        f"p50 {p50:.2f} us")
+    row(
+        f"{n_big:,}-token database: Python verify p99 (hot 10,000)",
+        "<= 20 us",
+        f"{p99:.1f} us",
+        p99 <= 20,
+        f"p50 {p50:.2f} us",
+    )
 
     b, t = bench_bulk(3 if q else 7, 10_000)
-    row("bulk creation of 10,000 tokens (one transaction) vs stdlib", ">= 3x", f"{b / t:.1f}x", b / t >= 3,
-        f"stdlib {b * 1e3:.0f} ms, tokenkeep {t * 1e3:.0f} ms")
+    row(
+        "bulk creation of 10,000 tokens (one transaction) vs stdlib",
+        ">= 3x",
+        f"{b / t:.1f}x",
+        b / t >= 3,
+        f"stdlib {b * 1e3:.0f} ms, tokenkeep {t * 1e3:.0f} ms",
+    )
 
-    result = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "quick": q, "rows": rows}
+    result = {
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "quick": q,
+        "rows": rows,
+    }
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)
     print(f"machine: {result['machine']}\nwritten: {args.out}")

@@ -116,7 +116,8 @@ void BM_CreateMany1000(benchmark::State& state) {
   static int round = 0;
   for (auto _ : state) {
     std::vector<tk::NewToken> specs;
-    for (int i = 0; i < 1000; ++i) specs.push_back({"c" + std::to_string(round) + "-" + std::to_string(i), {"device"}, {}});
+    for (int i = 0; i < 1000; ++i)
+      specs.push_back({"c" + std::to_string(round) + "-" + std::to_string(i), {"device"}, {}});
     ++round;
     benchmark::DoNotOptimize(f.engine->create_many("bulk", specs, ""));
   }

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,10 +26,9 @@ import time
 import psycopg
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tokenkeep  # noqa: E402
 from bench_python import alternate, machine, per_call  # noqa: E402
 from psycopg_store import PsycopgTokenStore  # noqa: E402
-
-import tokenkeep  # noqa: E402
 
 PEPPER_HEX = "5f" * 32
 BASE_URL = os.environ.get("TOKENKEEP_TEST_PG", "")
@@ -99,15 +97,17 @@ def bench_miss(pg_url, base_url, rounds, per_round):
     with tokenkeep.TokenStore(pg_url, pepper=PEPPER_HEX) as s:
         tk_tokens = create_tokens(s, "miss", rounds * per_round + 1)
     base = PsycopgTokenStore(base_url, bytes.fromhex(PEPPER_HEX))
-    base_tokens = base.create_many("miss", [(f"t-{i}", ["device"]) for i in range(rounds * per_round + 1)])
+    base_tokens = base.create_many(
+        "miss", [(f"t-{i}", ["device"]) for i in range(rounds * per_round + 1)]
+    )
     base.close()
     rng = random.Random(7)
     order = list(range(1, rounds * per_round + 1))
     rng.shuffle(order)
     tk_ns, base_ns = [], []
     for r in range(rounds):
-        sample = order[r * per_round:(r + 1) * per_round]
-        for which in ((0, 1) if r % 2 == 0 else (1, 0)):
+        sample = order[r * per_round : (r + 1) * per_round]
+        for which in (0, 1) if r % 2 == 0 else (1, 0):
             if which == 0:
                 b = PsycopgTokenStore(base_url, bytes.fromhex(PEPPER_HEX))
                 assert b.verify(base_tokens[0], "device:read")
@@ -129,8 +129,12 @@ def bench_revoke(url, nodes: int, consistency: str, n: int):
         procs = []
         try:
             for _ in range(nodes - 1):
-                p = subprocess.Popen([sys.executable, "-c", NODE, url, PEPPER_HEX, consistency, tokens[0]],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                p = subprocess.Popen(
+                    [sys.executable, "-c", NODE, url, PEPPER_HEX, consistency, tokens[0]],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
                 procs.append(p)
             for p in procs:
                 assert p.stdout.readline().strip() == "ready"
@@ -194,50 +198,82 @@ def bench_million(url, n_total, hot, calls):
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results_pg.json"))
+    ap.add_argument(
+        "--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results_pg.json")
+    )
     args = ap.parse_args()
     if not BASE_URL:
-        print("pg_bench: TOKENKEEP_TEST_PG is not set (run under tests/pg/cluster.sh, as make bench does)",
-              file=sys.stderr)
+        print(
+            "pg_bench: TOKENKEEP_TEST_PG is not set (run under tests/pg/cluster.sh, as make bench does)",
+            file=sys.stderr,
+        )
         return 2
     q = args.quick
     rows = []
 
     def row(measure, target, value, ok, detail):
-        rows.append({"measure": measure, "target": target, "measured": value, "met": ok, "detail": detail})
+        rows.append(
+            {"measure": measure, "target": target, "measured": value, "met": ok, "detail": detail}
+        )
         mark = "PASS" if ok is True else ("MISS" if ok is False else "    ")
         print(f"{mark}  {measure:52} {value:>14}   target {target:>10}   ({detail})", flush=True)
 
     print(f"pg_bench on {machine()}; server {BASE_URL.split('@')[-1]}", flush=True)
 
     s, p = bench_hot(schema_url("b_hot"), 5 if q else 15)
-    row("hot verify, PostgreSQL store vs SQLite store", "<= 1.2x", f"{p / s:.2f}x", p / s <= 1.2,
-        f"SQLite {s * 1e9:.0f} ns, PostgreSQL {p * 1e9:.0f} ns per call")
+    row(
+        "hot verify, PostgreSQL store vs SQLite store",
+        "<= 1.2x",
+        f"{p / s:.2f}x",
+        p / s <= 1.2,
+        f"SQLite {s * 1e9:.0f} ns, PostgreSQL {p * 1e9:.0f} ns per call",
+    )
 
     tk_ns, base_ns = bench_miss(schema_url("b_miss"), BASE_URL, 4 if q else 10, 500 if q else 2000)
     for name, qq in (("p50", 0.5), ("p99", 0.99)):
         b, t = pct(base_ns, qq), pct(tk_ns, qq)
-        row(f"first verify (cache miss) {name}, vs psycopg store", ">= 2x", f"{b / t:.1f}x", b / t >= 2,
-            f"psycopg {b / 1e3:.0f} us, tokenkeep {t / 1e3:.0f} us")
+        row(
+            f"first verify (cache miss) {name}, vs psycopg store",
+            ">= 2x",
+            f"{b / t:.1f}x",
+            b / t >= 2,
+            f"psycopg {b / 1e3:.0f} us, tokenkeep {t / 1e3:.0f} us",
+        )
 
     n_rev = 50 if q else 200
     for nodes in (1, 3):
         for consistency in ("strict", "bounded"):
             ns = bench_revoke(schema_url(f"b_rv_{nodes}_{consistency}"), nodes, consistency, n_rev)
-            row(f"revoke latency, {nodes} node{'s' if nodes > 1 else ''}, {consistency}", "reported",
-                f"{pct(ns, 0.5) / 1e6:.2f} ms", None,
-                f"p50 {pct(ns, 0.5) / 1e6:.2f} ms, p99 {pct(ns, 0.99) / 1e6:.2f} ms, {len(ns)} revokes")
+            row(
+                f"revoke latency, {nodes} node{'s' if nodes > 1 else ''}, {consistency}",
+                "reported",
+                f"{pct(ns, 0.5) / 1e6:.2f} ms",
+                None,
+                f"p50 {pct(ns, 0.5) / 1e6:.2f} ms, p99 {pct(ns, 0.99) / 1e6:.2f} ms, {len(ns)} revokes",
+            )
 
     n_bulk = 2_000 if q else 10_000
     b, t = bench_bulk(schema_url("b_bulk"), BASE_URL, 3 if q else 7, n_bulk)
-    row(f"bulk create {n_bulk:,} tokens, vs psycopg store", ">= 3x", f"{b / t:.1f}x", b / t >= 3,
-        f"psycopg {b * 1e3:.0f} ms, tokenkeep {t * 1e3:.0f} ms")
+    row(
+        f"bulk create {n_bulk:,} tokens, vs psycopg store",
+        ">= 3x",
+        f"{b / t:.1f}x",
+        b / t >= 3,
+        f"psycopg {b * 1e3:.0f} ms, tokenkeep {t * 1e3:.0f} ms",
+    )
 
     n_big = 100_000 if q else 1_000_000
-    load_s, ns = bench_million(schema_url("b_big"), n_big, 20_000 if q else 50_000, 100_000 if q else 300_000)
+    load_s, ns = bench_million(
+        schema_url("b_big"), n_big, 20_000 if q else 50_000, 100_000 if q else 300_000
+    )
     p99 = pct(ns, 0.99) / 1e3
-    row(f"hot verify p99 with {n_big:,} tokens in PostgreSQL", "<= 20 us", f"{p99:.2f} us", p99 <= 20,
-        f"p50 {pct(ns, 0.5) / 1e3:.2f} us; {n_big:,} tokens created in {load_s:.1f} s")
+    row(
+        f"hot verify p99 with {n_big:,} tokens in PostgreSQL",
+        "<= 20 us",
+        f"{p99:.2f} us",
+        p99 <= 20,
+        f"p50 {pct(ns, 0.5) / 1e3:.2f} us; {n_big:,} tokens created in {load_s:.1f} s",
+    )
 
     with open(args.out, "w") as f:
         json.dump({"machine": machine(), "quick": q, "rows": rows}, f, indent=2)

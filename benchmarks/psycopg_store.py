@@ -12,10 +12,10 @@ documentation suggests for speed: one connection, prepared statements (`prepare=
 from __future__ import annotations
 
 import time
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import List, Optional, Tuple
 
 import psycopg
-
 from stdlib_store import StdlibTokenStore, token_id
 
 
@@ -40,16 +40,20 @@ class PsycopgTokenStore(StdlibTokenStore):
     def close(self) -> None:
         self.db.close()
 
-    def create_many(self, owner: str, items: Sequence[Tuple[str, Sequence[str]]],
-                    lifetime: float = 30 * 86400) -> List[str]:
+    def create_many(
+        self, owner: str, items: Sequence[Tuple[str, Sequence[str]]], lifetime: float = 30 * 86400
+    ) -> List[str]:
         now = time.time()
         made = [self._new(owner, n, s, lifetime, now) for n, s in items]
         with self.db.transaction():
             with self.db.cursor() as cur:
-                cur.executemany("INSERT INTO tokens VALUES (%s,%s,%s,%s,%s,%s,%s,NULL)", [r for _, r in made])
+                cur.executemany(
+                    "INSERT INTO tokens VALUES (%s,%s,%s,%s,%s,%s,%s,NULL)", [r for _, r in made]
+                )
                 cur.executemany(
                     "INSERT INTO audit(at, actor, action, token_id, owner, name, scopes) VALUES (%s,%s,%s,%s,%s,%s,%s)",
-                    [(now, owner, "create", r[0], owner, r[2], r[3]) for _, r in made])
+                    [(now, owner, "create", r[0], owner, r[2], r[3]) for _, r in made],
+                )
         return [t for t, _ in made]
 
     def verify(self, token: str, *required: str) -> Optional[tuple]:
@@ -58,5 +62,7 @@ class PsycopgTokenStore(StdlibTokenStore):
             return None
         row = self.db.execute(
             "SELECT id, owner, name, scopes, digest, created_at, expires_at, revoked_at FROM tokens WHERE id = %s",
-            (id_,), prepare=True).fetchone()
+            (id_,),
+            prepare=True,
+        ).fetchone()
         return self._judge(row, id_, token, required)

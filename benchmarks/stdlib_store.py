@@ -16,7 +16,8 @@ import hmac
 import secrets
 import sqlite3
 import time
-from typing import Iterable, List, Optional, Sequence, Tuple
+from collections.abc import Iterable, Sequence
+from typing import List, Optional, Tuple
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _VOCAB = {"collection": ("read", "write"), "device": ("read", "write"), "policy": ("read", "write")}
@@ -57,8 +58,9 @@ def token_id(token: str) -> Optional[int]:
 class StdlibTokenStore:
     def __init__(self, path: str, pepper: bytes) -> None:
         self.pepper = pepper
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                  cached_statements=128)
+        self.db = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, cached_statements=128
+        )
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA busy_timeout=5000")
@@ -75,28 +77,40 @@ class StdlibTokenStore:
         )
 
     def _digest(self, id_: int, secret: str) -> bytes:
-        return hashlib.blake2b(id_.to_bytes(8, "big") + secret.encode(), key=self.pepper,
-                               digest_size=32).digest()
+        return hashlib.blake2b(
+            id_.to_bytes(8, "big") + secret.encode(), key=self.pepper, digest_size=32
+        ).digest()
 
     def _new(self, owner: str, name: str, scopes: Sequence[str], lifetime: float, now: float):
         _expand(scopes)
         id_ = secrets.randbits(63) or 1
         secret = secrets.token_urlsafe(32)
         token = f"tk_{_b62(id_, 11)}{secret}"
-        row = (id_, owner, name.strip(), " ".join(sorted(scopes)), self._digest(id_, secret), now,
-               now + lifetime)
+        row = (
+            id_,
+            owner,
+            name.strip(),
+            " ".join(sorted(scopes)),
+            self._digest(id_, secret),
+            now,
+            now + lifetime,
+        )
         return token, row
 
-    def create_many(self, owner: str, items: Sequence[Tuple[str, Sequence[str]]],
-                    lifetime: float = 30 * 86400) -> List[str]:
+    def create_many(
+        self, owner: str, items: Sequence[Tuple[str, Sequence[str]]], lifetime: float = 30 * 86400
+    ) -> List[str]:
         now = time.time()
         made = [self._new(owner, n, s, lifetime, now) for n, s in items]
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            self.db.executemany("INSERT INTO tokens VALUES (?,?,?,?,?,?,?,NULL)", [r for _, r in made])
+            self.db.executemany(
+                "INSERT INTO tokens VALUES (?,?,?,?,?,?,?,NULL)", [r for _, r in made]
+            )
             self.db.executemany(
                 "INSERT INTO audit(at, actor, action, token_id, owner, name, scopes) VALUES (?,?,?,?,?,?,?)",
-                [(now, owner, "create", r[0], owner, r[2], r[3]) for _, r in made])
+                [(now, owner, "create", r[0], owner, r[2], r[3]) for _, r in made],
+            )
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -113,7 +127,8 @@ class StdlibTokenStore:
             return None
         row = self.db.execute(
             "SELECT id, owner, name, scopes, digest, created_at, expires_at, revoked_at FROM tokens WHERE id = ?",
-            (id_,)).fetchone()
+            (id_,),
+        ).fetchone()
         return self._judge(row, id_, token, required)
 
     def _judge(self, row, id_: int, token: str, required) -> Optional[tuple]:

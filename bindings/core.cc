@@ -6,13 +6,12 @@
 #include <pybind11/stl.h>
 // After Python.h (which pybind11 includes).
 #include <datetime.h>
+#include <sodium.h>
 
 #include <string>
-#include <unordered_map>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
-
-#include <sodium.h>
 
 #include "convert.h"
 #include "tokenkeep/errors.h"
@@ -24,7 +23,6 @@ namespace py = pybind11;
 using namespace tokenkeep;
 
 namespace tokenkeep::bindings {
-
 
 // Days since 1970-01-01 -> proleptic Gregorian date (H. Hinnant's civil_from_days).
 void civil_from_days(std::int64_t z, int* y, int* m, int* d) {
@@ -47,10 +45,9 @@ py::object utc_datetime(std::int64_t us) {
   if (sod < 0) sod += 86400, --days;
   int y = 0, m = 0, d = 0;
   civil_from_days(days, &y, &m, &d);
-  PyObject* o = PyDateTimeAPI->DateTime_FromDateAndTime(y, m, d, static_cast<int>(sod / 3600),
-                                                        static_cast<int>(sod % 3600 / 60), static_cast<int>(sod % 60),
-                                                        static_cast<int>(frac), PyDateTime_TimeZone_UTC,
-                                                        PyDateTimeAPI->DateTimeType);
+  PyObject* o = PyDateTimeAPI->DateTime_FromDateAndTime(
+      y, m, d, static_cast<int>(sod / 3600), static_cast<int>(sod % 3600 / 60), static_cast<int>(sod % 60),
+      static_cast<int>(frac), PyDateTime_TimeZone_UTC, PyDateTimeAPI->DateTimeType);
   if (o == nullptr) throw py::error_already_set();
   return py::reinterpret_steal<py::object>(o);
 }
@@ -105,17 +102,19 @@ py::object to_tuple(const TokenRecord& r) {
 
 py::object to_tuple(const CachedToken& t) {
   const std::int64_t used = t.used_us.load(std::memory_order_relaxed);
-  return typed_tuple(g_token_info_type, text(token_id_format(t.id)), text(t.owner()), text(t.name()),
-                     scope_set_of(t.scopes()), utc_datetime(t.created_at),
-                     t.expires_at == CachedToken::kNever ? py::object(py::none()) : utc_datetime(t.expires_at),
-                     used == 0 ? py::object(py::none()) : utc_datetime(used));
+  return typed_tuple(
+      g_token_info_type, text(token_id_format(t.id)), text(t.owner()), text(t.name()),
+      scope_set_of(t.scopes()), utc_datetime(t.created_at),
+      t.expires_at == CachedToken::kNever ? py::object(py::none()) : utc_datetime(t.expires_at),
+      used == 0 ? py::object(py::none()) : utc_datetime(used));
 }
 
 // An AuditEvent's fields in tokenkeep.models.AuditEvent's order.
 py::tuple audit_tuple(const AuditEvent& a) {
   return py::make_tuple(a.seq, utc_datetime(a.at), a.actor, a.action,
-                        a.token_id ? py::object(py::str(token_id_format(*a.token_id))) : py::none(), a.owner, a.name,
-                        scope_set(scopes_split(a.old_scopes)), scope_set(scopes_split(a.new_scopes)), a.detail);
+                        a.token_id ? py::object(py::str(token_id_format(*a.token_id))) : py::none(), a.owner,
+                        a.name, scope_set(scopes_split(a.old_scopes)), scope_set(scopes_split(a.new_scopes)),
+                        a.detail);
 }
 
 // Converts many records at once, sharing the Python objects that repeat across them (owner,
@@ -123,11 +122,12 @@ py::tuple audit_tuple(const AuditEvent& a) {
 class TupleBuilder {
  public:
   py::object operator()(const TokenRecord& r) {
-    return typed_tuple(g_token_info_type, text(token_id_format(r.id)),
-                       shared(strings_, r.owner, [&] { return py::str(r.owner); }), text(r.name),
-                       shared(scopes_, scopes_join(r.scopes), [&] { return py::object(scope_set(r.scopes)); }),
-                       time(r.created_at), r.expires_at ? time(*r.expires_at) : py::object(py::none()),
-                       r.last_used_at ? time(*r.last_used_at) : py::object(py::none()));
+    return typed_tuple(
+        g_token_info_type, text(token_id_format(r.id)),
+        shared(strings_, r.owner, [&] { return py::str(r.owner); }), text(r.name),
+        shared(scopes_, scopes_join(r.scopes), [&] { return py::object(scope_set(r.scopes)); }),
+        time(r.created_at), r.expires_at ? time(*r.expires_at) : py::object(py::none()),
+        r.last_used_at ? time(*r.last_used_at) : py::object(py::none()));
   }
 
  private:
@@ -138,7 +138,9 @@ class TupleBuilder {
     if (memo.size() > 64) memo.clear();
     return memo.emplace(key, make()).first->second;
   }
-  py::object time(std::int64_t us) { return shared(times_, us, [&] { return utc_datetime(us); }); }
+  py::object time(std::int64_t us) {
+    return shared(times_, us, [&] { return utc_datetime(us); });
+  }
 
   std::unordered_map<std::string, py::object> strings_;
   std::unordered_map<std::string, py::object> scopes_;
@@ -167,7 +169,8 @@ std::string utf8_of(PyObject* o, const char* what) {
 // casters on 10,000 items): each (name, scopes) with the call's expiry, or (name, scopes,
 // expiry_kind, expiry_us). Scopes: one str, or any iterable of str.
 std::vector<NewToken> new_tokens(const py::handle& items, int kind, std::int64_t value) {
-  py::object seq = py::reinterpret_steal<py::object>(PySequence_Fast(items.ptr(), "items must be a sequence"));
+  py::object seq =
+      py::reinterpret_steal<py::object>(PySequence_Fast(items.ptr(), "items must be a sequence"));
   if (!seq) {
     PyErr_Clear();
     fail(ErrorCode::kInvalidArgument, "create_many takes a sequence of (name, scopes) items");
@@ -177,7 +180,9 @@ std::vector<NewToken> new_tokens(const py::handle& items, int kind, std::int64_t
   std::vector<NewToken> out(static_cast<std::size_t>(n));
   for (Py_ssize_t i = 0; i < n; ++i) {
     PyObject* it = item[i];
-    const Py_ssize_t len = PyTuple_Check(it) ? PyTuple_GET_SIZE(it) : PyList_Check(it) ? PyList_GET_SIZE(it) : -1;
+    const Py_ssize_t len = PyTuple_Check(it)  ? PyTuple_GET_SIZE(it)
+                           : PyList_Check(it) ? PyList_GET_SIZE(it)
+                                              : -1;
     if (len != 2 && len != 4) fail(ErrorCode::kInvalidArgument, "create_many takes (name, scopes) items");
     PyObject* const* f = PyTuple_Check(it) ? &PyTuple_GET_ITEM(it, 0) : &PyList_GET_ITEM(it, 0);
     NewToken& t = out[static_cast<std::size_t>(i)];
@@ -213,7 +218,8 @@ std::string_view token_view(const py::handle& h) {
     }
     return {p, static_cast<std::size_t>(n)};
   }
-  if (PyBytes_Check(h.ptr())) return {PyBytes_AS_STRING(h.ptr()), static_cast<std::size_t>(PyBytes_GET_SIZE(h.ptr()))};
+  if (PyBytes_Check(h.ptr()))
+    return {PyBytes_AS_STRING(h.ptr()), static_cast<std::size_t>(PyBytes_GET_SIZE(h.ptr()))};
   return {};
 }
 
@@ -231,15 +237,24 @@ py::object issued_tuple(const IssuedToken& t, TupleBuilder& build) {
 
 const char* exception_name(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidToken: return "InvalidToken";
-    case ErrorCode::kExpiredToken: return "ExpiredToken";
-    case ErrorCode::kRevokedToken: return "RevokedToken";
-    case ErrorCode::kInsufficientScope: return "InsufficientScope";
-    case ErrorCode::kNotFound: return "NotFound";
-    case ErrorCode::kNameTaken: return "NameTaken";
-    case ErrorCode::kUnknownScope: return "UnknownScope";
-    case ErrorCode::kInvalidArgument: return "InvalidArgument";
-    case ErrorCode::kStoreError: return "StoreError";
+    case ErrorCode::kInvalidToken:
+      return "InvalidToken";
+    case ErrorCode::kExpiredToken:
+      return "ExpiredToken";
+    case ErrorCode::kRevokedToken:
+      return "RevokedToken";
+    case ErrorCode::kInsufficientScope:
+      return "InsufficientScope";
+    case ErrorCode::kNotFound:
+      return "NotFound";
+    case ErrorCode::kNameTaken:
+      return "NameTaken";
+    case ErrorCode::kUnknownScope:
+      return "UnknownScope";
+    case ErrorCode::kInvalidArgument:
+      return "InvalidArgument";
+    case ErrorCode::kStoreError:
+      return "StoreError";
   }
   return "StoreError";
 }
@@ -325,17 +340,19 @@ PYBIND11_MODULE(_core, m) {
         }
         return "url";
       },
-      py::arg("spec"), R"doc("memory", "file" or "url": what kind of store `spec` names (InvalidArgument if none).)doc");
-  m.def("token_id_valid", [](const std::string& s) { return token_id_parse(s).has_value(); }, py::arg("token_id"),
-        R"doc(True if `token_id` has the shape of a public token id.)doc");
+      py::arg("spec"),
+      R"doc("memory", "file" or "url": what kind of store `spec` names (InvalidArgument if none).)doc");
+  m.def(
+      "token_id_valid", [](const std::string& s) { return token_id_parse(s).has_value(); },
+      py::arg("token_id"), R"doc(True if `token_id` has the shape of a public token id.)doc");
 
   // Verification returns the cache's immutable snapshot itself: pybind11 hands back the same
   // Python object for the same snapshot while one is alive, so the Python layer can keep
   // the TokenInfo it built for it (store.py) and a cache hit allocates nothing.
   py::class_<CachedToken, std::shared_ptr<CachedToken>>(m, "Verified",
                                                         R"doc(A verified token's record (opaque).)doc")
-      .def("info", [](const CachedToken& t) { return to_tuple(t); },
-           R"doc(TokenInfo fields as a tuple.)doc");
+      .def(
+          "info", [](const CachedToken& t) { return to_tuple(t); }, R"doc(TokenInfo fields as a tuple.)doc");
 
   py::class_<Engine> engine(m, "Engine", R"doc(One open token store.)doc");
   engine_extras_register(engine);

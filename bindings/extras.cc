@@ -12,10 +12,14 @@ namespace {
 
 const char* outcome_name(LeakOutcome o) {
   switch (o) {
-    case LeakOutcome::kRevoked: return "revoked";
-    case LeakOutcome::kAlreadyRevoked: return "already_revoked";
-    case LeakOutcome::kExpired: return "expired";
-    case LeakOutcome::kUnknown: break;
+    case LeakOutcome::kRevoked:
+      return "revoked";
+    case LeakOutcome::kAlreadyRevoked:
+      return "already_revoked";
+    case LeakOutcome::kExpired:
+      return "expired";
+    case LeakOutcome::kUnknown:
+      break;
   }
   return "unknown";
 }
@@ -26,7 +30,8 @@ void engine_extras_register(py::class_<Engine>& engine) {
   engine
       .def(
           "revoke_leaked",
-          [](Engine& e, const py::bytes& text, const std::string& actor, const std::string& source, bool dry_run) {
+          [](Engine& e, const py::bytes& text, const std::string& actor, const std::string& source,
+             bool dry_run) {
             const std::string_view view = token_view(text);  // `text` stays alive for the call
             std::vector<LeakFinding> found;
             {
@@ -57,7 +62,8 @@ void engine_extras_register(py::class_<Engine>& engine) {
           py::arg("owner"), py::arg("since_us"), py::arg("limit"))
       .def(
           "scope_usage",
-          [](Engine& e, const std::string& owner, const std::vector<std::string>& token_ids, std::int64_t within_us) {
+          [](Engine& e, const std::string& owner, const std::vector<std::string>& token_ids,
+             std::int64_t within_us) {
             std::vector<ScopeUsage> usage;
             {
               py::gil_scoped_release release;

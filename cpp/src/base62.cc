@@ -16,8 +16,7 @@ std::string base62_encode_fixed(std::uint64_t value, int width) {
   return s;
 }
 
-std::optional<std::uint64_t> base62_decode_fixed(std::string_view text,
-                                                 std::uint64_t max) noexcept {
+std::optional<std::uint64_t> base62_decode_fixed(std::string_view text, std::uint64_t max) noexcept {
   std::uint64_t v = 0;
   for (char c : text) {
     const int d = base62_digit(c);

@@ -1,13 +1,13 @@
 #include "tokenkeep/change_feed.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "tokenkeep/errors.h"
 
@@ -127,8 +127,8 @@ class MappedFeed final : public ChangeFeed {
   // finished = max(finished, target): monotone, so a slow writer never moves it back.
   void advance_finished(std::uint64_t target) noexcept {
     std::uint64_t cur = __atomic_load_n(&s_->finished, __ATOMIC_RELAXED);
-    while (cur < target &&
-           !__atomic_compare_exchange_n(&s_->finished, &cur, target, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+    while (cur < target && !__atomic_compare_exchange_n(&s_->finished, &cur, target, true, __ATOMIC_RELEASE,
+                                                        __ATOMIC_RELAXED)) {
     }
   }
 
@@ -157,7 +157,9 @@ class DisabledFeed final : public ChangeFeed {
   void write_begin(const std::vector<std::int64_t>&) noexcept override {}
   void write_finish() noexcept override {}
   void repair() noexcept override {}
-  bool changes(std::uint64_t, std::uint64_t, std::vector<std::int64_t>*) const noexcept override { return false; }
+  bool changes(std::uint64_t, std::uint64_t, std::vector<std::int64_t>*) const noexcept override {
+    return false;
+  }
   bool usable() const noexcept override { return false; }
 };
 
@@ -200,7 +202,8 @@ std::unique_ptr<ChangeFeed> change_feed_open(const StoreLocation& location, bool
   // revoked token: fail loudly instead.
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
-    fail(ErrorCode::kStoreError, "cannot open the change feed " + path + " for writing: " + std::strerror(errno));
+    fail(ErrorCode::kStoreError,
+         "cannot open the change feed " + path + " for writing: " + std::strerror(errno));
   }
   feed_file_check(fd, location);
   struct stat st {};

@@ -1,11 +1,10 @@
 #include "tokenkeep/engine.h"
 
-#include <new>
-
 #include <sodium.h>
 
 #include <algorithm>
 #include <chrono>
+#include <new>
 #include <unordered_set>
 
 #include "tokenkeep/errors.h"
@@ -26,7 +25,8 @@ Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
       vocabulary_(ScopeVocabulary::default_vocabulary()),
       cache_(options_.cache_capacity) {
   if (sodium_init() < 0) fail(ErrorCode::kStoreError, "libsodium failed to initialize");
-  if (options_.default_lifetime_us <= 0) fail(ErrorCode::kInvalidArgument, "default_lifetime must be positive");
+  if (options_.default_lifetime_us <= 0)
+    fail(ErrorCode::kInvalidArgument, "default_lifetime must be positive");
   if (options_.max_lifetime_us < 0) fail(ErrorCode::kInvalidArgument, "max_lifetime must be positive");
   if (options_.max_lifetime_us > 0 && options_.default_lifetime_us > options_.max_lifetime_us) {
     fail(ErrorCode::kInvalidArgument, "default_lifetime must not exceed max_lifetime");
@@ -39,8 +39,10 @@ Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
   const auto stored_prefix = repo_->setting_get("prefix");
   const std::string want_prefix = options_.prefix.value_or(stored_prefix.value_or("tk"));
   if (stored_prefix && *stored_prefix != want_prefix) {
-    fail(ErrorCode::kInvalidArgument, "this store issues tokens with prefix '" + *stored_prefix +
-                                          "'; it cannot be reopened with prefix '" + want_prefix + "'", "prefix");
+    fail(ErrorCode::kInvalidArgument,
+         "this store issues tokens with prefix '" + *stored_prefix +
+             "'; it cannot be reopened with prefix '" + want_prefix + "'",
+         "prefix");
   }
   prefix_ = stored_prefix ? *stored_prefix : repo_->setting_put("prefix", want_prefix, std::nullopt);
 
@@ -49,15 +51,19 @@ Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
   if (stored_vocab) vocabulary_ = ScopeVocabulary::parse(*stored_vocab);
   if (options_.vocabulary) {
     if (stored_vocab && !vocabulary_.is_subset_of(*options_.vocabulary)) {
-      fail(ErrorCode::kInvalidArgument, "this store's scope vocabulary is '" + *stored_vocab +
-                                            "'; a reopen may add scopes but not remove them", "vocabulary");
+      fail(ErrorCode::kInvalidArgument,
+           "this store's scope vocabulary is '" + *stored_vocab +
+               "'; a reopen may add scopes but not remove them",
+           "vocabulary");
     }
     // A token stored as `device` holds every action device had; adding one would grant it.
     for (const auto& old_entry : stored_vocab ? vocabulary_.entries() : std::vector<ScopeEntry>{}) {
       for (const auto& e : options_.vocabulary->entries()) {
         if (e.name == old_entry.name && e.actions.size() != old_entry.actions.size()) {
-          fail(ErrorCode::kInvalidArgument, "scope '" + e.name + "' cannot gain actions: tokens that hold '" +
-                                                e.name + "' would gain them too; add a new scope name instead", "vocabulary");
+          fail(ErrorCode::kInvalidArgument,
+               "scope '" + e.name + "' cannot gain actions: tokens that hold '" + e.name +
+                   "' would gain them too; add a new scope name instead",
+               "vocabulary");
         }
       }
     }
@@ -89,7 +95,9 @@ Engine::~Engine() {
 void Engine::secret_shaped_refuse(std::string_view text, const char* field) const {
   if (token_scan_any(prefix_, text)) {
     fail(ErrorCode::kInvalidArgument,
-         std::string("the ") + field + " contains a token secret; refused so it is not stored or shown (revoke that token if it was exposed)",
+         std::string("the ") + field +
+             " contains a token secret; refused so it is not stored or shown (revoke that token if it was "
+             "exposed)",
          field);
   }
 }
@@ -118,7 +126,8 @@ std::int64_t Engine::expiry_resolve(const Expiry& e, std::int64_t now) const {
   switch (e.kind) {
     case Expiry::Kind::kNever:
       if (!options_.allow_never_expire) {
-        fail(ErrorCode::kInvalidArgument, "this store does not allow tokens that never expire", "never_expires");
+        fail(ErrorCode::kInvalidArgument, "this store does not allow tokens that never expire",
+             "never_expires");
       }
       return -1;
     case Expiry::Kind::kDefault:
@@ -126,17 +135,20 @@ std::int64_t Engine::expiry_resolve(const Expiry& e, std::int64_t now) const {
       break;
     case Expiry::Kind::kIn:
       if (e.value_us <= 0) fail(ErrorCode::kInvalidArgument, "expires_in must be positive", "expires_in");
-      if (e.value_us > 1000LL * 365 * kMicrosPerDay) fail(ErrorCode::kInvalidArgument, "expires_in is too large", "expires_in");
+      if (e.value_us > 1000LL * 365 * kMicrosPerDay)
+        fail(ErrorCode::kInvalidArgument, "expires_in is too large", "expires_in");
       at = now + e.value_us;
       break;
     case Expiry::Kind::kAt:
-      if (e.value_us <= now) fail(ErrorCode::kInvalidArgument, "expires_at must be in the future", "expires_at");
+      if (e.value_us <= now)
+        fail(ErrorCode::kInvalidArgument, "expires_at must be in the future", "expires_at");
       at = e.value_us;
       break;
   }
   if (options_.max_lifetime_us > 0 && at - now > options_.max_lifetime_us) {
-    fail(ErrorCode::kInvalidArgument, "the expiry exceeds this store's max_lifetime of " +
-                                          std::to_string(options_.max_lifetime_us / kMicrosPerDay) + " days",
+    fail(ErrorCode::kInvalidArgument,
+         "the expiry exceeds this store's max_lifetime of " +
+             std::to_string(options_.max_lifetime_us / kMicrosPerDay) + " days",
          e.kind == Expiry::Kind::kAt ? "expires_at" : "expires_in");
   }
   return at;
@@ -198,7 +210,8 @@ std::vector<IssuedToken> Engine::create_many(const std::string& owner, const std
   }
   for (const auto& r : records) {  // views into `records`, which no longer grows
     secret_shaped_refuse(r.name, "name");
-    if (!names.insert(r.name).second) fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' appears twice", "name");
+    if (!names.insert(r.name).second)
+      fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' appears twice", "name");
   }
   repo_->tokens_insert(records, actor.empty() ? owner : actor, now);
   for (std::size_t i = 0; i < specs.size(); ++i) issued[i].record = std::move(records[i]);
@@ -300,12 +313,15 @@ void Engine::revoke_many(const std::string& owner, const std::vector<std::string
   ids.reserve(token_ids.size());
   for (const auto& t : token_ids) {
     const std::int64_t id = id_resolve(t);
-    if (!seen.insert(id).second) fail(ErrorCode::kInvalidArgument, "token id " + t + " is listed twice", "token_id");
+    if (!seen.insert(id).second)
+      fail(ErrorCode::kInvalidArgument, "token id " + t + " is listed twice", "token_id");
     ids.push_back(id);
   }
   if (ids.empty()) return;
   if (!repo_->tokens_revoke(owner, ids, actor.empty() ? owner : actor, clock_->now_us())) {
-    fail(ErrorCode::kNotFound, token_ids.size() == 1 ? "no such token" : "no such token among the ids given; nothing was revoked", "token_id");
+    fail(ErrorCode::kNotFound,
+         token_ids.size() == 1 ? "no such token" : "no such token among the ids given; nothing was revoked",
+         "token_id");
   }
 }
 
@@ -362,7 +378,8 @@ bool Engine::cache_current(Coherence* state, bool may_repair) {
     }
     return false;
   }
-  if (unstable_since_ms_.load(std::memory_order_relaxed) != 0) unstable_since_ms_.store(0, std::memory_order_relaxed);
+  if (unstable_since_ms_.load(std::memory_order_relaxed) != 0)
+    unstable_since_ms_.store(0, std::memory_order_relaxed);
   if (st.generation <= applied_.load(std::memory_order_acquire)) return true;
 
   std::vector<CachedTokenPtr> displaced;
@@ -398,7 +415,10 @@ CachedTokenPtr Engine::token_load(std::int64_t id, bool cacheable, const Coheren
   if (cacheable) {
     std::vector<CachedTokenPtr> displaced;
     cache_.insert(
-        t, [&] { return repo_->coherence() == state && applied_.load(std::memory_order_acquire) == state.generation; },
+        t,
+        [&] {
+          return repo_->coherence() == state && applied_.load(std::memory_order_acquire) == state.generation;
+        },
         &displaced);
     uses_park(&displaced);
   }
@@ -409,12 +429,13 @@ VerifyStatus Engine::verify(std::string_view token, ScopeMask required, CachedTo
   return *verify_step(token, required, out, true);
 }
 
-std::optional<VerifyStatus> Engine::verify_cached(std::string_view token, ScopeMask required, CachedTokenPtr* out) {
+std::optional<VerifyStatus> Engine::verify_cached(std::string_view token, ScopeMask required,
+                                                  CachedTokenPtr* out) {
   return verify_step(token, required, out, false);
 }
 
-std::optional<VerifyStatus> Engine::verify_step(std::string_view token, ScopeMask required, CachedTokenPtr* out,
-                                                bool may_use_store) {
+std::optional<VerifyStatus> Engine::verify_step(std::string_view token, ScopeMask required,
+                                                CachedTokenPtr* out, bool may_use_store) {
   auto parsed = token_parse(prefix_, token);
   if (!parsed) return VerifyStatus::kInvalid;
   Coherence state;
@@ -503,7 +524,8 @@ void Engine::use_record(const CachedTokenPtr& t, std::int64_t now, ScopeMask req
   // transaction, instead of one write per newly used token.
 }
 
-std::vector<TokenRecord> Engine::expiring_within(std::int64_t within_us, const std::optional<std::string>& owner) {
+std::vector<TokenRecord> Engine::expiring_within(std::int64_t within_us,
+                                                 const std::optional<std::string>& owner) {
   if (within_us < 0) fail(ErrorCode::kInvalidArgument, "expiring_within needs a non-negative duration");
   if (owner) owner_check(*owner);
   const std::int64_t now = clock_->now_us();
@@ -518,7 +540,8 @@ std::int64_t Engine::purge(std::int64_t older_than_us, const std::string& actor)
 }
 
 std::int64_t Engine::purge_count(std::int64_t older_than_us) {
-  if (older_than_us < 0) fail(ErrorCode::kInvalidArgument, "purge needs a non-negative older_than", "older_than");
+  if (older_than_us < 0)
+    fail(ErrorCode::kInvalidArgument, "purge needs a non-negative older_than", "older_than");
   return repo_->tokens_purgeable(clock_->now_us() - older_than_us);
 }
 

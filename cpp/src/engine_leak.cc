@@ -30,8 +30,9 @@ std::vector<LeakFinding> Engine::revoke_leaked(std::string_view text, const std:
   std::unordered_set<std::string_view> seen;
   std::size_t line = 1, counted = 0;
   for (const TokenSpan& span : token_scan(prefix_, text)) {
-    line += static_cast<std::size_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(counted),
-                                                text.begin() + static_cast<std::ptrdiff_t>(span.offset), '\n'));
+    line +=
+        static_cast<std::size_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(counted),
+                                            text.begin() + static_cast<std::ptrdiff_t>(span.offset), '\n'));
     counted = span.offset;
     const std::string_view token = text.substr(span.offset, span.length);
     if (!seen.insert(token).second) continue;  // the same token again: one finding
@@ -59,7 +60,8 @@ std::vector<LeakFinding> Engine::revoke_leaked(std::string_view text, const std:
     findings.push_back(std::move(f));
   }
   if (dry_run || live.empty()) return findings;
-  const auto revoked = repo_->tokens_revoke_leaked(live, actor.empty() ? std::string("leak-scan") : actor, now);
+  const auto revoked =
+      repo_->tokens_revoke_leaked(live, actor.empty() ? std::string("leak-scan") : actor, now);
   const std::unordered_set<std::int64_t> done(revoked.begin(), revoked.end());
   for (auto& f : findings) {
     if (f.outcome != LeakOutcome::kRevoked) continue;
@@ -72,7 +74,8 @@ std::vector<LeakFinding> Engine::revoke_leaked(std::string_view text, const std:
   return findings;
 }
 
-std::vector<AuditEvent> Engine::leaked_notices(const std::string& owner, std::int64_t since_us, std::int64_t limit) {
+std::vector<AuditEvent> Engine::leaked_notices(const std::string& owner, std::int64_t since_us,
+                                               std::int64_t limit) {
   owner_check(owner);
   if (limit <= 0) fail(ErrorCode::kInvalidArgument, "limit must be positive", "limit");
   return repo_->audit_actions(owner, "leaked", since_us, limit);

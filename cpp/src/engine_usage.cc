@@ -16,7 +16,8 @@ void Engine::scope_uses_take(const CachedToken& t, std::vector<ScopeUse>* out) c
   for (auto& scope : vocabulary_.actions_of(m)) out->push_back(ScopeUse{t.id, std::move(scope), at});
 }
 
-std::vector<ScopeUsage> Engine::scope_usage(const std::string& owner, const std::vector<std::string>& token_ids,
+std::vector<ScopeUsage> Engine::scope_usage(const std::string& owner,
+                                            const std::vector<std::string>& token_ids,
                                             std::int64_t within_us) {
   owner_check(owner);
   if (within_us <= 0) fail(ErrorCode::kInvalidArgument, "within must be a positive duration", "within");

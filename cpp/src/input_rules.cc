@@ -66,7 +66,8 @@ std::string_view strip_spaces(std::string_view s) {
   }
   while (!s.empty()) {
     std::size_t start = s.size() - 1;  // back up to the last code point's first byte
-    while (start > 0 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80 && s.size() - start < 4) --start;
+    while (start > 0 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80 && s.size() - start < 4)
+      --start;
     const std::uint32_t cp = utf8_at(s, start, &len);
     if (len == 0 || start + len != s.size() || !is_space(cp)) break;
     s.remove_suffix(len);
@@ -105,10 +106,12 @@ std::string name_normalize(std::string_view name) {
   name = strip_spaces(name);
   if (name.empty()) fail(ErrorCode::kInvalidArgument, "a token name must not be empty", "name");
   const TextFacts f = text_facts(name);
-  if (f.chars < 0) fail(ErrorCode::kInvalidArgument, "a token name must not contain control characters", "name");
+  if (f.chars < 0)
+    fail(ErrorCode::kInvalidArgument, "a token name must not contain control characters", "name");
   if (f.format) {
     fail(ErrorCode::kInvalidArgument,
-         "a token name must not contain invisible format characters (zero-width or bidirectional controls)", "name");
+         "a token name must not contain invisible format characters (zero-width or bidirectional controls)",
+         "name");
   }
   if (!f.visible) fail(ErrorCode::kInvalidArgument, "a token name must contain a visible character", "name");
   if (static_cast<std::size_t>(f.chars) > kMaxNameChars) {
@@ -119,12 +122,14 @@ std::string name_normalize(std::string_view name) {
 
 void owner_validate(std::string_view owner) {
   if (owner.empty()) fail(ErrorCode::kInvalidArgument, "owner must be a non-empty string", "owner");
-  if (owner.size() > kMaxOwnerBytes) fail(ErrorCode::kInvalidArgument, "owner must be at most 256 bytes", "owner");
+  if (owner.size() > kMaxOwnerBytes)
+    fail(ErrorCode::kInvalidArgument, "owner must be at most 256 bytes", "owner");
   const TextFacts f = text_facts(owner);
   if (f.chars < 0) fail(ErrorCode::kInvalidArgument, "owner must not contain control characters", "owner");
   if (f.format) {
     fail(ErrorCode::kInvalidArgument,
-         "owner must not contain invisible format characters (zero-width or bidirectional controls)", "owner");
+         "owner must not contain invisible format characters (zero-width or bidirectional controls)",
+         "owner");
   }
 }
 
@@ -134,17 +139,20 @@ void actor_validate(std::string_view actor) {
   if (f.chars < 0) fail(ErrorCode::kInvalidArgument, "actor must not contain control characters", "actor");
   if (f.format) {
     fail(ErrorCode::kInvalidArgument,
-         "actor must not contain invisible format characters (zero-width or bidirectional controls)", "actor");
+         "actor must not contain invisible format characters (zero-width or bidirectional controls)",
+         "actor");
   }
 }
 
 void source_validate(std::string_view source) {
-  if (source.size() > kMaxOwnerBytes) fail(ErrorCode::kInvalidArgument, "source must be at most 256 bytes", "source");
+  if (source.size() > kMaxOwnerBytes)
+    fail(ErrorCode::kInvalidArgument, "source must be at most 256 bytes", "source");
   const TextFacts f = text_facts(source);
   if (f.chars < 0) fail(ErrorCode::kInvalidArgument, "source must not contain control characters", "source");
   if (f.format) {
     fail(ErrorCode::kInvalidArgument,
-         "source must not contain invisible format characters (zero-width or bidirectional controls)", "source");
+         "source must not contain invisible format characters (zero-width or bidirectional controls)",
+         "source");
   }
 }
 

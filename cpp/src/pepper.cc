@@ -130,7 +130,8 @@ Digest Pepper::digest(std::int64_t id, std::string_view secret) const noexcept {
   Digest out{};
   crypto_generichash_state st;
   unsigned char id_be[8];
-  for (int i = 0; i < 8; ++i) id_be[i] = static_cast<unsigned char>(static_cast<std::uint64_t>(id) >> (56 - 8 * i));
+  for (int i = 0; i < 8; ++i)
+    id_be[i] = static_cast<unsigned char>(static_cast<std::uint64_t>(id) >> (56 - 8 * i));
   crypto_generichash_init(&st, key_.get(), kPepperBytes, out.size());
   crypto_generichash_update(&st, id_be, sizeof id_be);
   crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(secret.data()), secret.size());
@@ -190,8 +191,8 @@ Pepper pepper_load(const StoreLocation& location) {
     Pepper fresh = Pepper::generate();
     std::string hex = fresh.to_hex();
     hex.push_back('\n');
-    const bool ok = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) &&
-                    ::fsync(fd) == 0;
+    const bool ok =
+        ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) && ::fsync(fd) == 0;
     sodium_memzero(hex.data(), hex.size());
     ::close(fd);
     if (!ok) {

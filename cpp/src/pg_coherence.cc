@@ -1,7 +1,5 @@
 #include "tokenkeep/pg_coherence.h"
 
-#include <new>
-
 #include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -9,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <new>
 
 #include "tokenkeep/errors.h"
 #include "tokenkeep/fork_guard.h"
@@ -17,9 +16,9 @@
 namespace tokenkeep {
 namespace {
 
-
 std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -86,7 +85,8 @@ void PgCoherence::start() {
   node_ = node_id_new();
   auto c = listener_connect();
   cycle(*c);
-  listener_ = new std::thread([this, conn = c.release()] { listen_run(std::unique_ptr<PgConnection>(conn)); });
+  listener_ =
+      new std::thread([this, conn = c.release()] { listen_run(std::unique_ptr<PgConnection>(conn)); });
 }
 
 std::unique_ptr<PgConnection> PgCoherence::listener_connect() {
@@ -148,9 +148,11 @@ std::uint64_t PgCoherence::renew(PgConnection& c) {
   }
   PgParams p;
   p.add(node_).add(static_cast<std::int64_t>(acked)).add(std::to_string(options_.lease_seconds));
-  c.query("INSERT INTO tokenkeep_nodes(node, acked, lease_until) VALUES ($1, $2, now() + $3::float8 * interval '1 second') "
-          "ON CONFLICT (node) DO UPDATE SET acked = excluded.acked, lease_until = excluded.lease_until",
-          p, "cannot renew this node's lease on");
+  c.query(
+      "INSERT INTO tokenkeep_nodes(node, acked, lease_until) VALUES ($1, $2, now() + $3::float8 * interval "
+      "'1 second') "
+      "ON CONFLICT (node) DO UPDATE SET acked = excluded.acked, lease_until = excluded.lease_until",
+      p, "cannot renew this node's lease on");
   return acked;
 }
 
@@ -206,7 +208,8 @@ void PgCoherence::listen_run(std::unique_ptr<PgConnection> c) {
     try {
       PgParams p;
       p.add(node_);
-      c->query("DELETE FROM tokenkeep_nodes WHERE node = $1", p, "cannot leave");  // writers stop waiting for us
+      c->query("DELETE FROM tokenkeep_nodes WHERE node = $1", p,
+               "cannot leave");  // writers stop waiting for us
     } catch (const Error&) {
     }
   }
@@ -229,8 +232,9 @@ void PgCoherence::after_commit(PgConnection& c, std::uint64_t generation) {
   p.add(node_).add(static_cast<std::int64_t>(generation));
   for (int round = 0;; ++round) {
     try {
-      PgResult r = c.query("SELECT count(*) FROM tokenkeep_nodes WHERE node <> $1 AND acked < $2 AND lease_until > now()",
-                           p, "cannot read the nodes' acknowledgements on");
+      PgResult r = c.query(
+          "SELECT count(*) FROM tokenkeep_nodes WHERE node <> $1 AND acked < $2 AND lease_until > now()", p,
+          "cannot read the nodes' acknowledgements on");
       if (r.i64(0, 0) == 0) return;
     } catch (const Error&) {
       // Cut off from the server: every other node loses its lease within L too.

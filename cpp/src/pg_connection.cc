@@ -145,7 +145,8 @@ PgConnection::PgConnection(const std::string& conninfo) : pid_(::getpid()), wher
     c_ = nullptr;
     fail(ErrorCode::kStoreError, "cannot connect to " + where_ + ": " + why);
   }
-  PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      c_, [](void*, const char*) {}, nullptr);
 }
 
 PgConnection::~PgConnection() {
@@ -168,7 +169,8 @@ void PgConnection::raise(const PGresult* r, const char* doing) {
   if (PQstatus(c_) != CONNECTION_OK || (state && std::strncmp(state, "08", 2) == 0) ||
       (state && std::strncmp(state, "57P", 3) == 0)) {
     broken_ = true;
-    fail(ErrorCode::kStoreError, std::string(doing) + " " + where_ + ": the server is unreachable (" + why + ")");
+    fail(ErrorCode::kStoreError,
+         std::string(doing) + " " + where_ + ": the server is unreachable (" + why + ")");
   }
   fail(ErrorCode::kStoreError, std::string(doing) + " " + where_ + ": " + why);
 }
@@ -179,7 +181,8 @@ void PgConnection::exec(const char* sql, const char* doing) {
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) raise(r.get(), doing);
 }
 
-std::optional<PgResult> PgConnection::run(const char* sql, PgParams& params, const char* doing, bool unique_ok) {
+std::optional<PgResult> PgConnection::run(const char* sql, PgParams& params, const char* doing,
+                                          bool unique_ok) {
   std::string name;
   bool known = false;
   for (std::size_t i = 0; i < prepared_.size(); ++i) {
@@ -201,7 +204,8 @@ std::optional<PgResult> PgConnection::run(const char* sql, PgParams& params, con
   PGresult* res = PQexecPrepared(c_, name.c_str(), params.size(), params.values(), nullptr, nullptr, 0);
   PgResult owned(res);
   const ExecStatusType status = PQresultStatus(res);
-  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return std::optional<PgResult>(std::move(owned));
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+    return std::optional<PgResult>(std::move(owned));
   const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
   if (unique_ok && state && std::strcmp(state, "23505") == 0) return std::nullopt;
   raise(res, doing);

@@ -3,7 +3,6 @@
 #include <vector>
 
 #include "listing_order.h"
-
 #include "pg_rows.h"
 
 namespace tokenkeep {
@@ -22,9 +21,10 @@ const char* pg_query_sql(const TokenQuery& q, bool count) {
         where += state == 0   ? " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at >= $2)"
                  : state == 1 ? " AND (revoked_at IS NOT NULL OR expires_at < $2)"
                               : " AND $2::bigint IS NOT NULL";
-        where += " AND ($3 = '' OR strpos(translate(name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', "
-                 "'abcdefghijklmnopqrstuvwxyz'), $3) > 0)"
-                 " AND (cardinality($4::text[]) = 0 OR string_to_array(scopes, ' ') && $4::text[])";
+        where +=
+            " AND ($3 = '' OR strpos(translate(name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', "
+            "'abcdefghijklmnopqrstuvwxyz'), $3) > 0)"
+            " AND (cardinality($4::text[]) = 0 OR string_to_array(scopes, ' ') && $4::text[])";
         out.push_back("SELECT count(*) FROM tokenkeep_tokens " + where +
                       " AND $5::bigint IS NOT NULL AND $6::bigint IS NOT NULL");
         for (int sort = 0; sort < 4; ++sort) {

@@ -20,7 +20,8 @@
 namespace tokenkeep {
 namespace pg_detail {
 
-#define PG_TOKEN_COLUMNS "id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at"
+#define PG_TOKEN_COLUMNS \
+  "id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at"
 #define PG_TOKEN_SELECT "SELECT " PG_TOKEN_COLUMNS " FROM tokenkeep_tokens "
 #define PG_AUDIT_INSERT \
   "INSERT INTO tokenkeep_audit(at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail) "
@@ -67,13 +68,24 @@ inline std::vector<AuditEvent> read_audit(const PgResult& r) {
   return out;
 }
 
-inline std::string digest_bytes(const Digest& d) { return std::string(reinterpret_cast<const char*>(d.data()), d.size()); }
+inline std::string digest_bytes(const Digest& d) {
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
 
 inline void audit_add(PgConnection& c, std::int64_t at, const std::string& actor, const char* action,
-               std::optional<std::int64_t> token_id, const std::string& owner, const std::string& name,
-               const std::string& old_scopes, const std::string& new_scopes, const std::string& detail) {
+                      std::optional<std::int64_t> token_id, const std::string& owner, const std::string& name,
+                      const std::string& old_scopes, const std::string& new_scopes,
+                      const std::string& detail) {
   PgParams p;
-  p.add(at).add(actor).add(std::string(action)).add(token_id).add(owner).add(name).add(old_scopes).add(new_scopes).add(detail);
+  p.add(at)
+      .add(actor)
+      .add(std::string(action))
+      .add(token_id)
+      .add(owner)
+      .add(name)
+      .add(old_scopes)
+      .add(new_scopes)
+      .add(detail);
   c.query(PG_AUDIT_INSERT "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", p, "cannot write the audit log of");
 }
 
@@ -113,7 +125,8 @@ class NegativeCache {
   static constexpr std::size_t kMax = 65536;
   static constexpr std::int64_t kTtlNs = 60LL * 1000 * 1000 * 1000;
   static std::int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
         .count();
   }
   std::mutex mu_;

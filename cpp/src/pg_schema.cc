@@ -74,24 +74,29 @@ void pg_schema_migrate(PgConnection& c, bool read_only) {
   PgParams none;
   int version = 0;
   // Read-only: nothing created (the role may not be allowed to), only the version read.
-  if (!read_only) c.exec("CREATE TABLE IF NOT EXISTS tokenkeep_schema(version int NOT NULL)", "cannot migrate");
-  if (!read_only || c.query("SELECT to_regclass('tokenkeep_schema') IS NOT NULL", none, "cannot migrate").text(0, 0) == "t") {
+  if (!read_only)
+    c.exec("CREATE TABLE IF NOT EXISTS tokenkeep_schema(version int NOT NULL)", "cannot migrate");
+  if (!read_only ||
+      c.query("SELECT to_regclass('tokenkeep_schema') IS NOT NULL", none, "cannot migrate").text(0, 0) ==
+          "t") {
     PgResult r = c.query("SELECT version FROM tokenkeep_schema", none, "cannot migrate");
     version = r.rows() ? static_cast<int>(r.i64(0, 0)) : 0;
   }
   if (version > kPgSchemaVersion) {
     fail(ErrorCode::kStoreError, c.where() + " has tokenkeep schema version " + std::to_string(version) +
-                                     ", newer than this tokenkeep supports (" + std::to_string(kPgSchemaVersion) +
-                                     "); upgrade tokenkeep");
+                                     ", newer than this tokenkeep supports (" +
+                                     std::to_string(kPgSchemaVersion) + "); upgrade tokenkeep");
   }
   if (version == kPgSchemaVersion) return;  // rolls back the (empty) transaction
   if (read_only) {
-    fail(ErrorCode::kStoreError, c.where() + (version == 0 ? " has no tokenkeep schema" : " needs a schema upgrade") +
+    fail(ErrorCode::kStoreError, c.where() +
+                                     (version == 0 ? " has no tokenkeep schema" : " needs a schema upgrade") +
                                      " but is opened read-only");
   }
   for (int v = version; v < kPgSchemaVersion; ++v) c.exec(kMigrations[v], "cannot migrate");
   c.exec("DELETE FROM tokenkeep_schema", "cannot migrate");
-  c.exec(("INSERT INTO tokenkeep_schema VALUES (" + std::to_string(kPgSchemaVersion) + ")").c_str(), "cannot migrate");
+  c.exec(("INSERT INTO tokenkeep_schema VALUES (" + std::to_string(kPgSchemaVersion) + ")").c_str(),
+         "cannot migrate");
   tx.commit();
 }
 

@@ -22,7 +22,8 @@ using namespace pg_detail;  // NOLINT: this file and pg_listing.cc are their use
 
 class PgStore final : public TokenRepository {
  public:
-  PgStore(const std::string& conninfo, const PgOptions& options) : pool_(conninfo), read_only_(options.read_only) {
+  PgStore(const std::string& conninfo, const PgOptions& options)
+      : pool_(conninfo), read_only_(options.read_only) {
     std::string schema;
     {
       auto c = pool_.acquire();
@@ -39,7 +40,8 @@ class PgStore final : public TokenRepository {
     auto c = pool_.acquire();
     PgParams p;
     p.add(key);
-    PgResult r = c->query("SELECT value FROM tokenkeep_settings WHERE key = $1", p, "cannot read settings from");
+    PgResult r =
+        c->query("SELECT value FROM tokenkeep_settings WHERE key = $1", p, "cannot read settings from");
     if (r.rows() == 0) return std::nullopt;
     return r.text(0, 0);
   }
@@ -51,26 +53,29 @@ class PgStore final : public TokenRepository {
     PgTransaction tx(*c);
     PgParams p;
     p.add(key).add(value);
-    PgResult ins = c->query("INSERT INTO tokenkeep_settings(key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-                            p, "cannot write settings to");
+    PgResult ins =
+        c->query("INSERT INTO tokenkeep_settings(key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", p,
+                 "cannot write settings to");
     if (ins.affected() == 1) {
       tx.commit();
       return value;
     }
     PgParams k;
     k.add(key);
-    const std::string current =
-        c->query("SELECT value FROM tokenkeep_settings WHERE key = $1 FOR UPDATE", k, "cannot read settings from")
-            .text(0, 0);
+    const std::string current = c->query("SELECT value FROM tokenkeep_settings WHERE key = $1 FOR UPDATE", k,
+                                         "cannot read settings from")
+                                    .text(0, 0);
     if (current != expected && current != value) return current;
-    if (current != value) c->query("UPDATE tokenkeep_settings SET value = $2 WHERE key = $1", p, "cannot write settings to");
+    if (current != value)
+      c->query("UPDATE tokenkeep_settings SET value = $2 WHERE key = $1", p, "cannot write settings to");
     tx.commit();
     return value;
   }
 
   // One statement, one round trip: the rows and their audit rows from arrays (unnest).
   // Not announced (see token_repository.h): a create cannot make any cache stale.
-  void tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor, std::int64_t at) override {
+  void tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor,
+                     std::int64_t at) override {
     writable("cannot insert tokens into");
     if (records.empty()) return;
     missing_.erase(records);
@@ -93,8 +98,10 @@ class PgStore final : public TokenRepository {
     p.add_text(pg_array_i64(created)).add_text(pg_array_opt_i64(expires)).add(at).add(actor);
     auto c = pool_.acquire();
     auto done = c->run(
-        "WITH t AS (INSERT INTO tokenkeep_tokens(id, owner, name, scopes, digest, pepper_id, created_at, expires_at) "
-        "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::bigint[], "
+        "WITH t AS (INSERT INTO tokenkeep_tokens(id, owner, name, scopes, digest, pepper_id, created_at, "
+        "expires_at) "
+        "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], "
+        "$7::bigint[], "
         "$8::bigint[]) RETURNING id, owner, name, scopes) " PG_AUDIT_INSERT
         "SELECT $9, $10, 'create', id, owner, name, '', scopes, '' FROM t ORDER BY id",
         p, "cannot insert tokens into", true);
@@ -106,7 +113,8 @@ class PgStore final : public TokenRepository {
         "ON t.owner = u.owner AND t.name = u.name WHERE t.revoked_at IS NULL LIMIT 1",
         q, "cannot read tokens from");
     if (taken.rows()) fail(ErrorCode::kNameTaken, "a token named '" + taken.text(0, 0) + "' already exists");
-    fail(ErrorCode::kStoreError, "cannot insert tokens into " + c->where() + ": a constraint failed; nothing was created");
+    fail(ErrorCode::kStoreError,
+         "cannot insert tokens into " + c->where() + ": a constraint failed; nothing was created");
   }
 
   std::optional<TokenRecord> token_find(std::int64_t id) override {
@@ -127,7 +135,8 @@ class PgStore final : public TokenRepository {
     auto c = pool_.acquire();
     PgParams p;
     p.add(id).add(owner);
-    PgResult r = c->query(PG_TOKEN_SELECT "WHERE id = $1 AND owner = $2 AND revoked_at IS NULL", p, "cannot read tokens from");
+    PgResult r = c->query(PG_TOKEN_SELECT "WHERE id = $1 AND owner = $2 AND revoked_at IS NULL", p,
+                          "cannot read tokens from");
     if (r.rows() == 0) return std::nullopt;
     return read_token(r, 0);
   }
@@ -136,7 +145,8 @@ class PgStore final : public TokenRepository {
     auto c = pool_.acquire();
     PgParams p;
     p.add(owner);
-    return read_tokens(c->query(PG_TOKEN_SELECT "WHERE owner = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
+    return read_tokens(c->query(PG_TOKEN_SELECT
+                                "WHERE owner = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
                                 p, "cannot read tokens from"));
   }
 
@@ -176,10 +186,11 @@ class PgStore final : public TokenRepository {
     } else {
       p.add(std::optional<std::int64_t>());
     }
-    return read_tokens(c->query(PG_TOKEN_SELECT
-                                "WHERE revoked_at IS NULL AND expires_at BETWEEN $1 AND $2 AND ($3::text IS NULL OR owner = $3) "
-                                "ORDER BY expires_at, id",
-                                p, "cannot read tokens from"));
+    return read_tokens(c->query(
+        PG_TOKEN_SELECT
+        "WHERE revoked_at IS NULL AND expires_at BETWEEN $1 AND $2 AND ($3::text IS NULL OR owner = $3) "
+        "ORDER BY expires_at, id",
+        p, "cannot read tokens from"));
   }
 
   bool token_update_scopes(const std::string& owner, std::int64_t id, const std::vector<std::string>& scopes,
@@ -224,8 +235,8 @@ class PgStore final : public TokenRepository {
     return true;
   }
 
-  bool token_rotate(const std::string& owner, std::int64_t id, const TokenRecord& replacement, const std::string& actor,
-                    std::int64_t at) override {
+  bool token_rotate(const std::string& owner, std::int64_t id, const TokenRecord& replacement,
+                    const std::string& actor, std::int64_t at) override {
     writable("cannot rotate tokens in");
     auto c = pool_.acquire();
     std::uint64_t g = 0;
@@ -240,9 +251,14 @@ class PgStore final : public TokenRepository {
       revoke_one(*c, *old, actor, at, "revoke", "replaced by " + std::to_string(fresh.id));
       const std::string scopes = scopes_join(fresh.scopes);
       PgParams p;
-      p.add(fresh.id).add(owner).add(fresh.name).add(scopes).add_bytes(fresh.digest.data(), fresh.digest.size());
+      p.add(fresh.id)
+          .add(owner)
+          .add(fresh.name)
+          .add(scopes)
+          .add_bytes(fresh.digest.data(), fresh.digest.size());
       p.add(fresh.pepper_id).add(fresh.created_at).add(fresh.expires_at);
-      if (!c->run("INSERT INTO tokenkeep_tokens(id, owner, name, scopes, digest, pepper_id, created_at, expires_at) "
+      if (!c->run("INSERT INTO tokenkeep_tokens(id, owner, name, scopes, digest, pepper_id, created_at, "
+                  "expires_at) "
                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                   p, "cannot insert a token into", true)) {
         fail(ErrorCode::kNameTaken, "a token named '" + fresh.name + "' already exists");
@@ -259,8 +275,9 @@ class PgStore final : public TokenRepository {
     auto c = pool_.acquire();
     PgParams p;
     p.add(cutoff);
-    return c->query("SELECT count(*) FROM tokenkeep_tokens WHERE revoked_at < $1 OR expires_at < $1", p,
-                    "cannot read tokens from")
+    return c
+        ->query("SELECT count(*) FROM tokenkeep_tokens WHERE revoked_at < $1 OR expires_at < $1", p,
+                "cannot read tokens from")
         .i64(0, 0);
   }
 
@@ -273,7 +290,8 @@ class PgStore final : public TokenRepository {
       PgTransaction tx(*c);
       PgParams p;
       p.add(cutoff);
-      n = c->query("DELETE FROM tokenkeep_tokens WHERE revoked_at < $1 OR expires_at < $1", p, "cannot purge tokens from")
+      n = c->query("DELETE FROM tokenkeep_tokens WHERE revoked_at < $1 OR expires_at < $1", p,
+                   "cannot purge tokens from")
               .affected();
       audit_add(*c, at, actor, "purge", std::nullopt, "", "", "", "", std::to_string(n) + " tokens");
       g = publish(*c, {kAllIds});
@@ -297,10 +315,11 @@ class PgStore final : public TokenRepository {
     PgTransaction tx(*c, "BEGIN; SET LOCAL synchronous_commit TO off");
     PgParams p;
     p.add_text(pg_array_i64(ids)).add_text(pg_array_i64(ats));
-    c->query("UPDATE tokenkeep_tokens t SET last_used_at = u.at "
-             "FROM (SELECT id, max(at) AS at FROM unnest($1::bigint[], $2::bigint[]) AS x(id, at) GROUP BY id) u "
-             "WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)",
-             p, "cannot record token use in");
+    c->query(
+        "UPDATE tokenkeep_tokens t SET last_used_at = u.at "
+        "FROM (SELECT id, max(at) AS at FROM unnest($1::bigint[], $2::bigint[]) AS x(id, at) GROUP BY id) u "
+        "WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)",
+        p, "cannot record token use in");
     tx.commit();
   }
 
@@ -328,8 +347,8 @@ class PgStore final : public TokenRepository {
 
   // --- Leak response and scope usage (token_repository.h) ---------------------------------
 
-  std::vector<std::int64_t> tokens_revoke_leaked(const std::vector<LeakedToken>& leaks, const std::string& actor,
-                                                 std::int64_t at) override {
+  std::vector<std::int64_t> tokens_revoke_leaked(const std::vector<LeakedToken>& leaks,
+                                                 const std::string& actor, std::int64_t at) override {
     writable("cannot revoke tokens in");
     std::vector<std::int64_t> ids, revoked;
     for (const auto& l : leaks) ids.push_back(l.id);
@@ -370,12 +389,14 @@ class PgStore final : public TokenRepository {
     PgTransaction tx(*c, "BEGIN; SET LOCAL synchronous_commit TO off");
     PgParams p;
     p.add_text(pg_array_i64(ids)).add_text(pg_array_text(scopes)).add_text(pg_array_i64(ats));
-    c->query("INSERT INTO tokenkeep_scope_use AS s(token_id, scope, last_used_at) "
-             "SELECT u.id, u.scope, max(u.at) FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(id, scope, at) "
-             "JOIN tokenkeep_tokens t ON t.id = u.id GROUP BY u.id, u.scope "
-             "ON CONFLICT (token_id, scope) DO UPDATE SET last_used_at = excluded.last_used_at "
-             "WHERE excluded.last_used_at > s.last_used_at",
-             p, "cannot record token use in");
+    c->query(
+        "INSERT INTO tokenkeep_scope_use AS s(token_id, scope, last_used_at) "
+        "SELECT u.id, u.scope, max(u.at) FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(id, scope, "
+        "at) "
+        "JOIN tokenkeep_tokens t ON t.id = u.id GROUP BY u.id, u.scope "
+        "ON CONFLICT (token_id, scope) DO UPDATE SET last_used_at = excluded.last_used_at "
+        "WHERE excluded.last_used_at > s.last_used_at",
+        p, "cannot record token use in");
     tx.commit();
   }
 
@@ -385,22 +406,24 @@ class PgStore final : public TokenRepository {
     auto c = pool_.acquire();
     PgParams p;
     p.add_text(pg_array_i64(ids)).add(since);
-    PgResult r = c->query("SELECT token_id, scope, last_used_at FROM tokenkeep_scope_use "
-                          "WHERE token_id = ANY($1::bigint[]) AND last_used_at >= $2",
-                          p, "cannot read token use from");
+    PgResult r = c->query(
+        "SELECT token_id, scope, last_used_at FROM tokenkeep_scope_use "
+        "WHERE token_id = ANY($1::bigint[]) AND last_used_at >= $2",
+        p, "cannot read token use from");
     for (int i = 0; i < r.rows(); ++i) out.push_back(ScopeUse{r.i64(i, 0), r.text(i, 1), r.i64(i, 2)});
     return out;
   }
 
-  std::vector<AuditEvent> audit_actions(const std::string& owner, const std::string& action, std::int64_t since,
-                                        std::int64_t limit) override {
+  std::vector<AuditEvent> audit_actions(const std::string& owner, const std::string& action,
+                                        std::int64_t since, std::int64_t limit) override {
     auto c = pool_.acquire();
     PgParams p;
     p.add(owner).add(action).add(since).add(limit);
-    return read_audit(c->query(
-        "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail FROM tokenkeep_audit "
-        "WHERE owner = $1 AND action = $2 AND at >= $3 ORDER BY seq DESC LIMIT $4",
-        p, "cannot read the audit log of"));
+    return read_audit(
+        c->query("SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail FROM "
+                 "tokenkeep_audit "
+                 "WHERE owner = $1 AND action = $2 AND at >= $3 ORDER BY seq DESC LIMIT $4",
+                 p, "cannot read the audit log of"));
   }
 
   std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner, std::int64_t limit) override {
@@ -413,7 +436,8 @@ class PgStore final : public TokenRepository {
     }
     p.add(limit);
     PgResult r = c->query(
-        "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail FROM tokenkeep_audit "
+        "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail FROM "
+        "tokenkeep_audit "
         "WHERE ($1::text IS NULL OR owner = $1) ORDER BY seq DESC LIMIT $2",
         p, "cannot read the audit log of");
     return read_audit(r);
@@ -422,10 +446,13 @@ class PgStore final : public TokenRepository {
  private:
   // The refusal of a read-only handle, before any round trip (same words as SQLite's).
   void writable(const char* doing) {
-    if (read_only_) fail(ErrorCode::kStoreError, std::string(doing) + " " + where_ + ": database is read-only (opened with read_only=True)");
+    if (read_only_)
+      fail(ErrorCode::kStoreError,
+           std::string(doing) + " " + where_ + ": database is read-only (opened with read_only=True)");
   }
 
-  std::optional<TokenRecord> find_owned_for_update(PgConnection& c, const std::string& owner, std::int64_t id) {
+  std::optional<TokenRecord> find_owned_for_update(PgConnection& c, const std::string& owner,
+                                                   std::int64_t id) {
     PgParams p;
     p.add(id).add(owner);
     PgResult r = c.query(PG_TOKEN_SELECT "WHERE id = $1 AND owner = $2 AND revoked_at IS NULL FOR UPDATE", p,
@@ -434,11 +461,12 @@ class PgStore final : public TokenRepository {
     return read_token(r, 0);
   }
 
-  void revoke_one(PgConnection& c, const TokenRecord& old, const std::string& actor, std::int64_t at, const char* action,
-                  const std::string& detail) {
+  void revoke_one(PgConnection& c, const TokenRecord& old, const std::string& actor, std::int64_t at,
+                  const char* action, const std::string& detail) {
     PgParams p;
     p.add(old.id).add(at);
-    c.query("UPDATE tokenkeep_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", p, "cannot revoke a token in");
+    c.query("UPDATE tokenkeep_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", p,
+            "cannot revoke a token in");
     audit_add(c, at, actor, action, old.id, old.owner, old.name, scopes_join(old.scopes), "", detail);
   }
 

@@ -103,31 +103,39 @@ std::string ScopeVocabulary::unknown_scope_message(std::string_view scope) const
 }
 
 ScopeVocabulary ScopeVocabulary::default_vocabulary() {
-  return ScopeVocabulary({{"collection", {"read", "write"}},
-                          {"device", {"read", "write"}},
-                          {"policy", {"read", "write"}}});
+  return ScopeVocabulary(
+      {{"collection", {"read", "write"}}, {"device", {"read", "write"}}, {"policy", {"read", "write"}}});
 }
 
 ScopeVocabulary::ScopeVocabulary(std::vector<ScopeEntry> entries) : entries_(std::move(entries)) {
-  if (entries_.empty()) fail(ErrorCode::kInvalidArgument, "a scope vocabulary needs at least one scope", "vocabulary");
+  if (entries_.empty())
+    fail(ErrorCode::kInvalidArgument, "a scope vocabulary needs at least one scope", "vocabulary");
   unsigned bit = 0;
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     const auto& e = entries_[i];
     if (!word_is_valid(e.name)) {
-      fail(ErrorCode::kInvalidArgument, "invalid scope name " + quoted(e.name) +
-                                            ": use 1-32 of a-z, 0-9, _ and -, starting with a letter", "vocabulary");
+      fail(ErrorCode::kInvalidArgument,
+           "invalid scope name " + quoted(e.name) + ": use 1-32 of a-z, 0-9, _ and -, starting with a letter",
+           "vocabulary");
     }
     for (std::size_t j = 0; j < i; ++j) {
-      if (entries_[j].name == e.name) fail(ErrorCode::kInvalidArgument, "duplicate scope " + quoted(e.name), "vocabulary");
+      if (entries_[j].name == e.name)
+        fail(ErrorCode::kInvalidArgument, "duplicate scope " + quoted(e.name), "vocabulary");
     }
-    if (e.actions.empty()) fail(ErrorCode::kInvalidArgument, "scope " + quoted(e.name) + " needs at least one action", "vocabulary");
+    if (e.actions.empty())
+      fail(ErrorCode::kInvalidArgument, "scope " + quoted(e.name) + " needs at least one action",
+           "vocabulary");
     for (std::size_t a = 0; a < e.actions.size(); ++a) {
-      if (!word_is_valid(e.actions[a])) fail(ErrorCode::kInvalidArgument, "invalid action " + quoted(e.actions[a]), "vocabulary");
+      if (!word_is_valid(e.actions[a]))
+        fail(ErrorCode::kInvalidArgument, "invalid action " + quoted(e.actions[a]), "vocabulary");
       for (std::size_t b = 0; b < a; ++b) {
-        if (e.actions[b] == e.actions[a]) fail(ErrorCode::kInvalidArgument, "duplicate action " + quoted(e.actions[a]), "vocabulary");
+        if (e.actions[b] == e.actions[a])
+          fail(ErrorCode::kInvalidArgument, "duplicate action " + quoted(e.actions[a]), "vocabulary");
       }
     }
-    if (bit + e.actions.size() > 64) fail(ErrorCode::kInvalidArgument, "a scope vocabulary holds at most 64 name:action pairs", "vocabulary");
+    if (bit + e.actions.size() > 64)
+      fail(ErrorCode::kInvalidArgument, "a scope vocabulary holds at most 64 name:action pairs",
+           "vocabulary");
     name_bits_.emplace_back(ScopeMask{1} << bit, static_cast<std::uint8_t>(e.actions.size()));
     bit += static_cast<unsigned>(e.actions.size());
   }
@@ -174,7 +182,8 @@ ScopeMask ScopeVocabulary::mask_of(std::string_view scope) const {
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     if (entries_[i].name != name) continue;
     const auto [first, count] = name_bits_[i];
-    if (colon == std::string_view::npos) return ((count == 64 ? ~ScopeMask{0} : (ScopeMask{1} << count) - 1)) * first;
+    if (colon == std::string_view::npos)
+      return ((count == 64 ? ~ScopeMask{0} : (ScopeMask{1} << count) - 1)) * first;
     const std::string_view action = scope.substr(colon + 1);
     const auto& actions = entries_[i].actions;
     for (std::size_t a = 0; a < actions.size(); ++a) {

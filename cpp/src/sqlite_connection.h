@@ -216,7 +216,8 @@ class Statement {
   Digest digest(int col) const {
     Digest d{};
     const void* p = sqlite3_column_blob(stmt_, col);
-    if (p && sqlite3_column_bytes(stmt_, col) == static_cast<int>(d.size())) std::memcpy(d.data(), p, d.size());
+    if (p && sqlite3_column_bytes(stmt_, col) == static_cast<int>(d.size()))
+      std::memcpy(d.data(), p, d.size());
     return d;
   }
 
@@ -293,7 +294,9 @@ inline AuditEvent read_audit(const Statement& s) {
   return e;
 }
 
-#define TOKEN_SELECT "SELECT id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at FROM tokens "
+#define TOKEN_SELECT                                                                                     \
+  "SELECT id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at " \
+  "FROM tokens "
 
 // Creates or upgrades the schema (sqlite_schema.cc): StoreError if the file's schema is newer
 // than this code's, or needs an upgrade and `read_only`.

@@ -1,9 +1,9 @@
 #include "sqlite_listing.h"
 
-#include "listing_order.h"
-
 #include <string>
 #include <vector>
+
+#include "listing_order.h"
 
 namespace tokenkeep {
 

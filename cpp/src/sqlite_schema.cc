@@ -82,11 +82,12 @@ void sqlite_schema_migrate(Connection& c, bool read_only) {
   int version = user_version(c);
   if (version > kSchemaVersion) {
     fail(ErrorCode::kStoreError, "database " + c.path() + " has schema version " + std::to_string(version) +
-                                     ", newer than this tokenkeep supports (" + std::to_string(kSchemaVersion) +
-                                     "); upgrade tokenkeep");
+                                     ", newer than this tokenkeep supports (" +
+                                     std::to_string(kSchemaVersion) + "); upgrade tokenkeep");
   }
   if (version == kSchemaVersion) return;
-  if (read_only) fail(ErrorCode::kStoreError, "database " + c.path() + " needs a schema upgrade but is opened read-only");
+  if (read_only)
+    fail(ErrorCode::kStoreError, "database " + c.path() + " needs a schema upgrade but is opened read-only");
   Transaction tx(c, true);
   version = user_version(c);  // another process may have migrated while we waited
   for (int v = version; v < kSchemaVersion; ++v) c.exec(kMigrations[v], "cannot migrate");

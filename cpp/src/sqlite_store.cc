@@ -2,11 +2,10 @@
 
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
-
-#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -144,9 +143,11 @@ class SqliteStore final : public TokenRepository {
     for (const auto& r : records) {
       Statement chk(c_, "SELECT 1 FROM tokens WHERE owner = ?1 AND name = ?2 AND revoked_at IS NULL");
       chk.bind(1, r.owner).bind(2, r.name);
-      if (chk.step("cannot read tokens from")) fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists", "name");
+      if (chk.step("cannot read tokens from"))
+        fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists", "name");
     }
-    fail(ErrorCode::kStoreError, "cannot insert tokens into " + c_.path() + ": a constraint failed; nothing was created");
+    fail(ErrorCode::kStoreError,
+         "cannot insert tokens into " + c_.path() + ": a constraint failed; nothing was created");
   }
 
   // Verification's lookup. On a file database it runs on a second connection, so it never
@@ -158,7 +159,7 @@ class SqliteStore final : public TokenRepository {
     file_stat_check();
     if (!reader_) {
       std::lock_guard<std::mutex> lock(mu_);
-    file_check();
+      file_check();
       return find_on(c_, id);
     }
     std::lock_guard<std::mutex> lock(reader_mu_);
@@ -201,7 +202,8 @@ class SqliteStore final : public TokenRepository {
     (void)file_current();  // re-stat: a replaced file makes coherence() unstable
     std::unique_lock<std::mutex> lock(reader_mu_, std::try_to_lock);
     if (lock && reader_fork_ != fork_generation()) return;  // the parent's snapshot: not ours to end
-    if (lock && reader_in_tx_ && std::chrono::steady_clock::now() - reader_since_ >= kReaderWindow) reader_end();
+    if (lock && reader_in_tx_ && std::chrono::steady_clock::now() - reader_since_ >= kReaderWindow)
+      reader_end();
   }
 
   std::optional<TokenRecord> token_find_owned(const std::string& owner, std::int64_t id) override {
@@ -281,9 +283,8 @@ class SqliteStore final : public TokenRepository {
     return out;
   }
 
-  bool token_update_scopes(const std::string& owner, std::int64_t id,
-                           const std::vector<std::string>& scopes, const std::string& actor,
-                           std::int64_t at) override {
+  bool token_update_scopes(const std::string& owner, std::int64_t id, const std::vector<std::string>& scopes,
+                           const std::string& actor, std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
     file_check();
     Transaction tx(c_, true);
@@ -368,7 +369,9 @@ class SqliteStore final : public TokenRepository {
     } restore{c_};
     Transaction tx(c_, true);
     for (const auto& [id, at] : uses) {
-      Statement s(c_, "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)");
+      Statement s(c_,
+                  "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR "
+                  "last_used_at < ?2)");
       s.bind(1, id).bind(2, at).run("cannot record token use in");
     }
     tx.commit();
@@ -408,8 +411,8 @@ class SqliteStore final : public TokenRepository {
 
   // --- Leak response and scope usage (token_repository.h) ---------------------------------
 
-  std::vector<std::int64_t> tokens_revoke_leaked(const std::vector<LeakedToken>& leaks, const std::string& actor,
-                                                 std::int64_t at) override {
+  std::vector<std::int64_t> tokens_revoke_leaked(const std::vector<LeakedToken>& leaks,
+                                                 const std::string& actor, std::int64_t at) override {
     std::vector<std::int64_t> ids, revoked;
     for (const auto& l : leaks) ids.push_back(l.id);
     if (ids.empty()) return revoked;
@@ -439,10 +442,11 @@ class SqliteStore final : public TokenRepository {
     } restore{c_};
     Transaction tx(c_, true);
     for (const auto& u : uses) {
-      Statement s(c_, "INSERT INTO token_scope_use(token_id, scope, last_used_at) "
-                      "SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM tokens WHERE id = ?1) "
-                      "ON CONFLICT (token_id, scope) DO UPDATE SET last_used_at = excluded.last_used_at "
-                      "WHERE excluded.last_used_at > last_used_at");
+      Statement s(c_,
+                  "INSERT INTO token_scope_use(token_id, scope, last_used_at) "
+                  "SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM tokens WHERE id = ?1) "
+                  "ON CONFLICT (token_id, scope) DO UPDATE SET last_used_at = excluded.last_used_at "
+                  "WHERE excluded.last_used_at > last_used_at");
       s.bind(1, u.id).bind(2, u.scope).bind(3, u.at).run("cannot record token use in");
     }
     tx.commit();
@@ -453,33 +457,35 @@ class SqliteStore final : public TokenRepository {
     file_check();
     std::vector<ScopeUse> out;
     for (std::int64_t id : ids) {
-      Statement s(c_, "SELECT scope, last_used_at FROM token_scope_use WHERE token_id = ?1 AND last_used_at >= ?2");
+      Statement s(
+          c_, "SELECT scope, last_used_at FROM token_scope_use WHERE token_id = ?1 AND last_used_at >= ?2");
       s.bind(1, id).bind(2, since);
       while (s.step("cannot read token use from")) out.push_back(ScopeUse{id, s.text(0), s.i64(1)});
     }
     return out;
   }
 
-  std::vector<AuditEvent> audit_actions(const std::string& owner, const std::string& action, std::int64_t since,
-                                        std::int64_t limit) override {
+  std::vector<AuditEvent> audit_actions(const std::string& owner, const std::string& action,
+                                        std::int64_t since, std::int64_t limit) override {
     std::lock_guard<std::mutex> lock(mu_);
     file_check();
-    Statement s(c_, "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail "
-                    "FROM audit WHERE owner = ?1 AND action = ?2 AND at >= ?3 ORDER BY seq DESC LIMIT ?4");
+    Statement s(c_,
+                "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail "
+                "FROM audit WHERE owner = ?1 AND action = ?2 AND at >= ?3 ORDER BY seq DESC LIMIT ?4");
     s.bind(1, owner).bind(2, action).bind(3, since).bind(4, limit);
     std::vector<AuditEvent> out;
     while (s.step("cannot read the audit log of")) out.push_back(read_audit(s));
     return out;
   }
 
-  std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner,
-                                     std::int64_t limit) override {
+  std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner, std::int64_t limit) override {
     std::lock_guard<std::mutex> lock(mu_);
     file_check();
-    Statement s(c_, owner ? "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail "
-                            "FROM audit WHERE owner = ?1 ORDER BY seq DESC LIMIT ?2"
-                          : "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail "
-                            "FROM audit ORDER BY seq DESC LIMIT ?2");
+    Statement s(
+        c_, owner ? "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail "
+                    "FROM audit WHERE owner = ?1 ORDER BY seq DESC LIMIT ?2"
+                  : "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail "
+                    "FROM audit ORDER BY seq DESC LIMIT ?2");
     if (owner) s.bind(1, *owner);
     s.bind(2, limit);
     std::vector<AuditEvent> out;
@@ -524,13 +530,15 @@ class SqliteStore final : public TokenRepository {
     return sql;
   }
 
-  bool insert_many(const std::vector<const TokenRecord*>& records, const std::string& actor, std::int64_t at) {
+  bool insert_many(const std::vector<const TokenRecord*>& records, const std::string& actor,
+                   std::int64_t at) {
     static const char* const kTokenHead =
         "INSERT OR ROLLBACK INTO tokens(id, owner, name, scopes, digest, pepper_id, created_at, expires_at, "
         "last_used_at, revoked_at) VALUES ";
     static const char* const kTokenRow = "?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL";
     static const char* const kAuditHead =
-        "INSERT OR ROLLBACK INTO audit(at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail) "
+        "INSERT OR ROLLBACK INTO audit(at, actor, action, token_id, owner, name, old_scopes, new_scopes, "
+        "detail) "
         "VALUES ";
     static const char* const kAuditRow = "?, ?, 'create', ?, ?, ?, '', ?, ''";
     // Function-local statics: their c_str() stays put, as the statement cache's keys need.
@@ -554,7 +562,10 @@ class SqliteStore final : public TokenRepository {
           joined = scopes_join(t.scopes);
           const int b = r * 8;
           s.bind(b + 1, t.id).bind(b + 2, t.owner).bind(b + 3, t.name).bind(b + 4, joined);
-          s.bind(b + 5, t.digest).bind(b + 6, t.pepper_id).bind(b + 7, t.created_at).bind(b + 8, t.expires_at);
+          s.bind(b + 5, t.digest)
+              .bind(b + 6, t.pepper_id)
+              .bind(b + 7, t.created_at)
+              .bind(b + 8, t.expires_at);
         }
         if (s.step_or_code() != SQLITE_DONE) return false;
       }
@@ -573,8 +584,10 @@ class SqliteStore final : public TokenRepository {
 
   void insert_one(const TokenRecord& r, const std::string& actor, std::int64_t at, const char* action) {
     const std::string scopes = scopes_join(r.scopes);
-    Statement s(c_, "INSERT INTO tokens(id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL)");
+    Statement s(c_,
+                "INSERT INTO tokens(id, owner, name, scopes, digest, pepper_id, created_at, expires_at, "
+                "last_used_at, revoked_at) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL)");
     s.bind(1, r.id).bind(2, r.owner).bind(3, r.name).bind(4, scopes).bind(5, r.digest).bind(6, r.pepper_id);
     s.bind(7, r.created_at).bind(8, r.expires_at);
     // The partial unique index tokens_live_name enforces "unique among live tokens".
@@ -589,15 +602,16 @@ class SqliteStore final : public TokenRepository {
     Statement s(c_, "UPDATE tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL");
     s.bind(1, at).bind(2, old.id).run("cannot revoke a token in");
     const std::string scopes = scopes_join(old.scopes);
-    audit_add(at, actor, action == std::string("rotate") ? "revoke" : action, old.id, old.owner, old.name, scopes, "",
-              detail);
+    audit_add(at, actor, action == std::string("rotate") ? "revoke" : action, old.id, old.owner, old.name,
+              scopes, "", detail);
   }
 
-  void audit_add(std::int64_t at, const std::string& actor, const char* action, std::optional<std::int64_t> token_id,
-                 const std::string& owner, const std::string& name, const std::string& old_scopes,
-                 const std::string& new_scopes, const std::string& detail) {
-    Statement s(c_, "INSERT INTO audit(at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  void audit_add(std::int64_t at, const std::string& actor, const char* action,
+                 std::optional<std::int64_t> token_id, const std::string& owner, const std::string& name,
+                 const std::string& old_scopes, const std::string& new_scopes, const std::string& detail) {
+    Statement s(c_,
+                "INSERT INTO audit(at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
     const std::string act = action;
     s.bind(1, at).bind(2, actor).bind(3, act).bind(4, token_id).bind(5, owner).bind(6, name);
     s.bind(7, old_scopes).bind(8, new_scopes).bind(9, detail);
@@ -636,14 +650,16 @@ class SqliteStore final : public TokenRepository {
   // mid-transaction; statement journals (a multi-row INSERT may need to undo itself) stay in
   // memory.
   void writer_configure() {
-    c_.exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY",
-            "cannot configure");
+    c_.exec(
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY",
+        "cannot configure");
   }
 
   void file_stat_check() {
     if (!file_current()) {
-      fail(ErrorCode::kStoreError, "the database file " + c_.path() +
-                                       " was replaced or removed after this store opened it; reopen the store");
+      fail(ErrorCode::kStoreError,
+           "the database file " + c_.path() +
+               " was replaced or removed after this store opened it; reopen the store");
     }
   }
 
@@ -692,7 +708,8 @@ void file_create_private(const std::string& path) {
 
 }  // namespace
 
-std::unique_ptr<TokenRepository> sqlite_store_open(const StoreLocation& location, const SqliteOptions& options) {
+std::unique_ptr<TokenRepository> sqlite_store_open(const StoreLocation& location,
+                                                   const SqliteOptions& options) {
   if (location.kind == StoreLocation::Kind::kUrl) {
     fail(ErrorCode::kInvalidArgument, "an SQLite store needs a file path or :memory:, not a URL", "path");
   }

@@ -24,8 +24,8 @@ void folder_ensure(const StoreLocation& loc, bool create, std::vector<std::strin
   struct stat st {};
   if (::stat(parent.c_str(), &st) == 0) return;
   if (errno != ENOENT) {
-    fail(ErrorCode::kStoreError, "cannot open database " + loc.database + ": folder " + parent + ": " +
-                                     std::strerror(errno));
+    fail(ErrorCode::kStoreError,
+         "cannot open database " + loc.database + ": folder " + parent + ": " + std::strerror(errno));
   }
   if (!create) {
     fail(ErrorCode::kStoreError, "cannot open database " + loc.database + ": folder " + parent +
@@ -37,8 +37,8 @@ void folder_ensure(const StoreLocation& loc, bool create, std::vector<std::strin
   }
   for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
     if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
-      fail(ErrorCode::kStoreError, "cannot create folder " + *it + " for database " + loc.database + ": " +
-                                       std::strerror(errno));
+      fail(ErrorCode::kStoreError,
+           "cannot create folder " + *it + " for database " + loc.database + ": " + std::strerror(errno));
     }
     made->push_back(*it);
   }
@@ -130,8 +130,8 @@ void pepper_fingerprint_check(TokenRepository& repo, const PepperSet& peppers) {
   const std::string& mine = peppers.current().fingerprint();
   const auto recorded = repo.setting_get("pepper_fingerprint");
   if (recorded && *recorded != mine && peppers.find(*recorded) == nullptr) {
-    fail(ErrorCode::kStoreError, "this database's tokens were made with another pepper (fingerprint " + *recorded +
-                                     "; this host's is " + mine +
+    fail(ErrorCode::kStoreError, "this database's tokens were made with another pepper (fingerprint " +
+                                     *recorded + "; this host's is " + mine +
                                      "): give every host the same TOKENKEEP_PEPPER, or pass the old one as a "
                                      "previous pepper to rotate");
   }
@@ -150,7 +150,8 @@ std::unique_ptr<Engine> url_store_open(const StoreLocation& loc, const StoreOpti
   auto repository = pg_store_open(loc.url, pg);
   pepper_fingerprint_check(*repository, peppers);
   std::shared_ptr<const Clock> clock = options.clock ? options.clock : std::make_shared<SystemClock>();
-  return std::make_unique<Engine>(std::move(repository), std::move(peppers), std::move(clock), options.engine);
+  return std::make_unique<Engine>(std::move(repository), std::move(peppers), std::move(clock),
+                                  options.engine);
 }
 
 }  // namespace
@@ -171,7 +172,8 @@ std::unique_ptr<Engine> store_open(const StoreLocation& loc, const StoreOptions&
   auto repository = sqlite_store_open(loc, options.sqlite);
   PepperSet peppers = peppers_load(loc, options);
   std::shared_ptr<const Clock> clock = options.clock ? options.clock : std::make_shared<SystemClock>();
-  auto engine = std::make_unique<Engine>(std::move(repository), std::move(peppers), std::move(clock), options.engine);
+  auto engine =
+      std::make_unique<Engine>(std::move(repository), std::move(peppers), std::move(clock), options.engine);
   undo.keep();
   return engine;
 }

@@ -19,9 +19,7 @@ namespace {
   fail(ErrorCode::kInvalidArgument, "store path " + spec + ": " + why, "path");
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
 // libpq's key=value form: optional blanks, a keyword (letters and underscores), blanks, '='.
 bool looks_like_conninfo(std::string_view s) {
@@ -48,8 +46,9 @@ int hex_value(char c) {
 std::string uri_file_path(const std::string& spec) {
   std::string_view rest = std::string_view(spec).substr(5);
   if (rest.find_first_of("?#") != std::string_view::npos) {
-    refuse(spec, "file: URI options (?mode=..., #...) are not supported; pass the plain file path "
-                 "(and read_only=True to open it read-only)");
+    refuse(spec,
+           "file: URI options (?mode=..., #...) are not supported; pass the plain file path "
+           "(and read_only=True to open it read-only)");
   }
   if (starts_with(rest, "//")) {
     rest.remove_prefix(2);
@@ -107,7 +106,8 @@ std::string canonical_file(const std::string& spec, std::string path) {
     struct stat target {};
     if (::stat(real.c_str(), &target) == 0 && S_ISDIR(target.st_mode)) {
       // The spelling is fine; what is there is not a database (as for any non-database file).
-      fail(ErrorCode::kStoreError, "cannot open database " + spec + ": it is a folder, not a database file", "path");
+      fail(ErrorCode::kStoreError, "cannot open database " + spec + ": it is a folder, not a database file",
+           "path");
     }
     return real;
   }
@@ -162,7 +162,8 @@ void store_file_check(int fd, const std::string& path, const char* what, const S
                       unsigned forbidden) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
-    fail(ErrorCode::kStoreError, std::string("cannot check ") + what + " " + path + ": " + std::strerror(errno));
+    fail(ErrorCode::kStoreError,
+         std::string("cannot check ") + what + " " + path + ": " + std::strerror(errno));
   }
   const unsigned mode = static_cast<unsigned>(st.st_mode) & 07777u;
   if ((mode & forbidden) != 0) {
@@ -170,15 +171,16 @@ void store_file_check(int fd, const std::string& path, const char* what, const S
     std::snprintf(octal, sizeof octal, "%04o", mode);
     const bool any_access = forbidden == 077u;
     fail(ErrorCode::kStoreError, std::string(what) + " " + path + " has mode " + octal + "; it must not be " +
-                                     (any_access ? "accessible" : "writable") + " by group or others (chmod 600 " +
-                                     path + ")");
+                                     (any_access ? "accessible" : "writable") +
+                                     " by group or others (chmod 600 " + path + ")");
   }
   const uid_t me = ::geteuid();
   if (st.st_uid == me || st.st_uid == 0) return;
   struct stat db {};
   if (me == 0 && ::stat(location.database.c_str(), &db) == 0 && db.st_uid == st.st_uid) return;
-  fail(ErrorCode::kStoreError, std::string(what) + " " + path + " is owned by uid " + std::to_string(st.st_uid) +
-                                   ", not by this user (uid " + std::to_string(me) +
+  fail(ErrorCode::kStoreError, std::string(what) + " " + path + " is owned by uid " +
+                                   std::to_string(st.st_uid) + ", not by this user (uid " +
+                                   std::to_string(me) +
                                    ") or root; a file planted by another user is never trusted");
 }
 

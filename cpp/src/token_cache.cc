@@ -1,8 +1,7 @@
 #include "tokenkeep/token_cache.h"
 
-#include <new>
-
 #include <mutex>
+#include <new>
 
 namespace tokenkeep {
 

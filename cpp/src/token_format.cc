@@ -84,8 +84,8 @@ static void random_base62(char* out, int n, RandomBytes* rng) {
   sodium_memzero(pool, sizeof pool);
 }
 
-void token_generate(std::string_view prefix, std::int64_t id, TokenText* token,
-                    SecretPart* secret, RandomBytes* rng) {
+void token_generate(std::string_view prefix, std::int64_t id, TokenText* token, SecretPart* secret,
+                    RandomBytes* rng) {
   char buf[kMaxTokenLength];
   std::size_t n = 0;
   std::memcpy(buf, prefix.data(), prefix.size());

@@ -6,6 +6,8 @@
 ...     info = store.verify(issued.secret, "device:read")
 """
 
+from ._version import __version__  # noqa: F401
+from .clock import ManualClock
 from .errors import (  # noqa: F401  (errors first: _core raises these classes)
     AuthenticationError,
     ExpiredToken,
@@ -20,10 +22,8 @@ from .errors import (  # noqa: F401  (errors first: _core raises these classes)
     TokenkeepError,
     UnknownScope,
 )
-from .clock import ManualClock
 from .models import AuditEvent, IssuedToken, TokenInfo
 from .store import TokenStore, default_db_path
-from ._version import __version__  # noqa: F401
 
 __all__ = [
     "TokenStore",

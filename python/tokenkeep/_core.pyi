@@ -5,14 +5,17 @@ tokenkeep.IssuedToken once record_types() registered them (tokenkeep.store does)
 (id, owner, name, scopes, created_at, expires_at, last_used_at) with aware UTC datetimes.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple, Union
+from typing import Dict, FrozenSet, List, Optional, Tuple, Union
 
 SCHEMA_VERSION: int
 TOKEN_BODY_LENGTH: int
 
 RecordTuple = Tuple[str, str, str, FrozenSet[str], datetime, Optional[datetime], Optional[datetime]]
-AuditTuple = Tuple[int, datetime, str, str, Optional[str], str, str, FrozenSet[str], FrozenSet[str], str]
+AuditTuple = Tuple[
+    int, datetime, str, str, Optional[str], str, str, FrozenSet[str], FrozenSet[str], str
+]
 
 class Clock:
     def now_us(self) -> int: ...
@@ -64,7 +67,12 @@ class Engine:
     def vocabulary(self) -> List[Tuple[str, List[str]]]: ...
     def now_us(self) -> int: ...
     def create_many(
-        self, owner: str, items: Sequence[Sequence[object]], expiry_kind: int, expiry_us: int, actor: str
+        self,
+        owner: str,
+        items: Sequence[Sequence[object]],
+        expiry_kind: int,
+        expiry_us: int,
+        actor: str,
     ) -> List[Tuple[str, RecordTuple]]: ...
     def get(self, owner: str, token_id: str) -> RecordTuple: ...
     def list(self, owner: str) -> List[RecordTuple]: ...
@@ -82,11 +90,18 @@ class Engine:
         limit: Optional[int],
         offset: int,
     ) -> Tuple[List[RecordTuple], int]: ...
-    def update_scopes(self, owner: str, token_id: str, scopes: Sequence[str], actor: str) -> RecordTuple: ...
+    def update_scopes(
+        self, owner: str, token_id: str, scopes: Sequence[str], actor: str
+    ) -> RecordTuple: ...
     def revoke(self, owner: str, token_id: str, actor: str) -> None: ...
     def revoke_many(self, owner: str, token_ids: Sequence[str], actor: str) -> None: ...
     def rotate(
-        self, owner: str, token_id: str, actor: str, expiry_kind: Optional[int] = None, expiry_us: int = 0
+        self,
+        owner: str,
+        token_id: str,
+        actor: str,
+        expiry_kind: Optional[int] = None,
+        expiry_us: int = 0,
     ) -> Tuple[str, RecordTuple]: ...
     def required_mask(self, scopes: Sequence[str]) -> int: ...
     def verify(self, token: Union[str, bytes], required_mask: int) -> Verified: ...

@@ -18,7 +18,10 @@ def to_us(dt: datetime, what: str) -> int:
     if not isinstance(dt, datetime):
         raise with_field(InvalidArgument(f"{what} must be a datetime"), what)
     if dt.tzinfo is None or dt.tzinfo.utcoffset(dt) is None:
-        raise with_field(InvalidArgument(f"{what} must be timezone-aware (e.g. datetime.now(timezone.utc))"), what)
+        raise with_field(
+            InvalidArgument(f"{what} must be timezone-aware (e.g. datetime.now(timezone.utc))"),
+            what,
+        )
     return (dt - EPOCH) // _US
 
 

@@ -18,15 +18,23 @@ def main(argv: list) -> int:
         for stale in store.list(owner):
             if stale.name == "ci-deploy":
                 store.revoke(owner, stale.id)
-        issued = store.create(owner, "ci-deploy", {"device", "policy:read"}, expires_in=timedelta(days=30))
+        issued = store.create(
+            owner, "ci-deploy", {"device", "policy:read"}, expires_in=timedelta(days=30)
+        )
         shown = issued.secret[:14] + "…" + issued.secret[-4:]
-        print(f"created   {issued.info.name!r} id={issued.info.id} scopes={sorted(issued.info.scopes)}")
+        print(
+            f"created   {issued.info.name!r} id={issued.info.id} scopes={sorted(issued.info.scopes)}"
+        )
         print(f"          secret (shown once, elided here): {shown}")
         print(f"          expires {issued.info.expires_at:%Y-%m-%d %H:%M} UTC")
         for t in store.list(owner):
-            print(f"listed    {t.name!r:14} {' '.join(sorted(t.scopes)):22} created {t.created_at:%Y-%m-%d}")
+            print(
+                f"listed    {t.name!r:14} {' '.join(sorted(t.scopes)):22} created {t.created_at:%Y-%m-%d}"
+            )
         info = store.verify(issued.secret, "device:write")
-        print(f"verified  device:write -> ok (token {info.name!r}, last used {info.last_used_at:%H:%M:%S})")
+        print(
+            f"verified  device:write -> ok (token {info.name!r}, last used {info.last_used_at:%H:%M:%S})"
+        )
         store.update_scopes(owner, issued.info.id, {"device:read"})
         print("edited    scopes -> ['device:read']")
         try:

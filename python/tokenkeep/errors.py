@@ -34,10 +34,10 @@ class TokenkeepError(Exception):
     surface can mark its own form field or flag without parsing the message.
     """
 
-    field: "str | None" = None
+    field: str | None = None
 
 
-def with_field(error: "E", field: str) -> "E":
+def with_field(error: E, field: str) -> E:
     """``error`` with its ``field`` set: ``raise with_field(InvalidArgument("..."), "limit")``.
     (The classes keep BaseException's own constructor: raising one from the native verify
     path costs no Python call.)"""

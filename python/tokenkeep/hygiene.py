@@ -4,8 +4,9 @@ in leaked text and report which scopes tokens actually use. The decisions are th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Callable, FrozenSet, Iterable, List, Optional, Union
+from typing import TYPE_CHECKING, Callable, FrozenSet, List, Optional, Union
 
 from ._time import duration_us, from_us
 from .errors import InvalidArgument
@@ -40,7 +41,7 @@ def _label(value: Optional[str], what: str) -> str:
 class StoreHygiene:
     """Mixed into :class:`TokenStore` (which provides ``_e`` and ``_actor``)."""
 
-    _e: "_core.Engine"
+    _e: _core.Engine
     _actor: Callable[[Optional[str]], str]
 
     # -- leak response -----------------------------------------------------------------------

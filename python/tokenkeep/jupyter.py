@@ -14,14 +14,22 @@ the ``[jupyter]`` extra; nothing else here needs it).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from html import escape
-from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import AuditEvent, TokenInfo
 
-__all__ = ["relative_time", "format_datetime", "token_html", "tokens_html", "audit_html", "to_dataframe"]
+__all__ = [
+    "relative_time",
+    "format_datetime",
+    "token_html",
+    "tokens_html",
+    "audit_html",
+    "to_dataframe",
+]
 
 _STYLE = (
     "<style>"
@@ -54,6 +62,7 @@ def relative_time(
     span = abs(seconds)
     if span < 60:
         return "in under a minute" if seconds > 0 else "just now"
+
     # Past times count whole units elapsed; future ones round to the nearest unit, so a 30-day
     # token reads "in 30 days" just after its creation, not "in 29 days".
     def count(unit: int) -> int:
@@ -103,7 +112,7 @@ def _table(headers: Sequence[str], rows: List[Tuple[Tuple[str, str], ...]]) -> s
     return f'{_STYLE}<table class="tokenkeep"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def token_html(info: "TokenInfo", now: Optional[datetime] = None) -> str:
+def token_html(info: TokenInfo, now: Optional[datetime] = None) -> str:
     """One token as a two-column table (field, value)."""
     now = now or datetime.now(timezone.utc)
     expired = info.expires_at is not None and info.expires_at <= now
@@ -122,7 +131,7 @@ def token_html(info: "TokenInfo", now: Optional[datetime] = None) -> str:
     return _table(["Field", "Value"], [((escape(k), c1), v) for (k, c1), v in rows])
 
 
-def tokens_html(tokens: Iterable["TokenInfo"], now: Optional[datetime] = None) -> str:
+def tokens_html(tokens: Iterable[TokenInfo], now: Optional[datetime] = None) -> str:
     """Tokens as a table: name, id, owner, scopes, created, expires, last used."""
     now = now or datetime.now(timezone.utc)
     tokens = list(tokens)
@@ -146,7 +155,7 @@ def tokens_html(tokens: Iterable["TokenInfo"], now: Optional[datetime] = None) -
     return _table(headers, rows) + f"<p><small>{_plural(len(tokens), 'token')}</small></p>"
 
 
-def audit_html(events: Iterable["AuditEvent"], now: Optional[datetime] = None) -> str:
+def audit_html(events: Iterable[AuditEvent], now: Optional[datetime] = None) -> str:
     """Audit events as a table: when, actor, action, owner, token name and id, scope change."""
     now = now or datetime.now(timezone.utc)
     events = list(events)
@@ -177,7 +186,16 @@ def audit_html(events: Iterable["AuditEvent"], now: Optional[datetime] = None) -
 
 TOKEN_COLUMNS = ("id", "owner", "name", "scopes", "created_at", "expires_at", "last_used_at")
 EVENT_COLUMNS = (
-    "seq", "at", "actor", "action", "token_id", "owner", "name", "old_scopes", "new_scopes", "detail",
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "token_id",
+    "owner",
+    "name",
+    "old_scopes",
+    "new_scopes",
+    "detail",
 )
 
 
@@ -201,15 +219,38 @@ def to_dataframe(items: Iterable[object], now: Optional[datetime] = None):  # ->
     items = list(items)
     if items and all(isinstance(i, AuditEvent) for i in items):
         df = pd.DataFrame(
-            [(e.seq, e.at, e.actor, e.action, e.token_id, e.owner, e.name,
-              tuple(sorted(e.old_scopes)), tuple(sorted(e.new_scopes)), e.detail) for e in items],
+            [
+                (
+                    e.seq,
+                    e.at,
+                    e.actor,
+                    e.action,
+                    e.token_id,
+                    e.owner,
+                    e.name,
+                    tuple(sorted(e.old_scopes)),
+                    tuple(sorted(e.new_scopes)),
+                    e.detail,
+                )
+                for e in items
+            ],
             columns=list(EVENT_COLUMNS),
         )
         df["at"] = pd.to_datetime(df["at"], utc=True)
         return df
     df = pd.DataFrame(
-        [(t.id, t.owner, t.name, tuple(sorted(t.scopes)), t.created_at, t.expires_at, t.last_used_at)
-         for t in items],
+        [
+            (
+                t.id,
+                t.owner,
+                t.name,
+                tuple(sorted(t.scopes)),
+                t.created_at,
+                t.expires_at,
+                t.last_used_at,
+            )
+            for t in items
+        ],
         columns=list(TOKEN_COLUMNS),
     )
     for column in ("created_at", "expires_at", "last_used_at"):

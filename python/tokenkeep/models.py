@@ -3,9 +3,10 @@ of their reprs can show a secret."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 __all__ = [
     "TokenInfo",
@@ -93,7 +94,7 @@ class AuditEvent:
     detail: str
 
     @classmethod
-    def _from_core(cls, t: tuple) -> "AuditEvent":
+    def _from_core(cls, t: tuple) -> AuditEvent:
         return cls(*t)
 
     def _repr_html_(self) -> str:

@@ -7,8 +7,9 @@ import gc
 import os
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 from . import _core
 from ._time import duration_us, to_us
@@ -50,7 +51,9 @@ def default_db_path() -> str:
 def _builtin_db_path() -> str:
     """``$XDG_DATA_HOME/tokenkeep/tokens.db`` (XDG default ``~/.local/share``): the one location
     whose folder a store creates by itself, so that a first-time user needs no setup."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
     return os.path.join(base, "tokenkeep", "tokens.db")
 
 
@@ -60,7 +63,9 @@ def _scope_list(scopes: Scopes, what: str = "scopes") -> List[str]:
     try:
         out = list(scopes)
     except TypeError:
-        raise with_field(InvalidArgument(f"{what} must be a string or an iterable of strings"), what) from None
+        raise with_field(
+            InvalidArgument(f"{what} must be a string or an iterable of strings"), what
+        ) from None
     for s in out:
         _text(s, what)
     return out
@@ -89,9 +94,15 @@ def _shown(text: str) -> str:
 def _not_found(owner: str, token_id: str) -> NotFound:
     """NotFound naming what was looked for. An id is public and shown; anything else (it
     might be a pasted secret) is not."""
-    what = f"id {_shown(token_id)}" if _core.token_id_valid(token_id) else "that id (not a token id; use TokenInfo.id)"
+    what = (
+        f"id {_shown(token_id)}"
+        if _core.token_id_valid(token_id)
+        else "that id (not a token id; use TokenInfo.id)"
+    )
     return with_field(
-        NotFound(f"no live token with {what} for owner {_shown(owner)} (revoked and other owners' tokens are not found)"),
+        NotFound(
+            f"no live token with {what} for owner {_shown(owner)} (revoked and other owners' tokens are not found)"
+        ),
         "token_id",
     )
 
@@ -110,6 +121,8 @@ def _redacted(spec: str) -> str:
             rest = f"{auth.partition(':')[0]}:***@{host}"
         return re.sub(r"([?&]password=)[^&]*", r"\1***", f"{scheme}://{rest}")
     return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)", r"\1***", spec)
+
+
 def _nfc(name: str) -> str:
     """Names are compared in Unicode NFC, so composed and decomposed spellings are one name."""
     return name if name.isascii() else unicodedata.normalize("NFC", name)
@@ -119,7 +132,12 @@ def _names_nfc(items):
     """The items with NFC names; the same object when every name already is (the usual case)."""
     out = None
     for i, item in enumerate(items):
-        if isinstance(item, (tuple, list)) and item and isinstance(item[0], str) and not item[0].isascii():
+        if (
+            isinstance(item, (tuple, list))
+            and item
+            and isinstance(item[0], str)
+            and not item[0].isascii()
+        ):
             name = unicodedata.normalize("NFC", item[0])
             if name != item[0]:
                 if out is None:
@@ -185,7 +203,7 @@ class TokenStore(StoreHygiene):
 
     def __init__(
         self,
-        path: Union[str, "os.PathLike[str]", None] = None,
+        path: Union[str, os.PathLike[str], None] = None,
         *,
         prefix: Optional[str] = None,
         vocabulary: Optional[Vocabulary] = None,
@@ -216,7 +234,11 @@ class TokenStore(StoreHygiene):
             raise InvalidArgument("previous_peppers must be strings of 64 hexadecimal characters")
         if prefix is not None and not isinstance(prefix, str):
             raise InvalidArgument("prefix must be a string")
-        if not isinstance(cache_size, int) or isinstance(cache_size, bool) or not 0 <= cache_size <= 10**9:
+        if (
+            not isinstance(cache_size, int)
+            or isinstance(cache_size, bool)
+            or not 0 <= cache_size <= 10**9
+        ):
             raise InvalidArgument("cache_size must be an int from 0 to 1,000,000,000")
         if (
             not isinstance(busy_timeout, (int, float))
@@ -226,7 +248,11 @@ class TokenStore(StoreHygiene):
             raise InvalidArgument("busy_timeout must be a number of seconds from 0 to 86400")
         if consistency not in ("strict", "bounded"):
             raise InvalidArgument('consistency must be "strict" or "bounded"')
-        if not isinstance(lease, (int, float)) or isinstance(lease, bool) or not 0.05 <= lease <= 600:
+        if (
+            not isinstance(lease, (int, float))
+            or isinstance(lease, bool)
+            or not 0.05 <= lease <= 600
+        ):
             raise InvalidArgument("lease must be a number of seconds from 0.05 to 600")
         max_us = 0 if max_lifetime is None else duration_us(max_lifetime, "max_lifetime")
         if max_lifetime is not None and max_us <= 0:
@@ -243,7 +269,9 @@ class TokenStore(StoreHygiene):
             previous_peppers_hex=previous_peppers,
             clock=None if clock is None else clock._native,
             cache_capacity=cache_size,
-            create_dirs=bool(create_dirs) if create_dirs is not None else self.path == _builtin_db_path(),
+            create_dirs=bool(create_dirs)
+            if create_dirs is not None
+            else self.path == _builtin_db_path(),
             strict=consistency == "strict",
             lease_seconds=float(lease),
         )
@@ -258,7 +286,9 @@ class TokenStore(StoreHygiene):
             rejected = True
         del options
         if rejected:
-            raise InvalidArgument("invalid TokenStore arguments (a value of the wrong type or out of range)")
+            raise InvalidArgument(
+                "invalid TokenStore arguments (a value of the wrong type or out of range)"
+            )
         self._max_lifetime = max_lifetime
         # The hot path: verify/check are the native Verifier's own methods, bound on the
         # instance (they shadow the documented methods below, which call the same thing).
@@ -275,7 +305,7 @@ class TokenStore(StoreHygiene):
             self._fast.close()  # also for anyone still holding store.verify
             self._fast = None
 
-    def __enter__(self) -> "TokenStore":
+    def __enter__(self) -> TokenStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -286,7 +316,7 @@ class TokenStore(StoreHygiene):
         return f"TokenStore({_redacted(self.path)!r}, {state})"
 
     @property
-    def _e(self) -> "_core.Engine":
+    def _e(self) -> _core.Engine:
         e = self._engine
         if e is None:
             raise StoreError("the token store is closed")
@@ -352,7 +382,9 @@ class TokenStore(StoreHygiene):
         kind, value = self._expiry(expires_in, expires_at, never_expires)
         # One path into the engine for every create: a batch of one.
         item = (_nfc(_text(name, "name")), _scope_list(scopes))
-        return self._e.create_many(_text(owner, "owner"), [item], kind, value, self._actor(actor))[0]
+        return self._e.create_many(_text(owner, "owner"), [item], kind, value, self._actor(actor))[
+            0
+        ]
 
     def create_problems(
         self,
@@ -527,7 +559,10 @@ class TokenStore(StoreHygiene):
         in every process."""
         try:
             return self._e.update_scopes(
-                _text(owner, "owner"), _text(token_id, "token_id"), _scope_list(scopes), self._actor(actor)
+                _text(owner, "owner"),
+                _text(token_id, "token_id"),
+                _scope_list(scopes),
+                self._actor(actor),
             )
         except NotFound:
             raise _not_found(owner, token_id) from None
@@ -539,7 +574,9 @@ class TokenStore(StoreHygiene):
         except NotFound:
             raise _not_found(owner, token_id) from None
 
-    def revoke_many(self, owner: str, token_ids: Iterable[str], *, actor: Optional[str] = None) -> int:
+    def revoke_many(
+        self, owner: str, token_ids: Iterable[str], *, actor: Optional[str] = None
+    ) -> int:
         """Revoke several tokens in one transaction: all or none (:class:`NotFound`, nothing
         revoked, if one id is not a live token of the owner). Returns how many were revoked.
 
@@ -595,7 +632,7 @@ class TokenStore(StoreHygiene):
         """Like :meth:`verify`, but True/False; never raises for a bad token."""
         return self._native().check(secret, *scopes)
 
-    def _native(self) -> "_core.Verifier":
+    def _native(self) -> _core.Verifier:
         if self._fast is None:
             raise StoreError("the token store is closed")
         return self._fast

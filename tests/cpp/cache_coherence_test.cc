@@ -68,11 +68,13 @@ TEST_F(CoherenceTest, ManyChangesAtOnceDropTheWholeCache) {
   std::vector<NewToken> specs;
   for (int i = 0; i < 2000; ++i) specs.push_back({"t" + std::to_string(i), {"device"}, {}});
   tokens = writer->create_many("alice", specs, "");
-  for (int i = 0; i < 10; ++i) ASSERT_EQ(reader->verify(tokens[i].token.view(), 0, nullptr), VerifyStatus::kOk);
+  for (int i = 0; i < 10; ++i)
+    ASSERT_EQ(reader->verify(tokens[i].token.view(), 0, nullptr), VerifyStatus::kOk);
   std::vector<std::string> ids;
   for (const auto& t : tokens) ids.push_back(token_id_format(t.record.id));
   writer->revoke_many("alice", ids, "");  // more ids than the ring takes at once
-  for (int i = 0; i < 10; ++i) EXPECT_EQ(reader->verify(tokens[i].token.view(), 0, nullptr), VerifyStatus::kRevoked);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(reader->verify(tokens[i].token.view(), 0, nullptr), VerifyStatus::kRevoked);
 }
 
 TEST_F(CoherenceTest, WriterDyingBetweenAnnounceAndPublishNeverServesStaleData) {
@@ -103,7 +105,7 @@ TEST_F(CoherenceTest, TokenCreatedElsewhereVerifiesAtOnce) {
   auto writer = open();
   auto a = writer->create("alice", {"a", {"device"}, {}}, "");
   ASSERT_EQ(reader->verify(a.token.view(), 0, nullptr), VerifyStatus::kOk);  // reader's snapshot is open now
-  auto b = writer->create("alice", {"b", {"device"}, {}}, "");                // not announced
+  auto b = writer->create("alice", {"b", {"device"}, {}}, "");               // not announced
   EXPECT_EQ(reader->verify(b.token.view(), 0, nullptr), VerifyStatus::kOk);
   auto r = writer->rotate("alice", token_id_format(b.record.id), "");
   EXPECT_EQ(reader->verify(r.token.view(), 0, nullptr), VerifyStatus::kOk);
@@ -157,7 +159,8 @@ TEST_F(CoherenceTest, ConcurrentVerifiesAndWritesStayCorrect) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(wrong.load(), 0);
   for (int i = 0; i < 50; ++i) {
-    EXPECT_EQ(engine->verify(tokens[i].token.view(), 0, nullptr), i < 25 ? VerifyStatus::kRevoked : VerifyStatus::kOk);
+    EXPECT_EQ(engine->verify(tokens[i].token.view(), 0, nullptr),
+              i < 25 ? VerifyStatus::kRevoked : VerifyStatus::kOk);
   }
 }
 

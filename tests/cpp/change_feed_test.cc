@@ -46,11 +46,12 @@ TEST(ChangeFeed, ReadOnlyStoreKeepsCachingAfterAWriterDied) {
   {
     auto dead = change_feed_open(store_location_resolve(dir.file("t.db")), false);
     dead->write_begin({12345});
-  }  // killed between announce and publish
+  }                // killed between announce and publish
   engine.reset();  // and no writer is left
   ASSERT_EQ(reader->verify(t.token.view(), 0, nullptr), VerifyStatus::kOk);
   // Served from the cache: verify_cached answers without the database.
-  EXPECT_EQ(reader->verify_cached(t.token.view(), 0, nullptr), std::optional<VerifyStatus>(VerifyStatus::kOk));
+  EXPECT_EQ(reader->verify_cached(t.token.view(), 0, nullptr),
+            std::optional<VerifyStatus>(VerifyStatus::kOk));
 }
 
 }  // namespace

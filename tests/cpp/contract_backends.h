@@ -34,7 +34,8 @@ class FakeHandle final : public TokenRepository {
  public:
   explicit FakeHandle(std::shared_ptr<FakeRepository> f) : f_(std::move(f)) {}
   std::optional<std::string> setting_get(const std::string& k) override { return f_->setting_get(k); }
-  std::string setting_put(const std::string& k, const std::string& v, const std::optional<std::string>& e) override {
+  std::string setting_put(const std::string& k, const std::string& v,
+                          const std::optional<std::string>& e) override {
     return f_->setting_put(k, v, e);
   }
   void tokens_insert(const std::vector<TokenRecord>& r, const std::string& a, std::int64_t at) override {
@@ -46,7 +47,8 @@ class FakeHandle final : public TokenRepository {
   }
   std::vector<TokenRecord> tokens_list(const std::string& o) override { return f_->tokens_list(o); }
   TokenPage tokens_query(const TokenQuery& q, std::int64_t now) override { return f_->tokens_query(q, now); }
-  std::vector<TokenRecord> tokens_expiring(std::int64_t a, std::int64_t b, const std::optional<std::string>& o) override {
+  std::vector<TokenRecord> tokens_expiring(std::int64_t a, std::int64_t b,
+                                           const std::optional<std::string>& o) override {
     return f_->tokens_expiring(a, b, o);
   }
   bool token_update_scopes(const std::string& o, std::int64_t id, const std::vector<std::string>& s,
@@ -65,7 +67,9 @@ class FakeHandle final : public TokenRepository {
   std::int64_t tokens_purge(std::int64_t c, const std::string& a, std::int64_t at) override {
     return f_->tokens_purge(c, a, at);
   }
-  void tokens_touch(const std::vector<std::pair<std::int64_t, std::int64_t>>& u) override { f_->tokens_touch(u); }
+  void tokens_touch(const std::vector<std::pair<std::int64_t, std::int64_t>>& u) override {
+    f_->tokens_touch(u);
+  }
   Coherence coherence() const noexcept override { return f_->coherence(); }
   bool changes_since(std::uint64_t a, std::uint64_t b, std::vector<std::int64_t>* ids) override {
     return f_->changes_since(a, b, ids);
@@ -164,7 +168,8 @@ class PgSchemaStore final : public Backend::Store {
 inline std::vector<const Backend*> contract_backends() {
   static const Backend sqlite{"sqlite", [] { return std::unique_ptr<Backend::Store>(new SqliteFileStore); }};
   static const Backend fake{"fake", [] { return std::unique_ptr<Backend::Store>(new FakeStore); }};
-  static const Backend postgres{"postgres", [] { return std::unique_ptr<Backend::Store>(new PgSchemaStore); }};
+  static const Backend postgres{"postgres",
+                                [] { return std::unique_ptr<Backend::Store>(new PgSchemaStore); }};
   return {&sqlite, &fake, &postgres};
 }
 

@@ -56,10 +56,23 @@ std::string read_file(const std::string& path) {
 // notes (thread registers) are left out: a thread's vector registers hold the last bytes a
 // memcpy moved until its next vector instruction, which is not memory anyone can read later.
 std::string core_memory(const std::string& core) {
-  auto u16 = [&](std::size_t at) { std::uint16_t v; std::memcpy(&v, core.data() + at, 2); return v; };
-  auto u64 = [&](std::size_t at) { std::uint64_t v; std::memcpy(&v, core.data() + at, 8); return v; };
+  auto u16 = [&](std::size_t at) {
+    std::uint16_t v;
+    std::memcpy(&v, core.data() + at, 2);
+    return v;
+  };
+  auto u64 = [&](std::size_t at) {
+    std::uint64_t v;
+    std::memcpy(&v, core.data() + at, 8);
+    return v;
+  };
   std::string out;
-  if (core.size() < 64 || core.compare(0, 4, "\x7f" "ELF") != 0 || core[4] != 2) return out;
+  if (core.size() < 64 ||
+      core.compare(0, 4,
+                   "\x7f"
+                   "ELF") != 0 ||
+      core[4] != 2)
+    return out;
   const std::uint64_t phoff = u64(0x20);
   const std::uint16_t phentsize = u16(0x36), phnum = u16(0x38);
   for (std::uint16_t i = 0; i < phnum; ++i) {
@@ -121,9 +134,11 @@ TEST(CoreDump, HoldsNeitherThePepperNorATokenSecret) {
     const std::string& t = *it;
     // The 43-character secret part (after "tk_" and the 11-character id), or any half of it.
     const std::string secret = t.substr(3 + 11, 43);
-    if (bytes.find(secret.substr(0, 22)) != std::string::npos || bytes.find(secret.substr(21)) != std::string::npos) {
+    if (bytes.find(secret.substr(0, 22)) != std::string::npos ||
+        bytes.find(secret.substr(21)) != std::string::npos) {
       ++found;
-      ADD_FAILURE() << "token " << (it - tokens.begin()) << " of " << kTokens << " has its secret in the core";
+      ADD_FAILURE() << "token " << (it - tokens.begin()) << " of " << kTokens
+                    << " has its secret in the core";
     }
   }
   EXPECT_EQ(found, 0) << "secrets of " << found << " of " << kTokens << " tokens are in the core";

@@ -60,16 +60,15 @@ TEST_F(EngineExtrasTest, LeakScanRevokesOnlyWellFormedTokensWhoseSecretMatches) 
   const auto d = e->create("alice", spec("forged-at", {"device"}), "");
   const auto x = e->create("alice", spec("short", {"device"}, Expiry{Expiry::Kind::kIn, kMicrosPerDay}), "");
   e->revoke("alice", id_of(c), "");
-  clock->advance_us(2 * kMicrosPerDay);  // x has expired
+  clock->advance_us(2 * kMicrosPerDay);                                      // x has expired
   ASSERT_EQ(other_process->verify(text(a), 0, nullptr), VerifyStatus::kOk);  // cached there
   std::string bad_checksum = text(d);
   bad_checksum.back() = bad_checksum.back() == 'A' ? 'B' : 'A';
-  const std::string leak = "2030-01-03 INFO auth ok token=" + text(a) + " user=alice\n" +
-                           "{\"Authorization\": \"Bearer " + text(b) + "\"}\n" +
-                           "GET /api?access_token=" + text(c) + "&x=1\n" +
-                           "- TOKEN=" + forge(text(d)) + "\n" +
-                           "+ TOKEN=" + bad_checksum + " or x" + text(d) + " or " + text(d).substr(0, 40) + " or zz" + text(d).substr(2) + "\n" +
-                           "expired " + text(x) + " again " + text(a) + "\n";
+  const std::string leak =
+      "2030-01-03 INFO auth ok token=" + text(a) + " user=alice\n" + "{\"Authorization\": \"Bearer " +
+      text(b) + "\"}\n" + "GET /api?access_token=" + text(c) + "&x=1\n" + "- TOKEN=" + forge(text(d)) + "\n" +
+      "+ TOKEN=" + bad_checksum + " or x" + text(d) + " or " + text(d).substr(0, 40) + " or zz" +
+      text(d).substr(2) + "\n" + "expired " + text(x) + " again " + text(a) + "\n";
   const auto found = e->revoke_leaked(leak, "", "app.log", false);
   ASSERT_EQ(found.size(), 5u);  // a (once), b, c, the forgery, x; none of the near misses
   EXPECT_EQ(found[0].id, a.record.id);
@@ -133,7 +132,8 @@ TEST_F(EngineExtrasTest, LeakSourceIsCheckedAndNeverHoldsASecret) {
   for (const std::string& file : {db, db + "-wal"}) {
     std::ifstream f(file, std::ios::binary);
     const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    EXPECT_EQ(bytes.find(text(a).substr(text(a).size() - 49)), std::string::npos) << file;  // secret + checksum
+    EXPECT_EQ(bytes.find(text(a).substr(text(a).size() - 49)), std::string::npos)
+        << file;  // secret + checksum
   }
 }
 
@@ -169,12 +169,14 @@ TEST_F(EngineExtrasTest, ScopeUsageRecordsWhatSuccessfulChecksRequiredAcrossARes
     const auto unused = e->create("alice", spec("idle", {"device"}), "");
     t_id = id_of(t);
     unused_id = id_of(unused);
-    for (int i = 0; i < 3; ++i) ASSERT_EQ(e->verify(text(t), e->required_mask({"device:read"}), nullptr), VerifyStatus::kOk);
+    for (int i = 0; i < 3; ++i)
+      ASSERT_EQ(e->verify(text(t), e->required_mask({"device:read"}), nullptr), VerifyStatus::kOk);
     e->uses_flush();
     clock->advance_us(10 * kMicrosPerSecond);
     ASSERT_EQ(e->verify(text(t), e->required_mask({"policy:read"}), nullptr), VerifyStatus::kOk);
     // A failed check exercises nothing.
-    ASSERT_EQ(e->verify(text(t), e->required_mask({"policy:write"}), nullptr), VerifyStatus::kInsufficientScope);
+    ASSERT_EQ(e->verify(text(t), e->required_mask({"policy:write"}), nullptr),
+              VerifyStatus::kInsufficientScope);
     ASSERT_EQ(e->verify(text(unused), 0, nullptr), VerifyStatus::kOk);  // no scope required: none used
     // Before any flush: what is in memory counts.
     auto u = e->scope_usage("alice", {t_id}, 30 * kMicrosPerDay);
@@ -208,7 +210,8 @@ TEST_F(EngineExtrasTest, ScopeUsageAfterAFlushAndFromAnotherProcess) {
   ASSERT_EQ(e->verify(text(t), e->required_mask({"device"}), nullptr), VerifyStatus::kOk);
   e->uses_flush();
   auto other = open();  // sees only what was persisted
-  EXPECT_EQ(other->scope_usage("alice", {id_of(t)}, kMicrosPerDay)[0].used, (std::vector<std::string>{"device"}));
+  EXPECT_EQ(other->scope_usage("alice", {id_of(t)}, kMicrosPerDay)[0].used,
+            (std::vector<std::string>{"device"}));
   EXPECT_TRUE(other->scope_usage("alice", {id_of(t)}, kMicrosPerDay)[0].unused.empty());
 }
 

@@ -95,11 +95,17 @@ TEST_F(EngineTest, DefaultAndMaxLifetime) {
   auto t = e->create("alice", spec("a", {"device"}), "");
   ASSERT_TRUE(t.record.expires_at.has_value());
   EXPECT_EQ(*t.record.expires_at, kT0 + 30 * kMicrosPerDay);
-  EXPECT_EQ(code_of([&] { e->create("alice", spec("b", {"device"}, {Expiry::Kind::kIn, 366 * kMicrosPerDay}), ""); }),
+  EXPECT_EQ(code_of([&] {
+              e->create("alice", spec("b", {"device"}, {Expiry::Kind::kIn, 366 * kMicrosPerDay}), "");
+            }),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code_of([&] { e->create("alice", spec("b", {"device"}, {Expiry::Kind::kAt, kT0 - 1}), ""); }),
+  EXPECT_EQ(code_of([&] {
+              e->create("alice", spec("b", {"device"}, {Expiry::Kind::kAt, kT0 - 1}), "");
+            }),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code_of([&] { e->create("alice", spec("b", {"device"}, {Expiry::Kind::kNever, 0}), ""); }),
+  EXPECT_EQ(code_of([&] {
+              e->create("alice", spec("b", {"device"}, {Expiry::Kind::kNever, 0}), "");
+            }),
             ErrorCode::kInvalidArgument);
   auto in_cap = e->create("alice", spec("c", {"device"}, {Expiry::Kind::kIn, 365 * kMicrosPerDay}), "");
   EXPECT_EQ(*in_cap.record.expires_at, kT0 + 365 * kMicrosPerDay);
@@ -125,22 +131,27 @@ TEST_F(EngineTest, NamesAreUniquePerOwnerAmongLiveTokens) {
   EXPECT_NO_THROW(e->create("bob", spec("deploy", {"policy"}), ""));
   e->revoke("alice", token_id_format(t.record.id), "");
   EXPECT_NO_THROW(e->create("alice", spec("deploy", {"policy"}), ""));
-  EXPECT_EQ(code_of([&] { e->create_many("carol", {spec("x", {"device"}), spec("x ", {"device"})}, ""); }),
+  EXPECT_EQ(code_of([&] {
+              e->create_many("carol", {spec("x", {"device"}), spec("x ", {"device"})}, "");
+            }),
             ErrorCode::kNameTaken);
   EXPECT_TRUE(e->list("carol").empty());
 }
 
 TEST_F(EngineTest, NameAndOwnerValidation) {
   auto e = open();
-  for (const std::string& bad : std::vector<std::string>{"", "   ", std::string(101, 'n'), std::string("a\nb"), std::string("tab\x01"),
+  for (const std::string& bad :
+       std::vector<std::string>{"", "   ", std::string(101, 'n'), std::string("a\nb"), std::string("tab\x01"),
                                 std::string("c1\xc2\x85x")}) {
-    EXPECT_EQ(code_of([&] { e->create("alice", spec(bad, {"device"}), ""); }), ErrorCode::kInvalidArgument) << bad;
+    EXPECT_EQ(code_of([&] { e->create("alice", spec(bad, {"device"}), ""); }), ErrorCode::kInvalidArgument)
+        << bad;
   }
   EXPECT_NO_THROW(e->create("alice", spec(std::string(100, 'n'), {"device"}), ""));
   EXPECT_NO_THROW(e->create("alice", spec("\xc3\xa9t\xc3\xa9", {"device"}), ""));  // "été"
   // Stripped like Python's str.strip(): NBSP, ideographic space, newline at the ends.
   EXPECT_EQ(e->create("alice", spec("\xc2\xa0\xe3\x80\x80nbsp\n", {"device"}), "").record.name, "nbsp");
-  EXPECT_EQ(code_of([&] { e->create("alice", spec(" nbsp\xc2\xa0", {"device"}), ""); }), ErrorCode::kNameTaken);
+  EXPECT_EQ(code_of([&] { e->create("alice", spec(" nbsp\xc2\xa0", {"device"}), ""); }),
+            ErrorCode::kNameTaken);
   EXPECT_EQ(code_of([&] { e->create("alice", spec("\xc2\xa0\xe2\x80\x83", {"device"}), ""); }),
             ErrorCode::kInvalidArgument);  // only spaces
   EXPECT_EQ(code_of([&] { e->create("", spec("x", {"device"}), ""); }), ErrorCode::kInvalidArgument);
@@ -223,7 +234,7 @@ TEST_F(EngineTest, ExpiringWithinAndPurge) {
   EXPECT_TRUE(e->expiring_within(7 * kMicrosPerDay, std::string("bob")).empty());
 
   e->revoke("bob", token_id_format(gone.record.id), "");
-  clock->advance_us(3 * kMicrosPerDay);  // "soon" expired 1 day ago, "gone" revoked 3 days ago
+  clock->advance_us(3 * kMicrosPerDay);           // "soon" expired 1 day ago, "gone" revoked 3 days ago
   EXPECT_EQ(e->purge(2 * kMicrosPerDay, ""), 1);  // only "gone"
   EXPECT_EQ(e->purge(0, ""), 1);                  // now "soon"
   ASSERT_EQ(e->list("alice").size(), 1u);
@@ -293,7 +304,8 @@ TEST_F(EngineTest, VocabularyAndPrefixArePersisted) {
   other_prefix.engine.prefix = "tk";
   EXPECT_EQ(code_of([&] { open(other_prefix); }), ErrorCode::kInvalidArgument);
   StoreOptions more_actions;  // tokens holding "fleet" would silently gain fleet:admin
-  more_actions.engine.vocabulary = ScopeVocabulary(std::vector<ScopeEntry>{{"fleet", {"read", "write", "admin"}}});
+  more_actions.engine.vocabulary =
+      ScopeVocabulary(std::vector<ScopeEntry>{{"fleet", {"read", "write", "admin"}}});
   EXPECT_EQ(code_of([&] { open(more_actions); }), ErrorCode::kInvalidArgument);
   StoreOptions wider;
   wider.engine.vocabulary = ScopeVocabulary({{"fleet", {"read", "write"}}, {"report", {"read"}}});
@@ -345,17 +357,20 @@ TEST_F(EngineTest, OlderSchemaIsMigrated) {
   }
   // A version-1 database: no audit index (2), no listing indexes (3), no scope-use table (4),
   // no audit index by action (5).
-  sql(db, "DROP INDEX audit_owner_seq; DROP INDEX tokens_owner_list; DROP INDEX tokens_owner_live; "
-          "DROP TABLE token_scope_use; DROP INDEX audit_owner_action_seq; PRAGMA user_version = 1");
+  sql(db,
+      "DROP INDEX audit_owner_seq; DROP INDEX tokens_owner_list; DROP INDEX tokens_owner_live; "
+      "DROP TABLE token_scope_use; DROP INDEX audit_owner_action_seq; PRAGMA user_version = 1");
   auto e = open();
   EXPECT_EQ(e->verify(token, 0, nullptr), VerifyStatus::kOk);
   sqlite3* h = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(h, "SELECT (SELECT user_version FROM pragma_user_version), "
-                        "(SELECT count(*) FROM sqlite_master WHERE name IN ('audit_owner_seq', 'tokens_owner_list', "
-                        "'tokens_owner_live', 'token_scope_use', 'audit_owner_action_seq'))",
-                    -1, &st, nullptr);
+  sqlite3_prepare_v2(
+      h,
+      "SELECT (SELECT user_version FROM pragma_user_version), "
+      "(SELECT count(*) FROM sqlite_master WHERE name IN ('audit_owner_seq', 'tokens_owner_list', "
+      "'tokens_owner_live', 'token_scope_use', 'audit_owner_action_seq'))",
+      -1, &st, nullptr);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(st, 0), kSchemaVersion);
   EXPECT_EQ(sqlite3_column_int(st, 1), 5);

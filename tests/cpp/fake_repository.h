@@ -36,12 +36,15 @@ class FakeRepository final : public TokenRepository {
     return value;
   }
 
-  void tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor, std::int64_t at) override {
+  void tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor,
+                     std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
     for (std::size_t i = 0; i < records.size(); ++i) {
       const auto& r = records[i];
-      if (live_name_taken(r.owner, r.name)) fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists");
-      if (tokens_.count(r.id)) fail(ErrorCode::kStoreError, "cannot insert tokens: a constraint failed; nothing was created");
+      if (live_name_taken(r.owner, r.name))
+        fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists");
+      if (tokens_.count(r.id))
+        fail(ErrorCode::kStoreError, "cannot insert tokens: a constraint failed; nothing was created");
       for (std::size_t j = 0; j < i; ++j) {
         if (records[j].owner == r.owner && records[j].name == r.name) {
           fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists");
@@ -90,8 +93,7 @@ class FakeRepository final : public TokenRepository {
       if (q.state == TokenQuery::State::kActive && !active) continue;
       if (q.state == TokenQuery::State::kInactive && active) continue;
       if (!search.empty() && token_query_fold(r.name).find(search) == std::string::npos) continue;
-      if (!q.scopes_any.empty() &&
-          std::none_of(r.scopes.begin(), r.scopes.end(), [&](const std::string& s) {
+      if (!q.scopes_any.empty() && std::none_of(r.scopes.begin(), r.scopes.end(), [&](const std::string& s) {
             return std::find(q.scopes_any.begin(), q.scopes_any.end(), s) != q.scopes_any.end();
           })) {
         continue;
@@ -102,10 +104,14 @@ class FakeRepository final : public TokenRepository {
     auto less = [&](const TokenRecord& a, const TokenRecord& b) {
       auto key = [&](const TokenRecord& t) -> std::pair<std::int64_t, std::int64_t> {
         switch (q.sort) {
-          case TokenQuery::Sort::kCreated: return {t.created_at, 0};
-          case TokenQuery::Sort::kExpires: return {t.expires_at ? 0 : 1, t.expires_at.value_or(0)};
-          case TokenQuery::Sort::kLastUsed: return {t.last_used_at ? 1 : 0, t.last_used_at.value_or(0)};
-          case TokenQuery::Sort::kName: break;
+          case TokenQuery::Sort::kCreated:
+            return {t.created_at, 0};
+          case TokenQuery::Sort::kExpires:
+            return {t.expires_at ? 0 : 1, t.expires_at.value_or(0)};
+          case TokenQuery::Sort::kLastUsed:
+            return {t.last_used_at ? 1 : 0, t.last_used_at.value_or(0)};
+          case TokenQuery::Sort::kName:
+            break;
         }
         return {0, 0};
       };
@@ -145,7 +151,8 @@ class FakeRepository final : public TokenRepository {
     std::lock_guard<std::mutex> lock(mu_);
     TokenRecord* r = live_owned(owner, id);
     if (!r) return false;
-    audit_add(at, actor, "update_scopes", id, owner, r->name, scopes_join(r->scopes), scopes_join(scopes), "");
+    audit_add(at, actor, "update_scopes", id, owner, r->name, scopes_join(r->scopes), scopes_join(scopes),
+              "");
     r->scopes = scopes;
     publish({id});
     return true;
@@ -199,7 +206,8 @@ class FakeRepository final : public TokenRepository {
       const TokenRecord& r = it->second;
       if ((r.revoked_at && *r.revoked_at < cutoff) || (r.expires_at && *r.expires_at < cutoff)) {
         const std::int64_t gone = it->first;
-        for (auto u = scope_use_.lower_bound({gone, std::string()}); u != scope_use_.end() && u->first.first == gone;) {
+        for (auto u = scope_use_.lower_bound({gone, std::string()});
+             u != scope_use_.end() && u->first.first == gone;) {
           u = scope_use_.erase(u);
         }
         it = tokens_.erase(it);
@@ -245,7 +253,8 @@ class FakeRepository final : public TokenRepository {
   std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner, std::int64_t limit) override {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<AuditEvent> out;
-    for (auto it = audit_.rbegin(); it != audit_.rend() && static_cast<std::int64_t>(out.size()) < limit; ++it) {
+    for (auto it = audit_.rbegin(); it != audit_.rend() && static_cast<std::int64_t>(out.size()) < limit;
+         ++it) {
       if (!owner || it->owner == *owner) out.push_back(*it);
     }
     return out;
@@ -253,8 +262,8 @@ class FakeRepository final : public TokenRepository {
 
   // --- Leak response and scope usage (token_repository.h) ---------------------------------
 
-  std::vector<std::int64_t> tokens_revoke_leaked(const std::vector<LeakedToken>& leaks, const std::string& actor,
-                                                 std::int64_t at) override {
+  std::vector<std::int64_t> tokens_revoke_leaked(const std::vector<LeakedToken>& leaks,
+                                                 const std::string& actor, std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<std::int64_t> revoked;
     for (const auto& l : leaks) {
@@ -282,18 +291,20 @@ class FakeRepository final : public TokenRepository {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<ScopeUse> out;
     for (std::int64_t id : ids) {
-      for (auto it = scope_use_.lower_bound({id, std::string()}); it != scope_use_.end() && it->first.first == id; ++it) {
+      for (auto it = scope_use_.lower_bound({id, std::string()});
+           it != scope_use_.end() && it->first.first == id; ++it) {
         if (it->second >= since) out.push_back(ScopeUse{id, it->first.second, it->second});
       }
     }
     return out;
   }
 
-  std::vector<AuditEvent> audit_actions(const std::string& owner, const std::string& action, std::int64_t since,
-                                        std::int64_t limit) override {
+  std::vector<AuditEvent> audit_actions(const std::string& owner, const std::string& action,
+                                        std::int64_t since, std::int64_t limit) override {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<AuditEvent> out;
-    for (auto it = audit_.rbegin(); it != audit_.rend() && static_cast<std::int64_t>(out.size()) < limit; ++it) {
+    for (auto it = audit_.rbegin(); it != audit_.rend() && static_cast<std::int64_t>(out.size()) < limit;
+         ++it) {
       if (it->owner == owner && it->action == action && it->at >= since) out.push_back(*it);
     }
     return out;
@@ -316,9 +327,9 @@ class FakeRepository final : public TokenRepository {
     return &it->second;
   }
 
-  void audit_add(std::int64_t at, const std::string& actor, const char* action, std::optional<std::int64_t> token_id,
-                 const std::string& owner, const std::string& name, const std::string& old_scopes,
-                 const std::string& new_scopes, const std::string& detail) {
+  void audit_add(std::int64_t at, const std::string& actor, const char* action,
+                 std::optional<std::int64_t> token_id, const std::string& owner, const std::string& name,
+                 const std::string& old_scopes, const std::string& new_scopes, const std::string& detail) {
     AuditEvent e;
     e.seq = static_cast<std::int64_t>(audit_.size()) + 1;
     e.at = at;

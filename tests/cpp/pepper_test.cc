@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "tokenkeep/errors.h"
 #include "test_util.h"
+#include "tokenkeep/errors.h"
 
 namespace tokenkeep {
 namespace {

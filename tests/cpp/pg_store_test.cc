@@ -32,7 +32,8 @@ TEST_F(PgStoreTest, ARevokeOnOneNodeIsRefusedByTheNextVerifyOnAnother) {
   CachedTokenPtr out;
   EXPECT_TRUE(b->verify_cached(t.token.view(), 0, &out));  // answered from b's memory
   a->update_scopes("alice", token_id_format(t.record.id), {"device:read"}, "");
-  EXPECT_EQ(b->verify(t.token.view(), b->required_mask({"device:write"}), nullptr), VerifyStatus::kInsufficientScope);
+  EXPECT_EQ(b->verify(t.token.view(), b->required_mask({"device:write"}), nullptr),
+            VerifyStatus::kInsufficientScope);
   a->revoke("alice", token_id_format(t.record.id), "");
   EXPECT_EQ(b->verify(t.token.view(), 0, nullptr), VerifyStatus::kRevoked);
   EXPECT_EQ(a->verify(t.token.view(), 0, nullptr), VerifyStatus::kRevoked);
@@ -106,10 +107,11 @@ TEST_F(PgStoreTest, AnUnknownIdLookedUpAgainCostsNoRoundTrip) {
   EXPECT_FALSE(repo->token_find(777));
   // Cut every session of this store: a lookup that needs the server now fails.
   PgConnection admin(schema.conninfo());
-  admin.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-             "WHERE application_name = current_setting('application_name') AND pid <> pg_backend_pid()",
-             "cannot terminate");
-  EXPECT_FALSE(repo->token_find(777));  // answered by the negative cache
+  admin.exec(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+      "WHERE application_name = current_setting('application_name') AND pid <> pg_backend_pid()",
+      "cannot terminate");
+  EXPECT_FALSE(repo->token_find(777));         // answered by the negative cache
   EXPECT_THROW(repo->token_find(778), Error);  // a new unknown id goes to the server
 }
 

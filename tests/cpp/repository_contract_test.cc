@@ -21,7 +21,8 @@ TokenRecord record(std::int64_t id, const std::string& owner, const std::string&
   r.owner = owner;
   r.name = name;
   r.scopes = {"device"};
-  for (std::size_t i = 0; i < r.digest.size(); ++i) r.digest[i] = static_cast<unsigned char>(id + static_cast<std::int64_t>(i));
+  for (std::size_t i = 0; i < r.digest.size(); ++i)
+    r.digest[i] = static_cast<unsigned char>(id + static_cast<std::int64_t>(i));
   r.pepper_id = "pepper1";
   r.created_at = created;
   r.expires_at = expires;
@@ -48,8 +49,9 @@ TEST_P(RepositoryContract, SettingsKeepTheFirstValueUnlessExpected) {
 }
 
 TEST_P(RepositoryContract, InsertFindListRoundTrip) {
-  repo_->tokens_insert({record(11, "alice", "a", 100, 5000), record(12, "alice", "b", 200), record(13, "bob", "a", 150)},
-                       "admin", 300);
+  repo_->tokens_insert(
+      {record(11, "alice", "a", 100, 5000), record(12, "alice", "b", 200), record(13, "bob", "a", 150)},
+      "admin", 300);
   auto r = repo_->token_find(12);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->owner, "alice");
@@ -94,7 +96,8 @@ TEST_P(RepositoryContract, LiveNamesAreUniquePerOwnerAndInsertIsAllOrNothing) {
 }
 
 TEST_P(RepositoryContract, ChangesMoveTheGenerationAndNameTheirIds) {
-  repo_->tokens_insert({record(1, "alice", "a", 1), record(2, "alice", "b", 1), record(3, "alice", "c", 1)}, "alice", 1);
+  repo_->tokens_insert({record(1, "alice", "a", 1), record(2, "alice", "b", 1), record(3, "alice", "c", 1)},
+                       "alice", 1);
   repo_->tokens_touch({{1, 50}});
   const Coherence before = repo_->coherence();
   EXPECT_TRUE(before.stable);
@@ -149,8 +152,9 @@ TEST_P(RepositoryContract, RotateRevokesAndInsertsInOneStep) {
 }
 
 TEST_P(RepositoryContract, PurgeDeletesOldRowsAndInvalidatesEverything) {
-  repo_->tokens_insert({record(1, "alice", "a", 1, 100), record(2, "alice", "b", 1, 10000), record(3, "alice", "c", 1)},
-                       "alice", 1);
+  repo_->tokens_insert(
+      {record(1, "alice", "a", 1, 100), record(2, "alice", "b", 1, 10000), record(3, "alice", "c", 1)},
+      "alice", 1);
   ASSERT_TRUE(repo_->tokens_revoke("alice", {3}, "alice", 50));
   const Coherence before = repo_->coherence();
   EXPECT_EQ(repo_->tokens_purgeable(200), 2);  // counted, not deleted, not announced
@@ -169,8 +173,8 @@ TEST_P(RepositoryContract, PurgeDeletesOldRowsAndInvalidatesEverything) {
 }
 
 TEST_P(RepositoryContract, ExpiringIsSoonestFirstAndFiltersByOwner) {
-  repo_->tokens_insert({record(1, "alice", "a", 1, 300), record(2, "bob", "b", 1, 200), record(3, "alice", "c", 1, 900),
-                        record(4, "alice", "d", 1)},
+  repo_->tokens_insert({record(1, "alice", "a", 1, 300), record(2, "bob", "b", 1, 200),
+                        record(3, "alice", "c", 1, 900), record(4, "alice", "d", 1)},
                        "x", 1);
   auto all = repo_->tokens_expiring(100, 500, std::nullopt);
   ASSERT_EQ(all.size(), 2u);
@@ -345,12 +349,13 @@ TEST_P(RepositoryContract, QueryCountFollowsEveryChangeAndTheClock) {
 
 TEST_P(RepositoryContract, LeakRevokeRevokesLiveTokensOfAnyOwnerSeenThroughAnotherHandle) {
   auto other = store_->open();
-  repo_->tokens_insert({record(1, "alice", "a", 1), record(2, "bob", "b", 1), record(3, "alice", "c", 1)}, "x", 1);
+  repo_->tokens_insert({record(1, "alice", "a", 1), record(2, "bob", "b", 1), record(3, "alice", "c", 1)},
+                       "x", 1);
   ASSERT_TRUE(repo_->tokens_revoke("alice", {3}, "alice", 2));
   const Coherence before = other->coherence();
   const auto revoked = repo_->tokens_revoke_leaked(
-      {{1, "app.log, line 3"}, {2, "app.log, line 9"}, {3, "app.log, line 12"}, {99, "app.log, line 20"}}, "leak-scan",
-      10);
+      {{1, "app.log, line 3"}, {2, "app.log, line 9"}, {3, "app.log, line 12"}, {99, "app.log, line 20"}},
+      "leak-scan", 10);
   EXPECT_EQ(revoked, (std::vector<std::int64_t>{1, 2}));  // 3 was revoked already, 99 never existed
   EXPECT_EQ(repo_->token_find(1)->revoked_at, 10);
   EXPECT_EQ(repo_->token_find(2)->revoked_at, 10);
@@ -393,11 +398,16 @@ TEST_P(RepositoryContract, LeakRevokeOfNothingLiveChangesNothing) {
 TEST_P(RepositoryContract, ScopeUsesKeepTheLatestPerScopeAreNotAnnouncedAndGoWithPurge) {
   repo_->tokens_insert({record(1, "alice", "a", 1), record(2, "alice", "b", 1)}, "x", 1);
   const Coherence before = repo_->coherence();
-  repo_->scopes_touch({{1, "device:read", 100}, {1, "device:read", 50}, {1, "device:write", 70},
-                       {2, "device:read", 80}, {99, "device:read", 10}});
+  repo_->scopes_touch({{1, "device:read", 100},
+                       {1, "device:read", 50},
+                       {1, "device:write", 70},
+                       {2, "device:read", 80},
+                       {99, "device:read", 10}});
   repo_->scopes_touch({{1, "device:write", 60}});  // older than what is stored: kept at 70
   EXPECT_EQ(repo_->coherence(), before);
-  auto key = [](const ScopeUse& u) { return std::to_string(u.id) + " " + u.scope + " " + std::to_string(u.at); };
+  auto key = [](const ScopeUse& u) {
+    return std::to_string(u.id) + " " + u.scope + " " + std::to_string(u.at);
+  };
   auto sorted = [&](std::vector<ScopeUse> v) {
     std::vector<std::string> out;
     for (const auto& u : v) out.push_back(key(u));
@@ -406,17 +416,20 @@ TEST_P(RepositoryContract, ScopeUsesKeepTheLatestPerScopeAreNotAnnouncedAndGoWit
   };
   EXPECT_EQ(sorted(repo_->scopes_used({1, 2, 99}, 60)),
             (std::vector<std::string>{"1 device:read 100", "1 device:write 70", "2 device:read 80"}));
-  EXPECT_EQ(sorted(repo_->scopes_used({1, 2}, 75)), (std::vector<std::string>{"1 device:read 100", "2 device:read 80"}));
+  EXPECT_EQ(sorted(repo_->scopes_used({1, 2}, 75)),
+            (std::vector<std::string>{"1 device:read 100", "2 device:read 80"}));
   EXPECT_EQ(sorted(repo_->scopes_used({2}, 0)), (std::vector<std::string>{"2 device:read 80"}));
   EXPECT_TRUE(repo_->scopes_used({}, 0).empty());
   ASSERT_TRUE(repo_->tokens_revoke("alice", {2}, "alice", 200));
   EXPECT_EQ(repo_->tokens_purge(300, "system", 300), 1);
   EXPECT_TRUE(repo_->scopes_used({2}, 0).empty());  // purged with its token
-  EXPECT_EQ(sorted(repo_->scopes_used({1}, 0)), (std::vector<std::string>{"1 device:read 100", "1 device:write 70"}));
+  EXPECT_EQ(sorted(repo_->scopes_used({1}, 0)),
+            (std::vector<std::string>{"1 device:read 100", "1 device:write 70"}));
 }
 
 TEST_P(RepositoryContract, AuditActionsFiltersByOwnerActionAndTime) {
-  repo_->tokens_insert({record(1, "alice", "a", 1), record(2, "alice", "b", 1), record(3, "bob", "c", 1)}, "x", 1);
+  repo_->tokens_insert({record(1, "alice", "a", 1), record(2, "alice", "b", 1), record(3, "bob", "c", 1)},
+                       "x", 1);
   repo_->tokens_revoke_leaked({{1, "early"}}, "leak-scan", 10);
   repo_->tokens_revoke_leaked({{2, "late"}, {3, "late"}}, "leak-scan", 20);
   auto all = repo_->audit_actions("alice", "leaked", 0, 10);
@@ -431,7 +444,9 @@ TEST_P(RepositoryContract, AuditActionsFiltersByOwnerActionAndTime) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RepositoryContract, ::testing::ValuesIn(testing::contract_backends()),
-                         [](const ::testing::TestParamInfo<const Backend*>& info) { return info.param->name; });
+                         [](const ::testing::TestParamInfo<const Backend*>& info) {
+                           return info.param->name;
+                         });
 
 }  // namespace
 }  // namespace tokenkeep

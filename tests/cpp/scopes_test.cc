@@ -35,7 +35,8 @@ TEST(Scopes, SubScopeGrantsOnlyItself) {
 
 TEST(Scopes, UnknownScopesAreRejectedExactly) {
   const auto v = ScopeVocabulary::default_vocabulary();
-  for (const char* bad : {"admin", "device:delete", "Device", "device ", " device", "device:", ":read", "", "device:read:x"}) {
+  for (const char* bad :
+       {"admin", "device:delete", "Device", "device ", " device", "device:", ":read", "", "device:read:x"}) {
     EXPECT_EQ(code_of([&] { v.mask_of(bad); }), ErrorCode::kUnknownScope) << bad;
   }
   EXPECT_EQ(code_of([&] { v.mask_of(std::vector<std::string>{}); }), ErrorCode::kInvalidArgument);
@@ -62,9 +63,18 @@ TEST(Scopes, VocabularySerializesAndParses) {
 
 TEST(Scopes, VocabularyRejectsBadDefinitions) {
   EXPECT_EQ(code_of([] { ScopeVocabulary({}); }), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code_of([] { ScopeVocabulary(std::vector<ScopeEntry>{{"Bad", {"read"}}}); }), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code_of([] { ScopeVocabulary({{"a", {"read"}}, {"a", {"write"}}}); }), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code_of([] { ScopeVocabulary(std::vector<ScopeEntry>{{"a", {}}}); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([] {
+              ScopeVocabulary(std::vector<ScopeEntry>{{"Bad", {"read"}}});
+            }),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([] {
+              ScopeVocabulary({{"a", {"read"}}, {"a", {"write"}}});
+            }),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([] {
+              ScopeVocabulary(std::vector<ScopeEntry>{{"a", {}}});
+            }),
+            ErrorCode::kInvalidArgument);
   std::vector<ScopeEntry> many;
   for (int i = 0; i < 33; ++i) many.push_back({"s" + std::to_string(i), {"read", "write"}});
   EXPECT_EQ(code_of([&] { ScopeVocabulary(std::move(many)); }), ErrorCode::kInvalidArgument);
@@ -117,9 +127,10 @@ TEST(ScopesTest, UnknownScopeMessageSuggestsTheNearestScopeAndReadsLikeProse) {
   EXPECT_EQ(unknown_scope_message(v, "device:raed"),
             "unknown scope 'device:raed' (did you mean 'device:read'?)" + known);
   EXPECT_EQ(unknown_scope_message(v, "zzzzzz"), "unknown scope 'zzzzzz'" + known);  // no wild guess
-  EXPECT_EQ(unknown_scope_message(v, "device,policy:read"),
-            "unknown scope 'device,policy:read': one scope per item; give 'device' and 'policy:read' separately" +
-                known);
+  EXPECT_EQ(
+      unknown_scope_message(v, "device,policy:read"),
+      "unknown scope 'device,policy:read': one scope per item; give 'device' and 'policy:read' separately" +
+          known);
   EXPECT_EQ(unknown_scope_message(v, "a b;c"),
             "unknown scope 'a b;c': one scope per item; give 'a', 'b' and 'c' separately" + known);
 }

@@ -82,13 +82,15 @@ TEST(StoreLocation, EverySpellingOfOneFileIsOneLocation) {
     EXPECT_EQ(loc.feed_file, want + "-tkfeed") << spec;
   };
   // Before the file exists: the folder's symlink is resolved.
-  for (const std::string& spec : {base + "/real/t.db", dir.path() + "/link/t.db", dir.path() + "/link/./t.db",
-                                  "file:" + dir.path() + "/link/t.db", "file://" + base + "/real/t.db",
-                                  "file://localhost" + base + "/real/t.db", "file:" + base + "/real/t%2Edb"}) {
+  for (const std::string& spec :
+       {base + "/real/t.db", dir.path() + "/link/t.db", dir.path() + "/link/./t.db",
+        "file:" + dir.path() + "/link/t.db", "file://" + base + "/real/t.db",
+        "file://localhost" + base + "/real/t.db", "file:" + base + "/real/t%2Edb"}) {
     check(spec);
   }
   in_dir(dir.path(), [&] {
-    for (const char* spec : {"real/t.db", "link/t.db", "./real/../real/t.db", "file:real/t.db", "file:link/t.db"}) {
+    for (const char* spec :
+         {"real/t.db", "link/t.db", "./real/../real/t.db", "file:real/t.db", "file:link/t.db"}) {
       check(spec);
     }
   });
@@ -153,7 +155,8 @@ TEST(StoreLocation, AnUnreachablePostgresStoreIsAClearStoreErrorThatHidesThePass
     ADD_FAILURE() << "opened";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kStoreError);
-    EXPECT_NE(std::string(e.what()).find("cannot connect to PostgreSQL database 'tokens'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cannot connect to PostgreSQL database 'tokens'"), std::string::npos)
+        << e.what();
     EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos);
   }
 }

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <set>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "tokenkeep/base62.h"
 #include "tokenkeep/checksum.h"
@@ -118,21 +118,20 @@ TEST(TokenId, FormatParseRoundTrip) {
   EXPECT_FALSE(token_id_parse("zzzzzzzzzzz").has_value());
 }
 
-
 TEST(TokenScan, FindsEveryWellFormedTokenAndNoNearMiss) {
   const std::string a = fresh_token();
   const std::string b = fresh_token();
   std::string bad_crc = fresh_token();
   bad_crc.back() = bad_crc.back() == 'a' ? 'b' : 'a';
   const std::string other_prefix = fresh_token("acme");
-  const std::string text = "Authorization: Bearer " + a + "\n" +       // header
+  const std::string text = "Authorization: Bearer " + a + "\n" +          // header
                            "curl ?token=" + b + "&x=1\n" +                // query string
                            "typo " + bad_crc + "\n" +                     // checksum wrong
                            "short " + a.substr(0, a.size() - 1) + "\n" +  // one char short
                            "long " + a + "x\n" +                          // glued to a word
                            "word x" + a + "\n" +                          // inside a word
                            "other " + other_prefix + "\n" +               // another prefix
-                           "(" + b + ")";                                  // punctuation around
+                           "(" + b + ")";                                 // punctuation around
   const auto spans = token_scan("tk", text);
   ASSERT_EQ(spans.size(), 3u);
   EXPECT_EQ(text.substr(spans[0].offset, spans[0].length), a);

@@ -95,7 +95,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 3) return 0;
   const int mode = data[0] % 5;
   // Required mask: one of the vocabulary's 6 bits per input bit, so the check is meaningful.
-  const ScopeMask required = (static_cast<ScopeMask>(data[1]) | (static_cast<ScopeMask>(data[2]) << 8)) & 0x3f;
+  const ScopeMask required =
+      (static_cast<ScopeMask>(data[1]) | (static_cast<ScopeMask>(data[2]) << 8)) & 0x3f;
   std::string_view rest(reinterpret_cast<const char*>(data + 3), size - 3);
 
   std::string token;
@@ -146,10 +147,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(e.code() == ErrorCode::kInvalidToken);
         FUZZ_CHECK(std::strcmp(e.what(), kInvalidTokenMessage) == 0);
         break;
-      case VerifyStatus::kExpired: FUZZ_CHECK(e.code() == ErrorCode::kExpiredToken); break;
-      case VerifyStatus::kRevoked: FUZZ_CHECK(e.code() == ErrorCode::kRevokedToken); break;
-      case VerifyStatus::kInsufficientScope: FUZZ_CHECK(e.code() == ErrorCode::kInsufficientScope); break;
-      case VerifyStatus::kOk: break;
+      case VerifyStatus::kExpired:
+        FUZZ_CHECK(e.code() == ErrorCode::kExpiredToken);
+        break;
+      case VerifyStatus::kRevoked:
+        FUZZ_CHECK(e.code() == ErrorCode::kRevokedToken);
+        break;
+      case VerifyStatus::kInsufficientScope:
+        FUZZ_CHECK(e.code() == ErrorCode::kInsufficientScope);
+        break;
+      case VerifyStatus::kOk:
+        break;
     }
     // No message may echo a secret: the invalid one is constant, the others name scopes only.
     if (match != nullptr) {

@@ -51,7 +51,9 @@ def main() -> None:
         "no_underscore": good.replace("_", "", 1),
         "prefix_only": "tk_",
         "zero_id": (lambda h: h + b62(zlib.crc32(h.encode()), 6))("tk_" + "0" * 11 + "a" * 43),
-        "max_id": (lambda h: h + b62(zlib.crc32(h.encode()), 6))("tk_" + b62(2**63 - 1, 11) + "a" * 43),
+        "max_id": (lambda h: h + b62(zlib.crc32(h.encode()), 6))(
+            "tk_" + b62(2**63 - 1, 11) + "a" * 43
+        ),
         "over_max_id": (lambda h: h + b62(zlib.crc32(h.encode()), 6))("tk_" + "z" * 11 + "a" * 43),
         "public_id": good[3:14],
         "vocabulary": "collection:read,write;device:read,write;policy:read,write",
@@ -74,7 +76,11 @@ def main() -> None:
         write("fuzz_verify", f"wrong_secret_{index}", bytes([2, 0, 0, index]) + secret)
         write("fuzz_verify", f"near_miss_{index}", bytes([3, 3, 0, index, 20, ord("Q")]))
         write("fuzz_verify", f"typo_{index}", bytes([4, 0, 0, index, 30, ord("q")]))
-        write("fuzz_verify", f"exact_{index}_scopes", bytes([3, index * 9 % 64, 0, index, 0, ord("t")]))
+        write(
+            "fuzz_verify",
+            f"exact_{index}_scopes",
+            bytes([3, index * 9 % 64, 0, index, 0, ord("t")]),
+        )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ import subprocess
 from datetime import datetime, timezone
 
 import pytest
-
 import tokenkeep
 
 T0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -43,12 +42,20 @@ def pg_url():
     provides by starting a throwaway cluster); dropped afterwards. Fails, never skips, when
     there is no server."""
     url = os.environ.get("TOKENKEEP_TEST_PG")
-    assert url, "TOKENKEEP_TEST_PG is not set: these tests need a PostgreSQL server (make test starts one)"
+    assert url, (
+        "TOKENKEEP_TEST_PG is not set: these tests need a PostgreSQL server (make test starts one)"
+    )
     schema = "tk_py_" + secrets.token_hex(4)
     subprocess.run(["psql", "-q", url, "-c", f"CREATE SCHEMA {schema}"], check=True)
     sep = "&" if "?" in url else "?"
     yield f"{url}{sep}options=-csearch_path%3D{schema}"
     subprocess.run(
-        ["psql", "-q", url, "-c", f"SET client_min_messages = warning; DROP SCHEMA {schema} CASCADE"],
+        [
+            "psql",
+            "-q",
+            url,
+            "-c",
+            f"SET client_min_messages = warning; DROP SCHEMA {schema} CASCADE",
+        ],
         check=True,
     )

@@ -27,8 +27,6 @@ PAGE = "/profile/access-tokens"
 ONLY_READ = "In the last 30 days this token used only device:read."
 
 
-
-
 def client(store, user):
     c = TestClient(
         create_app(store, current_user=lambda request: request.headers.get("x-user")),

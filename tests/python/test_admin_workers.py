@@ -37,14 +37,33 @@ def _serve(tmp_path, port: int, workers: int) -> subprocess.Popen:
     (tmp_path / "workers_app.py").write_text(APP)
     env = {**os.environ, "TK_TEST_DB": str(tmp_path / "tokens.db")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "workers_app:app", "--app-dir", str(tmp_path),
-         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "workers_app:app",
+            "--app-dir",
+            str(tmp_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
         env=env,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/profile/access-tokens", headers={"x-user": "alice"}).status_code == 200:
+            if (
+                httpx.get(
+                    f"http://127.0.0.1:{port}/profile/access-tokens", headers={"x-user": "alice"}
+                ).status_code
+                == 200
+            ):
                 return proc
         except httpx.HTTPError:
             pass
@@ -70,7 +89,9 @@ def _form(port: int):
 
 def _post(port: int, cookies, token, name):
     # A new client per post: a new connection, which either worker may accept.
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"x-user": "alice"}, cookies=cookies) as c:
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"x-user": "alice"}, cookies=cookies
+    ) as c:
         data = {"csrf_token": token, "name": name, "scopes": ["device"], "expiry": "30"}
         return c.post("/profile/access-tokens", data=data).status_code
 
@@ -104,7 +125,10 @@ def test_the_csrf_key_comes_from_the_pepper(tmp_path):
         assert a._subkey("csrf") == b._subkey("csrf")
         assert len(a._subkey("csrf")) == 32
         assert a._subkey("csrf") != a._subkey("other")
-    with tokenkeep.TokenStore(":memory:", pepper="ab" * 32) as c, tokenkeep.TokenStore(":memory:", pepper="cd" * 32) as d:
+    with (
+        tokenkeep.TokenStore(":memory:", pepper="ab" * 32) as c,
+        tokenkeep.TokenStore(":memory:", pepper="cd" * 32) as d,
+    ):
         assert c._subkey("csrf") != d._subkey("csrf")
     with pytest.raises(tokenkeep.InvalidArgument):
         tokenkeep.TokenStore(":memory:")._subkey("much-too-long")

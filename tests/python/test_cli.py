@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
-
 import tokenkeep
 from tokenkeep import ManualClock, TokenStore
 
@@ -124,8 +123,12 @@ def tk_tty(
     master, slave = pty.openpty()
     extra = {"TERM": "xterm", "COLUMNS": str(columns), **(env or {})}
     p = subprocess.Popen(
-        cmd + list(args), stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE,
-        env=_env(extra), close_fds=True,
+        cmd + list(args),
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env=_env(extra),
+        close_fds=True,
     )
     os.close(slave)
     out = b""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from tokenkeep import TokenStore
@@ -13,23 +13,30 @@ from tokenkeep import TokenStore
 # Each run appends its environment, as JSON, to a file: what CMD saw, in order.
 RECORD = (
     'python3 -c "import json, os, sys; print(json.dumps({k: v for k, v in os.environ.items() '
-    "if k.startswith('TOKENKEEP_TOKEN_')}))\" >> \"$OUT\""
+    'if k.startswith(\'TOKENKEEP_TOKEN_\')}))" >> "$OUT"'
 )
 
 
 def tk(db: Path, *args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "tokenkeep", "--db", str(db), "--owner", "alice", *args],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
 
 
-def test_exec_runs_once_per_expiring_token_with_its_fields_and_never_the_secret(tmp_path, monkeypatch):
+def test_exec_runs_once_per_expiring_token_with_its_fields_and_never_the_secret(
+    tmp_path, monkeypatch
+):
     import os
 
     db, out = tmp_path / "t.db", tmp_path / "runs.jsonl"
     with TokenStore(str(db)) as store:
-        soon = store.create("alice", "deploy", {"device:read", "policy"}, expires_in=timedelta(days=2))
+        soon = store.create(
+            "alice", "deploy", {"device:read", "policy"}, expires_in=timedelta(days=2)
+        )
         sooner = store.create("bob", "bob-ci", {"device"}, expires_in=timedelta(days=1))
         store.create("alice", "later", {"device"}, expires_in=timedelta(days=30))
     env = {**os.environ, "OUT": str(out), "TOKENKEEP_TOKEN_ID": "stale-from-caller"}
@@ -51,7 +58,9 @@ def test_exec_runs_once_per_expiring_token_with_its_fields_and_never_the_secret(
     # Without --all-owners only the caller's; none within an hour runs nothing and exits 0.
     out.unlink()
     assert tk(db, "expiring", "--within", "7d", "--exec", RECORD, env=env).returncode == 0
-    assert [json.loads(x)["TOKENKEEP_TOKEN_NAME"] for x in out.read_text().splitlines()] == ["deploy"]
+    assert [json.loads(x)["TOKENKEEP_TOKEN_NAME"] for x in out.read_text().splitlines()] == [
+        "deploy"
+    ]
     out.unlink()
     assert tk(db, "expiring", "--within", "1h", "--exec", RECORD, env=env).returncode == 0
     assert not out.exists()
@@ -73,11 +82,18 @@ def test_exec_failure_is_exit_1_after_trying_every_token(tmp_path):
 
 def test_cron_and_systemd_examples_are_valid(tmp_path):
     docs = Path(__file__).resolve().parents[2] / "docs" / "expiry"
-    line = [x for x in (docs / "tokenkeep-expiring.cron").read_text().splitlines()
-            if x.strip() and not x.startswith("#") and "=" not in x.split()[0]]
+    line = [
+        x
+        for x in (docs / "tokenkeep-expiring.cron").read_text().splitlines()
+        if x.strip() and not x.startswith("#") and "=" not in x.split()[0]
+    ]
     assert len(line) == 1
     fields = line[0].split(None, 6)
-    assert len(fields) == 7 and fields[5] == "root" and "expiring --within 7d --all-owners --exec" in fields[6]
+    assert (
+        len(fields) == 7
+        and fields[5] == "root"
+        and "expiring --within 7d --all-owners --exec" in fields[6]
+    )
     assert "%" not in fields[6]  # cron would turn it into a newline
     service = (docs / "tokenkeep-expiring.service").read_text()
     exec_start = next(x for x in service.splitlines() if x.startswith("ExecStart="))
@@ -85,8 +101,11 @@ def test_cron_and_systemd_examples_are_valid(tmp_path):
     assert "$$TOKENKEEP_TOKEN_NAME" in exec_start and " $TOKENKEEP_TOKEN" not in exec_start
     for f in ("tokenkeep-expiring.service", "tokenkeep-expiring.timer"):
         (tmp_path / f).write_text((docs / f).read_text())
-    r = subprocess.run(["systemd-analyze", "verify", "--man=no", str(tmp_path / "tokenkeep-expiring.timer")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(tmp_path / "tokenkeep-expiring.timer")],
+        capture_output=True,
+        text=True,
+    )
     # verify checks both units (the timer names the service); only a missing binary may differ.
     problems = [x for x in r.stderr.splitlines() if "/usr/local/bin/tokenkeep" not in x]
     assert r.returncode == 0 or not problems, r.stderr

@@ -9,15 +9,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 from test_cli import db, store, tk, tk_tty, write_csv  # noqa: F401  (fixtures; tk runs the CLI)
 from tokenkeep.cli import parse_duration
 
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("90min", timedelta(minutes=90)), ("3mo", timedelta(days=90)), ("1y2mo", timedelta(days=425)),
-     ("1d12h", timedelta(hours=36)), ("45s", timedelta(seconds=45)), ("2w", timedelta(days=14))],
+    [
+        ("90min", timedelta(minutes=90)),
+        ("3mo", timedelta(days=90)),
+        ("1y2mo", timedelta(days=425)),
+        ("1d12h", timedelta(hours=36)),
+        ("45s", timedelta(seconds=45)),
+        ("2w", timedelta(days=14)),
+    ],
 )
 def test_units(text, expected):
     assert parse_duration(text) == expected

@@ -9,7 +9,6 @@ from __future__ import annotations
 import sqlite3
 
 from test_cli import db, store, tk  # noqa: F401  (fixtures; tk runs the CLI in a subprocess)
-
 from tokenkeep.cli import EXIT_USAGE as EXIT_USAGE_CODE
 
 

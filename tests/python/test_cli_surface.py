@@ -35,8 +35,20 @@ def test_global_options_work_before_and_after_the_command(db, store):
     r = tk(None, "--owner", "alice", "list", "--owner", "bob", "--json", "--db", db, owner=None)
     assert [t["name"] for t in json.loads(r.out)] == ["bobs"]
     # every command accepts them
-    for command in ("show", "edit", "revoke", "rotate", "verify", "expiring", "purge", "audit",
-                    "create", "serve", "scopes", "completion"):
+    for command in (
+        "show",
+        "edit",
+        "revoke",
+        "rotate",
+        "verify",
+        "expiring",
+        "purge",
+        "audit",
+        "create",
+        "serve",
+        "scopes",
+        "completion",
+    ):
         h = tk(None, command, "--help", owner=None)
         assert h.code == 0 and all(f in h.out for f in ("--db", "--owner", "--json")), command
 
@@ -58,8 +70,13 @@ def _complete(words, env):
         "_tokenkeep_completion tokenkeep\n"
         'printf "%s\\n" "${COMPREPLY[@]}"\n'
     )
-    p = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60,
-                       env=_env({"PATH": BIN + os.pathsep + os.environ["PATH"], **env}))
+    p = subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env({"PATH": BIN + os.pathsep + os.environ["PATH"], **env}),
+    )
     assert p.returncode == 0, p.stderr
     return p.stdout.split()
 
@@ -76,15 +93,25 @@ def test_bash_completion_completes_commands_options_scopes_and_names(tmp_path):
     assert _complete(["tokenkeep", "list", "--st"], env) == ["--state"]
     # scopes come from this store's vocabulary, not a list in the CLI
     assert _complete(["tokenkeep", "create", "--scope", "fl"], env) == [
-        "fleet", "fleet:read", "fleet:write", "fleet:admin"]
+        "fleet",
+        "fleet:read",
+        "fleet:write",
+        "fleet:admin",
+    ]
     assert _complete(["tokenkeep", "edit", "x", "--scope", "device,dev"], env) == [
-        "device,device", "device,device:read", "device,device:write"]
+        "device,device",
+        "device,device:read",
+        "device,device:write",
+    ]
     # --db on the line is honoured too, and names are the owner's tokens
     names = _complete(["tokenkeep", "--db", db, "--owner", "alice", "show", ""], {})
     assert set(names) == {"fleet-admin", "reader"}
     assert _complete(["tokenkeep", "--owner", "alice", "revoke", "fl"], env) == ["fleet-admin"]
     # no database: nothing to complete, and no traceback in the prompt
-    assert _complete(["tokenkeep", "create", "--scope", ""], {"TOKENKEEP_DB": str(tmp_path / "no.db")}) == []
+    assert (
+        _complete(["tokenkeep", "create", "--scope", ""], {"TOKENKEEP_DB": str(tmp_path / "no.db")})
+        == []
+    )
 
 
 def test_zsh_and_fish_scripts_are_printed():
@@ -133,7 +160,11 @@ def test_list_filters_by_state_search_scope_and_lists_every_owner(db, store):
     assert names("--scope", "policy:read,device") == ["Deploy-Staging", "deploy-prod"]
     assert names("--state", "inactive") == ["old"]
     assert names("--state", "all") == ["Deploy-Staging", "deploy-prod", "old"]
-    assert names("--all-owners", "--search", "deploy") == ["Deploy-Staging", "bobs-deploy", "deploy-prod"]
+    assert names("--all-owners", "--search", "deploy") == [
+        "Deploy-Staging",
+        "bobs-deploy",
+        "deploy-prod",
+    ]
     everyone = tk_tty(db, "list", "--all-owners")
     assert everyone.out.splitlines()[0].split()[:3] == ["ID", "OWNER", "NAME"]
     assert "bob" in everyone.out
@@ -205,9 +236,28 @@ def test_every_command_prints_one_json_document_and_errors_as_json_on_stderr(db,
     failures = [
         (tk(db, "show", "nope", "--json"), 7, "not_found", None),
         (tk(db, "--json", "create", "--name", "x", "--scope", "gadget"), 2, "usage", "--scope"),
-        (tk(db, "--json", "create", "--name", "x", "--scope", "device", "--expires-at", "2020-01-01"),
-         2, "usage", "--expires-at"),
-        (tk(db, "--json", "create", "--name", "ci", "--scope", "device"), 8, "name_taken", "--name"),
+        (
+            tk(
+                db,
+                "--json",
+                "create",
+                "--name",
+                "x",
+                "--scope",
+                "device",
+                "--expires-at",
+                "2020-01-01",
+            ),
+            2,
+            "usage",
+            "--expires-at",
+        ),
+        (
+            tk(db, "--json", "create", "--name", "ci", "--scope", "device"),
+            8,
+            "name_taken",
+            "--name",
+        ),
         (tk(db, "--json", "list", "--bogus"), 2, "usage", None),
         (tk(db, "--json", "verify", input="tk_garbage"), 3, "invalid_token", None),
         (tk(str(tmp_path / "none.db"), "--json", "list"), 1, "error", None),
@@ -234,7 +284,10 @@ def test_bulk_create_with_json_prints_one_array(db, store, tmp_path):
 
 def test_messages_name_cli_flags_not_python_parameters(db, store):
     cases = [
-        (["create", "--name", "x", "--scope", "device", "--expires-at", "2020-01-01"], "--expires-at"),
+        (
+            ["create", "--name", "x", "--scope", "device", "--expires-at", "2020-01-01"],
+            "--expires-at",
+        ),
         (["create", "--name", "x", "--scope", "device", "--expires-in", "0s"], "--expires-in"),
         (["create", "--name", "", "--scope", "device"], "--name"),
         (["create", "--name", "x", "--scope", ""], "--scope"),
@@ -269,8 +322,14 @@ def test_bulk_rows_are_checked_by_the_engine_with_the_line_named(db, store, tmp_
 def test_no_copy_of_an_engine_rule_in_the_cli():
     root = Path(tokenkeep.__file__).parent / "cli"
     text = "\n".join(p.read_text() for p in root.rglob("*.py"))
-    for copied in ("_check_name", "_check_scopes", ":read or :write", "len(name) > 100",
-                   "ord(c) < 32", "collection, device, policy"):
+    for copied in (
+        "_check_name",
+        "_check_scopes",
+        ":read or :write",
+        "len(name) > 100",
+        "ord(c) < 32",
+        "collection, device, policy",
+    ):
         assert copied not in text, copied
 
 
@@ -279,4 +338,6 @@ def test_the_scopes_command_lists_the_stores_vocabulary(tmp_path):
     TokenStore(db, vocabulary=["fleet:read,admin"]).close()
     r = tk(db, "scopes")
     assert r.code == 0 and r.out == "fleet\tread, admin\n"
-    assert json.loads(tk(db, "--json", "scopes").out) == [{"name": "fleet", "actions": ["read", "admin"]}]
+    assert json.loads(tk(db, "--json", "scopes").out) == [
+        {"name": "fleet", "actions": ["read", "admin"]}
+    ]

@@ -6,10 +6,8 @@ import os
 import sys
 
 import pytest
-
-from fastapi.testclient import TestClient  # noqa: E402
-
 import tokenkeep  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
 import edge_api  # noqa: E402
@@ -37,8 +35,12 @@ def test_reading_needs_read_and_writing_needs_write(api):
     made = client.post("/api/devices", json={"name": "gw"}, headers=auth(writer))
     assert made.status_code == 201 and made.json()["created_by"] == "alice"
     assert [d["name"] for d in client.get("/api/devices", headers=auth(reader)).json()] == ["gw"]
-    assert client.delete(f"/api/devices/{made.json()['id']}", headers=auth(reader)).status_code == 403
-    assert client.delete(f"/api/devices/{made.json()['id']}", headers=auth(writer)).status_code == 204
+    assert (
+        client.delete(f"/api/devices/{made.json()['id']}", headers=auth(reader)).status_code == 403
+    )
+    assert (
+        client.delete(f"/api/devices/{made.json()['id']}", headers=auth(writer)).status_code == 204
+    )
     assert client.get("/api/policies", headers=auth(reader)).status_code == 403
 
 
@@ -46,6 +48,8 @@ def test_an_anonymous_post_is_401_before_its_body_is_looked_at(api):
     client, _, writer = api
     r = client.post("/api/devices", content=b"{", headers={"Content-Type": "application/json"})
     assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
-    r = client.post("/api/devices", content=b"{", headers={**auth(writer), "Content-Type": "application/json"})
+    r = client.post(
+        "/api/devices", content=b"{", headers={**auth(writer), "Content-Type": "application/json"}
+    )
     assert r.status_code == 422
     assert writer not in r.text

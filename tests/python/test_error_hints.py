@@ -4,7 +4,6 @@ echo a secret."""
 from __future__ import annotations
 
 import pytest
-
 import tokenkeep
 from tokenkeep import InvalidArgument, InvalidToken, NotFound, TokenStore, UnknownScope
 
@@ -61,7 +60,10 @@ def test_a_token_shaped_wrong_gets_a_hint_without_the_token(mem):
     }
     for candidate, fragment in cases.items():
         hint, notes = _hint_of(mem, candidate)
-        assert hint is not None and fragment in hint, (candidate if not hasattr(candidate, "secret") else "issued", hint)
+        assert hint is not None and fragment in hint, (
+            candidate if not hasattr(candidate, "secret") else "issued",
+            hint,
+        )
         assert notes == [f"hint: {hint}"]
         assert t.secret not in hint and t.secret[3:20] not in hint
         assert mem.check(candidate) is False
@@ -81,13 +83,22 @@ def test_a_comma_list_in_one_scope_suggests_splitting(mem):
 
 
 @pytest.mark.parametrize(
-    "wrong, nearest", [("devic", "device"), ("Device", "device"), ("device:raed", "device:read"),
-                       ("polcy:write", "policy:write"), ("colection", "collection")]
+    "wrong, nearest",
+    [
+        ("devic", "device"),
+        ("Device", "device"),
+        ("device:raed", "device:read"),
+        ("polcy:write", "policy:write"),
+        ("colection", "collection"),
+    ],
 )
 def test_an_unknown_scope_suggests_the_nearest_known_one(mem, wrong, nearest):
     t = mem.create("alice", "ci", {"device"})
-    for call in (lambda: mem.create("alice", "x", {wrong}), lambda: mem.verify(t.secret, wrong),
-                 lambda: mem.update_scopes("alice", t.info.id, {wrong})):
+    for call in (
+        lambda: mem.create("alice", "x", {wrong}),
+        lambda: mem.verify(t.secret, wrong),
+        lambda: mem.update_scopes("alice", t.info.id, {wrong}),
+    ):
         with pytest.raises(UnknownScope) as e:
             call()
         assert f"(did you mean '{nearest}'?)" in str(e.value), str(e.value)
@@ -99,8 +110,10 @@ def test_a_far_scope_gets_no_guess_and_the_vocabulary_reads_like_prose(tmp_path)
             s.create("alice", "x", {"zzzzzzzz"})
         message = str(e.value)
         assert "did you mean" not in message
-        assert message.endswith("known scopes: fleet (read, write, admin), device (read, write), "
-                                "each alone or as name:action")
+        assert message.endswith(
+            "known scopes: fleet (read, write, admin), device (read, write), "
+            "each alone or as name:action"
+        )
         with pytest.raises(UnknownScope) as e:
             s.create("alice", "x", {"fleet:admn"})
         assert "did you mean 'fleet:admin'?" in str(e.value)
@@ -119,6 +132,8 @@ def test_the_hint_module_is_not_imported_on_the_hot_path(tmp_path):
         "except tokenkeep.InvalidToken: pass\n"
         "print('tokenkeep._hints' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "False"
     assert tokenkeep.InvalidToken("x").field is None

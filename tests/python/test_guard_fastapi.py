@@ -4,10 +4,10 @@ import re
 import warnings
 from datetime import datetime, timedelta, timezone
 
+import fastapi  # the [web] extra, installed by make setup
 import pytest
 import tokenkeep
 
-import fastapi  # the [web] extra, installed by make setup
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's TestClient may warn about httpx
     from fastapi.testclient import TestClient

@@ -3,10 +3,9 @@
 import re
 from datetime import datetime, timedelta, timezone
 
+import flask  # the [web] extra, installed by make setup
 import pytest
 import tokenkeep
-
-import flask  # the [web] extra, installed by make setup
 from tokenkeep.flask import TokenGuard, current_token, require_scopes
 
 START = datetime(2030, 1, 1, tzinfo=timezone.utc)

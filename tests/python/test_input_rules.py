@@ -13,9 +13,7 @@ import unicodedata
 from datetime import timedelta
 
 import pytest
-
 from tokenkeep import InvalidArgument, NameTaken, NotFound, UnknownScope
-
 
 # -- item 8: look-alike and invisible names ------------------------------------------------
 
@@ -38,7 +36,9 @@ def test_names_with_format_characters_are_refused(store, name):
     assert store.list("alice") == []
 
 
-@pytest.mark.parametrize("name", ["\u3164", "\u115f\u1160", "\u2800\u2800", "\u0301\u0302", "\ufe0f", "\u3000x"[:1]])
+@pytest.mark.parametrize(
+    "name", ["\u3164", "\u115f\u1160", "\u2800\u2800", "\u0301\u0302", "\ufe0f", "\u3000x"[:1]]
+)
 def test_names_without_a_visible_character_are_refused(store, name):
     with pytest.raises(InvalidArgument) as e:
         store.create("alice", name, {"device"})
@@ -61,7 +61,9 @@ def test_composed_and_decomposed_names_are_one_name(store):
 
 def test_ordinary_unicode_names_still_work(store):
     for name in ["déploy", "部署", "Ünïcödé ✓", "emoji 🚀", "Ελληνικά", "日本語 テスト"]:
-        assert store.create("alice", name, {"device"}).info.name == unicodedata.normalize("NFC", name)
+        assert store.create("alice", name, {"device"}).info.name == unicodedata.normalize(
+            "NFC", name
+        )
 
 
 def test_owners_and_actors_with_format_characters_are_refused(store):
@@ -131,9 +133,23 @@ def test_argument_errors_name_their_field(store):
         (lambda: store.create("", "ci", {"device"}), InvalidArgument, "owner"),
         (lambda: store.create("alice", "ci", {"nope"}), UnknownScope, "scopes"),
         (lambda: store.create("alice", "ci", set()), InvalidArgument, "scopes"),
-        (lambda: store.create("alice", "ci", {"device"}, expires_in=timedelta(days=999)), InvalidArgument, "expires_in"),
-        (lambda: store.create("alice", "ci", {"device"}, expires_at=store.now() - timedelta(days=1)), InvalidArgument, "expires_at"),
-        (lambda: store.create("alice", "ci", {"device"}, never_expires=True), InvalidArgument, "never_expires"),
+        (
+            lambda: store.create("alice", "ci", {"device"}, expires_in=timedelta(days=999)),
+            InvalidArgument,
+            "expires_in",
+        ),
+        (
+            lambda: store.create(
+                "alice", "ci", {"device"}, expires_at=store.now() - timedelta(days=1)
+            ),
+            InvalidArgument,
+            "expires_at",
+        ),
+        (
+            lambda: store.create("alice", "ci", {"device"}, never_expires=True),
+            InvalidArgument,
+            "never_expires",
+        ),
         (lambda: store.get("alice", "nosuchtoken"), NotFound, "token_id"),
     ]
     for call, cls, field in cases:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from tokenkeep import AuditEvent, ManualClock, TokenInfo, TokenStore
 from tokenkeep.jupyter import audit_html, relative_time, token_html, tokens_html
 
@@ -66,6 +65,7 @@ def test_expired_tokens_are_marked_and_unused_ones_say_never():
 
 def test_ipython_picks_the_html_representation(store):
     from IPython.core import formatters  # ipykernel (the [jupyter] extra) brings IPython
+
     store.create("alice", EVIL, {"device"})
     data, _ = formatters.DisplayFormatter().format(store.list("alice"))
     assert "text/html" in data and EVIL_ESCAPED in data["text/html"]
@@ -74,7 +74,9 @@ def test_ipython_picks_the_html_representation(store):
 
 def test_relative_time_reads_like_a_person_would_say_it():
     now = datetime(2030, 1, 1, tzinfo=timezone.utc)
-    assert relative_time(now + timedelta(days=29, hours=23), now) == "in 30 days"  # rounded, not floored
+    assert (
+        relative_time(now + timedelta(days=29, hours=23), now) == "in 30 days"
+    )  # rounded, not floored
     assert relative_time(now + timedelta(days=29, hours=11), now) == "in 29 days"
     assert relative_time(now - timedelta(days=29, hours=23), now) == "29 days ago"
     assert relative_time(now + timedelta(days=1), now) == "in 1 day"
@@ -88,7 +90,6 @@ def test_relative_time_reads_like_a_person_would_say_it():
 
 def test_to_dataframe_of_tokens_has_dates_expiry_and_every_owner(store):
     import pandas as pd
-
     from tokenkeep.jupyter import TOKEN_COLUMNS, to_dataframe
 
     soon = store.create("alice", "soon", {"device:read"}, expires_in=timedelta(days=2))

@@ -6,11 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 import tokenkeep
-from tokenkeep.errors import InvalidArgument, RevokedToken
-
 from leak_corpus import make_world
+from tokenkeep.errors import InvalidArgument, RevokedToken
 
 
 @pytest.fixture
@@ -139,7 +137,7 @@ def test_leak_on_postgresql_revokes_whatever_the_owner_and_every_node_refuses_at
         mine = a.create("alice", "ci", {"device"})
         theirs = a.create("bob", "cd", {"device"})
         assert b.check(mine.secret) and b.check(theirs.secret)  # cached on node b
-        text = f"POST /x Authorization: Bearer {mine.secret}\n{{\"token\": \"{theirs.secret}\"}}\n"
+        text = f'POST /x Authorization: Bearer {mine.secret}\n{{"token": "{theirs.secret}"}}\n'
         report = a.scan_leaked(text, source="pg.log")
         assert [(f.outcome, f.token.owner, f.line) for f in report.findings] == [
             ("revoked", "alice", 1),

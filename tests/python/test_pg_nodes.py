@@ -40,14 +40,18 @@ def test_three_nodes_never_accept_a_change_that_returned(pg_url, tmp_path):
     with TokenStore(pg_url, pepper=PEPPER, lease=1.0) as writer:
         issued = writer.create_many("alice", [(f"t{i}", {"device"}) for i in range(24)])
         secrets = [t.secret for t in issued]
-        nodes = [_start_node(pg_url, secrets, tmp_path / f"node{n}.json", seconds=6) for n in range(3)]
+        nodes = [
+            _start_node(pg_url, secrets, tmp_path / f"node{n}.json", seconds=6) for n in range(3)
+        ]
         changed = {}
         time.sleep(0.5)
         for i, t in enumerate(issued):  # one change every ~0.2 s while the nodes verify
             if i % 2:
                 writer.revoke("alice", t.info.id)
             else:
-                writer.update_scopes("alice", t.info.id, {"device:read"})  # device:write now refused
+                writer.update_scopes(
+                    "alice", t.info.id, {"device:read"}
+                )  # device:write now refused
             changed[i] = time.monotonic()  # the change has returned
             time.sleep(0.2)
         for p in nodes:
@@ -63,7 +67,9 @@ def test_three_nodes_never_accept_a_change_that_returned(pg_url, tmp_path):
     assert violations == 0
 
 
-def test_a_frozen_node_delays_a_strict_revoke_by_about_the_lease_and_never_serves_it(pg_url, tmp_path):
+def test_a_frozen_node_delays_a_strict_revoke_by_about_the_lease_and_never_serves_it(
+    pg_url, tmp_path
+):
     lease = 1.0
     with TokenStore(pg_url, pepper=PEPPER, lease=lease) as writer:
         issued = writer.create("alice", "ci", {"device"})
@@ -79,16 +85,19 @@ def test_a_frozen_node_delays_a_strict_revoke_by_about_the_lease_and_never_serve
         assert node.wait(timeout=60) == 0
     waited = returned - t0
     log = json.loads((tmp_path / "node.json").read_text())
-    print(f"\nrevoke with a frozen node returned after {waited:.2f} s (lease {lease} s); {log['counts']}")
+    print(
+        f"\nrevoke with a frozen node returned after {waited:.2f} s (lease {lease} s); {log['counts']}"
+    )
     assert 0.5 * lease < waited < 2.5 * lease  # waited for the frozen node's lease, not forever
     assert log["last_ok"][0] < returned  # never served after the revoke returned
     assert log["counts"]["refused"] > 0  # and it did go on verifying after SIGCONT
 
 
 def test_bounded_nodes_converge_within_the_lease(pg_url):
-    with TokenStore(pg_url, pepper=PEPPER, consistency="bounded", lease=1.0) as a, TokenStore(
-        pg_url, pepper=PEPPER, consistency="bounded", lease=1.0
-    ) as b:
+    with (
+        TokenStore(pg_url, pepper=PEPPER, consistency="bounded", lease=1.0) as a,
+        TokenStore(pg_url, pepper=PEPPER, consistency="bounded", lease=1.0) as b,
+    ):
         issued = a.create("alice", "ci", {"device"})
         b.verify(issued.secret)
         t0 = time.monotonic()
@@ -99,7 +108,9 @@ def test_bounded_nodes_converge_within_the_lease(pg_url):
                 b.verify(issued.secret)
             except tokenkeep.RevokedToken:
                 break
-            assert time.monotonic() - t0 < 1.0, "a bounded node served a revoked token beyond the lease"
+            assert time.monotonic() - t0 < 1.0, (
+                "a bounded node served a revoked token beyond the lease"
+            )
             time.sleep(0.005)
     assert fast < 0.5  # a bounded writer does not wait for acknowledgements
 

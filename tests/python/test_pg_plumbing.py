@@ -7,7 +7,6 @@ import sys
 import time
 
 import pytest
-
 import tokenkeep
 from tokenkeep import InvalidArgument, StoreError, TokenStore
 
@@ -24,9 +23,10 @@ def test_a_revoke_on_one_node_is_refused_by_the_next_verify_on_another(pg_url):
 
 
 def test_bounded_mode_is_accepted_and_converges(pg_url):
-    with TokenStore(pg_url, pepper=PEPPER, consistency="bounded") as a, TokenStore(
-        pg_url, pepper=PEPPER, consistency="bounded"
-    ) as b:
+    with (
+        TokenStore(pg_url, pepper=PEPPER, consistency="bounded") as a,
+        TokenStore(pg_url, pepper=PEPPER, consistency="bounded") as b,
+    ):
         issued = a.create("alice", "ci", scopes=["device"])
         b.verify(issued.secret)
         a.revoke("alice", issued.info.id)
@@ -49,9 +49,8 @@ def test_options_are_checked():
 
 
 def test_another_pepper_is_refused(pg_url):
-    with TokenStore(pg_url, pepper=PEPPER):
-        with pytest.raises(StoreError, match="another pepper"):
-            TokenStore(pg_url, pepper="cd" * 32)
+    with TokenStore(pg_url, pepper=PEPPER), pytest.raises(StoreError, match="another pepper"):
+        TokenStore(pg_url, pepper="cd" * 32)
 
 
 def test_no_password_in_repr_or_errors():
@@ -60,8 +59,12 @@ def test_no_password_in_repr_or_errors():
         TokenStore(url, pepper=PEPPER)
     assert "hunter2secret" not in str(err.value)
     assert "hunter2secret" not in tokenkeep.store._redacted(url)
-    assert "hunter2secret" not in tokenkeep.store._redacted("host=/x password=hunter2secret dbname=y")
-    assert "hunter2secret" not in tokenkeep.store._redacted("postgresql:///db?password=hunter2secret&x=1")
+    assert "hunter2secret" not in tokenkeep.store._redacted(
+        "host=/x password=hunter2secret dbname=y"
+    )
+    assert "hunter2secret" not in tokenkeep.store._redacted(
+        "postgresql:///db?password=hunter2secret&x=1"
+    )
 
 
 def test_a_store_opened_before_fork_works_in_the_child_and_stays_working_in_the_parent(pg_url):
@@ -89,7 +92,9 @@ def test_a_store_opened_before_fork_works_in_the_child_and_stays_working_in_the_
 def test_the_cli_reads_a_postgresql_url(pg_url):
     env = dict(os.environ, TOKENKEEP_PEPPER=PEPPER, TOKENKEEP_DB=pg_url)
     cli = [sys.executable, "-m", "tokenkeep"]
-    made = subprocess.run(cli + ["create", "-n", "ci", "-s", "device"], env=env, capture_output=True, text=True)
+    made = subprocess.run(
+        cli + ["create", "-n", "ci", "-s", "device"], env=env, capture_output=True, text=True
+    )
     assert made.returncode == 0, made.stderr
     listed = subprocess.run(cli + ["list"], env=env, capture_output=True, text=True)
     assert listed.returncode == 0, listed.stderr  # not "no token database at <the URL>"

@@ -60,7 +60,11 @@ def blocks(text: str) -> List[Block]:
             i += 1
         before = next((lines[j] for j in range(start - 1, -1, -1) if lines[j].strip()), "")
         skip = SKIP.match(before.strip())
-        out.append(Block(m.group(1), "\n".join(body) + "\n", start + 1, skip.group("why") if skip else None))
+        out.append(
+            Block(
+                m.group(1), "\n".join(body) + "\n", start + 1, skip.group("why") if skip else None
+            )
+        )
         i += 1
     return out
 
@@ -113,7 +117,12 @@ def run_python(block: Block, workdir: Path) -> None:
     doctest = block.text.lstrip().startswith(">>>")
     p = subprocess.run(
         [sys.executable, "-c", DOCTEST_RUNNER] if doctest else [sys.executable, "-"],
-        input=block.text, capture_output=True, text=True, cwd=workdir, env=_env(workdir), timeout=300,
+        input=block.text,
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        env=_env(workdir),
+        timeout=300,
     )
     assert p.returncode == 0, f"README.md:{block.line}\n{p.stdout}\n{p.stderr}"
 
@@ -122,8 +131,14 @@ def run_python(block: Block, workdir: Path) -> None:
 
 
 def run_shell(block: Block, workdir: Path) -> None:
-    p = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", block.text], capture_output=True, text=True,
-                       cwd=workdir, env=_env(workdir), timeout=300)
+    p = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", block.text],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        env=_env(workdir),
+        timeout=300,
+    )
     assert p.returncode == 0, f"README.md:{block.line}\n{p.stdout}\n{p.stderr}"
 
 
@@ -141,7 +156,10 @@ def transcript(text: str) -> List[Tuple[str, List[str]]]:
 
 
 _VARIABLE = [
-    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00"), r"\d{4}-\d\d-\d\dT[0-9:.]+\+00:00"),
+    (
+        re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00"),
+        r"\d{4}-\d\d-\d\dT[0-9:.]+\+00:00",
+    ),
     (re.compile(r"\d{4}-\d\d-\d\d"), r"\d{4}-\d\d-\d\d"),
     (re.compile(r"\b\d\d:\d\d\b"), r"\d\d:\d\d"),
     # a token id: 11 base62 characters with a digit and a capital (no word of the README is one)
@@ -149,7 +167,7 @@ _VARIABLE = [
 ]
 
 
-def pattern(expected: str) -> "re.Pattern[str]":
+def pattern(expected: str) -> re.Pattern[str]:
     """A regex for one shown line: literal, except ids, dates, times and ``…`` (anything)."""
     parts = []
     for piece in re.split(r"…(?:\(secret elided\)…)?", expected.strip()):
@@ -173,8 +191,15 @@ def run_console(block: Block, workdir: Path) -> None:
     for n, (command, _) in enumerate(steps):
         script += [f"printf '\\n@@step {n}@@\\n'", command, f"printf '\\n@@status {n} %s@@\\n' $?"]
     master, slave = pty.openpty()
-    p = subprocess.Popen(["bash", "-c", "\n".join(script)], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
-                         cwd=workdir, env=_env(workdir), close_fds=True)
+    p = subprocess.Popen(
+        ["bash", "-c", "\n".join(script)],
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        cwd=workdir,
+        env=_env(workdir),
+        close_fds=True,
+    )
     os.close(slave)
     raw = b""
     while True:
@@ -198,7 +223,9 @@ def run_console(block: Block, workdir: Path) -> None:
         for line in shown:
             rx = pattern(line)
             found = next((i for i in range(at, len(printed)) if rx.search(printed[i])), None)
-            assert found is not None, f"{where}: expected a line like\n  {line}\nin\n" + "\n".join(printed)
+            assert found is not None, f"{where}: expected a line like\n  {line}\nin\n" + "\n".join(
+                printed
+            )
             at = found + 1
 
 
@@ -208,7 +235,9 @@ def test_readme_example(block: Block, workdir: Path) -> None:
         # not run here; the reason is in the README (checked by the test below)
         assert len(block.skip.split()) >= 4
         return
-    {"python": run_python, "bash": run_shell, "sh": run_shell, "console": run_console}[block.lang](block, workdir)
+    {"python": run_python, "bash": run_shell, "sh": run_shell, "console": run_console}[block.lang](
+        block, workdir
+    )
 
 
 def test_the_readme_runs_its_examples_and_explains_the_few_it_does_not():
@@ -219,7 +248,9 @@ def test_the_readme_runs_its_examples_and_explains_the_few_it_does_not():
     for b in delegated:
         test = ROOT / re.search(r"tests/\S+\.py", b.skip).group(0)
         assert test.exists(), f"README.md:{b.line}: {test} does not exist"
-    assert len(RUNNABLE) >= 8 and len(skipped) - len(delegated) <= 4, [(b.line, b.skip) for b in skipped]
+    assert len(RUNNABLE) >= 8 and len(skipped) - len(delegated) <= 4, [
+        (b.line, b.skip) for b in skipped
+    ]
     for b in skipped:
         assert len(b.skip.split()) >= 4, f"README.md:{b.line}: say why it is not run"
     # a marker always sits right above a block it explains
@@ -231,15 +262,22 @@ def test_the_readme_runs_its_examples_and_explains_the_few_it_does_not():
 
 def test_the_runner_matches_ids_and_dates_loosely_and_everything_else_exactly():
     shown = "Created token 'ci' (id 1fbEssbDpxW), expires 2026-12-28 05:15 UTC (in 30 days)."
-    assert pattern(shown).search("Created token 'ci' (id 9QbEssbDpxz), expires 2027-01-01 16:04 UTC (in 30 days).")
-    assert not pattern(shown).search("Created token 'ci' (id 9QbEssbDpxz), expires 2027-01-01 16:04 UTC (in 29 days).")
+    assert pattern(shown).search(
+        "Created token 'ci' (id 9QbEssbDpxz), expires 2027-01-01 16:04 UTC (in 30 days)."
+    )
+    assert not pattern(shown).search(
+        "Created token 'ci' (id 9QbEssbDpxz), expires 2027-01-01 16:04 UTC (in 29 days)."
+    )
     assert pattern("tk_…(secret elided)…").search("tk_" + "a" * 60)
-    assert transcript("$ cat > f <<'EOF'\n> a\n> EOF\nout\n$ ls\n") == [("cat > f <<'EOF'\na\nEOF", ["out"]), ("ls", [])]
+    assert transcript("$ cat > f <<'EOF'\n> a\n> EOF\nout\n$ ls\n") == [
+        ("cat > f <<'EOF'\na\nEOF", ["out"]),
+        ("ls", []),
+    ]
 
 
 def test_doctest_blocks_run_with_a_store_and_fail_when_wrong(workdir):
     good = Block("python", '>>> store.create("alice", "x", {"device"}).info.name\n\'x\'\n', 0, None)
     run_python(good, workdir)
-    bad = Block("python", '>>> 1 + 1\n3\n', 0, None)
+    bad = Block("python", ">>> 1 + 1\n3\n", 0, None)
     with pytest.raises(AssertionError):
         run_python(bad, workdir)

@@ -17,7 +17,6 @@ import textwrap
 import time
 
 import pytest
-
 import tokenkeep
 from tokenkeep import StoreError
 
@@ -45,8 +44,12 @@ class LockHolder:
     """Another process holding the database's write lock (or, "exclusive", every lock)."""
 
     def __init__(self, path: str, mode: str, seconds: float = 60) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", HOLDER, path, mode, str(seconds)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, path, mode, str(seconds)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout.readline() == "locked\n", self.proc.stderr.read()
 
     def release(self) -> None:
@@ -82,7 +85,9 @@ def test_write_lock_held_past_the_busy_timeout_is_a_store_error_not_a_hang(db_pa
                 elapsed, error = timed(call)
                 assert error is not None, f"{name} succeeded while another process held the lock"
                 assert "database is busy" in str(error), str(error)
-                assert str(int(timeout * 1000)) in str(error), "the message should say how long it waited"
+                assert str(int(timeout * 1000)) in str(error), (
+                    "the message should say how long it waited"
+                )
                 assert live.secret not in str(error)
                 assert timeout * 0.8 <= elapsed <= timeout + 3, f"{name} took {elapsed:.2f}s"
             # Readers are not blocked by a writer (WAL): verification still answers, and
@@ -110,7 +115,9 @@ def test_database_locked_exclusively_gives_store_error_on_open_not_a_hang(db_pat
         live = setup.create("alice", "live", {"device"})
     holder = LockHolder(db_path, "exclusive")
     try:
-        elapsed, error = timed(lambda: tokenkeep.TokenStore(db_path, pepper=PEPPER, busy_timeout=timeout))
+        elapsed, error = timed(
+            lambda: tokenkeep.TokenStore(db_path, pepper=PEPPER, busy_timeout=timeout)
+        )
         assert error is not None, "the store opened a database another process holds exclusively"
         assert "database is busy" in str(error), str(error)
         assert timeout * 0.8 <= elapsed <= timeout + 3, f"open took {elapsed:.2f}s"
@@ -126,7 +133,9 @@ def test_verify_does_not_wait_for_another_process_write_lock(db_path):
     """A web backend verifies on every request: a writer elsewhere (an admin's sqlite3 shell,
     a long purge) must not stall it for the busy timeout just to record last_used_at."""
     with tokenkeep.TokenStore(db_path, pepper=PEPPER, busy_timeout=5) as store:
-        fresh = store.create("alice", "fresh", {"device"})  # never used: a verify wants to record it
+        fresh = store.create(
+            "alice", "fresh", {"device"}
+        )  # never used: a verify wants to record it
         holder = LockHolder(db_path, "immediate")
         try:
             start = time.monotonic()
@@ -184,8 +193,12 @@ WORKER = textwrap.dedent(
 def test_eight_processes_mixing_verify_create_revoke_never_fail(db_path):
     tokenkeep.TokenStore(db_path, pepper=PEPPER).close()
     procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, db_path, PEPPER, f"w{i}", str(SECONDS)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, db_path, PEPPER, f"w{i}", str(SECONDS)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i in range(WORKERS)
     ]
     results = []
@@ -195,9 +208,11 @@ def test_eight_processes_mixing_verify_create_revoke_never_fail(db_path):
         results.append(json.loads(out))
     total = {k: sum(r["counts"][k] for r in results) for k in results[0]["counts"]}
     failures = [f for r in results for f in r["failures"]]
-    print(f"\ncontention: {WORKERS} processes x {SECONDS:g}s: {total['calls']} calls "
-          f"({total['verify']} verify, {total['create']} create, {total['revoke']} revoke), "
-          f"{total['failed']} failed")
+    print(
+        f"\ncontention: {WORKERS} processes x {SECONDS:g}s: {total['calls']} calls "
+        f"({total['verify']} verify, {total['create']} create, {total['revoke']} revoke), "
+        f"{total['failed']} failed"
+    )
     assert total["failed"] == 0, failures
     assert total["create"] >= WORKERS and total["revoke"] > 0 and total["verify"] > 0
     with tokenkeep.TokenStore(db_path, pepper=PEPPER) as store:

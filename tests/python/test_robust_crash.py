@@ -98,7 +98,9 @@ class Model:
         self.live: Dict[str, Tuple[str, FrozenSet[str]]] = {}  # id -> (name, scopes)
         self.secret: Dict[str, str] = {}  # id -> secret, when the create/rotate was acknowledged
         self.dead: Dict[str, str] = {}  # id -> secret of every token revoked or rotated away
-        self.in_flight: Optional[List[str]] = None  # the announced call ("B ...") not yet acknowledged
+        self.in_flight: Optional[List[str]] = (
+            None  # the announced call ("B ...") not yet acknowledged
+        )
 
     def announce(self, fields: List[str]) -> None:
         assert self.in_flight is None, "the child announced a call before the last one returned"
@@ -138,7 +140,9 @@ def run_round(path: str, model: Model, seed: int, tag: str) -> int:
     """One child, killed at a random moment. Returns how many calls it acknowledged."""
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, path, PEPPER, str(seed), tag],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert child.stdout.readline() == "READY\n", child.stderr.read()
     time.sleep(random.Random(seed).uniform(0.0, 0.4))
@@ -186,15 +190,20 @@ def reconcile(model: Model, seen: Dict[str, Tuple[str, FrozenSet[str]]]) -> str:
         assert seen == after, f"update of {call[2]} half applied"
         model.live = after
     elif op == "revoke":
-        assert seen == {i: v for i, v in model.live.items() if i != call[2]}, f"revoke of {call[2]} half applied"
+        assert seen == {i: v for i, v in model.live.items() if i != call[2]}, (
+            f"revoke of {call[2]} half applied"
+        )
         model.kill(call[2])
     elif op == "rotate":
         tid = call[2]
         assert tid not in seen, "rotate half applied: old token still live"
         extra = {i: v for i, v in seen.items() if i not in model.live}
-        assert list(extra.values()) == [model.live[tid]], "rotate half applied: no single replacement"
+        assert list(extra.values()) == [model.live[tid]], (
+            "rotate half applied: no single replacement"
+        )
         assert {i: v for i, v in seen.items() if i in model.live} == {
-            i: v for i, v in model.live.items() if i != tid}
+            i: v for i, v in model.live.items() if i != tid
+        }
         model.live.update(extra)
         model.kill(tid)
     return "landed"
@@ -224,10 +233,13 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_call(tmp_path):
                 else:
                     raise AssertionError(f"revoked token {tid} verified after a crash")
             assert [(t.id, t.name, t.scopes) for t in store.list("bystander")] == [
-                (b.info.id, b.info.name, b.info.scopes) for b in reversed(bystander)]
+                (b.info.id, b.info.name, b.info.scopes) for b in reversed(bystander)
+            ]
             for b in bystander:
                 assert store.check(b.secret, "device:write")
-    print(f"\ncrash: {ROUNDS} SIGKILL rounds, {total_acked} acknowledged calls, 0 lost, "
-          f"{len(model.dead)} revoked tokens never verified again; call in flight at the kill: "
-          f"{outcomes['landed']} applied whole, {outcomes['lost']} not at all, {outcomes['idle']} none")
+    print(
+        f"\ncrash: {ROUNDS} SIGKILL rounds, {total_acked} acknowledged calls, 0 lost, "
+        f"{len(model.dead)} revoked tokens never verified again; call in flight at the kill: "
+        f"{outcomes['landed']} applied whole, {outcomes['lost']} not at all, {outcomes['idle']} none"
+    )
     assert total_acked > ROUNDS  # the kills landed while work was going on

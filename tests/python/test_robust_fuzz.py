@@ -8,13 +8,11 @@ import zlib
 from datetime import timedelta
 
 import pytest
+import tokenkeep
+from conftest import T0
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
-import tokenkeep
 from tokenkeep import InsufficientScope, InvalidArgument, InvalidToken, UnknownScope
-
-from conftest import T0
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -44,7 +42,9 @@ class World:
         revoked = self.store.create("bob", "revoked", {"device"})
         self.store.revoke("bob", revoked.info.id)
         self.revoked = revoked.secret
-        self.expired = self.store.create("bob", "short", {"device"}, expires_in=timedelta(hours=1)).secret
+        self.expired = self.store.create(
+            "bob", "short", {"device"}, expires_in=timedelta(hours=1)
+        ).secret
         self.clock.advance(timedelta(hours=2))
         self.all = {self.live, self.narrow, self.revoked, self.expired}
 
@@ -102,7 +102,7 @@ def test_a_real_id_with_a_wrong_secret_is_invalid_never_revoked_or_expired(world
 )
 def test_one_character_off_is_invalid(world, which, position, replacement, fix_checksum):
     real = getattr(world, which)
-    candidate = real[:position] + replacement + real[position + 1:]
+    candidate = real[:position] + replacement + real[position + 1 :]
     if fix_checksum:
         candidate = with_checksum(candidate[:-6])
     assume(candidate != real)
@@ -112,8 +112,22 @@ def test_one_character_off_is_invalid(world, which, position, replacement, fix_c
 @FUZZ
 @given(
     which=st.sampled_from(["live", "narrow"]),
-    edit=st.sampled_from(["drop_first", "drop_last", "double_last", "upper", "lower", "swapcase",
-                          "newline", "space", "bearer", "nul", "bom", "fullwidth"]),
+    edit=st.sampled_from(
+        [
+            "drop_first",
+            "drop_last",
+            "double_last",
+            "upper",
+            "lower",
+            "swapcase",
+            "newline",
+            "space",
+            "bearer",
+            "nul",
+            "bom",
+            "fullwidth",
+        ]
+    ),
 )
 def test_common_copy_paste_damage_is_invalid(world, which, edit):
     real = getattr(world, which)
@@ -136,7 +150,9 @@ def test_common_copy_paste_damage_is_invalid(world, which, edit):
     assert_rejected(world.store, candidate.encode("utf-8"))
 
 
-@pytest.mark.parametrize("candidate", [None, 0, 12345, 1.5, [], {}, object(), "\ud800", "tk_\udfff" * 8])
+@pytest.mark.parametrize(
+    "candidate", [None, 0, 12345, 1.5, [], {}, object(), "\ud800", "tk_\udfff" * 8]
+)
 def test_other_types_and_unencodable_text_are_invalid(world, candidate):
     assert_rejected(world.store, candidate)
 
@@ -154,9 +170,27 @@ def test_the_real_tokens_still_answer_exactly(world):
 
 
 @FUZZ
-@given(scopes=st.lists(st.one_of(st.text(max_size=30), st.sampled_from(
-    ["device", "device:read", "device:write", "policy:read", "collection", "device:", ":read", "Device"])),
-    min_size=1, max_size=4))
+@given(
+    scopes=st.lists(
+        st.one_of(
+            st.text(max_size=30),
+            st.sampled_from(
+                [
+                    "device",
+                    "device:read",
+                    "device:write",
+                    "policy:read",
+                    "collection",
+                    "device:",
+                    ":read",
+                    "Device",
+                ]
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_random_required_scopes_are_a_typed_answer(world, scopes):
     """A live token checked against arbitrary scope strings: OK, InsufficientScope, or a
     ValueError-type error for the scopes — never a crash or another exception."""
@@ -168,7 +202,13 @@ def test_random_required_scopes_are_a_typed_answer(world, scopes):
         assert isinstance(e, ValueError)
     else:
         assert info.name == "live"
-    result = world.store.check(world.narrow, *scopes) if all(
-        s in ("device", "device:read", "device:write", "policy:read", "collection") for s in scopes) else None
+    result = (
+        world.store.check(world.narrow, *scopes)
+        if all(
+            s in ("device", "device:read", "device:write", "policy:read", "collection")
+            for s in scopes
+        )
+        else None
+    )
     if result is not None:
         assert result is (set(scopes) <= {"device:read"})

@@ -13,11 +13,9 @@ import traceback
 from datetime import timedelta
 
 import pytest
-
 import tokenkeep
-from tokenkeep import TokenkeepError
-
 from conftest import T0  # noqa: F401  (the store fixture's clock starts there)
+from tokenkeep import TokenkeepError
 
 
 class Collect(logging.Handler):
@@ -26,7 +24,9 @@ class Collect(logging.Handler):
         self.lines = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(logging.Formatter("%(name)s %(levelname)s %(message)s %(exc_info)s").format(record))
+        self.lines.append(
+            logging.Formatter("%(name)s %(levelname)s %(message)s %(exc_info)s").format(record)
+        )
 
 
 def typo(secret: str) -> str:
@@ -62,7 +62,9 @@ def test_no_secret_in_logs_messages_reprs_or_files(db_path, clock, monkeypatch, 
         try:
             call()
         except TokenkeepError as e:
-            texts.extend([str(e), repr(e), "".join(traceback.format_exception(type(e), e, e.__traceback__))])
+            texts.extend(
+                [str(e), repr(e), "".join(traceback.format_exception(type(e), e, e.__traceback__))]
+            )
             texts.extend(str(a) for a in e.args)
             return e
         raise AssertionError("no error raised")
@@ -76,7 +78,9 @@ def test_no_secret_in_logs_messages_reprs_or_files(db_path, clock, monkeypatch, 
     try:
         with tokenkeep.TokenStore(db_path, clock=clock) as store:
             texts.extend(rendered(store))
-            issued = [store.create("alice", f"token-{i}", {"device", "policy:read"}) for i in range(5)]
+            issued = [
+                store.create("alice", f"token-{i}", {"device", "policy:read"}) for i in range(5)
+            ]
             issued += store.create_many("bob", [("b1", {"collection"}), ("b2", {"device:read"})])
             secrets += [i.secret for i in issued]
             for i in issued:
@@ -86,25 +90,29 @@ def test_no_secret_in_logs_messages_reprs_or_files(db_path, clock, monkeypatch, 
             a0, a1 = issued[0], issued[1]
             texts.extend(rendered(store.verify(a0.secret, "device:write")))
             texts.extend(rendered(store.update_scopes("alice", a0.info.id, {"device:read"})))
-            expect_error(lambda: store.verify(a0.secret, "device:write"))          # InsufficientScope
-            expect_error(lambda: store.verify(a0.secret, "nonsense"))              # UnknownScope
-            expect_error(lambda: store.verify(typo(a0.secret)))                    # InvalidToken
-            expect_error(lambda: store.verify(a0.secret + " "))                    # InvalidToken
-            expect_error(lambda: store.create("alice", "token-1", {"device"}))     # NameTaken
-            expect_error(lambda: store.get("bob", a0.info.id))                     # NotFound
-            expect_error(lambda: store.update_scopes("alice", a0.secret, {"device"}))  # a secret as id
+            expect_error(lambda: store.verify(a0.secret, "device:write"))  # InsufficientScope
+            expect_error(lambda: store.verify(a0.secret, "nonsense"))  # UnknownScope
+            expect_error(lambda: store.verify(typo(a0.secret)))  # InvalidToken
+            expect_error(lambda: store.verify(a0.secret + " "))  # InvalidToken
+            expect_error(lambda: store.create("alice", "token-1", {"device"}))  # NameTaken
+            expect_error(lambda: store.get("bob", a0.info.id))  # NotFound
+            expect_error(
+                lambda: store.update_scopes("alice", a0.secret, {"device"})
+            )  # a secret as id
             expect_error(lambda: store.revoke("alice", a0.secret))
-            expect_error(lambda: store.create("alice", a1.secret, {"device"}, expires_in=timedelta(days=999)))
+            expect_error(
+                lambda: store.create("alice", a1.secret, {"device"}, expires_in=timedelta(days=999))
+            )
             rotated = store.rotate("alice", a1.info.id)
             secrets.append(rotated.secret)
             texts.extend(rendered(rotated))
-            expect_error(lambda: store.verify(a1.secret))                          # RevokedToken
+            expect_error(lambda: store.verify(a1.secret))  # RevokedToken
             store.revoke("alice", a0.info.id)
             expect_error(lambda: store.verify(a0.secret))
             short = store.create("carol", "short", {"device"}, expires_in=timedelta(hours=1))
             secrets.append(short.secret)
             clock.advance(timedelta(hours=2))
-            expect_error(lambda: store.verify(short.secret))                       # ExpiredToken
+            expect_error(lambda: store.verify(short.secret))  # ExpiredToken
             assert store.check(short.secret) is False
             texts.extend(rendered(store.expiring_within(timedelta(days=60))))
             texts.extend(rendered(store.audit(limit=1000)))
@@ -113,7 +121,7 @@ def test_no_secret_in_logs_messages_reprs_or_files(db_path, clock, monkeypatch, 
             snapshot("open")
             texts.append(str(store.purge()))
         snapshot("closed")
-        expect_error(lambda: store.verify(issued[2].secret))                       # StoreError: closed
+        expect_error(lambda: store.verify(issued[2].secret))  # StoreError: closed
 
         # The CLI verifies from stdin: neither its output nor its errors repeat the token.
         # (a0 was revoked and then purged, so it is unknown now: exit 3.)
@@ -121,8 +129,23 @@ def test_no_secret_in_logs_messages_reprs_or_files(db_path, clock, monkeypatch, 
         for token, code in ((issued[2].secret, 0), (a0.secret, 3), (typo(issued[2].secret), 3)):
             for extra in ([], ["--json"]):
                 proc = subprocess.run(
-                    [sys.executable, "-m", "tokenkeep", "--db", db_path, *extra, "verify", "--scope", "device:read"],
-                    input=token + "\n", capture_output=True, text=True, env=env, timeout=60)
+                    [
+                        sys.executable,
+                        "-m",
+                        "tokenkeep",
+                        "--db",
+                        db_path,
+                        *extra,
+                        "verify",
+                        "--scope",
+                        "device:read",
+                    ],
+                    input=token + "\n",
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    timeout=60,
+                )
                 assert proc.returncode == code, proc.stdout + proc.stderr
                 texts.extend([proc.stdout, proc.stderr])
     finally:
@@ -138,7 +161,9 @@ def test_no_secret_in_logs_messages_reprs_or_files(db_path, clock, monkeypatch, 
     assert len(secrets) >= 9 and len(texts) > 100 and sum(map(len, blobs.values())) > 8192
     for secret in secrets:
         for needle in needles(secret):
-            assert needle not in haystack, "a secret appears in a message, repr, log line or CLI output"
+            assert needle not in haystack, (
+                "a secret appears in a message, repr, log line or CLI output"
+            )
             for name, data in blobs.items():
                 assert needle.encode() not in data, f"a secret appears in {name}"
     pepper_hex = files["open.key"].strip()
@@ -151,14 +176,18 @@ def test_no_secret_in_logs_messages_reprs_or_files(db_path, clock, monkeypatch, 
 
 
 @pytest.mark.parametrize("env_pepper", [True, False])
-def test_pepper_from_the_environment_never_reaches_a_file_or_message(db_path, monkeypatch, env_pepper):
+def test_pepper_from_the_environment_never_reaches_a_file_or_message(
+    db_path, monkeypatch, env_pepper
+):
     pepper = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
     if env_pepper:
         monkeypatch.setenv("TOKENKEEP_PEPPER", pepper)
     with tokenkeep.TokenStore(db_path, pepper=None if env_pepper else pepper) as store:
         issued = store.create("alice", "ci", {"device"})
         with pytest.raises(tokenkeep.InvalidToken) as e:
-            store.verify(issued.secret[:-1] + "0" if issued.secret[-1] != "0" else issued.secret[:-1] + "1")
+            store.verify(
+                issued.secret[:-1] + "0" if issued.secret[-1] != "0" else issued.secret[:-1] + "1"
+            )
         assert pepper not in str(e.value) and pepper not in repr(store)
         data = b""
         for suffix in ("", "-wal", "-shm"):

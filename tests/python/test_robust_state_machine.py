@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from typing import Dict, FrozenSet
 
 import pytest
+import tokenkeep
+from conftest import T0
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -29,8 +31,6 @@ from hypothesis.stateful import (
     multiple,
     rule,
 )
-
-import tokenkeep
 from tokenkeep import (
     ExpiredToken,
     InsufficientScope,
@@ -41,14 +41,19 @@ from tokenkeep import (
     RevokedToken,
 )
 
-from conftest import T0
-
 SOAK = bool(os.environ.get("TOKENKEEP_SOAK"))
 EXAMPLES = int(os.environ.get("TOKENKEEP_SM_EXAMPLES", "400" if SOAK else "40"))
 OWNERS = ["alice", "bob"]
 NAMES = ["ci", "deploy", " ci ", "backup", "d\u00e9ploiement"]
-SCOPE_WORDS = ["collection", "device", "policy", "device:read", "device:write", "policy:read",
-               "collection:write"]
+SCOPE_WORDS = [
+    "collection",
+    "device",
+    "policy",
+    "device:read",
+    "device:write",
+    "policy:read",
+    "collection:write",
+]
 ACTIONS = ("read", "write")
 PEPPER = "5e" * 32
 RUNS = {"examples": 0, "steps": 0}
@@ -126,12 +131,19 @@ class TokenStoreMachine(RuleBasedStateMachine):
     @initialize(target=ids)
     def first_token(self):
         issued = self.handles[0].create("alice", "first", {"device"})
-        self._learn(issued, "alice", "first", canonical({"device"}), self._now() + timedelta(days=30))
+        self._learn(
+            issued, "alice", "first", canonical({"device"}), self._now() + timedelta(days=30)
+        )
         return issued.info.id
 
-    @rule(target=ids, h=st.integers(0, 1), owner=st.sampled_from(OWNERS), name=st.sampled_from(NAMES),
-          scopes=st.sets(st.sampled_from(SCOPE_WORDS), min_size=1, max_size=3),
-          days=st.one_of(st.none(), st.integers(1, 40), st.integers(366, 400)))
+    @rule(
+        target=ids,
+        h=st.integers(0, 1),
+        owner=st.sampled_from(OWNERS),
+        name=st.sampled_from(NAMES),
+        scopes=st.sets(st.sampled_from(SCOPE_WORDS), min_size=1, max_size=3),
+        days=st.one_of(st.none(), st.integers(1, 40), st.integers(366, 400)),
+    )
     def create(self, h, owner, name, scopes, days):
         RUNS["steps"] += 1
         store = self.handles[h]
@@ -156,10 +168,16 @@ class TokenStoreMachine(RuleBasedStateMachine):
 
     def _learn(self, issued, owner, name, scopes, expires_at) -> None:
         assert issued.info.id not in self.model.tokens
-        self.model.tokens[issued.info.id] = ModelToken(issued.secret, owner, name, scopes, expires_at)
+        self.model.tokens[issued.info.id] = ModelToken(
+            issued.secret, owner, name, scopes, expires_at
+        )
 
-    @rule(h=st.integers(0, 1), token_id=ids, as_other=st.booleans(),
-          scopes=st.sets(st.sampled_from(SCOPE_WORDS), min_size=1, max_size=3))
+    @rule(
+        h=st.integers(0, 1),
+        token_id=ids,
+        as_other=st.booleans(),
+        scopes=st.sets(st.sampled_from(SCOPE_WORDS), min_size=1, max_size=3),
+    )
     def update_scopes(self, h, token_id, as_other, scopes):
         RUNS["steps"] += 1
         t = self.model.tokens[token_id]
@@ -196,19 +214,28 @@ class TokenStoreMachine(RuleBasedStateMachine):
         issued = self.handles[h].rotate(owner, token_id)
         t.revoked = True
         assert issued.info.id != token_id and issued.secret != t.secret
-        assert (issued.info.name, issued.info.scopes, issued.info.expires_at) == (t.name, t.scopes, t.expires_at)
+        assert (issued.info.name, issued.info.scopes, issued.info.expires_at) == (
+            t.name,
+            t.scopes,
+            t.expires_at,
+        )
         self._learn(issued, t.owner, t.name, t.scopes, t.expires_at)
         return issued.info.id
 
-    @rule(h=st.integers(0, 1), token_id=ids,
-          required=st.lists(st.sampled_from(SCOPE_WORDS), max_size=2))
+    @rule(
+        h=st.integers(0, 1),
+        token_id=ids,
+        required=st.lists(st.sampled_from(SCOPE_WORDS), max_size=2),
+    )
     def verify(self, h, token_id, required):
         RUNS["steps"] += 1
         t = self.model.tokens[token_id]
         store = self.handles[h]
         expired = self._now() > t.expires_at
         if t.revoked or expired:
-            allowed = tuple(c for c, on in ((RevokedToken, t.revoked), (ExpiredToken, expired)) if on)
+            allowed = tuple(
+                c for c, on in ((RevokedToken, t.revoked), (ExpiredToken, expired)) if on
+            )
             with pytest.raises(allowed):
                 store.verify(t.secret, *required)
             assert store.check(t.secret) is False
@@ -218,7 +245,12 @@ class TokenStoreMachine(RuleBasedStateMachine):
             assert store.check(t.secret, *required) is False
         else:
             info = store.verify(t.secret, *required)
-            assert (info.id, info.owner, info.name, info.scopes) == (token_id, t.owner, t.name, t.scopes)
+            assert (info.id, info.owner, info.name, info.scopes) == (
+                token_id,
+                t.owner,
+                t.name,
+                t.scopes,
+            )
             assert store.check(t.secret, *required) is True
         # A near miss of a real secret is only ever InvalidToken.
         twisted = t.secret[:20] + ("A" if t.secret[20] != "A" else "B") + t.secret[21:]
@@ -242,8 +274,11 @@ class TokenStoreMachine(RuleBasedStateMachine):
     def to_the_expiry_boundary(self, seconds):
         """Jump to exactly a live token's expires_at (still valid) or one second past it."""
         RUNS["steps"] += 1
-        future = sorted(t.expires_at for t in self.model.tokens.values()
-                        if not t.revoked and t.expires_at >= self._now())
+        future = sorted(
+            t.expires_at
+            for t in self.model.tokens.values()
+            if not t.revoked and t.expires_at >= self._now()
+        )
         if future:
             self.clock.set(future[0] + timedelta(seconds=seconds))
 
@@ -259,9 +294,13 @@ class TokenStoreMachine(RuleBasedStateMachine):
     def lists_match_the_model(self):
         for store in self.handles:
             for owner in OWNERS:
-                listed = {i.id: (i.owner, i.name, i.scopes, i.expires_at) for i in store.list(owner)}
-                expected = {i: (t.owner, t.name, t.scopes, t.expires_at)
-                            for i, t in self.model.live(owner).items()}
+                listed = {
+                    i.id: (i.owner, i.name, i.scopes, i.expires_at) for i in store.list(owner)
+                }
+                expected = {
+                    i: (t.owner, t.name, t.scopes, t.expires_at)
+                    for i, t in self.model.live(owner).items()
+                }
                 assert listed == expected
                 names = [i.name for i in store.list(owner)]
                 assert len(names) == len(set(names)), "names must be unique among live tokens"
@@ -280,7 +319,9 @@ class TokenStoreMachine(RuleBasedStateMachine):
 
 
 TokenStoreMachine.TestCase.settings = settings(
-    max_examples=EXAMPLES, stateful_step_count=40, deadline=None,
+    max_examples=EXAMPLES,
+    stateful_step_count=40,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 test_token_store_state_machine = TokenStoreMachine.TestCase

@@ -12,15 +12,13 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 
 import pytest
+import tomllib
 import yaml
-
-from tokenkeep.scanner_rules import CHECKSUM_RULE, FORMATS, render, token_regex
-from tokenkeep.errors import InvalidArgument
-
 from leak_corpus import bad_checksum, make_world, one_char_changed
+from tokenkeep.errors import InvalidArgument
+from tokenkeep.scanner_rules import CHECKSUM_RULE, FORMATS, render, token_regex
 
 DETECT_SECRETS = os.path.join(os.path.dirname(sys.executable), "detect-secrets")  # test extra
 
@@ -83,10 +81,14 @@ def test_detect_secrets_with_the_plugin_reports_exactly_the_well_formed_tokens(w
     leaked.write_text(text)
     run = subprocess.run(
         [DETECT_SECRETS, "scan", "--plugin", str(plugin), leaked.name],
-        capture_output=True, text=True, check=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
     )
     results = json.loads(run.stdout)["results"][leaked.name]  # keyed by the path as given
     ours = [r for r in results if r["type"] == "tokenkeep token (tk)"]
+
     def sha1(s: str) -> str:  # detect-secrets' hashed_secret
         return hashlib.sha1(s.encode()).hexdigest()
 

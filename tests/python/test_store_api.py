@@ -13,8 +13,8 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
-
 import tokenkeep
+from conftest import T0
 from tokenkeep import (
     AuthenticationError,
     ExpiredToken,
@@ -29,8 +29,6 @@ from tokenkeep import (
     TokenkeepError,
     UnknownScope,
 )
-
-from conftest import T0
 
 PG_PEPPER = "7e" * 32
 
@@ -56,8 +54,9 @@ def snapshot(store: tokenkeep.TokenStore, *owners: str):
 
 
 def test_create_list_get_edit_rotate_revoke(store, clock):
-    issued = store.create(owner="alice", name="ci-deploy", scopes={"device", "policy"},
-                          expires_in=timedelta(days=30))
+    issued = store.create(
+        owner="alice", name="ci-deploy", scopes={"device", "policy"}, expires_in=timedelta(days=30)
+    )
     assert issued.secret.startswith("tk_") and len(issued.secret) == 63
     info = issued.info
     assert info.name == "ci-deploy" and info.owner == "alice"
@@ -81,7 +80,10 @@ def test_create_list_get_edit_rotate_revoke(store, clock):
     rotated = store.rotate(owner="alice", token_id=info.id)
     assert rotated.secret != issued.secret
     assert (rotated.info.name, rotated.info.scopes, rotated.info.expires_at) == (
-        "ci-deploy", frozenset({"device:read"}), info.expires_at)
+        "ci-deploy",
+        frozenset({"device:read"}),
+        info.expires_at,
+    )
     with pytest.raises(RevokedToken):
         store.verify(issued.secret)
     assert store.verify(rotated.secret, "device:read").id == rotated.info.id
@@ -138,10 +140,11 @@ def test_expiring_within_and_purge(store, clock):
 
 
 def test_never_expiring_needs_policy(db_path, clock):
-    with tokenkeep.TokenStore(db_path, clock=clock) as s:
-        with pytest.raises(InvalidArgument):
-            s.create("alice", "x", {"device"}, never_expires=True)
-    with tokenkeep.TokenStore(db_path, clock=clock, allow_never_expire=True, max_lifetime=None) as s:
+    with tokenkeep.TokenStore(db_path, clock=clock) as s, pytest.raises(InvalidArgument):
+        s.create("alice", "x", {"device"}, never_expires=True)
+    with tokenkeep.TokenStore(
+        db_path, clock=clock, allow_never_expire=True, max_lifetime=None
+    ) as s:
         info = s.create("alice", "x", {"device"}, never_expires=True).info
         assert info.expires_at is None
 
@@ -162,8 +165,15 @@ def test_exception_hierarchy():
     assert issubclass(RevokedToken, AuthenticationError)
     assert issubclass(InsufficientScope, PermissionDenied)
     assert issubclass(UnknownScope, ValueError) and issubclass(InvalidArgument, ValueError)
-    for cls in (AuthenticationError, PermissionDenied, NotFound, NameTaken, UnknownScope, InvalidArgument,
-                StoreError):
+    for cls in (
+        AuthenticationError,
+        PermissionDenied,
+        NotFound,
+        NameTaken,
+        UnknownScope,
+        InvalidArgument,
+        StoreError,
+    ):
         assert issubclass(cls, TokenkeepError)
 
 
@@ -241,7 +251,17 @@ def seeded(store):
 
 @pytest.mark.parametrize(
     "name",
-    ["", "   ", "x" * 101, "line\nbreak", "nul\x00", "bell\x07", "del\x7f", "c1\x85x", "tab\tinside\x1b"],
+    [
+        "",
+        "   ",
+        "x" * 101,
+        "line\nbreak",
+        "nul\x00",
+        "bell\x07",
+        "del\x7f",
+        "c1\x85x",
+        "tab\tinside\x1b",
+    ],
 )
 def test_bad_names_are_rejected(seeded, name):
     store, _ = seeded
@@ -272,7 +292,9 @@ def test_revoking_frees_the_name(seeded):
     assert store.create("alice", "existing", {"device"}).info.name == "existing"
 
 
-@pytest.mark.parametrize("scopes", [{"admin"}, {"device:delete"}, {"Device "}, {"device", "admin"}, {"DEVICE"}])
+@pytest.mark.parametrize(
+    "scopes", [{"admin"}, {"device:delete"}, {"Device "}, {"device", "admin"}, {"DEVICE"}]
+)
 def test_unknown_scopes_are_rejected_everywhere(seeded, scopes):
     store, issued = seeded
     before = snapshot(store)
@@ -341,14 +363,16 @@ def test_another_owners_token_is_not_found_like_a_missing_one(seeded):
         with pytest.raises(NotFound) as missing:
             call("00000000001")
         # The same words for both (no oracle), naming the id and the owner asked about.
-        assert str(foreign.value).replace(issued.info.id, "ID") == str(missing.value).replace("00000000001", "ID")
+        assert str(foreign.value).replace(issued.info.id, "ID") == str(missing.value).replace(
+            "00000000001", "ID"
+        )
         assert f"'{issued.info.id}'" in str(foreign.value) and "owner 'bob'" in str(foreign.value)
     assert snapshot(store) == before
     assert store.verify(issued.secret).owner == "alice"
 
 
 def _tampered_tokens(secret: str):
-    flip = lambda s, i: s[:i] + ("A" if s[i] != "A" else "B") + s[i + 1:]  # noqa: E731
+    flip = lambda s, i: s[:i] + ("A" if s[i] != "A" else "B") + s[i + 1 :]  # noqa: E731
     yield "flipped-secret", flip(secret, 20)
     yield "flipped-id", flip(secret, 4)
     yield "flipped-checksum", flip(secret, len(secret) - 1)
@@ -423,9 +447,8 @@ def test_token_from_another_pepper_is_invalid(tmp_path):
     path = os.path.join(tmp_path, "p.db")
     with tokenkeep.TokenStore(path, pepper="a" * 64) as s:
         issued = s.create("alice", "x", {"device"})
-    with tokenkeep.TokenStore(path, pepper="b" * 64) as s:
-        with pytest.raises(InvalidToken):
-            s.verify(issued.secret)
+    with tokenkeep.TokenStore(path, pepper="b" * 64) as s, pytest.raises(InvalidToken):
+        s.verify(issued.secret)
     with tokenkeep.TokenStore(path, pepper="b" * 64, previous_peppers=["a" * 64]) as s:
         assert s.verify(issued.secret).name == "x"
     with pytest.raises(InvalidArgument):
@@ -458,7 +481,9 @@ def test_schema_newer_than_the_code(db_path):
     if is_url(db_path):
         import subprocess
 
-        subprocess.run(["psql", "-q", db_path, "-c", "UPDATE tokenkeep_schema SET version = 999"], check=True)
+        subprocess.run(
+            ["psql", "-q", db_path, "-c", "UPDATE tokenkeep_schema SET version = 999"], check=True
+        )
         with pytest.raises(StoreError, match="newer"):
             tokenkeep.TokenStore(db_path)
         return
@@ -499,7 +524,9 @@ def test_read_only_store_refuses_writes(db_path):
 def test_out_of_range_options_never_echo_the_pepper(kwargs):
     with pytest.raises(InvalidArgument) as err:
         tokenkeep.TokenStore(":memory:", pepper="ab" * 32, previous_peppers=["cd" * 32], **kwargs)
-    text = str(err.value) + repr(err.value) + repr(err.value.__context__) + repr(err.value.__cause__)
+    text = (
+        str(err.value) + repr(err.value) + repr(err.value.__context__) + repr(err.value.__cause__)
+    )
     assert "abab" not in text and "cdcd" not in text
 
 

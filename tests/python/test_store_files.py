@@ -9,7 +9,6 @@ import sys
 import time
 
 import pytest
-
 import tokenkeep
 from tokenkeep import StoreError
 
@@ -82,12 +81,21 @@ def test_a_database_replaced_by_a_backup_restore_is_noticed_not_served_from_cach
         src.close(), dst.close()
         os.replace(db + ".restore", db)  # the restore: mv over the open file
         revoke = subprocess.run(
-            [sys.executable, "-c", "import sys, tokenkeep; tokenkeep.TokenStore(sys.argv[1]).revoke('alice', sys.argv[2])",
-             db, issued.info.id],
-            capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-c",
+                "import sys, tokenkeep; tokenkeep.TokenStore(sys.argv[1]).revoke('alice', sys.argv[2])",
+                db,
+                issued.info.id,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert revoke.returncode == 0, revoke.stderr
-        with pytest.raises(StoreError, match="was replaced or removed after this store opened it; reopen"):
+        with pytest.raises(
+            StoreError, match="was replaced or removed after this store opened it; reopen"
+        ):
             a.check(issued.secret)
         with pytest.raises(StoreError, match="replaced or removed"):
             a.create("alice", "other", {"device"})

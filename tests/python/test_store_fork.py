@@ -9,7 +9,6 @@ import signal
 import threading
 
 import pytest
-
 import tokenkeep
 
 PEPPER = "3c" * 32
@@ -54,7 +53,9 @@ def test_a_child_can_close_the_inherited_store_and_exit(location):
 
 def test_fork_while_other_threads_use_the_store_never_deadlocks_the_child(location):
     store = tokenkeep.TokenStore(location, pepper=PEPPER)
-    tokens = [i.secret for i in store.create_many("alice", [(f"t{i}", ["device"]) for i in range(200)])]
+    tokens = [
+        i.secret for i in store.create_many("alice", [(f"t{i}", ["device"]) for i in range(200)])
+    ]
     stop = threading.Event()
     errors = []
 

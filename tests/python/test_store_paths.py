@@ -9,7 +9,6 @@ import sys
 import textwrap
 
 import pytest
-
 import tokenkeep
 from tokenkeep import InvalidArgument, StoreError
 
@@ -34,7 +33,9 @@ def test_file_uri_spellings_are_one_database_with_one_key_and_feed(tmp_path, mon
     assert sorted(os.listdir(tmp_path)) == ["t.db", "t.db-tkfeed", "t.db.key"]
 
 
-@pytest.mark.parametrize("query", ["?mode=ro", "?mode=memory", "?immutable=1", "?vfs=unix-none", "#x"])
+@pytest.mark.parametrize(
+    "query", ["?mode=ro", "?mode=memory", "?immutable=1", "?vfs=unix-none", "#x"]
+)
 def test_file_uri_options_are_refused_as_invalid_path(tmp_path, monkeypatch, query):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(InvalidArgument, match="not supported"):
@@ -103,7 +104,9 @@ def run_in_private_mounts(shell: str, timeout: float = 60) -> subprocess.Complet
     """Runs `shell` as root in a private mount namespace (mounts vanish with it)."""
     return subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-ec", shell],
-        capture_output=True, text=True, timeout=timeout,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env=dict(os.environ, PY=sys.executable),
     )
 
@@ -128,8 +131,8 @@ def test_a_failed_open_on_a_full_disk_leaves_nothing_behind(tmp_path):
     script = tmp_path / "open.py"
     script.write_text(FULL_DISK_OPEN)
     r = run_in_private_mounts(
-        f'mount -t tmpfs -o size=64k tmpfs {mnt}\n'
-        f'dd if=/dev/zero of={mnt}/filler bs=4k count=1000 2>/dev/null || true\n'
+        f"mount -t tmpfs -o size=64k tmpfs {mnt}\n"
+        f"dd if=/dev/zero of={mnt}/filler bs=4k count=1000 2>/dev/null || true\n"
         f'"$PY" {script} {mnt}\n'
     )
     assert r.returncode == 0, r.stderr
@@ -165,14 +168,29 @@ def test_read_only_store_works_on_a_read_only_mount(tmp_path, leftover):
         if leftover:
             subprocess.run(["cp", db + "-wal", db + "-shm", str(tmp_path)], check=True)
     if leftover:
-        subprocess.run(["cp", str(tmp_path / "t.db-wal"), str(tmp_path / "t.db-shm"), str(folder)], check=True)
+        subprocess.run(
+            ["cp", str(tmp_path / "t.db-wal"), str(tmp_path / "t.db-shm"), str(folder)], check=True
+        )
     script = tmp_path / "child.py"
     script.write_text(READ_ONLY_CHILD)
     r = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-ec",
-         f'mount --bind {folder} {folder}; mount -o remount,ro,bind {folder}; "$PY" {script} {db}'],
-        input=secret, capture_output=True, text=True, timeout=60, env=dict(os.environ, PY=sys.executable),
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-ec",
+            f'mount --bind {folder} {folder}; mount -o remount,ro,bind {folder}; "$PY" {script} {db}',
+        ],
+        input=secret,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PY=sys.executable),
     )
     assert r.returncode == 0, r.stderr
-    assert "verified ci" in r.stdout and "listed ['ci']" in r.stdout and "audit 1" in r.stdout, r.stdout
+    assert "verified ci" in r.stdout and "listed ['ci']" in r.stdout and "audit 1" in r.stdout, (
+        r.stdout
+    )
     assert "writable refused:" in r.stdout, r.stdout

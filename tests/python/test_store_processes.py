@@ -12,7 +12,6 @@ import textwrap
 from datetime import timedelta
 
 import pytest
-
 import tokenkeep
 from tokenkeep import InsufficientScope, RevokedToken, StoreError
 
@@ -21,7 +20,9 @@ def run_child(code: str, *args: str, timeout: float = 60) -> subprocess.Complete
     """Runs `code` in a fresh interpreter with tokenkeep importable; fails the test on error."""
     proc = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code), *args],
-        capture_output=True, text=True, timeout=timeout,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr
     return proc
@@ -36,7 +37,8 @@ def test_revoke_in_another_process_is_seen_by_the_next_verify(db_path):
             import sys, tokenkeep
             tokenkeep.TokenStore(sys.argv[1]).revoke("alice", sys.argv[2])
             """,
-            db_path, issued.info.id,
+            db_path,
+            issued.info.id,
         )
         with pytest.raises(RevokedToken):
             store.verify(issued.secret, "device:read")
@@ -51,7 +53,8 @@ def test_scope_edit_in_another_process_is_seen_by_the_next_verify(db_path):
             import sys, tokenkeep
             tokenkeep.TokenStore(sys.argv[1]).update_scopes("alice", sys.argv[2], {"device:read"})
             """,
-            db_path, issued.info.id,
+            db_path,
+            issued.info.id,
         )
         with pytest.raises(InsufficientScope):
             store.verify(issued.secret, "device:write")
@@ -71,8 +74,12 @@ def test_four_processes_creating_concurrently_lose_nothing(db_path):
         """
     )
     procs = [
-        subprocess.Popen([sys.executable, "-c", code, db_path, str(i)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", code, db_path, str(i)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i in range(4)
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
@@ -102,8 +109,12 @@ def test_kill_9_during_creates_loses_no_returned_create(db_path):
         """
     )
     for round_ in range(3):
-        child = subprocess.Popen([sys.executable, "-c", code, db_path], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-c", code, db_path],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         acknowledged = []
         while len(acknowledged) < 40 + 17 * round_:
             line = child.stdout.readline()
@@ -152,7 +163,7 @@ def test_database_bytes_contain_no_secret(db_path):
                     blobs += f.read()
     assert len(blobs) > 4096
     for s in secrets:
-        secret_part = s[3 + 11: 3 + 11 + 43]
+        secret_part = s[3 + 11 : 3 + 11 + 43]
         assert s.encode() not in blobs
         assert secret_part.encode() not in blobs
         assert secret_part[:16].encode() not in blobs
@@ -160,8 +171,10 @@ def test_database_bytes_contain_no_secret(db_path):
 
 def test_reopening_keeps_everything_verifiable(db_path):
     with tokenkeep.TokenStore(db_path) as store:
-        issued = [store.create("alice", f"t{i}", {"device:read"}, expires_in=timedelta(days=i + 1))
-                  for i in range(10)]
+        issued = [
+            store.create("alice", f"t{i}", {"device:read"}, expires_in=timedelta(days=i + 1))
+            for i in range(10)
+        ]
     with tokenkeep.TokenStore(db_path) as store:
         for i in issued:
             assert store.verify(i.secret, "device:read").id == i.info.id
@@ -190,7 +203,9 @@ def test_read_only_database_file_gives_store_error_and_changes_nothing(db_path):
     )
     proc = subprocess.run(
         ["setpriv", "--inh-caps=-all", "--bounding-set=-all", sys.executable, "-c", code, db_path],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("StoreError:"), proc.stdout + proc.stderr
@@ -247,7 +262,11 @@ def test_closing_while_other_threads_verify_never_crashes(tmp_path):
         print("survived")
         """
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "race.db")],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "race.db")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "survived"

@@ -20,6 +20,8 @@ def test_version_is_read_by_pyproject_and_cmake_not_written_again():
     assert not re.search(r"(?m)^version\s*=", pyproject)
     cmake = (ROOT / "CMakeLists.txt").read_text()
     assert "project(tokenkeep LANGUAGES CXX VERSION ${TOKENKEEP_VERSION})" in cmake
-    written = re.findall(r'(?m)^__version__ = "(\d+\.\d+\.\d+)"$',
-                         (ROOT / "python/tokenkeep/_version.py").read_text())
+    written = re.findall(
+        r'(?m)^__version__ = "(\d+\.\d+\.\d+)"$',
+        (ROOT / "python/tokenkeep/_version.py").read_text(),
+    )
     assert written == [tokenkeep.__version__]

@@ -25,7 +25,9 @@ print(f"ok: tokenkeep imported from {os.path.dirname(os.path.realpath(tokenkeep.
 
 metadata_version = importlib.metadata.version("tokenkeep")
 if metadata_version != tokenkeep.__version__:
-    sys.exit(f"metadata says {metadata_version}, tokenkeep.__version__ says {tokenkeep.__version__}")
+    sys.exit(
+        f"metadata says {metadata_version}, tokenkeep.__version__ says {tokenkeep.__version__}"
+    )
 cli = os.path.join(os.path.dirname(sys.executable), "tokenkeep")
 shown = subprocess.run([cli, "--version"], capture_output=True, text=True, check=True).stdout
 if tokenkeep.__version__ not in shown:

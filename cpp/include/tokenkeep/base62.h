@@ -10,14 +10,14 @@
 
 namespace tokenkeep {
 
-inline constexpr char kBase62Alphabet[] =
-    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+inline constexpr char kBase62Alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 namespace detail {
 constexpr std::array<signed char, 256> base62_digit_table() {
   std::array<signed char, 256> t{};
   for (auto& v : t) v = -1;
-  for (int i = 0; i < 62; ++i) t[static_cast<unsigned char>(kBase62Alphabet[i])] = static_cast<signed char>(i);
+  for (int i = 0; i < 62; ++i)
+    t[static_cast<unsigned char>(kBase62Alphabet[i])] = static_cast<signed char>(i);
   return t;
 }
 inline constexpr auto kBase62Digits = base62_digit_table();
@@ -32,7 +32,6 @@ void base62_encode_fixed(std::uint64_t value, int width, char* out) noexcept;
 std::string base62_encode_fixed(std::uint64_t value, int width);
 
 // Parses exactly text.size() digits. Empty on a non-digit or a value above `max`.
-std::optional<std::uint64_t> base62_decode_fixed(std::string_view text,
-                                                 std::uint64_t max) noexcept;
+std::optional<std::uint64_t> base62_decode_fixed(std::string_view text, std::uint64_t max) noexcept;
 
 }  // namespace tokenkeep

@@ -47,7 +47,8 @@ class ChangeFeed {
   virtual void repair() noexcept = 0;
   // Appends the ids announced in generations (from, to]. False if some are no longer in the
   // ring (or kAll was announced): the reader must drop everything.
-  virtual bool changes(std::uint64_t from, std::uint64_t to, std::vector<std::int64_t>* ids) const noexcept = 0;
+  virtual bool changes(std::uint64_t from, std::uint64_t to,
+                       std::vector<std::int64_t>* ids) const noexcept = 0;
   // False if this feed cannot publish or observe other processes (a reader must not cache).
   virtual bool usable() const noexcept = 0;
 };

@@ -14,10 +14,10 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "tokenkeep/clock.h"
@@ -34,8 +34,8 @@
 namespace tokenkeep {
 
 struct EngineOptions {
-  std::optional<std::string> prefix;               // empty: persisted one, else "tk"
-  std::optional<ScopeVocabulary> vocabulary;       // empty: persisted one, else default
+  std::optional<std::string> prefix;          // empty: persisted one, else "tk"
+  std::optional<ScopeVocabulary> vocabulary;  // empty: persisted one, else default
   std::int64_t default_lifetime_us = 30 * kMicrosPerDay;
   std::int64_t max_lifetime_us = 365 * kMicrosPerDay;  // 0: no cap
   bool allow_never_expire = false;
@@ -72,9 +72,9 @@ enum class VerifyStatus { kOk, kInvalid, kExpired, kRevoked, kInsufficientScope 
 enum class LeakOutcome { kRevoked, kAlreadyRevoked, kExpired, kUnknown };
 
 struct LeakFinding {
-  std::int64_t id = 0;        // the public id part of the text found (also for kUnknown)
+  std::int64_t id = 0;  // the public id part of the text found (also for kUnknown)
   LeakOutcome outcome = LeakOutcome::kUnknown;
-  std::size_t offset = 0;     // where in the text (bytes) and on which line (1-based)
+  std::size_t offset = 0;  // where in the text (bytes) and on which line (1-based)
   std::size_t line = 0;
   std::optional<TokenRecord> record;  // the token, when the secret matched
 };
@@ -89,8 +89,8 @@ struct ScopeUsage {
 
 class Engine final : private ForkAware {
  public:
-  Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
-         std::shared_ptr<const Clock> clock, EngineOptions options);
+  Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers, std::shared_ptr<const Clock> clock,
+         EngineOptions options);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -101,8 +101,7 @@ class Engine final : private ForkAware {
 
   IssuedToken create(const std::string& owner, const NewToken& spec, const std::string& actor);
   // All or nothing, one transaction, results in the order given.
-  std::vector<IssuedToken> create_many(const std::string& owner,
-                                       const std::vector<NewToken>& specs,
+  std::vector<IssuedToken> create_many(const std::string& owner, const std::vector<NewToken>& specs,
                                        const std::string& actor);
   // Every reason create(owner, spec) would refuse its input, each with its field (owner,
   // name, scopes, expires_in/expires_at/never_expires), without creating anything: a form
@@ -117,7 +116,8 @@ class Engine final : private ForkAware {
                             const std::vector<std::string>& scopes, const std::string& actor);
   void revoke(const std::string& owner, std::string_view token_id, const std::string& actor);
   // All or nothing: NotFound (and nothing revoked) if one id is not a live token of the owner.
-  void revoke_many(const std::string& owner, const std::vector<std::string>& token_ids, const std::string& actor);
+  void revoke_many(const std::string& owner, const std::vector<std::string>& token_ids,
+                   const std::string& actor);
   // A new secret for the token: same name and scopes, the old one revoked at once. Its
   // expiry stays unless `expiry` is given (then as for create: InvalidArgument with its field).
   IssuedToken rotate(const std::string& owner, std::string_view token_id, const std::string& actor,
@@ -140,8 +140,7 @@ class Engine final : private ForkAware {
   void uses_flush();
   std::size_t cache_size() const { return cache_.size(); }
 
-  std::vector<TokenRecord> expiring_within(std::int64_t within_us,
-                                           const std::optional<std::string>& owner);
+  std::vector<TokenRecord> expiring_within(std::int64_t within_us, const std::optional<std::string>& owner);
   std::int64_t purge(std::int64_t older_than_us, const std::string& actor);
   // How many rows purge(older_than_us) would delete now; deletes nothing.
   std::int64_t purge_count(std::int64_t older_than_us);

@@ -25,8 +25,7 @@ inline constexpr const char* kInvalidTokenMessage = "invalid token";
 
 class Error : public std::runtime_error {
  public:
-  Error(ErrorCode code, const std::string& message)
-      : std::runtime_error(message), code_(code) {}
+  Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
   ErrorCode code() const noexcept { return code_; }
 
   // Set only for kInsufficientScope: canonical scope strings.
@@ -39,9 +38,7 @@ class Error : public std::runtime_error {
   ErrorCode code_;
 };
 
-[[noreturn]] inline void fail(ErrorCode code, const std::string& message) {
-  throw Error(code, message);
-}
+[[noreturn]] inline void fail(ErrorCode code, const std::string& message) { throw Error(code, message); }
 
 [[noreturn]] inline void fail(ErrorCode code, const std::string& message, const std::string& field) {
   Error e(code, message);

@@ -30,7 +30,9 @@ class PgResult {
   const PGresult* get() const { return r_; }
   int rows() const { return PQntuples(r_); }
   bool null(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
-  std::string text(int row, int col) const { return std::string(PQgetvalue(r_, row, col), PQgetlength(r_, row, col)); }
+  std::string text(int row, int col) const {
+    return std::string(PQgetvalue(r_, row, col), PQgetlength(r_, row, col));
+  }
   std::int64_t i64(int row, int col) const { return std::stoll(PQgetvalue(r_, row, col)); }
   std::optional<std::int64_t> opt_i64(int row, int col) const {
     if (null(row, col)) return std::nullopt;
@@ -105,7 +107,9 @@ class PgConnection {
 // BEGIN ... COMMIT on one connection; rolls back unless commit() was reached.
 class PgTransaction {
  public:
-  PgTransaction(PgConnection& c, const char* begin = "BEGIN") : c_(c) { c_.exec(begin, "cannot start a transaction on"); }
+  PgTransaction(PgConnection& c, const char* begin = "BEGIN") : c_(c) {
+    c_.exec(begin, "cannot start a transaction on");
+  }
   ~PgTransaction();
   void commit() {
     done_ = true;

@@ -24,7 +24,7 @@ namespace tokenkeep {
 inline constexpr int kPgSchemaVersion = 4;
 
 struct PgOptions {
-  bool strict = true;         // consistency="strict" (false: "bounded", writers never wait)
+  bool strict = true;          // consistency="strict" (false: "bounded", writers never wait)
   double lease_seconds = 2.0;  // L: the longest a writer waits, the longest a stale cache lives
   // read_only=True: every change (and a needed migration) is a StoreError naming the store;
   // last-used times are not recorded. The node still holds a lease: it verifies, so writers

@@ -17,8 +17,8 @@ struct TokenRecord {
   std::string name;
   std::vector<std::string> scopes;  // canonical (ScopeVocabulary::names_of)
   Digest digest{};
-  std::string pepper_id;            // Pepper::fingerprint() of the pepper that made `digest`
-  std::int64_t created_at = 0;      // all times: µs since the epoch, UTC
+  std::string pepper_id;                   // Pepper::fingerprint() of the pepper that made `digest`
+  std::int64_t created_at = 0;             // all times: µs since the epoch, UTC
   std::optional<std::int64_t> expires_at;  // empty: never expires
   std::optional<std::int64_t> last_used_at;
   std::optional<std::int64_t> revoked_at;

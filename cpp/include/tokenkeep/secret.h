@@ -43,9 +43,7 @@ class SecretBuffer {
   const unsigned char* data() const noexcept { return bytes_.data(); }
   std::size_t size() const noexcept { return size_; }
   void resize(std::size_t n) noexcept { size_ = n <= Capacity ? n : Capacity; }
-  std::string_view view() const noexcept {
-    return {reinterpret_cast<const char*>(bytes_.data()), size_};
-  }
+  std::string_view view() const noexcept { return {reinterpret_cast<const char*>(bytes_.data()), size_}; }
 
  private:
   std::array<unsigned char, Capacity> bytes_;

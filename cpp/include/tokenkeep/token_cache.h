@@ -35,7 +35,7 @@ class CachedToken {
 
   std::int64_t id;
   Digest digest;
-  const Pepper* pepper;   // nullptr: made by a pepper this process does not know
+  const Pepper* pepper;  // nullptr: made by a pepper this process does not know
   ScopeMask granted;
   std::int64_t created_at;
   std::int64_t expires_at;  // kNever if the token never expires

@@ -67,8 +67,8 @@ std::string token_id_format(std::int64_t id);
 std::optional<std::int64_t> token_id_parse(std::string_view text) noexcept;
 
 // Fills `token` with a new token for `prefix` and `id`; its secret part goes to `secret`.
-void token_generate(std::string_view prefix, std::int64_t id, TokenText* token,
-                    SecretPart* secret, RandomBytes* rng = nullptr);
+void token_generate(std::string_view prefix, std::int64_t id, TokenText* token, SecretPart* secret,
+                    RandomBytes* rng = nullptr);
 
 // Validates shape, prefix and checksum in one pass. Does no I/O, no allocation and no copy;
 // empty on any defect.

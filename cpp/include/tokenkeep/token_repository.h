@@ -33,7 +33,9 @@ namespace tokenkeep {
 struct Coherence {
   std::uint64_t generation = 0;
   bool stable = true;
-  bool operator==(const Coherence& o) const noexcept { return generation == o.generation && stable == o.stable; }
+  bool operator==(const Coherence& o) const noexcept {
+    return generation == o.generation && stable == o.stable;
+  }
 };
 
 class TokenRepository {
@@ -55,8 +57,7 @@ class TokenRepository {
   // Any row with this id, revoked or not (verification).
   virtual std::optional<TokenRecord> token_find(std::int64_t id) = 0;
   // The owner's live (not revoked) token with this id.
-  virtual std::optional<TokenRecord> token_find_owned(const std::string& owner,
-                                                      std::int64_t id) = 0;
+  virtual std::optional<TokenRecord> token_find_owned(const std::string& owner, std::int64_t id) = 0;
   // The owner's live tokens, newest first.
   virtual std::vector<TokenRecord> tokens_list(const std::string& owner) = 0;
   // One page of the tokens matching `q` (token_query.h) at time `now`, and how many match.
@@ -68,20 +69,18 @@ class TokenRepository {
 
   // Each returns false (and changes nothing) if the owner has no live token with that id.
   virtual bool token_update_scopes(const std::string& owner, std::int64_t id,
-                                   const std::vector<std::string>& scopes,
-                                   const std::string& actor, std::int64_t at) = 0;
+                                   const std::vector<std::string>& scopes, const std::string& actor,
+                                   std::int64_t at) = 0;
   // Revokes every id, or (if one is not a live token of the owner) none.
   virtual bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids,
                              const std::string& actor, std::int64_t at) = 0;
   // Revokes `id` and inserts `replacement` in one transaction; the replacement takes the old
   // token's name and scopes, and keeps its own id, secret digest, times and expiry.
-  virtual bool token_rotate(const std::string& owner, std::int64_t id,
-                            const TokenRecord& replacement, const std::string& actor,
-                            std::int64_t at) = 0;
+  virtual bool token_rotate(const std::string& owner, std::int64_t id, const TokenRecord& replacement,
+                            const std::string& actor, std::int64_t at) = 0;
 
   // Deletes rows revoked before `cutoff` or expired before it; returns how many.
-  virtual std::int64_t tokens_purge(std::int64_t cutoff, const std::string& actor,
-                                    std::int64_t at) = 0;
+  virtual std::int64_t tokens_purge(std::int64_t cutoff, const std::string& actor, std::int64_t at) = 0;
   // How many rows tokens_purge(cutoff) would delete now (`purge --dry-run`); changes nothing.
   virtual std::int64_t tokens_purgeable(std::int64_t cutoff) = 0;
   // Best-effort, not audited: last_used_at = max(current, at) for each (id, at).
@@ -109,8 +108,7 @@ class TokenRepository {
   virtual void fork_child() noexcept {}
 
   // Newest first, at most `limit`.
-  virtual std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner,
-                                             std::int64_t limit) = 0;
+  virtual std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner, std::int64_t limit) = 0;
 
   // --- Leak response and scope usage ---------------------------------------------------------
 

@@ -35,4 +35,13 @@ from .app import cli, main
 from .argtypes import parse_date, parse_duration, parse_expiry, split_scopes
 from .exit_codes import EXIT_CODES, EXIT_USAGE
 
-__all__ = ["main", "cli", "EXIT_CODES", "EXIT_USAGE", "parse_duration", "parse_date", "parse_expiry", "split_scopes"]
+__all__ = [
+    "main",
+    "cli",
+    "EXIT_CODES",
+    "EXIT_USAGE",
+    "parse_duration",
+    "parse_date",
+    "parse_expiry",
+    "split_scopes",
+]

@@ -8,7 +8,8 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, List, Optional
 
 import click
 
@@ -36,9 +37,19 @@ def global_options() -> List[click.Parameter]:
     """``--db``, ``--owner`` and ``--json``, as accepted by the group and by every command.
     Given in both places, the one after the command wins."""
     return [
-        click.Option(["--db"], metavar="PATH", expose_value=False, callback=_set("db_opt"), help=_DB_HELP),
-        click.Option(["--owner"], metavar="NAME", expose_value=False, callback=_set("owner_opt"), help=_OWNER_HELP),
-        click.Option(["--json"], is_flag=True, expose_value=False, callback=_set("as_json"), help=_JSON_HELP),
+        click.Option(
+            ["--db"], metavar="PATH", expose_value=False, callback=_set("db_opt"), help=_DB_HELP
+        ),
+        click.Option(
+            ["--owner"],
+            metavar="NAME",
+            expose_value=False,
+            callback=_set("owner_opt"),
+            help=_OWNER_HELP,
+        ),
+        click.Option(
+            ["--json"], is_flag=True, expose_value=False, callback=_set("as_json"), help=_JSON_HELP
+        ),
     ]
 
 
@@ -47,7 +58,9 @@ def global_options() -> List[click.Parameter]:
     epilog=EXIT_HELP,
     params=global_options(),
 )
-@click.version_option(__version__, "--version", "-V", prog_name="tokenkeep", message="%(prog)s %(version)s")
+@click.version_option(
+    __version__, "--version", "-V", prog_name="tokenkeep", message="%(prog)s %(version)s"
+)
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Create, list, edit, revoke and verify personal access tokens.
@@ -83,6 +96,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         # A usage error can come before --json is parsed: then argv (up to "--") says.
         options = args[: args.index("--")] if "--" in args else args
         return app.as_json or "--json" in options
+
     try:
         rv = cli.main(args=args, prog_name="tokenkeep", standalone_mode=False, obj=app)
     except click.UsageError as e:
@@ -108,8 +122,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     except KeyboardInterrupt:
         fail("interrupted", 130, as_json=as_json())
     except OSError as e:
-        fail(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}", EXIT_ERROR, as_json=as_json())
+        fail(
+            f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}",
+            EXIT_ERROR,
+            as_json=as_json(),
+        )
     except (TypeError, OverflowError, ValueError, UnicodeError):
         # Not echoed: a native TypeError lists its arguments. One line, no traceback.
-        fail("an argument has the wrong type or is out of range (see --help)", EXIT_USAGE, as_json=as_json())
+        fail(
+            "an argument has the wrong type or is out of range (see --help)",
+            EXIT_USAGE,
+            as_json=as_json(),
+        )
     sys.exit(rv if isinstance(rv, int) else EXIT_OK)

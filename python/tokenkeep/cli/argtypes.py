@@ -7,8 +7,9 @@ a valid name, scope or expiry is, the engine decides.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, List, Sequence, Union
+from typing import Any, List, Union
 
 import click
 
@@ -16,7 +17,13 @@ _DURATION_PART = re.compile(r"(\d+)\s*(min|mo|[smhdwy])", re.IGNORECASE)
 _DURATION = re.compile(r"^\s*(?:\d+\s*(?:min|mo|[smhdwy])\s*)+$", re.IGNORECASE)
 # A month is 30 days. A bare "m" is refused: people mean a month about as often as a minute.
 _UNIT_SECONDS = {
-    "s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 30 * 86400, "y": 365 * 86400,
+    "s": 1,
+    "min": 60,
+    "h": 3600,
+    "d": 86400,
+    "w": 7 * 86400,
+    "mo": 30 * 86400,
+    "y": 365 * 86400,
 }
 
 

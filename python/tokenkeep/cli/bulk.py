@@ -7,8 +7,9 @@ import csv
 import io
 import os
 import sys
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import click
 
@@ -16,9 +17,8 @@ from ..errors import InvalidArgument, NameTaken, TokenkeepError, UnknownScope
 from ..store import TokenStore
 from .argtypes import parse_expiry, split_scopes
 from .context import App, read_text
-from .exit_codes import EXIT_ERROR, EXIT_NAME_TAKEN, EXIT_USAGE, CliError
 from .errors import error_message
-from .exit_codes import exit_code_of
+from .exit_codes import EXIT_ERROR, EXIT_NAME_TAKEN, EXIT_USAGE, CliError, exit_code_of
 from .output import info, issued_json, print_json, progress_bar, token_json, visible
 from .secrets_file import open_secrets_file, write_secrets
 
@@ -50,7 +50,9 @@ def _which_row(
             try:
                 (issued,) = scratch.create_many(f"row{i}", [item])
             except TokenkeepError as e:
-                return CliError(f"{where.format(line)}: {error_message(e)}", exit_code_of(e), e.field)
+                return CliError(
+                    f"{where.format(line)}: {error_message(e)}", exit_code_of(e), e.field
+                )
             name = issued.info.name
             if name in seen:
                 return CliError(
@@ -172,4 +174,3 @@ def create_bulk(
     info(
         f"Created {len(issued)} tokens; their secrets are in {secrets_out} (mode 0600), shown only once."
     )
-

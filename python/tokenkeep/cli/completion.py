@@ -18,7 +18,7 @@ from ..store import TokenStore, store_location_kind
 from .context import App
 
 
-def _store(ctx: click.Context) -> "TokenStore | None":
+def _store(ctx: click.Context) -> TokenStore | None:
     app = ctx.find_object(App) or App()
     if store_location_kind(app.db) == "file" and not os.path.exists(app.db):
         return None
@@ -38,7 +38,9 @@ def complete_scopes(ctx: click.Context, param: Any, incomplete: str) -> List[Com
     # "a,b" completes the part after the last comma.
     head, _, tail = incomplete.rpartition(",")
     prefix = head + "," if head else ""
-    words = [w for name, actions in vocabulary.items() for w in (name, *(f"{name}:{a}" for a in actions))]
+    words = [
+        w for name, actions in vocabulary.items() for w in (name, *(f"{name}:{a}" for a in actions))
+    ]
     return [CompletionItem(prefix + w) for w in words if w.startswith(tail)]
 
 
@@ -60,5 +62,12 @@ def scope_option(help: str, **extra):
     """The repeatable ``--scope/-s`` option every command spells the same way (completion of
     the store's scopes included); ``help`` says what the scopes mean for this command."""
     return click.option(
-        "--scope", "-s", "scopes", metavar="SCOPE", shell_complete=complete_scopes, multiple=True, help=help, **extra
+        "--scope",
+        "-s",
+        "scopes",
+        metavar="SCOPE",
+        shell_complete=complete_scopes,
+        multiple=True,
+        help=help,
+        **extra,
     )

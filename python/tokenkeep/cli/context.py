@@ -138,4 +138,3 @@ def read_text(path: str) -> Tuple[str, str]:
         raise CliError(f"cannot read {path}: it is not UTF-8 text", EXIT_USAGE) from None
     except OSError as e:
         raise CliError(f"cannot read {path}: {e.strerror}", EXIT_USAGE) from None
-

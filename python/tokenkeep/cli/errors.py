@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Any, Dict, Mapping, NoReturn, Optional
+from collections.abc import Mapping
+from typing import Any, Dict, NoReturn, Optional
 
 import click
 
@@ -75,8 +76,14 @@ def error_message(e: TokenkeepError, names: Mapping[str, str] = FLAGS) -> str:
     return message
 
 
-def error_object(message: str, code: int, field: Optional[str], extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    obj: Dict[str, Any] = {"code": EXIT_NAMES.get(code, "error"), "message": message, "field": field}
+def error_object(
+    message: str, code: int, field: Optional[str], extra: Optional[Dict[str, Any]] = None
+) -> Dict[str, Any]:
+    obj: Dict[str, Any] = {
+        "code": EXIT_NAMES.get(code, "error"),
+        "message": message,
+        "field": field,
+    }
     obj.update(extra or {})
     return {"error": obj}
 
@@ -96,7 +103,9 @@ def fail(
         extra = None
         if isinstance(error, InsufficientScope):
             extra = {"required": sorted(error.required), "granted": sorted(error.granted)}
-        click.echo(json.dumps(error_object(message, code, flag, extra), ensure_ascii=False), err=True)
+        click.echo(
+            json.dumps(error_object(message, code, flag, extra), ensure_ascii=False), err=True
+        )
     else:
         click.echo(f"tokenkeep: error: {message}", err=True)
     sys.exit(code)

@@ -7,7 +7,8 @@ errors.
 
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from collections.abc import Sequence
+from typing import Tuple
 
 from ..errors import (
     ExpiredToken,
@@ -56,7 +57,9 @@ EXIT_NAMES = {
 }
 
 # The epilog of every command's --help ("\b" keeps click from rewrapping it).
-EXIT_HELP = "\b\nExit codes:\n" + "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
+EXIT_HELP = "\b\nExit codes:\n" + "\n".join(
+    f"  {code}  {text}" for code, text in EXIT_CODES.items()
+)
 
 ERROR_CODES: Sequence[Tuple[type, int]] = (
     (InvalidToken, EXIT_INVALID),
@@ -82,8 +85,8 @@ class CliError(Exception):
         self,
         message: str,
         code: int = EXIT_ERROR,
-        field: "str | None" = None,
-        cause: "BaseException | None" = None,
+        field: str | None = None,
+        cause: BaseException | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code

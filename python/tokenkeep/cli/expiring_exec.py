@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ..models import TokenInfo
 
@@ -57,7 +58,9 @@ def run_for_each(
     for t in tokens:
         env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
         env.update(token_environment(t, now))
-        rc = subprocess.run(["/bin/sh", "-c", command], env=env, stdin=subprocess.DEVNULL).returncode
+        rc = subprocess.run(
+            ["/bin/sh", "-c", command], env=env, stdin=subprocess.DEVNULL
+        ).returncode
         if rc != 0:
             failed.append((t, rc))
     return failed

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional
 
 import click
 
@@ -106,7 +107,11 @@ def print_tokens(tokens: Sequence[TokenInfo], show_owner: bool = False) -> None:
         sys.stdout.flush()
         return
     now = datetime.now(timezone.utc)
-    headers = ["ID"] + (["OWNER"] if show_owner else []) + ["NAME", "SCOPES", "CREATED", "EXPIRES", "LAST USED"]
+    headers = (
+        ["ID"]
+        + (["OWNER"] if show_owner else [])
+        + ["NAME", "SCOPES", "CREATED", "EXPIRES", "LAST USED"]
+    )
     rows = [
         [t.id]
         + ([visible(t.owner)] if show_owner else [])

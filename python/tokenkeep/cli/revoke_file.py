@@ -65,4 +65,3 @@ def read_revoke_targets(app: App, path: str) -> List[TokenInfo]:
             )
         targets[t.id] = t
     return list(targets.values())
-

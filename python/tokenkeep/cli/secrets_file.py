@@ -4,12 +4,12 @@ secret, so one pasted where an id belongs is refused and never echoed."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 import sys
-from typing import IO, Sequence
+from collections.abc import Sequence
+from typing import IO
 
 import click
 
@@ -45,14 +45,13 @@ def open_secrets_file(path: str) -> IO[str]:
     except OSError as e:
         raise CliError(f"cannot create {path}: {e.strerror}", EXIT_ERROR) from None
     os.fchmod(fd, 0o600)
-    return io.open(fd, "w", encoding="utf-8", newline="\n")
+    return open(fd, "w", encoding="utf-8", newline="\n")
 
 
 def write_secrets(out: IO[str], issued: Sequence[IssuedToken]) -> None:
     for t in issued:
         out.write(json.dumps(issued_json(t), ensure_ascii=False))
         out.write("\n")
-
 
 
 def read_token() -> str:
@@ -75,4 +74,3 @@ def read_token() -> str:
             EXIT_USAGE,
         )
     return secret
-

@@ -14,7 +14,8 @@ import re
 import shutil
 import sys
 import unicodedata
-from typing import IO, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import IO, List, Optional
 
 GAP = "  "
 _MIN_WRAPPED = 12  # a wrapped column keeps at least this many cells of width
@@ -47,7 +48,7 @@ def wrap(text: str, limit: int) -> List[str]:
             while width(word[:cut]) > limit:
                 cut -= 1
             lines.append(word[: max(cut, 1)])
-            word = word[max(cut, 1):]
+            word = word[max(cut, 1) :]
         line += word
     if line:
         lines.append(line.rstrip())
@@ -106,7 +107,9 @@ def print_table(
         if all(w <= widths[i] for i, w in enumerate(ws)):  # the common case: one line
             line = [c + " " * (widths[i] - w) for i, (c, w) in enumerate(zip(cells, ws))]
             if highlight and red_column is not None:
-                line[red_column] = f"\x1b[31m{cells[red_column]}\x1b[0m" + " " * (widths[red_column] - ws[red_column])
+                line[red_column] = f"\x1b[31m{cells[red_column]}\x1b[0m" + " " * (
+                    widths[red_column] - ws[red_column]
+                )
             parts.append(GAP.join(line).rstrip() + "\n")
             return
         columns = [wrap(c, widths[i]) if i in wrappable else [c] for i, c in enumerate(cells)]

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -114,9 +115,13 @@ def _load() -> TokenkeepSettings:
         raise ImproperlyConfigured('settings.TOKENKEEP["TITLE"] must be a non-empty string')
     dirs = raw.get("TEMPLATE_DIRS", ())
     try:
-        template_dirs = tuple(os.fspath(d) for d in ([dirs] if isinstance(dirs, (str, os.PathLike)) else dirs))
+        template_dirs = tuple(
+            os.fspath(d) for d in ([dirs] if isinstance(dirs, (str, os.PathLike)) else dirs)
+        )
     except TypeError:
-        raise ImproperlyConfigured('settings.TOKENKEEP["TEMPLATE_DIRS"] must be a list of folders') from None
+        raise ImproperlyConfigured(
+            'settings.TOKENKEEP["TEMPLATE_DIRS"] must be a list of folders'
+        ) from None
     return TokenkeepSettings(
         store_options=options,
         realm=realm or None,

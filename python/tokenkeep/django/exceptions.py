@@ -14,7 +14,8 @@ other exception). A site with its own handler calls this one first, or checks
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response

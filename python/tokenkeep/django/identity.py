@@ -8,7 +8,8 @@ then the owner -> user mapping. Failures are :class:`~tokenkeep.web.bearer.Beare
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any, Callable, Optional, Tuple
 
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, JsonResponse

@@ -117,7 +117,9 @@ def _cross_site(request: HttpRequest) -> Optional[HttpResponse]:
     """The page's own answer to a form another site sent (Django's CSRF check runs first)."""
     if same_origin(request.headers):
         return None
-    message = "The form was not sent from this page, or it is too old. Reload the page and try again."
+    message = (
+        "The form was not sent from this page, or it is too old. Reload the page and try again."
+    )
     return _render(request, "error.html", 403, heading="This form has expired", message=message)
 
 
@@ -152,7 +154,9 @@ def token_action(request: HttpRequest, token_id: str, action: str) -> HttpRespon
     refused = _cross_site(request)
     if refused is not None:
         return refused
-    return _respond(request, handler(get_store(), request.user.get_username(), token_id, request.POST))
+    return _respond(
+        request, handler(get_store(), request.user.get_username(), token_id, request.POST)
+    )
 
 
 @require_GET
@@ -161,4 +165,6 @@ def static(request: HttpRequest, name: str) -> HttpResponse:
     if name not in STATIC_FILES:
         raise Http404("no such file")
     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return _secure(FileResponse(open(os.path.join(STATIC, name), "rb"), content_type=kind), cache=True)
+    return _secure(
+        FileResponse(open(os.path.join(STATIC, name), "rb"), content_type=kind), cache=True
+    )

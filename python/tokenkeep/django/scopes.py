@@ -15,7 +15,8 @@ Whether a token's scopes grant them is the engine's decision (``TokenStore.verif
 from __future__ import annotations
 
 import weakref
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Dict, List, Optional, Tuple, Union
 
 from ..web.bearer import split_scopes
 
@@ -93,7 +94,7 @@ class ScopeRule:
         return ", ".join(parts)
 
 
-_RULES: "weakref.WeakSet[ScopeRule]" = weakref.WeakSet()
+_RULES: weakref.WeakSet[ScopeRule] = weakref.WeakSet()
 
 
 def rules_in_use() -> List[ScopeRule]:

@@ -11,7 +11,8 @@ the owner, refuses owners without an active user.)
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 __all__ = ["TokenUser"]
 

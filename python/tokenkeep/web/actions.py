@@ -15,8 +15,9 @@ CSRF, and turn the Answer into their framework's response.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Optional
 
 from ..errors import InvalidArgument, NameTaken, NotFound, TokenkeepError
 from ..store import TokenStore
@@ -89,10 +90,14 @@ def create(store: TokenStore, owner: str, data: Mapping[str, Any]) -> Answer:
     status = 400
     if not form.errors:
         try:
-            issued = store.create(owner=owner, name=form.name, scopes=form.scopes, actor=owner, **expiry)
+            issued = store.create(
+                owner=owner, name=form.name, scopes=form.scopes, actor=owner, **expiry
+            )
         except NameTaken:
             name = form.name.strip()
-            form.errors["name"] = f"You already have an access token named “{name}”. Choose another name."
+            form.errors["name"] = (
+                f"You already have an access token named “{name}”. Choose another name."
+            )
             status = 409
         except TokenkeepError as e:
             form.errors = view.form_errors([e])
@@ -105,7 +110,9 @@ def create(store: TokenStore, owner: str, data: Mapping[str, Any]) -> Answer:
 def edit(store: TokenStore, owner: str, token_id: str, data: Mapping[str, Any]) -> Answer:
     """The edit form (scopes only): back to the listing with the "updated" dialog."""
     params = back(data)
-    form = view.Form(kind="edit", token_id=token_id, scopes=view.scopes_from(_getlist(data, "scopes")))
+    form = view.Form(
+        kind="edit", token_id=token_id, scopes=view.scopes_from(_getlist(data, "scopes"))
+    )
     try:
         store.update_scopes(owner=owner, token_id=token_id, scopes=form.scopes, actor=owner)
     except NotFound:
@@ -143,4 +150,6 @@ def rotate(store: TokenStore, owner: str, token_id: str, data: Mapping[str, Any]
     except TokenkeepError as e:
         return Answer(400, params, {"error": view.sentence(str(e))})
     log.info("access token regenerated: owner=%s old=%s id=%s", owner, token_id, issued.info.id)
-    return Answer(params=params, state={"created": (issued.info, issued.secret), "regenerated": True})
+    return Answer(
+        params=params, state={"created": (issued.info, issued.secret), "regenerated": True}
+    )

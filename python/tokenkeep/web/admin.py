@@ -190,7 +190,9 @@ def create_app(
 
     def redirect(request: fastapi.Request, params: Dict[str, str]) -> RedirectResponse:
         query = urlencode(params)
-        return RedirectResponse(_base(request) + PAGE + ("?" + query if query else ""), status_code=303)
+        return RedirectResponse(
+            _base(request) + PAGE + ("?" + query if query else ""), status_code=303
+        )
 
     async def run(fn: Callable[..., Response], *args: Any, **kwargs: Any) -> Response:
         return await run_in_threadpool(fn, *args, **kwargs)

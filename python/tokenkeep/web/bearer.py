@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from urllib.parse import unquote_plus
 from typing import Dict, Optional, Tuple, Union
+from urllib.parse import unquote_plus
 
 from ..errors import AuthenticationError, ExpiredToken, InsufficientScope, RevokedToken, StoreError
 from ..models import TokenInfo
@@ -146,13 +146,15 @@ def token_in_query(query_string: Union[bytes, str], prefix: str) -> bool:
     return False
 
 
-_SHAPES: Dict[str, "re.Pattern[str]"] = {}
+_SHAPES: Dict[str, re.Pattern[str]] = {}
 
 
-def _token_shape(prefix: str) -> "re.Pattern[str]":
+def _token_shape(prefix: str) -> re.Pattern[str]:
     shape = _SHAPES.get(prefix)
     if shape is None:
-        shape = _SHAPES[prefix] = re.compile(r"(?<![A-Za-z0-9_])" + re.escape(prefix) + r"_[A-Za-z0-9]{40,}")
+        shape = _SHAPES[prefix] = re.compile(
+            r"(?<![A-Za-z0-9_])" + re.escape(prefix) + r"_[A-Za-z0-9]{40,}"
+        )
     return shape
 
 

@@ -12,15 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Awaitable, Iterable, Mapping, MutableMapping
 from typing import (
     Any,
-    Awaitable,
     Callable,
     Dict,
-    Iterable,
     List,
-    Mapping,
-    MutableMapping,
     Optional,
     Tuple,
 )

@@ -12,9 +12,10 @@ Every input rule is the engine's: errors come back as tokenkeep errors, read by 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlencode
 
 from ..errors import InvalidArgument, TokenkeepError, UnknownScope

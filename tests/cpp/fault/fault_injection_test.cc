@@ -10,6 +10,7 @@
 // This binary is separate from tokenkeep_tests: the default-VFS swap must not leak there.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -20,12 +21,10 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include "test_util.h"
-#include "verify_result.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/store.h"
+#include "verify_result.h"
 
 namespace tokenkeep {
 namespace {
@@ -38,11 +37,11 @@ enum class FaultOp { kWrite, kSync, kRead };
 struct FaultPlan {
   bool armed = false;
   FaultOp op = FaultOp::kWrite;
-  int nth = 0;           // 1-based: the call that fails first
+  int nth = 0;  // 1-based: the call that fails first
   int error = SQLITE_IOERR_WRITE;
   bool persistent = false;  // keep failing every later call of that kind until disarmed
-  int calls = 0;         // calls of `op` seen while armed
-  int fired = 0;         // how many calls were failed
+  int calls = 0;            // calls of `op` seen while armed
+  int fired = 0;            // how many calls were failed
 };
 
 FaultPlan g_plan;
@@ -77,12 +76,16 @@ int shim_write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
   if (fault_due(FaultOp::kWrite)) return g_plan.error;
   return real_of(f)->pMethods->xWrite(real_of(f), buf, n, off);
 }
-int shim_truncate(sqlite3_file* f, sqlite3_int64 size) { return real_of(f)->pMethods->xTruncate(real_of(f), size); }
+int shim_truncate(sqlite3_file* f, sqlite3_int64 size) {
+  return real_of(f)->pMethods->xTruncate(real_of(f), size);
+}
 int shim_sync(sqlite3_file* f, int flags) {
   if (fault_due(FaultOp::kSync)) return g_plan.error;
   return real_of(f)->pMethods->xSync(real_of(f), flags);
 }
-int shim_file_size(sqlite3_file* f, sqlite3_int64* size) { return real_of(f)->pMethods->xFileSize(real_of(f), size); }
+int shim_file_size(sqlite3_file* f, sqlite3_int64* size) {
+  return real_of(f)->pMethods->xFileSize(real_of(f), size);
+}
 int shim_lock(sqlite3_file* f, int level) { return real_of(f)->pMethods->xLock(real_of(f), level); }
 int shim_unlock(sqlite3_file* f, int level) { return real_of(f)->pMethods->xUnlock(real_of(f), level); }
 int shim_check_reserved(sqlite3_file* f, int* out) {
@@ -118,7 +121,9 @@ int shim_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, i
   s->base.pMethods = s->real->pMethods ? &g_methods : nullptr;
   return rc;
 }
-int shim_delete(sqlite3_vfs*, const char* name, int sync_dir) { return g_real->xDelete(g_real, name, sync_dir); }
+int shim_delete(sqlite3_vfs*, const char* name, int sync_dir) {
+  return g_real->xDelete(g_real, name, sync_dir);
+}
 int shim_access(sqlite3_vfs*, const char* name, int flags, int* out) {
   return g_real->xAccess(g_real, name, flags, out);
 }
@@ -208,8 +213,10 @@ class RawDb {
     std::string out;
     std::vector<std::string> tables;
     sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db_, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name", -1, &st, nullptr);
-    while (sqlite3_step(st) == SQLITE_ROW) tables.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    sqlite3_prepare_v2(db_, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name", -1, &st,
+                       nullptr);
+    while (sqlite3_step(st) == SQLITE_ROW)
+      tables.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
     sqlite3_finalize(st);
     for (const auto& t : tables) {
       out += "== " + t + "\n" + query("SELECT * FROM \"" + t + "\" ORDER BY 1");
@@ -266,18 +273,25 @@ std::string lines_changed(const std::string& before, const std::string& after) {
   };
   const auto a = split(before), b = split(after);
   std::string out;
-  for (const auto& l : a) if (!b.count(l)) out += "- " + l + "\n";
-  for (const auto& l : b) if (!a.count(l)) out += "+ " + l + "\n";
+  for (const auto& l : a)
+    if (!b.count(l)) out += "- " + l + "\n";
+  for (const auto& l : b)
+    if (!a.count(l)) out += "+ " + l + "\n";
   return out;
 }
 
 const char* status_name(VerifyStatus s) {
   switch (s) {
-    case VerifyStatus::kOk: return "ok";
-    case VerifyStatus::kInvalid: return "invalid";
-    case VerifyStatus::kExpired: return "expired";
-    case VerifyStatus::kRevoked: return "revoked";
-    case VerifyStatus::kInsufficientScope: return "scope";
+    case VerifyStatus::kOk:
+      return "ok";
+    case VerifyStatus::kInvalid:
+      return "invalid";
+    case VerifyStatus::kExpired:
+      return "expired";
+    case VerifyStatus::kRevoked:
+      return "revoked";
+    case VerifyStatus::kInsufficientScope:
+      return "scope";
   }
   return "?";
 }
@@ -286,10 +300,14 @@ enum class Mutation { kCreate, kUpdateScopes, kRevoke, kRotate };
 
 const char* mutation_name(Mutation m) {
   switch (m) {
-    case Mutation::kCreate: return "create";
-    case Mutation::kUpdateScopes: return "update_scopes";
-    case Mutation::kRevoke: return "revoke";
-    case Mutation::kRotate: return "rotate";
+    case Mutation::kCreate:
+      return "create";
+    case Mutation::kUpdateScopes:
+      return "update_scopes";
+    case Mutation::kRevoke:
+      return "revoke";
+    case Mutation::kRotate:
+      return "rotate";
   }
   return "?";
 }
@@ -313,7 +331,8 @@ struct Scenario {
     add(engine->create("bob", NewToken{"b1", {"collection"}, {}}, ""));
     // Enough other rows that the tables and indexes span several pages.
     std::vector<NewToken> filler;
-    for (int i = 0; i < 60; ++i) filler.push_back(NewToken{"filler-" + std::to_string(i), {"device:read"}, {}});
+    for (int i = 0; i < 60; ++i)
+      filler.push_back(NewToken{"filler-" + std::to_string(i), {"device:read"}, {}});
     engine->create_many("carol", filler, "");
     clock->advance_us(kMicrosPerSecond);
     // A first verify of each, so that whatever a verify records or caches is in place.
@@ -337,7 +356,8 @@ struct Scenario {
     for (int i = 0; i < 500; ++i) {
       testing::engine_uses_flush(*engine);
       RawDb raw(db);
-      if (raw.query("SELECT count(*) FROM tokens WHERE owner IN ('alice', 'bob') AND last_used_at IS NULL") == "0\n") {
+      if (raw.query("SELECT count(*) FROM tokens WHERE owner IN ('alice', 'bob') AND last_used_at IS NULL") ==
+          "0\n") {
         return;
       }
       ::usleep(10000);
@@ -382,7 +402,8 @@ struct Scenario {
     for (const auto& s : secrets) {
       testing::VerifyOut r{};
       const VerifyStatus st = e.verify(s, 0, &r);
-      out << status_name(st) << " " << testing::result_name(r) << " [" << scopes_join(testing::result_scopes(r)) << "]\n";
+      out << status_name(st) << " " << testing::result_name(r) << " ["
+          << scopes_join(testing::result_scopes(r)) << "]\n";
     }
     for (const char* owner : {"alice", "bob"}) {
       out << owner << ":";
@@ -405,7 +426,8 @@ struct Scenario {
       case Mutation::kUpdateScopes:
         EXPECT_EQ(e.verify(secrets[0], e.required_mask({"policy:write"}), &r), VerifyStatus::kOk);
         EXPECT_EQ(testing::result_scopes(r), std::vector<std::string>{"policy"});
-        EXPECT_EQ(e.verify(secrets[0], e.required_mask({"device:read"}), nullptr), VerifyStatus::kInsufficientScope);
+        EXPECT_EQ(e.verify(secrets[0], e.required_mask({"device:read"}), nullptr),
+                  VerifyStatus::kInsufficientScope);
         break;
       case Mutation::kRevoke:
         EXPECT_EQ(e.verify(secrets[0], 0, nullptr), VerifyStatus::kRevoked);
@@ -491,8 +513,8 @@ TEST_P(FaultSweep, EveryFailedCallIsAStoreErrorAndChangesNothing) {
       threw = true;
       EXPECT_EQ(e.code(), ErrorCode::kStoreError) << e.what();
       const std::string msg = e.what();
-      const bool clear = msg.find("disk I/O error") != std::string::npos ||
-                         msg.find("disk is full") != std::string::npos;
+      const bool clear =
+          msg.find("disk I/O error") != std::string::npos || msg.find("disk is full") != std::string::npos;
       EXPECT_TRUE(clear) << "unclear message: " << msg;
       EXPECT_NE(msg.find(sc.db), std::string::npos) << "message does not name the database: " << msg;
       for (const auto& s : sc.secrets) EXPECT_EQ(msg.find(s.substr(3 + kIdWidth, 12)), std::string::npos);

@@ -24,21 +24,33 @@ using VerifyOut = typename VerifyOutOf<decltype(&Engine::verify)>::type;
 
 namespace detail {
 template <typename T>
-auto id_of(const T& r, int) -> decltype(std::int64_t(r.id)) { return r.id; }
+auto id_of(const T& r, int) -> decltype(std::int64_t(r.id)) {
+  return r.id;
+}
 template <typename T>
-auto id_of(const T& p, long) -> decltype(std::int64_t(p->id)) { return p ? p->id : 0; }
+auto id_of(const T& p, long) -> decltype(std::int64_t(p->id)) {
+  return p ? p->id : 0;
+}
 template <typename T>
-auto name_of(const T& r, int) -> decltype(std::string(r.name)) { return r.name; }
+auto name_of(const T& r, int) -> decltype(std::string(r.name)) {
+  return r.name;
+}
 template <typename T>
-auto name_of(const T& p, long) -> decltype(std::string(p->name())) { return p ? std::string(p->name()) : std::string(); }
+auto name_of(const T& p, long) -> decltype(std::string(p->name())) {
+  return p ? std::string(p->name()) : std::string();
+}
 template <typename T>
-auto scopes_of(const T& r, int) -> decltype(std::vector<std::string>(r.scopes)) { return r.scopes; }
+auto scopes_of(const T& r, int) -> decltype(std::vector<std::string>(r.scopes)) {
+  return r.scopes;
+}
 template <typename T>
 auto scopes_of(const T& p, long) -> decltype(scopes_split(p->scopes())) {
   return p ? scopes_split(p->scopes()) : std::vector<std::string>();
 }
 template <typename E>
-auto uses_flush(E& e, int) -> decltype(e.uses_flush(), void()) { e.uses_flush(); }
+auto uses_flush(E& e, int) -> decltype(e.uses_flush(), void()) {
+  e.uses_flush();
+}
 template <typename E>
 void uses_flush(E&, long) {}
 }  // namespace detail
@@ -48,10 +60,16 @@ void uses_flush(E&, long) {}
 inline void engine_uses_flush(Engine& e) { detail::uses_flush(e, 0); }
 
 template <typename T>
-std::int64_t result_id(const T& r) { return detail::id_of(r, 0); }
+std::int64_t result_id(const T& r) {
+  return detail::id_of(r, 0);
+}
 template <typename T>
-std::string result_name(const T& r) { return detail::name_of(r, 0); }
+std::string result_name(const T& r) {
+  return detail::name_of(r, 0);
+}
 template <typename T>
-std::vector<std::string> result_scopes(const T& r) { return detail::scopes_of(r, 0); }
+std::vector<std::string> result_scopes(const T& r) {
+  return detail::scopes_of(r, 0);
+}
 
 }  // namespace tokenkeep::testing

@@ -9,12 +9,13 @@ import re
 import shutil
 
 import pytest
+import tokenkeep
 from playwright import sync_api as playwright_api
 
-import tokenkeep
-
 CHROMIUM = os.environ.get("TOKENKEEP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "artifacts")
+ARTIFACTS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "artifacts"
+)
 expect = playwright_api.expect
 
 
@@ -23,7 +24,6 @@ def site(settings, tk_db, live_server, transactional_db, django_user_model):
     """The live site on this test's token database, and alice's session cookie (made before
     Playwright starts: Django's ORM refuses to run beside its event loop)."""
     from django.test import Client
-
     from tokenkeep.django import get_store
 
     settings.TOKENKEEP = {"DB": tk_db}
@@ -36,7 +36,9 @@ def site(settings, tk_db, live_server, transactional_db, django_user_model):
 @pytest.fixture
 def page(site):
     url, session, _ = site
-    assert os.path.exists(CHROMIUM), f"no Chromium at {CHROMIUM}: make setup installs the Debian package chromium"
+    assert os.path.exists(CHROMIUM), (
+        f"no Chromium at {CHROMIUM}: make setup installs the Debian package chromium"
+    )
     os.makedirs(ARTIFACTS, exist_ok=True)
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])

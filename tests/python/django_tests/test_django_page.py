@@ -7,9 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.test import Client
-
 import tokenkeep
+from django.test import Client
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +75,10 @@ def test_create_shows_the_secret_once_and_it_verifies(browser, tk):
 def test_create_errors_come_back_in_the_form(browser, tk):
     tk.create(owner="alice", name="taken", scopes={"device"})
     r = post(browser, PAGE, name="taken", scopes=["device"], expiry="30")
-    assert r.status_code == 409 and "You already have an access token named “taken”" in r.content.decode()
+    assert (
+        r.status_code == 409
+        and "You already have an access token named “taken”" in r.content.decode()
+    )
     r = post(browser, PAGE, name="", scopes=[], expiry="30")
     assert r.status_code == 400 and secrets_in(r.content.decode()) == []
     assert tk.list("alice").total == 1
@@ -116,14 +118,20 @@ def test_another_users_token_cannot_be_touched(browser, tk):
 def test_djangos_csrf_refuses_a_form_without_its_token(browser, tk):
     issued = tk.create(owner="alice", name="t", scopes={"device"})
     assert browser.post(f"{PAGE}/{issued.info.id}/revoke").status_code == 403
-    assert browser.post(PAGE, {"name": "x", "scopes": ["device"], "expiry": "30"}).status_code == 403
+    assert (
+        browser.post(PAGE, {"name": "x", "scopes": ["device"], "expiry": "30"}).status_code == 403
+    )
     assert tk.verify(issued.secret) and tk.list("alice").total == 1
 
 
 def test_a_cross_site_form_is_refused_even_with_a_token(browser, tk):
     issued = tk.create(owner="alice", name="t", scopes={"device"})
     token = csrf(browser)
-    r = browser.post(f"{PAGE}/{issued.info.id}/revoke", {"csrfmiddlewaretoken": token}, HTTP_SEC_FETCH_SITE="cross-site")
+    r = browser.post(
+        f"{PAGE}/{issued.info.id}/revoke",
+        {"csrfmiddlewaretoken": token},
+        HTTP_SEC_FETCH_SITE="cross-site",
+    )
     assert r.status_code == 403 and "This form has expired" in r.content.decode()
     assert tk.check(issued.secret)
 
@@ -138,7 +146,9 @@ def test_static_files_are_served_and_cacheable(client, tk):
     assert client.post("/profile/static/admin.css").status_code == 405
 
 
-def test_a_site_template_folder_replaces_the_base_and_the_title(browser, settings, tk_db, clock, tmp_path):
+def test_a_site_template_folder_replaces_the_base_and_the_title(
+    browser, settings, tk_db, clock, tmp_path
+):
     folder = tmp_path / "site-templates"
     folder.mkdir()
     (folder / "base.html").write_text(

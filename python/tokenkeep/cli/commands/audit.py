@@ -40,11 +40,20 @@ def audit(app: App, limit: int, all_owners: bool) -> None:
         change = scopes_text(e.new_scopes or e.old_scopes)
         if e.old_scopes and e.new_scopes and e.old_scopes != e.new_scopes:
             change = f"{scopes_text(e.old_scopes)} -> {scopes_text(e.new_scopes)}"
-        when = f"{format_datetime(e.at)} ({relative_time(e.at, now)})" if terminal else e.at.isoformat()
-        rows.append(
-            [str(e.seq), when] + [visible(c) for c in (e.actor, e.action, e.owner, e.name, e.token_id or "", change)]
+        when = (
+            f"{format_datetime(e.at)} ({relative_time(e.at, now)})"
+            if terminal
+            else e.at.isoformat()
         )
-    print_table(("#", "WHEN", "ACTOR", "ACTION", "OWNER", "TOKEN", "ID", "SCOPES"), rows, wrappable=(2, 4, 5, 7))
+        rows.append(
+            [str(e.seq), when]
+            + [visible(c) for c in (e.actor, e.action, e.owner, e.name, e.token_id or "", change)]
+        )
+    print_table(
+        ("#", "WHEN", "ACTOR", "ACTION", "OWNER", "TOKEN", "ID", "SCOPES"),
+        rows,
+        wrappable=(2, 4, 5, 7),
+    )
 
 
 def register(cli: click.Group) -> None:

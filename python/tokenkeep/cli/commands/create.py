@@ -8,9 +8,9 @@ from typing import Optional, Tuple
 
 import click
 
-from ..completion import scope_option
 from ..argtypes import DATE, DURATION, split_scopes
 from ..bulk import create_bulk
+from ..completion import scope_option
 from ..context import CREATES, App, opens_store, pass_app
 from ..exit_codes import EXIT_ERROR, EXIT_HELP, CliError
 from ..output import describe, info, issued_json, print_json, token_json

@@ -6,8 +6,8 @@ from typing import Tuple
 
 import click
 
-from ..completion import complete_tokens, scope_option
 from ..argtypes import split_scopes
+from ..completion import complete_tokens, scope_option
 from ..context import App, pass_app, resolve
 from ..exit_codes import EXIT_HELP
 from ..output import info, print_json, scopes_text, token_json
@@ -15,7 +15,9 @@ from ..output import info, print_json, scopes_text, token_json
 
 @click.command(epilog=EXIT_HELP)
 @click.argument("token", shell_complete=complete_tokens)
-@scope_option("The new scopes (they replace the old ones); repeat or separate with commas.", required=True)
+@scope_option(
+    "The new scopes (they replace the old ones); repeat or separate with commas.", required=True
+)
 @pass_app
 def edit(app: App, token: str, scopes: Tuple[str, ...]) -> None:
     """Change a token's scopes (the only thing that can be edited)."""

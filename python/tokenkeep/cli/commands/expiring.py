@@ -27,7 +27,9 @@ from ..output import info, print_json, print_tokens, token_json
     "(never the secret); exit 1 if any run failed.",
 )
 @pass_app
-def expiring(app: App, within: timedelta, all_owners: bool, command: Optional[str]) -> Optional[int]:
+def expiring(
+    app: App, within: timedelta, all_owners: bool, command: Optional[str]
+) -> Optional[int]:
     """List tokens that will expire soon, soonest first, to warn before it happens."""
     tokens = app.store().expiring_within(within, owner=None if all_owners else app.owner)
     if command is not None:
@@ -35,7 +37,9 @@ def expiring(app: App, within: timedelta, all_owners: bool, command: Optional[st
 
         failed = run_for_each(tokens, command)
         for t, rc in failed:
-            click.echo(f"tokenkeep: --exec failed (status {rc}) for token {t.id} ({t.owner})", err=True)
+            click.echo(
+                f"tokenkeep: --exec failed (status {rc}) for token {t.id} ({t.owner})", err=True
+            )
         return EXIT_ERROR if failed else EXIT_OK
     if app.as_json:
         print_json([token_json(t) for t in tokens])

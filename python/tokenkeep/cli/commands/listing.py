@@ -101,7 +101,8 @@ def list_(
         whose = "any owner" if all_owners else app.owner
         filtered = state != "active" or search or scopes or offset
         info(
-            f"No tokens for {whose} match." if filtered
+            f"No tokens for {whose} match."
+            if filtered
             else f"No tokens for {whose}. Create one with: tokenkeep create --name NAME --scope SCOPE"
         )
         return

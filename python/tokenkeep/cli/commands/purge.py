@@ -36,7 +36,9 @@ def purge(app: App, older_than: timedelta, dry_run: bool, yes: bool) -> None:
         if app.as_json:
             print_json({"purged": 0, "would_purge": count})
         else:
-            info(f"Would purge {count} token{'s' if count != 1 else ''} (every owner's); nothing deleted.")
+            info(
+                f"Would purge {count} token{'s' if count != 1 else ''} (every owner's); nothing deleted."
+            )
         return
     if count and not yes:
         if not (sys.stdin.isatty() and sys.stderr.isatty()):

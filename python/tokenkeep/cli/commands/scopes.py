@@ -19,7 +19,9 @@ def scopes(app: App) -> None:
     if app.as_json:
         print_json([{"name": n, "actions": list(a)} for n, a in vocabulary.items()])
         return
-    print_table(("SCOPE", "ACTIONS"), [[n, ", ".join(a)] for n, a in vocabulary.items()], wrappable=(1,))
+    print_table(
+        ("SCOPE", "ACTIONS"), [[n, ", ".join(a)] for n, a in vocabulary.items()], wrappable=(1,)
+    )
 
 
 def register(cli: click.Group) -> None:

@@ -7,13 +7,12 @@ from typing import Tuple
 import click
 
 from ...errors import ExpiredToken, InsufficientScope, InvalidToken, RevokedToken
-from ..completion import scope_option
 from ..argtypes import split_scopes
+from ..completion import scope_option
 from ..context import READS, App, opens_store, pass_app
 from ..exit_codes import EXIT_HELP, EXIT_SCOPE, EXIT_USAGE, CliError, exit_code_of
 from ..output import describe, print_json, scopes_text, token_json
 from ..secrets_file import read_token
-
 
 _VERIFY_FAILURES = (
     (InvalidToken, "the token is invalid (malformed, mistyped or unknown)"),
@@ -49,7 +48,9 @@ def verify(ctx: click.Context, app: App, scopes: Tuple[str, ...]) -> None:
     try:
         info = app.store().verify(secret, *required)
     except InsufficientScope as e:
-        message = f"the token lacks scope {scopes_text(e.required)}; it has {scopes_text(e.granted)}"
+        message = (
+            f"the token lacks scope {scopes_text(e.required)}; it has {scopes_text(e.granted)}"
+        )
         raise CliError(message, EXIT_SCOPE, cause=e) from None
     except (InvalidToken, ExpiredToken, RevokedToken) as e:
         message = next(text for cls, text in _VERIFY_FAILURES if isinstance(e, cls))

@@ -18,7 +18,8 @@ import argparse
 import contextlib
 import os
 import sys
-from typing import Any, Dict, Iterator, List, Optional, Sequence, TextIO
+from collections.abc import Iterator, Sequence
+from typing import Any, Dict, List, Optional, TextIO
 
 from django.core.management.base import BaseCommand, CommandError
 
