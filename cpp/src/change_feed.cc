@@ -1,4 +1,4 @@
-#include "tokenkeep/change_feed.h"
+#include "change_feed.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

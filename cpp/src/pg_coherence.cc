@@ -1,4 +1,4 @@
-#include "tokenkeep/pg_coherence.h"
+#include "pg_coherence.h"
 
 #include <poll.h>
 #include <pthread.h>

@@ -1,4 +1,4 @@
-#include "tokenkeep/pg_connection.h"
+#include "pg_connection.h"
 
 #include <unistd.h>
 

@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tokenkeep/pg_connection.h"
+#include "pg_connection.h"
 #include "tokenkeep/record.h"
 #include "tokenkeep/scopes.h"
 #include "tokenkeep/token_query.h"

@@ -3,8 +3,8 @@
 // each re-reads the version once it holds the lock.
 #include <string>
 
+#include "pg_coherence.h"
 #include "tokenkeep/errors.h"
-#include "tokenkeep/pg_coherence.h"
 #include "tokenkeep/pg_store.h"
 
 namespace tokenkeep {

@@ -9,10 +9,10 @@
 #include <new>
 #include <unordered_map>
 
+#include "pg_coherence.h"
+#include "pg_connection.h"
 #include "pg_rows.h"
 #include "tokenkeep/errors.h"
-#include "tokenkeep/pg_coherence.h"
-#include "tokenkeep/pg_connection.h"
 #include "tokenkeep/scopes.h"
 
 namespace tokenkeep {

@@ -15,7 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tokenkeep/change_feed.h"
+#include "change_feed.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/record.h"
 #include "tokenkeep/scopes.h"

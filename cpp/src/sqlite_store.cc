@@ -16,9 +16,9 @@
 #include <new>
 #include <unordered_map>
 
+#include "change_feed.h"
 #include "sqlite_connection.h"
 #include "sqlite_listing.h"
-#include "tokenkeep/change_feed.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/fork_guard.h"
 #include "tokenkeep/scopes.h"

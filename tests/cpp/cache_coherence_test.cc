@@ -5,8 +5,8 @@
 #include <chrono>
 #include <thread>
 
+#include "change_feed.h"
 #include "test_util.h"
-#include "tokenkeep/change_feed.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/store.h"
 

@@ -1,7 +1,7 @@
 // Issue 10 item 7: a writer killed between announcing and publishing left the feed unstable,
 // so read-only stores (which cannot take the write lock to repair it) bypassed their caches
 // until a writer came. The writer lock on the feed file lets them recover alone.
-#include "tokenkeep/change_feed.h"
+#include "change_feed.h"
 
 #include <gtest/gtest.h>
 

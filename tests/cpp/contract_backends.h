@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "fake_repository.h"
+#include "pg_connection.h"
 #include "test_util.h"
-#include "tokenkeep/pg_connection.h"
 #include "tokenkeep/pg_store.h"
 #include "tokenkeep/sqlite_store.h"
 #include "tokenkeep/store_location.h"

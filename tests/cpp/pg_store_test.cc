@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "contract_backends.h"
+#include "pg_connection.h"
 #include "tokenkeep/errors.h"
-#include "tokenkeep/pg_connection.h"
 #include "tokenkeep/store.h"
 
 namespace tokenkeep {

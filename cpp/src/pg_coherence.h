@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "tokenkeep/change_feed.h"
-#include "tokenkeep/pg_connection.h"
+#include "change_feed.h"
+#include "pg_connection.h"
 #include "tokenkeep/pg_store.h"
 
 namespace tokenkeep {
