@@ -1,4 +1,10 @@
-"""Shared fixtures: a fresh store on a temporary database, and a controllable clock."""
+"""Shared fixtures: a fresh store on a temporary database, a controllable clock, a PostgreSQL
+schema; and the markers that let `make check` choose the fast tests (pyproject.toml registers
+them: pg, browser, server, slow).
+
+A test is marked `pg` here when it takes the `pg_url` fixture; a fixture that reaches it through
+`request.getfixturevalue` marks its PostgreSQL parameter itself (`pytest.param(..., marks=...)`),
+and `pg_url` refuses a test that is not marked, so `-m "not pg"` never meets one."""
 
 from __future__ import annotations
 
@@ -11,6 +17,15 @@ import pytest
 import tokenkeep
 
 T0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
+
+
+PG_FIXTURES = {"pg_url"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if PG_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.pg)
 
 
 @pytest.fixture(autouse=True)
@@ -37,10 +52,13 @@ def store(db_path, clock):
 
 
 @pytest.fixture
-def pg_url():
+def pg_url(request):
     """A libpq URL to a fresh schema on the test server (TOKENKEEP_TEST_PG, which `make test`
     provides by starting a throwaway cluster); dropped afterwards. Fails, never skips, when
     there is no server."""
+    assert request.node.get_closest_marker("pg"), (
+        f"{request.node.nodeid} uses PostgreSQL but is not marked pg (mark its parameter)"
+    )
     url = os.environ.get("TOKENKEEP_TEST_PG")
     assert url, (
         "TOKENKEEP_TEST_PG is not set: these tests need a PostgreSQL server (make test starts one)"

@@ -25,6 +25,8 @@ import uvicorn
 from playwright import sync_api as playwright_api
 from tokenkeep.web.admin import create_app
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = os.environ.get("TOKENKEEP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "artifacts")
 USER = "alice"

@@ -198,6 +198,7 @@ def test_usage_is_the_owners_and_the_inactive_view_has_none(store):
 # -- in Chromium ---------------------------------------------------------------------------------
 
 
+@pytest.mark.browser
 def test_narrow_to_what_it_used_in_the_browser(tmp_path):
     from playwright import sync_api as playwright_api
     from test_admin_browser import CHROMIUM, TIMEOUT_MS, _Server

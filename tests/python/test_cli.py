@@ -200,6 +200,7 @@ def assert_token_json(obj: dict) -> None:
 # -- help, entry points, global options ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_help_documents_every_command_and_the_exit_codes(db):
     r = tk(db, "--help")
     assert r.code == 0
@@ -232,6 +233,7 @@ def test_help_documents_every_command_and_the_exit_codes(db):
     assert "TOKENKEEP_TOKEN" in v.out and "stdin" in v.out
 
 
+@pytest.mark.slow
 def test_console_script_and_module_agree_on_the_version(db):
     r = tk(None, "--version", owner=None)
     assert r.code == 0 and tokenkeep.__version__ in r.out
@@ -259,6 +261,7 @@ def test_default_db_comes_from_TOKENKEEP_DB_and_default_owner_is_the_os_user(tmp
         assert s.audit("zed")[0].actor == "zed"
 
 
+@pytest.mark.slow
 def test_json_is_accepted_before_and_after_the_command(db, store):
     store.create("alice", "a", {"device"})
     before = json.loads(tk(db, "--json", "list").out)
@@ -274,6 +277,7 @@ def test_unknown_option_and_unusable_database_are_one_line_errors(tmp_path):
 # -- create ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_create_prints_only_the_secret_on_stdout_and_details_on_stderr(db, store):
     r = tk(
         db,
@@ -300,6 +304,7 @@ def test_create_prints_only_the_secret_on_stdout_and_details_on_stderr(db, store
     assert timedelta(days=30) - timedelta(seconds=5) < lifetime <= timedelta(days=30)
 
 
+@pytest.mark.slow
 def test_create_with_comma_separated_scopes_and_an_expiry_date(db, store):
     day = date.today() + timedelta(days=10)
     r = tk(
@@ -345,6 +350,7 @@ def test_create_json_is_one_line_with_secret_and_token(db, store):
     assert store.verify(obj["secret"]).id == obj["token"]["id"]
 
 
+@pytest.mark.slow
 def test_create_rejects_bad_input_with_one_line_and_creates_nothing(db, store):
     store.create("alice", "taken", {"device"})
     past = (datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat()
@@ -378,6 +384,7 @@ def test_create_rejects_bad_input_with_one_line_and_creates_nothing(db, store):
     assert [t.name for t in store.list("alice")] == ["taken"]
 
 
+@pytest.mark.slow
 def test_create_secrets_out_writes_a_new_0600_file_and_never_overwrites(db, store, tmp_path):
     out = tmp_path / "secret.jsonl"
     r = tk(db, "create", "--name", "filed", "--scope", "device", "--secrets-out", str(out))
@@ -406,6 +413,7 @@ def write_csv(path: Path, rows: List[List[str]], header=("name", "scopes", "expi
     return str(path)
 
 
+@pytest.mark.slow
 def test_bulk_create_of_10000_rows_is_fast_with_per_row_expiry_and_a_0600_secrets_file(
     db, tmp_path
 ):
@@ -472,6 +480,7 @@ def test_bulk_create_without_secrets_file_prints_json_lines_and_honours_default_
     assert lines[1]["token"]["scopes"] == ["collection", "policy"]
 
 
+@pytest.mark.slow
 def test_bulk_create_is_all_or_nothing(db, store, tmp_path):
     store.create("alice", "existing", {"device"})
     good = [[f"ok-{i}", "device", ""] for i in range(50)]
@@ -493,6 +502,7 @@ def test_bulk_create_is_all_or_nothing(db, store, tmp_path):
         assert [t.name for t in store.list("alice")] == ["existing"], fragment
 
 
+@pytest.mark.slow
 def test_bulk_create_reports_unreadable_and_malformed_files(db, store, tmp_path):
     (tmp_path / "binary.csv").write_bytes(b"name,scopes\n\xff\xfe\x00bad\n")
     (tmp_path / "empty.csv").write_text("")
@@ -514,6 +524,7 @@ def test_bulk_create_reports_unreadable_and_malformed_files(db, store, tmp_path)
     assert store.list("alice") == []
 
 
+@pytest.mark.slow
 def test_bulk_create_shows_progress_on_a_terminal(db, tmp_path):
     src = write_csv(tmp_path / "p.csv", [[f"p{i}", "device", ""] for i in range(3000)])
     master, slave = pty.openpty()
@@ -557,6 +568,7 @@ def test_bulk_create_shows_progress_on_a_terminal(db, tmp_path):
 # -- list, show, edit ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_list_shows_a_readable_table_and_a_json_array(db, store):
     store.create("alice", "older", {"device"}, expires_in=timedelta(days=30))
     store.create("alice", "newer", {"policy:read", "collection"}, expires_in=timedelta(days=7))
@@ -580,6 +592,7 @@ def test_list_shows_a_readable_table_and_a_json_array(db, store):
     assert empty.code == 0 and empty.out == "" and "No tokens" in empty.err
 
 
+@pytest.mark.slow
 def test_show_finds_a_token_by_id_or_name_and_never_echoes_a_secret(db, store):
     issued = store.create("alice", "ci", {"device"})
     store.create("bob", "bobs", {"device"})
@@ -599,6 +612,7 @@ def test_show_finds_a_token_by_id_or_name_and_never_echoes_a_secret(db, store):
     assert issued.secret not in r.err
 
 
+@pytest.mark.slow
 def test_edit_changes_only_the_scopes(db, store):
     issued = store.create("alice", "ci", {"device", "policy"})
     r = tk(db, "edit", "ci", "--scope", "device:read")
@@ -622,6 +636,7 @@ def test_edit_changes_only_the_scopes(db, store):
 # -- revoke ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_revoke_without_a_terminal_needs_yes(db, store):
     issued = store.create("alice", "ci", {"device"})
     r = tk(db, "revoke", "ci")
@@ -637,6 +652,7 @@ def test_revoke_without_a_terminal_needs_yes(db, store):
     assert_one_line_error(tk(db, "revoke", "--yes"), 2, "token id")
 
 
+@pytest.mark.slow
 def test_revoke_asks_on_a_terminal_and_only_yes_revokes(db, store):
     issued = store.create("alice", "ci", {"device"})
     r = on_terminal(db, ["revoke", "ci"], "n")
@@ -651,6 +667,7 @@ def test_revoke_asks_on_a_terminal_and_only_yes_revokes(db, store):
     assert not store.check(issued.secret)
 
 
+@pytest.mark.slow
 def test_revoke_from_file_is_all_or_nothing_and_reads_ids_or_names(db, store, tmp_path):
     a, b, c = (store.create("alice", n, {"device"}) for n in ("a", "b", "c"))
     ids = tmp_path / "ids.txt"
@@ -687,6 +704,7 @@ def test_revoke_many_on_a_terminal_asks_once(db, store, tmp_path):
 # -- rotate ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_rotate_prints_a_new_secret_and_revokes_the_old_one(db, store):
     old = store.create("alice", "ci", {"device"})
     r = tk(db, "rotate", "ci")
@@ -707,6 +725,7 @@ def test_rotate_prints_a_new_secret_and_revokes_the_old_one(db, store):
 # -- verify ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_verify_exit_codes_from_stdin_and_from_the_environment(db, store):
     good = store.create("alice", "good", {"device:read"})
     revoked = store.create("alice", "gone", {"device"})
@@ -752,6 +771,7 @@ def test_verify_exit_codes_from_stdin_and_from_the_environment(db, store):
     assert store.get("alice", good.info.id).last_used_at is None
 
 
+@pytest.mark.slow
 def test_verify_json_and_refusals(db, store):
     good = store.create("alice", "good", {"device"})
     ok = json.loads(tk(db, "--json", "verify", "-s", "device:read", input=good.secret).out)
@@ -780,6 +800,7 @@ def test_verify_json_and_refusals(db, store):
 # -- expiring, purge, audit ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_expiring_lists_soon_to_expire_tokens(db, store):
     store.create("alice", "soon", {"device"}, expires_in=timedelta(days=3))
     store.create("alice", "later", {"device"}, expires_in=timedelta(days=20))
@@ -802,6 +823,7 @@ def test_expiring_lists_soon_to_expire_tokens(db, store):
     assert "No token" in tk(db, "expiring", "--within", "1h").err
 
 
+@pytest.mark.slow
 def test_purge_drops_revoked_and_expired_tokens_only(db, store):
     gone = store.create("alice", "gone", {"device"})
     store.revoke("alice", gone.info.id)
@@ -819,6 +841,7 @@ def test_purge_drops_revoked_and_expired_tokens_only(db, store):
     assert json.loads(tk(db, "--json", "purge").out) == {"purged": 0}  # nothing to confirm
 
 
+@pytest.mark.slow
 def test_audit_shows_changes_newest_first(db, store):
     issued = store.create("alice", "ci", {"device"})
     store.update_scopes("alice", issued.info.id, {"policy"})
@@ -858,6 +881,7 @@ main(sys.argv[1:])
 """
 
 
+@pytest.mark.slow
 def test_serve_hands_the_database_owner_host_and_port_to_the_admin_page(db):
     p = subprocess.run(
         [
@@ -889,6 +913,7 @@ def test_serve_hands_the_database_owner_host_and_port_to_the_admin_page(db):
     assert json.loads(p.stdout) == {"db": db, "user": "carol", "host": "127.0.0.1", "port": 8000}
 
 
+@pytest.mark.slow
 def test_serve_without_the_admin_page_is_a_one_line_error(db):
     p = subprocess.run(
         [sys.executable, "-c", _NO_ADMIN, "--db", db, "serve"],

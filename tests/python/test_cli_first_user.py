@@ -34,6 +34,7 @@ def test_a_bare_m_is_ambiguous(text):
         parse_duration(text)
 
 
+@pytest.mark.slow
 def test_expires_in_1m_is_refused_offering_min_and_mo(db, store):
     r = tk(db, "create", "--name", "ci", "--scope", "device", "--expires-in", "1m")
     assert r.code == 2, (r.code, r.out, r.err)
@@ -67,6 +68,7 @@ def test_tokenkeep_alone_prints_the_formatted_help():
     assert "\nCommands:\n" in r.out and "error" not in r.err
 
 
+@pytest.mark.server
 def test_serve_on_a_busy_port_exits_1_with_a_clear_message(db, store):
     import socket
 

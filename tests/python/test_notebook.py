@@ -14,6 +14,8 @@ import nbformat
 import pandas  # noqa: F401
 import pytest
 
+pytestmark = pytest.mark.server
+
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "admin.ipynb"
 KERNEL = "tokenkeep-test-python"
 

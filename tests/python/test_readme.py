@@ -29,6 +29,8 @@ from typing import List, Optional, Tuple
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 RUN = ("python", "bash", "sh", "console")

@@ -23,8 +23,11 @@ import textwrap
 import time
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
+import pytest
 import tokenkeep
 from tokenkeep import RevokedToken
+
+pytestmark = pytest.mark.slow
 
 SOAK = bool(os.environ.get("TOKENKEEP_SOAK"))
 ROUNDS = int(os.environ.get("TOKENKEEP_CRASH_ROUNDS", "150" if SOAK else "12"))

@@ -41,6 +41,8 @@ from tokenkeep import (
     RevokedToken,
 )
 
+pytestmark = pytest.mark.slow
+
 SOAK = bool(os.environ.get("TOKENKEEP_SOAK"))
 EXAMPLES = int(os.environ.get("TOKENKEEP_SM_EXAMPLES", "400" if SOAK else "40"))
 OWNERS = ["alice", "bob"]

@@ -33,7 +33,7 @@ from tokenkeep import (
 PG_PEPPER = "7e" * 32
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
 def db_path(request, tmp_path, monkeypatch) -> str:
     if request.param == "sqlite":
         return os.path.join(tmp_path, "tokens.db")

@@ -61,6 +61,7 @@ def test_scope_edit_in_another_process_is_seen_by_the_next_verify(db_path):
         assert store.verify(issued.secret, "device:read").scopes == {"device:read"}
 
 
+@pytest.mark.slow
 def test_four_processes_creating_concurrently_lose_nothing(db_path):
     tokenkeep.TokenStore(db_path).close()  # create schema and key file first
     code = textwrap.dedent(
@@ -95,6 +96,7 @@ def test_four_processes_creating_concurrently_lose_nothing(db_path):
                 assert store.check(secret, "device:read")
 
 
+@pytest.mark.slow
 def test_kill_9_during_creates_loses_no_returned_create(db_path):
     tokenkeep.TokenStore(db_path).close()
     code = textwrap.dedent(
@@ -237,6 +239,7 @@ def test_a_store_opened_through_a_symlink_shares_key_and_feed(tmp_path):
     assert not os.path.exists(link + ".key") and not os.path.exists(link + "-tkfeed")
 
 
+@pytest.mark.slow
 def test_closing_while_other_threads_verify_never_crashes(tmp_path):
     """close() races verifications that read the database and fail (the error path needs the
     engine after the GIL was released); run in a child so a crash fails this test."""
