@@ -1,15 +1,25 @@
-# The inner loop (issue 17), on a tree `make setup` built (after a C++ change, `make install`
-# rebuilds the module that pytest imports):
-#   make check   the engine's unit tests (ctest without PostgreSQL and the core dump) and the
-#                Python tests that need no PostgreSQL, browser, server process or seconds each
-#                (pytest markers, registered in pyproject.toml: pg, browser, server, slow)
+# The inner loop and the style checks (issue 17), on a tree `make setup` built (after a C++
+# change, `make install` rebuilds the module that pytest imports):
+#   make check   make lint, then the engine's unit tests (ctest without PostgreSQL and the core
+#                dump) and the Python tests that need no PostgreSQL, browser, server process or
+#                seconds each (pytest markers, registered in pyproject.toml: pg, browser,
+#                server, slow)
+#   make lint    clang-format on all C++, ruff check, ruff format --check (pinned in the `lint`
+#                extra); `make test` runs it first too
 # `make test` runs every test, marked or not, against a throwaway PostgreSQL cluster.
 CHECK_MARKERS := not pg and not browser and not server and not slow
 # PgStoreTest and the contract's PostgreSQL instances need a server; CoreDump.* gcores a child.
 CHECK_CTEST_EXCLUDE := PgStoreTest|/postgres$$|^CoreDump\.
+CPP_SOURCES = $(shell find cpp bindings tests benchmarks \( -name '*.cc' -o -name '*.h' \) | sort)
 
-.PHONY: check
+.PHONY: check lint
 
-check: cpp-build
+check: lint cpp-build
 	ctest --test-dir $(CPP_BUILD) -j2 -E '$(CHECK_CTEST_EXCLUDE)' --output-on-failure
 	$(PY) -m pytest -q -m "$(CHECK_MARKERS)"
+
+lint:
+	@echo "clang-format --dry-run -Werror ($(words $(CPP_SOURCES)) C++ files)"
+	@clang-format --dry-run -Werror $(CPP_SOURCES)
+	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/ruff format --check --quiet .

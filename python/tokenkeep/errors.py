@@ -6,7 +6,8 @@ one class below. No message ever contains a token secret.
 
 from __future__ import annotations
 
-from typing import AbstractSet, TypeVar
+from collections.abc import Set
+from typing import TypeVar
 
 E = TypeVar("E", bound="TokenkeepError")
 
@@ -76,8 +77,8 @@ class InsufficientScope(PermissionDenied):
         self,
         message: str = "token lacks a required scope",
         *,
-        required: AbstractSet[str] = frozenset(),
-        granted: AbstractSet[str] = frozenset(),
+        required: Set[str] = frozenset(),
+        granted: Set[str] = frozenset(),
     ) -> None:
         super().__init__(message)
         self.required = frozenset(required)

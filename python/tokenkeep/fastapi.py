@@ -31,7 +31,7 @@ which is cheaper than a hop to the threadpool (see ``benchmarks/guard_bench.py``
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Tuple, Union
+from collections.abc import Callable
 
 import fastapi
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
@@ -44,7 +44,7 @@ from .web.bearer import BearerError, authenticate, split_scopes
 
 __all__ = ["BearerDependency", "BearerHTTPException", "TokenGuard", "require_scopes"]
 
-StoreSource = Union[TokenStore, Callable[[], TokenStore]]
+StoreSource = TokenStore | Callable[[], TokenStore]
 
 
 class BearerHTTPException(fastapi.HTTPException):
@@ -68,7 +68,7 @@ class TokenGuard:
     """
 
     def __init__(
-        self, store: StoreSource, *, realm: Optional[str] = None, threadpool: bool = False
+        self, store: StoreSource, *, realm: str | None = None, threadpool: bool = False
     ) -> None:
         if not isinstance(store, TokenStore) and not callable(store):
             raise TypeError("store must be a tokenkeep.TokenStore or a function returning one")
@@ -104,7 +104,7 @@ class BearerDependency(SecurityBase):
     """
 
     def __init__(
-        self, store: StoreSource, scopes: Tuple[str, ...], *, realm: Optional[str], threadpool: bool
+        self, store: StoreSource, scopes: tuple[str, ...], *, realm: str | None, threadpool: bool
     ) -> None:
         self.model = HTTPBearerModel(description="tokenkeep personal access token")
         self.scheme_name = "tokenkeep"
@@ -133,9 +133,7 @@ class BearerDependency(SecurityBase):
             raise BearerHTTPException(failure) from None
 
 
-def require_scopes(
-    *scopes: str, store: StoreSource, realm: Optional[str] = None
-) -> BearerDependency:
+def require_scopes(*scopes: str, store: StoreSource, realm: str | None = None) -> BearerDependency:
     """Shortcut for ``TokenGuard(store, realm=realm).require(*scopes)``.
 
     >>> @app.get("/api/policies")

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import tokenkeep
 
-T0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 PG_FIXTURES = {"pg_url"}
@@ -41,8 +41,18 @@ def db_path(tmp_path) -> str:
 
 
 @pytest.fixture
-def clock() -> tokenkeep.ManualClock:
-    return tokenkeep.ManualClock(T0)
+def db(db_path) -> str:
+    """db_path under the name the CLI tests pass to the command line (``tk(db, ...)``)."""
+    return db_path
+
+
+@pytest.fixture
+def clock(request) -> tokenkeep.ManualClock | None:
+    """A ManualClock at the test module's ``CLOCK_START`` (T0 unless the module says), or None,
+    the real clock, where a module sets ``CLOCK_START = None`` (the CLI tests: the command
+    line runs in a subprocess and reads the real time)."""
+    start = getattr(request.module, "CLOCK_START", T0)
+    return None if start is None else tokenkeep.ManualClock(start)
 
 
 @pytest.fixture

@@ -20,9 +20,10 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from test_admin_page import BASE, START, clock, store  # noqa: F401 - the page tests' fixtures
+from test_admin_page import BASE, START
 from tokenkeep.web.admin import create_app
 
+CLOCK_START = START  # the page tests' clock (conftest's clock and store fixtures read it)
 PAGE = "/profile/access-tokens"
 ONLY_READ = "In the last 30 days this token used only device:read."
 

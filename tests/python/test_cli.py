@@ -17,14 +17,16 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Dict, List, Optional
 
 import pytest
 import tokenkeep
 from tokenkeep import ManualClock, TokenStore
 
+# The conftest's clock and store fixtures use the real clock here: the CLI runs in a subprocess
+# and reads the real time.
+CLOCK_START = None
 SECRET_RE = re.compile(r"^tk_[A-Za-z0-9]{40,}$")
 TOKEN_KEYS = {"id", "owner", "name", "scopes", "created_at", "expires_at", "last_used_at"}
 EVENT_KEYS = {
@@ -48,7 +50,7 @@ class Result:
     err: str
 
 
-def _env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -58,24 +60,13 @@ def _env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     return env
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "tokens.db")
-
-
-@pytest.fixture
-def store(db: str):
-    with TokenStore(db) as s:
-        yield s
-
-
 def tk(
-    db: Optional[str],
+    db: str | None,
     *args: str,
-    owner: Optional[str] = "alice",
-    input: Optional[str] = None,
-    env: Optional[Dict[str, str]] = None,
-    cwd: Optional[str] = None,
+    owner: str | None = "alice",
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
 ) -> Result:
     """Run the CLI; --db and --owner come first unless None."""
     cmd = [sys.executable, "-m", "tokenkeep"]
@@ -109,11 +100,11 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def tk_tty(
-    db: Optional[str],
+    db: str | None,
     *args: str,
-    owner: Optional[str] = "alice",
+    owner: str | None = "alice",
     columns: int = 120,
-    env: Optional[Dict[str, str]] = None,
+    env: dict[str, str] | None = None,
 ) -> Result:
     """Run the CLI with stdout on a pseudo-terminal ``columns`` wide (stderr piped): what a
     person sees. ``out`` has colours removed and line ends as ``\n``."""
@@ -147,7 +138,7 @@ def tk_tty(
     return Result(p.returncode, text, err)
 
 
-def on_terminal(db: str, args: List[str], answer: str, owner: str = "alice") -> Result:
+def on_terminal(db: str, args: list[str], answer: str, owner: str = "alice") -> Result:
     """Run the CLI with stdin, stdout and stderr on a pseudo-terminal; type ``answer`` at the
     first [y/N] prompt."""
     master, slave = pty.openpty()
@@ -320,9 +311,7 @@ def test_create_with_comma_separated_scopes_and_an_expiry_date(db, store):
     assert r.code == 0, r.err
     info = store.verify(r.out.strip(), "device:read", "policy:read")
     assert info.scopes == {"device:read", "policy:read"}
-    assert info.expires_at == datetime(
-        day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc
-    )
+    assert info.expires_at == datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
     r = tk(
         db,
         "create",
@@ -335,7 +324,7 @@ def test_create_with_comma_separated_scopes_and_an_expiry_date(db, store):
     )
     assert r.code == 0, r.err
     assert store.verify(r.out.strip()).expires_at == datetime(
-        day.year, day.month, day.day, 10, tzinfo=timezone.utc
+        day.year, day.month, day.day, 10, tzinfo=UTC
     )
 
 
@@ -353,7 +342,7 @@ def test_create_json_is_one_line_with_secret_and_token(db, store):
 @pytest.mark.slow
 def test_create_rejects_bad_input_with_one_line_and_creates_nothing(db, store):
     store.create("alice", "taken", {"device"})
-    past = (datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat()
+    past = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
     too_far = (date.today() + timedelta(days=400)).isoformat()
     cases = [
         (
@@ -404,7 +393,7 @@ def test_create_secrets_out_writes_a_new_0600_file_and_never_overwrites(db, stor
 # -- bulk create -----------------------------------------------------------------------------
 
 
-def write_csv(path: Path, rows: List[List[str]], header=("name", "scopes", "expires")) -> str:
+def write_csv(path: Path, rows: list[list[str]], header=("name", "scopes", "expires")) -> str:
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         if header:
@@ -452,7 +441,7 @@ def test_bulk_create_of_10000_rows_is_fast_with_per_row_expiry_and_a_0600_secret
                 assert abs(life - timedelta(days=7)) < timedelta(seconds=5)
             else:
                 assert info.expires_at == datetime(
-                    day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc
+                    day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC
                 )
     # The same secrets file names the tokens to revoke, all in one go.
     started = time.monotonic()
@@ -730,7 +719,7 @@ def test_verify_exit_codes_from_stdin_and_from_the_environment(db, store):
     good = store.create("alice", "good", {"device:read"})
     revoked = store.create("alice", "gone", {"device"})
     store.revoke("alice", revoked.info.id)
-    past = ManualClock(datetime.now(timezone.utc) - timedelta(days=10))
+    past = ManualClock(datetime.now(UTC) - timedelta(days=10))
     with TokenStore(db, clock=past) as old_store:
         expired = old_store.create("alice", "old", {"device"}, expires_in=timedelta(days=1))
     mistyped = good.secret[:-1] + ("A" if good.secret[-1] != "A" else "B")

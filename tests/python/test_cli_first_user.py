@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from test_cli import db, store, tk, tk_tty, write_csv  # noqa: F401  (fixtures; tk runs the CLI)
+from test_cli import CLOCK_START, tk, tk_tty, write_csv  # noqa: F401 - the CLI's real clock
 from tokenkeep.cli import parse_duration
 
 
 @pytest.mark.parametrize(
-    "text, expected",
+    ("text", "expected"),
     [
         ("90min", timedelta(minutes=90)),
         ("3mo", timedelta(days=90)),

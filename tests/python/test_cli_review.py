@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from test_cli import db, store, tk  # noqa: F401  (fixtures; tk runs the CLI in a subprocess)
+from test_cli import CLOCK_START, tk  # noqa: F401 - the CLI's real clock
 from tokenkeep.cli import EXIT_USAGE as EXIT_USAGE_CODE
 
 

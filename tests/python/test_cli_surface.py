@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import tokenkeep
-from test_cli import _env, assert_one_line_error, db, store, tk, tk_tty, write_csv  # noqa: F401
+from test_cli import CLOCK_START, _env, assert_one_line_error, tk, tk_tty, write_csv  # noqa: F401
 from tokenkeep import TokenStore
 
 BIN = str(Path(sys.executable).parent)

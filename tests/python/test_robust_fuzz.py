@@ -198,10 +198,11 @@ def test_random_required_scopes_are_a_typed_answer(world, scopes):
     ValueError-type error for the scopes — never a crash or another exception."""
     try:
         info = world.store.verify(world.live, *scopes)
+    # Either outcome is allowed (pytest.raises cannot say so); the assertions check which.
     except InsufficientScope as e:
-        assert e.required and not e.required <= e.granted
+        assert e.required and not e.required <= e.granted  # noqa: PT017
     except (UnknownScope, InvalidArgument) as e:
-        assert isinstance(e, ValueError)
+        assert isinstance(e, ValueError)  # noqa: PT017
     else:
         assert info.name == "live"
     result = (

@@ -12,9 +12,9 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 
 import pytest
-import tomllib
 import yaml
 from leak_corpus import bad_checksum, make_world, one_char_changed
 from tokenkeep.errors import InvalidArgument

@@ -101,7 +101,7 @@ def test_all_owners_lists_every_owner(lst):
 
 
 @pytest.mark.parametrize(
-    "kwargs, field",
+    ("kwargs", "field"),
     [
         ({"state": "revoked"}, "state"),
         ({"sort": "size"}, "sort"),

@@ -84,7 +84,7 @@ def test_four_processes_creating_concurrently_lose_nothing(db_path):
         for i in range(4)
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
-    for p, (out, err) in zip(procs, outputs):
+    for p, (_out, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, err
         assert "locked" not in err
     with tokenkeep.TokenStore(db_path) as store:

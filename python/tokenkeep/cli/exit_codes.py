@@ -8,7 +8,6 @@ errors.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Tuple
 
 from ..errors import (
     ExpiredToken,
@@ -61,7 +60,7 @@ EXIT_HELP = "\b\nExit codes:\n" + "\n".join(
     f"  {code}  {text}" for code, text in EXIT_CODES.items()
 )
 
-ERROR_CODES: Sequence[Tuple[type, int]] = (
+ERROR_CODES: Sequence[tuple[type, int]] = (
     (InvalidToken, EXIT_INVALID),
     (ExpiredToken, EXIT_EXPIRED),
     (RevokedToken, EXIT_REVOKED),

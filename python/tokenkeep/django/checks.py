@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
@@ -24,7 +24,7 @@ HANDLER = "tokenkeep.django.exception_handler"
 
 
 @checks.register("tokenkeep")
-def check_settings(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
+def check_settings(app_configs: Any = None, **_: Any) -> list[checks.CheckMessage]:
     try:
         tokenkeep_settings()
     except ImproperlyConfigured as e:
@@ -33,7 +33,7 @@ def check_settings(app_configs: Any = None, **_: Any) -> List[checks.CheckMessag
 
 
 @checks.register("tokenkeep")
-def check_scope_names(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
+def check_scope_names(app_configs: Any = None, **_: Any) -> list[checks.CheckMessage]:
     rules = [r for r in rules_in_use() if r.all_scopes()]
     if not rules:
         return []
@@ -55,7 +55,7 @@ def check_scope_names(app_configs: Any = None, **_: Any) -> List[checks.CheckMes
 
 
 @checks.register("tokenkeep")
-def check_exception_handler(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
+def check_exception_handler(app_configs: Any = None, **_: Any) -> list[checks.CheckMessage]:
     if not apps.is_installed("rest_framework"):
         return []
     handler = getattr(settings, "REST_FRAMEWORK", {}).get("EXCEPTION_HANDLER")

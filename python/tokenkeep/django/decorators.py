@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, Callable, Optional, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest
@@ -34,8 +35,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def require_token(
     *scopes: str,
-    read: Optional[ScopeSpec] = None,
-    write: Optional[ScopeSpec] = None,
+    read: ScopeSpec | None = None,
+    write: ScopeSpec | None = None,
     **methods: ScopeSpec,
 ) -> Callable[[F], F]:
     """A view decorator; see the module docstring. ``require_token()``: any valid token."""

@@ -8,8 +8,8 @@ then the owner -> user mapping. Failures are :class:`~tokenkeep.web.bearer.Beare
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Callable, Optional, Tuple
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, JsonResponse
@@ -24,10 +24,10 @@ from .store import get_store
 __all__ = ["authenticate_request", "bearer_response", "user_for_owner"]
 
 
-UserMapping = Callable[[str], Optional[Any]]
+UserMapping = Callable[[str], Any | None]
 
 
-def user_for_owner(owner: str, mapping: Optional[UserMapping] = None) -> Optional[Any]:
+def user_for_owner(owner: str, mapping: UserMapping | None = None) -> Any | None:
     """The active user a token's owner stands for, or None (the token is then refused).
 
     ``mapping`` (a callable ``owner -> user or None``), else ``settings.TOKENKEEP["USER"]``
@@ -49,7 +49,7 @@ def user_for_owner(owner: str, mapping: Optional[UserMapping] = None) -> Optiona
     return user
 
 
-def _store(realm: Optional[str]) -> TokenStore:
+def _store(realm: str | None) -> TokenStore:
     try:
         return get_store()
     except StoreError:
@@ -69,8 +69,8 @@ def verify_request(request: HttpRequest, scopes: Sequence[str] = ()) -> TokenInf
 
 
 def authenticate_request(
-    request: HttpRequest, scopes: Sequence[str] = (), *, users: Optional[UserMapping] = None
-) -> Tuple[Any, TokenInfo]:
+    request: HttpRequest, scopes: Sequence[str] = (), *, users: UserMapping | None = None
+) -> tuple[Any, TokenInfo]:
     """``(user, TokenInfo)`` for a request whose bearer token is good and grants ``scopes``
     and whose owner is an active user (``users``: see :func:`user_for_owner`); else
     :class:`BearerError` (401 ``invalid_token`` for a refused owner, as for a wrong token)."""

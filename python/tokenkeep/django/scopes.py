@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from typing import Dict, List, Optional, Tuple, Union
 
 from ..web.bearer import split_scopes
 
@@ -25,10 +24,10 @@ __all__ = ["ScopeRule", "SAFE_METHODS", "rules_in_use"]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _METHODS = SAFE_METHODS | {"POST", "PUT", "PATCH", "DELETE", "TRACE", "CONNECT"}
 
-ScopeSpec = Union[str, Sequence[str]]
+ScopeSpec = str | Sequence[str]
 
 
-def _scopes(value: ScopeSpec, what: str) -> Tuple[str, ...]:
+def _scopes(value: ScopeSpec, what: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return split_scopes((value,))
     if not isinstance(value, (list, tuple, set, frozenset)):
@@ -46,14 +45,14 @@ class ScopeRule:
     def __init__(
         self,
         scopes: Sequence[str] = (),
-        read: Optional[ScopeSpec] = None,
-        write: Optional[ScopeSpec] = None,
+        read: ScopeSpec | None = None,
+        write: ScopeSpec | None = None,
         **methods: ScopeSpec,
     ) -> None:
         self.default = split_scopes(tuple(scopes))
         self.read = None if read is None else _scopes(read, "read")
         self.write = None if write is None else _scopes(write, "write")
-        self.methods: Dict[str, Tuple[str, ...]] = {}
+        self.methods: dict[str, tuple[str, ...]] = {}
         for method, value in methods.items():
             if method not in _METHODS:
                 raise TypeError(
@@ -64,7 +63,7 @@ class ScopeRule:
         self.where = ""  # who uses it, for the system check's message
         _RULES.add(self)
 
-    def for_method(self, method: str) -> Tuple[str, ...]:
+    def for_method(self, method: str) -> tuple[str, ...]:
         """The scopes a request with this HTTP method needs (empty: any valid token)."""
         method = method.upper()
         found = self.methods.get(method)
@@ -77,7 +76,7 @@ class ScopeRule:
             return self.write
         return self.default
 
-    def all_scopes(self) -> Tuple[str, ...]:
+    def all_scopes(self) -> tuple[str, ...]:
         """Every scope named anywhere in the rule (for checking names against the vocabulary)."""
         out = list(self.default) + list(self.read or ()) + list(self.write or ())
         for scopes in self.methods.values():
@@ -97,7 +96,7 @@ class ScopeRule:
 _RULES: weakref.WeakSet[ScopeRule] = weakref.WeakSet()
 
 
-def rules_in_use() -> List[ScopeRule]:
+def rules_in_use() -> list[ScopeRule]:
     """Every rule made so far (HasScopes classes and require_token views alive), for the
     system check that names a scope the store's vocabulary does not know."""
     return list(_RULES)

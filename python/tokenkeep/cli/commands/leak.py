@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Dict, Optional
+from typing import Any
 
 import click
 
@@ -20,7 +20,7 @@ _SAYS = {
 }
 
 
-def finding_json(f: LeakFinding) -> Dict[str, Any]:
+def finding_json(f: LeakFinding) -> dict[str, Any]:
     t = f.token
     return {
         "token_id": f.token_id,
@@ -51,7 +51,7 @@ def _read(path: str) -> bytes:
     help="Where the text was found, for the audit log (default: FILE or stdin).",
 )
 @pass_app
-def leak(app: App, file: str, dry_run: bool, source: Optional[str]) -> None:
+def leak(app: App, file: str, dry_run: bool, source: str | None) -> None:
     """Revoke every live token found in FILE (default: stdin), whatever its owner.
 
     Any text will do: a log, a paste, a diff, binary. A token counts only if its checksum is
