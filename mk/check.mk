@@ -4,8 +4,9 @@
 #                dump) and the Python tests that need no PostgreSQL, browser, server process or
 #                seconds each (pytest markers, registered in pyproject.toml: pg, browser,
 #                server, slow)
-#   make lint    clang-format on all C++, ruff check, ruff format --check (pinned in the `lint`
-#                extra); `make test` runs it first too
+#   make lint    clang-format on all C++, ruff check, ruff format --check, mypy on
+#                python/tokenkeep (ruff and mypy pinned in the `lint` extra); `make test` runs
+#                it first too
 # `make test` runs every test, marked or not, against a throwaway PostgreSQL cluster.
 CHECK_MARKERS := not pg and not browser and not server and not slow
 # PgStoreTest and the contract's PostgreSQL instances need a server; CoreDump.* gcores a child.
@@ -23,3 +24,4 @@ lint:
 	@clang-format --dry-run -Werror $(CPP_SOURCES)
 	$(VENV)/bin/ruff check --quiet .
 	$(VENV)/bin/ruff format --check --quiet .
+	$(VENV)/bin/mypy

@@ -1,18 +1,22 @@
 """Type stubs for tokenkeep._core, the native engine (private: use the tokenkeep package).
 
 Records cross as tuples in TokenInfo's field order, built as tokenkeep.TokenInfo and
-tokenkeep.IssuedToken once record_types() registered them (tokenkeep.store does):
+tokenkeep.IssuedToken once record_types() registered them (tokenkeep.store does, on import):
 (id, owner, name, scopes, created_at, expires_at, last_used_at) with aware UTC datetimes.
+So these stubs name the record types themselves.
 """
 
 import builtins
 from collections.abc import Sequence
 from datetime import datetime
 
+from tokenkeep.errors import TokenkeepError
+from tokenkeep.models import IssuedToken, TokenInfo
+
 SCHEMA_VERSION: int
 TOKEN_BODY_LENGTH: int
 
-RecordTuple = tuple[str, str, str, frozenset[str], datetime, datetime | None, datetime | None]
+RecordTuple = TokenInfo  # built natively as TokenInfo (record_types)
 AuditTuple = tuple[
     int, datetime, str, str, str | None, str, str, frozenset[str], frozenset[str], str
 ]
@@ -33,7 +37,7 @@ class Verified:
 class Verifier:
     """The verification fast path of one TokenStore."""
 
-    def verify(self, token: str | bytes, *scopes: str) -> object: ...
+    def verify(self, token: str | bytes, *scopes: str) -> TokenInfo: ...
     def check(self, token: str | bytes, *scopes: str) -> bool: ...
     def close(self) -> None: ...
     def info_count(self) -> int: ...
@@ -73,12 +77,12 @@ class Engine:
         expiry_kind: int,
         expiry_us: int,
         actor: str,
-    ) -> builtins.list[tuple[str, RecordTuple]]: ...
+    ) -> builtins.list[IssuedToken]: ...
     def get(self, owner: str, token_id: str) -> RecordTuple: ...
     def list(self, owner: str) -> builtins.list[RecordTuple]: ...
     def create_problems(
         self, owner: str, name: str, scopes: builtins.list[str], expiry_kind: int, expiry_us: int
-    ) -> builtins.list[Exception]: ...
+    ) -> builtins.list[TokenkeepError]: ...
     def query(
         self,
         owner: str | None,
@@ -102,7 +106,7 @@ class Engine:
         actor: str,
         expiry_kind: int | None = None,
         expiry_us: int = 0,
-    ) -> tuple[str, RecordTuple]: ...
+    ) -> IssuedToken: ...
     def required_mask(self, scopes: Sequence[str]) -> int: ...
     def verify(self, token: str | bytes, required_mask: int) -> Verified: ...
     def check(self, token: str | bytes, required_mask: int) -> bool: ...

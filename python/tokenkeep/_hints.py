@@ -38,4 +38,4 @@ def note_token(error: BaseException, token: object) -> None:
     if add_note is not None:
         add_note(f"hint: {hint}")
     else:
-        error.__notes__ = [f"hint: {hint}"]  # type: ignore[attr-defined]
+        error.__notes__ = [f"hint: {hint}"]

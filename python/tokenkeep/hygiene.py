@@ -41,8 +41,12 @@ def _label(value: str | None, what: str) -> str:
 class StoreHygiene:
     """Mixed into :class:`TokenStore` (which provides ``_e`` and ``_actor``)."""
 
-    _e: _core.Engine
     _actor: Callable[[str | None], str]
+
+    if TYPE_CHECKING:
+
+        @property
+        def _e(self) -> _core.Engine: ...
 
     # -- leak response -----------------------------------------------------------------------
 

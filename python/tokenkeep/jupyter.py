@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import AuditEvent, TokenInfo
@@ -96,7 +96,7 @@ def _when(when: datetime | None, now: datetime, never: str = "never") -> str:
     )
 
 
-def _table(headers: Sequence[str], rows: list[tuple[tuple[str, str], ...]]) -> str:
+def _table(headers: Sequence[str], rows: Sequence[tuple[tuple[str, str], ...]]) -> str:
     """rows hold (already escaped html, css class) cells."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(
@@ -216,6 +216,7 @@ def to_dataframe(items: Iterable[object], now: datetime | None = None):  # -> pa
 
     items = list(items)
     if items and all(isinstance(i, AuditEvent) for i in items):
+        events = cast("list[AuditEvent]", items)
         df = pd.DataFrame(
             [
                 (
@@ -230,12 +231,13 @@ def to_dataframe(items: Iterable[object], now: datetime | None = None):  # -> pa
                     tuple(sorted(e.new_scopes)),
                     e.detail,
                 )
-                for e in items
+                for e in events
             ],
             columns=list(EVENT_COLUMNS),
         )
         df["at"] = pd.to_datetime(df["at"], utc=True)
         return df
+    tokens = cast("list[TokenInfo]", items)  # TokenInfo or alike: what list() returns
     df = pd.DataFrame(
         [
             (
@@ -247,7 +249,7 @@ def to_dataframe(items: Iterable[object], now: datetime | None = None):  # -> pa
                 t.expires_at,
                 t.last_used_at,
             )
-            for t in items
+            for t in tokens
         ],
         columns=list(TOKEN_COLUMNS),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = [
     "TokenInfo",
@@ -71,7 +71,8 @@ class IssuedToken(NamedTuple):
     def __repr__(self) -> str:
         return f"IssuedToken(secret=<hidden>, info={self.info!r})"
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        return self.__repr__()
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class TokenList(list[TokenInfo]):
 
         return tokens_html(self)
 
-    def to_dataframe(self):  # -> pandas.DataFrame
+    def to_dataframe(self) -> Any:  # a pandas.DataFrame (pandas is optional and untyped)
         """These tokens as a pandas DataFrame: :func:`tokenkeep.jupyter.to_dataframe`."""
         from .jupyter import to_dataframe
 
@@ -143,7 +144,7 @@ class AuditLog(list[AuditEvent]):
 
         return audit_html(self)
 
-    def to_dataframe(self):  # -> pandas.DataFrame
+    def to_dataframe(self) -> Any:  # a pandas.DataFrame (pandas is optional and untyped)
         """These events as a pandas DataFrame: :func:`tokenkeep.jupyter.to_dataframe`."""
         from .jupyter import to_dataframe
 

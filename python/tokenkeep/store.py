@@ -8,8 +8,9 @@ import gc
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from . import _core
 from ._time import duration_us, to_us
@@ -32,7 +33,7 @@ _core.record_types(TokenInfo, IssuedToken)
 
 
 @contextlib.contextmanager
-def _no_gc():
+def _no_gc() -> Iterator[None]:
     """Pauses the cyclic garbage collector (bulk calls allocate only acyclic tuples)."""
     was = gc.isenabled()
     gc.disable()
@@ -128,7 +129,7 @@ def _nfc(name: str) -> str:
     return name if name.isascii() else unicodedata.normalize("NFC", name)
 
 
-def _names_nfc(items):
+def _names_nfc(items: Sequence[Any]) -> Sequence[Any]:
     """The items with NFC names; the same object when every name already is (the usual case)."""
     out = None
     for i, item in enumerate(items):
@@ -257,7 +258,7 @@ class TokenStore(StoreHygiene):
         max_us = 0 if max_lifetime is None else duration_us(max_lifetime, "max_lifetime")
         if max_lifetime is not None and max_us <= 0:
             raise InvalidArgument("max_lifetime must be positive (or None for no cap)")
-        options = {
+        options: dict[str, Any] = {
             "prefix": prefix,
             "vocabulary": _vocabulary(vocabulary),
             "default_lifetime_us": duration_us(default_lifetime, "default_lifetime"),
@@ -292,9 +293,9 @@ class TokenStore(StoreHygiene):
         self._max_lifetime = max_lifetime
         # The hot path: verify/check are the native Verifier's own methods, bound on the
         # instance (they shadow the documented methods below, which call the same thing).
-        self._fast = _core.verifier_new(self._engine, max(1024, min(cache_size, 65_536)))
-        self.verify = self._fast.verify  # type: ignore[method-assign]
-        self.check = self._fast.check  # type: ignore[method-assign]
+        self._fast = _core.verifier_new(self._e, max(1024, min(cache_size, 65_536)))
+        self.verify = self._fast.verify  # type: ignore[method-assign, assignment]
+        self.check = self._fast.check  # type: ignore[method-assign, assignment]
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -423,7 +424,7 @@ class TokenStore(StoreHygiene):
     def create_many(
         self,
         owner: str,
-        tokens: Iterable[tuple[str, Scopes]],
+        tokens: Iterable[tuple[str, Scopes] | tuple[str, Scopes, timedelta | datetime | None]],
         *,
         expires_in: timedelta | None = None,
         expires_at: datetime | None = None,
@@ -441,15 +442,17 @@ class TokenStore(StoreHygiene):
         with _no_gc():  # tens of thousands of small tuples: no collection passes midway
             return self._create_many(owner, tokens, kind, value, actor)
 
-    def _create_many(self, owner, tokens, kind, value, actor) -> builtins.list[IssuedToken]:
-        items = tokens if isinstance(tokens, (list, tuple)) else list(tokens)
+    def _create_many(
+        self, owner: str, tokens: Iterable[Any], kind: int, value: int, actor: str | None
+    ) -> builtins.list[IssuedToken]:
+        items: Sequence[Any] = tokens if isinstance(tokens, (list, tuple)) else list(tokens)
         items = _names_nfc(items)
         if any(len(item) == 3 for item in items if isinstance(item, (tuple, list))):
             items = [self._with_expiry(item, kind, value) for item in items]
         # The engine converts and checks the items (names, scopes) natively.
         return self._e.create_many(_text(owner, "owner"), items, kind, value, self._actor(actor))
 
-    def _with_expiry(self, item, kind: int, value: int):
+    def _with_expiry(self, item: Any, kind: int, value: int) -> Any:
         """(name, scopes, expiry) -> (name, scopes, kind, value); other items unchanged."""
         if not isinstance(item, (tuple, list)) or len(item) != 3:
             return item
@@ -519,7 +522,7 @@ class TokenStore(StoreHygiene):
             and limit is None
             and offset == 0
         )
-        if plain:
+        if plain and owner is not None:  # (plain implies an owner; this tells mypy)
             rows = self._e.list(owner)
             return TokenList(rows, total=len(rows), limit=None, offset=0)
         if not isinstance(descending, bool):

@@ -10,8 +10,6 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-import click
-
 from ..errors import InvalidArgument, NameTaken, TokenkeepError, UnknownScope
 from ..store import TokenStore
 from .argtypes import parse_expiry, split_scopes
@@ -153,7 +151,7 @@ def create_bulk(
         if app.as_json:  # one JSON document, as every command: an array of {"secret", "token"}
             print_json([issued_json(t) for t in issued])
         else:  # the secrets file's format: one JSON object per line
-            write_secrets(click.get_text_stream("stdout"), issued)
+            write_secrets(sys.stdout, issued)
         info(
             f"Created {len(issued)} tokens; their secrets are the JSON lines on stdout, shown only once."
         )

@@ -118,8 +118,9 @@ def resolve(app: App, token: str) -> TokenInfo:
             f"{by_name.id}; pass the id of the one you mean ({by_id.id} or {by_name.id})",
             EXIT_USAGE,
         )
-    if by_id is not None or by_name is not None:
-        return by_id or by_name
+    found = by_id if by_id is not None else by_name
+    if found is not None:
+        return found
     raise CliError(
         f"no token with id or name '{token}' for owner '{app.owner}'; "
         "run 'tokenkeep list' to see your tokens",

@@ -71,6 +71,6 @@ def require_token(
 
         guarded.csrf_exempt = True
         guarded.tokenkeep_scopes = rule
-        return guarded  # type: ignore[return-value]
+        return guarded
 
     return decorate

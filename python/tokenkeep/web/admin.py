@@ -40,7 +40,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -70,7 +70,7 @@ def create_app(
     *,
     current_user: CurrentUser,
     title: str = "tokenkeep",
-    allowed_hosts: Sequence[str] | None = None,
+    allowed_hosts: Iterable[str] | None = None,
     secure_cookies: bool | None = None,
 ) -> fastapi.FastAPI:
     """The Access Token page as an ASGI application over ``store``.
@@ -129,7 +129,7 @@ def create_app(
     ):
         cookie = request.cookies.get(CSRF_COOKIE)
         fresh = not Csrf.cookie_usable(cookie)
-        if fresh:
+        if fresh or cookie is None:  # (a missing cookie is never usable; this tells mypy)
             cookie = csrf.new_cookie()
         context.update(
             title=title,
@@ -283,7 +283,7 @@ def serve(db_path: str, *, user: str, host: str = "127.0.0.1", port: int = 8000)
         raise InvalidArgument("serve() needs the name of the signed-in user")
     _port_check(host, port)
     store = TokenStore(db_path)
-    allowed = set(LOOPBACK_NAMES) | {host.lower(), f"[{host.lower()}]"}
+    allowed: set[str] | None = set(LOOPBACK_NAMES) | {host.lower(), f"[{host.lower()}]"}
     if host in ("0.0.0.0", "::", ""):
         allowed = None  # listening everywhere: any Host is legitimate
         log.warning(

@@ -174,7 +174,7 @@ def single_authorization(
 
 def authenticate(
     store: TokenStore,
-    authorization: str | None,
+    authorization: str | Sequence[str] | None,
     query_string: bytes | str,
     scopes: Sequence[str] = (),
     *,

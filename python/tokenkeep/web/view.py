@@ -283,7 +283,7 @@ def token_page(
             "href": listing.query(sort=sort, dir="desc" if descending else "asc", page=1),
             "aria": ("descending" if listing.descending else "ascending") if active else "none",
         }
-    chosen = {}
+    chosen: dict[str, Row | None] = {}
     for action in ("edit", "revoke", "rotate"):
         wanted = str(params.get(action, "") or "")
         match = next((r for r in rows if r.info.id == wanted and r.editable), None)

@@ -50,7 +50,7 @@ class Command(BaseCommand):
             options.args = list(sys.argv[2:] if args is None else args)
             return options
 
-        parser.parse_args = parse_args  # type: ignore[method-assign]
+        parser.parse_args = parse_args
         return parser
 
     def run_from_argv(self, argv: list[str]) -> None:
