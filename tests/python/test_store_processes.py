@@ -273,3 +273,16 @@ def test_closing_while_other_threads_verify_never_crashes(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "survived"
+
+
+ONE_SQLITE = os.path.join(os.path.dirname(__file__), "..", "wheel", "one_sqlite.py")
+
+
+def test_closing_a_store_keeps_the_locks_of_pythons_sqlite3_in_the_same_process():
+    """One SQLite per process (ARCHITECTURE, "SQLite"): a sqlite3 connection's write lock
+    survives a tokenkeep store opening and closing the same file, as another process sees.
+    tests/wheel/check_wheel.sh runs the same script on the wheel, and on a wheel with SQLite
+    bundled, where it fails."""
+    r = subprocess.run([sys.executable, ONE_SQLITE], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("ok: one SQLite in the process"), r.stdout
