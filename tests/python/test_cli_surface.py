@@ -341,3 +341,22 @@ def test_the_scopes_command_lists_the_stores_vocabulary(tmp_path):
     assert json.loads(tk(db, "--json", "scopes").out) == [
         {"name": "fleet", "actions": ["read", "admin"]}
     ]
+
+
+def test_a_taken_name_is_the_same_json_error_on_sqlite_and_postgresql(db, store, pg_url):
+    """The engine's NameTaken is one error on every backend (code, message, field), so the
+    --json error a script parses does not depend on where the tokens live."""
+    pepper = "5a" * 32
+    store.create("alice", "ci", {"device"})
+    with TokenStore(pg_url, pepper=pepper) as pg:
+        pg.create("alice", "ci", {"device"})
+    args = ("--json", "create", "--name", "ci", "--scope", "device")
+    on_sqlite = tk(db, *args)
+    on_pg = tk(pg_url, *args, env={"TOKENKEEP_PEPPER": pepper})
+    for r in (on_sqlite, on_pg):
+        assert r.code == 8 and r.out == "", (r.code, r.out, r.err)
+    errors = [json.loads(r.err) for r in (on_sqlite, on_pg)]
+    assert errors[0] == errors[1], errors
+    assert errors[0]["error"]["code"] == "name_taken"
+    assert errors[0]["error"]["field"] == "--name"
+    assert errors[0]["error"]["message"].startswith("a token named 'ci' already exists")
