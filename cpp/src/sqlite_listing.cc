@@ -5,13 +5,14 @@
 
 #include "listing_order.h"
 #include "repository_rules.h"
+#include "sqlite_connection.h"
 
 namespace tokenkeep {
 
 // Each text is planned for its own index use: a filter left out is not in the text, so an
 // index that lacks its column still covers the query. Pages select ids only (the rows are
 // read by id afterwards): wide rows kept out of a sort by expiry cost ~10x less.
-const char* sqlite_listing_sql(const TokenQuery& q, bool count) {
+const char* sqlite_listing_sql(const TokenQuery& q, SqliteListing what) {
   constexpr int kStates = TokenQuery::kStates;
   static const std::vector<std::string> texts = [] {
     std::vector<std::string> out;
@@ -26,10 +27,12 @@ const char* sqlite_listing_sql(const TokenQuery& q, bool count) {
                           " WHERE instr(' ' || scopes || ' ', ' ' || w.value || ' ') > 0)"
                         : " AND ?4 = '[]'";
         out.push_back("SELECT count(*) FROM tokens " + where);
-        for (int sort = 0; sort < 4; ++sort) {
-          for (int desc = 0; desc < 2; ++desc) {
-            const std::string order = listing_order_sql(sort, desc != 0, "name");
-            out.push_back("SELECT id FROM tokens " + where + " ORDER BY " + order + " LIMIT ?5 OFFSET ?6");
+        for (const char* columns : {"SELECT id FROM tokens ", TOKEN_SELECT}) {
+          for (int sort = 0; sort < 4; ++sort) {
+            for (int desc = 0; desc < 2; ++desc) {
+              const std::string order = listing_order_sql(sort, desc != 0, "name");
+              out.push_back(columns + where + " ORDER BY " + order + " LIMIT ?5 OFFSET ?6");
+            }
           }
         }
       }
@@ -38,8 +41,9 @@ const char* sqlite_listing_sql(const TokenQuery& q, bool count) {
   }();
   const std::size_t variant = (q.owner ? kStates * 4u : 0u) + static_cast<std::size_t>(q.state) * 4 +
                               (q.search.empty() ? 0u : 2u) + (q.scopes_any.empty() ? 0u : 1u);
-  const std::size_t page = 1 + static_cast<std::size_t>(q.sort) * 2 + (q.descending ? 1 : 0);
-  const std::size_t index = variant * 9 + (count ? 0 : page);
+  const std::size_t page = 1 + (what == SqliteListing::kRows ? 8u : 0u) +
+                           static_cast<std::size_t>(q.sort) * 2 + (q.descending ? 1 : 0);
+  const std::size_t index = variant * 17 + (what == SqliteListing::kCount ? 0 : page);
   return texts[index].c_str();
 }
 

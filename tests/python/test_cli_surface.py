@@ -360,3 +360,17 @@ def test_a_taken_name_is_the_same_json_error_on_sqlite_and_postgresql(db, store,
     assert errors[0]["error"]["code"] == "name_taken"
     assert errors[0]["error"]["field"] == "--name"
     assert errors[0]["error"]["message"].startswith("a token named 'ci' already exists")
+
+
+def test_a_date_alone_means_its_last_second_utc_on_the_cli_and_the_page():
+    """One rule (tokenkeep._time.day_end) for the CLI's dates, its CSV column and the page's
+    custom date: the same date gives the same expiry everywhere."""
+    from datetime import datetime, timezone
+
+    from tokenkeep.cli.argtypes import parse_date, parse_expiry
+    from tokenkeep.web.view import expiry_from
+
+    last_second = datetime(2027, 1, 31, 23, 59, 59, tzinfo=timezone.utc)
+    assert parse_date("2027-01-31") == last_second
+    assert parse_expiry("2027-01-31") == last_second
+    assert expiry_from("custom", "2027-01-31") == ({"expires_at": last_second}, "")
