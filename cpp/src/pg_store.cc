@@ -22,6 +22,8 @@ namespace {
 // Statements are prepared under their text's address (PgConnection::run): one string each.
 const std::string kPurgeSql = "DELETE FROM tokenkeep_tokens WHERE " + purge_sql("$1");
 const std::string kPurgeableSql = "SELECT count(*) FROM tokenkeep_tokens WHERE " + purge_sql("$1");
+const std::string kExpiringSql = PG_TOKEN_SELECT "WHERE " + expiring_sql("$1", "$2") +
+                                 " AND ($3::text IS NULL OR owner = $3) ORDER BY " + kExpiringOrderSql;
 
 using namespace pg_detail;  // NOLINT: this file and pg_listing.cc are their users
 
@@ -183,11 +185,7 @@ class PgStore final : public TokenRepository {
     } else {
       p.add(std::optional<std::int64_t>());
     }
-    return read_tokens(c->query(
-        PG_TOKEN_SELECT
-        "WHERE revoked_at IS NULL AND expires_at BETWEEN $1 AND $2 AND ($3::text IS NULL OR owner = $3) "
-        "ORDER BY expires_at, id",
-        p, "cannot read tokens from"));
+    return read_tokens(c->query(kExpiringSql.c_str(), p, "cannot read tokens from"));
   }
 
   bool token_update_scopes(const std::string& owner, std::int64_t id, const std::vector<std::string>& scopes,

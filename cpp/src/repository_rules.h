@@ -61,6 +61,18 @@ inline bool purge_matches(const TokenRecord& r, std::int64_t cutoff) {
   return (r.revoked_at && *r.revoked_at < cutoff) || (r.expires_at && *r.expires_at < cutoff);
 }
 
+// The WHERE term of tokens_expiring: live tokens whose expiry lies in [from, until] (both
+// ends included), for the backend's parameters; its rows are sorted by kExpiringOrderSql.
+inline std::string expiring_sql(const std::string& from, const std::string& until) {
+  return "revoked_at IS NULL AND expires_at BETWEEN " + from + " AND " + until;
+}
+inline constexpr const char* kExpiringOrderSql = "expires_at, id";
+
+// The same rule over one record.
+inline bool expiring_matches(const TokenRecord& r, std::int64_t from, std::int64_t until) {
+  return !r.revoked_at && r.expires_at && *r.expires_at >= from && *r.expires_at <= until;
+}
+
 // NameTaken for `name`, the same error (code, message, field "name") from every backend, so a
 // surface's answer (the CLI's --json error, the page's form error) does not depend on it.
 [[noreturn]] inline void name_taken_fail(const std::string& name) {

@@ -272,9 +272,9 @@ class SqliteStore final : public TokenRepository {
                                            const std::optional<std::string>& owner) override {
     std::lock_guard<std::mutex> lock(mu_);
     file_check();
-    Statement s(c_, TOKEN_SELECT
-                "WHERE revoked_at IS NULL AND expires_at BETWEEN ?1 AND ?2 AND (?3 IS NULL OR owner = ?3) "
-                "ORDER BY expires_at, id");
+    static const std::string sql = TOKEN_SELECT "WHERE " + expiring_sql("?1", "?2") +
+                                   " AND (?3 IS NULL OR owner = ?3) ORDER BY " + kExpiringOrderSql;
+    Statement s(c_, sql.c_str());
     s.bind(1, from).bind(2, until);
     if (owner) s.bind(3, *owner);
     std::vector<TokenRecord> out;

@@ -125,8 +125,7 @@ class FakeRepository final : public TokenRepository {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<TokenRecord> out;
     for (const auto& [id, r] : tokens_) {
-      if (!r.revoked_at && r.expires_at && *r.expires_at >= from && *r.expires_at <= until &&
-          (!owner || r.owner == *owner)) {
+      if (expiring_matches(r, from, until) && (!owner || r.owner == *owner)) {
         out.push_back(r);
       }
     }

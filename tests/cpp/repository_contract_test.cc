@@ -256,6 +256,19 @@ TEST_P(RepositoryContract, ExpiringIsSoonestFirstAndFiltersByOwner) {
   EXPECT_EQ(alice[0].id, 1);
 }
 
+TEST_P(RepositoryContract, ExpiringIncludesBothEndsAndNoRevokedToken) {
+  repo_->tokens_insert({record(1, "alice", "at-from", 1, 100), record(2, "alice", "at-until", 1, 200),
+                        record(3, "alice", "before", 1, 99), record(4, "alice", "after", 1, 201),
+                        record(5, "alice", "revoked", 1, 150), record(6, "alice", "never", 1)},
+                       "x", 1);
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {5}, "x", 2));
+  auto found = repo_->tokens_expiring(100, 200, std::string("alice"));
+  std::vector<std::int64_t> ids;
+  for (const auto& r : found) ids.push_back(r.id);
+  EXPECT_EQ(ids, (std::vector<std::int64_t>{1, 2}));
+  EXPECT_TRUE(repo_->tokens_expiring(100, 200, std::string("bob")).empty());
+}
+
 TEST_P(RepositoryContract, AChangeThroughOneHandleIsSeenThroughAnother) {
   auto other = store_->open();
   repo_->tokens_insert({record(1, "alice", "a", 1)}, "alice", 1);
