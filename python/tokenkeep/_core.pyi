@@ -13,7 +13,7 @@ SCHEMA_VERSION: int
 TOKEN_BODY_LENGTH: int
 # Every engine ErrorCode's name (errors.h error_code_name); tokenkeep.errors.BY_CODE has one
 # class for each.
-ERROR_CODES: Tuple[str, ...]
+ERROR_CODES: tuple[str, ...]
 
 RecordTuple = Tuple[str, str, str, FrozenSet[str], datetime, Optional[datetime], Optional[datetime]]
 AuditTuple = Tuple[

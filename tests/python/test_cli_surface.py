@@ -354,7 +354,8 @@ def test_a_taken_name_is_the_same_json_error_on_sqlite_and_postgresql(db, store,
     on_sqlite = tk(db, *args)
     on_pg = tk(pg_url, *args, env={"TOKENKEEP_PEPPER": pepper})
     for r in (on_sqlite, on_pg):
-        assert r.code == 8 and r.out == "", (r.code, r.out, r.err)
+        assert r.code == 8, (r.code, r.out, r.err)
+        assert r.out == "", r.out
     errors = [json.loads(r.err) for r in (on_sqlite, on_pg)]
     assert errors[0] == errors[1], errors
     assert errors[0]["error"]["code"] == "name_taken"

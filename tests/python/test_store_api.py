@@ -186,7 +186,8 @@ def test_the_error_classes_are_one_list_the_engine_package_and_cli_derive_from()
     assert set(errors.BY_CODE) == set(_core.ERROR_CODES)  # one class per engine code, no more
     assert len(_core.ERROR_CODES) == 9
     for code, cls in errors.BY_CODE.items():
-        assert cls.code == code and cls.__name__ in errors.__all__
+        assert cls.code == code
+        assert cls.__name__ in errors.__all__
     tree, pending = set(), [TokenkeepError]
     while pending:
         cls = pending.pop()

@@ -87,8 +87,8 @@ def usage_of(usage: Dict[str, Dict[str, Any]], token_id: Optional[str]) -> Dict[
 
 
 def page_hints(
-    store: TokenStore, owner: str, rows: List[Any], chosen: Dict[str, Any]
-) -> Dict[str, Any]:
+    store: TokenStore, owner: str, rows: list[Any], chosen: dict[str, Any]
+) -> dict[str, Any]:
     """The view model keys of this module: ``leaked`` (the banner), ``usage`` (each editable
     row's scope usage) and ``edit_usage`` (the edit dialog's token, ``chosen["edit"]``)."""
     edit = chosen.get("edit")
