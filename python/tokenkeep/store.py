@@ -248,9 +248,8 @@ class TokenStore(StoreHygiene):
             raise InvalidArgument("busy_timeout must be a number of seconds from 0 to 86400")
         if consistency not in ("strict", "bounded"):
             raise InvalidArgument('consistency must be "strict" or "bounded"')
-        if not isinstance(lease, (int, float)) or isinstance(
-            lease, bool
-        ):  # its range: the engine's
+        # Its type only: the range is the engine's check (InvalidArgument, field "lease").
+        if not isinstance(lease, (int, float)) or isinstance(lease, bool):
             raise with_field(InvalidArgument("lease must be a number of seconds"), "lease")
         max_us = 0 if max_lifetime is None else duration_us(max_lifetime, "max_lifetime")
         if max_lifetime is not None and max_us <= 0:
