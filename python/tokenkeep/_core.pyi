@@ -9,17 +9,36 @@ So these stubs name the record types themselves.
 import builtins
 from collections.abc import Sequence
 from datetime import datetime
+from typing import ClassVar
 
 from tokenkeep.errors import TokenkeepError
 from tokenkeep.models import IssuedToken, TokenInfo
 
 SCHEMA_VERSION: int
 TOKEN_BODY_LENGTH: int
+# Every engine ErrorCode's name (errors.h error_code_name); tokenkeep.errors.BY_CODE has one
+# class for each.
+ERROR_CODES: tuple[str, ...]
 
 RecordTuple = TokenInfo  # built natively as TokenInfo (record_types)
 AuditTuple = tuple[
     int, datetime, str, str, str | None, str, str, frozenset[str], frozenset[str], str
 ]
+
+class ExpiryKind:
+    """How a create or rotate chooses the expiry (engine.h, Expiry::Kind)."""
+
+    DEFAULT: ClassVar[ExpiryKind]
+    IN: ClassVar[ExpiryKind]
+    AT: ClassVar[ExpiryKind]
+    NEVER: ClassVar[ExpiryKind]
+    def __init__(self, value: int) -> None: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
 
 class Clock:
     def now_us(self) -> int: ...
@@ -74,15 +93,14 @@ class Engine:
         self,
         owner: str,
         items: Sequence[Sequence[object]],
-        expiry_kind: int,
+        expiry_kind: ExpiryKind,
         expiry_us: int,
         actor: str,
     ) -> builtins.list[IssuedToken]: ...
     def get(self, owner: str, token_id: str) -> RecordTuple: ...
-    def list(self, owner: str) -> builtins.list[RecordTuple]: ...
     def create_problems(
-        self, owner: str, name: str, scopes: builtins.list[str], expiry_kind: int, expiry_us: int
-    ) -> builtins.list[TokenkeepError]: ...
+        self, owner: str, name: str, scopes: list[str], expiry_kind: ExpiryKind, expiry_us: int
+    ) -> list[TokenkeepError]: ...
     def query(
         self,
         owner: str | None,
@@ -104,7 +122,7 @@ class Engine:
         owner: str,
         token_id: str,
         actor: str,
-        expiry_kind: int | None = None,
+        expiry_kind: ExpiryKind | None = None,
         expiry_us: int = 0,
     ) -> IssuedToken: ...
     def required_mask(self, scopes: Sequence[str]) -> int: ...
