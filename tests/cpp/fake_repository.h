@@ -18,7 +18,7 @@
 
 namespace tokenkeep::testing {
 
-class FakeRepository final : public TokenRepository {
+class FakeRepository : public TokenRepository {
  public:
   std::optional<std::string> setting_get(const std::string& key) override {
     std::lock_guard<std::mutex> lock(mu_);
