@@ -56,17 +56,24 @@ def user_for_owner(owner: str, mapping: Optional[UserMapping] = None) -> Optiona
     return user
 
 
-def issued_to(user: Any, info: TokenInfo) -> bool:
-    """False for a token made before the user's account existed (``date_joined``, less
-    :data:`CLOCK_SLACK`): it was issued to an earlier account of the same name, which was
-    deleted (its tokens are revoked then: :mod:`~tokenkeep.django.lifecycle`) or renamed. A
-    user without a ``date_joined`` datetime (``TokenUser``, custom models) is not checked."""
+def tokens_since(user: Any) -> Optional[datetime]:
+    """The earliest ``created_at`` a token of ``user`` can have: its ``date_joined`` less
+    :data:`CLOCK_SLACK` (aware); None for a user without a ``date_joined`` datetime
+    (``TokenUser``, custom models), which is not checked."""
     joined = getattr(user, "date_joined", None)
     if not isinstance(joined, datetime):
-        return True
+        return None
     if timezone.is_naive(joined):
         joined = timezone.make_aware(joined, timezone.get_default_timezone())
-    return info.created_at >= joined - CLOCK_SLACK
+    return joined - CLOCK_SLACK
+
+
+def issued_to(user: Any, info: TokenInfo) -> bool:
+    """False for a token made before the user's account existed (:func:`tokens_since`): it
+    was issued to an earlier account of the same name, which was deleted (its tokens are
+    revoked then: :mod:`~tokenkeep.django.lifecycle`) or renamed."""
+    since = tokens_since(user)
+    return since is None or info.created_at >= since
 
 
 def _store(realm: Optional[str]) -> TokenStore:

@@ -21,10 +21,10 @@ def bob(tk, django_user_model):
     return django_user_model.objects.create_user("bob", password="pw-bob")
 
 
-def _tab_of(user) -> str:
+def _tab_of(user, view: str = "") -> str:
     client = Client()
     client.force_login(user)
-    r = client.get(PAGE)
+    r = client.get(PAGE + (f"?view={view}" if view else ""))
     assert r.status_code == 200
     return r.content.decode()
 
@@ -37,13 +37,16 @@ def test_a_new_account_named_like_a_deleted_user_does_not_inherit_its_tokens(
     old_pk = bob.pk
     bob.delete()
     assert api.get("/api/devices", **bearer(issued.secret)).status_code == 401
-    new_bob = django_user_model.objects.create_user("bob", password="pw-new-bob")
+    new_bob = django_user_model.objects.create_user(  # registers after the token was made
+        "bob", password="pw-new-bob", date_joined=T0 + timedelta(hours=1)
+    )
     answers = [
         api.get("/api/devices", **bearer(issued.secret)).status_code,
         Client().get("/plain/devices", **bearer(issued.secret)).status_code,
     ]
     assert answers == [401, 401]
     assert "bobs-deploy-key" not in _tab_of(new_bob)
+    assert "bobs-deploy-key" not in _tab_of(new_bob, "inactive")  # revoked, and not theirs
     revoked = [e for e in tk.audit(owner="bob") if e.action == "revoke"]
     assert [e.actor for e in revoked] == [f"django: user deleted (pk {old_pk})"]
 
@@ -66,3 +69,18 @@ def test_a_token_made_before_the_account_existed_is_refused(api, tk, django_user
     fresh = django_user_model.objects.create_user("dora", password="pw", date_joined=T0)
     mine = tk.create(owner=fresh.get_username(), name="new", scopes={"device:read"})
     assert api.get("/api/devices", **bearer(mine.secret)).status_code == 200
+
+
+def test_the_tab_hides_tokens_older_than_the_account(tk, clock, django_user_model):
+    """A token an earlier account of the name kept (its deletion was not signalled) is not
+    listed, in either view; the new account's own tokens are."""
+    tk.create(owner="erin", name="earlier-erins", scopes={"device"})
+    erin = django_user_model.objects.create_user(
+        "erin", password="pw", date_joined=T0 + timedelta(days=1)
+    )
+    clock.advance(timedelta(days=2))
+    tk.create(owner="erin", name="erins-own", scopes={"device"})
+    active, inactive = _tab_of(erin), _tab_of(erin, "inactive")
+    assert "erins-own" in active
+    assert "earlier-erins" not in active
+    assert "earlier-erins" not in inactive
