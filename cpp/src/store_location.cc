@@ -177,6 +177,22 @@ std::string base_name(const std::string& path) { return path.substr(path.find_la
   fail(ErrorCode::kStoreError, std::string(what) + " " + path + " " + why);
 }
 
+// Why a store's file (as lstat/fstat saw it) must not be used, or "" if it may: a symlink,
+// anything but a regular file, or a file with several hard links could each be another file
+// (root's, say) that the store would then write or chown.
+std::string file_problem(const struct stat& st) {
+  if (S_ISLNK(st.st_mode)) {
+    return "is a symbolic link; a store's files are never opened through one (another user could point "
+           "it at any file): remove it";
+  }
+  if (!S_ISREG(st.st_mode)) return "is not a regular file: remove it";
+  if (st.st_nlink != 1) {
+    return "has " + std::to_string(st.st_nlink) +
+           " hard links; a store's file has one (another could be any file): remove it";
+  }
+  return "";
+}
+
 }  // namespace
 
 int store_file_open(const StoreLocation& location, const std::string& path, const char* what, int access,
@@ -201,9 +217,7 @@ int store_file_open(const StoreLocation& location, const std::string& path, cons
     struct stat st {};
     if ((err == ELOOP || err == EEXIST) && ::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         S_ISLNK(st.st_mode)) {
-      refuse_file(-1, dir, path, what,
-                  "is a symbolic link; a store's files are never opened through one (another user could "
-                  "point it at any file): remove it");
+      refuse_file(-1, dir, path, what, file_problem(st));
     }
     ::close(dir);
     errno = err;
@@ -212,12 +226,7 @@ int store_file_open(const StoreLocation& location, const std::string& path, cons
   struct stat st {};
   if (::fstat(fd, &st) != 0)
     refuse_file(fd, dir, path, what, std::string("cannot be checked: ") + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) refuse_file(fd, dir, path, what, "is not a regular file: remove it");
-  if (st.st_nlink != 1) {
-    refuse_file(fd, dir, path, what,
-                "has " + std::to_string(st.st_nlink) +
-                    " hard links; a store's file has one (another could be any file): remove it");
-  }
+  if (const std::string why = file_problem(st); !why.empty()) refuse_file(fd, dir, path, what, why);
   (void)::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   struct stat db {};
   if (made && ::geteuid() == 0 &&
@@ -240,17 +249,7 @@ void store_file_vet(const StoreLocation& location, const std::string& path, cons
     ::close(dir);
     return;
   }
-  if (S_ISLNK(st.st_mode)) {
-    refuse_file(-1, dir, path, what,
-                "is a symbolic link; a store's files are never opened through one (another user could "
-                "point it at any file): remove it");
-  }
-  if (!S_ISREG(st.st_mode)) refuse_file(-1, dir, path, what, "is not a regular file: remove it");
-  if (st.st_nlink != 1) {
-    refuse_file(-1, dir, path, what,
-                "has " + std::to_string(st.st_nlink) +
-                    " hard links; a store's file has one (another could be any file): remove it");
-  }
+  if (const std::string why = file_problem(st); !why.empty()) refuse_file(-1, dir, path, what, why);
   ::close(dir);
 }
 
