@@ -26,6 +26,6 @@ def revoke_tokens_of_deleted_user(sender: Any, instance: Any, **_: Any) -> None:
     if not owner:
         return
     store = get_store()
-    ids = [info.id for info in store.list(owner, state="active")]
+    ids = [info.id for info in store.list(owner, state="live")]  # expired ones too
     if ids:
         store.revoke_many(owner, ids, actor=f"django: user deleted (pk {instance.pk})")
