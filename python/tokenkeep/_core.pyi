@@ -137,11 +137,17 @@ class Engine:
     def audit(self, owner: str | None, limit: int) -> builtins.list[AuditTuple]: ...
     # Leak response and scope usage (bindings/extras.cc).
     def revoke_leaked(
-        self, text: bytes, actor: str, source: str, dry_run: bool
-    ) -> builtins.list[tuple[str, str, int, int, RecordTuple | None]]: ...
-    def leaked_notices(
-        self, owner: str, since_us: int, limit: int
-    ) -> builtins.list[AuditTuple]: ...
+        self,
+        text: bytes,
+        actor: str,
+        source: str,
+        dry_run: bool,
+        max_bytes: int,
+        max_tokens: int,
+        first_line: int = 1,
+        first_offset: int = 0,
+    ) -> list[tuple[str, str, int, int, RecordTuple | None]]: ...
+    def leaked_notices(self, owner: str, since_us: int, limit: int) -> list[AuditTuple]: ...
     def scope_usage(
         self, owner: str, token_ids: Sequence[str], within_us: int
     ) -> builtins.list[tuple[RecordTuple, frozenset[str], frozenset[str], dict[str, datetime]]]: ...

@@ -23,8 +23,10 @@ from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError
 
+from tokenkeep.cli.exit_codes import EXIT_ERROR
 from tokenkeep.django.conf import tokenkeep_settings
 from tokenkeep.django.store import get_store
+from tokenkeep.errors import StoreError
 
 # Options manage.py itself reads anywhere on its command line (ManagementUtility.execute).
 _MANAGE_OPTIONS = ("--settings", "--pythonpath")
@@ -69,7 +71,11 @@ def run_cli(args: Sequence[str], stdout: TextIO | None = None, stderr: TextIO | 
     from tokenkeep.cli import main
 
     config = tokenkeep_settings()
-    get_store()  # creates a new database with the configured prefix and vocabulary
+    try:
+        get_store()  # creates a new database with the configured prefix and vocabulary
+    except StoreError as e:  # the CLI's one-line error and status, not a traceback
+        print(f"tokenkeep: error: {e}", file=stderr or sys.stderr)
+        return EXIT_ERROR
     options = config.store_options
     env: dict[str, str | None] = {}
     if options.get("pepper") is not None:
