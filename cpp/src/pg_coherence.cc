@@ -98,10 +98,8 @@ std::unique_ptr<PgConnection> PgCoherence::listener_connect() {
 }
 
 Coherence PgCoherence::state() const noexcept {
-  const ChangeFeed::State st = feed_->state();
-  const bool fresh = steady_ns() < deadline_ns_.load(std::memory_order_acquire) &&
-                     fork_generation() == forks_seen_.load(std::memory_order_relaxed);
-  return Coherence{st.finished, st.stable() && fresh};
+  return pg_coherence_snapshot(*feed_, deadline_ns_, steady_ns,
+                               fork_generation() == forks_seen_.load(std::memory_order_relaxed));
 }
 
 bool PgCoherence::changes_since(std::uint64_t from, std::uint64_t to, std::vector<std::int64_t>* ids) const {
