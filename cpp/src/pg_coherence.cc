@@ -91,7 +91,14 @@ void PgCoherence::start() {
 
 std::unique_ptr<PgConnection> PgCoherence::listener_connect() {
   auto c = std::make_unique<PgConnection>(conninfo_);
-  c->exec("SET synchronous_commit = off", "cannot configure");  // leases are renewed constantly
+  // Renewals commit durably: the node trusts its cache once its renewal's COMMIT returns, and
+  // writers stop waiting for it when lease_until passes, so lease_until must never go back
+  // (an asynchronous commit lost in a crash would take it back by up to the WAL writer's
+  // delay). A server whose default is off is overridden; local or remote_* are kept.
+  c->exec(
+      "SELECT set_config('synchronous_commit', 'on', false) "
+      "WHERE current_setting('synchronous_commit') = 'off'",
+      "cannot configure");
   std::string listen = "LISTEN \"" + channel_ + "\"";
   c->exec(listen.c_str(), "cannot listen on");
   return c;
