@@ -6,6 +6,7 @@ fact the protocol relies on, and asserts zero. Needs TOKENKEEP_TEST_PG (fails wi
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -35,6 +36,22 @@ def _crash_server() -> None:
         time.sleep(0.01)
 
 
+def _freeze(proc) -> None:
+    """SIGSTOP, and wait until every thread of the process is stopped (delivery is not
+    synchronous: a thread running on another core finishes what it was doing first)."""
+    proc.send_signal(signal.SIGSTOP)
+    deadline = time.monotonic() + 10
+    while True:
+        states = []
+        for tid in os.listdir(f"/proc/{proc.pid}/task"):
+            with open(f"/proc/{proc.pid}/task/{tid}/stat") as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        if all(s in "tT" for s in states):
+            return
+        assert time.monotonic() < deadline, f"the process did not stop: {states}"
+        time.sleep(0.001)
+
+
 def _lease_of(db, node_pid: int):
     row = db.execute(
         "SELECT lease_until FROM tokenkeep_nodes WHERE node LIKE %s", (f"{node_pid}-%",)
@@ -59,7 +76,7 @@ def test_a_lease_renewal_the_node_acted_on_survives_a_server_crash(pg_url, tmp_p
                 deadline = time.monotonic() + 10
                 while (seen := _lease_of(db, node.pid)) == first:
                     assert time.monotonic() < deadline, "the node never renewed its lease"
-            node.send_signal(signal.SIGSTOP)  # no renewal after recovery can hide a lost one
+            _freeze(node)  # no renewal after recovery can hide a lost one
             _crash_server()  # within a millisecond of the renewal becoming visible
             _server("start")
             with psycopg.connect(pg_url, autocommit=True) as db:
@@ -72,3 +89,30 @@ def test_a_lease_renewal_the_node_acted_on_survives_a_server_crash(pg_url, tmp_p
             node.wait(timeout=30)
     print(f"\n{trials} crashes right after a renewal: lease_until went back by {backwards} s")
     assert backwards == []
+
+
+def test_a_writer_waits_for_a_node_with_a_longer_lease_than_its_own(pg_url, tmp_path):
+    """Node B trusts its cache for 0.9 x its own lease (6 s); the writer's is the default
+    2 s. A writer that waits at most 2 x ITS lease returns while frozen B still trusts, and
+    B serves the revoked token after SIGCONT (issue 18, problem 2). The writer must wait for
+    B's recorded lease instead."""
+    with TokenStore(pg_url, pepper=PEPPER) as writer:  # lease 2 s, as the CLI opens it
+        issued = writer.create("alice", "ci", {"device"})
+        node = _start_node(pg_url, [issued.secret], tmp_path / "b.json", seconds=10, lease=6.0)
+        time.sleep(0.3)  # B renewed on opening (then every L/4 = 1.5 s) with acked = now
+        _freeze(node)
+        try:
+            t0 = time.monotonic()
+            writer.revoke("alice", issued.info.id)
+            returned = time.monotonic()
+        finally:
+            node.send_signal(signal.SIGCONT)
+        assert node.wait(timeout=60) == 0
+    log = json.loads((tmp_path / "b.json").read_text())
+    violations = 1 if log["last_ok"][0] > returned else 0
+    print(
+        f"\nrevoke returned after {returned - t0:.2f} s with B (lease 6 s) frozen; "
+        f"B's last success started {log['last_ok'][0] - returned:+.3f} s from it; {log['counts']}"
+    )
+    assert violations == 0
+    assert log["counts"]["refused"] > 0  # B went on verifying after SIGCONT, and refused it
