@@ -45,6 +45,12 @@ void parse_ids(const std::string& text, std::vector<std::int64_t>* ids) {
 
 }  // namespace
 
+std::string pg_channel_of(const std::string& schema) {
+  std::size_t n = std::min<std::size_t>(schema.size(), 50);
+  while (n > 0 && n < schema.size() && (static_cast<unsigned char>(schema[n]) & 0xC0) == 0x80) --n;
+  return "tokenkeep_" + schema.substr(0, n);
+}
+
 PgCoherence::PgCoherence(std::string conninfo, std::string channel, const PgOptions& options)
     : conninfo_(std::move(conninfo)),
       channel_(std::move(channel)),
@@ -90,7 +96,10 @@ std::unique_ptr<PgConnection> PgCoherence::listener_connect() {
   // its cache once its renewal's COMMIT returns, and writers stop waiting for it when
   // lease_until passes, so lease_until must never go back in a crash (an asynchronous commit
   // lost with the WAL writer's buffer would take it back by up to its delay).
-  std::string listen = "LISTEN \"" + channel_ + "\"";
+  char* quoted = PQescapeIdentifier(c->handle(), channel_.data(), channel_.size());
+  if (quoted == nullptr) fail(ErrorCode::kStoreError, "cannot quote the channel name for " + c->where());
+  const std::string listen = std::string("LISTEN ") + quoted;
+  PQfreemem(quoted);
   c->exec(listen.c_str(), "cannot listen on");
   return c;
 }

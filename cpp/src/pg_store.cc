@@ -32,7 +32,7 @@ class PgStore final : public TokenRepository {
       PgParams none;
       schema = c->query("SELECT current_schema()", none, "cannot read the schema of").text(0, 0);
     }
-    channel_ = "tokenkeep_" + schema.substr(0, 50);
+    channel_ = pg_channel_of(schema);
     coherence_ = std::make_unique<PgCoherence>(conninfo, channel_, options);
   }
 
