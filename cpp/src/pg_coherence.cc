@@ -162,6 +162,25 @@ std::uint64_t PgCoherence::renew(PgConnection& c) {
   return acked;
 }
 
+// Between renewals, on a notification: applies what was published and acknowledges it, for
+// the writer waiting. Not durable, and it moves no lease and no deadline: an acknowledgement
+// lost in a crash was true when a writer read it (the node had applied the change), and
+// nothing here extends this node's trust. So it skips the WAL flush a renewal waits for.
+void PgCoherence::acknowledge(PgConnection& c) {
+  apply_through(c);
+  std::uint64_t acked = 0;
+  {
+    std::lock_guard<std::mutex> lock(apply_mu_);
+    acked = db_applied_;
+  }
+  PgParams p;
+  p.add(node_).add(static_cast<std::int64_t>(acked));
+  c.query(
+      "WITH quick AS (SELECT set_config('synchronous_commit', 'off', true)) "
+      "UPDATE tokenkeep_nodes SET acked = greatest(acked, $2) FROM quick WHERE node = $1",
+      p, "cannot acknowledge changes on");
+}
+
 // One round: everything published is applied, then the lease is renewed acknowledging it,
 // then the changes are read once more. The cache is trusted again (a fresh local deadline)
 // only if nothing committed before the renewal was left unapplied: a writer that committed
@@ -190,21 +209,33 @@ void PgCoherence::cycle(PgConnection& c) {
 }
 
 void PgCoherence::listen_run(std::unique_ptr<PgConnection> c) {
+  std::int64_t renew_at = 0;  // the lease is renewed every L/4; notifications are acked at once
   while (!stop_.load()) {
     try {
       if (!c) {
         c = listener_connect();
         cycle(*c);
+        renew_at = boot_ns() + lease_ns_ / 4;
       }
+      const std::int64_t wait_ns = std::max<std::int64_t>(0, renew_at - boot_ns());
       pollfd pfd[2] = {{PQsocket(c->handle()), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-      ::poll(pfd, 2, static_cast<int>(lease_ns_ / 4 / 1000000));
+      ::poll(pfd, 2, static_cast<int>((wait_ns + 999999) / 1000000));
       if (stop_.load()) break;
       if (!PQconsumeInput(c->handle())) {
         c.reset();
         continue;
       }
-      while (PGnotify* n = PQnotifies(c->handle())) PQfreemem(n);
-      cycle(*c);
+      bool notified = false;
+      while (PGnotify* n = PQnotifies(c->handle())) {
+        notified = true;
+        PQfreemem(n);
+      }
+      if (boot_ns() >= renew_at) {
+        cycle(*c);
+        renew_at = boot_ns() + lease_ns_ / 4;
+      } else if (notified) {
+        acknowledge(*c);
+      }
     } catch (const Error&) {
       c.reset();  // the server is away: the lease lapses, verification reads (and fails)
       for (int i = 0; i < 10 && !stop_.load(); ++i) ::usleep(20000);

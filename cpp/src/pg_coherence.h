@@ -67,6 +67,7 @@ class PgCoherence {
   void apply_through(PgConnection& c);
   // Renews the lease acknowledging what is applied; returns that generation.
   std::uint64_t renew(PgConnection& c);
+  void acknowledge(PgConnection& c);
   void cycle(PgConnection& c);
   void listen_run(std::unique_ptr<PgConnection> c);
   std::unique_ptr<PgConnection> listener_connect();
