@@ -343,6 +343,7 @@ PGresult* PgConnection::await(const char* doing) {
 }
 
 void PgConnection::exec(const char* sql, const char* doing) {
+  if (broken_) fail_link(doing, "the connection was abandoned after an earlier failure");
   if (!PQsendQuery(c_, sql)) raise(nullptr, doing);
   PgResult r(await(doing));
   const ExecStatusType status = PQresultStatus(r.get());
@@ -351,6 +352,7 @@ void PgConnection::exec(const char* sql, const char* doing) {
 
 std::optional<PgResult> PgConnection::run(const char* sql, PgParams& params, const char* doing,
                                           bool unique_ok) {
+  if (broken_) fail_link(doing, "the connection was abandoned after an earlier failure");
   std::string name;
   bool known = false;
   for (std::size_t i = 0; i < prepared_.size(); ++i) {
