@@ -38,7 +38,11 @@ def test_no_node_accepts_a_change_that_returned(harness, sc):
     out = harness.run(sc, SHORT)
     print(f"\n{sc.name}: {sc.what}\n{header()}\n{row(sc.name, out, [])}")
     broken = limits_broken(sc, out)
-    hint = f" (expected on main before the coherence fix: {sc.fails_on_main})" if sc.fails_on_main else ""
+    hint = (
+        f" (expected on main before the coherence fix: {sc.fails_on_main})"
+        if sc.fails_on_main
+        else ""
+    )
     assert not broken, "; ".join(broken) + hint
     # The run did what it is for: the nodes verified, changes returned and were then refused.
     assert out.verifications > 100_000
