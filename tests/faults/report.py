@@ -15,6 +15,7 @@ COLUMNS = (
     ("p50 ms", 7, ">"),
     ("p99 ms", 7, ">"),
     ("max ms", 8, ">"),
+    ("writer s", 8, ">"),
     ("served s", 8, ">"),
     ("1st err s", 9, ">"),
     ("longest s", 9, ">"),
@@ -42,6 +43,7 @@ def row(name: str, out: Outcome, broken: list) -> str:
         _s(out.pct(0.5) * 1e3, 0),
         _s(out.pct(0.99) * 1e3, 0),
         _s(out.latency[-1] * 1e3 if out.latency else None, 0),
+        _s(out.writer_longest),
         _s(out.cut_served()),
         _s(out.cut_first_error()),
         _s(out.longest_verify),
@@ -58,5 +60,6 @@ def header() -> str:
 LEGEND = """\
 changes: returned; failed: raised StoreError (or never returned); violations: successful
 verifications of the old state that started after the change returned; p50/p99/max: how long
-returned changes took; served: how long a cut-off node kept answering after its cut (the worst
-cut); 1st err: the cut to its first StoreError (worst cut); longest: the longest verification."""
+returned changes took; writer: the longest change, returned or raised; served: how long a
+cut-off node kept answering after its cut (the worst cut); 1st err: from the cut to its first
+StoreError (the worst cut; never: it had none); longest: the longest single verification."""

@@ -199,11 +199,14 @@ def run_crash_after_renewal(rig: Rig, scale: Scale) -> None:
             with psycopg.connect(rig.server.url_direct(rig.schema), autocommit=True) as c:
                 first = _lease_seen(c, target.proc.pid)
                 deadline = time.monotonic() + 2 * lease
-                while _lease_seen(c, target.proc.pid) == first and time.monotonic() < deadline:
+                while (seen := _lease_seen(c, target.proc.pid)) == first:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{target.name} renewed no lease in {2 * lease} s")
                     time.sleep(0.001)
                 time.sleep(0.03)  # the node has read the changes again and trusts its cache
                 target.fault("hold")
-                killed = rig.mark("server-kill", t=int(rig.server.kill() * 1e9), after="renewal")
+                sent = rig.server.kill()
+            killed = rig.mark("server-kill", t=int(sent * 1e9), renewal=str(seen))
             rig.server.start()
             until = time.monotonic() + lease
             while time.monotonic() < until:  # the writer's first try may meet a dead connection
