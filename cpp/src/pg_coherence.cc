@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <new>
 
@@ -91,17 +92,22 @@ void PgCoherence::start() {
 
 std::unique_ptr<PgConnection> PgCoherence::listener_connect() {
   auto c = std::make_unique<PgConnection>(conninfo_);
-  c->exec("SET synchronous_commit = off", "cannot configure");  // leases are renewed constantly
+  // Renewals commit durably: the node trusts its cache once its renewal's COMMIT returns, and
+  // writers stop waiting for it when lease_until passes, so lease_until must never go back
+  // (an asynchronous commit lost in a crash would take it back by up to the WAL writer's
+  // delay). A server whose default is off is overridden; local or remote_* are kept.
+  c->exec(
+      "SELECT set_config('synchronous_commit', 'on', false) "
+      "WHERE current_setting('synchronous_commit') = 'off'",
+      "cannot configure");
   std::string listen = "LISTEN \"" + channel_ + "\"";
   c->exec(listen.c_str(), "cannot listen on");
   return c;
 }
 
 Coherence PgCoherence::state() const noexcept {
-  const ChangeFeed::State st = feed_->state();
-  const bool fresh = steady_ns() < deadline_ns_.load(std::memory_order_acquire) &&
-                     fork_generation() == forks_seen_.load(std::memory_order_relaxed);
-  return Coherence{st.finished, st.stable() && fresh};
+  return pg_coherence_snapshot(*feed_, deadline_ns_, steady_ns,
+                               fork_generation() == forks_seen_.load(std::memory_order_relaxed));
 }
 
 bool PgCoherence::changes_since(std::uint64_t from, std::uint64_t to, std::vector<std::int64_t>* ids) const {
@@ -147,11 +153,12 @@ std::uint64_t PgCoherence::renew(PgConnection& c) {
     acked = db_applied_;
   }
   PgParams p;
-  p.add(node_).add(static_cast<std::int64_t>(acked)).add(std::to_string(options_.lease_seconds));
+  p.add(node_).add(static_cast<std::int64_t>(acked)).add(lease_ns_ / 1000000);
   c.query(
-      "INSERT INTO tokenkeep_nodes(node, acked, lease_until) VALUES ($1, $2, now() + $3::float8 * interval "
-      "'1 second') "
-      "ON CONFLICT (node) DO UPDATE SET acked = excluded.acked, lease_until = excluded.lease_until",
+      "INSERT INTO tokenkeep_nodes(node, acked, lease_until, lease_ms) "
+      "VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond', $3) "
+      "ON CONFLICT (node) DO UPDATE SET acked = excluded.acked, lease_until = excluded.lease_until, "
+      "lease_ms = excluded.lease_ms",
       p, "cannot renew this node's lease on");
   return acked;
 }
@@ -216,6 +223,7 @@ void PgCoherence::listen_run(std::unique_ptr<PgConnection> c) {
 }
 
 void PgCoherence::after_commit(PgConnection& c, std::uint64_t generation) {
+  const std::int64_t committed = steady_ns();  // the caller's COMMIT has returned
   restart_if_forked();  // a child writes as its own node: it waits for the parent's ack too
   try {
     apply_through(c);
@@ -227,21 +235,29 @@ void PgCoherence::after_commit(PgConnection& c, std::uint64_t generation) {
     feed_->write_finish();
   }
   if (!options_.strict) return;
-  const std::int64_t give_up = steady_ns() + lease_ns_ * 2;
+  // Every node that may still trust a cache without g renewed, acknowledging less than g,
+  // before g committed (a renewal committed after g is read back with g applied before it
+  // restores trust: cycle()), so it trusts at most until committed + 0.9 of its own L. The
+  // first poll after the commit sees all of them with their recorded L: waiting until
+  // `committed` + the longest such L on this clock is enough, whatever their lease_until
+  // says; a node that acknowledges, or whose lease the server shows expired, ends it sooner.
+  std::int64_t wait_ns = 0;
   PgParams p;
-  p.add(node_).add(static_cast<std::int64_t>(generation));
+  p.add(node_).add(static_cast<std::int64_t>(generation)).add(lease_ns_ / 1000000);
   for (int round = 0;; ++round) {
     try {
       PgResult r = c.query(
-          "SELECT count(*) FROM tokenkeep_nodes WHERE node <> $1 AND acked < $2 AND lease_until > now()", p,
-          "cannot read the nodes' acknowledgements on");
+          "SELECT count(*), coalesce(max(coalesce(lease_ms, $3)), 0) FROM tokenkeep_nodes "
+          "WHERE node <> $1 AND acked < $2 AND lease_until > now()",
+          p, "cannot read the nodes' acknowledgements on");
       if (r.i64(0, 0) == 0) return;
+      wait_ns = std::max(wait_ns, r.i64(0, 1) * 1000000);
     } catch (const Error&) {
       // Cut off from the server: every other node loses its lease within L too.
       ::usleep(static_cast<useconds_t>(lease_ns_ / 1000));
       return;
     }
-    if (steady_ns() > give_up) return;  // leases are by the server's clock; L has passed twice
+    if (steady_ns() > committed + wait_ns) return;
     ::usleep(round < 20 ? 200 : 2000);
   }
 }

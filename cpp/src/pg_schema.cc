@@ -64,6 +64,11 @@ const char* const kMigrations[kPgSchemaVersion] = {
     R"sql(
     CREATE INDEX tokenkeep_audit_owner_action_seq ON tokenkeep_audit(owner, action, seq);
     )sql",
+    // 4 -> 5: each node records its own lease length, so a writer waits for the node's L,
+    // not its own (nodes may be opened with different leases). NULL: a node of version 4.
+    R"sql(
+    ALTER TABLE tokenkeep_nodes ADD COLUMN lease_ms bigint;
+    )sql",
 };
 
 }  // namespace

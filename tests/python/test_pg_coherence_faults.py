@@ -1,0 +1,118 @@
+"""Strict revocation under the faults of issue 18: a server crash right after a lease
+renewal, nodes with different leases, a link cut silently. Each test counts violations (a
+successful verification of the old state that STARTED after the change returned) or the
+fact the protocol relies on, and asserts zero. Needs TOKENKEEP_TEST_PG (fails without it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import psycopg
+from test_pg_nodes import PEPPER, _server, _start_node
+from tokenkeep import TokenStore
+
+
+def _postmaster_pid() -> int:
+    with open(os.path.join(os.environ["TOKENKEEP_TEST_PG_DIR"], "data", "postmaster.pid")) as f:
+        return int(f.readline())
+
+
+def _crash_server() -> None:
+    """SIGQUIT to the postmaster (what `pg_ctl -m immediate stop` sends), at once, and wait
+    until it is gone: shared memory, and any WAL not yet written, are lost."""
+    pid = _postmaster_pid()
+    os.kill(pid, signal.SIGQUIT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        assert time.monotonic() < deadline, "the server did not stop after SIGQUIT"
+        time.sleep(0.01)
+
+
+def _freeze(proc) -> None:
+    """SIGSTOP, and wait until every thread of the process is stopped (delivery is not
+    synchronous: a thread running on another core finishes what it was doing first)."""
+    proc.send_signal(signal.SIGSTOP)
+    deadline = time.monotonic() + 10
+    while True:
+        states = []
+        for tid in os.listdir(f"/proc/{proc.pid}/task"):
+            with open(f"/proc/{proc.pid}/task/{tid}/stat") as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        if all(s in "tT" for s in states):
+            return
+        assert time.monotonic() < deadline, f"the process did not stop: {states}"
+        time.sleep(0.001)
+
+
+def _lease_of(db, node_pid: int):
+    row = db.execute(
+        "SELECT lease_until FROM tokenkeep_nodes WHERE node LIKE %s", (f"{node_pid}-%",)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def test_a_lease_renewal_the_node_acted_on_survives_a_server_crash(pg_url, tmp_path):
+    """The node trusts its cache until sent + 0.9 L once its renewal committed; writers stop
+    waiting for it when its lease_until passes. If a crash can take lease_until back to the
+    renewal before, a writer stops waiting while the node still trusts (issue 18, problem 1).
+    Each trial: a renewal becomes visible, the server is killed within a millisecond, and the
+    node is frozen so it cannot renew again before the row is read back after recovery."""
+    with TokenStore(pg_url, pepper=PEPPER, lease=1.0) as writer:
+        secret = writer.create("alice", "ci", {"device"}).secret
+    trials, backwards = 4, []
+    for trial in range(trials):
+        node = _start_node(pg_url, [secret], tmp_path / f"node{trial}.json", seconds=60, lease=1.0)
+        try:
+            with psycopg.connect(pg_url, autocommit=True) as db:
+                first = _lease_of(db, node.pid)
+                deadline = time.monotonic() + 10
+                while (seen := _lease_of(db, node.pid)) == first:
+                    assert time.monotonic() < deadline, "the node never renewed its lease"
+            _freeze(node)  # no renewal after recovery can hide a lost one
+            _crash_server()  # within a millisecond of the renewal becoming visible
+            _server("start")
+            with psycopg.connect(pg_url, autocommit=True) as db:
+                after = _lease_of(db, node.pid)
+            if after is None or after < seen:
+                backwards.append(None if after is None else (seen - after).total_seconds())
+        finally:
+            node.send_signal(signal.SIGCONT)
+            node.kill()
+            node.wait(timeout=30)
+    print(f"\n{trials} crashes right after a renewal: lease_until went back by {backwards} s")
+    assert backwards == []
+
+
+def test_a_writer_waits_for_a_node_with_a_longer_lease_than_its_own(pg_url, tmp_path):
+    """Node B trusts its cache for 0.9 x its own lease (6 s); the writer's is the default
+    2 s. A writer that waits at most 2 x ITS lease returns while frozen B still trusts, and
+    B serves the revoked token after SIGCONT (issue 18, problem 2). The writer must wait for
+    B's recorded lease instead."""
+    with TokenStore(pg_url, pepper=PEPPER) as writer:  # lease 2 s, as the CLI opens it
+        issued = writer.create("alice", "ci", {"device"})
+        node = _start_node(pg_url, [issued.secret], tmp_path / "b.json", seconds=10, lease=6.0)
+        time.sleep(0.3)  # B renewed on opening (then every L/4 = 1.5 s) with acked = now
+        _freeze(node)
+        try:
+            t0 = time.monotonic()
+            writer.revoke("alice", issued.info.id)
+            returned = time.monotonic()
+        finally:
+            node.send_signal(signal.SIGCONT)
+        assert node.wait(timeout=60) == 0
+    log = json.loads((tmp_path / "b.json").read_text())
+    violations = 1 if log["last_ok"][0] > returned else 0
+    print(
+        f"\nrevoke returned after {returned - t0:.2f} s with B (lease 6 s) frozen; "
+        f"B's last success started {log['last_ok'][0] - returned:+.3f} s from it; {log['counts']}"
+    )
+    assert violations == 0
+    assert log["counts"]["refused"] > 0  # B went on verifying after SIGCONT, and refused it
