@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pytest
 
-from .report import header, row
+from .report import LEGEND, header, row
 from .runner import Harness
 from .scenarios import SCENARIOS, Scale, limits_broken
 
@@ -30,14 +30,17 @@ SHORT = Scale(factor=1.0, nodes=3, trials=2)
 @pytest.fixture(scope="module")
 def harness():
     with Harness(netns=True) as h:
+        h.rows = []
         yield h
+        print(f"\n\nthe short fault run ({SHORT.nodes} nodes)\n{header()}\n" + "\n".join(h.rows))
+        print(LEGEND)
 
 
 @pytest.mark.parametrize("sc", SCENARIOS, ids=lambda sc: sc.name)
 def test_no_node_accepts_a_change_that_returned(harness, sc):
     out = harness.run(sc, SHORT)
-    print(f"\n{sc.name}: {sc.what}\n{header()}\n{row(sc.name, out, [])}")
     broken = limits_broken(sc, out)
+    harness.rows.append(row(sc.name, out, broken))
     hint = (
         f" (expected on main before the coherence fix: {sc.fails_on_main})"
         if sc.fails_on_main
