@@ -48,6 +48,7 @@ class NodeSpec:
 class Plan:
     nodes: list = field(default_factory=lambda: [NodeSpec()] * 3)
     writer_lease: float = 1.0
+    writer_consistency: str = "strict"
     changes: int = 64  # tokens the writer may change, one change each
     stable: int = 8  # tokens nobody changes: a node keeps answering them while it can
     netns: bool = True  # every process in its own namespace (needs root)
@@ -74,8 +75,23 @@ class Proc:
             self.ns.heal()
 
     def stop(self) -> None:
+        """SIGSTOP, and wait until every thread has stopped (a thread running on another core
+        finishes its time slice first: the listener could still renew)."""
         self.proc.send_signal(signal.SIGSTOP)
         self.stopped = True
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            states = []
+            for tid in os.listdir(f"/proc/{self.proc.pid}/task"):
+                with (
+                    contextlib.suppress(OSError),
+                    open(f"/proc/{self.proc.pid}/task/{tid}/stat") as f,
+                ):
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+            if all(s in "tT" for s in states):
+                return
+            time.sleep(0.001)
+        raise RuntimeError(f"{self.name} did not stop")
 
     def cont(self) -> None:
         self.proc.send_signal(signal.SIGCONT)
@@ -143,6 +159,7 @@ class Rig:
         cfg = {
             "pepper": PEPPER,
             "lease": plan.writer_lease,
+            "consistency": plan.writer_consistency,
             "owner": OWNER,
             "ids": self.ids,
             "board": board_path,

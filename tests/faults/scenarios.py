@@ -2,8 +2,10 @@
 the writer changes tokens. `Scale` makes the same timeline short (make test) or long (make
 chaos): durations are multiplied by `factor`, targeted trials repeated `trials` times.
 
-Every scenario checks the same safety property (zero violations); `limits` names what else
-it holds the run to (checked by `limits_broken`):
+Every scenario checks the same safety property (zero violations), except the positive control
+(`bounded-control`: bounded nodes follow a change only within their lease, so the checker must
+see violations there, or it is blind); `limits` names what else it holds the run to (checked
+by `limits_broken`):
 
     cut_error      a cut-off node's first StoreError comes within this many seconds of the
                    cut, and no verification started during the cut lasts longer (never hangs)
@@ -46,6 +48,7 @@ class Scenario:
     seconds: Callable[[Scale], float]  # how long the nodes verify
     limits: dict = field(default_factory=dict)
     fails_on_main: str = ""  # what this scenario shows on main before the coherence fix
+    control: bool = False  # a positive control: the checker must SEE violations here
 
 
 def _plan(scale: Scale, seconds: float, **kw) -> Plan:
@@ -267,6 +270,19 @@ SCENARIOS: list[Scenario] = [
         limits={"latency": L},
     ),
     Scenario(
+        "bounded-control",
+        "positive control: bounded nodes and writer, 50 ms delay; violations must be seen",
+        plan=lambda s: _plan(
+            s,
+            3.0 * s.factor,
+            nodes=[NodeSpec(L, "bounded")] * s.nodes,
+            writer_consistency="bounded",
+        ),
+        run=run_delay,
+        seconds=lambda s: 3.0 * s.factor,
+        control=True,
+    ),
+    Scenario(
         "delay",
         "every node's link 50 ms (+-10 ms) each way",
         plan=lambda s: _plan(s, 4.0 * s.factor),
@@ -344,7 +360,10 @@ def scenario(name: str) -> Scenario:
 def limits_broken(sc: Scenario, out: Outcome) -> list[str]:
     """What the outcome breaks: the safety property, then the scenario's limits."""
     broken = []
-    if out.violations:
+    if sc.control:
+        if not out.violations:
+            broken.append("no violations seen where the checker must see some: it is blind")
+    elif out.violations:
         broken.append(f"{out.violations} violations (latest {out.late:.3f} s after the change)")
     if out.hung:
         broken.append(f"nodes hung in a verification at the end: {out.hung}")

@@ -29,7 +29,12 @@ def main() -> None:
     ids: list[int] = cfg["ids"]
     owner: str = cfg["owner"]
     board = Board(cfg["board"], len(ids))
-    store = tokenkeep.TokenStore(cfg["url"], pepper=cfg["pepper"], lease=float(cfg["lease"]))
+    store = tokenkeep.TokenStore(
+        cfg["url"],
+        pepper=cfg["pepper"],
+        lease=float(cfg["lease"]),
+        consistency=cfg.get("consistency", "strict"),
+    )
     print("ready", flush=True)
     now = time.monotonic_ns
     for line in sys.stdin:
