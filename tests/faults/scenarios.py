@@ -8,7 +8,8 @@ see violations there, or it is blind); `limits` names what else it holds the run
 by `limits_broken`):
 
     cut_error      a cut-off node's first StoreError comes within this many seconds of the
-                   cut, and no verification started during the cut lasts longer (never hangs)
+                   cut, no verification started during the cut lasts longer (never hangs),
+                   and it stops answering from its cache within its lease
     latency        every returned change returned within this many seconds
     writer_bound   every change returned or raised within this many seconds (none hangs)
 """
@@ -376,7 +377,12 @@ def limits_broken(sc: Scenario, out: Outcome) -> list[str]:
     bound = sc.limits.get("cut_error")
     if bound is not None:
         for c in out.cuts:
-            if c.first_error is None or c.first_error > bound or c.longest_verify > bound:
+            if (
+                c.first_error is None
+                or c.first_error > bound
+                or c.longest_verify > bound
+                or c.served > L  # it trusted its cache past its lease
+            ):
                 first = "never" if c.first_error is None else f"after {c.first_error:.2f} s"
                 broken.append(
                     f"{c.node} cut ({c.kind}): first StoreError {first}, longest verify "
