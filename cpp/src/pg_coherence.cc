@@ -7,21 +7,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <new>
 
+#include "tokenkeep/clock.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/fork_guard.h"
 #include "tokenkeep/store_location.h"
 
 namespace tokenkeep {
 namespace {
-
-std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string node_id_new() {
   unsigned char b[12];
@@ -92,21 +86,17 @@ void PgCoherence::start() {
 
 std::unique_ptr<PgConnection> PgCoherence::listener_connect() {
   auto c = std::make_unique<PgConnection>(conninfo_);
-  // Renewals commit durably: the node trusts its cache once its renewal's COMMIT returns, and
-  // writers stop waiting for it when lease_until passes, so lease_until must never go back
-  // (an asynchronous commit lost in a crash would take it back by up to the WAL writer's
-  // delay). A server whose default is off is overridden; local or remote_* are kept.
-  c->exec(
-      "SELECT set_config('synchronous_commit', 'on', false) "
-      "WHERE current_setting('synchronous_commit') = 'off'",
-      "cannot configure");
+  // Renewals commit durably (PgConnection: synchronous_commit is never off): the node trusts
+  // its cache once its renewal's COMMIT returns, and writers stop waiting for it when
+  // lease_until passes, so lease_until must never go back in a crash (an asynchronous commit
+  // lost with the WAL writer's buffer would take it back by up to its delay).
   std::string listen = "LISTEN \"" + channel_ + "\"";
   c->exec(listen.c_str(), "cannot listen on");
   return c;
 }
 
 Coherence PgCoherence::state() const noexcept {
-  return pg_coherence_snapshot(*feed_, deadline_ns_, steady_ns,
+  return pg_coherence_snapshot(*feed_, deadline_ns_, boot_ns,
                                fork_generation() == forks_seen_.load(std::memory_order_relaxed));
 }
 
@@ -174,7 +164,7 @@ std::uint64_t PgCoherence::renew(PgConnection& c) {
 void PgCoherence::cycle(PgConnection& c) {
   apply_through(c);
   for (int round = 0; round < 3; ++round) {
-    const std::int64_t sent = steady_ns();
+    const std::int64_t sent = boot_ns();
     const std::uint64_t acked = renew(c);
     apply_through(c);
     std::uint64_t applied = 0;
@@ -223,7 +213,7 @@ void PgCoherence::listen_run(std::unique_ptr<PgConnection> c) {
 }
 
 void PgCoherence::after_commit(PgConnection& c, std::uint64_t generation) {
-  const std::int64_t committed = steady_ns();  // the caller's COMMIT has returned
+  const std::int64_t committed = boot_ns();  // the caller's COMMIT has returned
   restart_if_forked();  // a child writes as its own node: it waits for the parent's ack too
   try {
     apply_through(c);
@@ -252,12 +242,19 @@ void PgCoherence::after_commit(PgConnection& c, std::uint64_t generation) {
           p, "cannot read the nodes' acknowledgements on");
       if (r.i64(0, 0) == 0) return;
       wait_ns = std::max(wait_ns, r.i64(0, 1) * 1000000);
-    } catch (const Error&) {
-      // Cut off from the server: every other node loses its lease within L too.
-      ::usleep(static_cast<useconds_t>(lease_ns_ / 1000));
+    } catch (const Error& e) {
+      // Cut off from the server. After one poll, every node that matters is known with its
+      // L: the bound holds without another. Before any, nothing is known: say so.
+      if (round == 0) {
+        fail(ErrorCode::kStoreError,
+             std::string("the change was committed, but not confirmed by every node: ") + e.what() +
+                 "; a node that did not apply it stops trusting its cache within its lease");
+      }
+      const std::int64_t left = committed + wait_ns - boot_ns();
+      if (left > 0) ::usleep(static_cast<useconds_t>(left / 1000));
       return;
     }
-    if (steady_ns() > committed + wait_ns) return;
+    if (boot_ns() > committed + wait_ns) return;
     ::usleep(round < 20 ? 200 : 2000);
   }
 }

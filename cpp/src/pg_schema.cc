@@ -74,6 +74,7 @@ const char* const kMigrations[kPgSchemaVersion] = {
 }  // namespace
 
 void pg_schema_migrate(PgConnection& c, bool read_only) {
+  c.timeout_ms(0);  // DDL on a large table, or waiting for another node's migration
   PgTransaction tx(c);
   c.exec("SELECT pg_advisory_xact_lock(7311, hashtext(current_schema()))", "cannot lock the schema of");
   PgParams none;

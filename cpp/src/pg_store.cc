@@ -163,6 +163,7 @@ class PgStore final : public TokenRepository {
       return p;
     };
     auto c = pool_.acquire();
+    c->timeout_ms(kPgLongQueryTimeoutMs);  // bulk or admin work, never on the verify path
     PgParams p = params();
     PgResult r = c->query(pg_query_sql(q, false), p, "cannot read tokens from");
     TokenPage page;
@@ -179,6 +180,7 @@ class PgStore final : public TokenRepository {
   std::vector<TokenRecord> tokens_expiring(std::int64_t from, std::int64_t until,
                                            const std::optional<std::string>& owner) override {
     auto c = pool_.acquire();
+    c->timeout_ms(kPgLongQueryTimeoutMs);  // bulk or admin work, never on the verify path
     PgParams p;
     p.add(from).add(until);
     if (owner) {
@@ -196,7 +198,7 @@ class PgStore final : public TokenRepository {
   bool token_update_scopes(const std::string& owner, std::int64_t id, const std::vector<std::string>& scopes,
                            const std::string& actor, std::int64_t at) override {
     writable("cannot update tokens in");
-    auto c = pool_.acquire();
+    auto c = acquire_for_change();
     std::uint64_t g = 0;
     {
       PgTransaction tx(*c);
@@ -217,7 +219,7 @@ class PgStore final : public TokenRepository {
   bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids, const std::string& actor,
                      std::int64_t at) override {
     writable("cannot revoke tokens in");
-    auto c = pool_.acquire();
+    auto c = acquire_for_change();
     std::uint64_t g = 0;
     {
       PgTransaction tx(*c);
@@ -238,7 +240,7 @@ class PgStore final : public TokenRepository {
   bool token_rotate(const std::string& owner, std::int64_t id, const TokenRecord& replacement,
                     const std::string& actor, std::int64_t at) override {
     writable("cannot rotate tokens in");
-    auto c = pool_.acquire();
+    auto c = acquire_for_change();
     std::uint64_t g = 0;
     {
       PgTransaction tx(*c);
@@ -273,6 +275,7 @@ class PgStore final : public TokenRepository {
 
   std::int64_t tokens_purgeable(std::int64_t cutoff) override {
     auto c = pool_.acquire();
+    c->timeout_ms(kPgLongQueryTimeoutMs);  // bulk or admin work, never on the verify path
     PgParams p;
     p.add(cutoff);
     return c
@@ -283,7 +286,8 @@ class PgStore final : public TokenRepository {
 
   std::int64_t tokens_purge(std::int64_t cutoff, const std::string& actor, std::int64_t at) override {
     writable("cannot purge tokens from");
-    auto c = pool_.acquire();
+    auto c = acquire_for_change();
+    c->timeout_ms(kPgLongQueryTimeoutMs);  // bulk or admin work, never on the verify path
     std::uint64_t g = 0;
     std::int64_t n = 0;
     {
@@ -353,7 +357,7 @@ class PgStore final : public TokenRepository {
     std::vector<std::int64_t> ids, revoked;
     for (const auto& l : leaks) ids.push_back(l.id);
     if (ids.empty()) return revoked;
-    auto c = pool_.acquire();
+    auto c = acquire_for_change();
     std::uint64_t g = 0;
     {
       PgTransaction tx(*c);
@@ -428,6 +432,7 @@ class PgStore final : public TokenRepository {
 
   std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner, std::int64_t limit) override {
     auto c = pool_.acquire();
+    c->timeout_ms(kPgLongQueryTimeoutMs);  // bulk or admin work, never on the verify path
     PgParams p;
     if (owner) {
       p.add(*owner);
@@ -444,6 +449,15 @@ class PgStore final : public TokenRepository {
   }
 
  private:
+  // A connection for a change: if none can be had, the error says nothing was changed.
+  PgPool::Lease acquire_for_change() {
+    try {
+      return pool_.acquire();
+    } catch (const Error& e) {
+      fail(ErrorCode::kStoreError, std::string(e.what()) + kPgNotChanged);
+    }
+  }
+
   // The refusal of a read-only handle, before any round trip (same words as SQLite's).
   void writable(const char* doing) {
     if (read_only_)

@@ -12,6 +12,8 @@ import signal
 import time
 
 import psycopg
+import tokenkeep
+from pg_blackhole import Blackhole
 from test_pg_nodes import PEPPER, _server, _start_node
 from tokenkeep import TokenStore
 
@@ -116,3 +118,54 @@ def test_a_writer_waits_for_a_node_with_a_longer_lease_than_its_own(pg_url, tmp_
     )
     assert violations == 0
     assert log["counts"]["refused"] > 0  # B went on verifying after SIGCONT, and refused it
+
+
+def test_a_node_whose_link_is_cut_silently_answers_store_error_within_5_s_never_ok(
+    pg_url, tmp_path
+):
+    """The node's link to the server goes silent, sockets open (pg_blackhole.py). Before
+    issue 18 every query waited for TCP, which never gives up on a peer that acknowledges:
+    the node never answered again. Now its lease lapses (L = 1 s), each verification reads the
+    server within a bound, and fails closed: StoreError within 5 s of the cut, no call longer
+    than 5 s, and never OK for the token revoked meanwhile."""
+    with TokenStore(pg_url, pepper=PEPPER, lease=1.0) as writer, Blackhole(pg_url) as link:
+        issued = writer.create("alice", "ci", {"device"})
+        node = _start_node(link.url, [issued.secret], tmp_path / "n.json", seconds=8, lease=1.0)
+        try:
+            time.sleep(0.5)
+            link.cut()
+            cut = time.monotonic()
+            time.sleep(0.2)
+            writer.revoke("alice", issued.info.id)  # waits for the cut node's lease at most
+            returned = time.monotonic()
+            assert node.wait(timeout=60) == 0
+        finally:
+            node.kill()
+    log = json.loads((tmp_path / "n.json").read_text())
+    first = log["first_error"]
+    print(
+        f"\nlink cut: revoke returned after {returned - cut:.2f} s; first StoreError "
+        f"{first - cut if first else float('nan'):+.2f} s from the cut; longest verify {log['longest']:.2f} s; "
+        f"{log['counts']}"
+    )
+    assert log["last_ok"][0] < returned  # never OK for a verify started after the revoke
+    assert first is not None
+    assert first - cut < 5.0
+    assert log["longest"] < 5.0
+
+
+def test_a_revoke_through_a_cut_link_raises_store_error_saying_nothing_was_changed(pg_url):
+    with Blackhole(pg_url) as link, TokenStore(link.url, pepper=PEPPER, lease=1.0) as writer:
+        issued = writer.create("alice", "ci", {"device"})
+        link.cut()
+        t0 = time.monotonic()
+        try:
+            writer.revoke("alice", issued.info.id)
+            raise AssertionError("a revoke through a cut link returned")
+        except tokenkeep.StoreError as e:
+            took, message = time.monotonic() - t0, str(e)
+    print(f"\nrevoke through a cut link: StoreError after {took:.2f} s: {message}")
+    assert took < 10.0
+    assert "nothing was changed" in message
+    with TokenStore(pg_url, pepper=PEPPER, lease=1.0) as direct:
+        assert direct.verify(issued.secret).name == "ci"  # and indeed it was not revoked
