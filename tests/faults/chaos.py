@@ -14,7 +14,7 @@ import sys
 import time
 
 from .checker import Outcome
-from .report import LEGEND, header, row
+from .report import LEGEND, failures, header, row
 from .runner import Harness
 from .scenarios import SCENARIOS, Scale, limits_broken
 
@@ -72,6 +72,10 @@ def main(argv=None) -> int:
             total.merge(out)
     print(row("total (no control)", total, [b for v in broken.values() for b in v]))
     print("\n" + LEGEND)
+    print("\nthe writer's StoreErrors:")
+    for name, out in totals.items():
+        for line in failures(name, out):
+            print(line)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(

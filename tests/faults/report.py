@@ -52,6 +52,15 @@ def row(name: str, out: Outcome, broken: list) -> str:
     return "  ".join(f"{str(c):{a}{w}}" for c, (_, w, a) in zip(cells, COLUMNS))
 
 
+def failures(name: str, out: Outcome) -> list:
+    """The writer's StoreError messages in a run, each once with how many times (they name
+    host, port and database, never a secret)."""
+    counts: dict = {}
+    for m in out.failures:
+        counts[m] = counts.get(m, 0) + 1
+    return [f"{name}: {n} x {m}" for m, n in counts.items()]
+
+
 def header() -> str:
     line = "  ".join(f"{h:{a}{w}}" for h, w, a in COLUMNS)
     return line + "\n" + "-" * len(line)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import pytest
 
-from .report import LEGEND, header, row
+from .report import LEGEND, failures, header, row
 from .runner import Harness
 from .scenarios import SCENARIOS, Scale, limits_broken
 
@@ -31,10 +31,11 @@ SHORT = Scale(factor=1.0, nodes=3, trials=2)
 @pytest.fixture(scope="module")
 def harness():
     with Harness(netns=True) as h:
-        h.rows = []
+        h.rows, h.failures = [], []
         yield h
         print(f"\n\nthe short fault run ({SHORT.nodes} nodes)\n{header()}\n" + "\n".join(h.rows))
         print(LEGEND)
+        print("\nthe writer's StoreErrors:\n" + "\n".join(h.failures))
 
 
 @pytest.mark.parametrize("sc", SCENARIOS, ids=lambda sc: sc.name)
@@ -42,6 +43,7 @@ def test_no_node_accepts_a_change_that_returned(harness, sc):
     out = harness.run(sc, SHORT)
     broken = limits_broken(sc, out)
     harness.rows.append(row(sc.name, out, broken))
+    harness.failures += failures(sc.name, out)
     hint = (
         f" (expected on main before the coherence fix: {sc.fails_on_main})"
         if sc.fails_on_main
