@@ -125,29 +125,63 @@ def check(reports: list, changes: list, pending: dict | None, events: list, ids:
     return out
 
 
+def _segments(r: dict) -> list:
+    """The node's runs of one outcome class, from its transitions: (first start, end of the
+    first, last start, "answer" or "error"); before the first transition it was answering."""
+    last_start = r["hung"]["since"] if r["hung"] else r.get("end", float("inf"))
+    segs = []
+    first, first_end, state = float("-inf"), float("-inf"), "answer"
+    for t, t_end, t_prev, st in r["transitions"]:
+        segs.append((first, first_end, t_prev, state))
+        first, first_end, state = t, t_end, st
+    segs.append((first, first_end, last_start, state))
+    return segs
+
+
 def _cut(r: dict, e: dict) -> CutResult:
+    """What a cut at e["t"] did to the node of report r. Times are verification starts, except
+    when the node answered StoreError (the end of that verification); a verification in
+    progress at the cut counts from the cut."""
     cut, heal = e["t"], e.get("heal", r.get("end", e["t"]))
-    first_error = None
-    served_until = heal
-    for t, t_prev, state in r["transitions"]:
-        if state == "error" and t >= cut:
-            first_error = t
-            served_until = t_prev
-            break
+    slow = [tuple(x[:3]) for x in r["slow"]]
+    if r["hung"]:
+        slow.append((r["hung"]["since"], r["hung"]["noticed"] - r["hung"]["since"], "hung"))
+
+    def covering(x: float):
+        return next(((s, d) for s, d, _ in slow if s <= x < s + d), None)
+
     longest = 0
-    for start, duration, _ in r["slow"]:
-        if cut <= start <= heal:
-            longest = max(longest, duration)
-            if first_error is None or start < first_error:
-                served_until = min(served_until, start)  # answers stopped while it waited
-    if r["hung"] and r["hung"]["since"] >= cut:
-        longest = max(longest, r["hung"]["noticed"] - r["hung"]["since"])
-        served_until = min(served_until, r["hung"]["since"])
+    for s, d, _ in slow:
+        if s < cut < s + d:
+            longest = max(longest, s + d - cut)
+        elif cut <= s <= heal:
+            longest = max(longest, d)
+    segs = _segments(r)
+    errors = [s + d for s, d, o in slow if o == "store_error" and s + d >= cut]
+    for _first, first_end, last, state in segs:
+        if state != "error":
+            continue
+        if first_end >= cut:
+            errors.append(first_end)
+        elif last >= cut:  # failing already: the next answer after the cut is an error
+            cov = covering(cut)
+            errors.append(cov[0] + cov[1] if cov else cut)
+    first_error = min(errors, default=None)
+    limit = first_error if first_error is not None else heal
+    served_until = cut
+    for first, _, last, state in segs:
+        if state != "answer" or first > limit:
+            continue
+        x = min(last, limit)
+        cov = covering(x)
+        if cov and cov[0] >= first:
+            x = cov[0]  # answers stopped while that verification waited
+        served_until = max(served_until, x)
     return CutResult(
         node=e["name"],
         kind=e["kind"],
         seconds=(heal - cut) / NS,
-        served=max(0, served_until - cut) / NS,
+        served=(served_until - cut) / NS,
         first_error=None if first_error is None else (first_error - cut) / NS,
         longest_verify=longest / NS,
     )

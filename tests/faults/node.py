@@ -10,8 +10,9 @@ what the checker needs, cheaply enough not to slow the loop:
 - counts of outcomes: ok, refused (RevokedToken, PermissionDenied), store_error, other;
 - per changed token: the start of its last success, and the successes that started after the
   writer published its change as returned (the change board): count, first and last start;
-- transitions between answering (ok or refused) and failing (StoreError): [t, t_prev, state],
-  where t_prev is the start of the last verification in the previous state;
+- transitions between answering (ok or refused) and failing (StoreError): [t, t_end, t_prev,
+  state]: the start and end of the first verification in the new state, and the start of the
+  last one in the previous state;
 - slow verifications (longer than `slow_ms`): [start, duration, outcome];
 - the first few distinct StoreError messages (they name host, port and database), and when;
 - `hung`: if a verification has not returned `grace` seconds after END_NS, a watchdog writes
@@ -138,7 +139,7 @@ def main() -> None:
                         errors[str(e)] = t
                     prev_outcome = "store_error"
                     if serving and len(transitions) < CAP:
-                        transitions.append([t, last_answer, "error"])
+                        transitions.append([t, now(), last_answer, "error"])
                     serving = False
                     last_error = t
                     continue
@@ -161,7 +162,7 @@ def main() -> None:
                             viol_last[k] = t
                 if not serving:
                     if len(transitions) < CAP:
-                        transitions.append([t, last_error, "answer"])
+                        transitions.append([t, now(), last_error, "answer"])
                     serving = True
                 last_answer = t
     t = now()

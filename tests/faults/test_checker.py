@@ -57,36 +57,52 @@ def test_a_change_that_raised_or_never_returned_promises_nothing():
     assert (out.violations, out.changes, out.changes_failed, out.changes_hung) == (0, 0, 1, 1)
 
 
-def test_a_cut_shows_how_long_the_node_served_and_when_it_failed():
-    r = _report(
-        transitions=[[20 * S + S // 2, 20 * S + S // 4, "error"], [30 * S, 29 * S, "answer"]]
-    )
-    cut = {
-        "what": "cut",
-        "node": 0,
-        "name": "node0",
-        "kind": "blackhole",
-        "t": 20 * S,
-        "heal": 26 * S,
-    }
-    out = check([r], [], None, [cut], [])
-    (c,) = out.cuts
-    assert (c.served, c.first_error, c.seconds, c.longest_verify) == (0.25, 0.5, 6.0, 0.0)
-
-
-def test_a_node_that_hangs_in_a_cut_has_no_first_error_and_a_long_verification():
-    r = _report(slow=[[20 * S + S // 2, 7 * S, "store_error"]])
-    cut = {
+def _cut(heal: int = 26 * S) -> dict:
+    return {
         "what": "cut",
         "node": 0,
         "name": "node0",
         "kind": "linkdown",
         "t": 20 * S,
-        "heal": 26 * S,
+        "heal": heal,
     }
-    out = check([r], [], None, [cut], [])
+
+
+def test_a_cut_shows_how_long_the_node_served_and_when_it_failed():
+    # answering until 20.25 s, then a verification from 20.5 s that fails at 20.6 s
+    r = _report(
+        transitions=[
+            [20 * S + S // 2, 20 * S + 6 * S // 10, 20 * S + S // 4, "error"],
+            [30 * S, 30 * S, 29 * S, "answer"],
+        ]
+    )
+    (c,) = check([r], [], None, [_cut()], []).cuts
+    assert (c.served, c.first_error, c.seconds, c.longest_verify) == (0.25, 0.6, 6.0, 0.0)
+
+
+def test_a_node_that_hangs_in_a_cut_has_no_first_error_and_a_long_verification():
+    r = _report(slow=[[20 * S + S // 2, 7 * S, "ok"]])
+    out = check([r], [], None, [_cut()], [])
     (c,) = out.cuts
     assert c.first_error is None
     assert c.longest_verify == 7.0
     assert c.served == 0.5
     assert out.cut_first_error() == float("inf")
+
+
+def test_a_verification_in_progress_at_the_cut_counts_from_the_cut():
+    # a cache miss from 19.9 s fails at 23 s; the next one, from 23.08 s, answers at 26.1 s
+    r = _report(
+        transitions=[
+            [19 * S + 9 * S // 10, 23 * S, 19 * S + 8 * S // 10, "error"],
+            [23 * S + 8 * S // 100, 26 * S + S // 10, 19 * S + 9 * S // 10, "answer"],
+        ],
+        slow=[
+            [19 * S + 9 * S // 10, 3 * S + S // 10, "store_error"],
+            [23 * S + 8 * S // 100, 3 * S + 2 * S // 100, "ok"],
+        ],
+    )
+    (c,) = check([r], [], None, [_cut()], []).cuts
+    assert c.served == 0.0  # nothing answered from the cut to its first StoreError
+    assert c.first_error == 3.0
+    assert round(c.longest_verify, 2) == 3.02
