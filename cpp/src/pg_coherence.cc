@@ -45,14 +45,18 @@ void parse_ids(const std::string& text, std::vector<std::int64_t>* ids) {
 
 }  // namespace
 
+std::string pg_channel_of(const std::string& schema) {
+  std::size_t n = std::min<std::size_t>(schema.size(), 50);
+  while (n > 0 && n < schema.size() && (static_cast<unsigned char>(schema[n]) & 0xC0) == 0x80) --n;
+  return "tokenkeep_" + schema.substr(0, n);
+}
+
 PgCoherence::PgCoherence(std::string conninfo, std::string channel, const PgOptions& options)
     : conninfo_(std::move(conninfo)),
       channel_(std::move(channel)),
       options_(options),
       lease_ns_(static_cast<std::int64_t>(options.lease_seconds * 1e9)) {
-  if (!(options.lease_seconds >= 0.05 && options.lease_seconds <= 600)) {
-    fail(ErrorCode::kInvalidArgument, "lease must be between 0.05 and 600 seconds", "lease");
-  }
+  pg_options_check(options);
   feed_ = change_feed_open(StoreLocation{}, false);  // process-private memory
   forks_seen_ = fork_generation();
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -90,7 +94,10 @@ std::unique_ptr<PgConnection> PgCoherence::listener_connect() {
   // its cache once its renewal's COMMIT returns, and writers stop waiting for it when
   // lease_until passes, so lease_until must never go back in a crash (an asynchronous commit
   // lost with the WAL writer's buffer would take it back by up to its delay).
-  std::string listen = "LISTEN \"" + channel_ + "\"";
+  char* quoted = PQescapeIdentifier(c->handle(), channel_.data(), channel_.size());
+  if (quoted == nullptr) fail(ErrorCode::kStoreError, "cannot quote the channel name for " + c->where());
+  const std::string listen = std::string("LISTEN ") + quoted;
+  PQfreemem(quoted);
   c->exec(listen.c_str(), "cannot listen on");
   return c;
 }
@@ -153,6 +160,25 @@ std::uint64_t PgCoherence::renew(PgConnection& c) {
   return acked;
 }
 
+// Between renewals, on a notification: applies what was published and acknowledges it, for
+// the writer waiting. Not durable, and it moves no lease and no deadline: an acknowledgement
+// lost in a crash was true when a writer read it (the node had applied the change), and
+// nothing here extends this node's trust. So it skips the WAL flush a renewal waits for.
+void PgCoherence::acknowledge(PgConnection& c) {
+  apply_through(c);
+  std::uint64_t acked = 0;
+  {
+    std::lock_guard<std::mutex> lock(apply_mu_);
+    acked = db_applied_;
+  }
+  PgParams p;
+  p.add(node_).add(static_cast<std::int64_t>(acked));
+  c.query(
+      "WITH quick AS (SELECT set_config('synchronous_commit', 'off', true)) "
+      "UPDATE tokenkeep_nodes SET acked = greatest(acked, $2) FROM quick WHERE node = $1",
+      p, "cannot acknowledge changes on");
+}
+
 // One round: everything published is applied, then the lease is renewed acknowledging it,
 // then the changes are read once more. The cache is trusted again (a fresh local deadline)
 // only if nothing committed before the renewal was left unapplied: a writer that committed
@@ -181,21 +207,33 @@ void PgCoherence::cycle(PgConnection& c) {
 }
 
 void PgCoherence::listen_run(std::unique_ptr<PgConnection> c) {
+  std::int64_t renew_at = 0;  // the lease is renewed every L/4; notifications are acked at once
   while (!stop_.load()) {
     try {
       if (!c) {
         c = listener_connect();
         cycle(*c);
+        renew_at = boot_ns() + lease_ns_ / 4;
       }
+      const std::int64_t wait_ns = std::max<std::int64_t>(0, renew_at - boot_ns());
       pollfd pfd[2] = {{PQsocket(c->handle()), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-      ::poll(pfd, 2, static_cast<int>(lease_ns_ / 4 / 1000000));
+      ::poll(pfd, 2, static_cast<int>((wait_ns + 999999) / 1000000));
       if (stop_.load()) break;
       if (!PQconsumeInput(c->handle())) {
         c.reset();
         continue;
       }
-      while (PGnotify* n = PQnotifies(c->handle())) PQfreemem(n);
-      cycle(*c);
+      bool notified = false;
+      while (PGnotify* n = PQnotifies(c->handle())) {
+        notified = true;
+        PQfreemem(n);
+      }
+      if (boot_ns() >= renew_at) {
+        cycle(*c);
+        renew_at = boot_ns() + lease_ns_ / 4;
+      } else if (notified) {
+        acknowledge(*c);
+      }
     } catch (const Error&) {
       c.reset();  // the server is away: the lease lapses, verification reads (and fails)
       for (int i = 0; i < 10 && !stop_.load(); ++i) ::usleep(20000);

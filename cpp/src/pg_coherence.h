@@ -21,6 +21,11 @@ namespace tokenkeep {
 // Creates or upgrades the tokenkeep tables in the connection's current schema.
 void pg_schema_migrate(PgConnection& c, bool read_only);
 
+// The NOTIFY channel of a schema's store: "tokenkeep_" and the schema's name cut to at most
+// 50 bytes at a UTF-8 character boundary (a channel is an identifier: 63 bytes at most).
+// Schemas whose names share those bytes share a channel: their nodes wake more, nothing else.
+std::string pg_channel_of(const std::string& schema);
+
 // One node's coherence at one instant, a consistent snapshot of what the listener publishes
 // in this order: the feed (changes applied), then the deadline (a renewal that acknowledged
 // them). Reads them in the opposite order - the deadline (acquire), the clock, then the feed -
@@ -62,6 +67,7 @@ class PgCoherence {
   void apply_through(PgConnection& c);
   // Renews the lease acknowledging what is applied; returns that generation.
   std::uint64_t renew(PgConnection& c);
+  void acknowledge(PgConnection& c);
   void cycle(PgConnection& c);
   void listen_run(std::unique_ptr<PgConnection> c);
   std::unique_ptr<PgConnection> listener_connect();

@@ -74,3 +74,23 @@ TEST(PgCoherenceSnapshot, FreshOnlyBeforeTheDeadlineAndInTheProcessThatRenewed) 
 
 }  // namespace
 }  // namespace tokenkeep
+
+namespace tokenkeep {
+namespace {
+
+TEST(PgChannel, CutsTheSchemaNameAtACharacterBoundaryWithinAnIdentifier) {
+  EXPECT_EQ(pg_channel_of("public"), "tokenkeep_public");
+  EXPECT_EQ(pg_channel_of("we\"ird"), "tokenkeep_we\"ird");  // quoted when used, never pasted
+  const std::string long_ascii(80, 'a');
+  EXPECT_EQ(pg_channel_of(long_ascii), "tokenkeep_" + std::string(50, 'a'));
+  // 49 bytes, then a 2-byte character across the 50-byte cut: it goes whole, not halved.
+  const std::string split = std::string(49, 'x') + "\xC3\xA9" + "tail";
+  EXPECT_EQ(pg_channel_of(split), "tokenkeep_" + std::string(49, 'x'));
+  // A 4-byte character starting at byte 48: also kept out whole.
+  const std::string emoji = std::string(48, 'y') + "\xF0\x9F\x94\x91" + "z";
+  EXPECT_EQ(pg_channel_of(emoji), "tokenkeep_" + std::string(48, 'y'));
+  EXPECT_LE(pg_channel_of(std::string(200, 'b')).size(), 63u);
+}
+
+}  // namespace
+}  // namespace tokenkeep

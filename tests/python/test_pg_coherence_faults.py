@@ -10,8 +10,10 @@ import json
 import os
 import signal
 import time
+import urllib.parse
 
 import psycopg
+import psycopg.sql
 import tokenkeep
 from pg_blackhole import Blackhole
 from test_pg_nodes import PEPPER, _server, _start_node
@@ -169,3 +171,37 @@ def test_a_revoke_through_a_cut_link_raises_store_error_saying_nothing_was_chang
     assert "nothing was changed" in message
     with TokenStore(pg_url, pepper=PEPPER, lease=1.0) as direct:
         assert direct.verify(issued.secret).name == "ci"  # and indeed it was not revoked
+
+
+def test_a_schema_with_a_quote_and_a_long_utf8_name_gets_its_notifications(pg_url):
+    """Issue 19, item 5: the schema's name was pasted unquoted into LISTEN and cut at byte 50,
+    which could split a character. A quote in the name made every open fail; a cut
+    character made LISTEN invalid UTF-8."""
+    name = 'we"ird_' + "x" * 42 + "éé-ключ"  # byte 50 falls inside the first é
+    base = pg_url.split("options=")[0].rstrip("?&")
+    with psycopg.connect(base, autocommit=True) as db:
+        db.execute(psycopg.sql.SQL("CREATE SCHEMA {}").format(psycopg.sql.Identifier(name)))
+    try:
+        quoted = '"' + name.replace('"', '""') + '"'
+        sep = "&" if "?" in base else "?"
+        url = f"{base}{sep}options=" + urllib.parse.quote(f"-csearch_path={quoted}", safe="")
+        with (
+            TokenStore(url, pepper=PEPPER, lease=1.0) as a,
+            TokenStore(url, pepper=PEPPER, consistency="bounded", lease=30.0) as b,
+        ):
+            issued = a.create("alice", "ci", {"device"})
+            assert b.verify(issued.secret).name == "ci"
+            a.revoke("alice", issued.info.id)
+            t0 = time.monotonic()
+            while True:  # b trusts its cache for 27 s: only the notification tells it sooner
+                try:
+                    b.verify(issued.secret)
+                except tokenkeep.RevokedToken:
+                    break
+                assert time.monotonic() - t0 < 5.0, "the notification never reached b"
+                time.sleep(0.01)
+    finally:
+        with psycopg.connect(base, autocommit=True) as db:
+            db.execute(
+                psycopg.sql.SQL("DROP SCHEMA {} CASCADE").format(psycopg.sql.Identifier(name))
+            )
