@@ -24,6 +24,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import psycopg
 from tokenkeep import TokenStore
 
 from .board import Board
@@ -306,4 +307,5 @@ class Rig:
             self.board.close()
         if self.schema:
             self.server.ensure_running()
-            self.server.schema_drop(self.schema)
+            with contextlib.suppress(psycopg.OperationalError):  # the cluster is gone already
+                self.server.schema_drop(self.schema)

@@ -54,6 +54,7 @@ class PgServer:
             f"{host}/.s.PGSQL.{port}" if host.startswith("/") else (host, port)
         )
         self.kills = 0
+        self.down = False  # killed by this harness and not started again yet
 
     def url_via(self, host: str, port: int, schema: str) -> str:
         """A URL to this server through a proxy at host:port, in `schema`. No timeouts of its
@@ -92,6 +93,7 @@ class PgServer:
         if pid is None:
             raise RuntimeError("the server is not running")
         sent = time.monotonic()
+        self.down = True
         os.kill(pid, signal.SIGQUIT)
         self.kills += 1
         deadline = time.monotonic() + 30
@@ -103,6 +105,7 @@ class PgServer:
         """Starts the server and waits until it accepts connections; returns how long it took."""
         t0 = time.monotonic()
         self._pg_ctl("-l", self.log, "start")
+        self.down = False
         return time.monotonic() - t0
 
     def set(self, name: str, value: str | None) -> None:
@@ -115,6 +118,7 @@ class PgServer:
             c.execute("SELECT pg_reload_conf()")
 
     def stop_immediate(self) -> None:
+        self.down = True
         self._pg_ctl("-m", "immediate", "stop")
         self.kills += 1
 
@@ -125,6 +129,7 @@ class PgServer:
         subprocess.run(cmd, check=True, capture_output=True, timeout=90)
 
     def ensure_running(self) -> None:
-        pid = self.postmaster_pid()
-        if pid is None or not _running(pid):
+        """Starts the server again if this harness killed it. Never one that someone else
+        stopped: cluster.sh tearing the cluster down must not see it come back."""
+        if self.down:
             self.start()
