@@ -83,6 +83,11 @@ inline constexpr const char* kPgNotChanged = "; nothing was changed";
 inline constexpr int kPgQueryTimeoutMs = 3000;       // every statement unless raised
 inline constexpr int kPgLongQueryTimeoutMs = 60000;  // bulk work (purge); 0: migrations
 
+// `message` (a libpq error) with every spelling of a password replaced by "[redacted]": the
+// password and sslpassword values of `options` (parsed, or PQconninfo of a connection), the
+// password as `conninfo` writes it (a URL's %-escaped form) and `conninfo` itself.
+std::string pg_redact(std::string message, const PQconninfoOption* options, const std::string& conninfo);
+
 class PgConnection {
  public:
   // Connects; StoreError naming the server (never the password) if it cannot.
