@@ -16,7 +16,7 @@ import psycopg
 import psycopg.sql
 import tokenkeep
 from pg_blackhole import Blackhole
-from test_pg_nodes import PEPPER, _server, _start_node
+from test_pg_nodes import PEPPER, _freeze, _server, _start_node
 from tokenkeep import TokenStore
 
 
@@ -38,22 +38,6 @@ def _crash_server() -> None:
             return
         assert time.monotonic() < deadline, "the server did not stop after SIGQUIT"
         time.sleep(0.01)
-
-
-def _freeze(proc) -> None:
-    """SIGSTOP, and wait until every thread of the process is stopped (delivery is not
-    synchronous: a thread running on another core finishes what it was doing first)."""
-    proc.send_signal(signal.SIGSTOP)
-    deadline = time.monotonic() + 10
-    while True:
-        states = []
-        for tid in os.listdir(f"/proc/{proc.pid}/task"):
-            with open(f"/proc/{proc.pid}/task/{tid}/stat") as f:
-                states.append(f.read().rsplit(")", 1)[1].split()[0])
-        if all(s in "tT" for s in states):
-            return
-        assert time.monotonic() < deadline, f"the process did not stop: {states}"
-        time.sleep(0.001)
 
 
 def _lease_of(db, node_pid: int):
