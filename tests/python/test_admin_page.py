@@ -206,7 +206,7 @@ def test_custom_expiry_date(alice, store):
         (
             {"expiry": "custom", "expires_on": "2029-12-31"},
             "token-expiry-error",
-            "Expires_at must be in the future.",
+            "The expiration date must be in the future.",
         ),
         (
             {"expiry": "custom", "expires_on": "2032-01-01"},

@@ -61,6 +61,14 @@ FORM_FIELDS = {
     "scopes": ("scopes",),
     "expiry": ("expires_in", "expires_at", "never_expires", "expiry"),
 }
+# What the page calls an engine field that starts an engine message ("expires_at must be in
+# the future" -> "The expiration date must be in the future."): the page never shows the API's
+# argument names.
+FIELD_LABELS = {
+    "name": "the token name",
+    "expires_at": "the expiration date",
+    "expires_in": "the expiration",
+}
 
 
 # -- values the templates show ---------------------------------------------------------------
@@ -378,6 +386,10 @@ def form_errors(problems: Iterable[TokenkeepError]) -> Dict[str, str]:
         if isinstance(problem, UnknownScope):
             message = "One of the selected scopes does not exist."
         else:
-            message = sentence(str(problem))
+            message = str(problem).strip()
+            field_name = problem.field or ""
+            if field_name in FIELD_LABELS and message.startswith(field_name + " "):
+                message = FIELD_LABELS[field_name] + message[len(field_name) :]
+            message = sentence(message)
         out.setdefault(control, message)
     return out
