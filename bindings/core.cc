@@ -167,8 +167,8 @@ std::string utf8_of(PyObject* o, const char* what) {
 
 // create_many's items, converted with the C API (several times faster than the generic
 // casters on 10,000 items): each (name, scopes) with the call's expiry, or (name, scopes,
-// expiry_kind, expiry_us). Scopes: one str, or any iterable of str.
-std::vector<NewToken> new_tokens(const py::handle& items, int kind, std::int64_t value) {
+// expiry_kind, expiry_us) with an ExpiryKind. Scopes: one str, or any iterable of str.
+std::vector<NewToken> new_tokens(const py::handle& items, Expiry::Kind kind, std::int64_t value) {
   py::object seq =
       py::reinterpret_steal<py::object>(PySequence_Fast(items.ptr(), "items must be a sequence"));
   if (!seq) {
@@ -199,7 +199,7 @@ std::vector<NewToken> new_tokens(const py::handle& items, int kind, std::int64_t
       PyObject** s = PySequence_Fast_ITEMS(scopes.ptr());
       for (Py_ssize_t k = 0; k < m; ++k) t.scopes.push_back(utf8_of(s[k], "a scope"));
     }
-    t.expiry.kind = static_cast<Expiry::Kind>(len == 4 ? PyLong_AsLong(f[2]) : kind);
+    t.expiry.kind = len == 4 ? py::handle(f[2]).cast<Expiry::Kind>() : kind;
     t.expiry.value_us = len == 4 ? PyLong_AsLongLong(f[3]) : value;
     if (PyErr_Occurred()) throw py::error_already_set();
   }
@@ -235,35 +235,29 @@ py::object issued_tuple(const IssuedToken& t, TupleBuilder& build) {
   return typed_tuple(g_issued_type, text(t.token.view()), build(t.record));
 }
 
-const char* exception_name(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidToken:
-      return "InvalidToken";
-    case ErrorCode::kExpiredToken:
-      return "ExpiredToken";
-    case ErrorCode::kRevokedToken:
-      return "RevokedToken";
-    case ErrorCode::kInsufficientScope:
-      return "InsufficientScope";
-    case ErrorCode::kNotFound:
-      return "NotFound";
-    case ErrorCode::kNameTaken:
-      return "NameTaken";
-    case ErrorCode::kUnknownScope:
-      return "UnknownScope";
-    case ErrorCode::kInvalidArgument:
-      return "InvalidArgument";
-    case ErrorCode::kStoreError:
-      return "StoreError";
-  }
-  return "StoreError";
+// The class of each ErrorCode: tokenkeep.errors.BY_CODE[error_code_name(code)], looked up once
+// (errors.py is the one list of classes; a code without a class fails the import of _core).
+// Kept for the life of the process, like the classes themselves.
+PyObject* error_class(ErrorCode code) {
+  static PyObject* const* classes = [] {
+    py::dict by_code = py::module_::import("tokenkeep.errors").attr("BY_CODE");
+    auto* out = new PyObject*[kErrorCodeCount];
+    for (int i = 0; i < kErrorCodeCount; ++i) {
+      const char* name = error_code_name(static_cast<ErrorCode>(i));
+      if (!by_code.contains(name)) {
+        delete[] out;
+        throw py::import_error(std::string("tokenkeep.errors declares no class with code '") + name + "'");
+      }
+      out[i] = py::object(by_code[name]).release().ptr();
+    }
+    return out;
+  }();
+  return classes[static_cast<int>(code)];
 }
 
-// One C++ outcome -> one instance of a class of tokenkeep.errors (imported here, so the
-// classes stay Python).
+// One C++ outcome -> one instance of its class of tokenkeep.errors.
 py::object error_object(const Error& e) {
-  py::object errors = py::module_::import("tokenkeep.errors");
-  py::object cls = errors.attr(exception_name(e.code()));
+  py::handle cls = error_class(e.code());
   py::object exc = e.code() == ErrorCode::kInsufficientScope
                        ? cls(e.what(), py::arg("required") = py::frozenset(py::cast(e.required)),
                              py::arg("granted") = py::frozenset(py::cast(e.granted)))
@@ -300,7 +294,18 @@ PYBIND11_MODULE(_core, m) {
   });
 
   m.attr("SCHEMA_VERSION") = kSchemaVersion;
+  py::tuple codes(kErrorCodeCount);
+  for (int i = 0; i < kErrorCodeCount; ++i) codes[i] = error_code_name(static_cast<ErrorCode>(i));
+  m.attr("ERROR_CODES") = codes;
+  error_class(ErrorCode::kStoreError);  // every code has its class, or the import fails here
   m.attr("TOKEN_BODY_LENGTH") = kBodyWidth;
+
+  py::enum_<Expiry::Kind>(m, "ExpiryKind",
+                          R"doc(How a create or rotate chooses the expiry (engine.h, Expiry).)doc")
+      .value("DEFAULT", Expiry::Kind::kDefault, R"doc(The store's default lifetime.)doc")
+      .value("IN", Expiry::Kind::kIn, R"doc(expiry_us is a duration from now.)doc")
+      .value("AT", Expiry::Kind::kAt, R"doc(expiry_us is a time, µs since the epoch, UTC.)doc")
+      .value("NEVER", Expiry::Kind::kNever, R"doc(Never expires (where the store allows it).)doc");
 
   py::class_<Clock, std::shared_ptr<Clock>>(m, "Clock", R"doc(Source of time (abstract).)doc")
       .def("now_us", &Clock::now_us, R"doc(Microseconds since the epoch, UTC.)doc");
@@ -410,8 +415,8 @@ PYBIND11_MODULE(_core, m) {
       .def("now_us", &Engine::now_us)
       .def(
           "create_many",
-          [](Engine& e, const std::string& owner, const py::handle& items, int kind, std::int64_t value,
-             const std::string& actor) {
+          [](Engine& e, const std::string& owner, const py::handle& items, Expiry::Kind kind,
+             std::int64_t value, const std::string& actor) {
             std::vector<NewToken> news = new_tokens(items, kind, value);
             std::vector<IssuedToken> ts;
             {
@@ -427,11 +432,11 @@ PYBIND11_MODULE(_core, m) {
       .def(
           "create_problems",
           [](Engine& e, const std::string& owner, const std::string& name,
-             const std::vector<std::string>& scopes, int kind, std::int64_t value) {
+             const std::vector<std::string>& scopes, Expiry::Kind kind, std::int64_t value) {
             NewToken spec;
             spec.name = name;
             spec.scopes = scopes;
-            spec.expiry.kind = static_cast<Expiry::Kind>(kind);
+            spec.expiry.kind = kind;
             spec.expiry.value_us = value;
             py::list out;
             for (const Error& problem : e.create_problems(owner, spec)) out.append(error_object(problem));
@@ -445,10 +450,6 @@ PYBIND11_MODULE(_core, m) {
             return to_tuple(released([&] { return e.get(owner, id); }));
           },
           py::arg("owner"), py::arg("token_id"))
-      .def(
-          "list",
-          [](Engine& e, const std::string& owner) { return to_tuples(released([&] { return e.list(owner); })); },
-          py::arg("owner"))
       .def(
           "query",
           [](Engine& e, const std::optional<std::string>& owner, const std::string& state,
@@ -483,10 +484,10 @@ PYBIND11_MODULE(_core, m) {
       .def(
           "rotate",
           [](Engine& e, const std::string& owner, const std::string& id, const std::string& actor,
-             std::optional<int> expiry_kind, std::int64_t expiry_us) {
+             std::optional<Expiry::Kind> expiry_kind, std::int64_t expiry_us) {
             IssuedToken t;
             std::optional<Expiry> expiry;
-            if (expiry_kind) expiry = Expiry{static_cast<Expiry::Kind>(*expiry_kind), expiry_us};
+            if (expiry_kind) expiry = Expiry{*expiry_kind, expiry_us};
             {
               py::gil_scoped_release release;
               t = e.rotate(owner, id, actor, expiry);

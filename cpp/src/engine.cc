@@ -249,10 +249,11 @@ TokenRecord Engine::get(const std::string& owner, std::string_view token_id) {
 }
 
 std::vector<TokenRecord> Engine::list(const std::string& owner) {
-  owner_check(owner);
-  auto records = repo_->tokens_list(owner);
-  for (auto& r : records) uses_overlay(&r);
-  return records;
+  TokenQuery q;
+  q.owner = owner;
+  q.state = TokenQuery::State::kLive;
+  q.limit = TokenQuery::kNoLimit;
+  return query(q).records;
 }
 
 TokenPage Engine::query(const TokenQuery& q) {

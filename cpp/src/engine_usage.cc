@@ -23,7 +23,11 @@ std::vector<ScopeUsage> Engine::scope_usage(const std::string& owner,
   if (within_us <= 0) fail(ErrorCode::kInvalidArgument, "within must be a positive duration", "within");
   std::vector<TokenRecord> records;
   if (token_ids.empty()) {
-    records = repo_->tokens_list(owner);
+    TokenQuery live;
+    live.owner = owner;
+    live.state = TokenQuery::State::kLive;
+    live.limit = TokenQuery::kNoLimit;
+    records = repo_->tokens_query(live, clock_->now_us()).records;
   } else {
     for (const auto& t : token_ids) {
       auto r = repo_->token_find_owned(owner, id_resolve(t));

@@ -55,9 +55,7 @@ PgCoherence::PgCoherence(std::string conninfo, std::string channel, const PgOpti
       channel_(std::move(channel)),
       options_(options),
       lease_ns_(static_cast<std::int64_t>(options.lease_seconds * 1e9)) {
-  if (!(options.lease_seconds >= 0.05 && options.lease_seconds <= 600)) {
-    fail(ErrorCode::kInvalidArgument, "lease must be between 0.05 and 600 seconds", "lease");
-  }
+  pg_options_check(options);
   feed_ = change_feed_open(StoreLocation{}, false);  // process-private memory
   forks_seen_ = fork_generation();
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

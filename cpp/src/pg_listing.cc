@@ -4,6 +4,7 @@
 
 #include "listing_order.h"
 #include "pg_rows.h"
+#include "repository_rules.h"
 
 namespace tokenkeep {
 namespace pg_detail {
@@ -16,11 +17,9 @@ const char* pg_query_sql(const TokenQuery& q, bool count) {
   static const std::vector<std::string> texts = [] {
     std::vector<std::string> out;
     for (int owner = 0; owner < 2; ++owner) {
-      for (int state = 0; state < 3; ++state) {
+      for (int state = 0; state < TokenQuery::kStates; ++state) {
         std::string where = owner ? "WHERE owner = $1" : "WHERE $1::text IS NULL";
-        where += state == 0   ? " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at >= $2)"
-                 : state == 1 ? " AND (revoked_at IS NOT NULL OR expires_at < $2)"
-                              : " AND $2::bigint IS NOT NULL";
+        where += " AND " + listing_state_sql(static_cast<TokenQuery::State>(state), "$2::bigint");
         where +=
             " AND ($3 = '' OR strpos(translate(name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', "
             "'abcdefghijklmnopqrstuvwxyz'), $3) > 0)"
@@ -38,7 +37,8 @@ const char* pg_query_sql(const TokenQuery& q, bool count) {
     }
     return out;
   }();
-  const std::size_t variant = (q.owner ? 3u : 0u) + static_cast<std::size_t>(q.state);
+  const std::size_t variant =
+      (q.owner ? static_cast<std::size_t>(TokenQuery::kStates) : 0u) + static_cast<std::size_t>(q.state);
   const std::size_t page = 1 + static_cast<std::size_t>(q.sort) * 2 + (q.descending ? 1 : 0);
   const std::size_t index = variant * 9 + (count ? 0 : page);
   return texts[index].c_str();

@@ -12,11 +12,18 @@
 #include "pg_coherence.h"
 #include "pg_connection.h"
 #include "pg_rows.h"
+#include "repository_rules.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/scopes.h"
 
 namespace tokenkeep {
 namespace {
+
+// Statements are prepared under their text's address (PgConnection::run): one string each.
+const std::string kPurgeSql = "DELETE FROM tokenkeep_tokens WHERE " + purge_sql("$1");
+const std::string kPurgeableSql = "SELECT count(*) FROM tokenkeep_tokens WHERE " + purge_sql("$1");
+const std::string kExpiringSql = PG_TOKEN_SELECT "WHERE " + expiring_sql("$1", "$2") +
+                                 " AND ($3::text IS NULL OR owner = $3) ORDER BY " + kExpiringOrderSql;
 
 using namespace pg_detail;  // NOLINT: this file and pg_listing.cc are their users
 
@@ -112,7 +119,8 @@ class PgStore final : public TokenRepository {
         "SELECT t.name FROM tokenkeep_tokens t JOIN unnest($1::text[], $2::text[]) AS u(owner, name) "
         "ON t.owner = u.owner AND t.name = u.name WHERE t.revoked_at IS NULL LIMIT 1",
         q, "cannot read tokens from");
-    if (taken.rows()) fail(ErrorCode::kNameTaken, "a token named '" + taken.text(0, 0) + "' already exists");
+    if (taken.rows()) name_taken_fail(taken.text(0, 0));
+    if (const std::string* repeated = records_repeated_name(records)) name_taken_fail(*repeated);
     fail(ErrorCode::kStoreError,
          "cannot insert tokens into " + c->where() + ": a constraint failed; nothing was created");
   }
@@ -139,15 +147,6 @@ class PgStore final : public TokenRepository {
                           "cannot read tokens from");
     if (r.rows() == 0) return std::nullopt;
     return read_token(r, 0);
-  }
-
-  std::vector<TokenRecord> tokens_list(const std::string& owner) override {
-    auto c = pool_.acquire();
-    PgParams p;
-    p.add(owner);
-    return read_tokens(c->query(PG_TOKEN_SELECT
-                                "WHERE owner = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
-                                p, "cannot read tokens from"));
   }
 
   TokenPage tokens_query(const TokenQuery& q, std::int64_t now) override {
@@ -186,11 +185,7 @@ class PgStore final : public TokenRepository {
     } else {
       p.add(std::optional<std::int64_t>());
     }
-    return read_tokens(c->query(
-        PG_TOKEN_SELECT
-        "WHERE revoked_at IS NULL AND expires_at BETWEEN $1 AND $2 AND ($3::text IS NULL OR owner = $3) "
-        "ORDER BY expires_at, id",
-        p, "cannot read tokens from"));
+    return read_tokens(c->query(kExpiringSql.c_str(), p, "cannot read tokens from"));
   }
 
   bool token_update_scopes(const std::string& owner, std::int64_t id, const std::vector<std::string>& scopes,
@@ -261,7 +256,7 @@ class PgStore final : public TokenRepository {
                   "expires_at) "
                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                   p, "cannot insert a token into", true)) {
-        fail(ErrorCode::kNameTaken, "a token named '" + fresh.name + "' already exists");
+        name_taken_fail(fresh.name);
       }
       audit_add(*c, at, actor, "rotate", fresh.id, owner, fresh.name, "", scopes, "");
       g = publish(*c, {id});
@@ -275,10 +270,7 @@ class PgStore final : public TokenRepository {
     auto c = pool_.acquire();
     PgParams p;
     p.add(cutoff);
-    return c
-        ->query("SELECT count(*) FROM tokenkeep_tokens WHERE revoked_at < $1 OR expires_at < $1", p,
-                "cannot read tokens from")
-        .i64(0, 0);
+    return c->query(kPurgeableSql.c_str(), p, "cannot read tokens from").i64(0, 0);
   }
 
   std::int64_t tokens_purge(std::int64_t cutoff, const std::string& actor, std::int64_t at) override {
@@ -290,9 +282,7 @@ class PgStore final : public TokenRepository {
       PgTransaction tx(*c);
       PgParams p;
       p.add(cutoff);
-      n = c->query("DELETE FROM tokenkeep_tokens WHERE revoked_at < $1 OR expires_at < $1", p,
-                   "cannot purge tokens from")
-              .affected();
+      n = c->query(kPurgeSql.c_str(), p, "cannot purge tokens from").affected();
       audit_add(*c, at, actor, "purge", std::nullopt, "", "", "", "", std::to_string(n) + " tokens");
       g = publish(*c, {kAllIds});
       tx.commit();
@@ -494,6 +484,12 @@ class PgStore final : public TokenRepository {
 };
 
 }  // namespace
+
+void pg_options_check(const PgOptions& options) {
+  if (!(options.lease_seconds >= 0.05 && options.lease_seconds <= 600)) {  // also refuses NaN
+    fail(ErrorCode::kInvalidArgument, "lease must be between 0.05 and 600 seconds", "lease");
+  }
+}
 
 std::unique_ptr<TokenRepository> pg_store_open(const std::string& conninfo, const PgOptions& options) {
   return std::make_unique<PgStore>(conninfo, options);

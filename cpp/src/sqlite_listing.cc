@@ -4,42 +4,46 @@
 #include <vector>
 
 #include "listing_order.h"
+#include "repository_rules.h"
+#include "sqlite_connection.h"
 
 namespace tokenkeep {
 
 // Each text is planned for its own index use: a filter left out is not in the text, so an
 // index that lacks its column still covers the query. Pages select ids only (the rows are
 // read by id afterwards): wide rows kept out of a sort by expiry cost ~10x less.
-const char* sqlite_listing_sql(const TokenQuery& q, bool count) {
+const char* sqlite_listing_sql(const TokenQuery& q, SqliteListing what) {
+  constexpr int kStates = TokenQuery::kStates;
   static const std::vector<std::string> texts = [] {
     std::vector<std::string> out;
-    for (int variant = 0; variant < 24; ++variant) {
-      const int owner = variant / 12, state = variant / 4 % 3;
+    for (int variant = 0; variant < 2 * kStates * 4; ++variant) {
+      const int owner = variant / (kStates * 4), state = variant / 4 % kStates;
       const int searched = variant / 2 % 2, scoped = variant % 2;
       {
         std::string where = owner ? "WHERE owner = ?1" : "WHERE 1";
-        where += state == 0   ? " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at >= ?2)"
-                 : state == 1 ? " AND (revoked_at IS NOT NULL OR expires_at < ?2)"
-                              : " AND ?2 IS NOT NULL";
+        where += " AND " + listing_state_sql(static_cast<TokenQuery::State>(state), "?2");
         where += searched ? " AND instr(lower(name), ?3) > 0" : " AND ?3 = ''";
         where += scoped ? " AND EXISTS (SELECT 1 FROM json_each(?4) AS w"
                           " WHERE instr(' ' || scopes || ' ', ' ' || w.value || ' ') > 0)"
                         : " AND ?4 = '[]'";
         out.push_back("SELECT count(*) FROM tokens " + where);
-        for (int sort = 0; sort < 4; ++sort) {
-          for (int desc = 0; desc < 2; ++desc) {
-            const std::string order = listing_order_sql(sort, desc != 0, "name");
-            out.push_back("SELECT id FROM tokens " + where + " ORDER BY " + order + " LIMIT ?5 OFFSET ?6");
+        for (const char* columns : {"SELECT id FROM tokens ", TOKEN_SELECT}) {
+          for (int sort = 0; sort < 4; ++sort) {
+            for (int desc = 0; desc < 2; ++desc) {
+              const std::string order = listing_order_sql(sort, desc != 0, "name");
+              out.push_back(columns + where + " ORDER BY " + order + " LIMIT ?5 OFFSET ?6");
+            }
           }
         }
       }
     }
     return out;
   }();
-  const std::size_t variant = (q.owner ? 12u : 0u) + static_cast<std::size_t>(q.state) * 4 +
+  const std::size_t variant = (q.owner ? kStates * 4u : 0u) + static_cast<std::size_t>(q.state) * 4 +
                               (q.search.empty() ? 0u : 2u) + (q.scopes_any.empty() ? 0u : 1u);
-  const std::size_t page = 1 + static_cast<std::size_t>(q.sort) * 2 + (q.descending ? 1 : 0);
-  const std::size_t index = variant * 9 + (count ? 0 : page);
+  const std::size_t page = 1 + (what == SqliteListing::kRows ? 8u : 0u) +
+                           static_cast<std::size_t>(q.sort) * 2 + (q.descending ? 1 : 0);
+  const std::size_t index = variant * 17 + (what == SqliteListing::kCount ? 0 : page);
   return texts[index].c_str();
 }
 

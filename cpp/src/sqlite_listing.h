@@ -11,11 +11,16 @@
 
 namespace tokenkeep {
 
-// The SQL for `q`: its count (count = true) or its page of ids. One text per (owner given,
-// state, search, scope filter, sort, direction), each a stable string for the statement
-// cache. Parameters: ?1 owner, ?2 now, ?3 folded search, ?4 scopes (sqlite_json_strings),
-// ?5 limit, ?6 offset.
-const char* sqlite_listing_sql(const TokenQuery& q, bool count);
+// What a listing statement selects: the count of the matches, the page's ids (rows are read
+// by id afterwards: a sort never carries wide rows), or the page's rows themselves (every
+// row of a listing: one statement instead of one lookup per id).
+enum class SqliteListing { kCount, kIds, kRows };
+
+// The SQL for `q`. One text per (owner given, state, search, scope filter, sort, direction,
+// what), each a stable string for the statement cache. Parameters: ?1 owner, ?2 now, ?3
+// folded search, ?4 scopes (sqlite_json_strings), ?5 limit, ?6 offset. kRows selects
+// TOKEN_SELECT's columns.
+const char* sqlite_listing_sql(const TokenQuery& q, SqliteListing what);
 
 // The SQL of the earliest expires_at >= ?2 among the live tokens of owner ?1: until then no
 // token of the owner enters or leaves the active state.

@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "change_feed.h"
+#include "repository_rules.h"
 #include "sqlite_connection.h"
 #include "sqlite_listing.h"
 #include "tokenkeep/errors.h"
@@ -143,9 +144,9 @@ class SqliteStore final : public TokenRepository {
     for (const auto& r : records) {
       Statement chk(c_, "SELECT 1 FROM tokens WHERE owner = ?1 AND name = ?2 AND revoked_at IS NULL");
       chk.bind(1, r.owner).bind(2, r.name);
-      if (chk.step("cannot read tokens from"))
-        fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists", "name");
+      if (chk.step("cannot read tokens from")) name_taken_fail(r.name);
     }
+    if (const std::string* repeated = records_repeated_name(records)) name_taken_fail(*repeated);
     fail(ErrorCode::kStoreError,
          "cannot insert tokens into " + c_.path() + ": a constraint failed; nothing was created");
   }
@@ -212,16 +213,6 @@ class SqliteStore final : public TokenRepository {
     return find_owned_locked(owner, id);
   }
 
-  std::vector<TokenRecord> tokens_list(const std::string& owner) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    file_check();
-    Statement s(c_, TOKEN_SELECT "WHERE owner = ?1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC");
-    s.bind(1, owner);
-    std::vector<TokenRecord> out;
-    while (s.step("cannot read tokens from")) out.push_back(read_token(s));
-    return out;
-  }
-
   // Listings (sqlite_listing.h): the count and the page from one snapshot; the count of an
   // owner's listing is reused while nothing changed (a page's count of 100,000 tokens scans
   // ~100,000 index entries; paging through them should not).
@@ -231,9 +222,17 @@ class SqliteStore final : public TokenRepository {
     const std::string search = token_query_fold(q.search);
     const std::string scopes = sqlite_json_strings(q.scopes_any);
     const std::string owner = q.owner.value_or(std::string());
-    const char* count_sql = sqlite_listing_sql(q, true);
+    const char* count_sql = sqlite_listing_sql(q, SqliteListing::kCount);
     TokenPage page;
     Transaction tx(c_, false);
+    if (q.limit == TokenQuery::kNoLimit && q.offset == 0) {  // every row: its count is their number
+      Statement s(c_, sqlite_listing_sql(q, SqliteListing::kRows));
+      s.bind(1, owner).bind(2, now).bind(3, search).bind(4, scopes).bind(5, q.limit).bind(6, q.offset);
+      while (s.step("cannot read tokens from")) page.records.push_back(read_token(s));
+      page.total = static_cast<std::int64_t>(page.records.size());
+      tx.commit();
+      return page;
+    }
     ListingCounts::Version version;
     {
       Statement s(c_, "PRAGMA data_version");
@@ -257,7 +256,7 @@ class SqliteStore final : public TokenRepository {
     }
     std::vector<std::int64_t> ids;
     if (page.total > q.offset) {
-      Statement s(c_, sqlite_listing_sql(q, false));
+      Statement s(c_, sqlite_listing_sql(q, SqliteListing::kIds));
       s.bind(1, owner).bind(2, now).bind(3, search).bind(4, scopes).bind(5, q.limit).bind(6, q.offset);
       while (s.step("cannot read tokens from")) ids.push_back(s.i64(0));
     }
@@ -273,9 +272,9 @@ class SqliteStore final : public TokenRepository {
                                            const std::optional<std::string>& owner) override {
     std::lock_guard<std::mutex> lock(mu_);
     file_check();
-    Statement s(c_, TOKEN_SELECT
-                "WHERE revoked_at IS NULL AND expires_at BETWEEN ?1 AND ?2 AND (?3 IS NULL OR owner = ?3) "
-                "ORDER BY expires_at, id");
+    static const std::string sql = TOKEN_SELECT "WHERE " + expiring_sql("?1", "?2") +
+                                   " AND (?3 IS NULL OR owner = ?3) ORDER BY " + kExpiringOrderSql;
+    Statement s(c_, sql.c_str());
     s.bind(1, from).bind(2, until);
     if (owner) s.bind(3, *owner);
     std::vector<TokenRecord> out;
@@ -336,7 +335,8 @@ class SqliteStore final : public TokenRepository {
     file_check();
     Transaction tx(c_, true);
     FeedWrite announce(*feed_, {kAllIds});
-    Statement s(c_, "DELETE FROM tokens WHERE revoked_at < ?1 OR expires_at < ?1");
+    static const std::string purge = "DELETE FROM tokens WHERE " + purge_sql("?1");
+    Statement s(c_, purge.c_str());
     s.bind(1, cutoff).run("cannot purge tokens from");
     const std::int64_t n = sqlite3_changes64(c_.handle());
     if (n > 0) {
@@ -351,7 +351,8 @@ class SqliteStore final : public TokenRepository {
   std::int64_t tokens_purgeable(std::int64_t cutoff) override {
     std::lock_guard<std::mutex> lock(mu_);
     file_check();
-    Statement s(c_, "SELECT count(*) FROM tokens WHERE revoked_at < ?1 OR expires_at < ?1");
+    static const std::string purgeable = "SELECT count(*) FROM tokens WHERE " + purge_sql("?1");
+    Statement s(c_, purgeable.c_str());
     s.bind(1, cutoff);
     return s.step("cannot read tokens from") ? s.i64(0) : 0;
   }
@@ -591,9 +592,7 @@ class SqliteStore final : public TokenRepository {
     s.bind(1, r.id).bind(2, r.owner).bind(3, r.name).bind(4, scopes).bind(5, r.digest).bind(6, r.pepper_id);
     s.bind(7, r.created_at).bind(8, r.expires_at);
     // The partial unique index tokens_live_name enforces "unique among live tokens".
-    if (s.step_or_code() == SQLITE_CONSTRAINT_UNIQUE) {
-      fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists", "name");
-    }
+    if (s.step_or_code() == SQLITE_CONSTRAINT_UNIQUE) name_taken_fail(r.name);
     audit_add(at, actor, action, r.id, r.owner, r.name, "", scopes, "");
   }
 

@@ -168,6 +168,7 @@ std::unique_ptr<Engine> store_open(const std::string& spec, const StoreOptions& 
 }
 
 std::unique_ptr<Engine> store_open(const StoreLocation& loc, const StoreOptions& options) {
+  pg_options_check(options.pg);  // every store's options, whatever its location
   if (loc.kind == StoreLocation::Kind::kUrl) return url_store_open(loc, options);
   OpenUndo undo(loc);  // declared first: runs after everything below is destroyed
   if (loc.kind == StoreLocation::Kind::kFile && !options.sqlite.read_only) {

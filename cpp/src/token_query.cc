@@ -7,8 +7,9 @@ namespace tokenkeep {
 TokenQuery::State token_query_state_parse(std::string_view word) {
   if (word == "active") return TokenQuery::State::kActive;
   if (word == "inactive") return TokenQuery::State::kInactive;
+  if (word == "live") return TokenQuery::State::kLive;
   if (word == "all") return TokenQuery::State::kAll;
-  fail(ErrorCode::kInvalidArgument, "state must be one of active, inactive, all", "state");
+  fail(ErrorCode::kInvalidArgument, "state must be one of active, inactive, live, all", "state");
 }
 
 TokenQuery::Sort token_query_sort_parse(std::string_view word) {

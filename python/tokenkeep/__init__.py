@@ -6,22 +6,10 @@
 ...     info = store.verify(issued.secret, "device:read")
 """
 
+from . import errors
 from ._version import __version__  # noqa: F401
 from .clock import ManualClock
-from .errors import (  # noqa: F401  (errors first: _core raises these classes)
-    AuthenticationError,
-    ExpiredToken,
-    InsufficientScope,
-    InvalidArgument,
-    InvalidToken,
-    NameTaken,
-    NotFound,
-    PermissionDenied,
-    RevokedToken,
-    StoreError,
-    TokenkeepError,
-    UnknownScope,
-)
+from .errors import *  # noqa: F403  (the error classes; first: _core looks them up at import)
 from .models import AuditEvent, IssuedToken, TokenInfo
 from .store import TokenStore, default_db_path
 
@@ -32,16 +20,5 @@ __all__ = [
     "AuditEvent",
     "ManualClock",
     "default_db_path",
-    "TokenkeepError",
-    "AuthenticationError",
-    "InvalidToken",
-    "ExpiredToken",
-    "RevokedToken",
-    "PermissionDenied",
-    "InsufficientScope",
-    "NotFound",
-    "NameTaken",
-    "UnknownScope",
-    "InvalidArgument",
-    "StoreError",
 ]
+__all__ += errors.__all__  # errors.py is the one list of error classes

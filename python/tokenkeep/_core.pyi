@@ -7,15 +7,33 @@ tokenkeep.IssuedToken once record_types() registered them (tokenkeep.store does)
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Dict, FrozenSet, List, Optional, Tuple, Union
+from typing import ClassVar, Dict, FrozenSet, List, Optional, Tuple, Union
 
 SCHEMA_VERSION: int
 TOKEN_BODY_LENGTH: int
+# Every engine ErrorCode's name (errors.h error_code_name); tokenkeep.errors.BY_CODE has one
+# class for each.
+ERROR_CODES: tuple[str, ...]
 
 RecordTuple = Tuple[str, str, str, FrozenSet[str], datetime, Optional[datetime], Optional[datetime]]
 AuditTuple = Tuple[
     int, datetime, str, str, Optional[str], str, str, FrozenSet[str], FrozenSet[str], str
 ]
+
+class ExpiryKind:
+    """How a create or rotate chooses the expiry (engine.h, Expiry::Kind)."""
+
+    DEFAULT: ClassVar[ExpiryKind]
+    IN: ClassVar[ExpiryKind]
+    AT: ClassVar[ExpiryKind]
+    NEVER: ClassVar[ExpiryKind]
+    def __init__(self, value: int) -> None: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
 
 class Clock:
     def now_us(self) -> int: ...
@@ -70,14 +88,13 @@ class Engine:
         self,
         owner: str,
         items: Sequence[Sequence[object]],
-        expiry_kind: int,
+        expiry_kind: ExpiryKind,
         expiry_us: int,
         actor: str,
     ) -> List[Tuple[str, RecordTuple]]: ...
     def get(self, owner: str, token_id: str) -> RecordTuple: ...
-    def list(self, owner: str) -> List[RecordTuple]: ...
     def create_problems(
-        self, owner: str, name: str, scopes: List[str], expiry_kind: int, expiry_us: int
+        self, owner: str, name: str, scopes: List[str], expiry_kind: ExpiryKind, expiry_us: int
     ) -> List[Exception]: ...
     def query(
         self,
@@ -100,7 +117,7 @@ class Engine:
         owner: str,
         token_id: str,
         actor: str,
-        expiry_kind: Optional[int] = None,
+        expiry_kind: Optional[ExpiryKind] = None,
         expiry_us: int = 0,
     ) -> Tuple[str, RecordTuple]: ...
     def required_mask(self, scopes: Sequence[str]) -> int: ...

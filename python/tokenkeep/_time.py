@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from .errors import InvalidArgument, with_field
 
@@ -12,6 +12,12 @@ _US = timedelta(microseconds=1)
 
 def from_us(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
+
+
+def day_end(day: date) -> datetime:
+    """What a date alone means as an expiry on every surface (the CLI's dates and CSV column,
+    the page's custom date): the last second of that day, UTC."""
+    return datetime.combine(day, time(23, 59, 59), tzinfo=timezone.utc)
 
 
 def to_us(dt: datetime, what: str) -> int:

@@ -1,12 +1,15 @@
 """Exceptions of tokenkeep. Every one is a :class:`TokenkeepError`.
 
-The native core reports an outcome code; ``tokenkeep._core`` turns each code into exactly
-one class below. No message ever contains a token secret.
+The one list of them: each class the engine raises declares its outcome's ``code`` (the
+engine's ``ErrorCode``, errors.h, spelled in snake case: ``"name_taken"``); :data:`BY_CODE`
+is derived from the classes, ``tokenkeep._core`` looks each code up there once, the package
+re-exports :data:`__all__`, and the CLI's exit codes are keyed by class. No message ever
+contains a token secret.
 """
 
 from __future__ import annotations
 
-from typing import AbstractSet, TypeVar
+from typing import AbstractSet, ClassVar, TypeVar
 
 E = TypeVar("E", bound="TokenkeepError")
 
@@ -35,6 +38,8 @@ class TokenkeepError(Exception):
     """
 
     field: str | None = None
+    #: The engine outcome this class stands for (None: a base class the engine never raises).
+    code: ClassVar[str | None] = None
 
 
 def with_field(error: E, field: str) -> E:
@@ -53,13 +58,19 @@ class InvalidToken(AuthenticationError):
     """Malformed, bad checksum, unknown id or wrong secret: one message for all, so that the
     error reveals nothing about which part was wrong."""
 
+    code = "invalid_token"
+
 
 class ExpiredToken(AuthenticationError):
     """The secret matched, but the token is past its expiration date."""
 
+    code = "expired_token"
+
 
 class RevokedToken(AuthenticationError):
     """The secret matched, but the token has been revoked."""
+
+    code = "revoked_token"
 
 
 class PermissionDenied(TokenkeepError):
@@ -71,6 +82,8 @@ class InsufficientScope(PermissionDenied):
 
     ``required`` holds the scopes the check asked for, ``granted`` those the token holds.
     """
+
+    code = "insufficient_scope"
 
     def __init__(
         self,
@@ -87,18 +100,44 @@ class InsufficientScope(PermissionDenied):
 class NotFound(TokenkeepError, LookupError):
     """No such token for this owner (another owner's token is NotFound too)."""
 
+    code = "not_found"
+
 
 class NameTaken(TokenkeepError):
     """The owner already has a live token with this name."""
+
+    code = "name_taken"
 
 
 class UnknownScope(TokenkeepError, ValueError):
     """A scope outside the store's vocabulary."""
 
+    code = "unknown_scope"
+
 
 class InvalidArgument(TokenkeepError, ValueError):
     """A bad argument: empty name, past expiry, naive datetime, and so on."""
 
+    code = "invalid_argument"
+
 
 class StoreError(TokenkeepError):
     """The database cannot be opened, read or written; the message says why."""
+
+    code = "store_error"
+
+
+def _outcomes() -> dict[str, type[TokenkeepError]]:
+    found: dict[str, type[TokenkeepError]] = {}
+    pending = [TokenkeepError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        code = vars(cls).get("code")
+        if code is not None:
+            found[code] = cls
+    return found
+
+
+#: Each engine outcome's class by its code: what ``tokenkeep._core`` raises for it.
+BY_CODE: dict[str, type[TokenkeepError]] = _outcomes()

@@ -23,8 +23,8 @@ __all__ = ["TokenStore", "default_db_path", "Scopes"]
 Scopes = Union[str, Iterable[str]]
 Vocabulary = Union[Iterable[str], Mapping[str, Iterable[str]]]
 
-# Expiry kinds understood by the engine (engine.h, Expiry::Kind).
-_EXP_DEFAULT, _EXP_IN, _EXP_AT, _EXP_NEVER = 0, 1, 2, 3
+# How a create or rotate chooses the expiry: the engine's own enum (engine.h, Expiry::Kind).
+_Expiry = _core.ExpiryKind
 
 
 # The engine returns records as these named tuples, built natively (no Python call per record).
@@ -248,12 +248,9 @@ class TokenStore(StoreHygiene):
             raise InvalidArgument("busy_timeout must be a number of seconds from 0 to 86400")
         if consistency not in ("strict", "bounded"):
             raise InvalidArgument('consistency must be "strict" or "bounded"')
-        if (
-            not isinstance(lease, (int, float))
-            or isinstance(lease, bool)
-            or not 0.05 <= lease <= 600
-        ):
-            raise InvalidArgument("lease must be a number of seconds from 0.05 to 600")
+        # Its type only: the range is the engine's check (InvalidArgument, field "lease").
+        if not isinstance(lease, (int, float)) or isinstance(lease, bool):
+            raise with_field(InvalidArgument("lease must be a number of seconds"), "lease")
         max_us = 0 if max_lifetime is None else duration_us(max_lifetime, "max_lifetime")
         if max_lifetime is not None and max_us <= 0:
             raise InvalidArgument("max_lifetime must be positive (or None for no cap)")
@@ -348,17 +345,17 @@ class TokenStore(StoreHygiene):
     @staticmethod
     def _expiry(
         expires_in: Optional[timedelta], expires_at: Optional[datetime], never_expires: bool
-    ) -> Tuple[int, int]:
+    ) -> Tuple[_core.ExpiryKind, int]:
         given = (expires_in is not None) + (expires_at is not None) + bool(never_expires)
         if given > 1:
             raise InvalidArgument("give at most one of expires_in, expires_at, never_expires")
         if expires_in is not None:
-            return _EXP_IN, duration_us(expires_in, "expires_in")
+            return _Expiry.IN, duration_us(expires_in, "expires_in")
         if expires_at is not None:
-            return _EXP_AT, to_us(expires_at, "expires_at")
+            return _Expiry.AT, to_us(expires_at, "expires_at")
         if never_expires:
-            return _EXP_NEVER, 0
-        return _EXP_DEFAULT, 0
+            return _Expiry.NEVER, 0
+        return _Expiry.DEFAULT, 0
 
     def create(
         self,
@@ -409,7 +406,7 @@ class TokenStore(StoreHygiene):
             kind, value = self._expiry(expires_in, expires_at, never_expires)
         except TokenkeepError as e:
             problems.append(e)
-            kind, value = _EXP_DEFAULT, 0
+            kind, value = _Expiry.DEFAULT, 0
         try:
             item = (_nfc(_text(name, "name")), _scope_list(scopes))
         except TokenkeepError as e:
@@ -449,7 +446,7 @@ class TokenStore(StoreHygiene):
         # The engine converts and checks the items (names, scopes) natively.
         return self._e.create_many(_text(owner, "owner"), items, kind, value, self._actor(actor))
 
-    def _with_expiry(self, item, kind: int, value: int):
+    def _with_expiry(self, item, kind: _core.ExpiryKind, value: int):
         """(name, scopes, expiry) -> (name, scopes, kind, value); other items unchanged."""
         if not isinstance(item, (tuple, list)) or len(item) != 3:
             return item
@@ -479,22 +476,22 @@ class TokenStore(StoreHygiene):
         limit: Optional[int] = None,
         offset: int = 0,
     ) -> TokenList:
-        """Tokens, as a :class:`TokenList` (``.total`` counts every match, ignoring paging).
+        """Tokens, as a :class:`TokenList` (``.total`` counts every match, ignoring paging),
+        answered by the database as one listing query, whatever the keywords.
 
-        ``store.list("alice")`` alone: the owner's tokens that are not revoked (expired ones
-        too, until purged), newest first, every row. With any keyword it is a listing query
-        answered by the database: ``state`` ``"active"`` (the default: not revoked, not
-        expired), ``"inactive"`` (revoked or expired) or ``"all"``; ``search``, a
-        case-insensitive substring of the name taken literally (``%`` and ``_`` are plain
-        characters); ``scope``, one scope or several, matching tokens that grant any of them;
-        ``sort`` by ``"created"`` (default), ``"name"``, ``"expires"`` or ``"last_used"``;
-        ``limit`` rows (None: all) after ``offset``. ``all_owners=True`` instead of an owner
-        lists every owner's tokens (for administrators). Bad values raise
-        :class:`InvalidArgument` (or :class:`UnknownScope`) whose ``field`` names the keyword.
+        ``state``: ``"live"`` (the default: not revoked, expired ones too until purged),
+        ``"active"`` (not revoked, not expired), ``"inactive"`` (revoked or expired) or
+        ``"all"``; ``search``, a case-insensitive substring of the name taken literally (``%``
+        and ``_`` are plain characters); ``scope``, one scope or several, matching tokens that
+        grant any of them; ``sort`` by ``"created"`` (default, newest first), ``"name"``,
+        ``"expires"`` or ``"last_used"``; ``limit`` rows (None: all) after ``offset``.
+        ``all_owners=True`` instead of an owner lists every owner's tokens (for
+        administrators). Bad values raise :class:`InvalidArgument` (or :class:`UnknownScope`)
+        whose ``field`` names the keyword.
 
         >>> [t.name for t in store.list("alice")]
         ['ci-deploy']
-        >>> page = store.list("alice", search="ci", limit=50)
+        >>> page = store.list("alice", state="active", search="ci", limit=50)
         >>> (len(page), page.total)
         (1, 1)
         """
@@ -509,19 +506,6 @@ class TokenStore(StoreHygiene):
             )
         else:
             owner = _text(owner, "owner")
-        plain = (
-            not all_owners
-            and state is None
-            and search is None
-            and scope is None
-            and sort is None
-            and descending is True
-            and limit is None
-            and offset == 0
-        )
-        if plain:
-            rows = self._e.list(owner)
-            return TokenList(rows, total=len(rows), limit=None, offset=0)
         if not isinstance(descending, bool):
             raise _invalid("descending must be True or False", "descending")
         for value, field in ((limit, "limit"), (offset, "offset")):
@@ -530,7 +514,7 @@ class TokenStore(StoreHygiene):
         scopes = [] if scope is None else _scope_list(scope, "scope")
         rows, total = self._e.query(
             owner,
-            "active" if state is None else _text(state, "state"),
+            "live" if state is None else _text(state, "state"),
             "" if search is None else _text(search, "search"),
             scopes,
             "created" if sort is None else _text(sort, "sort"),

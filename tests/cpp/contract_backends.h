@@ -45,7 +45,6 @@ class FakeHandle final : public TokenRepository {
   std::optional<TokenRecord> token_find_owned(const std::string& o, std::int64_t id) override {
     return f_->token_find_owned(o, id);
   }
-  std::vector<TokenRecord> tokens_list(const std::string& o) override { return f_->tokens_list(o); }
   TokenPage tokens_query(const TokenQuery& q, std::int64_t now) override { return f_->tokens_query(q, now); }
   std::vector<TokenRecord> tokens_expiring(std::int64_t a, std::int64_t b,
                                            const std::optional<std::string>& o) override {

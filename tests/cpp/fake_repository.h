@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 
+#include "repository_rules.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/scopes.h"
 #include "tokenkeep/token_repository.h"
@@ -20,6 +21,9 @@ namespace tokenkeep::testing {
 
 class FakeRepository final : public TokenRepository {
  public:
+  // Where the fake's errors say it is, as the databases name their file or server.
+  static inline const std::string kWhere = "the in-memory fake";
+
   std::optional<std::string> setting_get(const std::string& key) override {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = settings_.find(key);
@@ -39,16 +43,16 @@ class FakeRepository final : public TokenRepository {
   void tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor,
                      std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      const auto& r = records[i];
-      if (live_name_taken(r.owner, r.name))
-        fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists");
-      if (tokens_.count(r.id))
-        fail(ErrorCode::kStoreError, "cannot insert tokens: a constraint failed; nothing was created");
-      for (std::size_t j = 0; j < i; ++j) {
-        if (records[j].owner == r.owner && records[j].name == r.name) {
-          fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' already exists");
-        }
+    // As the databases report a failed insert: a stored live name, a repeated name, else
+    // the constraint (a duplicate id).
+    for (const auto& r : records) {
+      if (live_name_taken(r.owner, r.name)) name_taken_fail(r.name);
+    }
+    if (const std::string* repeated = records_repeated_name(records)) name_taken_fail(*repeated);
+    for (const auto& r : records) {
+      if (tokens_.count(r.id)) {
+        fail(ErrorCode::kStoreError,
+             "cannot insert tokens into " + kWhere + ": a constraint failed; nothing was created");
       }
     }
     for (const auto& r : records) {
@@ -71,27 +75,13 @@ class FakeRepository final : public TokenRepository {
     return *r;
   }
 
-  std::vector<TokenRecord> tokens_list(const std::string& owner) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::vector<TokenRecord> out;
-    for (const auto& [id, r] : tokens_) {
-      if (r.owner == owner && !r.revoked_at) out.push_back(r);
-    }
-    std::sort(out.begin(), out.end(), [](const TokenRecord& a, const TokenRecord& b) {
-      return a.created_at != b.created_at ? a.created_at > b.created_at : a.id > b.id;
-    });
-    return out;
-  }
-
   TokenPage tokens_query(const TokenQuery& q, std::int64_t now) override {
     std::lock_guard<std::mutex> lock(mu_);
     const std::string search = token_query_fold(q.search);
     std::vector<TokenRecord> match;
     for (const auto& [id, r] : tokens_) {
       if (q.owner && r.owner != *q.owner) continue;
-      const bool active = !r.revoked_at && (!r.expires_at || *r.expires_at >= now);
-      if (q.state == TokenQuery::State::kActive && !active) continue;
-      if (q.state == TokenQuery::State::kInactive && active) continue;
+      if (!listing_state_matches(q.state, r, now)) continue;
       if (!search.empty() && token_query_fold(r.name).find(search) == std::string::npos) continue;
       if (!q.scopes_any.empty() && std::none_of(r.scopes.begin(), r.scopes.end(), [&](const std::string& s) {
             return std::find(q.scopes_any.begin(), q.scopes_any.end(), s) != q.scopes_any.end();
@@ -135,8 +125,7 @@ class FakeRepository final : public TokenRepository {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<TokenRecord> out;
     for (const auto& [id, r] : tokens_) {
-      if (!r.revoked_at && r.expires_at && *r.expires_at >= from && *r.expires_at <= until &&
-          (!owner || r.owner == *owner)) {
+      if (expiring_matches(r, from, until) && (!owner || r.owner == *owner)) {
         out.push_back(r);
       }
     }
@@ -194,7 +183,7 @@ class FakeRepository final : public TokenRepository {
     std::lock_guard<std::mutex> lock(mu_);
     std::int64_t n = 0;
     for (const auto& [id, r] : tokens_) {
-      if ((r.revoked_at && *r.revoked_at < cutoff) || (r.expires_at && *r.expires_at < cutoff)) ++n;
+      if (purge_matches(r, cutoff)) ++n;
     }
     return n;
   }
@@ -204,7 +193,7 @@ class FakeRepository final : public TokenRepository {
     std::int64_t n = 0;
     for (auto it = tokens_.begin(); it != tokens_.end();) {
       const TokenRecord& r = it->second;
-      if ((r.revoked_at && *r.revoked_at < cutoff) || (r.expires_at && *r.expires_at < cutoff)) {
+      if (purge_matches(r, cutoff)) {
         const std::int64_t gone = it->first;
         for (auto u = scope_use_.lower_bound({gone, std::string()});
              u != scope_use_.end() && u->first.first == gone;) {

@@ -29,6 +29,28 @@ TokenRecord record(std::int64_t id, const std::string& owner, const std::string&
   return r;
 }
 
+// `call` throws Error with this code, field and message: what a surface shows (the CLI's
+// --json error, the page's form error) must not depend on the backend.
+void expect_error(const std::function<void()>& call, ErrorCode code, const std::string& field,
+                  const std::string& message) {
+  try {
+    call();
+    ADD_FAILURE() << "expected an error: " << message;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_EQ(e.field, field) << e.what();
+    EXPECT_EQ(std::string(e.what()), message);
+  }
+}
+
+TokenQuery live_of(const std::string& owner) {
+  TokenQuery q;
+  q.owner = owner;
+  q.state = TokenQuery::State::kLive;
+  q.limit = TokenQuery::kNoLimit;
+  return q;
+}
+
 class RepositoryContract : public ::testing::TestWithParam<const Backend*> {
  protected:
   void SetUp() override {
@@ -66,7 +88,7 @@ TEST_P(RepositoryContract, InsertFindListRoundTrip) {
   EXPECT_FALSE(repo_->token_find(99));
   EXPECT_TRUE(repo_->token_find_owned("alice", 11));
   EXPECT_FALSE(repo_->token_find_owned("bob", 11));  // never another owner's row
-  auto list = repo_->tokens_list("alice");
+  auto list = repo_->tokens_query(live_of("alice"), 1).records;
   ASSERT_EQ(list.size(), 2u);
   EXPECT_EQ(list[0].id, 12);  // newest first
   EXPECT_EQ(list[1].id, 11);
@@ -81,18 +103,49 @@ TEST_P(RepositoryContract, InsertFindListRoundTrip) {
 
 TEST_P(RepositoryContract, LiveNamesAreUniquePerOwnerAndInsertIsAllOrNothing) {
   repo_->tokens_insert({record(1, "alice", "ci", 1)}, "alice", 1);
-  try {
-    repo_->tokens_insert({record(2, "alice", "other", 2), record(3, "alice", "ci", 2)}, "alice", 2);
-    FAIL() << "expected NameTaken";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kNameTaken);
-  }
+  expect_error(
+      [&] {
+        repo_->tokens_insert({record(2, "alice", "other", 2), record(3, "alice", "ci", 2)}, "alice", 2);
+      },
+      ErrorCode::kNameTaken, "name", "a token named 'ci' already exists");
   EXPECT_FALSE(repo_->token_find(2));  // nothing of the batch was kept
   EXPECT_EQ(repo_->audit_list(std::nullopt, 10).size(), 1u);
   repo_->tokens_insert({record(4, "bob", "ci", 3)}, "bob", 3);  // another owner may
   ASSERT_TRUE(repo_->tokens_revoke("alice", {1}, "alice", 4));
   repo_->tokens_insert({record(5, "alice", "ci", 5)}, "alice", 5);  // a revoked name is free again
   EXPECT_TRUE(repo_->token_find_owned("alice", 5));
+}
+
+TEST_P(RepositoryContract, ANameTwiceInOneInsertIsNameTakenAndKeepsNothing) {
+  expect_error(
+      [&] {
+        repo_->tokens_insert(
+            {record(1, "alice", "ci", 1), record(2, "alice", "x", 1), record(3, "alice", "ci", 1)}, "alice",
+            1);
+      },
+      ErrorCode::kNameTaken, "name", "a token named 'ci' already exists");
+  EXPECT_FALSE(repo_->token_find(1));
+  EXPECT_TRUE(repo_->audit_list(std::nullopt, 10).empty());
+  repo_->tokens_insert({record(4, "alice", "ci", 1), record(5, "bob", "ci", 1)}, "x", 1);  // two owners may
+  EXPECT_TRUE(repo_->token_find(5));
+}
+
+TEST_P(RepositoryContract, ATakenIdIsAStoreErrorAboutNoFieldAndKeepsNothing) {
+  repo_->tokens_insert({record(1, "alice", "a", 1)}, "alice", 1);
+  try {
+    repo_->tokens_insert({record(2, "alice", "b", 2), record(1, "alice", "c", 2)}, "alice", 2);
+    FAIL() << "expected StoreError";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kStoreError);
+    EXPECT_EQ(e.field, "");
+    const std::string message = e.what();  // names the backend's file or server, then the same words
+    EXPECT_EQ(message.rfind("cannot insert tokens into ", 0), 0u) << message;
+    const std::string tail = ": a constraint failed; nothing was created";
+    ASSERT_GE(message.size(), tail.size());
+    EXPECT_EQ(message.substr(message.size() - tail.size()), tail);
+  }
+  EXPECT_FALSE(repo_->token_find(2));
+  EXPECT_EQ(repo_->token_find(1)->name, "a");
 }
 
 TEST_P(RepositoryContract, ChangesMoveTheGenerationAndNameTheirIds) {
@@ -172,6 +225,24 @@ TEST_P(RepositoryContract, PurgeDeletesOldRowsAndInvalidatesEverything) {
   EXPECT_EQ(repo_->audit_list(std::nullopt, 1)[0].detail, "2 tokens");
 }
 
+TEST_P(RepositoryContract, PurgeTakesRowsRevokedOrExpiredStrictlyBeforeTheCutoff) {
+  repo_->tokens_insert(
+      {record(1, "alice", "expired-at-cutoff", 1, 100), record(2, "alice", "expired-before", 1, 99),
+       record(3, "alice", "revoked-at-cutoff", 1), record(4, "alice", "revoked-before", 1),
+       record(5, "alice", "never", 1)},
+      "x", 1);
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {3}, "x", 100));
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {4}, "x", 99));
+  EXPECT_EQ(repo_->tokens_purgeable(100), 2);
+  EXPECT_EQ(repo_->tokens_purge(100, "system", 200), 2);
+  EXPECT_TRUE(repo_->token_find(1));
+  EXPECT_FALSE(repo_->token_find(2));
+  EXPECT_TRUE(repo_->token_find(3));
+  EXPECT_FALSE(repo_->token_find(4));
+  EXPECT_TRUE(repo_->token_find(5));
+  EXPECT_EQ(repo_->tokens_purgeable(101), 2);  // the ones at 100, now before the cutoff
+}
+
 TEST_P(RepositoryContract, ExpiringIsSoonestFirstAndFiltersByOwner) {
   repo_->tokens_insert({record(1, "alice", "a", 1, 300), record(2, "bob", "b", 1, 200),
                         record(3, "alice", "c", 1, 900), record(4, "alice", "d", 1)},
@@ -183,6 +254,19 @@ TEST_P(RepositoryContract, ExpiringIsSoonestFirstAndFiltersByOwner) {
   auto alice = repo_->tokens_expiring(100, 1000, std::string("alice"));
   ASSERT_EQ(alice.size(), 2u);
   EXPECT_EQ(alice[0].id, 1);
+}
+
+TEST_P(RepositoryContract, ExpiringIncludesBothEndsAndNoRevokedToken) {
+  repo_->tokens_insert({record(1, "alice", "at-from", 1, 100), record(2, "alice", "at-until", 1, 200),
+                        record(3, "alice", "before", 1, 99), record(4, "alice", "after", 1, 201),
+                        record(5, "alice", "revoked", 1, 150), record(6, "alice", "never", 1)},
+                       "x", 1);
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {5}, "x", 2));
+  auto found = repo_->tokens_expiring(100, 200, std::string("alice"));
+  std::vector<std::int64_t> ids;
+  for (const auto& r : found) ids.push_back(r.id);
+  EXPECT_EQ(ids, (std::vector<std::int64_t>{1, 2}));
+  EXPECT_TRUE(repo_->tokens_expiring(100, 200, std::string("bob")).empty());
 }
 
 TEST_P(RepositoryContract, AChangeThroughOneHandleIsSeenThroughAnother) {
@@ -236,6 +320,27 @@ TEST_P(RepositoryContract, QueryFiltersByStateAtNowAndOwner) {
   everyone.state = TokenQuery::State::kAll;
   EXPECT_EQ(ids_of(repo_->tokens_query(everyone, 501)), (Ids{4, 3, 2, 1}));
   EXPECT_EQ(repo_->tokens_query(query_of(std::string("carol")), 1).total, 0);
+}
+
+TEST_P(RepositoryContract, QueryLiveStateIsEveryUnrevokedTokenExpiredOrNot) {
+  repo_->tokens_insert({record(1, "alice", "a", 10, 500), record(2, "alice", "b", 20),
+                        record(3, "alice", "c", 30), record(4, "bob", "d", 40, 100)},
+                       "x", 1);
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {3}, "x", 50));
+  TokenPage live = repo_->tokens_query(live_of("alice"), 1000);  // 1 has expired: still live
+  EXPECT_EQ(ids_of(live), (Ids{2, 1}));
+  EXPECT_EQ(live.total, 2);
+  TokenQuery everyone = query_of(std::nullopt);
+  everyone.state = TokenQuery::State::kLive;
+  EXPECT_EQ(ids_of(repo_->tokens_query(everyone, 1000)), (Ids{4, 2, 1}));
+  TokenQuery q = live_of("alice");
+  q.sort = TokenQuery::Sort::kName;
+  q.descending = false;
+  q.limit = 1;
+  q.offset = 1;
+  TokenPage second = repo_->tokens_query(q, 1000);
+  EXPECT_EQ(ids_of(second), (Ids{2}));
+  EXPECT_EQ(second.total, 2);
 }
 
 TEST_P(RepositoryContract, QueryPagesWithATotal) {

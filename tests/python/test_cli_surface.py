@@ -341,3 +341,37 @@ def test_the_scopes_command_lists_the_stores_vocabulary(tmp_path):
     assert json.loads(tk(db, "--json", "scopes").out) == [
         {"name": "fleet", "actions": ["read", "admin"]}
     ]
+
+
+def test_a_taken_name_is_the_same_json_error_on_sqlite_and_postgresql(db, store, pg_url):
+    """The engine's NameTaken is one error on every backend (code, message, field), so the
+    --json error a script parses does not depend on where the tokens live."""
+    pepper = "5a" * 32
+    store.create("alice", "ci", {"device"})
+    with TokenStore(pg_url, pepper=pepper) as pg:
+        pg.create("alice", "ci", {"device"})
+    args = ("--json", "create", "--name", "ci", "--scope", "device")
+    on_sqlite = tk(db, *args)
+    on_pg = tk(pg_url, *args, env={"TOKENKEEP_PEPPER": pepper})
+    for r in (on_sqlite, on_pg):
+        assert r.code == 8, (r.code, r.out, r.err)
+        assert r.out == "", r.out
+    errors = [json.loads(r.err) for r in (on_sqlite, on_pg)]
+    assert errors[0] == errors[1], errors
+    assert errors[0]["error"]["code"] == "name_taken"
+    assert errors[0]["error"]["field"] == "--name"
+    assert errors[0]["error"]["message"].startswith("a token named 'ci' already exists")
+
+
+def test_a_date_alone_means_its_last_second_utc_on_the_cli_and_the_page():
+    """One rule (tokenkeep._time.day_end) for the CLI's dates, its CSV column and the page's
+    custom date: the same date gives the same expiry everywhere."""
+    from datetime import datetime, timezone
+
+    from tokenkeep.cli.argtypes import parse_date, parse_expiry
+    from tokenkeep.web.view import expiry_from
+
+    last_second = datetime(2027, 1, 31, 23, 59, 59, tzinfo=timezone.utc)
+    assert parse_date("2027-01-31") == last_second
+    assert parse_expiry("2027-01-31") == last_second
+    assert expiry_from("custom", "2027-01-31") == ({"expires_at": last_second}, "")

@@ -177,6 +177,77 @@ def test_exception_hierarchy():
         assert issubclass(cls, TokenkeepError)
 
 
+def test_the_error_classes_are_one_list_the_engine_package_and_cli_derive_from():
+    """errors.py declares each engine outcome's class with its code; the binding, the
+    package's exports and the CLI's exit statuses all read that one list."""
+    from tokenkeep import _core, errors
+    from tokenkeep.cli.exit_codes import ERROR_CODES, EXIT_ERROR, EXIT_NAMES, exit_code_of
+
+    assert set(errors.BY_CODE) == set(_core.ERROR_CODES)  # one class per engine code, no more
+    assert len(_core.ERROR_CODES) == 9
+    for code, cls in errors.BY_CODE.items():
+        assert cls.code == code
+        assert cls.__name__ in errors.__all__
+    tree, pending = set(), [TokenkeepError]
+    while pending:
+        cls = pending.pop()
+        tree.add(cls.__name__)
+        pending.extend(cls.__subclasses__())
+    assert set(errors.__all__) == tree
+    assert set(errors.__all__) <= set(tokenkeep.__all__)
+    assert all(getattr(tokenkeep, name) is getattr(errors, name) for name in errors.__all__)
+    with_status = {cls for cls, _ in ERROR_CODES}
+    assert with_status | {StoreError} == set(errors.BY_CODE.values())
+    assert exit_code_of(StoreError("x")) == EXIT_ERROR
+    assert EXIT_NAMES[exit_code_of(NameTaken("x"))] == NameTaken.code == "name_taken"
+    assert EXIT_NAMES[exit_code_of(InvalidToken("x"))] == "invalid_token"
+
+
+def test_engine_errors_arrive_as_their_class_with_field_and_message(store):
+    store.create("alice", "ci", {"device"})
+    with pytest.raises(NameTaken) as taken:
+        store.create("alice", "ci", {"device"})
+    assert (str(taken.value), taken.value.field) == ("a token named 'ci' already exists", "name")
+    with pytest.raises(InvalidToken):
+        store.verify("tk_nope")
+
+
+def test_the_lease_range_is_the_engines_check_on_every_kind_of_store(tmp_path):
+    for where in (":memory:", str(tmp_path / "t.db")):
+        for bad in (0, 0.049, 601, float("nan"), float("inf")):
+            with pytest.raises(InvalidArgument) as e:
+                tokenkeep.TokenStore(where, lease=bad)
+            assert e.value.field == "lease"
+            assert str(e.value) == "lease must be between 0.05 and 600 seconds"
+        for wrong_type in (True, "2", None):
+            with pytest.raises(InvalidArgument) as e:
+                tokenkeep.TokenStore(where, lease=wrong_type)
+            assert e.value.field == "lease"
+        assert os.listdir(tmp_path) == []  # refused before any file was made
+    for where in (":memory:", str(tmp_path / "t.db")):
+        tokenkeep.TokenStore(where, lease=0.05).close()
+        tokenkeep.TokenStore(where, lease=600).close()
+
+
+def test_expiry_kinds_cross_the_binding_as_the_engines_enum(store):
+    from tokenkeep import _core
+
+    kinds = _core.ExpiryKind
+    assert {k: int(v) for k, v in kinds.__members__.items()} == {
+        "DEFAULT": 0,
+        "IN": 1,
+        "AT": 2,
+        "NEVER": 3,
+    }
+    assert store._expiry(None, None, False) == (kinds.DEFAULT, 0)
+    assert store._expiry(None, None, True) == (kinds.NEVER, 0)
+    assert store._expiry(timedelta(seconds=1), None, False) == (kinds.IN, 1_000_000)
+    with pytest.raises(TypeError):  # a bare integer is no longer an expiry kind
+        store._e.create_problems("alice", "x", ["device"], 3, 0)
+    problems = store._e.create_problems("alice", "x", ["device"], kinds.NEVER, 0)
+    assert [p.field for p in problems] == ["never_expires"]
+
+
 def test_insufficient_scope_carries_required_and_granted(store):
     issued = store.create("alice", "ci", {"device:read"})
     with pytest.raises(InsufficientScope) as err:

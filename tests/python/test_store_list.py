@@ -1,5 +1,5 @@
 """store.list: the listing query (state, search, scope, sort, paging, all owners) on SQLite and
-PostgreSQL, its typed errors, and the old no-keyword meaning kept."""
+PostgreSQL, its typed errors, and one meaning with or without keywords (SPEC's list(owner))."""
 
 from __future__ import annotations
 
@@ -42,9 +42,39 @@ def test_plain_call_keeps_its_meaning_not_revoked_newest_first_expired_included(
     assert isinstance(plain, TokenList)
     assert names(plain) == ["new", "old"]
     assert (plain.total, plain.limit, plain.offset) == (2, None, 0)
-    assert names(lst.list("alice", state="active")) == ["new"]  # a keyword: the query's states
+    assert names(lst.list("alice", state="live")) == ["new", "old"]  # the default, named
+    assert names(lst.list("alice", state="active")) == ["new"]
     assert names(lst.list("alice", state="inactive")) == ["gone", "old"]
     assert names(lst.list("alice", state="all")) == ["gone", "new", "old"]  # newest first
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"sort": "created"},
+        {"descending": True},
+        {"limit": None},
+        {"offset": 0},
+        {"search": ""},
+        {"limit": 100, "offset": 0},
+        {"state": None},
+    ],
+)
+def test_a_keyword_that_narrows_nothing_changes_nothing(lst, clock, kwargs):
+    """One meaning: a keyword at its default value lists what the plain call lists (before,
+    any keyword switched to the "active" state and dropped the expired tokens)."""
+    lst.create("alice", "old", {"device"}, expires_in=timedelta(days=1))
+    clock.advance(timedelta(seconds=1))
+    lst.create("alice", "new", {"device"})
+    gone = lst.create("alice", "gone", {"device"})
+    lst.revoke("alice", gone.info.id)
+    clock.advance(timedelta(days=2))  # "old" has expired
+    plain, keyed = lst.list("alice"), lst.list("alice", **kwargs)
+    assert names(keyed) == names(plain) == ["new", "old"]
+    assert keyed.total == plain.total == 2
+    everyone = lst.list(all_owners=True)
+    assert sorted(names(everyone)) == ["new", "old"]
+    assert everyone.total == 2
 
 
 def test_pages_carry_the_total_and_the_page_asked_for(lst, clock):

@@ -111,6 +111,7 @@ class Engine final : private ForkAware {
   // shows them all at once. Name clashes are create's to report (NameTaken).
   std::vector<Error> create_problems(const std::string& owner, const NewToken& spec) const;
   TokenRecord get(const std::string& owner, std::string_view token_id);
+  // The owner's live tokens (expired too), newest first: query() with State::kLive, every row.
   std::vector<TokenRecord> list(const std::string& owner);
   // One page of a listing (token_query.h) and the count of all matches. InvalidArgument with
   // the field ("owner", "limit", "offset", "search") or UnknownScope with field "scope".

@@ -1,5 +1,6 @@
-// Outcomes of engine calls. Each code maps to exactly one Python exception class
-// (bindings/errors.cc); the message never contains secret material.
+// Outcomes of engine calls. Each code maps to exactly one Python exception class, the one
+// python/tokenkeep/errors.py declares with this code's name (bindings/core.cc looks them up);
+// the message never contains secret material.
 #pragma once
 
 #include <stdexcept>
@@ -17,8 +18,35 @@ enum class ErrorCode {
   kNameTaken,          // a live token of this owner already has the name
   kUnknownScope,       // a scope outside the store's vocabulary
   kInvalidArgument,    // any other bad input
-  kStoreError,         // the database cannot be opened, read or written
+  kStoreError,         // the database cannot be opened, read or written (stays last)
 };
+inline constexpr int kErrorCodeCount = static_cast<int>(ErrorCode::kStoreError) + 1;
+
+// The code's name, as tokenkeep.errors spells it (each class's `code`) and the CLI's --json
+// errors show it: "name_taken".
+constexpr const char* error_code_name(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidToken:
+      return "invalid_token";
+    case ErrorCode::kExpiredToken:
+      return "expired_token";
+    case ErrorCode::kRevokedToken:
+      return "revoked_token";
+    case ErrorCode::kInsufficientScope:
+      return "insufficient_scope";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kNameTaken:
+      return "name_taken";
+    case ErrorCode::kUnknownScope:
+      return "unknown_scope";
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kStoreError:
+      break;
+  }
+  return "store_error";
+}
 
 // The one message for every kInvalidToken, so that failures are no oracle.
 inline constexpr const char* kInvalidTokenMessage = "invalid token";

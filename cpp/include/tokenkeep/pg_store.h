@@ -32,6 +32,10 @@ struct PgOptions {
   bool read_only = false;
 };
 
+// InvalidArgument with field "lease" unless 0.05 <= lease_seconds <= 600 (the one check of
+// the range: store_open applies it to every store's options, PgCoherence to its own).
+void pg_options_check(const PgOptions& options);
+
 // Connects to `conninfo` (a libpq URL or key=value string), migrates, starts the node's
 // listener. StoreError naming the server (never the password) if it cannot.
 std::unique_ptr<TokenRepository> pg_store_open(const std::string& conninfo, const PgOptions& options);

@@ -19,8 +19,10 @@ namespace tokenkeep {
 struct TokenQuery {
   std::optional<std::string> owner;  // none = all owners
   // active = not revoked and not expired (expires_at empty or >= now); inactive = revoked or
-  // expired; all = both.
-  enum class State { kActive, kInactive, kAll } state = State::kActive;
+  // expired; live = not revoked (expired too, until purged: store.list(owner)'s default);
+  // all = every row. The rules themselves: cpp/src/repository_rules.h.
+  enum class State { kActive, kInactive, kLive, kAll } state = State::kActive;
+  static constexpr int kStates = 4;
   // Case-insensitive (ASCII letters) substring of the name, matched literally: no wildcard
   // (`%`, `_`, `*`) means anything. Empty: any name.
   std::string search;
@@ -43,7 +45,7 @@ struct TokenPage {
   std::int64_t total = 0;  // rows matching the query, ignoring limit and offset
 };
 
-// "active" | "inactive" | "all"; InvalidArgument with field "state" otherwise.
+// "active" | "inactive" | "live" | "all"; InvalidArgument with field "state" otherwise.
 TokenQuery::State token_query_state_parse(std::string_view word);
 // "created" | "name" | "expires" | "last_used"; InvalidArgument with field "sort" otherwise.
 TokenQuery::Sort token_query_sort_parse(std::string_view word);

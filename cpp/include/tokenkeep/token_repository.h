@@ -51,17 +51,19 @@ class TokenRepository {
   virtual std::string setting_put(const std::string& key, const std::string& value,
                                   const std::optional<std::string>& expected) = 0;
 
-  // Inserts all or none. NameTaken if a live token of the owner has one of the names.
+  // Inserts all or none. NameTaken (field "name", name_taken_fail's message) if a live token
+  // of the owner has one of the names, or two of the records share one.
   virtual void tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor,
                              std::int64_t at) = 0;
   // Any row with this id, revoked or not (verification).
   virtual std::optional<TokenRecord> token_find(std::int64_t id) = 0;
   // The owner's live (not revoked) token with this id.
   virtual std::optional<TokenRecord> token_find_owned(const std::string& owner, std::int64_t id) = 0;
-  // The owner's live tokens, newest first.
-  virtual std::vector<TokenRecord> tokens_list(const std::string& owner) = 0;
   // One page of the tokens matching `q` (token_query.h) at time `now`, and how many match.
   // Validated by the caller (Engine::query); `q.scopes_any` holds stored canonical strings.
+  // Every listing is this call (an owner's live tokens: State::kLive, kNoLimit); the state
+  // and purge rules and the ORDER BY have one home each (src/repository_rules.h,
+  // src/listing_order.h).
   virtual TokenPage tokens_query(const TokenQuery& q, std::int64_t now) = 0;
   // Live tokens with expires_at in [from, until], soonest first; all owners if none given.
   virtual std::vector<TokenRecord> tokens_expiring(std::int64_t from, std::int64_t until,

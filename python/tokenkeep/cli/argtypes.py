@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, List, Union
 
 import click
+
+from .._time import day_end
 
 _DURATION_PART = re.compile(r"(\d+)\s*(min|mo|[smhdwy])", re.IGNORECASE)
 _DURATION = re.compile(r"^\s*(?:\d+\s*(?:min|mo|[smhdwy])\s*)+$", re.IGNORECASE)
@@ -53,7 +55,7 @@ def parse_date(text: str) -> datetime:
     s = text.strip()
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
-            return datetime.combine(date.fromisoformat(s), time(23, 59, 59), timezone.utc)
+            return day_end(date.fromisoformat(s))
         dt = datetime.fromisoformat(s[:-1] + "+00:00" if s[-1:] in ("Z", "z") else s)
     except (ValueError, IndexError):
         raise ValueError(

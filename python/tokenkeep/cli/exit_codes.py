@@ -18,6 +18,7 @@ from ..errors import (
     NameTaken,
     NotFound,
     RevokedToken,
+    TokenkeepError,
     UnknownScope,
 )
 
@@ -43,25 +44,14 @@ EXIT_CODES = {
     EXIT_NAME_TAKEN: "a live token with this name already exists",
 }
 
-# The name of each code: the "code" of a --json error object.
-EXIT_NAMES = {
-    EXIT_OK: "ok",
-    EXIT_ERROR: "error",
-    EXIT_USAGE: "usage",
-    EXIT_INVALID: "invalid_token",
-    EXIT_EXPIRED: "expired_token",
-    EXIT_REVOKED: "revoked_token",
-    EXIT_SCOPE: "insufficient_scope",
-    EXIT_NOT_FOUND: "not_found",
-    EXIT_NAME_TAKEN: "name_taken",
-}
-
 # The epilog of every command's --help ("\b" keeps click from rewrapping it).
 EXIT_HELP = "\b\nExit codes:\n" + "\n".join(
     f"  {code}  {text}" for code, text in EXIT_CODES.items()
 )
 
-ERROR_CODES: Sequence[Tuple[type, int]] = (
+# The exit status of each engine outcome with one of its own, by class (errors.py lists the
+# classes); any other error (StoreError, the CLI's own) exits EXIT_ERROR.
+ERROR_CODES: Sequence[Tuple[type[TokenkeepError], int]] = (
     (InvalidToken, EXIT_INVALID),
     (ExpiredToken, EXIT_EXPIRED),
     (RevokedToken, EXIT_REVOKED),
@@ -71,6 +61,15 @@ ERROR_CODES: Sequence[Tuple[type, int]] = (
     (UnknownScope, EXIT_USAGE),
     (InvalidArgument, EXIT_USAGE),
 )
+
+# The name of each exit status: the "code" of a --json error object. A status of one engine
+# outcome is named by that outcome's code (InvalidToken.code: "invalid_token").
+EXIT_NAMES = {
+    EXIT_OK: "ok",
+    EXIT_ERROR: "error",
+    EXIT_USAGE: "usage",
+    **{status: cls.code for cls, status in ERROR_CODES if status != EXIT_USAGE and cls.code},
+}
 
 
 def exit_code_of(error: BaseException) -> int:

@@ -127,7 +127,7 @@ def _cross_site(request: HttpRequest) -> Optional[HttpResponse]:
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     """The Profile tab: who is signed in and how many active tokens they have."""
-    count = get_store().list(request.user.get_username(), limit=1).total
+    count = get_store().list(request.user.get_username(), state="active", limit=1).total
     return _render(request, "profile.html", count=count)
 
 

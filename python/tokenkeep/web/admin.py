@@ -220,7 +220,9 @@ def create_app(
         return respond(request, user, actions.shown(store, user, request.query_params))
 
     def show_profile(request: fastapi.Request, user: str) -> Response:
-        return render(request, "profile.html", user, count=store.list(user, limit=1).total)
+        return render(
+            request, "profile.html", user, count=store.list(user, state="active", limit=1).total
+        )
 
     # -- routes ---------------------------------------------------------------------------------
 

@@ -87,25 +87,14 @@ def usage_of(usage: Dict[str, Dict[str, Any]], token_id: Optional[str]) -> Dict[
 
 
 def page_hints(
-    store: TokenStore, owner: str, rows: List[Any], chosen: Dict[str, Any], params: Any, form: Any
-):
-    """The view model keys of this module (``leaked``, ``usage``, ``edit_usage``) and the form
-    the edit dialog shows: for ``?edit=<id>&narrow=1`` (the no-script "Narrow to what it used"
-    link) the scopes the token used, checked, still to be saved; else ``form`` unchanged."""
-    from .view import Form  # the view module imports this one
-
+    store: TokenStore, owner: str, rows: list[Any], chosen: dict[str, Any]
+) -> dict[str, Any]:
+    """The view model keys of this module: ``leaked`` (the banner), ``usage`` (each editable
+    row's scope usage) and ``edit_usage`` (the edit dialog's token, ``chosen["edit"]``)."""
     edit = chosen.get("edit")
     ids = [r.info.id for r in rows if r.editable]
     if edit is not None and edit.editable and edit.info.id not in ids:
         ids.append(edit.info.id)
     usage = scope_usage(store, owner, ids)
     edit_usage = usage_of(usage, edit.info.id if edit is not None else None)
-    if (
-        edit is not None
-        and not form.kind
-        and str(params.get("narrow", "")) == "1"
-        and edit_usage["narrow"]
-    ):
-        form = Form(kind="edit", token_id=edit.info.id, scopes=list(edit_usage["used"]))
-    keys = {"leaked": leak_banner(store, owner), "usage": usage, "edit_usage": edit_usage}
-    return keys, form
+    return {"leaked": leak_banner(store, owner), "usage": usage, "edit_usage": edit_usage}

@@ -14,10 +14,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlencode
 
+from .._time import day_end
 from ..errors import InvalidArgument, TokenkeepError, UnknownScope
 from ..models import TokenInfo
 from ..store import TokenStore
@@ -304,7 +305,17 @@ def token_page(
         )
     lifetime = store.max_lifetime
     # The leak banner and the edit dialog's scope usage (hygiene_view.py).
-    hints, form = hygiene_view.page_hints(store, owner, rows, chosen, params, form)
+    hints = hygiene_view.page_hints(store, owner, rows, chosen)
+    edit, used = chosen.get("edit"), hints["edit_usage"]
+    if (
+        edit is not None
+        and not form.kind
+        and str(params.get("narrow", "")) == "1"
+        and used["narrow"]
+    ):
+        # ?edit=<id>&narrow=1 (the no-script "Narrow to what it used" link): the scopes the
+        # token used, checked, still to be saved.
+        form = Form(kind="edit", token_id=edit.info.id, scopes=list(used["used"]))
     return {
         **hints,
         "rows": rows,
@@ -372,7 +383,7 @@ def expiry_from(choice: str, on: str) -> Tuple[Dict[str, Any], str]:
             day = date.fromisoformat(on)
         except ValueError:
             return {}, "Choose an expiration date."
-        return {"expires_at": datetime.combine(day, time(23, 59, 59), tzinfo=timezone.utc)}, ""
+        return {"expires_at": day_end(day)}, ""
     if any(choice == value for value, _ in EXPIRY_CHOICES):
         return {"expires_in": timedelta(days=int(choice))}, ""
     return {}, "Choose when the token expires."
