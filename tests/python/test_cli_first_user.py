@@ -78,6 +78,7 @@ def test_serve_on_a_busy_port_exits_1_with_a_clear_message(db, store):
         r = tk(db, "serve", "--port", str(port))
     assert r.code == 1, (r.code, r.err)
     assert f"cannot serve on 127.0.0.1:{port}" in r.err and "--port" in r.err
+    assert "make run: PORT=8001" in r.err  # the way out for a `make run` user too
     assert "Traceback" not in r.err
 
 
