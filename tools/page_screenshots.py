@@ -93,7 +93,7 @@ def main() -> int:
                     viewport={"width": viewport[0], "height": viewport[1]}, color_scheme=scheme
                 )
                 page.goto(url)
-                page.get_by_role("button", name="Create Access Token").click()
+                page.get_by_role("link", name="Create Access Token").click()
                 dialog = page.locator("#create-dialog")
                 dialog.get_by_label("Token Name").fill(f"release-bot-{viewport[0]}")
                 dialog.locator('input[value="device"]').check()

@@ -56,7 +56,7 @@ def browser():
 
 
 def _create(page, name: str, scopes=("device",)):
-    page.get_by_role("button", name="Create Access Token").click()
+    page.get_by_role("link", name="Create Access Token").click()
     dialog = page.locator("#create-dialog")
     dialog.get_by_label("Token Name").fill(name)
     for s in scopes:
@@ -146,7 +146,7 @@ def test_every_text_meets_aa_contrast(browser, server, store, scheme):
         measured += len(contrast(page.locator("body")))
         low += _low(page, page.locator("body"), "list")
 
-        page.get_by_role("button", name="Create Access Token").click()
+        page.get_by_role("link", name="Create Access Token").click()
         dialog = page.locator("#create-dialog")
         low += _low(page, dialog, "create")
         dialog.get_by_label("Expiration", exact=True).select_option("custom")
@@ -186,7 +186,7 @@ def test_a_past_custom_date_is_said_in_the_pages_words(browser, server, store):
     context, page = new_page(browser, server.url, DESKTOP)
     try:
         page.goto("/profile/access-tokens")
-        page.get_by_role("button", name="Create Access Token").click()
+        page.get_by_role("link", name="Create Access Token").click()
         dialog = page.locator("#create-dialog")
         dialog.get_by_label("Token Name").fill("from-the-past")
         dialog.locator('input[value="device:read"]').check()
@@ -217,5 +217,27 @@ def test_a_past_custom_date_is_said_in_the_pages_words(browser, server, store):
         expect(dialog.locator("#expiry-preview")).not_to_contain_text("will expire")
         assert store.list(USER, search="from-the-past").total == 0
         assert not page.console_errors
+    finally:
+        context.close()
+
+
+def test_create_works_without_javascript(browser, server, store):
+    """Like the rows' actions, "Create Access Token" is a link to the same dialog (?create=1)."""
+    context, page = new_page(browser, server.url, DESKTOP, java_script_enabled=False)
+    try:
+        page.goto("/profile/access-tokens")
+        dialog = page.locator("#create-dialog")
+        expect(dialog).to_be_hidden()
+        page.get_by_role("link", name="Create Access Token").click()
+        expect(page).to_have_url(re.compile(r"\?create=1$"))
+        expect(dialog).to_be_visible()
+        dialog.get_by_label("Token Name").fill("made-without-script")
+        dialog.locator('input[value="device:read"]').check()
+        dialog.get_by_role("button", name="Create", exact=True).click()
+        created = page.locator("#created-dialog")
+        expect(created).to_be_visible()
+        secret = page.locator("#new-token").inner_text()
+        assert store.verify(secret, "device:read").name == "made-without-script"
+        shot(page, "23-created-without-script")
     finally:
         context.close()

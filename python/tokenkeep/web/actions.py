@@ -29,7 +29,7 @@ log = logging.getLogger("tokenkeep.web")
 
 LISTING_PARAMS = ("view", "q", "scope", "sort", "dir", "page")
 # The query parameters the page reads: the listing, and a row whose dialog opens without JS.
-SHOWN_PARAMS = LISTING_PARAMS + ("edit", "revoke", "rotate", "narrow")
+SHOWN_PARAMS = LISTING_PARAMS + ("edit", "revoke", "rotate", "narrow", "create")
 REVOKED = "The access token was revoked. Anything using it can no longer sign in."
 GONE = "That access token no longer exists."
 

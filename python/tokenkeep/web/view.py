@@ -272,7 +272,8 @@ def token_page(
     owner's tokens for the listing in ``params`` (see :func:`listing_from`), the dialogs' state
     (``form`` coming back with errors, a ``created`` (info, secret) shown once, ``updated``),
     and a ``notice`` or ``error`` banner. ``params`` may also name a row whose edit, revoke or
-    regenerate dialog opens without JavaScript (``edit``, ``revoke``, ``rotate`` = token id)."""
+    regenerate dialog opens without JavaScript (``edit``, ``revoke``, ``rotate`` = token id),
+    and ``create=1`` the create dialog."""
     listing = listing_from(params)
     tokens = _list(store, owner, listing, page_size)
     pages = max(1, math.ceil(tokens.total / page_size))
@@ -298,6 +299,8 @@ def token_page(
         match = next((r for r in rows if r.info.id == wanted and r.editable), None)
         if match is not None:
             chosen[action] = match
+    if form is None and str(params.get("create", "")) == "1":
+        form = Form(kind="create")  # ?create=1: the create dialog open, without JavaScript
     form = form or Form()
     if form.kind == "edit" and "edit" not in chosen:
         chosen["edit"] = next((r for r in rows if r.info.id == form.token_id), None) or _row_of(
