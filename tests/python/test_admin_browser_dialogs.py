@@ -83,6 +83,11 @@ def test_secret_dialog_has_one_way_out_until_it_asks(browser, server, store, vie
     try:
         page.goto("/profile/access-tokens")
         assert page.evaluate(SHOWN_THOUGH_HIDDEN) == []
+        if viewport == PHONE:  # the headings are a row of sort links there: it says so
+            label = page.locator(".tokens thead tr").evaluate(
+                "e => getComputedStyle(e, '::before').content"
+            )
+            assert label == '"Sort by"'
         created = _create(page, f"one-way-out-{viewport['width']}")
         # Before anything was asked: Close, and nothing else, in the footer.
         footer = created.locator(".dialog-foot")
@@ -163,6 +168,9 @@ def test_every_text_meets_aa_contrast(browser, server, store, scheme):
             expect(opened).to_be_visible()
             measured += len(contrast(opened))
             low += _low(page, opened, action)
+            if action in ("revoke", "rotate"):  # each dialog's dangerous action looks it
+                confirm = opened.locator("button[type=submit]")
+                expect(confirm).to_have_class(re.compile(r"\bbutton-danger\b"))
             opened.get_by_role("button", name="Cancel").click()
 
         created = _create(page, f"contrast-{scheme}")

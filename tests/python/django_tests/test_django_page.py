@@ -91,8 +91,10 @@ def test_edit_then_revoke_are_seen_by_verification(browser, tk):
     assert "Access token updated successfully" in browser.get(r["Location"]).content.decode()
     assert tk.verify(issued.secret, "policy:write").scopes == {"policy"}
     r = post(browser, f"{PAGE}/{issued.info.id}/revoke")
-    assert r.status_code == 303 and r["Location"] == f"{PAGE}?revoked=1"
-    assert "The access token was revoked" in browser.get(r["Location"]).content.decode()
+    assert r.status_code == 303 and r["Location"] == f"{PAGE}?revoked={issued.info.id}"
+    assert (
+        "The access token \u201ct\u201d was revoked" in browser.get(r["Location"]).content.decode()
+    )
     with pytest.raises(tokenkeep.RevokedToken):
         tk.verify(issued.secret)
 
