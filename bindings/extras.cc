@@ -31,12 +31,14 @@ void engine_extras_register(py::class_<Engine>& engine) {
       .def(
           "revoke_leaked",
           [](Engine& e, const py::bytes& text, const std::string& actor, const std::string& source,
-             bool dry_run) {
+             bool dry_run, std::size_t max_bytes, std::size_t max_tokens, std::size_t first_line,
+             std::size_t first_offset) {
             const std::string_view view = token_view(text);  // `text` stays alive for the call
             std::vector<LeakFinding> found;
             {
               py::gil_scoped_release release;
-              found = e.revoke_leaked(view, actor, source, dry_run);
+              found = e.revoke_leaked(view, actor, source, dry_run,
+                                      LeakScanOptions{max_bytes, max_tokens, first_line, first_offset});
             }
             py::list out;
             for (const auto& f : found) {
@@ -45,7 +47,8 @@ void engine_extras_register(py::class_<Engine>& engine) {
             }
             return out;
           },
-          py::arg("text"), py::arg("actor"), py::arg("source"), py::arg("dry_run"),
+          py::arg("text"), py::arg("actor"), py::arg("source"), py::arg("dry_run"), py::arg("max_bytes"),
+          py::arg("max_tokens"), py::arg("first_line") = 1, py::arg("first_offset") = 0,
           R"doc([(token_id, outcome, line, offset, TokenInfo | None)] for every token found in `text`.)doc")
       .def(
           "leaked_notices",

@@ -174,6 +174,29 @@ void feed_file_check(int fd, const StoreLocation& location) {
   }
 }
 
+// Gives a feed file its size: the one this process created, and an empty one of this user's
+// whose creator died before sizing it. Any other file that is too short is refused (with
+// `fd` closed), never grown: it may be a file this store does not own. A short feed another
+// process has just created is waited for.
+void feed_file_size(int fd, bool created, const std::string& path) {
+  struct stat st {};
+  for (int waited_ms = 0; !created; waited_ms += 2) {
+    if (::fstat(fd, &st) == 0 && static_cast<std::size_t>(st.st_size) >= sizeof(Shared)) return;
+    if (waited_ms >= 200) break;
+    ::usleep(2000);
+  }
+  if (!created && !(st.st_size == 0 && st.st_uid == ::geteuid())) {
+    ::close(fd);
+    fail(ErrorCode::kStoreError, "change feed " + path + " is " + std::to_string(st.st_size) +
+                                     " bytes, not a change feed; remove it (the next writer recreates it)");
+  }
+  if (::ftruncate(fd, sizeof(Shared)) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    fail(ErrorCode::kStoreError, "cannot size the change feed " + path + ": " + why);
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<ChangeFeed> change_feed_open(const StoreLocation& location, bool read_only) {
@@ -185,7 +208,7 @@ std::unique_ptr<ChangeFeed> change_feed_open(const StoreLocation& location, bool
   const std::string& path = location.feed_file;
   if (read_only) {
     // A reader may cache only if it can see the writers' announcements.
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = store_file_open(location, path, "change feed", O_RDONLY, FileOpen::kExisting);
     if (fd >= 0) feed_file_check(fd, location);
     struct stat st {};
     void* p = MAP_FAILED;
@@ -200,25 +223,14 @@ std::unique_ptr<ChangeFeed> change_feed_open(const StoreLocation& location, bool
   }
   // A writer that cannot announce its changes would let other processes' caches serve a
   // revoked token: fail loudly instead.
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  bool created = false;
+  const int fd = store_file_open(location, path, "change feed", O_RDWR, FileOpen::kCreate, &created);
   if (fd < 0) {
     fail(ErrorCode::kStoreError,
          "cannot open the change feed " + path + " for writing: " + std::strerror(errno));
   }
   feed_file_check(fd, location);
-  struct stat st {};
-  struct stat db {};
-  if (::fstat(fd, &st) == 0 && ::geteuid() == 0 && ::stat(location.database.c_str(), &db) == 0 &&
-      (st.st_uid != db.st_uid || st.st_gid != db.st_gid)) {
-    // Made by root (say `sudo tokenkeep revoke`) beside a service's database: give it to the
-    // database's owner, as SQLite does with its -wal and -shm files.
-    (void)::fchown(fd, db.st_uid, db.st_gid);
-  }
-  if (static_cast<std::size_t>(st.st_size) < sizeof(Shared) && ::ftruncate(fd, sizeof(Shared)) != 0) {
-    const std::string why = std::strerror(errno);
-    ::close(fd);
-    fail(ErrorCode::kStoreError, "cannot size the change feed " + path + ": " + why);
-  }
+  feed_file_size(fd, created, path);
   void* p = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) {
     ::close(fd);

@@ -23,7 +23,7 @@ std::string errno_text() { return std::strerror(errno); }
 // Refuses a key file others could read or another user could have planted (store_file_check).
 bool key_file_read(const StoreLocation& loc, SecretBuffer<128>* out) {
   const std::string& path = loc.key_file;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = store_file_open(loc, path, "key file", O_RDONLY, FileOpen::kExisting);
   if (fd < 0) {
     if (errno == ENOENT) return false;
     fail(ErrorCode::kStoreError, "cannot read pepper key file " + path + ": " + errno_text());
@@ -178,16 +178,12 @@ Pepper pepper_load(const StoreLocation& location) {
       }
     }
     // Create it: O_EXCL so that of several processes exactly one writes the key.
-    const int fd = ::open(key_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    const int fd = store_file_open(location, key_path, "key file", O_WRONLY, FileOpen::kCreateNew);
     if (fd < 0) {
       if (errno == EEXIST) continue;
       fail(ErrorCode::kStoreError, "cannot create pepper key file " + key_path + ": " + errno_text());
     }
-    ::fchmod(fd, 0600);
-    struct stat db {};
-    if (::geteuid() == 0 && ::stat(location.database.c_str(), &db) == 0) {
-      (void)::fchown(fd, db.st_uid, db.st_gid);  // made by root beside a service's database
-    }
+    ::fchmod(fd, 0600);  // ours: store_file_open created it (and gave it to the database's owner)
     Pepper fresh = Pepper::generate();
     std::string hex = fresh.to_hex();
     hex.push_back('\n');

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <string_view>
 
 #include "tokenkeep/errors.h"
 
@@ -36,7 +37,79 @@ void array_element(std::string* out, const std::string& v) {
   *out += '"';
 }
 
+// The user:password part of a postgresql:// URL as a reader would take it: everything before
+// the LAST '@' of the part before any '?' (empty if there is no '@').
+std::string_view url_userinfo(std::string_view conninfo) {
+  const std::size_t scheme = conninfo.find("://");
+  if (scheme == std::string_view::npos) return {};
+  std::string_view rest = conninfo.substr(scheme + 3);
+  rest = rest.substr(0, rest.find('?'));
+  const std::size_t at = rest.rfind('@');
+  return at == std::string_view::npos ? std::string_view() : rest.substr(0, at);
+}
+
+const char* option_value(const PQconninfoOption* options, const char* keyword) {
+  for (const PQconninfoOption* o = options; o && o->keyword; ++o) {
+    if (o->val && std::strcmp(o->keyword, keyword) == 0) return o->val;
+  }
+  return nullptr;
+}
+
+bool is_url(const std::string& conninfo) {
+  return conninfo.rfind("postgresql://", 0) == 0 || conninfo.rfind("postgres://", 0) == 0;
+}
+
+// Refuses (StoreError, with no libpq text: its parser quotes the string it could not read,
+// password and all) a connection string libpq cannot parse, and a URL whose user name or
+// password holds an unescaped '@' or '/' (libpq would cut it there and quote the rest as
+// a host or database name). Returns the parsed options (PQconninfoFree them).
+PQconninfoOption* conninfo_parse_or_refuse(const std::string& conninfo) {
+  const std::string cannot = "cannot connect to the PostgreSQL server: ";
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  if (err) PQfreemem(err);  // may quote the password: never shown
+  if (!opts) {
+    fail(ErrorCode::kStoreError,
+         cannot +
+             "the connection string cannot be parsed (libpq's reason is withheld because it can quote "
+             "the password); in a URL write '%' as %25 and '@', '/', '?', ':' in the user name or "
+             "password %-escaped, in key=value form quote a value with blanks: password='my secret'");
+  }
+  const std::string_view userinfo = is_url(conninfo) ? url_userinfo(conninfo) : std::string_view();
+  if (userinfo.find_first_of("@/") != std::string_view::npos) {
+    PQconninfoFree(opts);
+    fail(ErrorCode::kStoreError,
+         cannot +
+             "the URL's user name or password holds a character libpq reads as the end of it; "
+             "write '@' as %40, '/' as %2F and '%' as %25 there");
+  }
+  return opts;
+}
+
+// Replaces every occurrence of `secret` in `*message` by "[redacted]".
+void redact_all(std::string* message, std::string_view secret) {
+  if (secret.empty()) return;
+  static const std::string kMark = "[redacted]";
+  for (std::size_t at = message->find(secret); at != std::string::npos;
+       at = message->find(secret, at + kMark.size())) {
+    message->replace(at, secret.size(), kMark);
+  }
+}
+
 }  // namespace
+
+std::string pg_redact(std::string message, const PQconninfoOption* options, const std::string& conninfo) {
+  redact_all(&message, conninfo);
+  if (is_url(conninfo)) {
+    const std::string_view userinfo = url_userinfo(conninfo);
+    const std::size_t colon = userinfo.find(':');
+    if (colon != std::string_view::npos) redact_all(&message, userinfo.substr(colon + 1));
+  }
+  for (const char* keyword : {"password", "sslpassword"}) {
+    if (const char* value = option_value(options, keyword)) redact_all(&message, value);
+  }
+  return message;
+}
 
 std::string PgResult::bytes(int row, int col) const {
   const char* v = PQgetvalue(r_, row, col);
@@ -134,17 +207,25 @@ std::string pg_describe(const std::string& conninfo) {
   return out;
 }
 
-PgConnection::PgConnection(const std::string& conninfo) : pid_(::getpid()), where_(pg_describe(conninfo)) {
+PgConnection::PgConnection(const std::string& conninfo) : pid_(::getpid()) {
+  PQconninfoOption* options = conninfo_parse_or_refuse(conninfo);
+  where_ = pg_describe(conninfo);
   c_ = PQconnectdb(conninfo.c_str());
-  if (c_ == nullptr) fail(ErrorCode::kStoreError, "cannot connect to " + where_ + ": out of memory");
+  if (c_ == nullptr) {
+    PQconninfoFree(options);
+    fail(ErrorCode::kStoreError, "cannot connect to " + where_ + ": out of memory");
+  }
   if (PQstatus(c_) != CONNECTION_OK) {
-    // libpq's messages name host, user and the failure, never the password.
-    std::string why = PQerrorMessage(c_);
+    // libpq's messages name host, user and the failure; an option value it quotes is
+    // redacted if it is (or holds) a password.
+    std::string why = pg_redact(PQerrorMessage(c_), options, conninfo);
+    PQconninfoFree(options);
     while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
     PQfinish(c_);
     c_ = nullptr;
     fail(ErrorCode::kStoreError, "cannot connect to " + where_ + ": " + why);
   }
+  PQconninfoFree(options);
   PQsetNoticeProcessor(
       c_, [](void*, const char*) {}, nullptr);
 }
@@ -165,6 +246,10 @@ void PgConnection::raise(const PGresult* r, const char* doing) {
   const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
   std::string why = primary ? primary : PQerrorMessage(c_);
+  if (PQconninfoOption* options = PQconninfo(c_)) {
+    why = pg_redact(std::move(why), options, std::string());
+    PQconninfoFree(options);
+  }
   while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
   if (PQstatus(c_) != CONNECTION_OK || (state && std::strncmp(state, "08", 2) == 0) ||
       (state && std::strncmp(state, "57P", 3) == 0)) {

@@ -71,6 +71,11 @@ std::string pg_array_bytes(const std::vector<std::string>& items);
 // Host, port and database of a conninfo (never its password), for messages.
 std::string pg_describe(const std::string& conninfo);
 
+// `message` (a libpq error) with every spelling of a password replaced by "[redacted]": the
+// password and sslpassword values of `options` (parsed, or PQconninfo of a connection), the
+// password as `conninfo` writes it (a URL's %-escaped form) and `conninfo` itself.
+std::string pg_redact(std::string message, const PQconninfoOption* options, const std::string& conninfo);
+
 class PgConnection {
  public:
   // Connects; StoreError naming the server (never the password) if it cannot.

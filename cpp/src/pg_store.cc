@@ -139,6 +139,18 @@ class PgStore final : public TokenRepository {
     return read_token(r, 0);
   }
 
+  std::vector<TokenRecord> tokens_find(const std::vector<std::int64_t>& ids) override {
+    coherence_->restart_if_forked();
+    auto c = pool_.acquire();
+    PgParams p;
+    p.add_text(pg_array_i64(ids));
+    PgResult r = c->query(PG_TOKEN_SELECT "WHERE id = ANY($1::bigint[])", p, "cannot read tokens from");
+    std::vector<TokenRecord> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) out.push_back(read_token(r, i));
+    return out;
+  }
+
   std::optional<TokenRecord> token_find_owned(const std::string& owner, std::int64_t id) override {
     auto c = pool_.acquire();
     PgParams p;

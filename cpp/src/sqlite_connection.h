@@ -58,6 +58,8 @@ class Connection {
   Connection(const std::string& path, const SqliteOptions& options) : path_(path) {
     int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
     flags |= options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    // The path is canonical (store_location_resolve): a symlink there now was planted since.
+    if (path != ":memory:") flags |= SQLITE_OPEN_NOFOLLOW;
     std::string name = path;
     if (open_immutable(path, options.read_only)) {
       name = immutable_uri(path);

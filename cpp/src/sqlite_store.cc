@@ -207,6 +207,22 @@ class SqliteStore final : public TokenRepository {
       reader_end();
   }
 
+  std::vector<TokenRecord> tokens_find(const std::vector<std::int64_t>& ids) override {
+    std::string json = "[";
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (i) json += ',';
+      json += std::to_string(ids[i]);
+    }
+    json += ']';
+    std::lock_guard<std::mutex> lock(mu_);
+    file_check();
+    Statement s(c_, TOKEN_SELECT "WHERE id IN (SELECT value FROM json_each(?1))");
+    s.bind(1, json);
+    std::vector<TokenRecord> out;
+    while (s.step("cannot read tokens from")) out.push_back(read_token(s));
+    return out;
+  }
+
   std::optional<TokenRecord> token_find_owned(const std::string& owner, std::int64_t id) override {
     std::lock_guard<std::mutex> lock(mu_);
     file_check();
@@ -719,6 +735,8 @@ std::unique_ptr<TokenRepository> sqlite_store_open(const StoreLocation& location
     if (::stat(location.database.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
       fail(ErrorCode::kStoreError, "cannot open database " + location.database + ": not a regular file");
     }
+    store_file_vet(location, location.database + "-wal", "write-ahead log");
+    store_file_vet(location, location.database + "-shm", "shared-memory index");
     if (!options.read_only) file_create_private(location.database);
   }
   return std::make_unique<SqliteStore>(location, options);

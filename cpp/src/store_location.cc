@@ -1,5 +1,6 @@
 #include "tokenkeep/store_location.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -156,6 +157,100 @@ StoreLocation store_location_resolve(const std::string& spec) {
   loc.key_file = loc.database + ".key";
   loc.feed_file = loc.database + "-tkfeed";
   return loc;
+}
+
+namespace {
+
+// The database's folder, opened without following a symlink at its last step; -1 and errno.
+int folder_open(const StoreLocation& location) {
+  const std::size_t slash = location.database.find_last_of('/');
+  const std::string folder = slash == 0 ? std::string("/") : location.database.substr(0, slash);
+  return ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+std::string base_name(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
+
+[[noreturn]] void refuse_file(int fd, int dir, const std::string& path, const char* what,
+                              const std::string& why) {
+  if (fd >= 0) ::close(fd);
+  ::close(dir);
+  fail(ErrorCode::kStoreError, std::string(what) + " " + path + " " + why);
+}
+
+// Why a store's file (as lstat/fstat saw it) must not be used, or "" if it may: a symlink,
+// anything but a regular file, or a file with several hard links could each be another file
+// (root's, say) that the store would then write or chown.
+std::string file_problem(const struct stat& st) {
+  if (S_ISLNK(st.st_mode)) {
+    return "is a symbolic link; a store's files are never opened through one (another user could point "
+           "it at any file): remove it";
+  }
+  if (!S_ISREG(st.st_mode)) return "is not a regular file: remove it";
+  if (st.st_nlink != 1) {
+    return "has " + std::to_string(st.st_nlink) +
+           " hard links; a store's file has one (another could be any file): remove it";
+  }
+  return "";
+}
+
+}  // namespace
+
+int store_file_open(const StoreLocation& location, const std::string& path, const char* what, int access,
+                    FileOpen how, bool* created) {
+  if (created != nullptr) *created = false;
+  const int dir = folder_open(location);
+  if (dir < 0) return -1;
+  const std::string name = base_name(path);
+  // O_NONBLOCK: a FIFO planted there must not hang the open (refused below as no regular file).
+  const int base = access | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  int fd = -1;
+  bool made = false;
+  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+    if (how != FileOpen::kCreateNew) fd = ::openat(dir, name.c_str(), base);
+    if (fd >= 0 || how == FileOpen::kExisting || (how == FileOpen::kCreate && errno != ENOENT)) break;
+    fd = ::openat(dir, name.c_str(), base | O_CREAT | O_EXCL, 0600);
+    made = fd >= 0;
+    if (fd < 0 && (errno != EEXIST || how == FileOpen::kCreateNew)) break;  // EEXIST: another process won
+  }
+  if (fd < 0) {
+    const int err = errno;
+    struct stat st {};
+    if ((err == ELOOP || err == EEXIST) && ::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISLNK(st.st_mode)) {
+      refuse_file(-1, dir, path, what, file_problem(st));
+    }
+    ::close(dir);
+    errno = err;
+    return -1;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    refuse_file(fd, dir, path, what, std::string("cannot be checked: ") + std::strerror(errno));
+  if (const std::string why = file_problem(st); !why.empty()) refuse_file(fd, dir, path, what, why);
+  (void)::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  struct stat db {};
+  if (made && ::geteuid() == 0 &&
+      ::fstatat(dir, base_name(location.database).c_str(), &db, AT_SYMLINK_NOFOLLOW) == 0 &&
+      (db.st_uid != st.st_uid || db.st_gid != st.st_gid)) {
+    // Made by root (say `sudo tokenkeep revoke`) beside a service's database: given to the
+    // database's owner, as SQLite does with the -wal and -shm files it creates.
+    (void)::fchown(fd, db.st_uid, db.st_gid);
+  }
+  ::close(dir);
+  if (created != nullptr) *created = made;
+  return fd;
+}
+
+void store_file_vet(const StoreLocation& location, const std::string& path, const char* what) {
+  const int dir = folder_open(location);
+  if (dir < 0) return;  // opening the database says why
+  struct stat st {};
+  if (::fstatat(dir, base_name(path).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    ::close(dir);
+    return;
+  }
+  if (const std::string why = file_problem(st); !why.empty()) refuse_file(-1, dir, path, what, why);
+  ::close(dir);
 }
 
 void store_file_check(int fd, const std::string& path, const char* what, const StoreLocation& location,

@@ -132,7 +132,15 @@ class Engine:
     def audit(self, owner: Optional[str], limit: int) -> List[AuditTuple]: ...
     # Leak response and scope usage (bindings/extras.cc).
     def revoke_leaked(
-        self, text: bytes, actor: str, source: str, dry_run: bool
+        self,
+        text: bytes,
+        actor: str,
+        source: str,
+        dry_run: bool,
+        max_bytes: int,
+        max_tokens: int,
+        first_line: int = 1,
+        first_offset: int = 0,
     ) -> List[Tuple[str, str, int, int, Optional[RecordTuple]]]: ...
     def leaked_notices(self, owner: str, since_us: int, limit: int) -> List[AuditTuple]: ...
     def scope_usage(

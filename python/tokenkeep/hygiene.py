@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Callable, FrozenSet, List, Optional, Union
 
 from ._time import duration_us, from_us
-from .errors import InvalidArgument
+from .errors import InvalidArgument, with_field
 from .models import AuditEvent, LeakFinding, LeakNotice, LeakReport, ScopeUsage, TokenInfo
 
 if TYPE_CHECKING:
@@ -18,6 +18,14 @@ if TYPE_CHECKING:
 __all__ = ["StoreHygiene"]
 
 _THIRTY_DAYS = timedelta(days=30)
+LEAK_MAX_BYTES = 64 << 20
+LEAK_MAX_TOKENS = 100_000
+
+
+def _count(value: object, what: str, least: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= 2**62:
+        raise with_field(InvalidArgument(f"{what} must be an int of at least {least}"), what)
+    return value
 
 
 def _text_bytes(text: object) -> bytes:
@@ -53,6 +61,10 @@ class StoreHygiene:
         actor: Optional[str] = None,
         source: Optional[str] = None,
         dry_run: bool = False,
+        max_bytes: int = LEAK_MAX_BYTES,
+        max_tokens: int = LEAK_MAX_TOKENS,
+        start_line: int = 1,
+        start_offset: int = 0,
     ) -> LeakReport:
         """Find every well-formed token of this store in ``text`` (a log, a paste, a diff),
         check each against the store (its secret must match) and revoke the live ones,
@@ -61,12 +73,26 @@ class StoreHygiene:
         verification refuses it. Already revoked, expired and unknown tokens are reported,
         not errors. ``dry_run=True`` decides the same and changes nothing.
 
+        The work is bounded: a text longer than ``max_bytes`` (64 MiB) or holding more than
+        ``max_tokens`` (100,000) distinct well-formed tokens is refused whole with
+        :class:`InvalidArgument` whose ``field`` names the limit, before any lookup; tokens
+        are looked up a few thousand per query. To scan a longer text, pass it in parts cut at
+        line ends, each with ``start_line``/``start_offset`` (where the part begins: lines
+        and offsets in findings and audit rows count from there), as ``tokenkeep leak`` does.
+
         >>> report = store.scan_leaked(pasted_text, source="gist 42")  # doctest: +SKIP
         >>> len(report.revoked), len(report.unknown)  # doctest: +SKIP
         (1, 0)
         """
         rows = self._e.revoke_leaked(
-            _text_bytes(text), self._actor(actor), _label(source, "source"), bool(dry_run)
+            _text_bytes(text),
+            self._actor(actor),
+            _label(source, "source"),
+            bool(dry_run),
+            _count(max_bytes, "max_bytes", 0),
+            _count(max_tokens, "max_tokens", 0),
+            _count(start_line, "start_line", 1),
+            _count(start_offset, "start_offset", 0),
         )
         findings = tuple(
             LeakFinding(token_id=i, outcome=o, line=ln, offset=off, token=t)

@@ -19,7 +19,7 @@
 
 namespace tokenkeep::testing {
 
-class FakeRepository final : public TokenRepository {
+class FakeRepository : public TokenRepository {
  public:
   // Where the fake's errors say it is, as the databases name their file or server.
   static inline const std::string kWhere = "the in-memory fake";

@@ -3,9 +3,11 @@
 // fail - they never skip). Each case gets an empty store of its own.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "contract_backends.h"
+#include "tokenkeep/engine.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/scopes.h"
 
@@ -488,6 +490,24 @@ TEST_P(RepositoryContract, LeakRevokeRevokesLiveTokensOfAnyOwnerSeenThroughAnoth
   EXPECT_EQ(alice[0].action, "leaked");
   EXPECT_EQ(alice[0].token_id, 1);
   EXPECT_EQ(alice[1].action, "revoke");
+}
+
+TEST_P(RepositoryContract, TokensFindReturnsEveryRowAmongTheIdsInOneCall) {
+  repo_->tokens_insert({record(1, "alice", "a", 1), record(2, "bob", "b", 1), record(3, "alice", "c", 1)},
+                       "x", 1);
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {3}, "alice", 2));
+  std::vector<std::int64_t> ids = {99, 3, 1};
+  for (std::int64_t i = 1000; i < 1000 + static_cast<std::int64_t>(Engine::kLeakBatch); ++i) ids.push_back(i);
+  auto rows = repo_->tokens_find(ids);
+  std::sort(rows.begin(), rows.end(), [](const TokenRecord& a, const TokenRecord& b) { return a.id < b.id; });
+  ASSERT_EQ(rows.size(), 2u);  // 99 and the 2000 others never existed; 2 was not asked for
+  EXPECT_EQ(rows[0].id, 1);
+  EXPECT_EQ(rows[0].owner, "alice");
+  EXPECT_EQ(rows[0].digest, record(1, "alice", "a", 1).digest);
+  EXPECT_EQ(rows[1].id, 3);
+  EXPECT_EQ(rows[1].revoked_at, 2);  // revoked rows too, as token_find
+  EXPECT_EQ(rows[1].name, "c");
+  EXPECT_TRUE(repo_->tokens_find({}).empty());
 }
 
 TEST_P(RepositoryContract, LeakRevokeOfNothingLiveChangesNothing) {

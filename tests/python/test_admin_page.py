@@ -19,6 +19,7 @@ with warnings.catch_warnings():
 
 from tokenkeep.web import admin
 from tokenkeep.web.admin import create_app
+from tokenkeep.web.security import SecurityMiddleware
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 START = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
@@ -483,3 +484,47 @@ def test_the_revoke_banner_names_the_token_from_the_audit_log_not_the_url(alice,
         assert "The access token was revoked." in text
         assert "bobs-secret-project" not in text
         assert "<b>forged</b>" not in text
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1:1@evil.com",  # userinfo: rsplit(":") read it as host 127.0.0.1
+        "127.0.0.1@evil.com",
+        "evil.com#@127.0.0.1",
+        "127.0.0.1:8000/evil",
+        "127.0.0.1:",
+        "127.0.0.1:99999",
+        "127.0.0.1:80:80",
+        "127.0.0.1 ",
+        "[::1",
+        "[::1]x",
+        "[evil.com]:80",
+        "localhost:8o",
+        "",
+    ],
+)
+def test_allowed_hosts_refuses_a_malformed_host_header(store, host):
+    middleware = SecurityMiddleware(
+        create_app(store, current_user=lambda request: "alice"),
+        allowed_hosts=["127.0.0.1", "localhost", "::1"],
+    )
+    assert middleware.host_allowed(host) is False
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "127.0.0.1:8000", "LOCALHOST:65535", "[::1]", "[::1]:8000", "[0::1]:1"]
+)
+def test_allowed_hosts_accepts_host_and_port(store, host):
+    middleware = SecurityMiddleware(
+        create_app(store, current_user=lambda request: "alice"),
+        allowed_hosts=["127.0.0.1", "localhost", "::1"],
+    )
+    assert middleware.host_allowed(host) is True
+
+
+def test_host_with_userinfo_is_refused_end_to_end(store):
+    app = create_app(store, current_user=lambda request: "alice", allowed_hosts=["127.0.0.1"])
+    client = TestClient(app, base_url="http://127.0.0.1:8000")
+    assert client.get("/profile", headers={"host": "127.0.0.1:1@evil.com"}).status_code == 400
+    assert client.get("/profile", headers={"host": "127.0.0.1:8000"}).status_code == 200

@@ -82,6 +82,19 @@ struct LeakFinding {
   std::optional<TokenRecord> record;  // the token, when the secret matched
 };
 
+// Bounds and position of one revoke_leaked call. Each distinct well-formed token costs a
+// keyed hash and a share of a batched lookup, so a text is refused whole (InvalidArgument
+// whose field names the limit: "max_bytes", "max_tokens"; the message gives its value)
+// before any lookup if it is longer than max_bytes or holds more than max_tokens distinct
+// tokens. `first_line`/`first_offset`: where `text` starts in a longer text scanned in parts
+// (lines and offsets in findings and audit rows count from there).
+struct LeakScanOptions {
+  std::size_t max_bytes = std::size_t{64} << 20;
+  std::size_t max_tokens = 100000;
+  std::size_t first_line = 1;
+  std::size_t first_offset = 0;
+};
+
 // The scopes one token exercised (successful verifications that required them).
 struct ScopeUsage {
   TokenRecord record;
@@ -154,9 +167,12 @@ class Engine final : private ForkAware {
   // against the store (the secret must match) and revokes the live ones whatever their owner,
   // each audited as "leaked" with "<source>, line N" (never the secret), in one transaction.
   // One finding per distinct token text, in the order found. `dry_run`: decides the same
-  // outcomes and changes nothing. InvalidArgument (field "source") for a bad label.
+  // outcomes and changes nothing. InvalidArgument (field "source") for a bad label, or
+  // a limit of `options` exceeded. Tokens are looked up kLeakBatch ids per query.
   std::vector<LeakFinding> revoke_leaked(std::string_view text, const std::string& actor,
-                                         const std::string& source, bool dry_run);
+                                         const std::string& source, bool dry_run,
+                                         const LeakScanOptions& options = {});
+  static constexpr std::size_t kLeakBatch = 2000;
   // The owner's tokens revoked as leaked at or after `since_us` (their "leaked" audit rows,
   // newest first, at most `limit`): what a page shows as a banner.
   std::vector<AuditEvent> leaked_notices(const std::string& owner, std::int64_t since_us, std::int64_t limit);

@@ -35,6 +35,30 @@ struct StoreLocation {
 
 StoreLocation store_location_resolve(const std::string& spec);
 
+// How store_file_open treats a missing or existing file.
+enum class FileOpen {
+  kExisting,   // open it if it exists (-1 with errno ENOENT if not)
+  kCreate,     // open it, or create it (mode 0600) if missing
+  kCreateNew,  // create it (mode 0600); -1 with errno EEXIST if it exists
+};
+
+// Opens `path`, a file of the store in the database's folder (location.key_file or
+// feed_file), relative to that folder's descriptor and never through a symlink (openat with
+// O_NOFOLLOW, the folder itself opened with O_NOFOLLOW). `access`: O_RDONLY, O_WRONLY or
+// O_RDWR. Refuses (StoreError naming the file and the fix) a symlink, anything but a regular
+// file, and a file with several hard links: each could be another file (root's, say) that
+// the store would then write. A file this call created is *created (if given) and, when root
+// made it beside a database another user owns, given to that user; no other file's owner is
+// ever changed. Other failures: -1 with errno (ENOENT, EEXIST, EACCES...).
+int store_file_open(const StoreLocation& location, const std::string& path, const char* what, int access,
+                    FileOpen how, bool* created = nullptr);
+
+// Refuses (StoreError, as store_file_open) a symlink, a non-regular file or a file with several
+// hard links at `path` in the database's folder, if anything is there. For the files SQLite
+// opens itself (-wal, -shm): it already refuses symlinks (O_NOFOLLOW) but would write through
+// a hard link, and as root chown it. A check before SQLite opens them, not a guarantee.
+void store_file_vet(const StoreLocation& location, const std::string& path, const char* what);
+
 // Refuses (StoreError naming the file, its mode or owner, and the fix) a file of the store
 // that is open on `fd` at `path` if any of the `forbidden` mode bits are set (like ssh with
 // a loose private key), or if it is owned by someone other than this user, root or - when

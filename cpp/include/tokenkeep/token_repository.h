@@ -57,6 +57,16 @@ class TokenRepository {
                              std::int64_t at) = 0;
   // Any row with this id, revoked or not (verification).
   virtual std::optional<TokenRecord> token_find(std::int64_t id) = 0;
+  // Every row among `ids` (revoked or not), in no particular order; an id without a row is
+  // left out. One round trip: callers batch (Engine::revoke_leaked). This default asks
+  // token_find once per id.
+  virtual std::vector<TokenRecord> tokens_find(const std::vector<std::int64_t>& ids) {
+    std::vector<TokenRecord> out;
+    for (const std::int64_t id : ids) {
+      if (auto r = token_find(id)) out.push_back(std::move(*r));
+    }
+    return out;
+  }
   // The owner's live (not revoked) token with this id.
   virtual std::optional<TokenRecord> token_find_owned(const std::string& owner, std::int64_t id) = 0;
   // One page of the tokens matching `q` (token_query.h) at time `now`, and how many match.

@@ -3,6 +3,9 @@
 - ``tokenkeep.E001``: ``settings.TOKENKEEP`` is missing or wrong (the message says why);
 - ``tokenkeep.E002``: a HasScopes or require_token names a scope the store's vocabulary
   does not know (a typo would otherwise be a 500 on every request); this opens the store;
+- ``tokenkeep.W002``: a HasScopes or require_token that names scopes but lets an unsafe
+  method (POST, PUT, PATCH, DELETE) through with any valid token (an empty entry such as
+  ``DELETE=()``); silence it where that is meant;
 - ``tokenkeep.W001``: DRF is installed but its ``EXCEPTION_HANDLER`` is not tokenkeep's, so
   refused requests lack ``Cache-Control: no-store`` (silence it if your handler adds it).
 """
@@ -69,3 +72,19 @@ def check_exception_handler(app_configs: Any = None, **_: Any) -> List[checks.Ch
             id="tokenkeep.W001",
         )
     ]
+
+
+@checks.register("tokenkeep")
+def check_unguarded_methods(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
+    out = []
+    for rule in sorted(rules_in_use(), key=lambda r: r.where):
+        methods = rule.unguarded_unsafe_methods()
+        if methods:
+            out.append(
+                checks.Warning(
+                    f"{rule.where}: {', '.join(methods)} pass with any valid token",
+                    hint="name the scope these methods need, or leave them out to refuse them",
+                    id="tokenkeep.W002",
+                )
+            )
+    return out

@@ -6,7 +6,8 @@
 ...     return JsonResponse({"owner": request.auth.owner, "user": request.user.get_username()})
 
 The view runs only for a request whose token is good, grants the scopes its method needs
-(same keywords as :class:`~tokenkeep.django.HasScopes`) and whose owner is an active user;
+(same keywords as :class:`~tokenkeep.django.HasScopes`; a method no keyword covers is
+refused with 403) and whose owner is an active user;
 ``request.user`` is then that user and ``request.auth`` the token's
 :class:`~tokenkeep.TokenInfo`. Otherwise the answer is the guards' JSON and headers
 (400/401/403/503, RFC 6750) and the view is not called. The view is CSRF-exempt: it only
@@ -18,18 +19,30 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional, Tuple, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest
 
-from ..web.bearer import BearerError
+from ..models import TokenInfo
+from ..web.bearer import BearerError, method_refused
+from .conf import tokenkeep_settings
 from .identity import authenticate_request, bearer_response
 from .scopes import ScopeRule, ScopeSpec
 
 __all__ = ["require_token"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _authenticate(request: HttpRequest, rule: ScopeRule) -> Tuple[Any, TokenInfo]:
+    """The user and token of a request whose method the rule covers; a method it does not
+    cover is refused with 403 once the token itself is known good (a bad one is still 401)."""
+    wanted = rule.for_method(request.method or "GET")
+    if wanted is None:
+        authenticate_request(request)
+        raise method_refused(realm=tokenkeep_settings().realm)
+    return authenticate_request(request, wanted)
 
 
 def require_token(
@@ -48,9 +61,7 @@ def require_token(
             @functools.wraps(view)
             async def guarded_async(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
                 try:
-                    request.user, request.auth = await sync_to_async(authenticate_request)(
-                        request, rule.for_method(request.method)
-                    )
+                    request.user, request.auth = await sync_to_async(_authenticate)(request, rule)
                 except BearerError as failure:
                     return bearer_response(failure)
                 return await view(request, *args, **kwargs)
@@ -61,9 +72,7 @@ def require_token(
             @functools.wraps(view)
             def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
                 try:
-                    request.user, request.auth = authenticate_request(
-                        request, rule.for_method(request.method)
-                    )
+                    request.user, request.auth = _authenticate(request, rule)
                 except BearerError as failure:
                     return bearer_response(failure)
                 return view(request, *args, **kwargs)

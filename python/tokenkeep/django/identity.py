@@ -9,10 +9,12 @@ then the owner -> user mapping. Failures are :class:`~tokenkeep.web.bearer.Beare
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any, Callable, Optional, Tuple
 
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 
 from ..errors import StoreError
 from ..models import TokenInfo
@@ -21,7 +23,12 @@ from ..web.bearer import BearerError, authenticate, invalid_token, unavailable
 from .conf import tokenkeep_settings
 from .store import get_store
 
-__all__ = ["authenticate_request", "bearer_response", "user_for_owner"]
+__all__ = ["authenticate_request", "bearer_response", "issued_to", "user_for_owner"]
+
+# How much earlier than the account's date_joined a token may say it was made and still be
+# the account's: the token's clock (the process that created it) and the one that stamped
+# date_joined may be different hosts' clocks.
+CLOCK_SLACK = timedelta(minutes=2)
 
 
 UserMapping = Callable[[str], Optional[Any]]
@@ -49,6 +56,26 @@ def user_for_owner(owner: str, mapping: Optional[UserMapping] = None) -> Optiona
     return user
 
 
+def tokens_since(user: Any) -> Optional[datetime]:
+    """The earliest ``created_at`` a token of ``user`` can have: its ``date_joined`` less
+    :data:`CLOCK_SLACK` (aware); None for a user without a ``date_joined`` datetime
+    (``TokenUser``, custom models), which is not checked."""
+    joined = getattr(user, "date_joined", None)
+    if not isinstance(joined, datetime):
+        return None
+    if timezone.is_naive(joined):
+        joined = timezone.make_aware(joined, timezone.get_default_timezone())
+    return joined - CLOCK_SLACK
+
+
+def issued_to(user: Any, info: TokenInfo) -> bool:
+    """False for a token made before the user's account existed (:func:`tokens_since`): it
+    was issued to an earlier account of the same name, which was deleted (its tokens are
+    revoked then: :mod:`~tokenkeep.django.lifecycle`) or renamed."""
+    since = tokens_since(user)
+    return since is None or info.created_at >= since
+
+
 def _store(realm: Optional[str]) -> TokenStore:
     try:
         return get_store()
@@ -72,11 +99,12 @@ def authenticate_request(
     request: HttpRequest, scopes: Sequence[str] = (), *, users: Optional[UserMapping] = None
 ) -> Tuple[Any, TokenInfo]:
     """``(user, TokenInfo)`` for a request whose bearer token is good and grants ``scopes``
-    and whose owner is an active user (``users``: see :func:`user_for_owner`); else
-    :class:`BearerError` (401 ``invalid_token`` for a refused owner, as for a wrong token)."""
+    and whose owner is an active user (``users``: see :func:`user_for_owner`) whose account
+    existed when the token was made (:func:`issued_to`); else :class:`BearerError` (401
+    ``invalid_token`` for a refused owner, as for a wrong token)."""
     info = verify_request(request, scopes)
     user = user_for_owner(info.owner, users)
-    if user is None:
+    if user is None or not issued_to(user, info):
         raise invalid_token(realm=tokenkeep_settings().realm)
     return user, info
 

@@ -31,6 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ..web import actions, view
 from ..web.security import NO_STORE, SECURITY_HEADERS, same_origin
 from .conf import tokenkeep_settings
+from .identity import tokens_since
 from .store import get_store
 
 __all__ = ["access_tokens", "profile", "static", "token_action"]
@@ -109,7 +110,8 @@ def _respond(request: HttpRequest, answer: actions.Answer) -> HttpResponse:
         response.status_code = 303  # after a POST: the browser GETs the page
         return _secure(response)
     owner = request.user.get_username()
-    context = view.token_page(get_store(), owner, answer.params, **answer.state)
+    since = tokens_since(request.user)  # an earlier account of the name: not this user's
+    context = view.token_page(get_store(), owner, answer.params, since=since, **answer.state)
     return _render(request, "access_tokens.html", answer.status, **context)
 
 

@@ -10,8 +10,10 @@
 ``HasScopes(...)`` is a permission class (DRF instantiates it per request). Positional
 scopes apply to every method, ``read=`` to GET/HEAD/OPTIONS, ``write=`` to every other
 method, ``GET=``/``POST=``/``PUT=``/``PATCH=``/``DELETE=`` to that method; the most specific
-entry wins (:class:`~tokenkeep.django.scopes.ScopeRule`). ``HasScopes()`` lets any valid
-token through. A request that was not authenticated by a tokenkeep token (anonymous, or a
+entry wins (:class:`~tokenkeep.django.scopes.ScopeRule`). A method no entry covers is
+refused with 403 (``HasScopes(GET="a", POST="b")`` refuses PUT, PATCH and DELETE; say
+``DELETE=()`` to let any valid token delete). ``HasScopes()`` lets any valid token through
+for every method. A request that was not authenticated by a tokenkeep token (anonymous, or a
 session login) is refused with 401 and the ``Bearer`` challenge; a token without the scope
 with 403 ``insufficient_scope`` and ``scope="..."``, as the FastAPI/Flask guards answer.
 The scope check is the engine's own: the token is verified once more with the scopes
@@ -26,7 +28,7 @@ from rest_framework.permissions import BasePermission, BasePermissionMetaclass
 from rest_framework.request import Request
 
 from ..models import TokenInfo
-from ..web.bearer import BearerError, invalid_token, missing_token
+from ..web.bearer import BearerError, invalid_token, method_refused, missing_token
 from .conf import tokenkeep_settings
 from .exceptions import BearerFailed
 from .identity import verify_request
@@ -69,7 +71,11 @@ class HasScopes(BasePermission, metaclass=_HasScopesMeta):
         info = request.auth
         if not isinstance(info, TokenInfo):
             raise BearerFailed(missing_token(realm=realm))
-        wanted: Tuple[str, ...] = self.rule.for_method(request.method) if self.rule else ()
+        wanted: Optional[Tuple[str, ...]] = (
+            self.rule.for_method(request.method) if self.rule else ()
+        )
+        if wanted is None:
+            raise BearerFailed(method_refused(realm=realm))
         if not wanted:
             return True
         try:

@@ -3,13 +3,20 @@
 >>> rule = ScopeRule(("device:read",), POST="device:write")
 >>> rule.for_method("GET"), rule.for_method("POST")
 (('device:read',), ('device:write',))
+>>> ScopeRule(GET="device:read").for_method("DELETE") is None   # no rule: refused
+True
 
 Positional scopes apply to every method; ``read=`` replaces them for the safe methods (GET,
 HEAD, OPTIONS), ``write=`` for every other one; ``GET=``, ``POST=``, ``DELETE=``… replace
-them for that method. The most specific entry wins, and entries do not add up:
-``ScopeRule(("device:read",), POST="device:write")`` lets a POST through with
-``device:write`` alone. A value is a scope, several separated by blanks, or a sequence.
-Whether a token's scopes grant them is the engine's decision (``TokenStore.verify``).
+them for that method (HEAD falls back to GET's entry). The most specific entry wins, and
+entries do not add up: ``ScopeRule(("device:read",), POST="device:write")`` lets a POST
+through with ``device:write`` alone. A value is a scope, several separated by blanks, or a
+sequence; an empty one (``DELETE=()``) explicitly lets any valid token through.
+
+A method no entry covers is refused (``for_method`` is None, the guards answer 403): a rule
+that names only ``GET=`` and ``POST=`` does not let a PUT or DELETE through. ``ScopeRule()``
+with no entry at all is the explicit "any valid token, every method". Whether a token's
+scopes grant them is the engine's decision (``TokenStore.verify``).
 """
 
 from __future__ import annotations
@@ -64,10 +71,13 @@ class ScopeRule:
         self.where = ""  # who uses it, for the system check's message
         _RULES.add(self)
 
-    def for_method(self, method: str) -> Tuple[str, ...]:
-        """The scopes a request with this HTTP method needs (empty: any valid token)."""
+    def for_method(self, method: str) -> Optional[Tuple[str, ...]]:
+        """The scopes a request with this HTTP method needs (empty: any valid token), or None
+        when no entry covers the method (the request is then refused)."""
         method = method.upper()
         found = self.methods.get(method)
+        if found is None and method == "HEAD":
+            found = self.methods.get("GET")
         if found is not None:
             return found
         if method in SAFE_METHODS:
@@ -75,7 +85,20 @@ class ScopeRule:
                 return self.read
         elif self.write is not None:
             return self.write
-        return self.default
+        if self.default or self.is_open():
+            return self.default
+        return None
+
+    def is_open(self) -> bool:
+        """True for the rule with no entry at all: any valid token, every method."""
+        return not (self.default or self.methods) and self.read is None and self.write is None
+
+    def unguarded_unsafe_methods(self) -> Tuple[str, ...]:
+        """The unsafe methods (POST, PUT, PATCH, DELETE) that an explicit empty entry lets
+        through with any valid token, for the system check (empty for an open rule)."""
+        if self.is_open():
+            return ()
+        return tuple(m for m in ("POST", "PUT", "PATCH", "DELETE") if self.for_method(m) == ())
 
     def all_scopes(self) -> Tuple[str, ...]:
         """Every scope named anywhere in the rule (for checking names against the vocabulary)."""

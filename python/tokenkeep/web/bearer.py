@@ -43,6 +43,7 @@ _REVOKED = "The access token has been revoked"
 _IN_URL = "Access tokens are not accepted in the URL; send them in the Authorization header"
 _SCOPE = "The access token lacks the required scope"
 _TWO_HEADERS = "A request must carry one Authorization header, not several"
+_METHOD = "No access token may use this HTTP method here"
 _UNAVAILABLE = "The token store is unavailable; try again later"
 
 _QUERY_PARAM = re.compile(r"(?:^|[&;])access_token=", re.IGNORECASE)
@@ -244,6 +245,12 @@ def invalid_token(*, realm: Optional[str] = None) -> BearerError:
     owner is refused by the site (no such user, or an inactive one), so that a caller cannot
     tell a disabled account from a wrong token."""
     return BearerError(401, "invalid_token", _INVALID, realm=realm)
+
+
+def method_refused(*, realm: Optional[str] = None) -> BearerError:
+    """The 403 ``insufficient_scope`` for an HTTP method a per-method scope rule does not
+    cover (tokenkeep.django's HasScopes and require_token): no scope grants it."""
+    return BearerError(403, "insufficient_scope", _METHOD, realm=realm)
 
 
 def unavailable(*, realm: Optional[str] = None) -> BearerError:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import re
 import secrets
 from collections.abc import Awaitable, Iterable, Mapping, MutableMapping
 from typing import (
@@ -29,6 +31,7 @@ __all__ = [
     "NO_STORE",
     "Csrf",
     "same_origin",
+    "host_parse",
     "SecurityMiddleware",
 ]
 
@@ -78,6 +81,38 @@ class Csrf:
         return hmac.compare_digest(self.token(cookie, user), sent)
 
 
+# RFC 3986 reg-name as a Host header spells a DNS name or IPv4 address: letters, digits, '-',
+# '.', '_' (no userinfo, no percent-escapes, no sub-delims), then an optional ":port".
+_REG_NAME = re.compile(r"[A-Za-z0-9._-]{1,253}")
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
+def host_parse(value: str) -> Optional[Tuple[str, Optional[int]]]:
+    """``(host, port)`` of a ``Host`` header (RFC 7230 5.4: RFC 3986 ``host [":" port]``), the
+    host lower-cased and an IPv6 literal kept in brackets (``"[::1]"``); None for anything
+    else: userinfo (``127.0.0.1:1@evil.com``), a path, blanks, an empty or out-of-range port,
+    a malformed IPv6 literal."""
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0:
+            return None
+        try:
+            address = ipaddress.IPv6Address(value[1:end])
+        except ValueError:
+            return None
+        host, rest = f"[{address.compressed}]", value[end + 1 :]
+    else:
+        host, sep, port_text = value.partition(":")
+        if not _REG_NAME.fullmatch(host):
+            return None
+        rest = sep + port_text
+    if not rest:
+        return host.lower(), None
+    if rest[0] != ":" or not _PORT.fullmatch(rest[1:]) or int(rest[1:]) > 65535:
+        return None
+    return host.lower(), int(rest[1:])
+
+
 def same_origin(headers: Mapping[str, str]) -> bool:
     """False for a request a browser marks as coming from another site (Fetch Metadata), or
     whose Origin header names another host. ``headers``: lower-case names."""
@@ -113,8 +148,15 @@ class SecurityMiddleware:
         ]
 
     def host_allowed(self, host: str) -> bool:
-        host = host.lower()
-        return self.hosts is None or host in self.hosts or host.rsplit(":", 1)[0] in self.hosts
+        """True with ``allowed_hosts=None``; else for a well-formed ``Host`` (:func:`host_parse`)
+        whose host, with or without its port, is allowed."""
+        if self.hosts is None:
+            return True
+        parsed = host_parse(host)
+        if parsed is None:
+            return False
+        name = parsed[0]
+        return host.lower() in self.hosts or name in self.hosts or name.strip("[]") in self.hosts
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from .._time import day_end
 from ..errors import InvalidArgument, TokenkeepError, UnknownScope
-from ..models import TokenInfo
+from ..models import TokenInfo, TokenList
 from ..store import TokenStore
 from . import hygiene_view
 
@@ -218,6 +218,17 @@ def _rows(store: TokenStore, tokens: Iterable[TokenInfo], inactive: bool) -> Lis
     return out
 
 
+def _own(tokens: TokenList, since: Optional[datetime]) -> TokenList:
+    """The page without tokens made before ``since`` (its total one less for each)."""
+    if since is None:
+        return tokens
+    kept = [t for t in tokens if t.created_at >= since]
+    if len(kept) == len(tokens):
+        return tokens
+    total = tokens.total - (len(tokens) - len(kept))
+    return TokenList(kept, total=total, limit=tokens.limit, offset=tokens.offset)
+
+
 def _list(store: TokenStore, owner: str, listing: Listing, page_size: int):
     """One page of the listing; a refused parameter is dropped (and reported), not fatal."""
     for _ in range(4):
@@ -267,19 +278,21 @@ def token_page(
     notice: str = "",
     error: str = "",
     page_size: int = PAGE_SIZE,
+    since: Optional[datetime] = None,
 ) -> Dict[str, Any]:
     """Everything ``access_tokens.html`` shows except URLs and the CSRF token: one page of the
     owner's tokens for the listing in ``params`` (see :func:`listing_from`), the dialogs' state
     (``form`` coming back with errors, a ``created`` (info, secret) shown once, ``updated``),
     and a ``notice`` or ``error`` banner. ``params`` may also name a row whose edit, revoke or
     regenerate dialog opens without JavaScript (``edit``, ``revoke``, ``rotate`` = token id),
-    and ``create=1`` the create dialog."""
+    and ``create=1`` the create dialog. ``since``: tokens created before it belong to an
+    earlier account of the owner's name (a Django user's ``date_joined``) and are not shown."""
     listing = listing_from(params)
-    tokens = _list(store, owner, listing, page_size)
+    tokens = _own(_list(store, owner, listing, page_size), since)
     pages = max(1, math.ceil(tokens.total / page_size))
     if listing.page > pages:  # past the end (tokens were revoked meanwhile): the last page
         listing.page = pages
-        tokens = _list(store, owner, listing, page_size)
+        tokens = _own(_list(store, owner, listing, page_size), since)
     rows = _rows(store, tokens, listing.view == "inactive")
     first = (listing.page - 1) * page_size + 1 if rows else 0
     now = store.now()

@@ -89,3 +89,21 @@ def test_manage_py_tokenkeep_passes_help_and_exit_status_through(tk, tk_db):
     assert run.returncode == 0 and "Usage: tokenkeep" in run.stdout
     run = manage("--owner", "alice", "revoke", "nope", "--yes", db=tk_db)
     assert run.returncode == 7 and "nope" in run.stderr  # the CLI's "no such token", one line
+
+
+@pytest.mark.parametrize(
+    ("url", "telltale"),
+    [
+        ("postgresql://app:50%off-Secret@/tokens?host=/nonexistent-tokenkeep", "off-Secret"),
+        ("host=/nonexistent-tokenkeep port=1 password=My Secret", "Secret"),
+    ],
+)
+def test_manage_py_tokenkeep_never_shows_the_database_password(settings, url, telltale):
+    """Issue 19, item 2: libpq's parser quoted the connection string, password and all."""
+    settings.TOKENKEEP = {"DB": url, "PEPPER": "ab" * 32}
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError) as e:
+        call_command("tokenkeep", "--owner", "alice", "list", stdout=out, stderr=err)
+    seen = [str(e.value), out.getvalue(), err.getvalue()]
+    assert "cannot connect to" in "".join(seen)
+    assert [telltale in text for text in seen] == [False] * 3

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 import click
 
+from ...errors import InvalidArgument
+from ...hygiene import LEAK_MAX_TOKENS
 from ...models import LeakFinding
 from ..context import App, pass_app
 from ..exit_codes import EXIT_HELP, EXIT_USAGE, CliError
 from ..output import info, print_json, visible
+
+DEFAULT_MAX_BYTES = 1 << 30
 
 _SAYS = {
     "revoked": "revoked",
@@ -32,14 +37,112 @@ def finding_json(f: LeakFinding) -> Dict[str, Any]:
     }
 
 
-def _read(path: str) -> bytes:
+PART = 4 << 20  # bytes read and scanned at a time
+_TOKEN_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _cut(buf: bytes) -> int:
+    """Where a part may end: after the last newline, else after the last byte no token can
+    hold (a token is one run of [A-Za-z0-9_]), else everywhere (a run longer than a part)."""
+    at = buf.rfind(b"\n") + 1
+    if at:
+        return at
+    for i in range(len(buf) - 1, max(-1, len(buf) - 4096), -1):
+        if buf[i] not in _TOKEN_BYTES:
+            return i + 1
+    return len(buf)
+
+
+def _parts(stream: BinaryIO, max_bytes: int, name: str) -> Iterator[Tuple[bytes, int, int]]:
+    """``(part, first_line, first_offset)``: the stream in parts of about :data:`PART` bytes
+    that never split a token, never holding more than two parts in memory. CliError once more
+    than ``max_bytes`` were read (what came before was already scanned)."""
+    buf, line, offset, total = b"", 1, 0, 0
+    while True:
+        data = stream.read(PART)
+        total += len(data)
+        if total > max_bytes:
+            raise CliError(
+                f"{name} is longer than --max-bytes ({max_bytes} bytes); nothing after the "
+                f"first {offset + len(buf)} bytes was scanned",
+                EXIT_USAGE,
+            )
+        buf += data
+        if not data or len(buf) >= PART:
+            cut = len(buf) if not data else _cut(buf)
+            part, buf = buf[:cut], buf[cut:]
+            if part:
+                yield part, line, offset
+                line += part.count(b"\n")
+                offset += len(part)
+        if not data:
+            return
+
+
+def _open(path: str, max_bytes: int) -> BinaryIO:
     if path == "-":
-        return sys.stdin.buffer.read()
+        return sys.stdin.buffer
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        f = open(path, "rb")  # noqa: SIM115  (closed by the caller)
     except OSError as e:
         raise CliError(f"cannot read {path}: {e.strerror}", EXIT_USAGE) from None
+    size = os.fstat(f.fileno()).st_size
+    if size > max_bytes:  # a regular file says its size: refused before anything is done
+        f.close()
+        raise CliError(f"{path} is {size} bytes, over --max-bytes ({max_bytes})", EXIT_USAGE)
+    return f
+
+
+def _scan(
+    app: App,
+    file: str,
+    where: str,
+    dry_run: bool,
+    limits: Tuple[int, int],
+    emit: Callable[[LeakFinding], None],
+) -> None:
+    """Every finding in FILE to ``emit``, part by part (each part's revocations commit
+    together), none kept here; a token seen in an earlier part is reported once."""
+    max_bytes, max_tokens = limits
+    stream = _open(file, max_bytes)
+    store = app.store()
+    found = 0
+    seen: Set[Tuple[str, str]] = set()
+    revoked: Set[str] = set()
+    try:
+        for part, line, offset in _parts(stream, max_bytes, "stdin" if file == "-" else file):
+            try:
+                report = store.scan_leaked(
+                    part,
+                    actor=app.actor,
+                    source=where,
+                    dry_run=dry_run,
+                    max_bytes=len(part),
+                    max_tokens=max_tokens - found,
+                    start_line=line,
+                    start_offset=offset,
+                )
+            except InvalidArgument as e:
+                if e.field != "max_tokens":
+                    raise
+                raise CliError(
+                    f"{where} holds more than --max-tokens ({max_tokens}) distinct well-formed "
+                    f"tokens; {len(revoked)} found before the limit were "
+                    f"{'reported' if dry_run else 'revoked'}, nothing after it was looked up",
+                    EXIT_USAGE,
+                ) from None
+            for f in report.findings:
+                again = f.outcome == "already_revoked" and f.token_id in revoked
+                if again or (f.token_id, f.outcome) in seen:
+                    continue
+                seen.add((f.token_id, f.outcome))
+                if f.outcome == "revoked":
+                    revoked.add(f.token_id)
+                found += 1
+                emit(f)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
 
 
 @click.command(epilog=EXIT_HELP)
@@ -50,35 +153,61 @@ def _read(path: str) -> bytes:
     metavar="LABEL",
     help="Where the text was found, for the audit log (default: FILE or stdin).",
 )
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_BYTES,
+    show_default=True,
+    help="Refuse a text longer than this (a file: before reading it).",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=0),
+    default=LEAK_MAX_TOKENS,
+    show_default=True,
+    help="Stop at more distinct well-formed tokens than this (each costs a lookup).",
+)
 @pass_app
-def leak(app: App, file: str, dry_run: bool, source: Optional[str]) -> None:
+def leak(
+    app: App, file: str, dry_run: bool, source: Optional[str], max_bytes: int, max_tokens: int
+) -> None:
     """Revoke every live token found in FILE (default: stdin), whatever its owner.
 
     Any text will do: a log, a paste, a diff, binary. A token counts only if its checksum is
     valid and its secret matches the store; each one revoked is audited as 'leaked' with the
     file and line where it was found (never the secret). Already revoked, expired and unknown
     tokens are reported, not errors. Prints one line per token found (tab-separated when
-    piped), then a summary on stderr.
+    piped), then a summary on stderr. The text is read and scanned 4 MiB at a time, each
+    part's revocations committed together.
     """
-    text = _read(file)
     where = source if source is not None else ("stdin" if file == "-" else file)
-    report = app.store().scan_leaked(text, actor=app.actor, source=where, dry_run=dry_run)
-    if app.as_json:
-        findings = [finding_json(f) for f in report.findings]
-        print_json({"dry_run": dry_run, "source": where, "findings": findings})
+    limits = (max_bytes, max_tokens)
+    if app.as_json:  # one document: the findings are kept (at most --max-tokens of them)
+        findings: List[LeakFinding] = []
+        _scan(app, file, where, dry_run, limits, findings.append)
+        print_json(
+            {"dry_run": dry_run, "source": where, "findings": [finding_json(f) for f in findings]}
+        )
         return
     verb = {"revoked": "would revoke"} if dry_run else {}
-    for f in report.findings:
+    counts = dict.fromkeys(_SAYS, 0)
+    owners: Set[str] = set()
+
+    def emit(f: LeakFinding) -> None:  # printed as found; only the summary's counts are kept
+        counts[f.outcome] += 1
+        if f.outcome == "revoked" and f.token is not None:
+            owners.add(f.token.owner)
         whose = "-" if f.token is None else f"{visible(f.token.owner)}/{visible(f.token.name)}"
         says = verb.get(f.outcome, _SAYS[f.outcome])
         click.echo("\t".join([says, f.token_id, whose, f"line {f.line}"]))
-    owners = len({t.owner for t in report.revoked})
-    head = "Would revoke" if dry_run else "Revoked"
+
+    _scan(app, file, where, dry_run, limits, emit)
+    n, head = counts["revoked"], "Would revoke" if dry_run else "Revoked"
     info(
-        f"{head} {len(report.revoked)} token{'s' if len(report.revoked) != 1 else ''}"
-        f" ({owners} owner{'s' if owners != 1 else ''}) found in {visible(where)}; "
-        f"{len(report.already_revoked)} already revoked, {len(report.expired)} expired, "
-        f"{len(report.unknown)} unknown."
+        f"{head} {n} token{'s' if n != 1 else ''}"
+        f" ({len(owners)} owner{'s' if len(owners) != 1 else ''}) found in {visible(where)}; "
+        f"{counts['already_revoked']} already revoked, {counts['expired']} expired, "
+        f"{counts['unknown']} unknown."
     )
 
 

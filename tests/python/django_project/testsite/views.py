@@ -38,6 +38,27 @@ class Policies(APIView):
         return Response(status=204)
 
 
+class Fleet(APIView):
+    """Per-method rules only: PUT, PATCH and DELETE have none, so they are refused."""
+
+    permission_classes = [HasScopes(GET="device:read", POST="device:write")]
+
+    def get(self, request):
+        return Response(who(request))
+
+    def post(self, request):
+        return Response(who(request), status=201)
+
+    def put(self, request):
+        return Response(who(request))
+
+    def patch(self, request):
+        return Response(who(request))
+
+    def delete(self, request):
+        return Response(status=204)
+
+
 class Both(APIView):
     permission_classes = [HasScopes("device:read policy:read")]
 
@@ -81,3 +102,8 @@ def plain_any(request, item):
 @require_token("policy:read")
 async def plain_async(request):
     return JsonResponse(who(request))
+
+
+@require_token(GET="device:read", POST="device:write")
+def plain_fleet(request):
+    return JsonResponse(who(request), status=204 if request.method == "DELETE" else 200)

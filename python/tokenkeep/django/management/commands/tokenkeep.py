@@ -23,7 +23,9 @@ from typing import Any, Dict, List, Optional, TextIO
 
 from django.core.management.base import BaseCommand, CommandError
 
+from tokenkeep.cli.exit_codes import EXIT_ERROR
 from tokenkeep.django.conf import tokenkeep_settings
+from tokenkeep.errors import StoreError
 from tokenkeep.django.store import get_store
 
 # Options manage.py itself reads anywhere on its command line (ManagementUtility.execute).
@@ -71,7 +73,11 @@ def run_cli(
     from tokenkeep.cli import main
 
     config = tokenkeep_settings()
-    get_store()  # creates a new database with the configured prefix and vocabulary
+    try:
+        get_store()  # creates a new database with the configured prefix and vocabulary
+    except StoreError as e:  # the CLI's one-line error and status, not a traceback
+        print(f"tokenkeep: error: {e}", file=stderr or sys.stderr)
+        return EXIT_ERROR
     options = config.store_options
     env: Dict[str, Optional[str]] = {}
     if options.get("pepper") is not None:
