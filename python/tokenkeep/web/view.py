@@ -48,6 +48,8 @@ EXPIRY_CHOICES: Tuple[Tuple[str, str], ...] = (
     ("custom", "Custom date…"),
 )
 DEFAULT_EXPIRY = "30"
+# Offered only where the store's policy allows it (TokenStore.allows_never_expire).
+NEVER_CHOICE = ("never", "No expiration")
 # The sortable columns: (store sort word, heading). Scope is not sortable.
 SORT_COLUMNS: Tuple[Tuple[str, str], ...] = (
     ("name", "Token Name"),
@@ -358,7 +360,7 @@ def token_page(
         "error": error,
         "vocabulary": sorted(store.vocabulary.items()),
         "scope_options": scope_options(store.vocabulary),
-        "expiry_choices": EXPIRY_CHOICES,
+        "expiry_choices": expiry_choices(store),
         "default_expiry": DEFAULT_EXPIRY,
         "expiry_preview": fmt_date(now + timedelta(days=int(DEFAULT_EXPIRY))),
         "now_ms": int(now.timestamp() * 1000),
@@ -391,9 +393,19 @@ def scopes_from(values: Iterable[Any]) -> List[str]:
     )
 
 
+def expiry_choices(store: TokenStore) -> Tuple[Tuple[str, str], ...]:
+    """The expiry control's (value, label)s: "No expiration" only where the store allows it."""
+    if not store.allows_never_expire:
+        return EXPIRY_CHOICES
+    return EXPIRY_CHOICES[:-1] + (NEVER_CHOICE,) + EXPIRY_CHOICES[-1:]
+
+
 def expiry_from(choice: str, on: str) -> Tuple[Dict[str, Any], str]:
     """Keyword arguments for ``TokenStore.create`` from the page's expiry control, or why the
-    control's value is not one it offers."""
+    control's value is not one it offers. "never" asks for ``never_expires``: the engine
+    refuses it where the store does not allow it (a form it did not offer it in)."""
+    if choice == NEVER_CHOICE[0]:
+        return {"never_expires": True}, ""
     if choice == "custom":
         try:
             day = date.fromisoformat(on)

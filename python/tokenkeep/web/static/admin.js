@@ -60,6 +60,9 @@
         }
         when = utcDate(Date.parse(date.value + "T00:00:00Z"));
       }
+    } else if (select.value === "never") {
+      preview.textContent = "The token will never expire: revoke it when it is no longer needed.";
+      return;
     } else if (/^\d+$/.test(select.value)) {
       when = utcDate(Number(select.getAttribute("data-now-ms")) + Number(select.value) * 86400000);
     }
