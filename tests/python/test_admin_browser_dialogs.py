@@ -249,3 +249,20 @@ def test_create_works_without_javascript(browser, server, store):
         shot(page, "23-created-without-script")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+def test_each_row_shows_the_token_id_the_cli_uses(browser, server, store, viewport):
+    """issue 22, item 6: the id (what `tokenkeep show ID` and the API take) is on the row."""
+    context, page = new_page(browser, server.url, viewport)
+    try:
+        page.goto("/profile/access-tokens?q=grafana")
+        (info,) = list(store.list(USER, search="grafana-readonly"))
+        row = page.locator("#tokens-table tbody tr").filter(has_text="grafana-readonly")
+        shown = row.locator(".token-id")
+        expect(shown).to_be_visible()
+        expect(shown).to_have_text(f"id {info.id}")  # "id " for screen readers only
+        assert shown.locator(".sr-only").inner_text().strip() == "id"
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    finally:
+        context.close()
