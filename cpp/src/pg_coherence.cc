@@ -6,21 +6,16 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <chrono>
+#include <algorithm>
 #include <new>
 
+#include "tokenkeep/clock.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/fork_guard.h"
 #include "tokenkeep/store_location.h"
 
 namespace tokenkeep {
 namespace {
-
-std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string node_id_new() {
   unsigned char b[12];
@@ -49,6 +44,12 @@ void parse_ids(const std::string& text, std::vector<std::int64_t>* ids) {
 }
 
 }  // namespace
+
+std::string pg_channel_of(const std::string& schema) {
+  std::size_t n = std::min<std::size_t>(schema.size(), 50);
+  while (n > 0 && n < schema.size() && (static_cast<unsigned char>(schema[n]) & 0xC0) == 0x80) --n;
+  return "tokenkeep_" + schema.substr(0, n);
+}
 
 PgCoherence::PgCoherence(std::string conninfo, std::string channel, const PgOptions& options)
     : conninfo_(std::move(conninfo)),
@@ -89,17 +90,21 @@ void PgCoherence::start() {
 
 std::unique_ptr<PgConnection> PgCoherence::listener_connect() {
   auto c = std::make_unique<PgConnection>(conninfo_);
-  c->exec("SET synchronous_commit = off", "cannot configure");  // leases are renewed constantly
-  std::string listen = "LISTEN \"" + channel_ + "\"";
+  // Renewals commit durably (PgConnection: synchronous_commit is never off): the node trusts
+  // its cache once its renewal's COMMIT returns, and writers stop waiting for it when
+  // lease_until passes, so lease_until must never go back in a crash (an asynchronous commit
+  // lost with the WAL writer's buffer would take it back by up to its delay).
+  char* quoted = PQescapeIdentifier(c->handle(), channel_.data(), channel_.size());
+  if (quoted == nullptr) fail(ErrorCode::kStoreError, "cannot quote the channel name for " + c->where());
+  const std::string listen = std::string("LISTEN ") + quoted;
+  PQfreemem(quoted);
   c->exec(listen.c_str(), "cannot listen on");
   return c;
 }
 
 Coherence PgCoherence::state() const noexcept {
-  const ChangeFeed::State st = feed_->state();
-  const bool fresh = steady_ns() < deadline_ns_.load(std::memory_order_acquire) &&
-                     fork_generation() == forks_seen_.load(std::memory_order_relaxed);
-  return Coherence{st.finished, st.stable() && fresh};
+  return pg_coherence_snapshot(*feed_, deadline_ns_, boot_ns,
+                               fork_generation() == forks_seen_.load(std::memory_order_relaxed));
 }
 
 bool PgCoherence::changes_since(std::uint64_t from, std::uint64_t to, std::vector<std::int64_t>* ids) const {
@@ -145,13 +150,33 @@ std::uint64_t PgCoherence::renew(PgConnection& c) {
     acked = db_applied_;
   }
   PgParams p;
-  p.add(node_).add(static_cast<std::int64_t>(acked)).add(std::to_string(options_.lease_seconds));
+  p.add(node_).add(static_cast<std::int64_t>(acked)).add(lease_ns_ / 1000000);
   c.query(
-      "INSERT INTO tokenkeep_nodes(node, acked, lease_until) VALUES ($1, $2, now() + $3::float8 * interval "
-      "'1 second') "
-      "ON CONFLICT (node) DO UPDATE SET acked = excluded.acked, lease_until = excluded.lease_until",
+      "INSERT INTO tokenkeep_nodes(node, acked, lease_until, lease_ms) "
+      "VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond', $3) "
+      "ON CONFLICT (node) DO UPDATE SET acked = excluded.acked, lease_until = excluded.lease_until, "
+      "lease_ms = excluded.lease_ms",
       p, "cannot renew this node's lease on");
   return acked;
+}
+
+// Between renewals, on a notification: applies what was published and acknowledges it, for
+// the writer waiting. Not durable, and it moves no lease and no deadline: an acknowledgement
+// lost in a crash was true when a writer read it (the node had applied the change), and
+// nothing here extends this node's trust. So it skips the WAL flush a renewal waits for.
+void PgCoherence::acknowledge(PgConnection& c) {
+  apply_through(c);
+  std::uint64_t acked = 0;
+  {
+    std::lock_guard<std::mutex> lock(apply_mu_);
+    acked = db_applied_;
+  }
+  PgParams p;
+  p.add(node_).add(static_cast<std::int64_t>(acked));
+  c.query(
+      "WITH quick AS (SELECT set_config('synchronous_commit', 'off', true)) "
+      "UPDATE tokenkeep_nodes SET acked = greatest(acked, $2) FROM quick WHERE node = $1",
+      p, "cannot acknowledge changes on");
 }
 
 // One round: everything published is applied, then the lease is renewed acknowledging it,
@@ -165,7 +190,7 @@ std::uint64_t PgCoherence::renew(PgConnection& c) {
 void PgCoherence::cycle(PgConnection& c) {
   apply_through(c);
   for (int round = 0; round < 3; ++round) {
-    const std::int64_t sent = steady_ns();
+    const std::int64_t sent = boot_ns();
     const std::uint64_t acked = renew(c);
     apply_through(c);
     std::uint64_t applied = 0;
@@ -182,21 +207,33 @@ void PgCoherence::cycle(PgConnection& c) {
 }
 
 void PgCoherence::listen_run(std::unique_ptr<PgConnection> c) {
+  std::int64_t renew_at = 0;  // the lease is renewed every L/4; notifications are acked at once
   while (!stop_.load()) {
     try {
       if (!c) {
         c = listener_connect();
         cycle(*c);
+        renew_at = boot_ns() + lease_ns_ / 4;
       }
+      const std::int64_t wait_ns = std::max<std::int64_t>(0, renew_at - boot_ns());
       pollfd pfd[2] = {{PQsocket(c->handle()), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-      ::poll(pfd, 2, static_cast<int>(lease_ns_ / 4 / 1000000));
+      ::poll(pfd, 2, static_cast<int>((wait_ns + 999999) / 1000000));
       if (stop_.load()) break;
       if (!PQconsumeInput(c->handle())) {
         c.reset();
         continue;
       }
-      while (PGnotify* n = PQnotifies(c->handle())) PQfreemem(n);
-      cycle(*c);
+      bool notified = false;
+      while (PGnotify* n = PQnotifies(c->handle())) {
+        notified = true;
+        PQfreemem(n);
+      }
+      if (boot_ns() >= renew_at) {
+        cycle(*c);
+        renew_at = boot_ns() + lease_ns_ / 4;
+      } else if (notified) {
+        acknowledge(*c);
+      }
     } catch (const Error&) {
       c.reset();  // the server is away: the lease lapses, verification reads (and fails)
       for (int i = 0; i < 10 && !stop_.load(); ++i) ::usleep(20000);
@@ -214,6 +251,7 @@ void PgCoherence::listen_run(std::unique_ptr<PgConnection> c) {
 }
 
 void PgCoherence::after_commit(PgConnection& c, std::uint64_t generation) {
+  const std::int64_t committed = boot_ns();  // the caller's COMMIT has returned
   restart_if_forked();  // a child writes as its own node: it waits for the parent's ack too
   try {
     apply_through(c);
@@ -225,21 +263,36 @@ void PgCoherence::after_commit(PgConnection& c, std::uint64_t generation) {
     feed_->write_finish();
   }
   if (!options_.strict) return;
-  const std::int64_t give_up = steady_ns() + lease_ns_ * 2;
+  // Every node that may still trust a cache without g renewed, acknowledging less than g,
+  // before g committed (a renewal committed after g is read back with g applied before it
+  // restores trust: cycle()), so it trusts at most until committed + 0.9 of its own L. The
+  // first poll after the commit sees all of them with their recorded L: waiting until
+  // `committed` + the longest such L on this clock is enough, whatever their lease_until
+  // says; a node that acknowledges, or whose lease the server shows expired, ends it sooner.
+  std::int64_t wait_ns = 0;
   PgParams p;
-  p.add(node_).add(static_cast<std::int64_t>(generation));
+  p.add(node_).add(static_cast<std::int64_t>(generation)).add(lease_ns_ / 1000000);
   for (int round = 0;; ++round) {
     try {
       PgResult r = c.query(
-          "SELECT count(*) FROM tokenkeep_nodes WHERE node <> $1 AND acked < $2 AND lease_until > now()", p,
-          "cannot read the nodes' acknowledgements on");
+          "SELECT count(*), coalesce(max(coalesce(lease_ms, $3)), 0) FROM tokenkeep_nodes "
+          "WHERE node <> $1 AND acked < $2 AND lease_until > now()",
+          p, "cannot read the nodes' acknowledgements on");
       if (r.i64(0, 0) == 0) return;
-    } catch (const Error&) {
-      // Cut off from the server: every other node loses its lease within L too.
-      ::usleep(static_cast<useconds_t>(lease_ns_ / 1000));
+      wait_ns = std::max(wait_ns, r.i64(0, 1) * 1000000);
+    } catch (const Error& e) {
+      // Cut off from the server. After one poll, every node that matters is known with its
+      // L: the bound holds without another. Before any, nothing is known: say so.
+      if (round == 0) {
+        fail(ErrorCode::kStoreError,
+             std::string("the change was committed, but not confirmed by every node: ") + e.what() +
+                 "; a node that did not apply it stops trusting its cache within its lease");
+      }
+      const std::int64_t left = committed + wait_ns - boot_ns();
+      if (left > 0) ::usleep(static_cast<useconds_t>(left / 1000));
       return;
     }
-    if (steady_ns() > give_up) return;  // leases are by the server's clock; L has passed twice
+    if (boot_ns() > committed + wait_ns) return;
     ::usleep(round < 20 ? 200 : 2000);
   }
 }

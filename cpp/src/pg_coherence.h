@@ -21,6 +21,25 @@ namespace tokenkeep {
 // Creates or upgrades the tokenkeep tables in the connection's current schema.
 void pg_schema_migrate(PgConnection& c, bool read_only);
 
+// The NOTIFY channel of a schema's store: "tokenkeep_" and the schema's name cut to at most
+// 50 bytes at a UTF-8 character boundary (a channel is an identifier: 63 bytes at most).
+// Schemas whose names share those bytes share a channel: their nodes wake more, nothing else.
+std::string pg_channel_of(const std::string& schema);
+
+// One node's coherence at one instant, a consistent snapshot of what the listener publishes
+// in this order: the feed (changes applied), then the deadline (a renewal that acknowledged
+// them). Reads them in the opposite order - the deadline (acquire), the clock, then the feed -
+// so a fresh deadline is never paired with a feed read before the changes it covers were
+// applied. `now_ns` is called once, between the two reads.
+template <typename NowNs>
+Coherence pg_coherence_snapshot(const ChangeFeed& feed, const std::atomic<std::int64_t>& deadline_ns,
+                                NowNs now_ns, bool same_process) noexcept {
+  const std::int64_t deadline = deadline_ns.load(std::memory_order_acquire);
+  const bool fresh = now_ns() < deadline && same_process;
+  const ChangeFeed::State st = feed.state();
+  return Coherence{st.finished, st.stable() && fresh};
+}
+
 class PgCoherence {
  public:
   // Opens the listener connection, applies what is there, takes a lease, then starts the
@@ -48,6 +67,7 @@ class PgCoherence {
   void apply_through(PgConnection& c);
   // Renews the lease acknowledging what is applied; returns that generation.
   std::uint64_t renew(PgConnection& c);
+  void acknowledge(PgConnection& c);
   void cycle(PgConnection& c);
   void listen_run(std::unique_ptr<PgConnection> c);
   std::unique_ptr<PgConnection> listener_connect();

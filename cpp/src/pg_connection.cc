@@ -1,10 +1,13 @@
 #include "pg_connection.h"
 
+#include <poll.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <string_view>
 
+#include "tokenkeep/clock.h"
 #include "tokenkeep/errors.h"
 
 namespace tokenkeep {
@@ -210,7 +213,17 @@ std::string pg_describe(const std::string& conninfo) {
 PgConnection::PgConnection(const std::string& conninfo) : pid_(::getpid()) {
   PQconninfoOption* options = conninfo_parse_or_refuse(conninfo);
   where_ = pg_describe(conninfo);
-  c_ = PQconnectdb(conninfo.c_str());
+  // Our defaults first, then the conninfo expanded over them: its own settings win.
+  std::vector<const char*> keys, values;
+  for (const auto& kv : kPgConnectDefaults) {
+    keys.push_back(kv[0]);
+    values.push_back(kv[1]);
+  }
+  keys.push_back("dbname");
+  values.push_back(conninfo.c_str());
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  c_ = PQconnectdbParams(keys.data(), values.data(), 1);
   if (c_ == nullptr) {
     PQconninfoFree(options);
     fail(ErrorCode::kStoreError, "cannot connect to " + where_ + ": out of memory");
@@ -228,6 +241,24 @@ PgConnection::PgConnection(const std::string& conninfo) : pid_(::getpid()) {
   PQconninfoFree(options);
   PQsetNoticeProcessor(
       c_, [](void*, const char*) {}, nullptr);
+  PQsetnonblocking(c_, 1);  // sends never block: await() flushes within the bound
+  // The server's side of failing fast: a session abandoned inside a transaction (its client
+  // cut off after taking the generation row lock, say) ends within 5 s instead of blocking
+  // every writer; from version 14, a query whose client is gone is aborted within 1 s.
+  // Changes and renewals commit durably even where the server's default is off.
+  std::string setup =
+      "SELECT set_config('idle_in_transaction_session_timeout', '5000', false), "
+      "CASE WHEN current_setting('synchronous_commit') = 'off' "
+      "THEN set_config('synchronous_commit', 'on', false) END";
+  if (PQserverVersion(c_) >= 140000)
+    setup += ", set_config('client_connection_check_interval', '1000', false)";
+  try {
+    exec(setup.c_str(), "cannot configure a session on");
+  } catch (...) {
+    PQfinish(c_);
+    c_ = nullptr;
+    throw;
+  }
 }
 
 PgConnection::~PgConnection() {
@@ -253,21 +284,75 @@ void PgConnection::raise(const PGresult* r, const char* doing) {
   while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
   if (PQstatus(c_) != CONNECTION_OK || (state && std::strncmp(state, "08", 2) == 0) ||
       (state && std::strncmp(state, "57P", 3) == 0)) {
-    broken_ = true;
-    fail(ErrorCode::kStoreError,
-         std::string(doing) + " " + where_ + ": the server is unreachable (" + why + ")");
+    fail_link(doing, why);
   }
-  fail(ErrorCode::kStoreError, std::string(doing) + " " + where_ + ": " + why);
+  fail(ErrorCode::kStoreError, std::string(doing) + " " + where_ + ": " + why + note_);
+}
+
+void PgConnection::fail_link(const char* doing, const std::string& why) {
+  broken_ = true;
+  fail(ErrorCode::kStoreError,
+       std::string(doing) + " " + where_ + ": the server is unreachable (" + why + ")" + note_);
+}
+
+PGresult* PgConnection::await(const char* doing) {
+  const std::int64_t deadline = timeout_ms_ > 0 ? boot_ns() + std::int64_t{timeout_ms_} * 1000000 : 0;
+  PGresult* kept = nullptr;  // the first error, else the last result
+  auto drop = [&] {
+    if (kept) PQclear(kept);
+    kept = nullptr;
+  };
+  for (;;) {
+    const int flushed = PQflush(c_);  // 0: all sent, 1: more to send, -1: failed
+    if (flushed < 0) {
+      drop();
+      fail_link(doing, "the connection failed while sending");
+    }
+    while (flushed == 0 && !PQisBusy(c_)) {
+      PGresult* r = PQgetResult(c_);
+      if (r == nullptr) return kept;
+      if (kept && PQresultStatus(kept) == PGRES_FATAL_ERROR) {
+        PQclear(r);
+      } else {
+        drop();
+        kept = r;
+      }
+    }
+    int wait_ms = -1;
+    if (deadline) {
+      const std::int64_t left = deadline - boot_ns();
+      if (left <= 0) {
+        drop();
+        fail_link(doing,
+                  "no answer within " + std::to_string(timeout_ms_) + " ms: the server or the link is down");
+      }
+      wait_ms = static_cast<int>((left + 999999) / 1000000);
+    }
+    pollfd pfd{PQsocket(c_), static_cast<short>(POLLIN | (flushed == 1 ? POLLOUT : 0)), 0};
+    const int ready = ::poll(&pfd, 1, wait_ms);
+    if (ready < 0 && errno != EINTR) {
+      drop();
+      fail_link(doing, std::strerror(errno));
+    }
+    if (ready > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(c_)) {
+      drop();
+      broken_ = true;
+      raise(nullptr, doing);  // libpq's message, redacted
+    }
+  }
 }
 
 void PgConnection::exec(const char* sql, const char* doing) {
-  PgResult r(PQexec(c_, sql));
+  if (broken_) fail_link(doing, "the connection was abandoned after an earlier failure");
+  if (!PQsendQuery(c_, sql)) raise(nullptr, doing);
+  PgResult r(await(doing));
   const ExecStatusType status = PQresultStatus(r.get());
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) raise(r.get(), doing);
 }
 
 std::optional<PgResult> PgConnection::run(const char* sql, PgParams& params, const char* doing,
                                           bool unique_ok) {
+  if (broken_) fail_link(doing, "the connection was abandoned after an earlier failure");
   std::string name;
   bool known = false;
   for (std::size_t i = 0; i < prepared_.size(); ++i) {
@@ -278,28 +363,43 @@ std::optional<PgResult> PgConnection::run(const char* sql, PgParams& params, con
   }
   if (!known) {
     name = "tk" + std::to_string(prepared_.size());
-    PGresult* p = PQprepare(c_, name.c_str(), sql, 0, nullptr);
-    if (PQresultStatus(p) != PGRES_COMMAND_OK) {
-      PgResult owned(p);
-      raise(p, doing);
-    }
-    PQclear(p);
+    if (!PQsendPrepare(c_, name.c_str(), sql, 0, nullptr)) raise(nullptr, doing);
+    PgResult p(await(doing));
+    if (PQresultStatus(p.get()) != PGRES_COMMAND_OK) raise(p.get(), doing);
     prepared_.push_back(sql);
   }
-  PGresult* res = PQexecPrepared(c_, name.c_str(), params.size(), params.values(), nullptr, nullptr, 0);
-  PgResult owned(res);
-  const ExecStatusType status = PQresultStatus(res);
+  if (!PQsendQueryPrepared(c_, name.c_str(), params.size(), params.values(), nullptr, nullptr, 0))
+    raise(nullptr, doing);
+  PgResult owned(await(doing));
+  const ExecStatusType status = PQresultStatus(owned.get());
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
     return std::optional<PgResult>(std::move(owned));
-  const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  const char* state = PQresultErrorField(owned.get(), PG_DIAG_SQLSTATE);
   if (unique_ok && state && std::strcmp(state, "23505") == 0) return std::nullopt;
-  raise(res, doing);
+  raise(owned.get(), doing);
+}
+
+void PgTransaction::commit() {
+  done_ = true;
+  c_.error_note("");
+  try {
+    c_.exec("COMMIT", "cannot commit to");
+  } catch (const Error& e) {
+    fail(ErrorCode::kStoreError,
+         std::string(e.what()) + (c_.broken()
+                                      ? "; the change may have been committed or not (the answer was lost)"
+                                      : "; nothing was changed"));
+  }
 }
 
 PgTransaction::~PgTransaction() {
+  c_.error_note("");
   if (done_ || c_.broken()) return;
-  PGresult* r = PQexec(c_.handle(), "ROLLBACK");
-  PQclear(r);
+  try {
+    c_.exec("ROLLBACK", "cannot roll back on");
+  } catch (const Error&) {
+    // The connection is marked broken: the pool drops it, the server rolls back.
+  }
 }
 
 PgPool::~PgPool() = default;

@@ -71,6 +71,18 @@ std::string pg_array_bytes(const std::vector<std::string>& items);
 // Host, port and database of a conninfo (never its password), for messages.
 std::string pg_describe(const std::string& conninfo);
 
+// Fail fast (docs/ARCHITECTURE.md, "Database down"): libpq connection defaults that a
+// conninfo setting its own overrides - connect_timeout (seconds; it bounds the whole
+// handshake), TCP keepalives and tcp_user_timeout - and the bound on every statement's
+// answer, measured on the client (a link cut with its sockets left open never errors).
+inline constexpr const char* kPgConnectDefaults[][2] = {
+    {"connect_timeout", "3"},     {"keepalives", "1"},       {"keepalives_idle", "5"},
+    {"keepalives_interval", "2"}, {"keepalives_count", "3"}, {"tcp_user_timeout", "10000"},
+};
+inline constexpr const char* kPgNotChanged = "; nothing was changed";
+inline constexpr int kPgQueryTimeoutMs = 3000;       // every statement unless raised
+inline constexpr int kPgLongQueryTimeoutMs = 60000;  // bulk work (purge); 0: migrations
+
 // `message` (a libpq error) with every spelling of a password replaced by "[redacted]": the
 // password and sslpassword values of `options` (parsed, or PQconninfo of a connection), the
 // password as `conninfo` writes it (a URL's %-escaped form) and `conninfo` itself.
@@ -88,6 +100,12 @@ class PgConnection {
   bool inherited() const;  // opened by another process (before a fork)
   bool broken() const { return broken_ || PQstatus(c_) != CONNECTION_OK; }
 
+  // The longest any statement waits for its answer from now on (0: no bound). Past it the
+  // connection is abandoned (broken) and the call fails with StoreError.
+  void timeout_ms(int ms) { timeout_ms_ = ms; }
+  // Appended to every error message from now on (PgTransaction: "nothing was changed").
+  void error_note(const char* note) { note_ = note; }
+
   // Simple-protocol command(s), no parameters (BEGIN, COMMIT, SET ..., DDL).
   void exec(const char* sql, const char* doing);
   // A statement prepared once per connection under `sql`'s address. Rows or command
@@ -102,9 +120,16 @@ class PgConnection {
   const std::string& where() const { return where_; }
 
  private:
+  // After a PQsend*: flushes and reads until the answer is complete, within timeout_ms_ on
+  // CLOCK_BOOTTIME. The first error result if any, else the last result.
+  PGresult* await(const char* doing);
+  [[noreturn]] void fail_link(const char* doing, const std::string& why);
+
   PGconn* c_ = nullptr;
   pid_t pid_;
   bool broken_ = false;
+  int timeout_ms_ = kPgQueryTimeoutMs;
+  const char* note_ = "";
   std::string where_;
   std::vector<const char*> prepared_;
 };
@@ -112,14 +137,15 @@ class PgConnection {
 // BEGIN ... COMMIT on one connection; rolls back unless commit() was reached.
 class PgTransaction {
  public:
+  // Until commit(), every error says the change was not made (it is rolled back).
   PgTransaction(PgConnection& c, const char* begin = "BEGIN") : c_(c) {
+    c_.error_note(kPgNotChanged);
     c_.exec(begin, "cannot start a transaction on");
   }
   ~PgTransaction();
-  void commit() {
-    done_ = true;
-    c_.exec("COMMIT", "cannot commit to");
-  }
+  // StoreError if COMMIT fails; its message says whether the change may have been committed
+  // (the answer was lost with the link) or was not (the server refused it).
+  void commit();
 
  private:
   PgConnection& c_;
@@ -136,7 +162,10 @@ class PgPool {
   class Lease {
    public:
     Lease(PgPool& pool, std::unique_ptr<PgConnection> c) : pool_(pool), c_(std::move(c)) {}
-    ~Lease() { pool_.give_back(std::move(c_)); }
+    ~Lease() {
+      c_->timeout_ms(kPgQueryTimeoutMs);
+      pool_.give_back(std::move(c_));
+    }
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
     PgConnection& operator*() { return *c_; }

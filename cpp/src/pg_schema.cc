@@ -64,11 +64,17 @@ const char* const kMigrations[kPgSchemaVersion] = {
     R"sql(
     CREATE INDEX tokenkeep_audit_owner_action_seq ON tokenkeep_audit(owner, action, seq);
     )sql",
+    // 4 -> 5: each node records its own lease length, so a writer waits for the node's L,
+    // not its own (nodes may be opened with different leases). NULL: a node of version 4.
+    R"sql(
+    ALTER TABLE tokenkeep_nodes ADD COLUMN lease_ms bigint;
+    )sql",
 };
 
 }  // namespace
 
 void pg_schema_migrate(PgConnection& c, bool read_only) {
+  c.timeout_ms(0);  // DDL on a large table, or waiting for another node's migration
   PgTransaction tx(c);
   c.exec("SELECT pg_advisory_xact_lock(7311, hashtext(current_schema()))", "cannot lock the schema of");
   PgParams none;

@@ -39,7 +39,7 @@ class PgStore final : public TokenRepository {
       PgParams none;
       schema = c->query("SELECT current_schema()", none, "cannot read the schema of").text(0, 0);
     }
-    channel_ = "tokenkeep_" + schema.substr(0, 50);
+    channel_ = pg_channel_of(schema);
     coherence_ = std::make_unique<PgCoherence>(conninfo, channel_, options);
   }
 
@@ -174,6 +174,7 @@ class PgStore final : public TokenRepository {
       return p;
     };
     auto c = pool_.acquire();
+    c->timeout_ms(kPgLongQueryTimeoutMs);  // bulk or admin work, never on the verify path
     PgParams p = params();
     PgResult r = c->query(pg_query_sql(q, false), p, "cannot read tokens from");
     TokenPage page;
@@ -190,6 +191,7 @@ class PgStore final : public TokenRepository {
   std::vector<TokenRecord> tokens_expiring(std::int64_t from, std::int64_t until,
                                            const std::optional<std::string>& owner) override {
     auto c = pool_.acquire();
+    c->timeout_ms(kPgLongQueryTimeoutMs);  // bulk or admin work, never on the verify path
     PgParams p;
     p.add(from).add(until);
     if (owner) {
@@ -203,7 +205,7 @@ class PgStore final : public TokenRepository {
   bool token_update_scopes(const std::string& owner, std::int64_t id, const std::vector<std::string>& scopes,
                            const std::string& actor, std::int64_t at) override {
     writable("cannot update tokens in");
-    auto c = pool_.acquire();
+    auto c = acquire_for_change();
     std::uint64_t g = 0;
     {
       PgTransaction tx(*c);
@@ -224,7 +226,7 @@ class PgStore final : public TokenRepository {
   bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids, const std::string& actor,
                      std::int64_t at) override {
     writable("cannot revoke tokens in");
-    auto c = pool_.acquire();
+    auto c = acquire_for_change();
     std::uint64_t g = 0;
     {
       PgTransaction tx(*c);
@@ -245,7 +247,7 @@ class PgStore final : public TokenRepository {
   bool token_rotate(const std::string& owner, std::int64_t id, const TokenRecord& replacement,
                     const std::string& actor, std::int64_t at) override {
     writable("cannot rotate tokens in");
-    auto c = pool_.acquire();
+    auto c = acquire_for_change();
     std::uint64_t g = 0;
     {
       PgTransaction tx(*c);
@@ -280,6 +282,7 @@ class PgStore final : public TokenRepository {
 
   std::int64_t tokens_purgeable(std::int64_t cutoff) override {
     auto c = pool_.acquire();
+    c->timeout_ms(kPgLongQueryTimeoutMs);  // bulk or admin work, never on the verify path
     PgParams p;
     p.add(cutoff);
     return c->query(kPurgeableSql.c_str(), p, "cannot read tokens from").i64(0, 0);
@@ -287,7 +290,8 @@ class PgStore final : public TokenRepository {
 
   std::int64_t tokens_purge(std::int64_t cutoff, const std::string& actor, std::int64_t at) override {
     writable("cannot purge tokens from");
-    auto c = pool_.acquire();
+    auto c = acquire_for_change();
+    c->timeout_ms(kPgLongQueryTimeoutMs);  // bulk or admin work, never on the verify path
     std::uint64_t g = 0;
     std::int64_t n = 0;
     {
@@ -355,7 +359,7 @@ class PgStore final : public TokenRepository {
     std::vector<std::int64_t> ids, revoked;
     for (const auto& l : leaks) ids.push_back(l.id);
     if (ids.empty()) return revoked;
-    auto c = pool_.acquire();
+    auto c = acquire_for_change();
     std::uint64_t g = 0;
     {
       PgTransaction tx(*c);
@@ -430,6 +434,7 @@ class PgStore final : public TokenRepository {
 
   std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner, std::int64_t limit) override {
     auto c = pool_.acquire();
+    c->timeout_ms(kPgLongQueryTimeoutMs);  // bulk or admin work, never on the verify path
     PgParams p;
     if (owner) {
       p.add(*owner);
@@ -446,6 +451,15 @@ class PgStore final : public TokenRepository {
   }
 
  private:
+  // A connection for a change: if none can be had, the error says nothing was changed.
+  PgPool::Lease acquire_for_change() {
+    try {
+      return pool_.acquire();
+    } catch (const Error& e) {
+      fail(ErrorCode::kStoreError, std::string(e.what()) + kPgNotChanged);
+    }
+  }
+
   // The refusal of a read-only handle, before any round trip (same words as SQLite's).
   void writable(const char* doing) {
     if (read_only_)

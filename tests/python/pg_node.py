@@ -5,7 +5,8 @@
 Opens its own TokenStore on the PostgreSQL URL, says "ready" on stdout, then verifies the
 tokens round-robin (each needing device:write) for SECONDS. It writes, per token, the start
 time (time.monotonic(), one clock for every process on the machine) of the LAST verification
-that succeeded, and the counts of outcomes, to OUT.json.
+that succeeded, the counts of outcomes, the start time of the first StoreError and the
+longest a single verification took, to OUT.json.
 """
 
 import json
@@ -20,6 +21,8 @@ def main() -> None:
     secrets = [json.loads(line) for line in sys.stdin.read().splitlines() if line.strip()]
     last_ok = [0.0] * len(secrets)
     counts = {"ok": 0, "refused": 0, "store_error": 0}
+    first_error = None
+    longest = 0.0
     with tokenkeep.TokenStore(url, pepper=pepper, lease=float(lease)) as store:
         for s in secrets:  # warm the cache: every token is served from memory from now on
             store.check(s, "device:write")
@@ -39,11 +42,17 @@ def main() -> None:
                 counts["ok"] += 1
             except tokenkeep.StoreError:
                 counts["store_error"] += 1
+                if first_error is None:
+                    first_error = started
             except tokenkeep.TokenkeepError:
                 counts["refused"] += 1
+            longest = max(longest, time.monotonic() - started)
             i += 1
     with open(out, "w") as f:
-        json.dump({"last_ok": last_ok, "counts": counts}, f)
+        json.dump(
+            {"last_ok": last_ok, "counts": counts, "first_error": first_error, "longest": longest},
+            f,
+        )
 
 
 if __name__ == "__main__":

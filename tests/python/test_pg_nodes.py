@@ -36,6 +36,22 @@ def _start_node(url, secrets, out, seconds, lease=1.0):
     return p
 
 
+def _freeze(proc) -> None:
+    """SIGSTOP, and wait until every thread of the process is stopped (delivery is not
+    synchronous: a thread running on another core finishes what it was doing first)."""
+    proc.send_signal(signal.SIGSTOP)
+    deadline = time.monotonic() + 10
+    while True:
+        states = []
+        for tid in os.listdir(f"/proc/{proc.pid}/task"):
+            with open(f"/proc/{proc.pid}/task/{tid}/stat") as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        if all(s in "tT" for s in states):
+            return
+        assert time.monotonic() < deadline, f"the process did not stop: {states}"
+        time.sleep(0.001)
+
+
 def test_three_nodes_never_accept_a_change_that_returned(pg_url, tmp_path):
     with TokenStore(pg_url, pepper=PEPPER, lease=1.0) as writer:
         issued = writer.create_many("alice", [(f"t{i}", {"device"}) for i in range(24)])
@@ -75,7 +91,7 @@ def test_a_frozen_node_delays_a_strict_revoke_by_about_the_lease_and_never_serve
         issued = writer.create("alice", "ci", {"device"})
         node = _start_node(pg_url, [issued.secret], tmp_path / "node.json", seconds=5, lease=lease)
         time.sleep(0.5)
-        node.send_signal(signal.SIGSTOP)
+        _freeze(node)  # stopped for sure: it cannot acknowledge the revoke
         try:
             t0 = time.monotonic()
             writer.revoke("alice", issued.info.id)

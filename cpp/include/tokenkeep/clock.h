@@ -2,6 +2,8 @@
 // Clock, so tests can pin and advance it (ManualClock) across the binding.
 #pragma once
 
+#include <time.h>
+
 #include <atomic>
 #include <cstdint>
 
@@ -28,6 +30,15 @@ class ManualClock final : public Clock {
  private:
   std::atomic<std::int64_t> now_;
 };
+
+// Nanoseconds on CLOCK_BOOTTIME: monotonic, and it keeps counting while the system is
+// suspended (CLOCK_MONOTONIC stops), so a deadline set before a suspend has passed after it.
+// Every coherence deadline (leases, waits, query bounds) is on this clock.
+inline std::int64_t boot_ns() noexcept {
+  timespec ts;
+  ::clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
 
 inline constexpr std::int64_t kMicrosPerSecond = 1000000;
 inline constexpr std::int64_t kMicrosPerDay = 86400 * kMicrosPerSecond;

@@ -8,10 +8,11 @@
 // generation counter (its row lock orders commits: commit order = counter order, no gaps),
 // records its ids in tokenkeep_changes and NOTIFYs. A background connection per node LISTENs,
 // applies changes to the node's local feed, and acknowledges the generation it applied while
-// renewing its lease (tokenkeep_nodes, expiry by the server's clock). A node whose lease it
-// could not renew in time reports itself unstable (its cache is not used; verification reads
-// the database, StoreError if it cannot). In strict mode a writer returns only after every
-// node holding a live lease acknowledged its generation (at most about the lease length).
+// renewing its lease (tokenkeep_nodes: expiry by the server's clock, and the node's own L).
+// A node whose lease it could not renew in time reports itself unstable (its cache is not used; verification
+// reads the database, StoreError if it cannot). In strict mode a writer returns only after every node holding
+// a live lease acknowledged its generation or that node's recorded lease ran out (at most about the longest
+// lease among the nodes).
 #pragma once
 
 #include <memory>
@@ -21,11 +22,13 @@
 
 namespace tokenkeep {
 
-inline constexpr int kPgSchemaVersion = 4;
+inline constexpr int kPgSchemaVersion = 5;
 
 struct PgOptions {
-  bool strict = true;          // consistency="strict" (false: "bounded", writers never wait)
-  double lease_seconds = 2.0;  // L: the longest a writer waits, the longest a stale cache lives
+  bool strict = true;  // consistency="strict" (false: "bounded", writers never wait)
+  // L: the longest this node's cache lives unconfirmed, and so the longest a writer elsewhere
+  // waits for this node (nodes may differ: each records its own).
+  double lease_seconds = 2.0;
   // read_only=True: every change (and a needed migration) is a StoreError naming the store;
   // last-used times are not recorded. The node still holds a lease: it verifies, so writers
   // elsewhere must still reach it.
