@@ -10,13 +10,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := build-essential cmake ninja-build pkg-config libsodium-dev libsqlite3-dev \
 	libgtest-dev libbenchmark-dev python3-dev python3-venv chromium wrk gdb clang-format
 PIP_EXTRAS := test,web,jupyter,lint
+# Every Python package of the test environment, pinned (the package's requirements are ranges).
+PIP_CONSTRAINTS := -c constraints.txt
 # Extra test and bench steps; mk/*.mk files append to these (and to APT_PACKAGES).
 EXTRA_TESTS :=
 EXTRA_BENCHES :=
 
 -include mk/*.mk
 
-.PHONY: setup apt venv install cpp-build cpp-test py-test test run demo bench clean
+.PHONY: setup apt venv install constraints cpp-build cpp-test py-test test run demo bench clean
 
 setup: apt venv install
 
@@ -29,12 +31,18 @@ apt:
 
 venv:
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip "scikit-build-core>=0.10" "pybind11>=2.12" "build>=1.2"
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -q --disable-pip-version-check $(PIP_CONSTRAINTS) "scikit-build-core>=0.10" "pybind11>=2.12" "build>=1.2"
 
 # Incremental: scikit-build-core keeps its build tree in build/<wheel tag>.
 install:
-	@$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation \
+	@$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation $(PIP_CONSTRAINTS) \
 	  -C cmake.define.TOKENKEEP_SODIUM_STATIC=OFF -e ".[$(PIP_EXTRAS)]"
+
+# Rewrites constraints.txt from what .venv holds now (after make setup), tokenkeep left out.
+constraints:
+	@{ sed -n '/^#/p' constraints.txt; $(PY) -m pip freeze --exclude-editable --disable-pip-version-check; } > constraints.txt.new
+	@mv constraints.txt.new constraints.txt
 
 cpp-build:
 	@cmake -S . -B $(CPP_BUILD) -G Ninja -DTOKENKEEP_BUILD_TESTS=ON -DTOKENKEEP_BUILD_PYTHON=OFF >/dev/null
@@ -53,11 +61,14 @@ test: setup
 	$(MAKE) --no-print-directory lint
 	tests/pg/cluster.sh run $(MAKE) --no-print-directory cpp-test py-test $(EXTRA_TESTS)
 
-# The admin page (Access Token tab) on the embedded SQLite database, for the current user.
+# The admin page (Access Token tab) on the embedded SQLite database, for the current user;
+# elsewhere with `make run PORT=8001` or `HOST=0.0.0.0`.
 TOKENKEEP_DB ?= ./tokenkeep.db
+HOST ?= 127.0.0.1
+PORT ?= 8000
 run: setup
-	@echo "Serving the Access Token page on http://127.0.0.1:8000/ (database $(TOKENKEEP_DB)); Ctrl-C stops."
-	$(PY) -m tokenkeep --db $(TOKENKEEP_DB) serve --user "$${USER:-$$(id -un)}"
+	@echo "Serving the Access Token page on http://$(HOST):$(PORT)/ (database $(TOKENKEEP_DB)); Ctrl-C stops."
+	$(PY) -m tokenkeep --db $(TOKENKEEP_DB) serve --host $(HOST) --port $(PORT) --user "$${USER:-$$(id -un)}"
 
 # The demo of issue 2: create, list, verify, edit, revoke on the command line.
 demo: setup

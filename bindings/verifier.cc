@@ -159,21 +159,22 @@ bool call_run(PyObject* self, PyObject* const* args, Py_ssize_t nargs, const cha
          run_verify(c->engine, args[0], c->mask, &c->status, out);
 }
 
-// Whether an invalid token is worth a hint: not text, or text with surrounding whitespace or
-// starting with b/B ("Bearer ..."). A cheap look at two characters, so that a flood of
-// garbage tokens does not pay for a Python call each.
+// Whether an invalid token is worth a hint: not text, or text with surrounding whitespace,
+// starting with b/B ("Bearer ...") or with a quote ('"tk_..."'). A cheap look at two
+// characters, so that a flood of garbage tokens does not pay for a Python call each.
 bool may_deserve_hint(PyObject* token) {
   if (PyUnicode_Check(token)) {
     const Py_ssize_t n = PyUnicode_GET_LENGTH(token);
     if (n == 0) return false;
     const Py_UCS4 first = PyUnicode_READ_CHAR(token, 0), last = PyUnicode_READ_CHAR(token, n - 1);
-    return Py_UNICODE_ISSPACE(first) || Py_UNICODE_ISSPACE(last) || first == 'B' || first == 'b';
+    return Py_UNICODE_ISSPACE(first) || Py_UNICODE_ISSPACE(last) || first == 'B' || first == 'b' ||
+           first == '"' || first == '\'';
   }
   if (PyBytes_Check(token)) {
     const Py_ssize_t n = PyBytes_GET_SIZE(token);
     if (n == 0) return false;
     const unsigned char first = PyBytes_AS_STRING(token)[0], last = PyBytes_AS_STRING(token)[n - 1];
-    return first <= ' ' || last <= ' ' || first == 'B' || first == 'b';
+    return first <= ' ' || last <= ' ' || first == 'B' || first == 'b' || first == '"' || first == '\'';
   }
   return true;
 }

@@ -98,7 +98,7 @@ def create_app(store: tokenkeep.TokenStore | None = None) -> fastapi.FastAPI:
     )
     app.state.inventory = inventory = Inventory()
     # With a store at hand, unknown scope names fail here; otherwise at the first request.
-    guard = TokenGuard(state["store"] if store is not None else (lambda: state["store"]))
+    guard = TokenGuard(state["store"] if store is not None else (lambda: state["store"]), app=app)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

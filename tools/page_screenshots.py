@@ -1,5 +1,6 @@
 """Screenshots of the Access Token page with 10,000 tokens, for the README: desktop (1280 px)
-and phone (390 x 844), in docs/screenshots/. Runs the page under uvicorn on a free loopback
+and phone (390 x 844), and a new token's secret dialog (1280 light, 390 dark), in
+docs/screenshots/. Runs the page under uvicorn on a free loopback
 port over a temporary store and drives Debian's Chromium (/usr/bin/chromium, or
 $TOKENKEEP_CHROMIUM) with Playwright; the PNGs are reduced to 128 colours (a third of the
 bytes, no visible change). `make page-screenshots`."""
@@ -72,6 +73,33 @@ def main() -> int:
             ):
                 page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
                 page.goto(url)
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= viewport[0], f"{name}: the document is {width} px wide"
+                path = os.path.join(OUT, name)
+                page.screenshot(path=path)
+                Image.open(path).convert("RGB").quantize(colors=128).save(path, optimize=True)
+                print(
+                    f"wrote docs/screenshots/{name} "
+                    f"({os.path.getsize(os.path.join(OUT, name)) // 1024} KB)"
+                )
+                page.close()
+            # A new token's secret dialog: desktop in light mode, phone in dark mode. The
+            # token is a throwaway store's, gone with the temporary directory.
+            for name, viewport, scheme in (
+                ("secret-dialog-1280-light.png", (1280, 860), "light"),
+                ("secret-dialog-390-dark.png", (390, 844), "dark"),
+            ):
+                page = browser.new_page(
+                    viewport={"width": viewport[0], "height": viewport[1]}, color_scheme=scheme
+                )
+                page.goto(url)
+                page.get_by_role("link", name="Create Access Token").click()
+                dialog = page.locator("#create-dialog")
+                dialog.get_by_label("Token Name").fill(f"release-bot-{viewport[0]}")
+                dialog.locator('input[value="device"]').check()
+                dialog.locator('input[value="policy:read"]').check()
+                dialog.get_by_role("button", name="Create", exact=True).click()
+                page.locator("#created-dialog").wait_for(state="visible")
                 width = page.evaluate("document.documentElement.scrollWidth")
                 assert width <= viewport[0], f"{name}: the document is {width} px wide"
                 path = os.path.join(OUT, name)

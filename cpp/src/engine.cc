@@ -499,6 +499,7 @@ Error Engine::verify_error(VerifyStatus status, ScopeMask required, const Cached
 // check required join the token's window with one relaxed load and compare; only a bit not
 // in the window writes, and only a bit this process never saw for the token queues it early.
 void Engine::use_record(const CachedTokenPtr& t, std::int64_t now, ScopeMask required) {
+  if (!options_.record_uses) return;
   bool new_scope = false, window_grew = false;
   if ((t->scopes_window.load(std::memory_order_relaxed) & required) != required) {
     window_grew = true;

@@ -143,6 +143,13 @@ void pepper_fingerprint_check(TokenRepository& repo, const PepperSet& peppers) {
   }
 }
 
+// The engine's options for this store: a read-only store records no uses.
+EngineOptions engine_options(const StoreOptions& options) {
+  EngineOptions engine = options.engine;
+  if (options.sqlite.read_only) engine.record_uses = false;
+  return engine;
+}
+
 std::unique_ptr<Engine> url_store_open(const StoreLocation& loc, const StoreOptions& options) {
   PepperSet peppers = peppers_load(loc, options);  // before connecting: no pepper, no store
   PgOptions pg = options.pg;
@@ -151,7 +158,7 @@ std::unique_ptr<Engine> url_store_open(const StoreLocation& loc, const StoreOpti
   pepper_fingerprint_check(*repository, peppers);
   std::shared_ptr<const Clock> clock = options.clock ? options.clock : std::make_shared<SystemClock>();
   return std::make_unique<Engine>(std::move(repository), std::move(peppers), std::move(clock),
-                                  options.engine);
+                                  engine_options(options));
 }
 
 }  // namespace
@@ -173,8 +180,8 @@ std::unique_ptr<Engine> store_open(const StoreLocation& loc, const StoreOptions&
   auto repository = sqlite_store_open(loc, options.sqlite);
   PepperSet peppers = peppers_load(loc, options);
   std::shared_ptr<const Clock> clock = options.clock ? options.clock : std::make_shared<SystemClock>();
-  auto engine =
-      std::make_unique<Engine>(std::move(repository), std::move(peppers), std::move(clock), options.engine);
+  auto engine = std::make_unique<Engine>(std::move(repository), std::move(peppers), std::move(clock),
+                                         engine_options(options));
   undo.keep();
   return engine;
 }

@@ -24,6 +24,12 @@ def token_hint(token: object) -> str | None:
         return "pass the token alone, without the 'Bearer ' prefix of an Authorization header"
     if stripped != token:
         return "the token has surrounding whitespace; strip it first (token.strip())"
+    if len(stripped) > 1 and stripped[0] in "\"'" and stripped[-1] == stripped[0]:
+        return "the token is in quotes; pass it without them"
+    if any(c.isspace() for c in stripped):
+        return (
+            "the token has whitespace inside it (a line break from copying?); join it into one word"
+        )
     return None
 
 

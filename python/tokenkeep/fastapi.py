@@ -19,9 +19,14 @@ The dependency returns the token's :class:`~tokenkeep.TokenInfo`, or answers as 
 - a valid token without a required scope: 403, ``error="insufficient_scope"``, ``scope="..."``;
 - a token in the query string (``?access_token=``): 400, ``error="invalid_request"``.
 
-The body is FastAPI's usual JSON, ``{"detail": {"error": ..., "error_description": ...}}``,
-and never contains the token. ``require_scopes(*scopes, store=store)`` is a shortcut for
-``TokenGuard(store).require(*scopes)``. The route also shows up in the OpenAPI docs as
+The body is the same JSON as Flask's and Django's, ``{"error": ..., "error_description": ...}``
+(RFC 6750 §3, RFC 6749 §5.2), not FastAPI's ``{"detail": ...}`` wrapper, and never contains
+the token. The flat body comes from an exception handler for :class:`BearerHTTPException`:
+``install(app)`` (or ``TokenGuard(store, app=app)``) registers it at startup, and a guard
+registers it by itself, on the application that is answering, the first time it refuses a
+request, so an application that does neither still answers with the flat body. A handler
+you register for the status code (``app.exception_handlers[401]``) runs instead of it.
+``require_scopes(*scopes, store=store)`` is a shortcut for ``TokenGuard(store).require(*scopes)``. The route also shows up in the OpenAPI docs as
 protected by an HTTP bearer scheme, so "Authorize" in ``/docs`` works.
 
 Verification runs on the event loop: it is a few microseconds of C++ that releases the GIL,
@@ -36,23 +41,65 @@ from collections.abc import Callable
 import fastapi
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security.base import SecurityBase
+from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from .models import TokenInfo
 from .store import TokenStore
 from .web.bearer import BearerError, authenticate, split_scopes
 
-__all__ = ["BearerDependency", "BearerHTTPException", "TokenGuard", "require_scopes"]
+__all__ = [
+    "BearerDependency",
+    "BearerHTTPException",
+    "TokenGuard",
+    "bearer_exception_handler",
+    "install",
+    "require_scopes",
+]
 
 StoreSource = TokenStore | Callable[[], TokenStore]
 
 
 class BearerHTTPException(fastapi.HTTPException):
-    """The 400/401/403 a guard raises; ``error`` is the RFC 6750 code (None: no token sent)."""
+    """The 400/401/403/503 a guard raises; ``error`` is the RFC 6750 code (None: no token
+    sent), ``body`` the JSON answer and ``response()`` the whole of it."""
 
     def __init__(self, failure: BearerError) -> None:
         super().__init__(failure.status_code, detail=failure.body, headers=failure.headers)
         self.error = failure.error
+        self.body = failure.body
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body, status_code=self.status_code, headers=self.headers)
+
+
+async def bearer_exception_handler(request: Request, exc: Exception) -> JSONResponse:
+    """The guard's answer as Flask and Django give it: ``{"error": ..., "error_description":
+    ...}`` with the RFC 6750 challenge. Registered by :func:`install`."""
+    assert isinstance(exc, BearerHTTPException)
+    return exc.response()
+
+
+def install(app: Starlette) -> Starlette:
+    """Register :func:`bearer_exception_handler` on ``app`` (a FastAPI or Starlette
+    application, before it starts serving); returns ``app``. Calling it twice is harmless.
+
+    >>> app = tokenkeep.fastapi.install(fastapi.FastAPI())
+    """
+    app.add_exception_handler(BearerHTTPException, bearer_exception_handler)
+    return app
+
+
+def _install_on_answering_app(request: Request) -> None:
+    """Register the handler with the exception middleware answering this request, when the
+    application was not given it: Starlette looks handlers up in that middleware's table (the
+    ``starlette.exception_handlers`` scope entry) when the exception arrives, so the flat body
+    is the answer from the first refusal on."""
+    handlers = request.scope.get("starlette.exception_handlers")
+    if isinstance(handlers, tuple) and handlers and isinstance(handlers[0], dict):
+        handlers[0].setdefault(BearerHTTPException, bearer_exception_handler)
 
 
 class TokenGuard:
@@ -60,6 +107,7 @@ class TokenGuard:
 
     ``store`` is a :class:`~tokenkeep.TokenStore`, or a function returning one (for a store
     opened in the application's lifespan). ``realm`` adds ``realm="..."`` to challenges.
+    ``app``: the application, to :func:`install` the error handler on it now.
 
     >>> guard = TokenGuard(store)
     >>> DeviceReader = Annotated[TokenInfo, Depends(guard.require("device:read"))]
@@ -68,10 +116,17 @@ class TokenGuard:
     """
 
     def __init__(
-        self, store: StoreSource, *, realm: str | None = None, threadpool: bool = False
+        self,
+        store: StoreSource,
+        *,
+        realm: str | None = None,
+        threadpool: bool = False,
+        app: Starlette | None = None,
     ) -> None:
         if not isinstance(store, TokenStore) and not callable(store):
             raise TypeError("store must be a tokenkeep.TokenStore or a function returning one")
+        if app is not None:
+            install(app)
         self._store = store
         self.realm = realm
         self.threadpool = bool(threadpool)
@@ -130,6 +185,7 @@ class BearerDependency(SecurityBase):
                 return await run_in_threadpool(authenticate, *args, realm=self._realm)
             return authenticate(*args, realm=self._realm)
         except BearerError as failure:
+            _install_on_answering_app(request)
             raise BearerHTTPException(failure) from None
 
 

@@ -288,6 +288,7 @@ class TokenStore(StoreHygiene):
                 "invalid TokenStore arguments (a value of the wrong type or out of range)"
             )
         self._max_lifetime = max_lifetime
+        self._allows_never_expire = bool(allow_never_expire)
         # The hot path: verify/check are the native Verifier's own methods, bound on the
         # instance (they shadow the documented methods below, which call the same thing).
         self._fast = _core.verifier_new(self._e, max(1024, min(cache_size, 65_536)))
@@ -324,6 +325,11 @@ class TokenStore(StoreHygiene):
     def max_lifetime(self) -> timedelta | None:
         """The longest lifetime a new token may have (None: no cap)."""
         return self._max_lifetime
+
+    @property
+    def allows_never_expire(self) -> bool:
+        """Whether ``create(..., never_expires=True)`` is allowed (``allow_never_expire``)."""
+        return self._allows_never_expire
 
     @property
     def prefix(self) -> str:

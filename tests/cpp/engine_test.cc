@@ -412,5 +412,26 @@ TEST_F(EngineTest, LastUsedIsShownAtOnceAndPersistedOffThePath) {
   EXPECT_EQ(other->get("alice", id).last_used_at, kT0 + 66 * kMicrosPerSecond);
 }
 
+// A read-only store records no use, not even in memory: what it reports is what is stored
+// (`tokenkeep verify --json` said "used now" where `show` said "never").
+TEST_F(EngineTest, ReadOnlyStoreRecordsNoUseAndReportsTheRecordedOne) {
+  auto writer = open();
+  auto t = writer->create("alice", spec("ci", {"device"}), "");
+  const std::string id = token_id_format(t.record.id);
+  StoreOptions ro;
+  ro.sqlite.read_only = true;
+  auto reader = open(ro);
+  int reported_a_use = 0;
+  for (int i = 0; i < 20; ++i) {
+    clock->advance_us(2 * kMicrosPerSecond);
+    ASSERT_EQ(reader->verify(t.token.view(), 0, nullptr), VerifyStatus::kOk);
+    if (reader->get("alice", id).last_used_at.has_value()) ++reported_a_use;
+  }
+  reader.reset();  // closing has nothing to persist
+  EXPECT_EQ(reported_a_use, 0);
+  EXPECT_FALSE(writer->get("alice", id).last_used_at.has_value());
+  EXPECT_FALSE(open()->get("alice", id).last_used_at.has_value());
+}
+
 }  // namespace
 }  // namespace tokenkeep

@@ -4,7 +4,9 @@ them: pg, browser, server, slow).
 
 A test is marked `pg` here when it takes the `pg_url` fixture; a fixture that reaches it through
 `request.getfixturevalue` marks its PostgreSQL parameter itself (`pytest.param(..., marks=...)`),
-and `pg_url` refuses a test that is not marked, so `-m "not pg"` never meets one."""
+and `pg_url` refuses a test that is not marked, so `-m "not pg"` never meets one. A test is
+marked `browser` when its module imports Playwright or browser_kit (a test that imports
+Playwright inside its body says so itself)."""
 
 from __future__ import annotations
 
@@ -22,10 +24,26 @@ T0 = datetime(2030, 1, 1, tzinfo=UTC)
 PG_FIXTURES = {"pg_url"}
 
 
+def _drives_a_browser(module) -> bool:
+    """A test module that imports Playwright, or the tests' browser_kit, drives Chromium."""
+    for value in vars(module).values():
+        name = getattr(value, "__module__", None) or getattr(value, "__name__", "")
+        if isinstance(name, str) and (name.startswith("playwright") or name == "browser_kit"):
+            return True
+    return False
+
+
 def pytest_collection_modifyitems(config, items):
+    browser_modules: dict[str, bool] = {}
     for item in items:
         if PG_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.pg)
+        module = getattr(item, "module", None)
+        if module is not None:
+            if module.__name__ not in browser_modules:
+                browser_modules[module.__name__] = _drives_a_browser(module)
+            if browser_modules[module.__name__]:
+                item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(autouse=True)

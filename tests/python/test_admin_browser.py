@@ -149,7 +149,7 @@ def _row(page, name: str):
 
 
 def _create_in_page(page, name: str, scopes=("device",)):
-    page.get_by_role("button", name="Create Access Token").click()
+    page.get_by_role("link", name="Create Access Token").click()
     dialog = page.locator("#create-dialog")
     dialog.get_by_label("Token Name").fill(name)
     for s in scopes:
@@ -198,7 +198,7 @@ def test_create_verify_edit_revoke_in_the_browser(page, store):
     expect(page.locator(".tab.active")).to_have_text("Access Token")
 
     # Create Access Token: name, two scopes (all of Device, read on Policy), 90 days.
-    page.get_by_role("button", name="Create Access Token").click()
+    page.get_by_role("link", name="Create Access Token").click()
     dialog = page.locator("#create-dialog")
     expect(dialog).to_be_visible()
     dialog.get_by_label("Token Name").fill("ci-deploy")
@@ -360,7 +360,7 @@ def test_phone_has_no_horizontal_scroll_and_dialogs_on_screen(phone, store):
     expect(row.get_by_role("link", name="Delete phone-token")).to_be_visible()
     _shot(phone, "11-phone-list")
 
-    phone.get_by_role("button", name="Create Access Token").click()
+    phone.get_by_role("link", name="Create Access Token").click()
     create = phone.locator("#create-dialog")
     expect(create).to_be_visible()
     assert _on_screen(phone, create)
@@ -481,7 +481,7 @@ def test_secret_dialog_asks_did_you_copy_it_once(page, store):
 
 def test_form_errors_are_tied_to_their_fields_and_shown_together(page, store):
     page.goto("/profile/access-tokens")
-    page.get_by_role("button", name="Create Access Token").click()
+    page.get_by_role("link", name="Create Access Token").click()
     dialog = page.locator("#create-dialog")
     dialog.get_by_label("Token Name").fill("   ")
     dialog.get_by_label("Expiration", exact=True).select_option("custom")

@@ -197,7 +197,7 @@ def test_custom_expiry_date(alice, store):
         (
             {"expiry": "custom", "expires_on": "2029-12-31"},
             "token-expiry-error",
-            "Expires_at must be in the future.",
+            "The expiration date must be in the future.",
         ),
         (
             {"expiry": "custom", "expires_on": "2032-01-01"},
@@ -357,8 +357,11 @@ def test_revoke_then_the_secret_is_refused(alice, store):
     issued = store.create(owner="alice", name="t", scopes={"device"})
     token = csrf_of(alice.get("/profile/access-tokens"))
     r = alice.post(f"/profile/access-tokens/{issued.info.id}/revoke", data={"csrf_token": token})
-    assert r.status_code == 303 and r.headers["location"] == "/profile/access-tokens?revoked=1"
-    assert "was revoked" in alice.get(r.headers["location"]).text
+    assert (
+        r.status_code == 303
+        and r.headers["location"] == f"/profile/access-tokens?revoked={issued.info.id}"
+    )
+    assert "The access token \u201ct\u201d was revoked." in alice.get(r.headers["location"]).text
     with pytest.raises(tokenkeep.RevokedToken):
         store.verify(issued.secret)
     again = alice.post(
@@ -456,6 +459,21 @@ def test_serve_runs_uvicorn_on_loopback_for_one_user(tmp_path, monkeypatch):
 def test_serve_needs_a_user(tmp_path):
     with pytest.raises(tokenkeep.InvalidArgument):
         admin.serve(str(tmp_path / "t.db"), user=" ")
+
+
+def test_the_revoke_banner_names_the_token_from_the_audit_log_not_the_url(alice, store):
+    """issue 22: the banner named no token; and a link must not make the page say anything."""
+    mine = store.create(owner="alice", name="ci-deploy", scopes={"device"})
+    store.revoke("alice", mine.info.id)
+    theirs = store.create(owner="bob", name="bobs-secret-project", scopes={"device"})
+    store.revoke("bob", theirs.info.id)
+    named = alice.get(f"/profile/access-tokens?revoked={mine.info.id}").text
+    assert "The access token \u201cci-deploy\u201d was revoked." in named
+    for other in (theirs.info.id, "<b>forged</b>", "1"):
+        text = alice.get("/profile/access-tokens", params={"revoked": other}).text
+        assert "The access token was revoked." in text
+        assert "bobs-secret-project" not in text
+        assert "<b>forged</b>" not in text
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ one error line, "in 29 days" for a new 30-day token, a busy port reported as exi
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -79,4 +80,65 @@ def test_serve_on_a_busy_port_exits_1_with_a_clear_message(db, store):
         r = tk(db, "serve", "--port", str(port))
     assert r.code == 1, (r.code, r.err)
     assert f"cannot serve on 127.0.0.1:{port}" in r.err and "--port" in r.err
+    assert "make run: PORT=8001" in r.err  # the way out for a `make run` user too
     assert "Traceback" not in r.err
+
+
+# -- issue 22: what `verify` says, and what it reports ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shape", "fragment"),
+    [
+        (lambda t: f"Bearer {t}", "without the 'Bearer ' prefix"),
+        (lambda t: f"bearer {t}", "without the 'Bearer ' prefix"),
+        (lambda t: f'"{t}"', "the token is in quotes"),
+        (lambda t: f"'{t}'", "the token is in quotes"),
+        (lambda t: f"{t[:30]}\n{t[30:]}", "whitespace inside it"),
+    ],
+    ids=["Bearer", "bearer", "double-quotes", "single-quotes", "line-break"],
+)
+@pytest.mark.parametrize("via", ["env", "stdin"])
+def test_verify_says_how_the_token_is_shaped_wrong(db, store, shape, fragment, via):
+    t = store.create("alice", "ci", {"device"}).secret
+    given = shape(t)
+    if via == "env":
+        r = tk(db, "verify", env={"TOKENKEEP_TOKEN": given})
+    else:
+        r = tk(db, "verify", input=given)
+    assert r.code == 3, (r.code, r.out, r.err)
+    assert r.err.startswith("tokenkeep: error: the token is invalid"), r.err
+    assert fragment in r.err, r.err
+    assert len(r.err.strip().splitlines()) == 1
+    assert t[3:20] not in r.err
+    assert t[3:20] not in r.out
+    # an ordinary wrong token gets no hint (a hint must not be an oracle)
+    plain = tk(db, "verify", env={"TOKENKEEP_TOKEN": "tk_" + "A" * 60})
+    assert plain.code == 3
+    assert "hint" not in plain.err
+
+
+def test_verify_json_reports_the_recorded_last_use_as_show_does(db, store):
+    issued = store.create("alice", "ci", {"device"})
+    for _ in range(3):  # verify never records a use: last_used_at stays what is recorded
+        r = tk(db, "--json", "verify", env={"TOKENKEEP_TOKEN": issued.secret})
+        assert r.code == 0, r.err
+        assert json.loads(r.out)["token"]["last_used_at"] is None, r.out
+    shown = tk(db, "--json", "show", issued.info.id)
+    assert json.loads(shown.out)["last_used_at"] is None, shown.out
+    # After a real use (the library records it), both print the same moment.
+    store.verify(issued.secret)
+    store._e.uses_flush()
+    recorded = store.get("alice", issued.info.id).last_used_at.isoformat()
+    r = tk(db, "--json", "verify", env={"TOKENKEEP_TOKEN": issued.secret})
+    shown = tk(db, "--json", "show", issued.info.id)
+    assert json.loads(r.out)["token"]["last_used_at"] == recorded
+    assert json.loads(shown.out)["last_used_at"] == recorded
+
+
+def test_list_help_says_the_order_plainly(db):
+    r = tk(db, "list", "--help")
+    assert r.code == 0
+    text = " ".join(r.out.split())
+    assert "first first" not in text
+    assert "newest first, or Z to A for name (--reverse: oldest first, or A to Z)" in text

@@ -54,6 +54,8 @@ def test_a_token_shaped_wrong_gets_a_hint_without_the_token(mem):
         (t.secret + "\r\n").encode(): "surrounding whitespace",
         "Bearer " + t.secret: "'Bearer ' prefix",
         "bearer  " + t.secret: "'Bearer ' prefix",
+        '"' + t.secret + '"': "in quotes",
+        "'" + t.secret + "'": "in quotes",
         t: "IssuedToken's .secret",
         None: "not NoneType",
         42: "not int",

@@ -173,8 +173,8 @@ def test_missing_bearer_token_is_401_with_a_bare_challenge(client, headers):
     assert r.status_code == 401
     assert r.headers["www-authenticate"] == "Bearer"  # RFC 6750 §3.1: no error code without a token
     assert r.headers["content-type"].startswith("application/json")
-    assert "error" not in r.json()["detail"]
-    assert "bearer token is required" in r.json()["detail"]["error_description"]
+    assert "error" not in r.json()
+    assert "bearer token is required" in r.json()["error_description"]
 
 
 def test_realm_is_announced_when_configured(client):
@@ -211,7 +211,7 @@ def test_bad_token_is_401_invalid_token(client, reader, make):
     assert r.status_code == 401
     c = challenge(r)
     assert c["scheme"] == "Bearer" and c["error"] == "invalid_token"
-    assert r.json()["detail"] == {
+    assert r.json() == {
         "error": "invalid_token",
         "error_description": "The access token is invalid",
     }
@@ -237,7 +237,7 @@ def test_expired_token_is_401_invalid_token(client, store, clock):
     r = client.get("/devices", headers=bearer(issued.secret))
     assert r.status_code == 401
     assert challenge(r)["error"] == "invalid_token"
-    assert r.json()["detail"]["error_description"] == "The access token has expired"
+    assert r.json()["error_description"] == "The access token has expired"
     assert_not_echoed(r, issued.secret)
 
 
@@ -246,7 +246,7 @@ def test_revoked_token_is_401_invalid_token(client, store, reader):
     r = client.get("/devices", headers=bearer(reader.secret))
     assert r.status_code == 401
     assert challenge(r)["error"] == "invalid_token"
-    assert r.json()["detail"]["error_description"] == "The access token has been revoked"
+    assert r.json()["error_description"] == "The access token has been revoked"
     assert_not_echoed(r, reader.secret)
 
 
@@ -262,8 +262,8 @@ def test_missing_scope_is_403_insufficient_scope_with_the_required_scope(client,
         and c["error"] == "insufficient_scope"
         and c["scope"] == "device:write"
     )
-    assert r.json()["detail"]["error"] == "insufficient_scope"
-    assert r.json()["detail"]["scope"] == "device:write"
+    assert r.json()["error"] == "insufficient_scope"
+    assert r.json()["scope"] == "device:write"
     assert_not_echoed(r, reader.secret)
 
 
@@ -291,7 +291,7 @@ def test_token_in_query_string_is_refused_even_with_a_good_header(client, reader
     assert r.status_code == 400
     c = challenge(r)
     assert c["error"] == "invalid_request"
-    assert "not accepted in the URL" in r.json()["detail"]["error_description"]
+    assert "not accepted in the URL" in r.json()["error_description"]
     assert_not_echoed(r, reader.secret)
 
 
@@ -354,7 +354,7 @@ def test_two_authorization_headers_are_a_bad_request_not_first_wins(client, read
     r = client.get("/devices", headers=headers)
     assert r.status_code == 400
     assert challenge(r)["error"] == "invalid_request"
-    assert "one Authorization header" in r.json()["detail"]["error_description"]
+    assert "one Authorization header" in r.json()["error_description"]
     assert_not_echoed(r, reader.secret)
 
 

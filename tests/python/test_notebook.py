@@ -13,6 +13,7 @@ import nbclient
 import nbformat
 import pandas  # noqa: F401
 import pytest
+import tokenkeep
 
 pytestmark = pytest.mark.server
 
@@ -70,3 +71,45 @@ def test_admin_notebook_runs_top_to_bottom(kernel_name, tmp_path):
     assert "RevokedToken" in text and "policy:write -> False" in text
     assert "secret=<hidden>" in text
     assert not re.search(r"tk_[A-Za-z0-9]{40,}", text + "".join(html)), "a secret was displayed"
+    # issue 22: leaks and unused scopes, the CLI's output under its command, no store of yours
+    assert re.search(r"^revoked \w{11} alice/ci-deploy line 1$", text, re.M), text
+    assert re.search(r"^ci-deploy +used \['device:read'\], unused \[", text, re.M)
+    assert "$ tokenkeep --owner alice list\n" in text
+    assert "$ tokenkeep expiring --within 3d --all-owners\n" in text
+    assert "TOKENKEEP_DB is not set" in text
+
+
+def _run(nb, kernel_name, tmp_path):
+    client = nbclient.NotebookClient(
+        nb,
+        kernel_name=kernel_name,
+        timeout=120,
+        allow_errors=False,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    return "".join(o.get("text", "") for o in outputs) + "".join(
+        o.get("data", {}).get("text/plain", "") + o.get("data", {}).get("text/html", "")
+        for o in outputs
+    )
+
+
+def test_the_notebook_looks_at_your_store_read_only(kernel_name, tmp_path, monkeypatch):
+    """With TOKENKEEP_DB set, section 9 shows that store's tokens, leak notices and
+    over-privileged tokens, and leaves it exactly as it was."""
+    db = str(tmp_path / "mine.db")
+    with tokenkeep.TokenStore(db) as mine:
+        kept = mine.create("dora", "dora-deploy", {"device", "policy"})
+        mine.verify(kept.secret, "device:read")
+        leaked = mine.create("dora", "dora-old", {"device:read"})
+        mine.revoke_leaked(f"Authorization: Bearer {leaked.secret}", source="chat")
+        before = (mine.list(all_owners=True, state="all"), mine.audit(limit=1000))
+    monkeypatch.setenv("TOKENKEEP_DB", db)
+    text = _run(nbformat.read(NOTEBOOK, as_version=4), kernel_name, tmp_path)
+    assert "1 live tokens" in text
+    assert "leaked: dora dora-old" in text
+    assert "over-privileged: dora/dora-deploy unused ['device:write', 'policy']" in text
+    assert "dora-deploy" in text
+    with tokenkeep.TokenStore(db) as mine:
+        assert (mine.list(all_owners=True, state="all"), mine.audit(limit=1000)) == before

@@ -8,8 +8,14 @@ temporary directory (with ``.venv`` and ``examples`` linked from the checkout, `
   with ``store`` (a fresh TokenStore), ``tokenkeep`` and ``timedelta`` at hand;
 - bash / sh: ``bash -e -o pipefail``;
 - console: each ``$ command`` (continued by ``> `` lines) runs in one bash on a pseudo-terminal,
-  as typed; each must exit 0, and every line shown under it must appear in what it printed,
-  in order (ids, dates and times may differ; ``…`` stands for anything).
+  as typed; each must exit 0, and the lines shown under it must be what it printed, line for
+  line (blank lines aside; ids, dates and times may differ; ``…`` within a line stands for
+  anything, a line that is only ``…`` for any number of lines).
+
+As in a reader's shell, a block sees what earlier blocks set up: ``.venv`` is on PATH only
+after a block that activates it (``. .venv/bin/activate``), and an ``export NAME=...`` line
+holds for every block after it. Nothing else is preset: not the venv, not TOKENKEEP_DB (the CLI
+uses its default path under the temporary HOME).
 
 A block that cannot run here is preceded by ``<!-- test: skip-reason WHY -->``: few, and each
 with its reason (asserted below).
@@ -82,18 +88,39 @@ def workdir(tmp_path_factory):
     return d
 
 
+VENV_BINS = {str(ROOT / ".venv" / "bin"), str(Path(sys.executable).parent)}
+CARRIED = re.compile(r"^(?:\$ )?(?:(?:\.|source) \.venv/bin/activate|export \w+=\S.*)$")
+
+
 def _env(workdir: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENKEEP_") and k != "COLUMNS"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TOKENKEEP_") and k not in ("COLUMNS", "VIRTUAL_ENV")
+    }
+    path = [d for d in env.get("PATH", "").split(os.pathsep) if d and d not in VENV_BINS]
     env.update(
         HOME=str(workdir / "home"),
-        TOKENKEEP_DB=str(workdir / "tokenkeep.db"),
-        PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
+        PATH=os.pathsep.join(path),
         TERM="xterm",
         COLUMNS="100",
         NO_COLOR="1",
     )
     (workdir / "home").mkdir(exist_ok=True)
     return env
+
+
+def preamble(block: Block) -> str:
+    """What earlier blocks left in the reader's shell: the venv activated, variables exported."""
+    carried = []
+    for earlier in RUNNABLE:
+        if earlier.line >= block.line:
+            break
+        if earlier.skip is None and earlier.lang in ("bash", "sh", "console"):
+            carried += [
+                ln.removeprefix("$ ") for ln in earlier.text.splitlines() if CARRIED.match(ln)
+            ]
+    return "\n".join(carried)
 
 
 # -- python ---------------------------------------------------------------------------------
@@ -116,13 +143,16 @@ DOCTEST_RUNNER = textwrap.dedent(
 
 def run_python(block: Block, workdir: Path) -> None:
     doctest = block.text.lstrip().startswith(">>>")
+    # `python` as the reader's shell finds it at this point of the README
+    run = 'exec python -c "$RUNNER"' if doctest else "exec python -"
+    env = dict(_env(workdir), RUNNER=DOCTEST_RUNNER)
     p = subprocess.run(
-        [sys.executable, "-c", DOCTEST_RUNNER] if doctest else [sys.executable, "-"],
+        ["bash", "-c", preamble(block) + "\n" + run],
         input=block.text,
         capture_output=True,
         text=True,
         cwd=workdir,
-        env=_env(workdir),
+        env=env,
         timeout=300,
     )
     assert p.returncode == 0, f"README.md:{block.line}\n{p.stdout}\n{p.stderr}"
@@ -133,7 +163,7 @@ def run_python(block: Block, workdir: Path) -> None:
 
 def run_shell(block: Block, workdir: Path) -> None:
     p = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", block.text],
+        ["bash", "-e", "-o", "pipefail", "-c", preamble(block) + "\n" + block.text],
         capture_output=True,
         text=True,
         cwd=workdir,
@@ -185,10 +215,35 @@ def pattern(expected: str) -> re.Pattern[str]:
     return re.compile(".*".join(parts))
 
 
+def lines_match(shown: list[str], printed: list[str]) -> bool:
+    """Whether ``printed`` is ``shown`` line for line (blank lines aside): each shown line
+    matches its printed line whole (``pattern``), and a shown line that is only ``…`` stands
+    for any number of printed lines."""
+    shown = [ln for ln in shown if ln.strip()]
+    printed = [ln.rstrip() for ln in printed if ln.strip()]
+    memo: dict = {}
+
+    def match(i: int, j: int) -> bool:
+        if (i, j) not in memo:
+            if i == len(shown):
+                memo[i, j] = j == len(printed)
+            elif shown[i].strip() == "…":
+                memo[i, j] = any(match(i + 1, k) for k in range(j, len(printed) + 1))
+            else:
+                memo[i, j] = (
+                    j < len(printed)
+                    and pattern(shown[i]).fullmatch(printed[j].strip()) is not None
+                    and match(i + 1, j + 1)
+                )
+        return memo[i, j]
+
+    return match(0, 0)
+
+
 def run_console(block: Block, workdir: Path) -> None:
     steps = transcript(block.text)
     assert steps, f"README.md:{block.line}: a console block with no $ command"
-    script = ["set +e"]
+    script = ["set +e", preamble(block)]
     for n, (command, _) in enumerate(steps):
         script += [f"printf '\\n@@step {n}@@\\n'", command, f"printf '\\n@@status {n} %s@@\\n' $?"]
     master, slave = pty.openpty()
@@ -220,14 +275,9 @@ def run_console(block: Block, workdir: Path) -> None:
         printed, status = m.group(1).splitlines(), int(m.group(2))
         where = f"README.md:{block.line}: `{command}`"
         assert status == 0, f"{where} exited {status}\n" + "\n".join(printed)
-        at = 0
-        for line in shown:
-            rx = pattern(line)
-            found = next((i for i in range(at, len(printed)) if rx.search(printed[i])), None)
-            assert found is not None, f"{where}: expected a line like\n  {line}\nin\n" + "\n".join(
-                printed
-            )
-            at = found + 1
+        assert lines_match(shown, printed), (
+            f"{where}: shown\n  " + "\n  ".join(shown) + "\nprinted\n  " + "\n  ".join(printed)
+        )
 
 
 @pytest.mark.parametrize("block", RUNNABLE, ids=[f"line{b.line}-{b.lang}" for b in RUNNABLE])
@@ -270,6 +320,13 @@ def test_the_runner_matches_ids_and_dates_loosely_and_everything_else_exactly():
         "Created token 'ci' (id 9QbEssbDpxz), expires 2027-01-01 16:04 UTC (in 29 days)."
     )
     assert pattern("tk_…(secret elided)…").search("tk_" + "a" * 60)
+    # line for line: a printed line the README does not show fails, and so does a missing one
+    shown = ["Created token 'x' (id 1fbEssbDpxW).", "tk_…"]
+    assert lines_match(shown, ["Created token 'x' (id 9QbEssbDpxz).", "", "tk_abc"])
+    assert not lines_match(shown, ["Created token 'x' (id 9QbEssbDpxz).", "Copy it.", "tk_abc"])
+    assert not lines_match(shown, ["Created token 'x' (id 9QbEssbDpxz)."])
+    assert not lines_match(["Name  x"], ["Name  x (and more)"])  # whole lines
+    assert lines_match(["a", "…", "z"], ["a", "b", "c", "z"])
     assert transcript("$ cat > f <<'EOF'\n> a\n> EOF\nout\n$ ls\n") == [
         ("cat > f <<'EOF'\na\nEOF", ["out"]),
         ("ls", []),
@@ -277,8 +334,11 @@ def test_the_runner_matches_ids_and_dates_loosely_and_everything_else_exactly():
 
 
 def test_doctest_blocks_run_with_a_store_and_fail_when_wrong(workdir):
-    good = Block("python", '>>> store.create("alice", "x", {"device"}).info.name\n\'x\'\n', 0, None)
+    end = len(README.read_text().splitlines()) + 1  # after every block: the venv is active
+    good = Block(
+        "python", '>>> store.create("alice", "x", {"device"}).info.name\n\'x\'\n', end, None
+    )
     run_python(good, workdir)
-    bad = Block("python", ">>> 1 + 1\n3\n", 0, None)
+    bad = Block("python", ">>> 1 + 1\n3\n", end, None)
     with pytest.raises(AssertionError):
         run_python(bad, workdir)

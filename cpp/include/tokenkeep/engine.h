@@ -43,6 +43,9 @@ struct EngineOptions {
   std::int64_t last_used_interval_us = 60 * kMicrosPerSecond;
   // Token records kept in memory for verification (0 disables the cache).
   std::size_t cache_capacity = 100000;
+  // false (a read-only store): a verification records no use, in memory or on disk, and
+  // reports the last recorded one, so verify, get and list agree with what is stored.
+  bool record_uses = true;
 };
 
 // How a new token's expiry is chosen.

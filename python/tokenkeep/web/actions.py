@@ -29,8 +29,9 @@ log = logging.getLogger("tokenkeep.web")
 
 LISTING_PARAMS = ("view", "q", "scope", "sort", "dir", "page")
 # The query parameters the page reads: the listing, and a row whose dialog opens without JS.
-SHOWN_PARAMS = LISTING_PARAMS + ("edit", "revoke", "rotate", "narrow")
-REVOKED = "The access token was revoked. Anything using it can no longer sign in."
+SHOWN_PARAMS = LISTING_PARAMS + ("edit", "revoke", "rotate", "narrow", "create")
+REVOKED_AFTER = "Anything using it can no longer sign in."
+REVOKED = "The access token was revoked. " + REVOKED_AFTER
 GONE = "That access token no longer exists."
 
 
@@ -61,7 +62,7 @@ def back(data: Mapping[str, Any]) -> dict[str, str]:
 
 def shown(store: TokenStore, owner: str, query: Mapping[str, Any]) -> Answer:
     """``GET`` of the page: the listing the query asks for, and the banner or dialog that a
-    redirect after an edit (``updated=<id>``) or a revoke (``revoked=1``) asks for."""
+    redirect after an edit (``updated=<id>``) or a revoke (``revoked=<id>``) asks for."""
     params = {k: str(query.get(k)) for k in SHOWN_PARAMS if query.get(k) is not None}
     updated = None
     if query.get("updated"):
@@ -69,8 +70,19 @@ def shown(store: TokenStore, owner: str, query: Mapping[str, Any]) -> Answer:
             updated = store.get(owner=owner, token_id=str(query.get("updated")))
         except (NotFound, InvalidArgument):
             updated = None
-    notice = REVOKED if query.get("revoked") else ""
+    notice = (
+        _revoked_notice(store, owner, str(query.get("revoked"))) if query.get("revoked") else ""
+    )
     return Answer(params=params, state={"updated": updated, "notice": notice})
+
+
+def _revoked_notice(store: TokenStore, owner: str, token_id: str) -> str:
+    """The banner after a revoke (``revoked=<id>``), naming the token: the name comes from the
+    owner's own audit log, never from the URL, so a link cannot make the page say anything."""
+    for event in store.audit(owner, limit=50):
+        if event.action == "revoke" and event.token_id == token_id:
+            return f"The access token \u201c{event.name}\u201d was revoked. " + REVOKED_AFTER
+    return REVOKED
 
 
 def create(store: TokenStore, owner: str, data: Mapping[str, Any]) -> Answer:
@@ -132,7 +144,7 @@ def revoke(store: TokenStore, owner: str, token_id: str, data: Mapping[str, Any]
     except (NotFound, InvalidArgument):
         return Answer(404, params, {"error": GONE})
     log.info("access token revoked: owner=%s id=%s", owner, token_id)
-    return Answer(redirect={**params, "revoked": "1"})
+    return Answer(redirect={**params, "revoked": token_id})
 
 
 def rotate(store: TokenStore, owner: str, token_id: str, data: Mapping[str, Any]) -> Answer:

@@ -320,5 +320,5 @@ def _port_check(host: str, port: int) -> None:
         except OSError as e:
             raise OSError(
                 f"cannot serve on {host}:{port}: {e.strerror}; is another server using it? "
-                "choose another with --port"
+                "choose another with --port (make run: PORT=8001, and HOST= for the address)"
             ) from None

@@ -48,6 +48,8 @@ EXPIRY_CHOICES: tuple[tuple[str, str], ...] = (
     ("custom", "Custom date…"),
 )
 DEFAULT_EXPIRY = "30"
+# Offered only where the store's policy allows it (TokenStore.allows_never_expire).
+NEVER_CHOICE = ("never", "No expiration")
 # The sortable columns: (store sort word, heading). Scope is not sortable.
 SORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "Token Name"),
@@ -61,6 +63,14 @@ FORM_FIELDS = {
     "name": ("name",),
     "scopes": ("scopes",),
     "expiry": ("expires_in", "expires_at", "never_expires", "expiry"),
+}
+# What the page calls an engine field that starts an engine message ("expires_at must be in
+# the future" -> "The expiration date must be in the future."): the page never shows the API's
+# argument names.
+FIELD_LABELS = {
+    "name": "the token name",
+    "expires_at": "the expiration date",
+    "expires_in": "the expiration",
 }
 
 
@@ -276,9 +286,9 @@ def token_page(
     owner's tokens for the listing in ``params`` (see :func:`listing_from`), the dialogs' state
     (``form`` coming back with errors, a ``created`` (info, secret) shown once, ``updated``),
     and a ``notice`` or ``error`` banner. ``params`` may also name a row whose edit, revoke or
-    regenerate dialog opens without JavaScript (``edit``, ``revoke``, ``rotate`` = token id).
-    ``since``: tokens created before it belong to an earlier account of the owner's name (a
-    Django user's ``date_joined``) and are not shown."""
+    regenerate dialog opens without JavaScript (``edit``, ``revoke``, ``rotate`` = token id),
+    and ``create=1`` the create dialog. ``since``: tokens created before it belong to an
+    earlier account of the owner's name (a Django user's ``date_joined``) and are not shown."""
     listing = listing_from(params)
     tokens = _own(_list(store, owner, listing, page_size), since)
     pages = max(1, math.ceil(tokens.total / page_size))
@@ -304,6 +314,8 @@ def token_page(
         match = next((r for r in rows if r.info.id == wanted and r.editable), None)
         if match is not None:
             chosen[action] = match
+    if form is None and str(params.get("create", "")) == "1":
+        form = Form(kind="create")  # ?create=1: the create dialog open, without JavaScript
     form = form or Form()
     if form.kind == "edit" and "edit" not in chosen:
         chosen["edit"] = next((r for r in rows if r.info.id == form.token_id), None) or _row_of(
@@ -348,7 +360,7 @@ def token_page(
         "error": error,
         "vocabulary": sorted(store.vocabulary.items()),
         "scope_options": scope_options(store.vocabulary),
-        "expiry_choices": EXPIRY_CHOICES,
+        "expiry_choices": expiry_choices(store),
         "default_expiry": DEFAULT_EXPIRY,
         "expiry_preview": fmt_date(now + timedelta(days=int(DEFAULT_EXPIRY))),
         "now_ms": int(now.timestamp() * 1000),
@@ -381,9 +393,19 @@ def scopes_from(values: Iterable[Any]) -> list[str]:
     )
 
 
+def expiry_choices(store: TokenStore) -> tuple[tuple[str, str], ...]:
+    """The expiry control's (value, label)s: "No expiration" only where the store allows it."""
+    if not store.allows_never_expire:
+        return EXPIRY_CHOICES
+    return EXPIRY_CHOICES[:-1] + (NEVER_CHOICE,) + EXPIRY_CHOICES[-1:]
+
+
 def expiry_from(choice: str, on: str) -> tuple[dict[str, Any], str]:
     """Keyword arguments for ``TokenStore.create`` from the page's expiry control, or why the
-    control's value is not one it offers."""
+    control's value is not one it offers. "never" asks for ``never_expires``: the engine
+    refuses it where the store does not allow it (a form it did not offer it in)."""
+    if choice == NEVER_CHOICE[0]:
+        return {"never_expires": True}, ""
     if choice == "custom":
         try:
             day = date.fromisoformat(on)
@@ -403,6 +425,10 @@ def form_errors(problems: Iterable[TokenkeepError]) -> dict[str, str]:
         if isinstance(problem, UnknownScope):
             message = "One of the selected scopes does not exist."
         else:
-            message = sentence(str(problem))
+            message = str(problem).strip()
+            field_name = problem.field or ""
+            if field_name in FIELD_LABELS and message.startswith(field_name + " "):
+                message = FIELD_LABELS[field_name] + message[len(field_name) :]
+            message = sentence(message)
         out.setdefault(control, message)
     return out

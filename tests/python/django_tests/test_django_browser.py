@@ -66,7 +66,7 @@ def test_create_show_once_edit_revoke_in_chromium(page, site):
     page.goto("/profile/access-tokens")
     expect(page.locator(".whoami-name")).to_have_text("alice")
 
-    page.get_by_role("button", name="Create Access Token").click()
+    page.get_by_role("link", name="Create Access Token").click()
     dialog = page.locator("#create-dialog")
     dialog.get_by_label("Token Name").fill("django-ci")
     dialog.locator('input[value="device"]').check()

@@ -91,8 +91,10 @@ def test_edit_then_revoke_are_seen_by_verification(browser, tk):
     assert "Access token updated successfully" in browser.get(r["Location"]).content.decode()
     assert tk.verify(issued.secret, "policy:write").scopes == {"policy"}
     r = post(browser, f"{PAGE}/{issued.info.id}/revoke")
-    assert r.status_code == 303 and r["Location"] == f"{PAGE}?revoked=1"
-    assert "The access token was revoked" in browser.get(r["Location"]).content.decode()
+    assert r.status_code == 303 and r["Location"] == f"{PAGE}?revoked={issued.info.id}"
+    assert (
+        "The access token \u201ct\u201d was revoked" in browser.get(r["Location"]).content.decode()
+    )
     with pytest.raises(tokenkeep.RevokedToken):
         tk.verify(issued.secret)
 
@@ -170,3 +172,18 @@ def test_regenerate_can_set_a_new_expiry(browser, tk, clock):
     assert tk.verify(fresh).expires_at == clock.now() + timedelta(days=90)
     r = post(browser, f"{PAGE}/{tk.verify(fresh).id}/rotate", expiry="12")
     assert r.status_code == 400 and tk.check(fresh)  # not a lifetime the page offers
+
+
+def test_the_trailing_slash_url_leads_to_the_tab_with_its_query(browser, tk):
+    """issue 22: /profile/access-tokens/ (Django's usual trailing slash) was a 404."""
+    r = browser.get(PAGE + "/?q=ci&view=inactive")
+    assert r.status_code == 302
+    assert r["Location"] == PAGE + "?q=ci&view=inactive"
+    assert browser.get(PAGE + "/", follow=True).status_code == 200
+
+
+def test_signed_out_goes_to_the_login_url_the_site_sets(client, tk, settings):
+    settings.LOGIN_URL = "/admin/login/"  # what the README tells a new project to set
+    r = client.get(PAGE)
+    assert r.status_code == 302
+    assert r["Location"] == f"/admin/login/?next={PAGE}"

@@ -34,7 +34,7 @@ PAGE = 50  # rows shown on a terminal unless --limit says otherwise
     type=click.Choice(["created", "name", "expires", "last_used"]),
     default="created",
     show_default=True,
-    help="Order, newest or last first (--reverse: oldest or first first).",
+    help="Order: newest first, or Z to A for name (--reverse: oldest first, or A to Z).",
 )
 @click.option("--reverse", is_flag=True, help="Ascending order.")
 @click.option(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..._hints import token_hint
 from ...errors import ExpiredToken, InsufficientScope, InvalidToken, RevokedToken
 from ..argtypes import split_scopes
 from ..completion import scope_option
@@ -52,6 +53,9 @@ def verify(ctx: click.Context, app: App, scopes: tuple[str, ...]) -> None:
         raise CliError(message, EXIT_SCOPE, cause=e) from None
     except (InvalidToken, ExpiredToken, RevokedToken) as e:
         message = next(text for cls, text in _VERIFY_FAILURES if isinstance(e, cls))
+        hint = token_hint(secret) if isinstance(e, InvalidToken) else None
+        if hint:  # how the value is wrong ("Bearer " prefix, quotes), never what it holds
+            message += f"; hint: {hint}"
         raise CliError(message, exit_code_of(e), cause=e) from None
     if app.as_json:
         result = {"valid": True, "token": token_json(info), "required": sorted(required)}

@@ -49,12 +49,23 @@
     }
     if (!preview) return;
     var when = "";
+    preview.textContent = "";
     if (select.value === "custom") {
-      if (date && /^\d{4}-\d{2}-\d{2}$/.test(date.value)) when = utcDate(Date.parse(date.value + "T00:00:00Z"));
+      if (date && /^\d{4}-\d{2}-\d{2}$/.test(date.value)) {
+        // A date means its last second, UTC (the server's rule): before today is in the past.
+        var today = new Date(Number(select.getAttribute("data-now-ms"))).toISOString().slice(0, 10);
+        if (date.value < today) {
+          preview.textContent = "That date has passed: choose today or a later date.";
+          return;
+        }
+        when = utcDate(Date.parse(date.value + "T00:00:00Z"));
+      }
+    } else if (select.value === "never") {
+      preview.textContent = "The token will never expire: revoke it when it is no longer needed.";
+      return;
     } else if (/^\d+$/.test(select.value)) {
       when = utcDate(Number(select.getAttribute("data-now-ms")) + Number(select.value) * 86400000);
     }
-    preview.textContent = "";
     if (when) {
       var strong = document.createElement("strong");
       strong.textContent = when;
