@@ -321,10 +321,15 @@ class PgStore final : public TokenRepository {
     PgTransaction tx(*c, "BEGIN; SET LOCAL synchronous_commit TO off");
     PgParams p;
     p.add_text(pg_array_i64(ids)).add_text(pg_array_i64(ats));
+    // Rows are locked in id order first: two flushes (threads, processes, nodes) touching
+    // overlapping tokens in the join's arbitrary order deadlocked (40P01) under load.
     c->query(
-        "UPDATE tokenkeep_tokens t SET last_used_at = u.at "
-        "FROM (SELECT id, max(at) AS at FROM unnest($1::bigint[], $2::bigint[]) AS x(id, at) GROUP BY id) u "
-        "WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)",
+        "WITH u AS (SELECT id, max(at) AS at FROM unnest($1::bigint[], $2::bigint[]) AS x(id, at) "
+        "GROUP BY id), "
+        "l AS (SELECT t.id, u.at FROM tokenkeep_tokens t JOIN u ON t.id = u.id "
+        "WHERE t.last_used_at IS NULL OR t.last_used_at < u.at ORDER BY t.id FOR UPDATE OF t) "
+        "UPDATE tokenkeep_tokens t SET last_used_at = l.at FROM l "
+        "WHERE t.id = l.id AND (t.last_used_at IS NULL OR t.last_used_at < l.at)",
         p, "cannot record token use in");
     tx.commit();
   }
@@ -380,7 +385,8 @@ class PgStore final : public TokenRepository {
     return revoked;
   }
 
-  // Advisory like tokens_touch: no WAL flush wait, never announced.
+  // Advisory like tokens_touch: no WAL flush wait, never announced. Rows go in key order, so
+  // concurrent flushes upsert overlapping rows in one order (no deadlock).
   void scopes_touch(const std::vector<ScopeUse>& uses) override {
     if (read_only_) return;  // as tokens_touch
     if (uses.empty()) return;
@@ -399,7 +405,7 @@ class PgStore final : public TokenRepository {
         "INSERT INTO tokenkeep_scope_use AS s(token_id, scope, last_used_at) "
         "SELECT u.id, u.scope, max(u.at) FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(id, scope, "
         "at) "
-        "JOIN tokenkeep_tokens t ON t.id = u.id GROUP BY u.id, u.scope "
+        "JOIN tokenkeep_tokens t ON t.id = u.id GROUP BY u.id, u.scope ORDER BY u.id, u.scope "
         "ON CONFLICT (token_id, scope) DO UPDATE SET last_used_at = excluded.last_used_at "
         "WHERE excluded.last_used_at > s.last_used_at",
         p, "cannot record token use in");

@@ -4,6 +4,7 @@ and no repr or error shows the password. Needs TOKENKEEP_TEST_PG (fails without 
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -121,3 +122,38 @@ def test_read_only_url_store_refuses_changes_and_never_migrates(pg_url):
     with TokenStore(pg_url, pepper=PEPPER) as rw:
         (info,) = rw.list("alice")
         assert info.scopes == issued.info.scopes and info.last_used_at is None  # nothing changed
+
+
+def test_concurrent_use_flushes_of_the_same_tokens_never_deadlock(pg_url):
+    # Two stores (two pools, as two nodes) record uses of the same 300 tokens and their scopes,
+    # flushing from four threads at once: the touches once locked rows in the join's arbitrary
+    # order and PostgreSQL answered "deadlock detected" (40P01) to one of them.
+    a = TokenStore(pg_url, pepper=PEPPER)
+    b = TokenStore(pg_url, pepper=PEPPER)
+    secrets = [
+        i.secret for i in a.create_many("alice", [(f"d{i}", ["device"]) for i in range(300)])
+    ]
+    errors = []
+
+    def flush_loop(store, order):
+        try:
+            for round_ in range(40):
+                for s in order:
+                    store.verify(s, "device:read" if round_ % 2 else "device:write")
+                store._engine.uses_flush()
+        except Exception as e:  # noqa: BLE001 - reported by the assertion below
+            errors.append(repr(e))
+
+    threads = [
+        threading.Thread(target=flush_loop, args=(s, o))
+        for s in (a, b)
+        for o in (secrets, secrets[::-1])
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert all(t.last_used_at is not None for t in a.list("alice"))
+    a.close()
+    b.close()
