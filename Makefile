@@ -55,8 +55,10 @@ py-test:
 	$(PY) -m pytest -q --durations=15
 
 # Every test runs against a throwaway PostgreSQL cluster (tests/pg/cluster.sh), started here and
-# stopped whatever the outcome; the PostgreSQL tests fail, never skip, without it.
+# stopped whatever the outcome; the PostgreSQL tests fail, never skip, without it. The style
+# checks (make lint, mk/check.mk) run first.
 test: setup
+	$(MAKE) --no-print-directory lint
 	tests/pg/cluster.sh run $(MAKE) --no-print-directory cpp-test py-test $(EXTRA_TESTS)
 
 # The admin page (Access Token tab) on the embedded SQLite database, for the current user;

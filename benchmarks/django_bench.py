@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from typing import Callable, Dict, List
+from collections.abc import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results_django.json")
@@ -50,15 +50,15 @@ LABELS = {
     "none": "no authentication (floor)",
 }
 AUTH_ENV = "TOKENKEEP_BENCH_AUTH"
-LUA = 'wrk.headers["Authorization"] = os.getenv("%s")\n' % AUTH_ENV
+LUA = f'wrk.headers["Authorization"] = os.getenv("{AUTH_ENV}")\n'
 
 
-def rotated(items: List[str], shift: int) -> List[str]:
+def rotated(items: list[str], shift: int) -> list[str]:
     shift %= len(items)
     return items[shift:] + items[:shift]
 
 
-def auth_steps(site, credentials: Dict[str, str]) -> Dict[str, Callable[[], object]]:
+def auth_steps(site, credentials: dict[str, str]) -> dict[str, Callable[[], object]]:
     """One call of each scheme's authentication step on a ready DRF request."""
     from django.test import RequestFactory
     from knox.auth import TokenAuthentication as Knox
@@ -97,8 +97,8 @@ def auth_steps(site, credentials: Dict[str, str]) -> Dict[str, Callable[[], obje
     return steps
 
 
-def time_auth(steps, calls: int, rounds: int) -> Dict[str, float]:
-    samples: Dict[str, List[float]] = {name: [] for name in steps}
+def time_auth(steps, calls: int, rounds: int) -> dict[str, float]:
+    samples: dict[str, list[float]] = {name: [] for name in steps}
     for r in range(rounds):
         for name in rotated(list(steps), r):
             step = steps[name]
@@ -109,7 +109,7 @@ def time_auth(steps, calls: int, rounds: int) -> Dict[str, float]:
     return {name: statistics.median(v) for name, v in samples.items()}
 
 
-def time_in_process(credentials: Dict[str, str], requests: int, rounds: int) -> Dict[str, float]:
+def time_in_process(credentials: dict[str, str], requests: int, rounds: int) -> dict[str, float]:
     from django.test import Client
 
     client = Client()
@@ -118,7 +118,7 @@ def time_in_process(credentials: Dict[str, str], requests: int, rounds: int) -> 
         assert ok.status_code == 200, (scheme, ok.content)
         if scheme != "none":
             assert client.get("/" + scheme).status_code in (401, 403), scheme
-    samples: Dict[str, List[float]] = {s: [] for s in SCHEMES}
+    samples: dict[str, list[float]] = {s: [] for s in SCHEMES}
     for r in range(rounds):
         for scheme in rotated(SCHEMES, r):
             path, header = "/" + scheme, credentials[scheme]
@@ -136,8 +136,8 @@ def free_port() -> int:
 
 
 def time_gunicorn(
-    credentials: Dict[str, str], bench_dir: str, duration: int, rounds: int
-) -> Dict[str, float]:
+    credentials: dict[str, str], bench_dir: str, duration: int, rounds: int
+) -> dict[str, float]:
     wrk, gunicorn = shutil.which("wrk"), [sys.executable, "-m", "gunicorn"]
     if wrk is None:
         raise SystemExit("wrk is not installed (Debian package wrk; make setup installs it)")
@@ -171,9 +171,9 @@ def time_gunicorn(
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("gunicorn did not start")
+                    raise SystemExit("gunicorn did not start") from None
                 time.sleep(0.2)
-        samples: Dict[str, List[float]] = {s: [] for s in SCHEMES}
+        samples: dict[str, list[float]] = {s: [] for s in SCHEMES}
         for r in range(rounds):
             for scheme in rotated(SCHEMES, r):
                 run = subprocess.run(
@@ -194,7 +194,7 @@ def time_gunicorn(
         server.wait(timeout=30)
 
 
-def table(auth: Dict[str, float], local: Dict[str, float], served: Dict[str, float]) -> str:
+def table(auth: dict[str, float], local: dict[str, float], served: dict[str, float]) -> str:
     rows = [
         "| scheme | auth step (µs) | in-process req/s | vs tokenkeep | gunicorn + wrk req/s | vs tokenkeep |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -250,7 +250,7 @@ def main() -> None:
     with open(RESULTS, "w") as f:
         json.dump(
             {
-                "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 "machine": {
                     "python": platform.python_version(),
                     "cpus": os.cpu_count(),

@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-from typing import Dict, List
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -47,13 +46,10 @@ ENDPOINTS = {
 SCOPE = "device:read"
 TOKEN_ENV = "TOKENKEEP_BENCH_TOKEN"
 
-LUA = (
-    """\
-local token = os.getenv("%s")
+LUA = f"""\
+local token = os.getenv("{TOKEN_ENV}")
 wrk.headers["Authorization"] = "Bearer " .. token
 """
-    % TOKEN_ENV
-)
 
 
 # -- the server (a child process) ---------------------------------------------------------
@@ -77,20 +73,20 @@ def serve(db: str, port: int) -> None:
 
     # The body of edge_api's GET /api/devices, with no guard and with the threadpool guard.
     @app.get(ENDPOINTS["unguarded"])
-    async def unguarded() -> List[edge_api.Item]:
+    async def unguarded() -> list[edge_api.Item]:
         return inventory.list("devices")
 
     @app.get(ENDPOINTS["guarded_threadpool"])
     async def guarded_threadpool(
         token: tokenkeep.TokenInfo = fastapi.Depends(threadpool_guard),
-    ) -> List[edge_api.Item]:
+    ) -> list[edge_api.Item]:
         return inventory.list("devices")
 
     async def no_auth(request: fastapi.Request) -> None:
         return None
 
     @app.get(ENDPOINTS["noop_dependency"])
-    async def noop_dependency(token: None = fastapi.Depends(no_auth)) -> List[edge_api.Item]:
+    async def noop_dependency(token: None = fastapi.Depends(no_auth)) -> list[edge_api.Item]:
         return inventory.list("devices")
 
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
@@ -137,7 +133,7 @@ def cpu_ns(pid: int) -> int:
         return 0
 
 
-def run_wrk(wrk_cmd: List[str], url: str, env: Dict[str, str], server_pid: int) -> Dict[str, float]:
+def run_wrk(wrk_cmd: list[str], url: str, env: dict[str, str], server_pid: int) -> dict[str, float]:
     c0 = cpu_ns(server_pid)
     out = subprocess.run(
         wrk_cmd + [url], env=env, capture_output=True, text=True, check=True
@@ -201,7 +197,7 @@ def main() -> int:
                     raise SystemExit(f"{name} answered {status}, expected 200")
             threads = max(1, min(2, ncpu - 1))
 
-            def wrk_cmd(seconds: int) -> List[str]:
+            def wrk_cmd(seconds: int) -> list[str]:
                 cmd = [
                     args.wrk,
                     f"-t{threads}",
@@ -214,7 +210,7 @@ def main() -> int:
 
             for path in ENDPOINTS.values():  # warm-up
                 run_wrk(wrk_cmd(1), base + path, env, server.pid)
-            samples: Dict[str, List[Dict[str, float]]] = {name: [] for name in ENDPOINTS}
+            samples: dict[str, list[dict[str, float]]] = {name: [] for name in ENDPOINTS}
             for r in range(args.rounds):
                 for name, path in ENDPOINTS.items():
                     res = run_wrk(wrk_cmd(args.duration), base + path, env, server.pid)
@@ -246,7 +242,7 @@ def main() -> int:
         name: 100.0
         * statistics.median(
             1.0 - g["requests_per_s"] / u["requests_per_s"]
-            for g, u in zip(samples[name], samples["unguarded"])
+            for g, u in zip(samples[name], samples["unguarded"], strict=True)
         )
         for name in ENDPOINTS
         if name != "unguarded"
@@ -262,7 +258,7 @@ def main() -> int:
         name: 100.0
         * statistics.median(
             1.0 - u["server_cpu_us_per_request"] / g["server_cpu_us_per_request"]
-            for g, u in zip(samples[name], samples["unguarded"])
+            for g, u in zip(samples[name], samples["unguarded"], strict=True)
             if g["server_cpu_us_per_request"] and u["server_cpu_us_per_request"]
         )
         for name in overhead
@@ -270,7 +266,7 @@ def main() -> int:
     }
     ratios = [
         100.0 * (1.0 - g["requests_per_s"] / u["requests_per_s"])
-        for g, u in zip(samples["guarded"], samples["unguarded"])
+        for g, u in zip(samples["guarded"], samples["unguarded"], strict=True)
     ]
     spread = max(ratios) - min(ratios)
     guard_cpu_us = cpu["guarded"] - cpu["unguarded"]
@@ -304,7 +300,7 @@ def main() -> int:
 
     result = {
         "benchmark": "guard_bench",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "what": "requests/s of examples/edge_api.py GET /api/devices with and without the tokenkeep guard",
         "endpoints": ENDPOINTS,
         "settings": {

@@ -29,7 +29,6 @@ import sys
 import tempfile
 import time
 import warnings
-from typing import Dict, List, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results_page.json")
@@ -40,11 +39,11 @@ TARGET_MS = 150.0
 TARGET_RATIO = 2.0
 
 warnings.simplefilter("ignore", DeprecationWarning)
-import tokenkeep
-from tokenkeep.web.admin import create_app
+import tokenkeep  # noqa: E402 - after the filter: importing warns
+from tokenkeep.web.admin import create_app  # noqa: E402
 
 
-def pages(n: int) -> Dict[str, str]:
+def pages(n: int) -> dict[str, str]:
     return {
         "default (newest first)": "",
         "default, after a write": "",  # another owner's token created first: nothing reused
@@ -73,7 +72,7 @@ def seed(path: str, n: int) -> tokenkeep.TokenStore:
     return store
 
 
-async def request(app, query: str, gzipped: bool) -> Tuple[float, bytes, Dict[str, str]]:
+async def request(app, query: str, gzipped: bool) -> tuple[float, bytes, dict[str, str]]:
     """One GET of the page through the ASGI interface: (seconds, body, headers)."""
     scope = {
         "type": "http",
@@ -90,8 +89,8 @@ async def request(app, query: str, gzipped: bool) -> Tuple[float, bytes, Dict[st
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
-    body: List[bytes] = []
-    headers: Dict[str, str] = {}
+    body: list[bytes] = []
+    headers: dict[str, str] = {}
     done = asyncio.Event()
 
     async def receive():
@@ -125,12 +124,12 @@ def main() -> int:
             print(f"seeded {n:,} tokens in {time.perf_counter() - t:.1f} s", flush=True)
             apps[n] = create_app(stores[n], current_user=lambda request: USER)
 
-        async def run() -> Dict[int, Dict[str, Dict[str, float]]]:
-            out: Dict[int, Dict[str, Dict[str, float]]] = {n: {} for n in SIZES}
+        async def run() -> dict[int, dict[str, dict[str, float]]]:
+            out: dict[int, dict[str, dict[str, float]]] = {n: {} for n in SIZES}
             for n in SIZES:  # warm-up: templates compiled, statements prepared, pages cached
                 for q in pages(n).values():
                     await request(apps[n], q, True)
-            times: Dict[Tuple[int, str], List[float]] = {}
+            times: dict[tuple[int, str], list[float]] = {}
             for _ in range(args.rounds):
                 for n in SIZES:  # alternating: both sizes see the same machine
                     for label, q in pages(n).items():
@@ -212,7 +211,7 @@ def main() -> int:
         json.dump(
             {
                 "benchmark": "page_bench",
-                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 "what": "GET /profile/access-tokens through the ASGI app, "
                 "one user with 10,000 and 100,000 tokens",
                 "rounds": args.rounds,

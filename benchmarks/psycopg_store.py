@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import List, Optional, Tuple
 
 import psycopg
 from stdlib_store import StdlibTokenStore, token_id
@@ -41,22 +40,21 @@ class PsycopgTokenStore(StdlibTokenStore):
         self.db.close()
 
     def create_many(
-        self, owner: str, items: Sequence[Tuple[str, Sequence[str]]], lifetime: float = 30 * 86400
-    ) -> List[str]:
+        self, owner: str, items: Sequence[tuple[str, Sequence[str]]], lifetime: float = 30 * 86400
+    ) -> list[str]:
         now = time.time()
         made = [self._new(owner, n, s, lifetime, now) for n, s in items]
-        with self.db.transaction():
-            with self.db.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO tokens VALUES (%s,%s,%s,%s,%s,%s,%s,NULL)", [r for _, r in made]
-                )
-                cur.executemany(
-                    "INSERT INTO audit(at, actor, action, token_id, owner, name, scopes) VALUES (%s,%s,%s,%s,%s,%s,%s)",
-                    [(now, owner, "create", r[0], owner, r[2], r[3]) for _, r in made],
-                )
+        with self.db.transaction(), self.db.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO tokens VALUES (%s,%s,%s,%s,%s,%s,%s,NULL)", [r for _, r in made]
+            )
+            cur.executemany(
+                "INSERT INTO audit(at, actor, action, token_id, owner, name, scopes) VALUES (%s,%s,%s,%s,%s,%s,%s)",
+                [(now, owner, "create", r[0], owner, r[2], r[3]) for _, r in made],
+            )
         return [t for t, _ in made]
 
-    def verify(self, token: str, *required: str) -> Optional[tuple]:
+    def verify(self, token: str, *required: str) -> tuple | None:
         id_ = token_id(token)
         if id_ is None:
             return None

@@ -17,7 +17,6 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from typing import List, Optional, Tuple
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _VOCAB = {"collection": ("read", "write"), "device": ("read", "write"), "policy": ("read", "write")}
@@ -42,7 +41,7 @@ def _expand(scopes: Iterable[str]) -> frozenset:
     return frozenset(out)
 
 
-def token_id(token: str) -> Optional[int]:
+def token_id(token: str) -> int | None:
     """The public id of a well-formed token; None for anything else."""
     if not token.startswith("tk_") or len(token) != 57:
         return None
@@ -98,8 +97,8 @@ class StdlibTokenStore:
         return token, row
 
     def create_many(
-        self, owner: str, items: Sequence[Tuple[str, Sequence[str]]], lifetime: float = 30 * 86400
-    ) -> List[str]:
+        self, owner: str, items: Sequence[tuple[str, Sequence[str]]], lifetime: float = 30 * 86400
+    ) -> list[str]:
         now = time.time()
         made = [self._new(owner, n, s, lifetime, now) for n, s in items]
         self.db.execute("BEGIN IMMEDIATE")
@@ -120,7 +119,7 @@ class StdlibTokenStore:
     def create(self, owner: str, name: str, scopes: Sequence[str]) -> str:
         return self.create_many(owner, [(name, scopes)])[0]
 
-    def verify(self, token: str, *required: str) -> Optional[tuple]:
+    def verify(self, token: str, *required: str) -> tuple | None:
         """The row of a valid token granting every required scope; None otherwise."""
         id_ = token_id(token)
         if id_ is None:
@@ -131,7 +130,7 @@ class StdlibTokenStore:
         ).fetchone()
         return self._judge(row, id_, token, required)
 
-    def _judge(self, row, id_: int, token: str, required) -> Optional[tuple]:
+    def _judge(self, row, id_: int, token: str, required) -> tuple | None:
         """The verdict on a row read by id: the secret, revocation, expiry, then the scopes."""
         if row is None or not hmac.compare_digest(bytes(row[4]), self._digest(id_, token[14:])):
             return None

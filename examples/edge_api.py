@@ -35,7 +35,7 @@ Items live in memory; the point is the guard, not the storage.
 import itertools
 import threading
 from contextlib import asynccontextmanager
-from typing import Annotated, Dict, List, Optional
+from typing import Annotated
 
 import fastapi
 import pydantic
@@ -61,9 +61,9 @@ class Inventory:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._items: Dict[str, Dict[int, Item]] = {r: {} for r in RESOURCES}
+        self._items: dict[str, dict[int, Item]] = {r: {} for r in RESOURCES}
 
-    def list(self, resource: str) -> List[Item]:
+    def list(self, resource: str) -> list[Item]:
         with self._lock:
             return list(self._items[resource].values())
 
@@ -78,9 +78,9 @@ class Inventory:
             return self._items[resource].pop(item_id, None) is not None
 
 
-def create_app(store: Optional[tokenkeep.TokenStore] = None) -> fastapi.FastAPI:
+def create_app(store: tokenkeep.TokenStore | None = None) -> fastapi.FastAPI:
     """The API over ``store``; without one, it opens ``$TOKENKEEP_DB`` at startup."""
-    state: Dict[str, tokenkeep.TokenStore] = {}
+    state: dict[str, tokenkeep.TokenStore] = {}
     if store is not None:
         state["store"] = store
 
@@ -101,7 +101,7 @@ def create_app(store: Optional[tokenkeep.TokenStore] = None) -> fastapi.FastAPI:
     guard = TokenGuard(state["store"] if store is not None else (lambda: state["store"]), app=app)
 
     @app.get("/healthz")
-    async def healthz() -> Dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     def add_resource(resource: str, scope: str) -> None:
@@ -109,7 +109,7 @@ def create_app(store: Optional[tokenkeep.TokenStore] = None) -> fastapi.FastAPI:
         Writer = Annotated[tokenkeep.TokenInfo, fastapi.Depends(guard.require(f"{scope}:write"))]
 
         @app.get(f"/api/{resource}", name=f"list_{resource}")
-        async def list_items(token: Reader) -> List[Item]:
+        async def list_items(token: Reader) -> list[Item]:
             return inventory.list(resource)
 
         @app.post(

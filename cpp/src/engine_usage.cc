@@ -36,6 +36,7 @@ std::vector<ScopeUsage> Engine::scope_usage(const std::string& owner,
     }
   }
   std::vector<std::int64_t> ids;
+  ids.reserve(records.size());
   for (const auto& r : records) ids.push_back(r.id);
   const std::int64_t since = clock_->now_us() - within_us;
   std::vector<ScopeUse> rows = repo_->scopes_used(ids, since);

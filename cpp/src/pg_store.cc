@@ -69,9 +69,9 @@ class PgStore final : public TokenRepository {
     }
     PgParams k;
     k.add(key);
-    const std::string current = c->query("SELECT value FROM tokenkeep_settings WHERE key = $1 FOR UPDATE", k,
-                                         "cannot read settings from")
-                                    .text(0, 0);
+    std::string current = c->query("SELECT value FROM tokenkeep_settings WHERE key = $1 FOR UPDATE", k,
+                                   "cannot read settings from")
+                              .text(0, 0);
     if (current != expected && current != value) return current;
     if (current != value)
       c->query("UPDATE tokenkeep_settings SET value = $2 WHERE key = $1", p, "cannot write settings to");

@@ -1,13 +1,18 @@
 """Type stubs for tokenkeep._core, the native engine (private: use the tokenkeep package).
 
 Records cross as tuples in TokenInfo's field order, built as tokenkeep.TokenInfo and
-tokenkeep.IssuedToken once record_types() registered them (tokenkeep.store does):
+tokenkeep.IssuedToken once record_types() registered them (tokenkeep.store does, on import):
 (id, owner, name, scopes, created_at, expires_at, last_used_at) with aware UTC datetimes.
+So these stubs name the record types themselves.
 """
 
+import builtins
 from collections.abc import Sequence
 from datetime import datetime
-from typing import ClassVar, Dict, FrozenSet, List, Optional, Tuple, Union
+from typing import ClassVar
+
+from tokenkeep.errors import TokenkeepError
+from tokenkeep.models import IssuedToken, TokenInfo
 
 SCHEMA_VERSION: int
 TOKEN_BODY_LENGTH: int
@@ -15,9 +20,9 @@ TOKEN_BODY_LENGTH: int
 # class for each.
 ERROR_CODES: tuple[str, ...]
 
-RecordTuple = Tuple[str, str, str, FrozenSet[str], datetime, Optional[datetime], Optional[datetime]]
-AuditTuple = Tuple[
-    int, datetime, str, str, Optional[str], str, str, FrozenSet[str], FrozenSet[str], str
+RecordTuple = TokenInfo  # built natively as TokenInfo (record_types)
+AuditTuple = tuple[
+    int, datetime, str, str, str | None, str, str, frozenset[str], frozenset[str], str
 ]
 
 class ExpiryKind:
@@ -51,8 +56,8 @@ class Verified:
 class Verifier:
     """The verification fast path of one TokenStore."""
 
-    def verify(self, token: Union[str, bytes], *scopes: str) -> object: ...
-    def check(self, token: Union[str, bytes], *scopes: str) -> bool: ...
+    def verify(self, token: str | bytes, *scopes: str) -> TokenInfo: ...
+    def check(self, token: str | bytes, *scopes: str) -> bool: ...
     def close(self) -> None: ...
     def info_count(self) -> int: ...
 
@@ -66,23 +71,23 @@ class Engine:
         self,
         path: str,
         *,
-        prefix: Optional[str] = None,
-        vocabulary: Optional[Sequence[Tuple[str, Sequence[str]]]] = None,
+        prefix: str | None = None,
+        vocabulary: Sequence[tuple[str, Sequence[str]]] | None = None,
         default_lifetime_us: int,
         max_lifetime_us: int,
         allow_never_expire: bool,
         busy_timeout_ms: int,
         read_only: bool,
-        pepper_hex: Optional[str] = None,
+        pepper_hex: str | None = None,
         previous_peppers_hex: Sequence[str] = ...,
-        clock: Optional[Clock] = None,
+        clock: Clock | None = None,
         cache_capacity: int = 100000,
         create_dirs: bool = False,
     ) -> None: ...
     @property
     def prefix(self) -> str: ...
     @property
-    def vocabulary(self) -> List[Tuple[str, List[str]]]: ...
+    def vocabulary(self) -> builtins.list[tuple[str, builtins.list[str]]]: ...
     def now_us(self) -> int: ...
     def create_many(
         self,
@@ -91,22 +96,22 @@ class Engine:
         expiry_kind: ExpiryKind,
         expiry_us: int,
         actor: str,
-    ) -> List[Tuple[str, RecordTuple]]: ...
+    ) -> builtins.list[IssuedToken]: ...
     def get(self, owner: str, token_id: str) -> RecordTuple: ...
     def create_problems(
-        self, owner: str, name: str, scopes: List[str], expiry_kind: ExpiryKind, expiry_us: int
-    ) -> List[Exception]: ...
+        self, owner: str, name: str, scopes: list[str], expiry_kind: ExpiryKind, expiry_us: int
+    ) -> list[TokenkeepError]: ...
     def query(
         self,
-        owner: Optional[str],
+        owner: str | None,
         state: str,
         search: str,
-        scopes: List[str],
+        scopes: builtins.list[str],
         sort: str,
         descending: bool,
-        limit: Optional[int],
+        limit: int | None,
         offset: int,
-    ) -> Tuple[List[RecordTuple], int]: ...
+    ) -> tuple[builtins.list[RecordTuple], int]: ...
     def update_scopes(
         self, owner: str, token_id: str, scopes: Sequence[str], actor: str
     ) -> RecordTuple: ...
@@ -117,19 +122,19 @@ class Engine:
         owner: str,
         token_id: str,
         actor: str,
-        expiry_kind: Optional[ExpiryKind] = None,
+        expiry_kind: ExpiryKind | None = None,
         expiry_us: int = 0,
-    ) -> Tuple[str, RecordTuple]: ...
+    ) -> IssuedToken: ...
     def required_mask(self, scopes: Sequence[str]) -> int: ...
-    def verify(self, token: Union[str, bytes], required_mask: int) -> Verified: ...
-    def check(self, token: Union[str, bytes], required_mask: int) -> bool: ...
+    def verify(self, token: str | bytes, required_mask: int) -> Verified: ...
+    def check(self, token: str | bytes, required_mask: int) -> bool: ...
     def uses_flush(self) -> None: ...
     def cache_size(self) -> int: ...
-    def expiring_within(self, within_us: int, owner: Optional[str]) -> List[RecordTuple]: ...
+    def expiring_within(self, within_us: int, owner: str | None) -> builtins.list[RecordTuple]: ...
     def purge(self, older_than_us: int, actor: str) -> int: ...
     def purge_count(self, older_than_us: int) -> int: ...
     def subkey(self, context: str) -> bytes: ...
-    def audit(self, owner: Optional[str], limit: int) -> List[AuditTuple]: ...
+    def audit(self, owner: str | None, limit: int) -> builtins.list[AuditTuple]: ...
     # Leak response and scope usage (bindings/extras.cc).
     def revoke_leaked(
         self,
@@ -141,8 +146,8 @@ class Engine:
         max_tokens: int,
         first_line: int = 1,
         first_offset: int = 0,
-    ) -> List[Tuple[str, str, int, int, Optional[RecordTuple]]]: ...
-    def leaked_notices(self, owner: str, since_us: int, limit: int) -> List[AuditTuple]: ...
+    ) -> list[tuple[str, str, int, int, RecordTuple | None]]: ...
+    def leaked_notices(self, owner: str, since_us: int, limit: int) -> list[AuditTuple]: ...
     def scope_usage(
         self, owner: str, token_ids: Sequence[str], within_us: int
-    ) -> List[Tuple[RecordTuple, FrozenSet[str], FrozenSet[str], Dict[str, datetime]]]: ...
+    ) -> builtins.list[tuple[RecordTuple, frozenset[str], frozenset[str], dict[str, datetime]]]: ...

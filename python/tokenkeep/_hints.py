@@ -7,10 +7,8 @@ argument is wrong, never what it holds: no part of a secret is ever in a hint.
 
 from __future__ import annotations
 
-from typing import Optional
 
-
-def token_hint(token: object) -> Optional[str]:
+def token_hint(token: object) -> str | None:
     """Why ``token`` cannot be a token as given, or None when it looks like one."""
     if hasattr(token, "secret") and hasattr(token, "info"):
         return "pass the IssuedToken's .secret (a str), not the IssuedToken itself"
@@ -46,4 +44,4 @@ def note_token(error: BaseException, token: object) -> None:
     if add_note is not None:
         add_note(f"hint: {hint}")
     else:
-        error.__notes__ = [f"hint: {hint}"]  # type: ignore[attr-defined]
+        error.__notes__ = [f"hint: {hint}"]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from .errors import InvalidArgument, with_field
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
 
@@ -17,7 +17,7 @@ def from_us(us: int) -> datetime:
 def day_end(day: date) -> datetime:
     """What a date alone means as an expiry on every surface (the CLI's dates and CSV column,
     the page's custom date): the last second of that day, UTC."""
-    return datetime.combine(day, time(23, 59, 59), tzinfo=timezone.utc)
+    return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
 
 
 def to_us(dt: datetime, what: str) -> int:

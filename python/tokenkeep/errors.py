@@ -9,7 +9,8 @@ contains a token secret.
 
 from __future__ import annotations
 
-from typing import AbstractSet, ClassVar, TypeVar
+from collections.abc import Set
+from typing import ClassVar, TypeVar
 
 E = TypeVar("E", bound="TokenkeepError")
 
@@ -89,8 +90,8 @@ class InsufficientScope(PermissionDenied):
         self,
         message: str = "token lacks a required scope",
         *,
-        required: AbstractSet[str] = frozenset(),
-        granted: AbstractSet[str] = frozenset(),
+        required: Set[str] = frozenset(),
+        granted: Set[str] = frozenset(),
     ) -> None:
         super().__init__(message)
         self.required = frozenset(required)

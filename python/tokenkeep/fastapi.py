@@ -36,7 +36,7 @@ which is cheaper than a hop to the threadpool (see ``benchmarks/guard_bench.py``
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Tuple, Union
+from collections.abc import Callable
 
 import fastapi
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
@@ -59,7 +59,7 @@ __all__ = [
     "require_scopes",
 ]
 
-StoreSource = Union[TokenStore, Callable[[], TokenStore]]
+StoreSource = TokenStore | Callable[[], TokenStore]
 
 
 class BearerHTTPException(fastapi.HTTPException):
@@ -119,7 +119,7 @@ class TokenGuard:
         self,
         store: StoreSource,
         *,
-        realm: Optional[str] = None,
+        realm: str | None = None,
         threadpool: bool = False,
         app: Starlette | None = None,
     ) -> None:
@@ -159,7 +159,7 @@ class BearerDependency(SecurityBase):
     """
 
     def __init__(
-        self, store: StoreSource, scopes: Tuple[str, ...], *, realm: Optional[str], threadpool: bool
+        self, store: StoreSource, scopes: tuple[str, ...], *, realm: str | None, threadpool: bool
     ) -> None:
         self.model = HTTPBearerModel(description="tokenkeep personal access token")
         self.scheme_name = "tokenkeep"
@@ -189,9 +189,7 @@ class BearerDependency(SecurityBase):
             raise BearerHTTPException(failure) from None
 
 
-def require_scopes(
-    *scopes: str, store: StoreSource, realm: Optional[str] = None
-) -> BearerDependency:
+def require_scopes(*scopes: str, store: StoreSource, realm: str | None = None) -> BearerDependency:
     """Shortcut for ``TokenGuard(store, realm=realm).require(*scopes)``.
 
     >>> @app.get("/api/policies")

@@ -29,7 +29,8 @@ The body is JSON, ``{"error": ..., "error_description": ...}``, and never contai
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Optional, TypeVar, Union
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import flask
 
@@ -40,7 +41,7 @@ from .web.bearer import BearerError, authenticate, split_scopes
 __all__ = ["TokenGuard", "current_token", "require_scopes"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-StoreSource = Union[TokenStore, Callable[[], TokenStore]]
+StoreSource = TokenStore | Callable[[], TokenStore]
 
 
 def _error_response(failure: BearerError) -> flask.Response:
@@ -62,7 +63,7 @@ class TokenGuard:
     ... def add_policy(): ...
     """
 
-    def __init__(self, store: StoreSource, *, realm: Optional[str] = None) -> None:
+    def __init__(self, store: StoreSource, *, realm: str | None = None) -> None:
         if not isinstance(store, TokenStore) and not callable(store):
             raise TypeError("store must be a tokenkeep.TokenStore or a function returning one")
         self._store = store
@@ -99,9 +100,7 @@ class TokenGuard:
         return decorate
 
 
-def require_scopes(
-    *scopes: str, store: StoreSource, realm: Optional[str] = None
-) -> Callable[[F], F]:
+def require_scopes(*scopes: str, store: StoreSource, realm: str | None = None) -> Callable[[F], F]:
     """Shortcut for ``TokenGuard(store, realm=realm).require(*scopes)``.
 
     >>> @app.get("/api/collections")

@@ -4,9 +4,9 @@ in leaked text and report which scopes tokens actually use. The decisions are th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Callable, FrozenSet, List, Optional, Union
+from typing import TYPE_CHECKING
 
 from ._time import duration_us, from_us
 from .errors import InvalidArgument, with_field
@@ -38,7 +38,7 @@ def _text_bytes(text: object) -> bytes:
     raise InvalidArgument("text must be a str or bytes")
 
 
-def _label(value: Optional[str], what: str) -> str:
+def _label(value: str | None, what: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -49,17 +49,21 @@ def _label(value: Optional[str], what: str) -> str:
 class StoreHygiene:
     """Mixed into :class:`TokenStore` (which provides ``_e`` and ``_actor``)."""
 
-    _e: _core.Engine
-    _actor: Callable[[Optional[str]], str]
+    _actor: Callable[[str | None], str]
+
+    if TYPE_CHECKING:
+
+        @property
+        def _e(self) -> _core.Engine: ...
 
     # -- leak response -----------------------------------------------------------------------
 
     def scan_leaked(
         self,
-        text: Union[str, bytes],
+        text: str | bytes,
         *,
-        actor: Optional[str] = None,
-        source: Optional[str] = None,
+        actor: str | None = None,
+        source: str | None = None,
         dry_run: bool = False,
         max_bytes: int = LEAK_MAX_BYTES,
         max_tokens: int = LEAK_MAX_TOKENS,
@@ -101,8 +105,8 @@ class StoreHygiene:
         return LeakReport(findings=findings, dry_run=bool(dry_run))
 
     def revoke_leaked(
-        self, text: Union[str, bytes], *, actor: Optional[str] = None, source: Optional[str] = None
-    ) -> List[TokenInfo]:
+        self, text: str | bytes, *, actor: str | None = None, source: str | None = None
+    ) -> list[TokenInfo]:
         """Revoke every live token of this store found in ``text``; returns those revoked.
         :meth:`scan_leaked` says the same and also what was already revoked, expired or unknown.
 
@@ -113,7 +117,7 @@ class StoreHygiene:
 
     def leaked_notices(
         self, owner: str, *, within: timedelta = _THIRTY_DAYS, limit: int = 100
-    ) -> List[LeakNotice]:
+    ) -> list[LeakNotice]:
         """The owner's tokens revoked as leaked in the last ``within``, newest first: what to
         tell the owner (the page's banner). From the audit log.
 
@@ -133,10 +137,10 @@ class StoreHygiene:
     def scope_report(
         self,
         owner: str,
-        token_ids: Optional[Iterable[str]] = None,
+        token_ids: Iterable[str] | None = None,
         *,
         within: timedelta = _THIRTY_DAYS,
-    ) -> List[ScopeUsage]:
+    ) -> list[ScopeUsage]:
         """For the owner's live tokens (those named, else all, newest first): the scopes their
         successful verifications required in the last ``within`` and those they hold unused.
 
@@ -155,7 +159,7 @@ class StoreHygiene:
 
     def scope_usage(
         self, owner: str, token_id: str, *, within: timedelta = _THIRTY_DAYS
-    ) -> FrozenSet[str]:
+    ) -> frozenset[str]:
         """The scopes the token holds and actually exercised in the last ``within`` (30 days),
         canonical (a scope used before the token was narrowed does not count):
         ``update_scopes(owner, token_id, store.scope_usage(owner, token_id))`` narrows a token
@@ -168,7 +172,7 @@ class StoreHygiene:
             raise InvalidArgument("token_id must be a string")
         return self.scope_report(owner, [token_id], within=within)[0].used
 
-    def overprivileged(self, owner: str, *, within: timedelta = _THIRTY_DAYS) -> List[ScopeUsage]:
+    def overprivileged(self, owner: str, *, within: timedelta = _THIRTY_DAYS) -> list[ScopeUsage]:
         """The owner's usable (not revoked, not expired) tokens holding scopes they did not use
         in the last ``within``, newest first: candidates for narrowing.
 

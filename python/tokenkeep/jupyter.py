@@ -15,9 +15,9 @@ the ``[jupyter]`` extra; nothing else here needs it).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import AuditEvent, TokenInfo
@@ -45,9 +45,7 @@ def _plural(n: int, unit: str) -> str:
     return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
 
 
-def relative_time(
-    when: Optional[datetime], now: Optional[datetime] = None, never: str = "never"
-) -> str:
+def relative_time(when: datetime | None, now: datetime | None = None, never: str = "never") -> str:
     """``when`` relative to ``now`` (default: the current time), for people: "in 29 days",
     "3 hours ago", "just now". ``never`` is returned for None.
 
@@ -57,7 +55,7 @@ def relative_time(
     if when is None:
         return never
     if now is None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
     seconds = (when - now).total_seconds()
     span = abs(seconds)
     if span < 60:
@@ -77,18 +75,18 @@ def relative_time(
     return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
-def format_datetime(when: Optional[datetime], never: str = "never") -> str:
+def format_datetime(when: datetime | None, never: str = "never") -> str:
     """An aware datetime as ``2030-01-30 12:00 UTC``; ``never`` for None."""
     if when is None:
         return never
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _scopes(scopes: Iterable[str]) -> str:
     return ", ".join(sorted(scopes))
 
 
-def _when(when: Optional[datetime], now: datetime, never: str = "never") -> str:
+def _when(when: datetime | None, now: datetime, never: str = "never") -> str:
     """A cell showing the relative time, with the exact time as a tooltip."""
     if when is None:
         return escape(never)
@@ -98,7 +96,7 @@ def _when(when: Optional[datetime], now: datetime, never: str = "never") -> str:
     )
 
 
-def _table(headers: Sequence[str], rows: List[Tuple[Tuple[str, str], ...]]) -> str:
+def _table(headers: Sequence[str], rows: Sequence[tuple[tuple[str, str], ...]]) -> str:
     """rows hold (already escaped html, css class) cells."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(
@@ -112,9 +110,9 @@ def _table(headers: Sequence[str], rows: List[Tuple[Tuple[str, str], ...]]) -> s
     return f'{_STYLE}<table class="tokenkeep"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def token_html(info: TokenInfo, now: Optional[datetime] = None) -> str:
+def token_html(info: TokenInfo, now: datetime | None = None) -> str:
     """One token as a two-column table (field, value)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     expired = info.expires_at is not None and info.expires_at <= now
     rows = [
         (("Name", ""), (escape(info.name), "")),
@@ -131,9 +129,9 @@ def token_html(info: TokenInfo, now: Optional[datetime] = None) -> str:
     return _table(["Field", "Value"], [((escape(k), c1), v) for (k, c1), v in rows])
 
 
-def tokens_html(tokens: Iterable[TokenInfo], now: Optional[datetime] = None) -> str:
+def tokens_html(tokens: Iterable[TokenInfo], now: datetime | None = None) -> str:
     """Tokens as a table: name, id, owner, scopes, created, expires, last used."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     tokens = list(tokens)
     if not tokens:
         return "<p><em>No tokens.</em></p>"
@@ -155,9 +153,9 @@ def tokens_html(tokens: Iterable[TokenInfo], now: Optional[datetime] = None) -> 
     return _table(headers, rows) + f"<p><small>{_plural(len(tokens), 'token')}</small></p>"
 
 
-def audit_html(events: Iterable[AuditEvent], now: Optional[datetime] = None) -> str:
+def audit_html(events: Iterable[AuditEvent], now: datetime | None = None) -> str:
     """Audit events as a table: when, actor, action, owner, token name and id, scope change."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     events = list(events)
     if not events:
         return "<p><em>No audit events.</em></p>"
@@ -199,7 +197,7 @@ EVENT_COLUMNS = (
 )
 
 
-def to_dataframe(items: Iterable[object], now: Optional[datetime] = None):  # -> pandas.DataFrame
+def to_dataframe(items: Iterable[object], now: datetime | None = None):  # -> pandas.DataFrame
     """Tokens (:class:`TokenInfo`) or audit events (:class:`AuditEvent`) as a pandas DataFrame.
 
     One row per item; dates are timezone-aware UTC datetime columns (NaT for never), scopes sorted
@@ -218,6 +216,7 @@ def to_dataframe(items: Iterable[object], now: Optional[datetime] = None):  # ->
 
     items = list(items)
     if items and all(isinstance(i, AuditEvent) for i in items):
+        events = cast("list[AuditEvent]", items)
         df = pd.DataFrame(
             [
                 (
@@ -232,12 +231,13 @@ def to_dataframe(items: Iterable[object], now: Optional[datetime] = None):  # ->
                     tuple(sorted(e.new_scopes)),
                     e.detail,
                 )
-                for e in items
+                for e in events
             ],
             columns=list(EVENT_COLUMNS),
         )
         df["at"] = pd.to_datetime(df["at"], utc=True)
         return df
+    tokens = cast("list[TokenInfo]", items)  # TokenInfo or alike: what list() returns
     df = pd.DataFrame(
         [
             (
@@ -249,13 +249,13 @@ def to_dataframe(items: Iterable[object], now: Optional[datetime] = None):  # ->
                 t.expires_at,
                 t.last_used_at,
             )
-            for t in items
+            for t in tokens
         ],
         columns=list(TOKEN_COLUMNS),
     )
     for column in ("created_at", "expires_at", "last_used_at"):
         df[column] = pd.to_datetime(df[column], utc=True)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     df["expires_in"] = df["expires_at"] - pd.Timestamp(now)
     df["expired"] = df["expires_in"].notna() & (df["expires_in"] <= pd.Timedelta(0))
     return df

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Dict, FrozenSet, List, NamedTuple, Optional, Tuple
+from typing import Any, NamedTuple
 
 __all__ = [
     "TokenInfo",
@@ -41,10 +41,10 @@ class TokenInfo(NamedTuple):
     id: str
     owner: str
     name: str
-    scopes: FrozenSet[str]
+    scopes: frozenset[str]
     created_at: datetime
-    expires_at: Optional[datetime]
-    last_used_at: Optional[datetime] = None
+    expires_at: datetime | None
+    last_used_at: datetime | None = None
 
     def _repr_html_(self) -> str:
         from .jupyter import token_html
@@ -71,7 +71,8 @@ class IssuedToken(NamedTuple):
     def __repr__(self) -> str:
         return f"IssuedToken(secret=<hidden>, info={self.info!r})"
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        return self.__repr__()
 
 
 @dataclass(frozen=True)
@@ -86,11 +87,11 @@ class AuditEvent:
     at: datetime
     actor: str
     action: str
-    token_id: Optional[str]
+    token_id: str | None
     owner: str
     name: str
-    old_scopes: FrozenSet[str]
-    new_scopes: FrozenSet[str]
+    old_scopes: frozenset[str]
+    new_scopes: frozenset[str]
     detail: str
 
     @classmethod
@@ -103,7 +104,7 @@ class AuditEvent:
         return audit_html([self])
 
 
-class TokenList(List[TokenInfo]):
+class TokenList(list[TokenInfo]):
     """A plain list of :class:`TokenInfo` that Jupyter shows as an HTML table.
 
     From :meth:`TokenStore.list`: ``total`` is how many tokens matched (all pages),
@@ -114,8 +115,8 @@ class TokenList(List[TokenInfo]):
         self,
         items: Iterable[TokenInfo] = (),
         *,
-        total: Optional[int] = None,
-        limit: Optional[int] = None,
+        total: int | None = None,
+        limit: int | None = None,
         offset: int = 0,
     ) -> None:
         super().__init__(items)
@@ -128,14 +129,14 @@ class TokenList(List[TokenInfo]):
 
         return tokens_html(self)
 
-    def to_dataframe(self):  # -> pandas.DataFrame
+    def to_dataframe(self) -> Any:  # a pandas.DataFrame (pandas is optional and untyped)
         """These tokens as a pandas DataFrame: :func:`tokenkeep.jupyter.to_dataframe`."""
         from .jupyter import to_dataframe
 
         return to_dataframe(self)
 
 
-class AuditLog(List[AuditEvent]):
+class AuditLog(list[AuditEvent]):
     """A plain list of :class:`AuditEvent` that Jupyter shows as an HTML table."""
 
     def _repr_html_(self) -> str:
@@ -143,7 +144,7 @@ class AuditLog(List[AuditEvent]):
 
         return audit_html(self)
 
-    def to_dataframe(self):  # -> pandas.DataFrame
+    def to_dataframe(self) -> Any:  # a pandas.DataFrame (pandas is optional and untyped)
         """These events as a pandas DataFrame: :func:`tokenkeep.jupyter.to_dataframe`."""
         from .jupyter import to_dataframe
 
@@ -167,7 +168,7 @@ class LeakFinding:
     outcome: str
     line: int
     offset: int
-    token: Optional[TokenInfo]
+    token: TokenInfo | None
 
 
 @dataclass(frozen=True)
@@ -179,27 +180,27 @@ class LeakReport:
     ['ci-deploy']
     """
 
-    findings: Tuple[LeakFinding, ...]
+    findings: tuple[LeakFinding, ...]
     dry_run: bool = False
 
-    def _with(self, outcome: str) -> List[LeakFinding]:
+    def _with(self, outcome: str) -> list[LeakFinding]:
         return [f for f in self.findings if f.outcome == outcome]
 
     @property
-    def revoked(self) -> List[TokenInfo]:
+    def revoked(self) -> list[TokenInfo]:
         """Tokens this scan revoked (in a dry run: would revoke)."""
         return [f.token for f in self._with("revoked") if f.token is not None]
 
     @property
-    def already_revoked(self) -> List[TokenInfo]:
+    def already_revoked(self) -> list[TokenInfo]:
         return [f.token for f in self._with("already_revoked") if f.token is not None]
 
     @property
-    def expired(self) -> List[TokenInfo]:
+    def expired(self) -> list[TokenInfo]:
         return [f.token for f in self._with("expired") if f.token is not None]
 
     @property
-    def unknown(self) -> List[LeakFinding]:
+    def unknown(self) -> list[LeakFinding]:
         """Well-formed strings that are no token of this store (or whose secret is wrong)."""
         return self._with("unknown")
 
@@ -226,6 +227,6 @@ class ScopeUsage:
     """
 
     token: TokenInfo
-    used: FrozenSet[str]
-    unused: FrozenSet[str]
-    last_used: Dict[str, datetime]
+    used: frozenset[str]
+    unused: frozenset[str]
+    last_used: dict[str, datetime]

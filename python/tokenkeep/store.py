@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import gc
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import List, Optional, Tuple, Union
+from typing import Any
 
 from . import _core
 from ._time import duration_us, to_us
@@ -20,8 +21,8 @@ from .models import AuditEvent, AuditLog, IssuedToken, TokenInfo, TokenList
 
 __all__ = ["TokenStore", "default_db_path", "Scopes"]
 
-Scopes = Union[str, Iterable[str]]
-Vocabulary = Union[Iterable[str], Mapping[str, Iterable[str]]]
+Scopes = str | Iterable[str]
+Vocabulary = Iterable[str] | Mapping[str, Iterable[str]]
 
 # How a create or rotate chooses the expiry: the engine's own enum (engine.h, Expiry::Kind).
 _Expiry = _core.ExpiryKind
@@ -32,7 +33,7 @@ _core.record_types(TokenInfo, IssuedToken)
 
 
 @contextlib.contextmanager
-def _no_gc():
+def _no_gc() -> Iterator[None]:
     """Pauses the cyclic garbage collector (bulk calls allocate only acyclic tuples)."""
     was = gc.isenabled()
     gc.disable()
@@ -57,7 +58,7 @@ def _builtin_db_path() -> str:
     return os.path.join(base, "tokenkeep", "tokens.db")
 
 
-def _scope_list(scopes: Scopes, what: str = "scopes") -> List[str]:
+def _scope_list(scopes: Scopes, what: str = "scopes") -> list[str]:
     if isinstance(scopes, str):
         return [scopes]
     try:
@@ -128,7 +129,7 @@ def _nfc(name: str) -> str:
     return name if name.isascii() else unicodedata.normalize("NFC", name)
 
 
-def _names_nfc(items):
+def _names_nfc(items: Sequence[Any]) -> Sequence[Any]:
     """The items with NFC names; the same object when every name already is (the usual case)."""
     out = None
     for i, item in enumerate(items):
@@ -146,7 +147,7 @@ def _names_nfc(items):
     return items if out is None else out
 
 
-def _vocabulary(v: Optional[Vocabulary]) -> Optional[List[Tuple[str, List[str]]]]:
+def _vocabulary(v: Vocabulary | None) -> list[tuple[str, list[str]]] | None:
     if v is None:
         return None
     if isinstance(v, Mapping):
@@ -203,20 +204,20 @@ class TokenStore(StoreHygiene):
 
     def __init__(
         self,
-        path: Union[str, os.PathLike[str], None] = None,
+        path: str | os.PathLike[str] | None = None,
         *,
-        prefix: Optional[str] = None,
-        vocabulary: Optional[Vocabulary] = None,
+        prefix: str | None = None,
+        vocabulary: Vocabulary | None = None,
         default_lifetime: timedelta = timedelta(days=30),
-        max_lifetime: Optional[timedelta] = timedelta(days=365),
+        max_lifetime: timedelta | None = timedelta(days=365),
         allow_never_expire: bool = False,
         busy_timeout: float = 5.0,
         read_only: bool = False,
-        pepper: Optional[str] = None,
+        pepper: str | None = None,
         previous_peppers: Sequence[str] = (),
-        clock: Optional[ManualClock] = None,
+        clock: ManualClock | None = None,
         cache_size: int = 100_000,
-        create_dirs: Optional[bool] = None,
+        create_dirs: bool | None = None,
         consistency: str = "strict",
         lease: float = 2.0,
     ) -> None:
@@ -254,24 +255,24 @@ class TokenStore(StoreHygiene):
         max_us = 0 if max_lifetime is None else duration_us(max_lifetime, "max_lifetime")
         if max_lifetime is not None and max_us <= 0:
             raise InvalidArgument("max_lifetime must be positive (or None for no cap)")
-        options = dict(
-            prefix=prefix,
-            vocabulary=_vocabulary(vocabulary),
-            default_lifetime_us=duration_us(default_lifetime, "default_lifetime"),
-            max_lifetime_us=max_us,
-            allow_never_expire=bool(allow_never_expire),
-            busy_timeout_ms=int(busy_timeout * 1000),
-            read_only=bool(read_only),
-            pepper_hex=pepper,
-            previous_peppers_hex=previous_peppers,
-            clock=None if clock is None else clock._native,
-            cache_capacity=cache_size,
-            create_dirs=bool(create_dirs)
+        options: dict[str, Any] = {
+            "prefix": prefix,
+            "vocabulary": _vocabulary(vocabulary),
+            "default_lifetime_us": duration_us(default_lifetime, "default_lifetime"),
+            "max_lifetime_us": max_us,
+            "allow_never_expire": bool(allow_never_expire),
+            "busy_timeout_ms": int(busy_timeout * 1000),
+            "read_only": bool(read_only),
+            "pepper_hex": pepper,
+            "previous_peppers_hex": previous_peppers,
+            "clock": None if clock is None else clock._native,
+            "cache_capacity": cache_size,
+            "create_dirs": bool(create_dirs)
             if create_dirs is not None
             else self.path == _builtin_db_path(),
-            strict=consistency == "strict",
-            lease_seconds=float(lease),
-        )
+            "strict": consistency == "strict",
+            "lease_seconds": float(lease),
+        }
         # Backstop: a binding TypeError would list every argument, the pepper included. Raise
         # outside the except block, so that the original is not even kept as __context__.
         rejected = False
@@ -290,9 +291,9 @@ class TokenStore(StoreHygiene):
         self._allows_never_expire = bool(allow_never_expire)
         # The hot path: verify/check are the native Verifier's own methods, bound on the
         # instance (they shadow the documented methods below, which call the same thing).
-        self._fast = _core.verifier_new(self._engine, max(1024, min(cache_size, 65_536)))
-        self.verify = self._fast.verify  # type: ignore[method-assign]
-        self.check = self._fast.check  # type: ignore[method-assign]
+        self._fast = _core.verifier_new(self._e, max(1024, min(cache_size, 65_536)))
+        self.verify = self._fast.verify  # type: ignore[method-assign, assignment]
+        self.check = self._fast.check  # type: ignore[method-assign, assignment]
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -321,7 +322,7 @@ class TokenStore(StoreHygiene):
         return e
 
     @property
-    def max_lifetime(self) -> Optional[timedelta]:
+    def max_lifetime(self) -> timedelta | None:
         """The longest lifetime a new token may have (None: no cap)."""
         return self._max_lifetime
 
@@ -336,7 +337,7 @@ class TokenStore(StoreHygiene):
         return self._e.prefix
 
     @property
-    def vocabulary(self) -> Mapping[str, Tuple[str, ...]]:
+    def vocabulary(self) -> Mapping[str, tuple[str, ...]]:
         """The scope vocabulary: name -> actions, e.g. ``{"device": ("read", "write"), ...}``."""
         return {name: tuple(actions) for name, actions in self._e.vocabulary}
 
@@ -350,8 +351,8 @@ class TokenStore(StoreHygiene):
 
     @staticmethod
     def _expiry(
-        expires_in: Optional[timedelta], expires_at: Optional[datetime], never_expires: bool
-    ) -> Tuple[_core.ExpiryKind, int]:
+        expires_in: timedelta | None, expires_at: datetime | None, never_expires: bool
+    ) -> tuple[_core.ExpiryKind, int]:
         given = (expires_in is not None) + (expires_at is not None) + bool(never_expires)
         if given > 1:
             raise InvalidArgument("give at most one of expires_in, expires_at, never_expires")
@@ -369,10 +370,10 @@ class TokenStore(StoreHygiene):
         name: str,
         scopes: Scopes,
         *,
-        expires_in: Optional[timedelta] = None,
-        expires_at: Optional[datetime] = None,
+        expires_in: timedelta | None = None,
+        expires_at: datetime | None = None,
         never_expires: bool = False,
-        actor: Optional[str] = None,
+        actor: str | None = None,
     ) -> IssuedToken:
         """Issue a token. Its secret is in the result and is never available again.
 
@@ -395,10 +396,10 @@ class TokenStore(StoreHygiene):
         name: str,
         scopes: Scopes,
         *,
-        expires_in: Optional[timedelta] = None,
-        expires_at: Optional[datetime] = None,
+        expires_in: timedelta | None = None,
+        expires_at: datetime | None = None,
         never_expires: bool = False,
-    ) -> List[TokenkeepError]:
+    ) -> builtins.list[TokenkeepError]:
         """Every reason :meth:`create` would refuse these values, without creating anything:
         a list of tokenkeep errors (empty if none), each with the ``field`` it is about, so a
         form can mark all its fields at once. A name already in use is still reported by
@@ -407,7 +408,7 @@ class TokenStore(StoreHygiene):
         >>> [e.field for e in store.create_problems("alice", " ", [])]
         ['name', 'scopes']
         """
-        problems: List[TokenkeepError] = []
+        problems: list[TokenkeepError] = []
         try:
             kind, value = self._expiry(expires_in, expires_at, never_expires)
         except TokenkeepError as e:
@@ -426,13 +427,13 @@ class TokenStore(StoreHygiene):
     def create_many(
         self,
         owner: str,
-        tokens: Iterable[Tuple[str, Scopes]],
+        tokens: Iterable[tuple[str, Scopes] | tuple[str, Scopes, timedelta | datetime | None]],
         *,
-        expires_in: Optional[timedelta] = None,
-        expires_at: Optional[datetime] = None,
+        expires_in: timedelta | None = None,
+        expires_at: datetime | None = None,
         never_expires: bool = False,
-        actor: Optional[str] = None,
-    ) -> List[IssuedToken]:
+        actor: str | None = None,
+    ) -> builtins.list[IssuedToken]:
         """Issue many tokens in one transaction: all or none. Results are in the order given.
 
         Each item is ``(name, scopes)`` or ``(name, scopes, expiry)`` where expiry is a
@@ -444,15 +445,22 @@ class TokenStore(StoreHygiene):
         with _no_gc():  # tens of thousands of small tuples: no collection passes midway
             return self._create_many(owner, tokens, kind, value, actor)
 
-    def _create_many(self, owner, tokens, kind, value, actor) -> List[IssuedToken]:
-        items = tokens if isinstance(tokens, (list, tuple)) else list(tokens)
+    def _create_many(
+        self,
+        owner: str,
+        tokens: Iterable[Any],
+        kind: _core.ExpiryKind,
+        value: int,
+        actor: str | None,
+    ) -> builtins.list[IssuedToken]:
+        items: Sequence[Any] = tokens if isinstance(tokens, (list, tuple)) else list(tokens)
         items = _names_nfc(items)
         if any(len(item) == 3 for item in items if isinstance(item, (tuple, list))):
             items = [self._with_expiry(item, kind, value) for item in items]
         # The engine converts and checks the items (names, scopes) natively.
         return self._e.create_many(_text(owner, "owner"), items, kind, value, self._actor(actor))
 
-    def _with_expiry(self, item, kind: _core.ExpiryKind, value: int):
+    def _with_expiry(self, item: Any, kind: _core.ExpiryKind, value: int) -> Any:
         """(name, scopes, expiry) -> (name, scopes, kind, value); other items unchanged."""
         if not isinstance(item, (tuple, list)) or len(item) != 3:
             return item
@@ -471,15 +479,15 @@ class TokenStore(StoreHygiene):
 
     def list(
         self,
-        owner: Optional[str] = None,
+        owner: str | None = None,
         *,
         all_owners: bool = False,
-        state: Optional[str] = None,
-        search: Optional[str] = None,
-        scope: Optional[Scopes] = None,
-        sort: Optional[str] = None,
+        state: str | None = None,
+        search: str | None = None,
+        scope: Scopes | None = None,
+        sort: str | None = None,
         descending: bool = True,
-        limit: Optional[int] = None,
+        limit: int | None = None,
         offset: int = 0,
     ) -> TokenList:
         """Tokens, as a :class:`TokenList` (``.total`` counts every match, ignoring paging),
@@ -543,7 +551,7 @@ class TokenStore(StoreHygiene):
     # -- changing ----------------------------------------------------------------------------
 
     def update_scopes(
-        self, owner: str, token_id: str, scopes: Scopes, *, actor: Optional[str] = None
+        self, owner: str, token_id: str, scopes: Scopes, *, actor: str | None = None
     ) -> TokenInfo:
         """Replace a token's scopes (the only edit there is). Seen by the next verification
         in every process."""
@@ -557,16 +565,14 @@ class TokenStore(StoreHygiene):
         except NotFound:
             raise _not_found(owner, token_id) from None
 
-    def revoke(self, owner: str, token_id: str, *, actor: Optional[str] = None) -> None:
+    def revoke(self, owner: str, token_id: str, *, actor: str | None = None) -> None:
         """Revoke (delete) a token. Its name is free again; its secret never verifies again."""
         try:
             self._e.revoke(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
         except NotFound:
             raise _not_found(owner, token_id) from None
 
-    def revoke_many(
-        self, owner: str, token_ids: Iterable[str], *, actor: Optional[str] = None
-    ) -> int:
+    def revoke_many(self, owner: str, token_ids: Iterable[str], *, actor: str | None = None) -> int:
         """Revoke several tokens in one transaction: all or none (:class:`NotFound`, nothing
         revoked, if one id is not a live token of the owner). Returns how many were revoked.
 
@@ -582,9 +588,9 @@ class TokenStore(StoreHygiene):
         owner: str,
         token_id: str,
         *,
-        actor: Optional[str] = None,
-        expires_in: Optional[timedelta] = None,
-        expires_at: Optional[datetime] = None,
+        actor: str | None = None,
+        expires_in: timedelta | None = None,
+        expires_at: datetime | None = None,
         never_expires: bool = False,
     ) -> IssuedToken:
         """Replace a token's secret: a new token with the same name and scopes is issued and
@@ -605,7 +611,7 @@ class TokenStore(StoreHygiene):
 
     # -- verifying ---------------------------------------------------------------------------
 
-    def verify(self, secret: Union[str, bytes], *scopes: str) -> TokenInfo:
+    def verify(self, secret: str | bytes, *scopes: str) -> TokenInfo:
         """Authenticate ``secret`` and check that it grants every scope in ``scopes``.
 
         Returns the token's :class:`TokenInfo`. Raises :class:`InvalidToken`,
@@ -618,7 +624,7 @@ class TokenStore(StoreHygiene):
         """
         return self._native().verify(secret, *scopes)
 
-    def check(self, secret: Union[str, bytes], *scopes: str) -> bool:
+    def check(self, secret: str | bytes, *scopes: str) -> bool:
         """Like :meth:`verify`, but True/False; never raises for a bad token."""
         return self._native().check(secret, *scopes)
 
@@ -629,7 +635,9 @@ class TokenStore(StoreHygiene):
 
     # -- housekeeping ------------------------------------------------------------------------
 
-    def expiring_within(self, within: timedelta, owner: Optional[str] = None) -> List[TokenInfo]:
+    def expiring_within(
+        self, within: timedelta, owner: str | None = None
+    ) -> builtins.list[TokenInfo]:
         """Live tokens that expire between now and now + ``within``, soonest first.
 
         >>> for t in store.expiring_within(timedelta(days=7)):  # doctest: +SKIP
@@ -643,7 +651,7 @@ class TokenStore(StoreHygiene):
         self,
         older_than: timedelta = timedelta(0),
         *,
-        actor: Optional[str] = None,
+        actor: str | None = None,
         dry_run: bool = False,
     ) -> int:
         """Delete tokens revoked or expired longer than ``older_than`` ago; returns how many.
@@ -657,7 +665,7 @@ class TokenStore(StoreHygiene):
             return self._e.purge_count(older)
         return self._e.purge(older, actor or "system")
 
-    def audit(self, owner: Optional[str] = None, limit: int = 100) -> List[AuditEvent]:
+    def audit(self, owner: str | None = None, limit: int = 100) -> builtins.list[AuditEvent]:
         """Recorded changes, newest first (all owners unless ``owner`` is given).
 
         >>> [e.action for e in store.audit("alice", limit=2)]  # doctest: +SKIP
@@ -676,5 +684,5 @@ class TokenStore(StoreHygiene):
         return self._e.subkey(context)
 
     @staticmethod
-    def _actor(actor: Optional[str]) -> str:
+    def _actor(actor: str | None) -> str:
         return "" if actor is None else _text(actor, "actor")

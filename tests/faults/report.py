@@ -49,7 +49,7 @@ def row(name: str, out: Outcome, broken: list) -> str:
         _s(out.longest_verify),
         "FAIL" if broken else "ok",
     )
-    return "  ".join(f"{str(c):{a}{w}}" for c, (_, w, a) in zip(cells, COLUMNS))
+    return "  ".join(f"{str(c):{a}{w}}" for c, (_, w, a) in zip(cells, COLUMNS, strict=True))
 
 
 def failures(name: str, out: Outcome) -> list:

@@ -20,8 +20,8 @@ import contextlib
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import psycopg
 
@@ -91,7 +91,7 @@ def _partition(rig: Rig, procs: list, kind: str, seconds: float) -> None:
             p.fault(kind)
         events.append(rig.mark("cut", **info))
     time.sleep(seconds)
-    for p, e in zip(procs, events):
+    for p, e in zip(procs, events, strict=True):
         p.heal() if kind == "linkdown" else p.fault("pass")
         e["heal"] = time.monotonic_ns()
 

@@ -1,16 +1,49 @@
-"""Shared fixtures: a fresh store on a temporary database, and a controllable clock."""
+"""Shared fixtures: a fresh store on a temporary database, a controllable clock, a PostgreSQL
+schema; and the markers that let `make check` choose the fast tests (pyproject.toml registers
+them: pg, browser, server, slow).
+
+A test is marked `pg` here when it takes the `pg_url` fixture; a fixture that reaches it through
+`request.getfixturevalue` marks its PostgreSQL parameter itself (`pytest.param(..., marks=...)`),
+and `pg_url` refuses a test that is not marked, so `-m "not pg"` never meets one. A test is
+marked `browser` when its module imports Playwright or browser_kit (a test that imports
+Playwright inside its body says so itself)."""
 
 from __future__ import annotations
 
 import os
 import secrets
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import tokenkeep
 
-T0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+PG_FIXTURES = {"pg_url"}
+
+
+def _drives_a_browser(module) -> bool:
+    """A test module that imports Playwright, or the tests' browser_kit, drives Chromium."""
+    for value in vars(module).values():
+        name = getattr(value, "__module__", None) or getattr(value, "__name__", "")
+        if isinstance(name, str) and (name.startswith("playwright") or name == "browser_kit"):
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(config, items):
+    browser_modules: dict[str, bool] = {}
+    for item in items:
+        if PG_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.pg)
+        module = getattr(item, "module", None)
+        if module is not None:
+            if module.__name__ not in browser_modules:
+                browser_modules[module.__name__] = _drives_a_browser(module)
+            if browser_modules[module.__name__]:
+                item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(autouse=True)
@@ -26,8 +59,18 @@ def db_path(tmp_path) -> str:
 
 
 @pytest.fixture
-def clock() -> tokenkeep.ManualClock:
-    return tokenkeep.ManualClock(T0)
+def db(db_path) -> str:
+    """db_path under the name the CLI tests pass to the command line (``tk(db, ...)``)."""
+    return db_path
+
+
+@pytest.fixture
+def clock(request) -> tokenkeep.ManualClock | None:
+    """A ManualClock at the test module's ``CLOCK_START`` (T0 unless the module says), or None,
+    the real clock, where a module sets ``CLOCK_START = None`` (the CLI tests: the command
+    line runs in a subprocess and reads the real time)."""
+    start = getattr(request.module, "CLOCK_START", T0)
+    return None if start is None else tokenkeep.ManualClock(start)
 
 
 @pytest.fixture
@@ -37,10 +80,13 @@ def store(db_path, clock):
 
 
 @pytest.fixture
-def pg_url():
+def pg_url(request):
     """A libpq URL to a fresh schema on the test server (TOKENKEEP_TEST_PG, which `make test`
     provides by starting a throwaway cluster); dropped afterwards. Fails, never skips, when
     there is no server."""
+    assert request.node.get_closest_marker("pg"), (
+        f"{request.node.nodeid} uses PostgreSQL but is not marked pg (mark its parameter)"
+    )
     url = os.environ.get("TOKENKEEP_TEST_PG")
     assert url, (
         "TOKENKEEP_TEST_PG is not set: these tests need a PostgreSQL server (make test starts one)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import tokenkeep
 from tokenkeep import ManualClock
@@ -40,7 +40,7 @@ def one_char_changed(token: str) -> str:
 def make_world(tmp_path):
     # Two hours behind, advanced below: then the store's clock is the real one again, so a
     # CLI run on the same file (system clock) sees the same expired token.
-    clock = ManualClock(datetime.now(timezone.utc) - timedelta(hours=2))
+    clock = ManualClock(datetime.now(UTC) - timedelta(hours=2))
     store = tokenkeep.TokenStore(str(tmp_path / "tokens.db"), clock=clock)
     t = {
         "log": store.create("alice", "ci-deploy", {"device"}),

@@ -17,13 +17,15 @@ import shutil
 import socket
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import tokenkeep
 import uvicorn
 from playwright import sync_api as playwright_api
 from tokenkeep.web.admin import create_app
+
+pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("TOKENKEEP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "artifacts")
@@ -206,7 +208,7 @@ def test_create_verify_edit_revoke_in_the_browser(page, store):
     ).to_be_checked()  # the bare scope covers its actions
     dialog.locator('input[value="policy:read"]').check()
     dialog.get_by_label("Expiration", exact=True).select_option("90")
-    expected_expiry = _date(datetime.now(timezone.utc) + timedelta(days=90))
+    expected_expiry = _date(datetime.now(UTC) + timedelta(days=90))
     expect(dialog.locator("#expiry-preview")).to_have_text(
         f"The token will expire on {expected_expiry}."
     )
@@ -249,9 +251,7 @@ def test_create_verify_edit_revoke_in_the_browser(page, store):
     expect(row.locator(".chip")).to_have_text(["Device", "Policy (read)"])
     expect(row.locator(".created-cell")).to_have_text(_date(info.created_at))
     expect(row.locator(".expires-cell time")).to_have_text(expected_expiry)
-    expect(row.locator(".used-cell")).to_contain_text(
-        _date(datetime.now(timezone.utc))
-    )  # verified above
+    expect(row.locator(".used-cell")).to_contain_text(_date(datetime.now(UTC)))  # verified above
     expect(page.locator("#tokens-table thead th")).to_have_text(
         ["Token Name", "Scope", "Date of Creation", "Date of Expiration", "Last Used", "Actions"]
     )
@@ -443,9 +443,7 @@ def test_regenerate_shows_the_new_secret_once(page, store):
     renewed = store.verify(secret, "policy:read")
     assert renewed.name == "to-regenerate"
     assert (
-        timedelta(days=29, hours=23)
-        < renewed.expires_at - datetime.now(timezone.utc)
-        <= timedelta(days=30)
+        timedelta(days=29, hours=23) < renewed.expires_at - datetime.now(UTC) <= timedelta(days=30)
     )
     with pytest.raises(tokenkeep.RevokedToken):
         store.verify(old.secret)

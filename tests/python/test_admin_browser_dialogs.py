@@ -7,7 +7,7 @@ Helpers (server, Chromium, contrast measurement): browser_kit.py."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import tokenkeep
@@ -207,7 +207,7 @@ def test_a_past_custom_date_is_said_in_the_pages_words(browser, server, store):
         expect(preview).not_to_contain_text("will expire")
 
         # A date in the future is previewed as before.
-        later = (datetime.now(timezone.utc) + timedelta(days=40)).date()
+        later = (datetime.now(UTC) + timedelta(days=40)).date()
         date_field.fill(later.isoformat())
         date_field.dispatch_event("change")
         expect(preview).to_have_text(

@@ -20,9 +20,10 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from test_admin_page import BASE, START, clock, store  # noqa: F401 - the page tests' fixtures
+from test_admin_page import BASE, START
 from tokenkeep.web.admin import create_app
 
+CLOCK_START = START  # the page tests' clock (conftest's clock and store fixtures read it)
 PAGE = "/profile/access-tokens"
 ONLY_READ = "In the last 30 days this token used only device:read."
 
@@ -198,6 +199,7 @@ def test_usage_is_the_owners_and_the_inactive_view_has_none(store):
 # -- in Chromium ---------------------------------------------------------------------------------
 
 
+@pytest.mark.browser
 def test_narrow_to_what_it_used_in_the_browser(tmp_path):
     from playwright import sync_api as playwright_api
     from test_admin_browser import CHROMIUM, TIMEOUT_MS, _Server

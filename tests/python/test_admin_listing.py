@@ -7,7 +7,7 @@ import html
 import re
 import threading
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import tokenkeep
@@ -19,7 +19,7 @@ with warnings.catch_warnings():
 from tokenkeep.web import view
 from tokenkeep.web.admin import create_app
 
-START = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 N = 10_000
 
 

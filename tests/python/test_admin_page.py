@@ -7,7 +7,7 @@ import html
 import logging
 import re
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import fastapi
 import pytest
@@ -22,19 +22,9 @@ from tokenkeep.web.admin import create_app
 from tokenkeep.web.security import SecurityMiddleware
 
 HOSTILE = "<img src=x onerror=alert(1)>"
-START = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 BASE = "http://127.0.0.1:8000"
-
-
-@pytest.fixture
-def clock():
-    return tokenkeep.ManualClock(START)
-
-
-@pytest.fixture
-def store(tmp_path, clock):
-    with tokenkeep.TokenStore(str(tmp_path / "tokens.db"), clock=clock) as s:
-        yield s
+CLOCK_START = START  # the conftest's clock and store fixtures start the page's clock here
 
 
 def user_from_header(request):
@@ -178,11 +168,11 @@ def test_bare_scope_absorbs_its_actions(alice, store):
 
 def test_custom_expiry_date(alice, store):
     secret = new_token_of(create(alice, expiry="custom", expires_on="2030-06-30"))
-    assert store.verify(secret).expires_at == datetime(2030, 6, 30, 23, 59, 59, tzinfo=timezone.utc)
+    assert store.verify(secret).expires_at == datetime(2030, 6, 30, 23, 59, 59, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
-    "kwargs, control, message",
+    ("kwargs", "control", "message"),
     [
         ({"scopes": []}, "create-scope-error", "At least one scope is required."),
         ({"name": "   "}, "token-name-error", "A token name must not be empty."),

@@ -17,6 +17,8 @@ import time
 import httpx
 import pytest
 
+pytestmark = pytest.mark.server
+
 APP = """
 import os
 import tokenkeep

@@ -17,14 +17,16 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Dict, List, Optional
 
 import pytest
 import tokenkeep
 from tokenkeep import ManualClock, TokenStore
 
+# The conftest's clock and store fixtures use the real clock here: the CLI runs in a subprocess
+# and reads the real time.
+CLOCK_START = None
 SECRET_RE = re.compile(r"^tk_[A-Za-z0-9]{40,}$")
 TOKEN_KEYS = {"id", "owner", "name", "scopes", "created_at", "expires_at", "last_used_at"}
 EVENT_KEYS = {
@@ -48,7 +50,7 @@ class Result:
     err: str
 
 
-def _env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -58,24 +60,13 @@ def _env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     return env
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "tokens.db")
-
-
-@pytest.fixture
-def store(db: str):
-    with TokenStore(db) as s:
-        yield s
-
-
 def tk(
-    db: Optional[str],
+    db: str | None,
     *args: str,
-    owner: Optional[str] = "alice",
-    input: Optional[str] = None,
-    env: Optional[Dict[str, str]] = None,
-    cwd: Optional[str] = None,
+    owner: str | None = "alice",
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
 ) -> Result:
     """Run the CLI; --db and --owner come first unless None."""
     cmd = [sys.executable, "-m", "tokenkeep"]
@@ -109,11 +100,11 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def tk_tty(
-    db: Optional[str],
+    db: str | None,
     *args: str,
-    owner: Optional[str] = "alice",
+    owner: str | None = "alice",
     columns: int = 120,
-    env: Optional[Dict[str, str]] = None,
+    env: dict[str, str] | None = None,
 ) -> Result:
     """Run the CLI with stdout on a pseudo-terminal ``columns`` wide (stderr piped): what a
     person sees. ``out`` has colours removed and line ends as ``\n``."""
@@ -147,7 +138,7 @@ def tk_tty(
     return Result(p.returncode, text, err)
 
 
-def on_terminal(db: str, args: List[str], answer: str, owner: str = "alice") -> Result:
+def on_terminal(db: str, args: list[str], answer: str, owner: str = "alice") -> Result:
     """Run the CLI with stdin, stdout and stderr on a pseudo-terminal; type ``answer`` at the
     first [y/N] prompt."""
     master, slave = pty.openpty()
@@ -200,6 +191,7 @@ def assert_token_json(obj: dict) -> None:
 # -- help, entry points, global options ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_help_documents_every_command_and_the_exit_codes(db):
     r = tk(db, "--help")
     assert r.code == 0
@@ -232,6 +224,7 @@ def test_help_documents_every_command_and_the_exit_codes(db):
     assert "TOKENKEEP_TOKEN" in v.out and "stdin" in v.out
 
 
+@pytest.mark.slow
 def test_console_script_and_module_agree_on_the_version(db):
     r = tk(None, "--version", owner=None)
     assert r.code == 0 and tokenkeep.__version__ in r.out
@@ -259,6 +252,7 @@ def test_default_db_comes_from_TOKENKEEP_DB_and_default_owner_is_the_os_user(tmp
         assert s.audit("zed")[0].actor == "zed"
 
 
+@pytest.mark.slow
 def test_json_is_accepted_before_and_after_the_command(db, store):
     store.create("alice", "a", {"device"})
     before = json.loads(tk(db, "--json", "list").out)
@@ -274,6 +268,7 @@ def test_unknown_option_and_unusable_database_are_one_line_errors(tmp_path):
 # -- create ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_create_prints_only_the_secret_on_stdout_and_details_on_stderr(db, store):
     r = tk(
         db,
@@ -300,6 +295,7 @@ def test_create_prints_only_the_secret_on_stdout_and_details_on_stderr(db, store
     assert timedelta(days=30) - timedelta(seconds=5) < lifetime <= timedelta(days=30)
 
 
+@pytest.mark.slow
 def test_create_with_comma_separated_scopes_and_an_expiry_date(db, store):
     day = date.today() + timedelta(days=10)
     r = tk(
@@ -315,9 +311,7 @@ def test_create_with_comma_separated_scopes_and_an_expiry_date(db, store):
     assert r.code == 0, r.err
     info = store.verify(r.out.strip(), "device:read", "policy:read")
     assert info.scopes == {"device:read", "policy:read"}
-    assert info.expires_at == datetime(
-        day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc
-    )
+    assert info.expires_at == datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
     r = tk(
         db,
         "create",
@@ -330,7 +324,7 @@ def test_create_with_comma_separated_scopes_and_an_expiry_date(db, store):
     )
     assert r.code == 0, r.err
     assert store.verify(r.out.strip()).expires_at == datetime(
-        day.year, day.month, day.day, 10, tzinfo=timezone.utc
+        day.year, day.month, day.day, 10, tzinfo=UTC
     )
 
 
@@ -345,9 +339,10 @@ def test_create_json_is_one_line_with_secret_and_token(db, store):
     assert store.verify(obj["secret"]).id == obj["token"]["id"]
 
 
+@pytest.mark.slow
 def test_create_rejects_bad_input_with_one_line_and_creates_nothing(db, store):
     store.create("alice", "taken", {"device"})
-    past = (datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat()
+    past = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
     too_far = (date.today() + timedelta(days=400)).isoformat()
     cases = [
         (
@@ -378,6 +373,7 @@ def test_create_rejects_bad_input_with_one_line_and_creates_nothing(db, store):
     assert [t.name for t in store.list("alice")] == ["taken"]
 
 
+@pytest.mark.slow
 def test_create_secrets_out_writes_a_new_0600_file_and_never_overwrites(db, store, tmp_path):
     out = tmp_path / "secret.jsonl"
     r = tk(db, "create", "--name", "filed", "--scope", "device", "--secrets-out", str(out))
@@ -397,7 +393,7 @@ def test_create_secrets_out_writes_a_new_0600_file_and_never_overwrites(db, stor
 # -- bulk create -----------------------------------------------------------------------------
 
 
-def write_csv(path: Path, rows: List[List[str]], header=("name", "scopes", "expires")) -> str:
+def write_csv(path: Path, rows: list[list[str]], header=("name", "scopes", "expires")) -> str:
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         if header:
@@ -406,6 +402,7 @@ def write_csv(path: Path, rows: List[List[str]], header=("name", "scopes", "expi
     return str(path)
 
 
+@pytest.mark.slow
 def test_bulk_create_of_10000_rows_is_fast_with_per_row_expiry_and_a_0600_secrets_file(
     db, tmp_path
 ):
@@ -444,7 +441,7 @@ def test_bulk_create_of_10000_rows_is_fast_with_per_row_expiry_and_a_0600_secret
                 assert abs(life - timedelta(days=7)) < timedelta(seconds=5)
             else:
                 assert info.expires_at == datetime(
-                    day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc
+                    day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC
                 )
     # The same secrets file names the tokens to revoke, all in one go.
     started = time.monotonic()
@@ -472,6 +469,7 @@ def test_bulk_create_without_secrets_file_prints_json_lines_and_honours_default_
     assert lines[1]["token"]["scopes"] == ["collection", "policy"]
 
 
+@pytest.mark.slow
 def test_bulk_create_is_all_or_nothing(db, store, tmp_path):
     store.create("alice", "existing", {"device"})
     good = [[f"ok-{i}", "device", ""] for i in range(50)]
@@ -493,6 +491,7 @@ def test_bulk_create_is_all_or_nothing(db, store, tmp_path):
         assert [t.name for t in store.list("alice")] == ["existing"], fragment
 
 
+@pytest.mark.slow
 def test_bulk_create_reports_unreadable_and_malformed_files(db, store, tmp_path):
     (tmp_path / "binary.csv").write_bytes(b"name,scopes\n\xff\xfe\x00bad\n")
     (tmp_path / "empty.csv").write_text("")
@@ -514,6 +513,7 @@ def test_bulk_create_reports_unreadable_and_malformed_files(db, store, tmp_path)
     assert store.list("alice") == []
 
 
+@pytest.mark.slow
 def test_bulk_create_shows_progress_on_a_terminal(db, tmp_path):
     src = write_csv(tmp_path / "p.csv", [[f"p{i}", "device", ""] for i in range(3000)])
     master, slave = pty.openpty()
@@ -557,6 +557,7 @@ def test_bulk_create_shows_progress_on_a_terminal(db, tmp_path):
 # -- list, show, edit ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_list_shows_a_readable_table_and_a_json_array(db, store):
     store.create("alice", "older", {"device"}, expires_in=timedelta(days=30))
     store.create("alice", "newer", {"policy:read", "collection"}, expires_in=timedelta(days=7))
@@ -580,6 +581,7 @@ def test_list_shows_a_readable_table_and_a_json_array(db, store):
     assert empty.code == 0 and empty.out == "" and "No tokens" in empty.err
 
 
+@pytest.mark.slow
 def test_show_finds_a_token_by_id_or_name_and_never_echoes_a_secret(db, store):
     issued = store.create("alice", "ci", {"device"})
     store.create("bob", "bobs", {"device"})
@@ -599,6 +601,7 @@ def test_show_finds_a_token_by_id_or_name_and_never_echoes_a_secret(db, store):
     assert issued.secret not in r.err
 
 
+@pytest.mark.slow
 def test_edit_changes_only_the_scopes(db, store):
     issued = store.create("alice", "ci", {"device", "policy"})
     r = tk(db, "edit", "ci", "--scope", "device:read")
@@ -622,6 +625,7 @@ def test_edit_changes_only_the_scopes(db, store):
 # -- revoke ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_revoke_without_a_terminal_needs_yes(db, store):
     issued = store.create("alice", "ci", {"device"})
     r = tk(db, "revoke", "ci")
@@ -637,6 +641,7 @@ def test_revoke_without_a_terminal_needs_yes(db, store):
     assert_one_line_error(tk(db, "revoke", "--yes"), 2, "token id")
 
 
+@pytest.mark.slow
 def test_revoke_asks_on_a_terminal_and_only_yes_revokes(db, store):
     issued = store.create("alice", "ci", {"device"})
     r = on_terminal(db, ["revoke", "ci"], "n")
@@ -651,6 +656,7 @@ def test_revoke_asks_on_a_terminal_and_only_yes_revokes(db, store):
     assert not store.check(issued.secret)
 
 
+@pytest.mark.slow
 def test_revoke_from_file_is_all_or_nothing_and_reads_ids_or_names(db, store, tmp_path):
     a, b, c = (store.create("alice", n, {"device"}) for n in ("a", "b", "c"))
     ids = tmp_path / "ids.txt"
@@ -687,6 +693,7 @@ def test_revoke_many_on_a_terminal_asks_once(db, store, tmp_path):
 # -- rotate ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_rotate_prints_a_new_secret_and_revokes_the_old_one(db, store):
     old = store.create("alice", "ci", {"device"})
     r = tk(db, "rotate", "ci")
@@ -707,11 +714,12 @@ def test_rotate_prints_a_new_secret_and_revokes_the_old_one(db, store):
 # -- verify ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_verify_exit_codes_from_stdin_and_from_the_environment(db, store):
     good = store.create("alice", "good", {"device:read"})
     revoked = store.create("alice", "gone", {"device"})
     store.revoke("alice", revoked.info.id)
-    past = ManualClock(datetime.now(timezone.utc) - timedelta(days=10))
+    past = ManualClock(datetime.now(UTC) - timedelta(days=10))
     with TokenStore(db, clock=past) as old_store:
         expired = old_store.create("alice", "old", {"device"}, expires_in=timedelta(days=1))
     mistyped = good.secret[:-1] + ("A" if good.secret[-1] != "A" else "B")
@@ -752,6 +760,7 @@ def test_verify_exit_codes_from_stdin_and_from_the_environment(db, store):
     assert store.get("alice", good.info.id).last_used_at is None
 
 
+@pytest.mark.slow
 def test_verify_json_and_refusals(db, store):
     good = store.create("alice", "good", {"device"})
     ok = json.loads(tk(db, "--json", "verify", "-s", "device:read", input=good.secret).out)
@@ -780,6 +789,7 @@ def test_verify_json_and_refusals(db, store):
 # -- expiring, purge, audit ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_expiring_lists_soon_to_expire_tokens(db, store):
     store.create("alice", "soon", {"device"}, expires_in=timedelta(days=3))
     store.create("alice", "later", {"device"}, expires_in=timedelta(days=20))
@@ -802,6 +812,7 @@ def test_expiring_lists_soon_to_expire_tokens(db, store):
     assert "No token" in tk(db, "expiring", "--within", "1h").err
 
 
+@pytest.mark.slow
 def test_purge_drops_revoked_and_expired_tokens_only(db, store):
     gone = store.create("alice", "gone", {"device"})
     store.revoke("alice", gone.info.id)
@@ -819,6 +830,7 @@ def test_purge_drops_revoked_and_expired_tokens_only(db, store):
     assert json.loads(tk(db, "--json", "purge").out) == {"purged": 0}  # nothing to confirm
 
 
+@pytest.mark.slow
 def test_audit_shows_changes_newest_first(db, store):
     issued = store.create("alice", "ci", {"device"})
     store.update_scopes("alice", issued.info.id, {"policy"})
@@ -858,6 +870,7 @@ main(sys.argv[1:])
 """
 
 
+@pytest.mark.slow
 def test_serve_hands_the_database_owner_host_and_port_to_the_admin_page(db):
     p = subprocess.run(
         [
@@ -889,6 +902,7 @@ def test_serve_hands_the_database_owner_host_and_port_to_the_admin_page(db):
     assert json.loads(p.stdout) == {"db": db, "user": "carol", "host": "127.0.0.1", "port": 8000}
 
 
+@pytest.mark.slow
 def test_serve_without_the_admin_page_is_a_one_line_error(db):
     p = subprocess.run(
         [sys.executable, "-c", _NO_ADMIN, "--db", db, "serve"],

@@ -8,6 +8,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from tokenkeep import TokenStore
 
 # Each run appends its environment, as JSON, to a file: what CMD saw, in order.
@@ -27,6 +28,7 @@ def tk(db: Path, *args: str, env: dict) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_exec_runs_once_per_expiring_token_with_its_fields_and_never_the_secret(
     tmp_path, monkeypatch
 ):

@@ -10,12 +10,12 @@ import json
 from datetime import timedelta
 
 import pytest
-from test_cli import db, store, tk, tk_tty, write_csv  # noqa: F401  (fixtures; tk runs the CLI)
+from test_cli import CLOCK_START, tk, tk_tty, write_csv  # noqa: F401 - the CLI's real clock
 from tokenkeep.cli import parse_duration
 
 
 @pytest.mark.parametrize(
-    "text, expected",
+    ("text", "expected"),
     [
         ("90min", timedelta(minutes=90)),
         ("3mo", timedelta(days=90)),
@@ -35,6 +35,7 @@ def test_a_bare_m_is_ambiguous(text):
         parse_duration(text)
 
 
+@pytest.mark.slow
 def test_expires_in_1m_is_refused_offering_min_and_mo(db, store):
     r = tk(db, "create", "--name", "ci", "--scope", "device", "--expires-in", "1m")
     assert r.code == 2, (r.code, r.out, r.err)
@@ -68,6 +69,7 @@ def test_tokenkeep_alone_prints_the_formatted_help():
     assert "\nCommands:\n" in r.out and "error" not in r.err
 
 
+@pytest.mark.server
 def test_serve_on_a_busy_port_exits_1_with_a_clear_message(db, store):
     import socket
 

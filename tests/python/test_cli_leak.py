@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from leak_corpus import make_world
 from test_cli import tk
 
@@ -79,6 +80,7 @@ def test_scanner_rules_print_the_stores_prefix(tmp_path):
     assert re.search(r"class TokenkeepTokenDetector", r.out)
 
 
+@pytest.mark.slow
 def test_show_prints_scope_usage_and_list_overprivileged(tmp_path):
     import tokenkeep
 

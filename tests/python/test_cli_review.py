@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import sqlite3
 
-from test_cli import db, store, tk  # noqa: F401  (fixtures; tk runs the CLI in a subprocess)
+import pytest
+from test_cli import CLOCK_START, tk  # noqa: F401 - the CLI's real clock
 from tokenkeep.cli import EXIT_USAGE as EXIT_USAGE_CODE
 
 
+@pytest.mark.slow
 def test_a_name_that_is_another_tokens_id_is_ambiguous_not_silently_the_id(db, store):
     first = store.create("alice", "first", {"device"})
     twin = store.create("alice", first.info.id, {"device"})  # named like the first one's id

@@ -9,11 +9,12 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
+import pytest
 import tokenkeep
-from test_cli import _env, assert_one_line_error, db, store, tk, tk_tty, write_csv  # noqa: F401
+from test_cli import CLOCK_START, _env, assert_one_line_error, tk, tk_tty, write_csv  # noqa: F401
 from tokenkeep import TokenStore
 
 BIN = str(Path(sys.executable).parent)
@@ -22,6 +23,7 @@ BIN = str(Path(sys.executable).parent)
 # -- global options, version ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_global_options_work_before_and_after_the_command(db, store):
     store.create("alice", "mine", {"device"})
     store.create("bob", "bobs", {"device"})
@@ -81,6 +83,7 @@ def _complete(words, env):
     return p.stdout.split()
 
 
+@pytest.mark.slow
 def test_bash_completion_completes_commands_options_scopes_and_names(tmp_path):
     db = str(tmp_path / "fleet.db")
     with TokenStore(db, vocabulary=["fleet:read,write,admin", "device"]) as s:
@@ -127,6 +130,7 @@ def test_zsh_and_fish_scripts_are_printed():
 # -- list: paging, filters, piped and terminal tables --------------------------------------
 
 
+@pytest.mark.slow
 def test_list_pages_on_a_terminal_and_prints_everything_when_piped(db, store):
     store.create_many("alice", [(f"t-{i:03d}", ["device"]) for i in range(120)])
     piped = tk(db, "list")
@@ -142,6 +146,7 @@ def test_list_pages_on_a_terminal_and_prints_everything_when_piped(db, store):
     assert len(json.loads(tk(db, "list", "--json").out)) == 120  # --json: all, as piped
 
 
+@pytest.mark.slow
 def test_list_filters_by_state_search_scope_and_lists_every_owner(db, store):
     store.create("alice", "deploy-prod", {"device"})
     store.create("alice", "Deploy-Staging", {"policy:read"})
@@ -202,6 +207,7 @@ def test_long_names_and_scopes_wrap_on_a_narrow_terminal_and_are_never_cut(db, s
     assert name == long_name and scopes == "collection,device:read,policy:write"
 
 
+@pytest.mark.slow
 def test_the_table_on_a_terminal_says_in_30_days_and_marks_expired_in_red(db, store):
     store.create("alice", "fresh", {"device"}, expires_in=timedelta(days=30))
     r = tk_tty(db, "list")
@@ -213,6 +219,7 @@ def test_the_table_on_a_terminal_says_in_30_days_and_marks_expired_in_red(db, st
 # -- one --json format; messages name flags --------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_command_prints_one_json_document_and_errors_as_json_on_stderr(db, store, tmp_path):
     issued = store.create("alice", "ci", {"device"})
     docs = {
@@ -282,6 +289,7 @@ def test_bulk_create_with_json_prints_one_array(db, store, tmp_path):
     assert r.code == 0 and [t["name"] for t in json.loads(r.out)] == ["c"] and "secret" not in r.out
 
 
+@pytest.mark.slow
 def test_messages_name_cli_flags_not_python_parameters(db, store):
     cases = [
         (
@@ -302,6 +310,7 @@ def test_messages_name_cli_flags_not_python_parameters(db, store):
 # -- rules come from the engine ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_bulk_rows_are_checked_by_the_engine_with_the_line_named(db, store, tmp_path):
     """The CLI kept its own name check, which let C1 controls through; now every row is
     judged by the engine, and the failing line is found only after the batch failed."""
@@ -366,12 +375,12 @@ def test_a_taken_name_is_the_same_json_error_on_sqlite_and_postgresql(db, store,
 def test_a_date_alone_means_its_last_second_utc_on_the_cli_and_the_page():
     """One rule (tokenkeep._time.day_end) for the CLI's dates, its CSV column and the page's
     custom date: the same date gives the same expiry everywhere."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from tokenkeep.cli.argtypes import parse_date, parse_expiry
     from tokenkeep.web.view import expiry_from
 
-    last_second = datetime(2027, 1, 31, 23, 59, 59, tzinfo=timezone.utc)
+    last_second = datetime(2027, 1, 31, 23, 59, 59, tzinfo=UTC)
     assert parse_date("2027-01-31") == last_second
     assert parse_expiry("2027-01-31") == last_second
     assert expiry_from("custom", "2027-01-31") == ({"expires_at": last_second}, "")

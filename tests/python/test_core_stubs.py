@@ -13,7 +13,8 @@ if not os.path.exists(PYI):  # editable installs keep the .pyi beside the source
 
 
 def stub_names():
-    tree = ast.parse(open(PYI).read())
+    with open(PYI) as f:
+        tree = ast.parse(f.read())
     top, members = set(), {}
     for node in tree.body:
         if isinstance(node, ast.ClassDef):

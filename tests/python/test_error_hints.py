@@ -85,7 +85,7 @@ def test_a_comma_list_in_one_scope_suggests_splitting(mem):
 
 
 @pytest.mark.parametrize(
-    "wrong, nearest",
+    ("wrong", "nearest"),
     [
         ("devic", "device"),
         ("Device", "device"),

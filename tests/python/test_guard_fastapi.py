@@ -2,7 +2,7 @@
 
 import re
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import fastapi  # the [web] extra, installed by make setup
 import pytest
@@ -14,7 +14,7 @@ with warnings.catch_warnings():
 
 from tokenkeep.fastapi import BearerHTTPException, TokenGuard, require_scopes
 
-START = datetime(2030, 1, 1, tzinfo=timezone.utc)
+START = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -1,14 +1,14 @@
 """tokenkeep.flask: the bearer-token decorator answers as RFC 6750 says, for every status."""
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import flask  # the [web] extra, installed by make setup
 import pytest
 import tokenkeep
 from tokenkeep.flask import TokenGuard, current_token, require_scopes
 
-START = datetime(2030, 1, 1, tzinfo=timezone.utc)
+START = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def test_a_name_owner_or_actor_holding_a_token_is_refused_without_repeating_it(s
         lambda: store.revoke("alice", store.list("alice")[0].id, actor=f"by {secret}"),
     ]
     fields = ["name", "name", "name", "owner", "owner", "actor", "actor"]
-    for attempt, field in zip(attempts, fields):
+    for attempt, field in zip(attempts, fields, strict=True):
         with pytest.raises(InvalidArgument) as e:
             attempt()
         assert e.value.field == field

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from tokenkeep import AuditEvent, ManualClock, TokenInfo, TokenStore
@@ -54,7 +54,7 @@ def test_lists_stay_lists_and_render_one_row_per_item(store):
 
 
 def test_expired_tokens_are_marked_and_unused_ones_say_never():
-    clock = ManualClock(datetime.now(timezone.utc) - timedelta(days=3))
+    clock = ManualClock(datetime.now(UTC) - timedelta(days=3))
     with TokenStore(":memory:", clock=clock) as s:
         issued = s.create("alice", "old", {"device"}, expires_in=timedelta(days=1))
     html = token_html(issued.info)
@@ -73,7 +73,7 @@ def test_ipython_picks_the_html_representation(store):
 
 
 def test_relative_time_reads_like_a_person_would_say_it():
-    now = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2030, 1, 1, tzinfo=UTC)
     assert (
         relative_time(now + timedelta(days=29, hours=23), now) == "in 30 days"
     )  # rounded, not floored

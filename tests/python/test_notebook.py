@@ -15,6 +15,8 @@ import pandas  # noqa: F401
 import pytest
 import tokenkeep
 
+pytestmark = pytest.mark.server
+
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "admin.ipynb"
 KERNEL = "tokenkeep-test-python"
 

@@ -31,9 +31,10 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -46,11 +47,11 @@ class Block:
     lang: str
     text: str
     line: int  # 1-based line of the opening fence
-    skip: Optional[str]
+    skip: str | None
 
 
-def blocks(text: str) -> List[Block]:
-    out: List[Block] = []
+def blocks(text: str) -> list[Block]:
+    out: list[Block] = []
     lines = text.splitlines()
     i = 0
     while i < len(lines):
@@ -172,9 +173,9 @@ def run_shell(block: Block, workdir: Path) -> None:
     assert p.returncode == 0, f"README.md:{block.line}\n{p.stdout}\n{p.stderr}"
 
 
-def transcript(text: str) -> List[Tuple[str, List[str]]]:
+def transcript(text: str) -> list[tuple[str, list[str]]]:
     """(command, lines shown after it) for each ``$ `` line; ``> `` lines continue a command."""
-    steps: List[Tuple[str, List[str]]] = []
+    steps: list[tuple[str, list[str]]] = []
     for line in text.splitlines():
         if line.startswith("$ "):
             steps.append((line[2:], []))
@@ -201,20 +202,20 @@ def pattern(expected: str) -> re.Pattern[str]:
     """A regex for one shown line: literal, except ids, dates, times and ``…`` (anything)."""
     parts = []
     for piece in re.split(r"…(?:\(secret elided\)…)?", expected.strip()):
-        subs: List[str] = []
+        subs: list[str] = []
 
-        def hole(regex: str) -> str:
+        def hole(regex: str, subs: list[str] = subs) -> str:
             subs.append(regex)
             return f"\0{len(subs) - 1}\0"
 
         for rx, regex in _VARIABLE:
             piece = rx.sub(lambda m, regex=regex: hole(regex), piece)
         lit = re.sub(r"(?:\\\s)+", r"\\s+", re.escape(piece))
-        parts.append(re.sub(r"\x00(\d+)\x00", lambda m: subs[int(m.group(1))], lit))
+        parts.append(re.sub(r"\x00(\d+)\x00", lambda m, subs=subs: subs[int(m.group(1))], lit))
     return re.compile(".*".join(parts))
 
 
-def lines_match(shown: List[str], printed: List[str]) -> bool:
+def lines_match(shown: list[str], printed: list[str]) -> bool:
     """Whether ``printed`` is ``shown`` line for line (blank lines aside): each shown line
     matches its printed line whole (``pattern``), and a shown line that is only ``…`` stands
     for any number of printed lines."""

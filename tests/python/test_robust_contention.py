@@ -20,6 +20,8 @@ import pytest
 import tokenkeep
 from tokenkeep import StoreError
 
+pytestmark = pytest.mark.slow
+
 PEPPER = "9a" * 32
 SECONDS = float(os.environ.get("TOKENKEEP_CONTENTION_SECONDS", "5"))
 WORKERS = 8

@@ -21,10 +21,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from typing import Dict, FrozenSet, List, Optional, Tuple
 
+import pytest
 import tokenkeep
 from tokenkeep import RevokedToken
+
+pytestmark = pytest.mark.slow
 
 SOAK = bool(os.environ.get("TOKENKEEP_SOAK"))
 ROUNDS = int(os.environ.get("TOKENKEEP_CRASH_ROUNDS", "150" if SOAK else "12"))
@@ -32,6 +34,7 @@ PEPPER = "c7" * 32
 OWNER = "crash"
 SCOPES = ["device", "policy:read", "collection", "device:read policy", "policy"]
 
+# %-formatting: the child's source holds f-strings whose braces must stay literal.
 CHILD = textwrap.dedent(
     """
     import random, sys, tokenkeep
@@ -75,12 +78,12 @@ CHILD = textwrap.dedent(
             store.revoke("crash", tid)
             live.remove(tid)
             out.write(f"D revoke {tid}\\n"); out.flush()
-    """
+    """  # noqa: UP031
     % (SCOPES,)
 )
 
 
-def canonical(words) -> FrozenSet[str]:
+def canonical(words) -> frozenset[str]:
     pairs = set()
     for s in words:
         pairs.update([s] if ":" in s else [f"{s}:read", f"{s}:write"])
@@ -95,18 +98,16 @@ class Model:
     """What the database must hold for OWNER: live tokens by id, and every secret seen."""
 
     def __init__(self) -> None:
-        self.live: Dict[str, Tuple[str, FrozenSet[str]]] = {}  # id -> (name, scopes)
-        self.secret: Dict[str, str] = {}  # id -> secret, when the create/rotate was acknowledged
-        self.dead: Dict[str, str] = {}  # id -> secret of every token revoked or rotated away
-        self.in_flight: Optional[List[str]] = (
-            None  # the announced call ("B ...") not yet acknowledged
-        )
+        self.live: dict[str, tuple[str, frozenset[str]]] = {}  # id -> (name, scopes)
+        self.secret: dict[str, str] = {}  # id -> secret, when the create/rotate was acknowledged
+        self.dead: dict[str, str] = {}  # id -> secret of every token revoked or rotated away
+        self.in_flight: list[str] | None = None  # the announced call ("B ...") not yet acknowledged
 
-    def announce(self, fields: List[str]) -> None:
+    def announce(self, fields: list[str]) -> None:
         assert self.in_flight is None, "the child announced a call before the last one returned"
         self.in_flight = fields
 
-    def acknowledge(self, fields: List[str]) -> None:
+    def acknowledge(self, fields: list[str]) -> None:
         call, self.in_flight = self.in_flight, None
         assert call is not None and call[1] == fields[1]
         op = call[1]
@@ -165,11 +166,11 @@ def run_round(path: str, model: Model, seed: int, tag: str) -> int:
     return acked
 
 
-def observe(store: tokenkeep.TokenStore) -> Dict[str, Tuple[str, FrozenSet[str]]]:
+def observe(store: tokenkeep.TokenStore) -> dict[str, tuple[str, frozenset[str]]]:
     return {t.id: (t.name, t.scopes) for t in store.list(OWNER)}
 
 
-def reconcile(model: Model, seen: Dict[str, Tuple[str, FrozenSet[str]]]) -> str:
+def reconcile(model: Model, seen: dict[str, tuple[str, frozenset[str]]]) -> str:
     """Checks `seen` against the model with the call in flight applied or not (never half),
     then makes the model match what the database holds. Says which case it was."""
     call, model.in_flight = model.in_flight, None

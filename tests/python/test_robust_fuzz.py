@@ -62,6 +62,7 @@ def assert_rejected(store: tokenkeep.TokenStore, candidate, *scopes: str) -> Non
     assert store.check(candidate, *scopes) is False
 
 
+@pytest.mark.slow
 @FUZZ
 @given(candidate=st.one_of(st.text(max_size=300), st.binary(max_size=300)))
 def test_random_str_and_bytes_are_invalid_tokens(world, candidate):
@@ -191,15 +192,17 @@ def test_the_real_tokens_still_answer_exactly(world):
         max_size=4,
     )
 )
+@pytest.mark.slow
 def test_random_required_scopes_are_a_typed_answer(world, scopes):
     """A live token checked against arbitrary scope strings: OK, InsufficientScope, or a
     ValueError-type error for the scopes — never a crash or another exception."""
     try:
         info = world.store.verify(world.live, *scopes)
+    # Either outcome is allowed (pytest.raises cannot say so); the assertions check which.
     except InsufficientScope as e:
-        assert e.required and not e.required <= e.granted
+        assert e.required and not e.required <= e.granted  # noqa: PT017
     except (UnknownScope, InvalidArgument) as e:
-        assert isinstance(e, ValueError)
+        assert isinstance(e, ValueError)  # noqa: PT017
     else:
         assert info.name == "live"
     result = (

@@ -16,7 +16,6 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Dict, FrozenSet
 
 import pytest
 import tokenkeep
@@ -41,6 +40,8 @@ from tokenkeep import (
     RevokedToken,
 )
 
+pytestmark = pytest.mark.slow
+
 SOAK = bool(os.environ.get("TOKENKEEP_SOAK"))
 EXAMPLES = int(os.environ.get("TOKENKEEP_SM_EXAMPLES", "400" if SOAK else "40"))
 OWNERS = ["alice", "bob"]
@@ -59,7 +60,7 @@ PEPPER = "5e" * 32
 RUNS = {"examples": 0, "steps": 0}
 
 
-def expand(scopes) -> FrozenSet[str]:
+def expand(scopes) -> frozenset[str]:
     """Every name:action a scope set grants."""
     out = set()
     for s in scopes:
@@ -70,7 +71,7 @@ def expand(scopes) -> FrozenSet[str]:
     return frozenset(out)
 
 
-def canonical(scopes) -> FrozenSet[str]:
+def canonical(scopes) -> frozenset[str]:
     """The engine's canonical form: a name whose every action is held collapses to the name."""
     pairs = expand(scopes)
     out = set()
@@ -87,16 +88,16 @@ class ModelToken:
     secret: str
     owner: str
     name: str
-    scopes: FrozenSet[str]
+    scopes: frozenset[str]
     expires_at: datetime
     revoked: bool = False
 
 
 @dataclass
 class Model:
-    tokens: Dict[str, ModelToken] = field(default_factory=dict)  # by public id
+    tokens: dict[str, ModelToken] = field(default_factory=dict)  # by public id
 
-    def live(self, owner: str) -> Dict[str, ModelToken]:
+    def live(self, owner: str) -> dict[str, ModelToken]:
         return {i: t for i, t in self.tokens.items() if t.owner == owner and not t.revoked}
 
     def name_taken(self, owner: str, name: str) -> bool:

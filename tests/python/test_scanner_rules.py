@@ -12,9 +12,9 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 
 import pytest
-import tomllib
 import yaml
 from leak_corpus import bad_checksum, make_world, one_char_changed
 from tokenkeep.errors import InvalidArgument
@@ -73,6 +73,7 @@ def test_trufflehog_detector_parses_and_its_pattern_matches_like_the_regex(world
     assert set(engine_found) <= set(pattern_matches(detector["regex"]["token"], text))
 
 
+@pytest.mark.slow
 def test_detect_secrets_with_the_plugin_reports_exactly_the_well_formed_tokens(world, tmp_path):
     store, t, text, engine_found = world
     plugin = tmp_path / "tokenkeep_plugin.py"

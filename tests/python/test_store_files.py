@@ -36,7 +36,7 @@ def test_a_key_file_others_can_access_is_refused_like_ssh(made, loose):
     tokenkeep.TokenStore(made).close()
 
 
-@pytest.mark.parametrize("suffix, what", [(".key", "key file"), ("-tkfeed", "change feed")])
+@pytest.mark.parametrize(("suffix", "what"), [(".key", "key file"), ("-tkfeed", "change feed")])
 @pytest.mark.parametrize("read_only", [False, True])
 def test_a_key_or_feed_file_owned_by_another_user_is_refused(made, suffix, what, read_only):
     path = made + suffix

@@ -14,7 +14,7 @@ import tokenkeep
 PEPPER = "3c" * 32
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
 def location(request, tmp_path) -> str:
     if request.param == "sqlite":
         return os.path.join(tmp_path, "fork.db")
@@ -51,6 +51,7 @@ def test_a_child_can_close_the_inherited_store_and_exit(location):
     store.close()
 
 
+@pytest.mark.slow
 def test_fork_while_other_threads_use_the_store_never_deadlocks_the_child(location):
     store = tokenkeep.TokenStore(location, pepper=PEPPER)
     tokens = [

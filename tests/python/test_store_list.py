@@ -14,7 +14,7 @@ from tokenkeep.models import TokenList
 PEPPER = "ab" * 32
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
 def lst(request, tmp_path, clock):
     """A store on each backend (PostgreSQL: a fresh schema from the pg_url fixture)."""
     where = (
@@ -131,7 +131,7 @@ def test_all_owners_lists_every_owner(lst):
 
 
 @pytest.mark.parametrize(
-    "kwargs, field",
+    ("kwargs", "field"),
     [
         ({"state": "revoked"}, "state"),
         ({"sort": "size"}, "sort"),

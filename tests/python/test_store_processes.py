@@ -61,6 +61,7 @@ def test_scope_edit_in_another_process_is_seen_by_the_next_verify(db_path):
         assert store.verify(issued.secret, "device:read").scopes == {"device:read"}
 
 
+@pytest.mark.slow
 def test_four_processes_creating_concurrently_lose_nothing(db_path):
     tokenkeep.TokenStore(db_path).close()  # create schema and key file first
     code = textwrap.dedent(
@@ -83,7 +84,7 @@ def test_four_processes_creating_concurrently_lose_nothing(db_path):
         for i in range(4)
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
-    for p, (out, err) in zip(procs, outputs):
+    for p, (_out, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, err
         assert "locked" not in err
     with tokenkeep.TokenStore(db_path) as store:
@@ -95,6 +96,7 @@ def test_four_processes_creating_concurrently_lose_nothing(db_path):
                 assert store.check(secret, "device:read")
 
 
+@pytest.mark.slow
 def test_kill_9_during_creates_loses_no_returned_create(db_path):
     tokenkeep.TokenStore(db_path).close()
     code = textwrap.dedent(
@@ -237,6 +239,7 @@ def test_a_store_opened_through_a_symlink_shares_key_and_feed(tmp_path):
     assert not os.path.exists(link + ".key") and not os.path.exists(link + "-tkfeed")
 
 
+@pytest.mark.slow
 def test_closing_while_other_threads_verify_never_crashes(tmp_path):
     """close() races verifications that read the database and fail (the error path needs the
     engine after the GIL was released); run in a child so a crash fails this test."""
@@ -270,3 +273,16 @@ def test_closing_while_other_threads_verify_never_crashes(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "survived"
+
+
+ONE_SQLITE = os.path.join(os.path.dirname(__file__), "..", "wheel", "one_sqlite.py")
+
+
+def test_closing_a_store_keeps_the_locks_of_pythons_sqlite3_in_the_same_process():
+    """One SQLite per process (ARCHITECTURE, "SQLite"): a sqlite3 connection's write lock
+    survives a tokenkeep store opening and closing the same file, as another process sees.
+    tests/wheel/check_wheel.sh runs the same script on the wheel, and on a wheel with SQLite
+    bundled, where it fails."""
+    r = subprocess.run([sys.executable, ONE_SQLITE], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("ok: one SQLite in the process"), r.stdout

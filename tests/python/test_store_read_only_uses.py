@@ -12,7 +12,7 @@ import tokenkeep
 PG_PEPPER = "5c" * 32
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
 def location(request, tmp_path, monkeypatch) -> str:
     if request.param == "sqlite":
         return os.path.join(tmp_path, "tokens.db")

@@ -9,7 +9,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, List, Optional
+from typing import Any
 
 import click
 
@@ -33,7 +33,7 @@ def _set(attr: str) -> Any:
     return callback
 
 
-def global_options() -> List[click.Parameter]:
+def global_options() -> list[click.Parameter]:
     """``--db``, ``--owner`` and ``--json``, as accepted by the group and by every command.
     Given in both places, the one after the command wins."""
     return [
@@ -82,12 +82,12 @@ def _register() -> None:
 _register()
 
 
-def _usage_field(e: click.UsageError) -> Optional[str]:
+def _usage_field(e: click.UsageError) -> str | None:
     param = getattr(e, "param", None)
     return param.opts[0] if param is not None and getattr(param, "opts", None) else None
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI; every error is one report on stderr and an exit code (:data:`EXIT_CODES`)."""
     args = list(argv) if argv is not None else sys.argv[1:]
     app = App()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, List, Union
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import click
 
@@ -61,10 +61,10 @@ def parse_date(text: str) -> datetime:
         raise ValueError(
             f"bad date '{text}': use ISO 8601, e.g. 2027-01-31 or 2027-01-31T18:00:00+02:00"
         ) from None
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
-def parse_expiry(text: str) -> Union[timedelta, datetime]:
+def parse_expiry(text: str) -> timedelta | datetime:
     """A duration (``30d``) or a date (``2027-01-31``), as the ``expires`` CSV column holds."""
     if _DURATION.match(text):
         return parse_duration(text)
@@ -76,9 +76,9 @@ def parse_expiry(text: str) -> Union[timedelta, datetime]:
         ) from None
 
 
-def split_scopes(values: Sequence[str]) -> List[str]:
+def split_scopes(values: Sequence[str]) -> list[str]:
     """Scopes given as repeated options and/or separated by commas, spaces, ``;`` or ``|``."""
-    out: List[str] = []
+    out: list[str] = []
     for v in values:
         out.extend(s for s in re.split(r"[\s,;|]+", v) if s)
     return out

@@ -9,9 +9,6 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Dict, List, Optional, Tuple, Union
-
-import click
 
 from ..errors import InvalidArgument, NameTaken, TokenkeepError, UnknownScope
 from ..store import TokenStore
@@ -23,7 +20,7 @@ from .output import info, issued_json, print_json, progress_bar, token_json, vis
 from .secrets_file import open_secrets_file, write_secrets
 
 _CSV_COLUMNS = ("name", "scopes", "expires")
-Item = Tuple[str, List[str], Optional[Union[timedelta, datetime]]]
+Item = tuple[str, list[str], timedelta | datetime | None]
 
 
 def _which_row(
@@ -42,11 +39,11 @@ def _which_row(
     """
     where = f"{label} line {{}}"
     taken = {t.name for t in store.list(owner)}
-    seen: Dict[str, int] = {}
+    seen: dict[str, int] = {}
     with TokenStore(
         ":memory:", vocabulary=dict(store.vocabulary), max_lifetime=store.max_lifetime
     ) as scratch:
-        for i, (item, line) in enumerate(zip(items, lines)):
+        for i, (item, line) in enumerate(zip(items, lines, strict=True)):
             try:
                 (issued,) = scratch.create_many(f"row{i}", [item])
             except TokenkeepError as e:
@@ -74,9 +71,9 @@ def _which_row(
 def create_bulk(
     app: App,
     path: str,
-    expires_in: Optional[timedelta],
-    expires_at: Optional[datetime],
-    secrets_out: Optional[str],
+    expires_in: timedelta | None,
+    expires_at: datetime | None,
+    secrets_out: str | None,
 ) -> None:
     text, label = read_text(path)
     store = app.store()
@@ -99,12 +96,12 @@ def create_bulk(
         )
     i_name, i_scopes = columns.index("name"), columns.index("scopes")
     i_exp = columns.index("expires") if "expires" in columns else None
-    default_expiry: Optional[Union[timedelta, datetime]] = (
+    default_expiry: timedelta | datetime | None = (
         expires_in if expires_in is not None else expires_at
     )
 
-    items: List[Item] = []
-    lines: List[int] = []
+    items: list[Item] = []
+    lines: list[int] = []
     interactive = sys.stderr.isatty() and not app.as_json
     with progress_bar(interactive) as progress:
         rows_total = max(text.rstrip("\n").count("\n"), 1)
@@ -154,7 +151,7 @@ def create_bulk(
         if app.as_json:  # one JSON document, as every command: an array of {"secret", "token"}
             print_json([issued_json(t) for t in issued])
         else:  # the secrets file's format: one JSON object per line
-            write_secrets(click.get_text_stream("stdout"), issued)
+            write_secrets(sys.stdout, issued)
         info(
             f"Created {len(issued)} tokens; their secrets are the JSON lines on stdout, shown only once."
         )

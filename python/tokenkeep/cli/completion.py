@@ -9,7 +9,7 @@ loudly: no database yet, or an unreadable one, simply completes nothing.
 from __future__ import annotations
 
 import os
-from typing import Any, List
+from typing import Any
 
 import click
 from click.shell_completion import CompletionItem
@@ -28,7 +28,7 @@ def _store(ctx: click.Context) -> TokenStore | None:
         return None
 
 
-def complete_scopes(ctx: click.Context, param: Any, incomplete: str) -> List[CompletionItem]:
+def complete_scopes(ctx: click.Context, param: Any, incomplete: str) -> list[CompletionItem]:
     """Every scope of the store's vocabulary (``device``, ``device:read``, ...)."""
     store = _store(ctx)
     if store is None:
@@ -44,7 +44,7 @@ def complete_scopes(ctx: click.Context, param: Any, incomplete: str) -> List[Com
     return [CompletionItem(prefix + w) for w in words if w.startswith(tail)]
 
 
-def complete_tokens(ctx: click.Context, param: Any, incomplete: str) -> List[CompletionItem]:
+def complete_tokens(ctx: click.Context, param: Any, incomplete: str) -> list[CompletionItem]:
     """The owner's live token names (ids are rarely typed from memory)."""
     store = _store(ctx)
     if store is None:

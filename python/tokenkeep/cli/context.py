@@ -8,7 +8,7 @@ import getpass
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Optional, Tuple
+from typing import Any
 
 import click
 
@@ -48,10 +48,10 @@ def opens_store(mode: str) -> Any:
 class App:
     """Filled in by the global options (``--db``, ``--owner``, ``--json``) wherever they are."""
 
-    db_opt: Optional[str] = None
-    owner_opt: Optional[str] = None
+    db_opt: str | None = None
+    owner_opt: str | None = None
     as_json: bool = False
-    _store: Optional[TokenStore] = field(default=None, repr=False)
+    _store: TokenStore | None = field(default=None, repr=False)
 
     @property
     def db(self) -> str:
@@ -118,8 +118,9 @@ def resolve(app: App, token: str) -> TokenInfo:
             f"{by_name.id}; pass the id of the one you mean ({by_id.id} or {by_name.id})",
             EXIT_USAGE,
         )
-    if by_id is not None or by_name is not None:
-        return by_id or by_name
+    found = by_id if by_id is not None else by_name
+    if found is not None:
+        return found
     raise CliError(
         f"no token with id or name '{token}' for owner '{app.owner}'; "
         "run 'tokenkeep list' to see your tokens",
@@ -127,7 +128,7 @@ def resolve(app: App, token: str) -> TokenInfo:
     )
 
 
-def read_text(path: str) -> Tuple[str, str]:
+def read_text(path: str) -> tuple[str, str]:
     """The file's text and a name for messages; ``-`` is stdin."""
     if path == "-":
         return sys.stdin.read(), "stdin"

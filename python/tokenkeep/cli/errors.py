@@ -14,7 +14,7 @@ import json
 import re
 import sys
 from collections.abc import Mapping
-from typing import Any, Dict, NoReturn, Optional
+from typing import Any, NoReturn
 
 import click
 
@@ -46,7 +46,7 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def with_flags(message: str, field: Optional[str], names: Mapping[str, str] = FLAGS) -> str:
+def with_flags(message: str, field: str | None, names: Mapping[str, str] = FLAGS) -> str:
     """``message`` with the API argument ``field`` spelt as ``names`` does (a flag by default).
 
     Where the message names the argument as an identifier (``expires_at must be ...``), that
@@ -77,9 +77,9 @@ def error_message(e: TokenkeepError, names: Mapping[str, str] = FLAGS) -> str:
 
 
 def error_object(
-    message: str, code: int, field: Optional[str], extra: Optional[Dict[str, Any]] = None
-) -> Dict[str, Any]:
-    obj: Dict[str, Any] = {
+    message: str, code: int, field: str | None, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    obj: dict[str, Any] = {
         "code": EXIT_NAMES.get(code, "error"),
         "message": message,
         "field": field,
@@ -93,8 +93,8 @@ def fail(
     code: int,
     *,
     as_json: bool = False,
-    field: Optional[str] = None,
-    error: Optional[BaseException] = None,
+    field: str | None = None,
+    error: BaseException | None = None,
 ) -> NoReturn:
     """Report one error on stderr (text or JSON) and exit with ``code``."""
     message = hide_secrets(one_line(message))

@@ -8,7 +8,6 @@ errors.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Tuple
 
 from ..errors import (
     ExpiredToken,
@@ -51,7 +50,7 @@ EXIT_HELP = "\b\nExit codes:\n" + "\n".join(
 
 # The exit status of each engine outcome with one of its own, by class (errors.py lists the
 # classes); any other error (StoreError, the CLI's own) exits EXIT_ERROR.
-ERROR_CODES: Sequence[Tuple[type[TokenkeepError], int]] = (
+ERROR_CODES: Sequence[tuple[type[TokenkeepError], int]] = (
     (InvalidToken, EXIT_INVALID),
     (ExpiredToken, EXIT_EXPIRED),
     (RevokedToken, EXIT_REVOKED),

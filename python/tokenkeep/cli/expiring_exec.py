@@ -18,8 +18,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Sequence
-from datetime import datetime, timezone
-from typing import Dict, List, Optional, Tuple
+from datetime import UTC, datetime
 
 from ..models import TokenInfo
 
@@ -28,11 +27,11 @@ __all__ = ["token_environment", "run_for_each"]
 ENV_PREFIX = "TOKENKEEP_TOKEN_"
 
 
-def _iso(when: Optional[datetime]) -> str:
+def _iso(when: datetime | None) -> str:
     return "" if when is None else when.isoformat()
 
 
-def token_environment(t: TokenInfo, now: datetime) -> Dict[str, str]:
+def token_environment(t: TokenInfo, now: datetime) -> dict[str, str]:
     """The variables CMD sees for token ``t`` (names without the process's own environment)."""
     left = 0 if t.expires_at is None else max(0, int((t.expires_at - now).total_seconds()))
     fields = {
@@ -49,11 +48,11 @@ def token_environment(t: TokenInfo, now: datetime) -> Dict[str, str]:
 
 
 def run_for_each(
-    tokens: Sequence[TokenInfo], command: str, now: Optional[datetime] = None
-) -> List[Tuple[TokenInfo, int]]:
+    tokens: Sequence[TokenInfo], command: str, now: datetime | None = None
+) -> list[tuple[TokenInfo, int]]:
     """Run ``command`` once per token; returns the tokens whose command failed, with its status
     (negative: killed by that signal)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     failed = []
     for t in tokens:
         env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}

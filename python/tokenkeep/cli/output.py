@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
-from typing import Any, Dict, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -20,7 +20,7 @@ from ..models import AuditEvent, IssuedToken, TokenInfo
 from .tables import print_table, stdout_is_terminal
 
 
-def token_json(t: TokenInfo) -> Dict[str, Any]:
+def token_json(t: TokenInfo) -> dict[str, Any]:
     """The stable JSON form of a token (dates ISO 8601, scopes sorted)."""
     return {
         "id": t.id,
@@ -33,7 +33,7 @@ def token_json(t: TokenInfo) -> Dict[str, Any]:
     }
 
 
-def event_json(e: AuditEvent) -> Dict[str, Any]:
+def event_json(e: AuditEvent) -> dict[str, Any]:
     return {
         "seq": e.seq,
         "at": e.at.isoformat(),
@@ -48,7 +48,7 @@ def event_json(e: AuditEvent) -> Dict[str, Any]:
     }
 
 
-def issued_json(t: IssuedToken) -> Dict[str, Any]:
+def issued_json(t: IssuedToken) -> dict[str, Any]:
     return {"secret": t.secret, "token": token_json(t.info)}
 
 
@@ -85,7 +85,7 @@ def visible(text: str) -> str:
     return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
-def _iso(when: Optional[datetime]) -> str:
+def _iso(when: datetime | None) -> str:
     return "" if when is None else when.isoformat()  # records hold aware UTC datetimes
 
 
@@ -106,7 +106,7 @@ def print_tokens(tokens: Sequence[TokenInfo], show_owner: bool = False) -> None:
         sys.stdout.write("".join(line + "\n" for line in lines))
         sys.stdout.flush()
         return
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     headers = (
         ["ID"]
         + (["OWNER"] if show_owner else [])
@@ -137,9 +137,9 @@ def print_tokens(tokens: Sequence[TokenInfo], show_owner: bool = False) -> None:
 
 def print_token_details(t: TokenInfo, extra: Sequence[Sequence[str]] = ()) -> None:
     """One token as "Field  value" lines (piped: tab-separated), then the ``extra`` rows."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
-    def when(at: Optional[datetime], text: str) -> str:
+    def when(at: datetime | None, text: str) -> str:
         return "never" if at is None else f"{format_datetime(at)} ({text})"
 
     rows = [
@@ -160,7 +160,7 @@ def print_token_details(t: TokenInfo, extra: Sequence[Sequence[str]] = ()) -> No
 
 
 def describe(t: TokenInfo) -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     exp = (
         "never expires"
         if t.expires_at is None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import Dict, List, Tuple
 
 from ..models import TokenInfo
 from .context import App, read_text
@@ -16,7 +15,7 @@ from .exit_codes import EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from .secrets_file import looks_like_secret
 
 
-def read_revoke_targets(app: App, path: str) -> List[TokenInfo]:
+def read_revoke_targets(app: App, path: str) -> list[TokenInfo]:
     """Tokens named in a file: JSON lines with an id (create's output), a CSV with an id or a
     name column, or one id per line (blank lines and # comments skipped)."""
     text, label = read_text(path)
@@ -27,7 +26,7 @@ def read_revoke_targets(app: App, path: str) -> List[TokenInfo]:
     lines = [(n, s) for n, s in lines if s and not s.startswith("#")]
     if not lines:
         raise CliError(f"{label} names no tokens", EXIT_USAGE)
-    wanted: List[Tuple[str, str, str]] = []  # (kind, value, where)
+    wanted: list[tuple[str, str, str]] = []  # (kind, value, where)
     if lines[0][1].startswith("{"):
         for n, s in lines:
             try:
@@ -50,7 +49,7 @@ def read_revoke_targets(app: App, path: str) -> List[TokenInfo]:
                 wanted.append((kind, row[col].strip(), f"{label} line {n}"))
         else:
             wanted = [("id", s, f"{label} line {n}") for n, s in lines]
-    targets: Dict[str, TokenInfo] = {}
+    targets: dict[str, TokenInfo] = {}
     for kind, value, where in wanted:
         if kind == "id" and looks_like_secret(value):
             raise CliError(

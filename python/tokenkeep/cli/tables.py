@@ -15,7 +15,7 @@ import shutil
 import sys
 import unicodedata
 from collections.abc import Sequence
-from typing import IO, List, Optional
+from typing import IO
 
 GAP = "  "
 _MIN_WRAPPED = 12  # a wrapped column keeps at least this many cells of width
@@ -31,12 +31,12 @@ def width(text: str) -> int:
     )
 
 
-def wrap(text: str, limit: int) -> List[str]:
+def wrap(text: str, limit: int) -> list[str]:
     """``text`` in lines of at most ``limit`` cells, broken after ", ", a space or a hyphen
     where it can, else inside a word; nothing is dropped."""
     if width(text) <= limit:
         return [text]
-    lines: List[str] = []
+    lines: list[str] = []
     line = ""
     for word in re.split(r"(?<=[ ,-])", text):
         while width(line + word) > limit:
@@ -68,10 +68,10 @@ def print_table(
     rows: Sequence[Sequence[str]],
     *,
     wrappable: Sequence[int] = (),
-    red: Optional[Sequence[bool]] = None,
-    red_column: Optional[int] = None,
-    terminal: Optional[bool] = None,
-    stream: Optional[IO[str]] = None,
+    red: Sequence[bool] | None = None,
+    red_column: int | None = None,
+    terminal: bool | None = None,
+    stream: IO[str] | None = None,
 ) -> None:
     """Print ``rows`` under ``headers``. ``wrappable``: column indexes that may wrap on a
     terminal; ``red[i]`` colours row i's ``red_column`` (expired) when colour is on."""
@@ -101,11 +101,13 @@ def print_table(
             overflow -= give
     colour = colour_enabled(out)
     last = len(widths) - 1
-    parts: List[str] = []
+    parts: list[str] = []
 
     def emit(cells: Sequence[str], ws: Sequence[int], highlight: bool) -> None:
         if all(w <= widths[i] for i, w in enumerate(ws)):  # the common case: one line
-            line = [c + " " * (widths[i] - w) for i, (c, w) in enumerate(zip(cells, ws))]
+            line = [
+                c + " " * (widths[i] - w) for i, (c, w) in enumerate(zip(cells, ws, strict=True))
+            ]
             if highlight and red_column is not None:
                 line[red_column] = f"\x1b[31m{cells[red_column]}\x1b[0m" + " " * (
                     widths[red_column] - ws[red_column]

@@ -23,7 +23,8 @@ permissions decide (:class:`~tokenkeep.django.HasScopes` answers 401 with the ba
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Tuple
+from collections.abc import Callable
+from typing import Any
 
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
@@ -47,9 +48,9 @@ class TokenAuthentication(BaseAuthentication):
     ...     owner_to_user = TokenUser          # no user query for these views
     """
 
-    owner_to_user: Optional[Callable[[str], Any]] = None
+    owner_to_user: Callable[[str], Any] | None = None
 
-    def authenticate(self, request: Request) -> Optional[Tuple[Any, TokenInfo]]:
+    def authenticate(self, request: Request) -> tuple[Any, TokenInfo] | None:
         try:
             return authenticate_request(request._request, users=type(self).owner_to_user)
         except BearerError as failure:

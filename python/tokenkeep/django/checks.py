@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
@@ -27,7 +27,7 @@ HANDLER = "tokenkeep.django.exception_handler"
 
 
 @checks.register("tokenkeep")
-def check_settings(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
+def check_settings(app_configs: Any = None, **_: Any) -> list[checks.CheckMessage]:
     try:
         tokenkeep_settings()
     except ImproperlyConfigured as e:
@@ -36,7 +36,7 @@ def check_settings(app_configs: Any = None, **_: Any) -> List[checks.CheckMessag
 
 
 @checks.register("tokenkeep")
-def check_scope_names(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
+def check_scope_names(app_configs: Any = None, **_: Any) -> list[checks.CheckMessage]:
     rules = [r for r in rules_in_use() if r.all_scopes()]
     if not rules:
         return []
@@ -58,7 +58,7 @@ def check_scope_names(app_configs: Any = None, **_: Any) -> List[checks.CheckMes
 
 
 @checks.register("tokenkeep")
-def check_exception_handler(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
+def check_exception_handler(app_configs: Any = None, **_: Any) -> list[checks.CheckMessage]:
     if not apps.is_installed("rest_framework"):
         return []
     handler = getattr(settings, "REST_FRAMEWORK", {}).get("EXCEPTION_HANDLER")
@@ -75,7 +75,7 @@ def check_exception_handler(app_configs: Any = None, **_: Any) -> List[checks.Ch
 
 
 @checks.register("tokenkeep")
-def check_unguarded_methods(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
+def check_unguarded_methods(app_configs: Any = None, **_: Any) -> list[checks.CheckMessage]:
     out = []
     for rule in sorted(rules_in_use(), key=lambda r: r.where):
         methods = rule.unguarded_unsafe_methods()

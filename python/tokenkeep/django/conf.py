@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -59,10 +59,10 @@ class TokenkeepSettings:
     Token page's title and template folders (searched before tokenkeep's own)."""
 
     store_options: Mapping[str, Any] = field(repr=False)  # holds the pepper: never shown
-    realm: Optional[str]
-    user: Optional[Callable[[str], Any]]
+    realm: str | None
+    user: Callable[[str], Any] | None
     title: str = "tokenkeep"
-    template_dirs: Tuple[str, ...] = ()
+    template_dirs: tuple[str, ...] = ()
 
     @property
     def db(self) -> str:
@@ -70,7 +70,7 @@ class TokenkeepSettings:
 
 
 _lock = threading.Lock()
-_cached: Optional[TokenkeepSettings] = None
+_cached: TokenkeepSettings | None = None
 
 
 def tokenkeep_settings() -> TokenkeepSettings:
@@ -102,7 +102,7 @@ def _load() -> TokenkeepSettings:
         raise ImproperlyConfigured(
             'settings.TOKENKEEP["DB"] is required: the token database file or URL'
         )
-    options: Dict[str, Any] = {_STORE_KEYS[k]: v for k, v in raw.items() if k in _STORE_KEYS}
+    options: dict[str, Any] = {_STORE_KEYS[k]: v for k, v in raw.items() if k in _STORE_KEYS}
     try:
         options["path"] = os.fspath(options["path"])
     except TypeError:
@@ -131,7 +131,7 @@ def _load() -> TokenkeepSettings:
     )
 
 
-def _user_function(value: Any) -> Optional[Callable[[str], Any]]:
+def _user_function(value: Any) -> Callable[[str], Any] | None:
     if value is None:
         return None
     if isinstance(value, str):

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, Callable, Optional, Tuple, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest
@@ -35,7 +36,7 @@ __all__ = ["require_token"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _authenticate(request: HttpRequest, rule: ScopeRule) -> Tuple[Any, TokenInfo]:
+def _authenticate(request: HttpRequest, rule: ScopeRule) -> tuple[Any, TokenInfo]:
     """The user and token of a request whose method the rule covers; a method it does not
     cover is refused with 403 once the token itself is known good (a bad one is still 401)."""
     wanted = rule.for_method(request.method or "GET")
@@ -47,8 +48,8 @@ def _authenticate(request: HttpRequest, rule: ScopeRule) -> Tuple[Any, TokenInfo
 
 def require_token(
     *scopes: str,
-    read: Optional[ScopeSpec] = None,
-    write: Optional[ScopeSpec] = None,
+    read: ScopeSpec | None = None,
+    write: ScopeSpec | None = None,
     **methods: ScopeSpec,
 ) -> Callable[[F], F]:
     """A view decorator; see the module docstring. ``require_token()``: any valid token."""
@@ -79,6 +80,6 @@ def require_token(
 
         guarded.csrf_exempt = True
         guarded.tokenkeep_scopes = rule
-        return guarded  # type: ignore[return-value]
+        return guarded
 
     return decorate

@@ -15,7 +15,7 @@ other exception). A site with its own handler calls this one first, or checks
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any
 
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
@@ -39,7 +39,7 @@ class BearerFailed(APIException):
         self.wait = int(headers["Retry-After"]) if "Retry-After" in headers else None
 
 
-def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Optional[Response]:
+def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     """DRF's exception handler, plus the guards' exact headers for :class:`BearerFailed`."""
     # Imported here: rest_framework.views loads the authentication classes, which import this.
     from rest_framework.views import exception_handler as drf_exception_handler

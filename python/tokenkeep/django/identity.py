@@ -8,9 +8,9 @@ then the owner -> user mapping. Failures are :class:`~tokenkeep.web.bearer.Beare
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Callable, Optional, Tuple
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, JsonResponse
@@ -31,10 +31,10 @@ __all__ = ["authenticate_request", "bearer_response", "issued_to", "user_for_own
 CLOCK_SLACK = timedelta(minutes=2)
 
 
-UserMapping = Callable[[str], Optional[Any]]
+UserMapping = Callable[[str], Any | None]
 
 
-def user_for_owner(owner: str, mapping: Optional[UserMapping] = None) -> Optional[Any]:
+def user_for_owner(owner: str, mapping: UserMapping | None = None) -> Any | None:
     """The active user a token's owner stands for, or None (the token is then refused).
 
     ``mapping`` (a callable ``owner -> user or None``), else ``settings.TOKENKEEP["USER"]``
@@ -56,7 +56,7 @@ def user_for_owner(owner: str, mapping: Optional[UserMapping] = None) -> Optiona
     return user
 
 
-def tokens_since(user: Any) -> Optional[datetime]:
+def tokens_since(user: Any) -> datetime | None:
     """The earliest ``created_at`` a token of ``user`` can have: its ``date_joined`` less
     :data:`CLOCK_SLACK` (aware); None for a user without a ``date_joined`` datetime
     (``TokenUser``, custom models), which is not checked."""
@@ -76,7 +76,7 @@ def issued_to(user: Any, info: TokenInfo) -> bool:
     return since is None or info.created_at >= since
 
 
-def _store(realm: Optional[str]) -> TokenStore:
+def _store(realm: str | None) -> TokenStore:
     try:
         return get_store()
     except StoreError:
@@ -96,8 +96,8 @@ def verify_request(request: HttpRequest, scopes: Sequence[str] = ()) -> TokenInf
 
 
 def authenticate_request(
-    request: HttpRequest, scopes: Sequence[str] = (), *, users: Optional[UserMapping] = None
-) -> Tuple[Any, TokenInfo]:
+    request: HttpRequest, scopes: Sequence[str] = (), *, users: UserMapping | None = None
+) -> tuple[Any, TokenInfo]:
     """``(user, TokenInfo)`` for a request whose bearer token is good and grants ``scopes``
     and whose owner is an active user (``users``: see :func:`user_for_owner`) whose account
     existed when the token was made (:func:`issued_to`); else :class:`BearerError` (401

@@ -17,7 +17,8 @@ from __future__ import annotations
 import mimetypes
 import os
 import threading
-from typing import Any, Callable, Dict, Optional, Tuple
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
@@ -40,14 +41,14 @@ WEB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 STATIC = os.path.join(WEB, "static")
 STATIC_FILES = frozenset(os.listdir(STATIC))
 CSRF_FIELD = "csrfmiddlewaretoken"  # the field Django's CsrfViewMiddleware reads
-ACTIONS: Dict[str, Callable[..., actions.Answer]] = {
+ACTIONS: dict[str, Callable[..., actions.Answer]] = {
     "scopes": actions.edit,
     "revoke": actions.revoke,
     "rotate": actions.rotate,
 }
 
 _env_lock = threading.Lock()
-_env: Optional[Tuple[Tuple[str, ...], jinja2.Environment]] = None
+_env: tuple[tuple[str, ...], jinja2.Environment] | None = None
 
 
 def _templates() -> jinja2.Environment:
@@ -66,7 +67,7 @@ def _templates() -> jinja2.Environment:
     return current[1]
 
 
-def _urls(request: HttpRequest) -> Dict[str, str]:
+def _urls(request: HttpRequest) -> dict[str, str]:
     namespace = request.resolver_match.namespace if request.resolver_match else ""
     prefix = namespace + ":" if namespace else ""
     base = reverse(prefix + "profile")  # the include's root, ending in "/"
@@ -115,7 +116,7 @@ def _respond(request: HttpRequest, answer: actions.Answer) -> HttpResponse:
     return _render(request, "access_tokens.html", answer.status, **context)
 
 
-def _cross_site(request: HttpRequest) -> Optional[HttpResponse]:
+def _cross_site(request: HttpRequest) -> HttpResponse | None:
     """The page's own answer to a form another site sent (Django's CSRF check runs first)."""
     if same_origin(request.headers):
         return None

@@ -22,7 +22,7 @@ The scope check is the engine's own: the token is verified once more with the sc
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any
 
 from rest_framework.permissions import BasePermission, BasePermissionMetaclass
 from rest_framework.request import Request
@@ -44,8 +44,8 @@ class _HasScopesMeta(BasePermissionMetaclass):
     def __call__(
         cls,
         *scopes: str,
-        read: Optional[ScopeSpec] = None,
-        write: Optional[ScopeSpec] = None,
+        read: ScopeSpec | None = None,
+        write: ScopeSpec | None = None,
         **methods: ScopeSpec,
     ) -> Any:
         if cls.rule is None:
@@ -64,16 +64,14 @@ class _HasScopesMeta(BasePermissionMetaclass):
 class HasScopes(BasePermission, metaclass=_HasScopesMeta):
     """Requires the request's tokenkeep token to grant scopes, per HTTP method (see module)."""
 
-    rule: Optional[ScopeRule] = None
+    rule: ScopeRule | None = None
 
     def has_permission(self, request: Request, view: Any) -> bool:
         realm = tokenkeep_settings().realm
         info = request.auth
         if not isinstance(info, TokenInfo):
             raise BearerFailed(missing_token(realm=realm))
-        wanted: Optional[Tuple[str, ...]] = (
-            self.rule.for_method(request.method) if self.rule else ()
-        )
+        wanted: tuple[str, ...] | None = self.rule.for_method(request.method) if self.rule else ()
         if wanted is None:
             raise BearerFailed(method_refused(realm=realm))
         if not wanted:

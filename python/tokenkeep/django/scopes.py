@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from typing import Dict, List, Optional, Tuple, Union
 
 from ..web.bearer import split_scopes
 
@@ -32,10 +31,10 @@ __all__ = ["ScopeRule", "SAFE_METHODS", "rules_in_use"]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _METHODS = SAFE_METHODS | {"POST", "PUT", "PATCH", "DELETE", "TRACE", "CONNECT"}
 
-ScopeSpec = Union[str, Sequence[str]]
+ScopeSpec = str | Sequence[str]
 
 
-def _scopes(value: ScopeSpec, what: str) -> Tuple[str, ...]:
+def _scopes(value: ScopeSpec, what: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return split_scopes((value,))
     if not isinstance(value, (list, tuple, set, frozenset)):
@@ -53,14 +52,14 @@ class ScopeRule:
     def __init__(
         self,
         scopes: Sequence[str] = (),
-        read: Optional[ScopeSpec] = None,
-        write: Optional[ScopeSpec] = None,
+        read: ScopeSpec | None = None,
+        write: ScopeSpec | None = None,
         **methods: ScopeSpec,
     ) -> None:
         self.default = split_scopes(tuple(scopes))
         self.read = None if read is None else _scopes(read, "read")
         self.write = None if write is None else _scopes(write, "write")
-        self.methods: Dict[str, Tuple[str, ...]] = {}
+        self.methods: dict[str, tuple[str, ...]] = {}
         for method, value in methods.items():
             if method not in _METHODS:
                 raise TypeError(
@@ -71,7 +70,7 @@ class ScopeRule:
         self.where = ""  # who uses it, for the system check's message
         _RULES.add(self)
 
-    def for_method(self, method: str) -> Optional[Tuple[str, ...]]:
+    def for_method(self, method: str) -> tuple[str, ...] | None:
         """The scopes a request with this HTTP method needs (empty: any valid token), or None
         when no entry covers the method (the request is then refused)."""
         method = method.upper()
@@ -93,14 +92,14 @@ class ScopeRule:
         """True for the rule with no entry at all: any valid token, every method."""
         return not (self.default or self.methods) and self.read is None and self.write is None
 
-    def unguarded_unsafe_methods(self) -> Tuple[str, ...]:
+    def unguarded_unsafe_methods(self) -> tuple[str, ...]:
         """The unsafe methods (POST, PUT, PATCH, DELETE) that an explicit empty entry lets
         through with any valid token, for the system check (empty for an open rule)."""
         if self.is_open():
             return ()
         return tuple(m for m in ("POST", "PUT", "PATCH", "DELETE") if self.for_method(m) == ())
 
-    def all_scopes(self) -> Tuple[str, ...]:
+    def all_scopes(self) -> tuple[str, ...]:
         """Every scope named anywhere in the rule (for checking names against the vocabulary)."""
         out = list(self.default) + list(self.read or ()) + list(self.write or ())
         for scopes in self.methods.values():
@@ -120,7 +119,7 @@ class ScopeRule:
 _RULES: weakref.WeakSet[ScopeRule] = weakref.WeakSet()
 
 
-def rules_in_use() -> List[ScopeRule]:
+def rules_in_use() -> list[ScopeRule]:
     """Every rule made so far (HasScopes classes and require_token views alive), for the
     system check that names a scope the store's vocabulary does not know."""
     return list(_RULES)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-from typing import List, Optional, Tuple
 
 from ..store import TokenStore
 from .conf import tokenkeep_settings
@@ -28,8 +27,8 @@ from .conf import tokenkeep_settings
 __all__ = ["get_store", "reset_store"]
 
 _lock = threading.Lock()
-_state: Optional[Tuple[int, TokenStore]] = None  # (pid that opened it, the store)
-_inherited: List[TokenStore] = []  # stores a forked child got from its parent, to close
+_state: tuple[int, TokenStore] | None = None  # (pid that opened it, the store)
+_inherited: list[TokenStore] = []  # stores a forked child got from its parent, to close
 
 
 def get_store() -> TokenStore:

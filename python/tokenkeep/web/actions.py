@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any
 
 from ..errors import InvalidArgument, NameTaken, NotFound, TokenkeepError
 from ..store import TokenStore
@@ -41,9 +41,9 @@ class Answer:
     303 to the page with those query parameters."""
 
     status: int = 200
-    params: Dict[str, str] = field(default_factory=dict)
-    state: Dict[str, Any] = field(default_factory=dict)
-    redirect: Optional[Dict[str, str]] = None
+    params: dict[str, str] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+    redirect: dict[str, str] | None = None
 
 
 def _getlist(data: Any, key: str) -> list:
@@ -54,7 +54,7 @@ def _getlist(data: Any, key: str) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def back(data: Mapping[str, Any]) -> Dict[str, str]:
+def back(data: Mapping[str, Any]) -> dict[str, str]:
     """The listing a form was posted from (its hidden ``back_*`` fields), to return to it."""
     sent = {k: str(data.get("back_" + k, "")) for k in LISTING_PARAMS if data.get("back_" + k)}
     return view.listing_from(sent).params()

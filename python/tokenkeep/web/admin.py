@@ -40,8 +40,8 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from collections.abc import Awaitable, Sequence
-from typing import Any, Callable, Dict, Optional, Union
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 from urllib.parse import urlencode
 
 import fastapi
@@ -61,7 +61,7 @@ __all__ = ["CurrentUser", "create_app", "serve"]
 log = logging.getLogger("tokenkeep.web")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CurrentUser = Callable[[fastapi.Request], Union[Optional[str], Awaitable[Optional[str]]]]
+CurrentUser = Callable[[fastapi.Request], str | None | Awaitable[str | None]]
 PAGE = "/profile/access-tokens"
 
 
@@ -70,8 +70,8 @@ def create_app(
     *,
     current_user: CurrentUser,
     title: str = "tokenkeep",
-    allowed_hosts: Optional[Sequence[str]] = None,
-    secure_cookies: Optional[bool] = None,
+    allowed_hosts: Iterable[str] | None = None,
+    secure_cookies: bool | None = None,
 ) -> fastapi.FastAPI:
     """The Access Token page as an ASGI application over ``store``.
 
@@ -101,7 +101,7 @@ def create_app(
 
     # -- helpers (sync ones run in the threadpool) ----------------------------------------------
 
-    async def signed_in(request: fastapi.Request) -> Optional[str]:
+    async def signed_in(request: fastapi.Request) -> str | None:
         user = current_user(request)
         if inspect.isawaitable(user):
             user = await user
@@ -109,7 +109,7 @@ def create_app(
             raise TypeError("current_user must return a str or None")
         return user or None
 
-    def urls(request: fastapi.Request) -> Dict[str, str]:
+    def urls(request: fastapi.Request) -> dict[str, str]:
         base = _base(request)
         return {
             "home": base or "/",
@@ -123,13 +123,13 @@ def create_app(
     def render(
         request: fastapi.Request,
         template: str,
-        user: Optional[str],
+        user: str | None,
         status_code: int = 200,
         **context: Any,
     ):
         cookie = request.cookies.get(CSRF_COOKIE)
         fresh = not Csrf.cookie_usable(cookie)
-        if fresh:
+        if fresh or cookie is None:  # (a missing cookie is never usable; this tells mypy)
             cookie = csrf.new_cookie()
         context.update(
             title=title,
@@ -154,7 +154,7 @@ def create_app(
     def page(
         request: fastapi.Request,
         user: str,
-        params: Dict[str, str],
+        params: dict[str, str],
         status_code: int = 200,
         **state: Any,
     ):
@@ -179,7 +179,7 @@ def create_app(
             request, "error.html", user, 403, heading="This form has expired", message=message
         )
 
-    async def read_form(request: fastapi.Request, user: str) -> Optional[Any]:
+    async def read_form(request: fastapi.Request, user: str) -> Any | None:
         """The posted form, or None when it fails the CSRF and same-origin checks."""
         form = await request.form(max_files=0, max_fields=64)
         if not same_origin(request.headers):
@@ -188,7 +188,7 @@ def create_app(
             return None
         return form
 
-    def redirect(request: fastapi.Request, params: Dict[str, str]) -> RedirectResponse:
+    def redirect(request: fastapi.Request, params: dict[str, str]) -> RedirectResponse:
         query = urlencode(params)
         return RedirectResponse(
             _base(request) + PAGE + ("?" + query if query else ""), status_code=303
@@ -285,7 +285,7 @@ def serve(db_path: str, *, user: str, host: str = "127.0.0.1", port: int = 8000)
         raise InvalidArgument("serve() needs the name of the signed-in user")
     _port_check(host, port)
     store = TokenStore(db_path)
-    allowed = set(LOOPBACK_NAMES) | {host.lower(), f"[{host.lower()}]"}
+    allowed: set[str] | None = set(LOOPBACK_NAMES) | {host.lower(), f"[{host.lower()}]"}
     if host in ("0.0.0.0", "::", ""):
         allowed = None  # listening everywhere: any Host is legitimate
         log.warning(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Dict, Optional, Tuple, Union
 from urllib.parse import unquote_plus
 
 from ..errors import AuthenticationError, ExpiredToken, InsufficientScope, RevokedToken, StoreError
@@ -61,11 +60,11 @@ class BearerError(Exception):
     def __init__(
         self,
         status_code: int,
-        error: Optional[str],
+        error: str | None,
         description: str,
         *,
-        scope: Optional[str] = None,
-        realm: Optional[str] = None,
+        scope: str | None = None,
+        realm: str | None = None,
     ) -> None:
         super().__init__(description)
         self.status_code = status_code
@@ -87,13 +86,13 @@ class BearerError(Exception):
         return "Bearer " + ", ".join(params) if params else "Bearer"
 
     @property
-    def headers(self) -> Dict[str, str]:
+    def headers(self) -> dict[str, str]:
         if self.status_code == 503:  # not the token's fault: no challenge, a retry hint
             return {"Retry-After": "1", "Cache-Control": "no-store"}
         return {"WWW-Authenticate": self.www_authenticate, "Cache-Control": "no-store"}
 
     @property
-    def body(self) -> Dict[str, str]:
+    def body(self) -> dict[str, str]:
         out = {}
         if self.error:
             out["error"] = self.error
@@ -107,7 +106,7 @@ def _quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def parse_authorization(header: Optional[str]) -> Optional[str]:
+def parse_authorization(header: str | None) -> str | None:
     """The credentials of an ``Authorization: Bearer <token>`` header value, or None when the
     header is absent, empty, or of another scheme (``Basic ...``). The scheme is
     case-insensitive (RFC 7235); surrounding blanks are dropped. An empty token is ``""``."""
@@ -119,7 +118,7 @@ def parse_authorization(header: Optional[str]) -> Optional[str]:
     return credentials.strip()
 
 
-def token_in_query(query_string: Union[bytes, str], prefix: str) -> bool:
+def token_in_query(query_string: bytes | str, prefix: str) -> bool:
     """True when the query string carries an ``access_token`` parameter, or a key or value
     that, once decoded, holds something shaped like one of this store's tokens (``<prefix>_``
     and 40 or more letters or digits, not glued to a longer word): ``?x=Bearer+tk_...``,
@@ -147,7 +146,7 @@ def token_in_query(query_string: Union[bytes, str], prefix: str) -> bool:
     return False
 
 
-_SHAPES: Dict[str, re.Pattern[str]] = {}
+_SHAPES: dict[str, re.Pattern[str]] = {}
 
 
 def _token_shape(prefix: str) -> re.Pattern[str]:
@@ -160,8 +159,8 @@ def _token_shape(prefix: str) -> re.Pattern[str]:
 
 
 def single_authorization(
-    values: Union[None, str, Sequence[str]], *, realm: Optional[str] = None
-) -> Optional[str]:
+    values: None | str | Sequence[str], *, realm: str | None = None
+) -> str | None:
     """The one ``Authorization`` header value of a request (None if absent); two or more
     headers (or one WSGI joined from several) are a malformed request (RFC 6750 §2: one
     method, once), never "first wins"."""
@@ -176,11 +175,11 @@ def single_authorization(
 
 def authenticate(
     store: TokenStore,
-    authorization: Optional[str],
-    query_string: Union[bytes, str],
+    authorization: str | Sequence[str] | None,
+    query_string: bytes | str,
     scopes: Sequence[str] = (),
     *,
-    realm: Optional[str] = None,
+    realm: str | None = None,
 ) -> TokenInfo:
     """Verify the bearer token of one request and check it grants every scope in ``scopes``.
 
@@ -220,7 +219,7 @@ def authenticate(
         ) from None
 
 
-def split_scopes(scopes: Tuple[str, ...]) -> Tuple[str, ...]:
+def split_scopes(scopes: tuple[str, ...]) -> tuple[str, ...]:
     """Accept ``require("device:read", "policy:read")`` and ``require("device:read policy:read")``."""
     out = []
     for s in scopes:
@@ -235,24 +234,24 @@ def split_scopes(scopes: Tuple[str, ...]) -> Tuple[str, ...]:
 # to its own user: these are the same answers authenticate() gives, for those steps.
 
 
-def missing_token(*, realm: Optional[str] = None) -> BearerError:
+def missing_token(*, realm: str | None = None) -> BearerError:
     """The 401 for a request that carries no bearer token (a bare ``Bearer`` challenge)."""
     return BearerError(401, None, _MISSING, realm=realm)
 
 
-def invalid_token(*, realm: Optional[str] = None) -> BearerError:
+def invalid_token(*, realm: str | None = None) -> BearerError:
     """The 401 ``invalid_token`` of a token that cannot be used: also the answer when its
     owner is refused by the site (no such user, or an inactive one), so that a caller cannot
     tell a disabled account from a wrong token."""
     return BearerError(401, "invalid_token", _INVALID, realm=realm)
 
 
-def method_refused(*, realm: Optional[str] = None) -> BearerError:
+def method_refused(*, realm: str | None = None) -> BearerError:
     """The 403 ``insufficient_scope`` for an HTTP method a per-method scope rule does not
     cover (tokenkeep.django's HasScopes and require_token): no scope grants it."""
     return BearerError(403, "insufficient_scope", _METHOD, realm=realm)
 
 
-def unavailable(*, realm: Optional[str] = None) -> BearerError:
+def unavailable(*, realm: str | None = None) -> BearerError:
     """The 503 (with ``Retry-After``) when the store cannot be opened or cannot answer."""
     return BearerError(503, "temporarily_unavailable", _UNAVAILABLE, realm=realm)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from ..errors import NotFound
 from ..store import TokenStore
@@ -29,7 +29,7 @@ def _date(dt) -> str:
     return f"{dt:%b} {dt.day}, {dt.year}"
 
 
-def leak_banner(store: TokenStore, owner: str) -> Dict[str, Any]:
+def leak_banner(store: TokenStore, owner: str) -> dict[str, Any]:
     """``{"lines": [sentence, ...], "more": n}`` for the owner's tokens revoked as leaked in
     the last 30 days, newest first (``lines`` empty: no banner)."""
     notices = store.leaked_notices(owner, within=WINDOW)
@@ -55,7 +55,7 @@ def usage_sentence(used: Iterable[str], unused: Iterable[str]) -> str:
     return f"In the last 30 days this token used only {_listed(used)}."
 
 
-def scope_usage(store: TokenStore, owner: str, token_ids: List[str]) -> Dict[str, Dict[str, Any]]:
+def scope_usage(store: TokenStore, owner: str, token_ids: list[str]) -> dict[str, dict[str, Any]]:
     """token id -> ``{"used": [scope, ...], "sentence": str, "narrow": bool}`` for the tokens
     named (the page's editable rows), in one ``scope_report`` call. ``narrow``: the token holds
     scopes it did not use and used at least one, so "Narrow to what it used" is offered. A
@@ -81,7 +81,7 @@ def scope_usage(store: TokenStore, owner: str, token_ids: List[str]) -> Dict[str
     return out
 
 
-def usage_of(usage: Dict[str, Dict[str, Any]], token_id: Optional[str]) -> Dict[str, Any]:
+def usage_of(usage: dict[str, dict[str, Any]], token_id: str | None) -> dict[str, Any]:
     """The usage entry of one token, or an empty one."""
     return usage.get(token_id or "", {"used": [], "sentence": "", "narrow": False})
 

@@ -14,14 +14,9 @@ import hmac
 import ipaddress
 import re
 import secrets
-from collections.abc import Awaitable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import (
     Any,
-    Callable,
-    Dict,
-    List,
-    Optional,
-    Tuple,
 )
 
 __all__ = [
@@ -38,7 +33,7 @@ __all__ = [
 CSRF_COOKIE = "tokenkeep_csrf"
 CSRF_FIELD = "csrf_token"
 
-SECURITY_HEADERS: Dict[str, str] = {
+SECURITY_HEADERS: dict[str, str] = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -48,7 +43,7 @@ SECURITY_HEADERS: Dict[str, str] = {
     "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-NO_STORE: Dict[str, str] = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
+NO_STORE: dict[str, str] = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
 
 
 class Csrf:
@@ -67,7 +62,7 @@ class Csrf:
         return secrets.token_urlsafe(32)
 
     @staticmethod
-    def cookie_usable(cookie: Optional[str]) -> bool:
+    def cookie_usable(cookie: str | None) -> bool:
         """False for a missing or oversized cookie: the page then sets a fresh one."""
         return bool(cookie) and len(cookie or "") <= 100
 
@@ -75,7 +70,7 @@ class Csrf:
         msg = f"{len(user)}:{user}:{cookie}".encode()
         return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
 
-    def valid(self, cookie: Optional[str], user: str, sent: Optional[object]) -> bool:
+    def valid(self, cookie: str | None, user: str, sent: object | None) -> bool:
         if not cookie or not sent or not isinstance(sent, str):
             return False
         return hmac.compare_digest(self.token(cookie, user), sent)
@@ -87,7 +82,7 @@ _REG_NAME = re.compile(r"[A-Za-z0-9._-]{1,253}")
 _PORT = re.compile(r"[0-9]{1,5}")
 
 
-def host_parse(value: str) -> Optional[Tuple[str, Optional[int]]]:
+def host_parse(value: str) -> tuple[str, int | None] | None:
     """``(host, port)`` of a ``Host`` header (RFC 7230 5.4: RFC 3986 ``host [":" port]``), the
     host lower-cased and an IPv6 literal kept in brackets (``"[::1]"``); None for anything
     else: userinfo (``127.0.0.1:1@evil.com``), a path, blanks, an empty or out-of-range port,
@@ -137,13 +132,13 @@ class SecurityMiddleware:
     adds :data:`SECURITY_HEADERS` to every response and :data:`NO_STORE` to every one but the
     static files (under ``<mount>/static/``)."""
 
-    def __init__(self, app: ASGIApp, allowed_hosts: Optional[Iterable[str]] = None) -> None:
+    def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str] | None = None) -> None:
         self.app = app
         self.hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
-        self._always: List[Tuple[bytes, bytes]] = [
+        self._always: list[tuple[bytes, bytes]] = [
             (k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()
         ]
-        self._no_store: List[Tuple[bytes, bytes]] = [
+        self._no_store: list[tuple[bytes, bytes]] = [
             (k.lower().encode(), v.encode()) for k, v in NO_STORE.items()
         ]
 
@@ -186,7 +181,7 @@ class SecurityMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-async def _plain(send, status: int, body: bytes, headers: List[Tuple[bytes, bytes]]) -> None:
+async def _plain(send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
     await send(
         {
             "type": "http.response.start",

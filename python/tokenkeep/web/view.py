@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 from urllib.parse import urlencode
 
 from .._time import day_end
@@ -39,7 +39,7 @@ __all__ = [
 
 PAGE_SIZE = 50
 SOON = timedelta(days=7)
-EXPIRY_CHOICES: Tuple[Tuple[str, str], ...] = (
+EXPIRY_CHOICES: tuple[tuple[str, str], ...] = (
     ("7", "7 days"),
     ("30", "30 days"),
     ("60", "60 days"),
@@ -51,7 +51,7 @@ DEFAULT_EXPIRY = "30"
 # Offered only where the store's policy allows it (TokenStore.allows_never_expire).
 NEVER_CHOICE = ("never", "No expiration")
 # The sortable columns: (store sort word, heading). Scope is not sortable.
-SORT_COLUMNS: Tuple[Tuple[str, str], ...] = (
+SORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "Token Name"),
     ("created", "Date of Creation"),
     ("expires", "Date of Expiration"),
@@ -84,20 +84,20 @@ def scope_label(scope: str) -> str:
     return f"{label} ({action})" if action else label
 
 
-def scope_sort_key(scope: str) -> Tuple[str, str]:
+def scope_sort_key(scope: str) -> tuple[str, str]:
     name, _, action = scope.partition(":")
     return (name, action)
 
 
-def fmt_date(dt: Optional[datetime]) -> str:
+def fmt_date(dt: datetime | None) -> str:
     return "" if dt is None else f"{dt:%b} {dt.day}, {dt.year}"
 
 
-def fmt_time(dt: Optional[datetime]) -> str:
+def fmt_time(dt: datetime | None) -> str:
     return "" if dt is None else f"{dt:%H:%M} UTC"
 
 
-def fmt_datetime(dt: Optional[datetime]) -> str:
+def fmt_datetime(dt: datetime | None) -> str:
     return "" if dt is None else f"{fmt_date(dt)}, {fmt_time(dt)}"
 
 
@@ -124,9 +124,9 @@ class Row:
     days), "expired" or "revoked"; only active rows have actions."""
 
     info: TokenInfo
-    scopes: List[str]
+    scopes: list[str]
     status: str
-    days_left: Optional[int] = None
+    days_left: int | None = None
 
     @property
     def editable(self) -> bool:
@@ -142,10 +142,10 @@ class Form:
     kind: str = ""  # "create" or "edit"
     token_id: str = ""
     name: str = ""
-    scopes: List[str] = field(default_factory=list)
+    scopes: list[str] = field(default_factory=list)
     expiry: str = DEFAULT_EXPIRY
     expires_on: str = ""
-    errors: Dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -159,9 +159,9 @@ class Listing:
     sort: str = "created"
     descending: bool = True
     page: int = 1
-    problems: Dict[str, str] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
 
-    def params(self, **changes: Any) -> Dict[str, str]:
+    def params(self, **changes: Any) -> dict[str, str]:
         """The query parameters of this listing (defaults left out), with ``changes``."""
         values = {
             "view": self.view,
@@ -202,7 +202,7 @@ def listing_from(params: Mapping[str, str]) -> Listing:
     return out
 
 
-def _rows(store: TokenStore, tokens: Iterable[TokenInfo], inactive: bool) -> List[Row]:
+def _rows(store: TokenStore, tokens: Iterable[TokenInfo], inactive: bool) -> list[Row]:
     now = store.now()
     out = []
     for info in tokens:
@@ -220,7 +220,7 @@ def _rows(store: TokenStore, tokens: Iterable[TokenInfo], inactive: bool) -> Lis
     return out
 
 
-def _own(tokens: TokenList, since: Optional[datetime]) -> TokenList:
+def _own(tokens: TokenList, since: datetime | None) -> TokenList:
     """The page without tokens made before ``since`` (its total one less for each)."""
     if since is None:
         return tokens
@@ -259,7 +259,7 @@ def _list(store: TokenStore, owner: str, listing: Listing, page_size: int):
     raise InvalidArgument("the listing could not be read")
 
 
-def scope_options(vocabulary: Mapping[str, Sequence[str]]) -> List[Tuple[str, str]]:
+def scope_options(vocabulary: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
     """(value, label) for the scope filter: each name, then each of its actions."""
     out = []
     for name, actions in sorted(vocabulary.items()):
@@ -273,15 +273,15 @@ def token_page(
     owner: str,
     params: Mapping[str, str],
     *,
-    form: Optional[Form] = None,
-    created: Optional[Tuple[TokenInfo, str]] = None,
+    form: Form | None = None,
+    created: tuple[TokenInfo, str] | None = None,
     regenerated: bool = False,
-    updated: Optional[TokenInfo] = None,
+    updated: TokenInfo | None = None,
     notice: str = "",
     error: str = "",
     page_size: int = PAGE_SIZE,
-    since: Optional[datetime] = None,
-) -> Dict[str, Any]:
+    since: datetime | None = None,
+) -> dict[str, Any]:
     """Everything ``access_tokens.html`` shows except URLs and the CSRF token: one page of the
     owner's tokens for the listing in ``params`` (see :func:`listing_from`), the dialogs' state
     (``form`` coming back with errors, a ``created`` (info, secret) shown once, ``updated``),
@@ -308,7 +308,7 @@ def token_page(
             "href": listing.query(sort=sort, dir="desc" if descending else "asc", page=1),
             "aria": ("descending" if listing.descending else "ascending") if active else "none",
         }
-    chosen = {}
+    chosen: dict[str, Row | None] = {}
     for action in ("edit", "revoke", "rotate"):
         wanted = str(params.get(action, "") or "")
         match = next((r for r in rows if r.info.id == wanted and r.editable), None)
@@ -372,7 +372,7 @@ def token_page(
     }
 
 
-def _row_of(store: TokenStore, owner: str, form: Form) -> Optional[Row]:
+def _row_of(store: TokenStore, owner: str, form: Form) -> Row | None:
     """The row an edit form was for, when it is not on the page shown."""
     try:
         info = store.get(owner, form.token_id)
@@ -384,7 +384,7 @@ def _row_of(store: TokenStore, owner: str, form: Form) -> Optional[Row]:
 # -- forms -------------------------------------------------------------------------------------
 
 
-def scopes_from(values: Iterable[Any]) -> List[str]:
+def scopes_from(values: Iterable[Any]) -> list[str]:
     """The selected scopes, with ``device:read`` dropped when ``device`` itself is selected."""
     chosen = {str(v) for v in values if str(v)}
     return sorted(
@@ -393,14 +393,14 @@ def scopes_from(values: Iterable[Any]) -> List[str]:
     )
 
 
-def expiry_choices(store: TokenStore) -> Tuple[Tuple[str, str], ...]:
+def expiry_choices(store: TokenStore) -> tuple[tuple[str, str], ...]:
     """The expiry control's (value, label)s: "No expiration" only where the store allows it."""
     if not store.allows_never_expire:
         return EXPIRY_CHOICES
     return EXPIRY_CHOICES[:-1] + (NEVER_CHOICE,) + EXPIRY_CHOICES[-1:]
 
 
-def expiry_from(choice: str, on: str) -> Tuple[Dict[str, Any], str]:
+def expiry_from(choice: str, on: str) -> tuple[dict[str, Any], str]:
     """Keyword arguments for ``TokenStore.create`` from the page's expiry control, or why the
     control's value is not one it offers. "never" asks for ``never_expires``: the engine
     refuses it where the store does not allow it (a form it did not offer it in)."""
@@ -417,9 +417,9 @@ def expiry_from(choice: str, on: str) -> Tuple[Dict[str, Any], str]:
     return {}, "Choose when the token expires."
 
 
-def form_errors(problems: Iterable[TokenkeepError]) -> Dict[str, str]:
+def form_errors(problems: Iterable[TokenkeepError]) -> dict[str, str]:
     """Engine errors by the form control they are about (its ``field``); "" for the rest."""
-    out: Dict[str, str] = {}
+    out: dict[str, str] = {}
     for problem in problems:
         control = next((c for c, fields in FORM_FIELDS.items() if problem.field in fields), "")
         if isinstance(problem, UnknownScope):

@@ -39,7 +39,7 @@ def tk(settings, tk_db, clock):
     from tokenkeep.django import get_store
 
     settings.TOKENKEEP = {"DB": tk_db, "CLOCK": clock}
-    yield get_store()
+    return get_store()
 
 
 @pytest.fixture

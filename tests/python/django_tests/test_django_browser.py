@@ -12,6 +12,8 @@ import pytest
 import tokenkeep
 from playwright import sync_api as playwright_api
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = os.environ.get("TOKENKEEP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "artifacts"

@@ -17,6 +17,8 @@ import tokenkeep
 
 from .answers import PROJECT
 
+pytestmark = pytest.mark.server
+
 
 def free_port() -> int:
     with socket.socket() as s:

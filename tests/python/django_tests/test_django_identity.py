@@ -3,7 +3,7 @@ registers a new bob; bob's old token must not let them in, nor appear on their t
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -13,7 +13,7 @@ from .answers import bearer
 pytestmark = pytest.mark.django_db
 
 PAGE = "/profile/access-tokens"
-T0 = datetime(2030, 1, 1, tzinfo=timezone.utc)  # the tk fixture's clock (tests/python/conftest.py)
+T0 = datetime(2030, 1, 1, tzinfo=UTC)  # the tk fixture's clock (tests/python/conftest.py)
 
 
 @pytest.fixture

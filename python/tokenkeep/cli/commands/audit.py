@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -33,7 +33,7 @@ def audit(app: App, limit: int, all_owners: bool) -> None:
     if not events:
         info("No audit events.")
         return
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     terminal = stdout_is_terminal()
     rows = []
     for e in events:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta
-from typing import Optional, Tuple
 
 import click
 
@@ -42,12 +41,12 @@ from ..secrets_file import open_secrets_file, write_secrets
 @pass_app
 def create(
     app: App,
-    name: Optional[str],
-    scopes: Tuple[str, ...],
-    expires_in: Optional[timedelta],
-    expires_at: Optional[datetime],
-    from_file: Optional[str],
-    secrets_out: Optional[str],
+    name: str | None,
+    scopes: tuple[str, ...],
+    expires_in: timedelta | None,
+    expires_at: datetime | None,
+    from_file: str | None,
+    secrets_out: str | None,
 ) -> None:
     """Create a token and print its secret, once.
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Tuple
-
 import click
 
 from ..argtypes import split_scopes
@@ -19,7 +17,7 @@ from ..output import info, print_json, scopes_text, token_json
     "The new scopes (they replace the old ones); repeat or separate with commas.", required=True
 )
 @pass_app
-def edit(app: App, token: str, scopes: Tuple[str, ...]) -> None:
+def edit(app: App, token: str, scopes: tuple[str, ...]) -> None:
     """Change a token's scopes (the only thing that can be edited)."""
     old = resolve(app, token)
     scope_list = split_scopes(scopes)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Optional
 
 import click
 
@@ -27,9 +26,7 @@ from ..output import info, print_json, print_tokens, token_json
     "(never the secret); exit 1 if any run failed.",
 )
 @pass_app
-def expiring(
-    app: App, within: timedelta, all_owners: bool, command: Optional[str]
-) -> Optional[int]:
+def expiring(app: App, within: timedelta, all_owners: bool, command: str | None) -> int | None:
     """List tokens that will expire soon, soonest first, to warn before it happens."""
     tokens = app.store().expiring_within(within, owner=None if all_owners else app.owner)
     if command is not None:
@@ -47,6 +44,7 @@ def expiring(
         info("No token expires within that time.")
     else:
         print_tokens(tokens, show_owner=all_owners)
+    return None
 
 
 def register(cli: click.Group) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Set, Tuple
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
 
 import click
 
@@ -25,7 +26,7 @@ _SAYS = {
 }
 
 
-def finding_json(f: LeakFinding) -> Dict[str, Any]:
+def finding_json(f: LeakFinding) -> dict[str, Any]:
     t = f.token
     return {
         "token_id": f.token_id,
@@ -53,7 +54,7 @@ def _cut(buf: bytes) -> int:
     return len(buf)
 
 
-def _parts(stream: BinaryIO, max_bytes: int, name: str) -> Iterator[Tuple[bytes, int, int]]:
+def _parts(stream: BinaryIO, max_bytes: int, name: str) -> Iterator[tuple[bytes, int, int]]:
     """``(part, first_line, first_offset)``: the stream in parts of about :data:`PART` bytes
     that never split a token, never holding more than two parts in memory. CliError once more
     than ``max_bytes`` were read (what came before was already scanned)."""
@@ -98,7 +99,7 @@ def _scan(
     file: str,
     where: str,
     dry_run: bool,
-    limits: Tuple[int, int],
+    limits: tuple[int, int],
     emit: Callable[[LeakFinding], None],
 ) -> None:
     """Every finding in FILE to ``emit``, part by part (each part's revocations commit
@@ -107,8 +108,8 @@ def _scan(
     stream = _open(file, max_bytes)
     store = app.store()
     found = 0
-    seen: Set[Tuple[str, str]] = set()
-    revoked: Set[str] = set()
+    seen: set[tuple[str, str]] = set()
+    revoked: set[str] = set()
     try:
         for part, line, offset in _parts(stream, max_bytes, "stdin" if file == "-" else file):
             try:
@@ -169,7 +170,7 @@ def _scan(
 )
 @pass_app
 def leak(
-    app: App, file: str, dry_run: bool, source: Optional[str], max_bytes: int, max_tokens: int
+    app: App, file: str, dry_run: bool, source: str | None, max_bytes: int, max_tokens: int
 ) -> None:
     """Revoke every live token found in FILE (default: stdin), whatever its owner.
 
@@ -183,7 +184,7 @@ def leak(
     where = source if source is not None else ("stdin" if file == "-" else file)
     limits = (max_bytes, max_tokens)
     if app.as_json:  # one document: the findings are kept (at most --max-tokens of them)
-        findings: List[LeakFinding] = []
+        findings: list[LeakFinding] = []
         _scan(app, file, where, dry_run, limits, findings.append)
         print_json(
             {"dry_run": dry_run, "source": where, "findings": [finding_json(f) for f in findings]}
@@ -191,7 +192,7 @@ def leak(
         return
     verb = {"revoked": "would revoke"} if dry_run else {}
     counts = dict.fromkeys(_SAYS, 0)
-    owners: Set[str] = set()
+    owners: set[str] = set()
 
     def emit(f: LeakFinding) -> None:  # printed as found; only the summary's counts are kept
         counts[f.outcome] += 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import List, Optional, Tuple
 
 import click
 
@@ -63,11 +62,11 @@ def list_(
     app: App,
     all_owners: bool,
     state: str,
-    search: Optional[str],
-    scopes: Tuple[str, ...],
+    search: str | None,
+    scopes: tuple[str, ...],
     sort: str,
     reverse: bool,
-    limit: Optional[int],
+    limit: int | None,
     offset: int,
     overprivileged: bool,
     within: timedelta,
@@ -117,15 +116,15 @@ def list_(
 def _overprivileged(
     app: App,
     all_owners: bool,
-    search: Optional[str],
-    scopes: Tuple[str, ...],
+    search: str | None,
+    scopes: tuple[str, ...],
     within: timedelta,
-    limit: Optional[int],
+    limit: int | None,
     offset: int,
 ) -> None:
     """``list --overprivileged``: the usable tokens (of the filter) holding unused scopes."""
     store = app.store()
-    tokens: List[TokenInfo] = store.list(
+    tokens: list[TokenInfo] = store.list(
         None if all_owners else app.owner,
         all_owners=all_owners,
         state="active",
@@ -133,7 +132,7 @@ def _overprivileged(
         scope=split_scopes(scopes) or None,
     )
     wanted = {t.id for t in tokens}
-    found: List[ScopeUsage] = []
+    found: list[ScopeUsage] = []
     for owner in dict.fromkeys(t.owner for t in tokens):  # owners in listing order
         found += [u for u in store.overprivileged(owner, within=within) if u.token.id in wanted]
     order = {t.id: i for i, t in enumerate(tokens)}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 import click
 
@@ -25,7 +24,7 @@ from ..revoke_file import read_revoke_targets
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
-def revoke(app: App, token: Optional[str], from_file: Optional[str], yes: bool) -> None:
+def revoke(app: App, token: str | None, from_file: str | None, yes: bool) -> None:
     """Revoke (delete) a token, by id or name, after a confirmation.
 
     A revoked token never verifies again and its name is free for a new token. Without a

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import click
 
 from ..context import CREATES, App, opens_store, pass_app
@@ -23,7 +21,7 @@ from ..exit_codes import EXIT_ERROR, EXIT_HELP, CliError
     help="Who is signed in to the page (a single-user local run; default: --owner).",
 )
 @pass_app
-def serve(app: App, host: str, port: int, user: Optional[str]) -> None:
+def serve(app: App, host: str, port: int, user: str | None) -> None:
     """Serve the admin page (the Access Tokens tab) for --user on the database."""
     try:
         from tokenkeep.web.admin import serve as serve_admin

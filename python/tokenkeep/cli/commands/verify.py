@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Tuple
-
 import click
 
 from ..._hints import token_hint
@@ -27,7 +25,7 @@ _VERIFY_FAILURES = (
 @scope_option("A scope the token must grant; repeat for several (all are required).")
 @pass_app
 @click.pass_context
-def verify(ctx: click.Context, app: App, scopes: Tuple[str, ...]) -> None:
+def verify(ctx: click.Context, app: App, scopes: tuple[str, ...]) -> None:
     """Check a token: read from $TOKENKEEP_TOKEN if set, else from stdin.
 
     Never from the command line, where every user can see it with ps. The exit code says

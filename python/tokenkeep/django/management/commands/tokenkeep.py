@@ -19,14 +19,14 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any, Dict, List, Optional, TextIO
+from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError
 
 from tokenkeep.cli.exit_codes import EXIT_ERROR
 from tokenkeep.django.conf import tokenkeep_settings
-from tokenkeep.errors import StoreError
 from tokenkeep.django.store import get_store
+from tokenkeep.errors import StoreError
 
 # Options manage.py itself reads anywhere on its command line (ManagementUtility.execute).
 _MANAGE_OPTIONS = ("--settings", "--pythonpath")
@@ -34,7 +34,7 @@ _MANAGE_OPTIONS = ("--settings", "--pythonpath")
 
 class Command(BaseCommand):
     help = "Run the tokenkeep CLI on the token store of settings.TOKENKEEP (see: tokenkeep --help)."
-    requires_system_checks: List[str] = []
+    requires_system_checks: list[str] = []
 
     def create_parser(
         self, prog_name: str, subcommand: str, **kwargs: Any
@@ -44,7 +44,7 @@ class Command(BaseCommand):
         own = parser.parse_args
 
         def parse_args(
-            args: Optional[Sequence[str]] = None, namespace: Any = None
+            args: Sequence[str] | None = None, namespace: Any = None
         ) -> argparse.Namespace:
             # call_command("tokenkeep", "--owner", "alice", "list"): every argument is the
             # CLI's, options included; Django's own options keep their defaults.
@@ -52,10 +52,10 @@ class Command(BaseCommand):
             options.args = list(sys.argv[2:] if args is None else args)
             return options
 
-        parser.parse_args = parse_args  # type: ignore[method-assign]
+        parser.parse_args = parse_args
         return parser
 
-    def run_from_argv(self, argv: List[str]) -> None:
+    def run_from_argv(self, argv: list[str]) -> None:
         """``manage.py tokenkeep ARGS``: ARGS are the CLI's, ``--help`` included."""
         status = run_cli(_without_manage_options(argv[2:]))
         sys.exit(status)
@@ -66,9 +66,7 @@ class Command(BaseCommand):
             raise CommandError(f"tokenkeep exited with status {status}", returncode=status)
 
 
-def run_cli(
-    args: Sequence[str], stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None
-) -> int:
+def run_cli(args: Sequence[str], stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Run ``tokenkeep.cli.main`` on the configured store; returns its exit status."""
     from tokenkeep.cli import main
 
@@ -79,7 +77,7 @@ def run_cli(
         print(f"tokenkeep: error: {e}", file=stderr or sys.stderr)
         return EXIT_ERROR
     options = config.store_options
-    env: Dict[str, Optional[str]] = {}
+    env: dict[str, str | None] = {}
     if options.get("pepper") is not None:
         env["TOKENKEEP_PEPPER"] = options["pepper"]
     if options.get("previous_peppers"):
@@ -95,8 +93,8 @@ def run_cli(
     return 0
 
 
-def _without_manage_options(argv: Sequence[str]) -> List[str]:
-    out: List[str] = []
+def _without_manage_options(argv: Sequence[str]) -> list[str]:
+    out: list[str] = []
     skip = False
     for arg in argv:
         if skip:
@@ -109,7 +107,7 @@ def _without_manage_options(argv: Sequence[str]) -> List[str]:
 
 
 @contextlib.contextmanager
-def _environ(values: Dict[str, Optional[str]]) -> Iterator[None]:
+def _environ(values: dict[str, str | None]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update({k: v for k, v in values.items() if v is not None})
     try:
@@ -123,7 +121,7 @@ def _environ(values: Dict[str, Optional[str]]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _streams(stdout: Optional[TextIO], stderr: Optional[TextIO]) -> Iterator[None]:
+def _streams(stdout: TextIO | None, stderr: TextIO | None) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         if stdout is not None and stdout is not sys.stdout:
             stack.enter_context(contextlib.redirect_stdout(stdout))
