@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -384,3 +385,22 @@ def test_a_date_alone_means_its_last_second_utc_on_the_cli_and_the_page():
     assert parse_date("2027-01-31") == last_second
     assert parse_expiry("2027-01-31") == last_second
     assert expiry_from("custom", "2027-01-31") == ({"expires_at": last_second}, "")
+
+
+@pytest.mark.slow
+def test_list_state_live_keeps_expired_tokens_that_active_leaves_out(db, store):
+    store.create("alice", "current", {"device"})
+    store.create("alice", "lapsed", {"device"}, expires_in=timedelta(seconds=1))
+    gone = store.create("alice", "revoked", {"device"})
+    store.revoke("alice", gone.info.id)
+    time.sleep(1.2)  # the CLI runs on the real clock: let "lapsed" expire
+
+    def names(state):
+        r = tk(db, "--json", "list", "--state", state, owner="alice")
+        assert r.code == 0, r.err
+        return sorted(t["name"] for t in json.loads(r.out))
+
+    assert names("active") == ["current"]
+    assert names("live") == ["current", "lapsed"]  # what store.list("alice") returns
+    assert names("live") == sorted(t.name for t in store.list("alice"))
+    assert names("inactive") == ["lapsed", "revoked"]

@@ -22,10 +22,11 @@ PAGE = 50  # rows shown on a terminal unless --limit says otherwise
 @click.option("--all-owners", is_flag=True, help="Every owner's tokens, with an OWNER column.")
 @click.option(
     "--state",
-    type=click.Choice(["active", "inactive", "all"]),
+    type=click.Choice(["active", "live", "inactive", "all"]),
     default="active",
     show_default=True,
-    help="active: usable; inactive: revoked or expired; all: both.",
+    help="active: usable; live: not revoked (expired too, until purged); "
+    "inactive: revoked or expired; all: every one.",
 )
 @click.option("--search", metavar="TEXT", help="Only names containing TEXT (any case).")
 @scope_option("Only tokens holding any of these scopes; repeat or separate with commas.")
