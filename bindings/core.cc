@@ -93,11 +93,11 @@ py::object typed_tuple(PyTypeObject* type, Items&&... items) {
 
 py::str text(std::string_view s) { return py::str(s.data(), s.size()); }
 
-// A TokenInfo: id, owner, name, scopes, created_at, expires_at, last_used_at.
+// A TokenInfo: id, owner, name, scopes, created_at, expires_at, last_used_at, revoked_at.
 py::object to_tuple(const TokenRecord& r) {
   return typed_tuple(g_token_info_type, text(token_id_format(r.id)), text(r.owner), text(r.name),
                      scope_set(r.scopes), utc_datetime(r.created_at), utc_datetime_or_none(r.expires_at),
-                     utc_datetime_or_none(r.last_used_at));
+                     utc_datetime_or_none(r.last_used_at), utc_datetime_or_none(r.revoked_at));
 }
 
 py::object to_tuple(const CachedToken& t) {
@@ -106,7 +106,8 @@ py::object to_tuple(const CachedToken& t) {
       g_token_info_type, text(token_id_format(t.id)), text(t.owner()), text(t.name()),
       scope_set_of(t.scopes()), utc_datetime(t.created_at),
       t.expires_at == CachedToken::kNever ? py::object(py::none()) : utc_datetime(t.expires_at),
-      used == 0 ? py::object(py::none()) : utc_datetime(used));
+      used == 0 ? py::object(py::none()) : utc_datetime(used),
+      t.revoked_at == 0 ? py::object(py::none()) : utc_datetime(t.revoked_at));
 }
 
 // An AuditEvent's fields in tokenkeep.models.AuditEvent's order.
@@ -127,7 +128,8 @@ class TupleBuilder {
         shared(strings_, r.owner, [&] { return py::str(r.owner); }), text(r.name),
         shared(scopes_, scopes_join(r.scopes), [&] { return py::object(scope_set(r.scopes)); }),
         time(r.created_at), r.expires_at ? time(*r.expires_at) : py::object(py::none()),
-        r.last_used_at ? time(*r.last_used_at) : py::object(py::none()));
+        r.last_used_at ? time(*r.last_used_at) : py::object(py::none()),
+        r.revoked_at ? time(*r.revoked_at) : py::object(py::none()));
   }
 
  private:

@@ -2,7 +2,7 @@
 
 Records cross as tuples in TokenInfo's field order, built as tokenkeep.TokenInfo and
 tokenkeep.IssuedToken once record_types() registered them (tokenkeep.store does, on import):
-(id, owner, name, scopes, created_at, expires_at, last_used_at) with aware UTC datetimes.
+(id, owner, name, scopes, created_at, expires_at, last_used_at, revoked_at) with aware UTC datetimes.
 So these stubs name the record types themselves.
 """
 

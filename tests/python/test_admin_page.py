@@ -402,6 +402,22 @@ def test_expired_and_expiring_tokens_are_marked(alice, store, clock):
     assert 'data-action="edit"' not in inactive  # read only
 
 
+def test_the_inactive_view_says_when_a_token_was_revoked(alice, store, clock):
+    gone = store.create(owner="alice", name="gone", scopes={"device"})
+    store.create(owner="alice", name="old", scopes={"device"}, expires_in=timedelta(days=1))
+    clock.advance(timedelta(days=3))
+    store.revoke("alice", gone.info.id)
+    page = alice.get("/profile/access-tokens?view=inactive").text
+    rows = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r'<tr data-token-id="[^"]*" data-name="([^"]*)"(.*?)</tr>', page, re.S)
+    }
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", rows["gone"]))
+    assert "Revoked on Jan 4, 2030" in text, text
+    assert f'datetime="{(START + timedelta(days=3)).isoformat()}"' in rows["gone"]
+    assert "Revoked" not in rows["old"]  # expired, not revoked
+
+
 # -- hosting ---------------------------------------------------------------------------------
 
 
