@@ -37,6 +37,7 @@ TOKEN_KEYS = {
     "expires_at",
     "last_used_at",
     "revoked_at",
+    "description",
 }
 EVENT_KEYS = {
     "seq",
@@ -337,6 +338,24 @@ def test_create_with_comma_separated_scopes_and_an_expiry_date(db, store):
     assert store.verify(r.out.strip()).expires_at == datetime(
         day.year, day.month, day.day, 10, tzinfo=UTC
     )
+
+
+@pytest.mark.slow
+def test_create_with_a_description_shows_it_in_show_and_list_json(db, store):
+    r = tk(db, "create", "--name", "ci", "--scope", "device", "--description", "Deploys from CI")
+    assert r.code == 0, r.err
+    (info,) = store.list("alice")
+    assert info.description == "Deploys from CI"
+    shown = tk(db, "show", "ci").out.splitlines()
+    assert "Description\tDeploys from CI" in shown
+    (row,) = json.loads(tk(db, "--json", "list").out)
+    assert_token_json(row)
+    assert row["description"] == "Deploys from CI"
+    assert "Description" not in tk(db, "show", store.create("alice", "x", {"device"}).info.id).out
+    bad = tk(db, "--json", "create", "--name", "y", "--scope", "device", "--description", "a\tb")
+    assert bad.code == 2, bad.err
+    assert json.loads(bad.err)["error"]["field"] == "--description"
+    assert [t.name for t in store.list("alice")] == ["x", "ci"]
 
 
 def test_create_json_is_one_line_with_secret_and_token(db, store):

@@ -31,6 +31,7 @@ def token_json(t: TokenInfo) -> dict[str, Any]:
         "expires_at": None if t.expires_at is None else t.expires_at.isoformat(),
         "last_used_at": None if t.last_used_at is None else t.last_used_at.isoformat(),
         "revoked_at": None if t.revoked_at is None else t.revoked_at.isoformat(),
+        "description": t.description,
     }
 
 
@@ -152,6 +153,8 @@ def print_token_details(t: TokenInfo, extra: Sequence[Sequence[str]] = ()) -> No
         ["Expires", when(t.expires_at, expiry_text(t, now))],
         ["Last used", when(t.last_used_at, relative_time(t.last_used_at, now))],
     ]
+    if t.description:
+        rows.insert(1, ["Description", visible(t.description)])
     if t.revoked_at is not None:
         rows.append(["Revoked", when(t.revoked_at, relative_time(t.revoked_at, now))])
     rows += [list(row) for row in extra]
