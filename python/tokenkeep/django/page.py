@@ -25,12 +25,14 @@ from urllib.parse import urlencode
 
 import jinja2
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ImproperlyConfigured
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ..errors import InvalidArgument
 from ..web import actions, revoke_all, scope_words, view
 from ..web.security import NO_STORE, SECURITY_HEADERS, same_origin
 from . import site_layout
@@ -94,6 +96,13 @@ def _secure(response: HttpResponse, *, cache: bool = False) -> HttpResponse:
     return response
 
 
+def _scope_words(words: Any) -> dict[str, str]:
+    try:
+        return scope_words.scope_descriptions(get_store().vocabulary, words)
+    except InvalidArgument as e:  # a typo in the setting: the site's configuration is wrong
+        raise ImproperlyConfigured(f'settings.TOKENKEEP["SCOPE_DESCRIPTIONS"]: {e}') from None
+
+
 def _render(request: HttpRequest, template: str, status: int = 200, **context: Any) -> HttpResponse:
     user = request.user.get_username()
     settings = tokenkeep_settings()
@@ -104,9 +113,7 @@ def _render(request: HttpRequest, template: str, status: int = 200, **context: A
         urls=_urls(request),
         csrf_field=CSRF_FIELD,
         csrf_token=get_token(request),
-        scope_words=scope_words.scope_descriptions(
-            get_store().vocabulary, settings.scope_descriptions
-        ),
+        scope_words=_scope_words(settings.scope_descriptions),
         layout=site_layout.EMBEDDED if base else None,
     )
     html = _templates().get_template(template).render(context)

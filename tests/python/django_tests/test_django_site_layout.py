@@ -116,3 +116,6 @@ def test_scope_words_and_revoke_all_inside_a_site(alice, settings, tk_db, clock,
     assert r.status_code == 303 and r["Location"] == PAGE + "?revoked_all=2"
     assert not any(store.check(t.secret) for t in issued) and store.check(theirs.secret)
     assert "All 2 of your access tokens were revoked." in alice.get(r["Location"]).content.decode()
+    configure(settings, tk_db, clock, SCOPE_DESCRIPTIONS={"no_such_scope": "x"})
+    with pytest.raises(ImproperlyConfigured, match="not in the vocabulary"):
+        alice.get(PAGE)
