@@ -32,7 +32,7 @@ def big(tmp_path_factory):
         items = [(f"tok-{i:05d}", {"device:read"} if i % 2 else {"policy"}) for i in range(N - 2)]
         s.create_many("alice", items)
         s.create("alice", "100%_literal", {"collection"})
-        s.create("alice", "soon-one", {"collection"}, expires_in=timedelta(days=3))
+        s.create("alice", "soon-one", {"collection"}, expires_in=timedelta(hours=20))
         s.create("bob", "bobs-token", {"device"})
         yield s
 
@@ -56,9 +56,17 @@ def test_first_page_is_50_rows_with_the_count_and_one_dialog_of_each_kind(client
     assert len(names_of(r.text)) == view.PAGE_SIZE
     assert re.search(r'id="token-count">10,000<', r.text)
     assert "1–50 of 10,000" in r.text and "Page 1 of 200" in r.text
-    for dialog in ("create-dialog", "edit-dialog", "revoke-dialog", "rotate-dialog"):
+    dialogs = (
+        "create-dialog",
+        "edit-dialog",
+        "revoke-dialog",
+        "revoke-all-dialog",
+        "rotate-dialog",
+    )
+    for dialog in dialogs:
         assert r.text.count(f'id="{dialog}"') == 1
-    assert r.text.count("<dialog") == 4
+    assert r.text.count("<dialog") == len(dialogs)
+    assert 'Revoke all <strong id="revoke-all-count">10,000</strong>' in r.text
     assert r.text.count('type="checkbox"') == 2 * 9  # two scope pickers, nothing per row
     assert len(r.content) < 200_000
 

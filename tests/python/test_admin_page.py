@@ -389,7 +389,9 @@ def test_users_see_and_change_only_their_own_tokens(app, store):
 def test_expired_and_expiring_tokens_are_marked(alice, store, clock):
     store.create(owner="alice", name="old", scopes={"device"}, expires_in=timedelta(days=1))
     store.create(owner="alice", name="soon", scopes={"device"}, expires_in=timedelta(days=10))
-    clock.advance(timedelta(days=4))
+    clock.advance(timedelta(days=4))  # 6 of 10 days left: not in its last quarter yet
+    assert ">Expires soon</span>" not in alice.get("/profile/access-tokens").text
+    clock.advance(timedelta(days=4))  # 2 days left: its last quarter (2.5 days)
     text = alice.get("/profile/access-tokens").text
     assert ">Expires soon</span>" in text and ">Expired</span>" not in text and ">old<" not in text
     soon = store.list("alice", search="soon")[0]
@@ -438,6 +440,33 @@ def test_the_inactive_view_says_when_a_token_was_revoked(alice, store, clock):
     assert "Revoked on Jan 4, 2030" in text, text
     assert f'datetime="{(START + timedelta(days=3)).isoformat()}"' in rows["gone"]
     assert "Revoked" not in rows["old"]  # expired, not revoked
+
+
+def test_a_new_token_is_not_expiring_soon_whatever_its_lifetime(alice, store, clock):
+    """issue 22: a token created for 7 days showed "Expires soon" at once. The badge marks the
+    last quarter of a token's life (at least its last day, at most 7 days)."""
+    lifetimes = {"d1": 1, "d2": 2, "d5": 5, "d7": 7, "d30": 30, "d90": 90, "d365": 365}
+    for name, days in lifetimes.items():
+        store.create(owner="alice", name=name, scopes={"device"}, expires_in=timedelta(days=days))
+
+    def soon() -> set[str]:
+        text = alice.get("/profile/access-tokens").text
+        rows = re.findall(r'class="token-name">(d\d+)<.*?</tr>', text, re.S)
+        marked = re.findall(r'class="token-name">(d\d+)<(?:(?!</tr>).)*Expires soon', text, re.S)
+        assert set(rows) == set(lifetimes) - {n for n, d in lifetimes.items() if d <= elapsed}
+        return set(marked)
+
+    elapsed = 0
+    assert soon() == {"d1"}  # a 1-day token is in its last day from the start
+    clock.advance(timedelta(days=1, hours=12))
+    elapsed = 1.5
+    assert soon() == {"d2"}  # 12 h of 2 days left; 5 and 7 days are not in their last quarter
+    clock.advance(timedelta(days=4))  # 5.5 days in
+    elapsed = 5.5
+    assert soon() == {"d7"}  # 1.5 of 7 days left (window 1.75 days)
+    clock.advance(timedelta(days=78))  # 83.5 days in: 6.5 of 90 days left (window 7 days)
+    elapsed = 83.5
+    assert soon() == {"d90"}
 
 
 # -- hosting ---------------------------------------------------------------------------------

@@ -7,6 +7,9 @@
 ...     "USER": "myapp.auth.user_for_owner", # optional: owner -> user (dotted path or callable)
 ...     "TITLE": "Acme",                     # optional: the Access Token page's title
 ...     "TEMPLATE_DIRS": [BASE_DIR / "tokenkeep_templates"],  # optional: searched first
+...     "SCOPE_DESCRIPTIONS": {"device": "Read and manage devices"},  # optional: the page's words
+...     "BASE_TEMPLATE": "base.html",        # optional: the site's layout the tab extends
+...     "BASE_BLOCK": "content",             # optional: the block of it the tab fills
 ... }
 
 Every other key is a :class:`~tokenkeep.TokenStore` argument in capitals (``PEPPER``,
@@ -49,7 +52,15 @@ _STORE_KEYS = {
     "LEASE": "lease",
     "CLOCK": "clock",
 }
-_OWN_KEYS = ("REALM", "USER", "TITLE", "TEMPLATE_DIRS")
+_OWN_KEYS = (
+    "REALM",
+    "USER",
+    "TITLE",
+    "TEMPLATE_DIRS",
+    "SCOPE_DESCRIPTIONS",
+    "BASE_TEMPLATE",
+    "BASE_BLOCK",
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,9 @@ class TokenkeepSettings:
     user: Callable[[str], Any] | None
     title: str = "tokenkeep"
     template_dirs: tuple[str, ...] = ()
+    scope_descriptions: Mapping[str, str] = field(default_factory=dict)
+    base_template: str = "base.html"  # "" : tokenkeep's own layout
+    base_block: str = "content"
 
     @property
     def db(self) -> str:
@@ -122,8 +136,26 @@ def _load() -> TokenkeepSettings:
         raise ImproperlyConfigured(
             'settings.TOKENKEEP["TEMPLATE_DIRS"] must be a list of folders'
         ) from None
+    words = raw.get("SCOPE_DESCRIPTIONS") or {}
+    if not isinstance(words, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in words.items()
+    ):
+        raise ImproperlyConfigured(
+            'settings.TOKENKEEP["SCOPE_DESCRIPTIONS"] must map a scope to its description'
+        )
+    base = raw.get("BASE_TEMPLATE", "base.html")
+    if base is None:
+        base = ""
+    block = raw.get("BASE_BLOCK", "content")
+    if not isinstance(base, str):
+        raise ImproperlyConfigured('settings.TOKENKEEP["BASE_TEMPLATE"] must be a template name')
+    if not isinstance(block, str) or not block.isidentifier():
+        raise ImproperlyConfigured('settings.TOKENKEEP["BASE_BLOCK"] must be a block name')
     return TokenkeepSettings(
         store_options=options,
+        scope_descriptions=dict(words),
+        base_template=base,
+        base_block=block,
         realm=realm or None,
         user=_user_function(raw.get("USER")),
         title=title,

@@ -7,8 +7,10 @@ who is signed in (``login_required``; the owner is ``request.user.get_username()
 (Django's middleware token in the forms, ``csrf_protect`` on the views, plus the page's
 same-origin check) and the URLs (``reverse`` in the namespace the site included them under).
 
-``TOKENKEEP["TEMPLATE_DIRS"]`` are searched before tokenkeep's templates: a ``base.html``
-there puts the tab inside the site's own layout (it must keep the ``title`` and ``content``
+By default the tab extends the site's own Django ``base.html`` when there is one
+(``site_layout.py``: ``TOKENKEEP["BASE_TEMPLATE"]`` and ``["BASE_BLOCK"]``).
+``TOKENKEEP["TEMPLATE_DIRS"]`` are searched before tokenkeep's templates: a Jinja2
+``base.html`` there is the tab's layout instead (it must keep the ``title`` and ``content``
 blocks and link ``{{ urls.static }}admin.css`` and ``admin.js``).
 """
 
@@ -23,19 +25,22 @@ from urllib.parse import urlencode
 
 import jinja2
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ImproperlyConfigured
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ..web import actions, view
+from ..errors import InvalidArgument
+from ..web import actions, revoke_all, scope_words, view
 from ..web.security import NO_STORE, SECURITY_HEADERS, same_origin
+from . import site_layout
 from .conf import tokenkeep_settings
 from .identity import tokens_since
 from .store import get_store
 
-__all__ = ["access_tokens", "profile", "static", "token_action"]
+__all__ = ["access_tokens", "profile", "revoke_all_tokens", "static", "token_action"]
 
 WEB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
 STATIC = os.path.join(WEB, "static")
@@ -91,16 +96,29 @@ def _secure(response: HttpResponse, *, cache: bool = False) -> HttpResponse:
     return response
 
 
+def _scope_words(words: Any) -> dict[str, str]:
+    try:
+        return scope_words.scope_descriptions(get_store().vocabulary, words)
+    except InvalidArgument as e:  # a typo in the setting: the site's configuration is wrong
+        raise ImproperlyConfigured(f'settings.TOKENKEEP["SCOPE_DESCRIPTIONS"]: {e}') from None
+
+
 def _render(request: HttpRequest, template: str, status: int = 200, **context: Any) -> HttpResponse:
     user = request.user.get_username()
+    settings = tokenkeep_settings()
+    base = site_layout.site_base()
     context.update(
-        title=tokenkeep_settings().title,
+        title=settings.title,
         user=user,
         urls=_urls(request),
         csrf_field=CSRF_FIELD,
         csrf_token=get_token(request),
+        scope_words=_scope_words(settings.scope_descriptions),
+        layout=site_layout.EMBEDDED if base else None,
     )
     html = _templates().get_template(template).render(context)
+    if base:
+        html = site_layout.wrap(request, base, html)
     return _secure(HttpResponse(html, status=status, content_type="text/html; charset=utf-8"))
 
 
@@ -160,6 +178,19 @@ def token_action(request: HttpRequest, token_id: str, action: str) -> HttpRespon
     return _respond(
         request, handler(get_store(), request.user.get_username(), token_id, request.POST)
     )
+
+
+@require_POST
+@login_required
+@csrf_protect
+def revoke_all_tokens(request: HttpRequest) -> HttpResponse:
+    """ "Revoke all": every live token of the signed-in user, the count confirmed."""
+    refused = _cross_site(request)
+    if refused is not None:
+        return refused
+    since = tokens_since(request.user)
+    owner = request.user.get_username()
+    return _respond(request, revoke_all.revoke_all(get_store(), owner, request.POST, since))
 
 
 @require_GET

@@ -24,6 +24,7 @@ urlpatterns = [
         "access-tokens/",
         RedirectView.as_view(pattern_name="tokenkeep:access_tokens", query_string=True),
     ),
+    path("access-tokens/revoke-all", page.revoke_all_tokens, name="revoke_all"),
     path("access-tokens/<str:token_id>/<str:action>", page.token_action, name="token_action"),
     path("static/<str:name>", page.static, name="static"),
 ]

@@ -29,7 +29,7 @@ log = logging.getLogger("tokenkeep.web")
 
 LISTING_PARAMS = ("view", "q", "scope", "sort", "dir", "page")
 # The query parameters the page reads: the listing, and a row whose dialog opens without JS.
-SHOWN_PARAMS = LISTING_PARAMS + ("edit", "revoke", "rotate", "narrow", "create")
+SHOWN_PARAMS = LISTING_PARAMS + ("edit", "revoke", "rotate", "narrow", "create", "revoke_all")
 REVOKED_AFTER = "Anything using it can no longer sign in."
 REVOKED = "The access token was revoked. " + REVOKED_AFTER
 GONE = "That access token no longer exists."
@@ -73,6 +73,10 @@ def shown(store: TokenStore, owner: str, query: Mapping[str, Any]) -> Answer:
     notice = (
         _revoked_notice(store, owner, str(query.get("revoked"))) if query.get("revoked") else ""
     )
+    if query.get("revoked_all"):
+        from .revoke_all import revoked_all_notice  # (it builds on this module)
+
+        notice = revoked_all_notice(store, owner, str(query.get("revoked_all")))
     return Answer(params=params, state={"updated": updated, "notice": notice})
 
 

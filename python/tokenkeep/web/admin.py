@@ -40,7 +40,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,7 +53,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from ..errors import InvalidArgument
 from ..store import TokenStore
-from . import actions, view
+from . import actions, revoke_all, scope_words, view
 from .security import CSRF_COOKIE, CSRF_FIELD, Csrf, SecurityMiddleware, same_origin
 
 __all__ = ["CurrentUser", "create_app", "serve"]
@@ -72,6 +72,7 @@ def create_app(
     title: str = "tokenkeep",
     allowed_hosts: Iterable[str] | None = None,
     secure_cookies: bool | None = None,
+    scope_descriptions: Mapping[str, str] | None = None,
 ) -> fastapi.FastAPI:
     """The Access Token page as an ASGI application over ``store``.
 
@@ -80,6 +81,10 @@ def create_app(
     - ``allowed_hosts``: accept only requests whose ``Host`` is one of these (defends a
       loopback server against DNS rebinding); None accepts any (the host app decides).
     - ``secure_cookies``: mark the CSRF cookie ``Secure``; None: when the request is HTTPS.
+    - ``scope_descriptions``: what each scope grants, in this deployment's words, shown next
+      to its checkbox (``{"device": "Read and manage devices", "device:read": ...}``); a
+      scope left out gets a default from its name and actions (``web/scope_words.py``). A
+      key not in the store's vocabulary raises :class:`tokenkeep.InvalidArgument`.
 
     >>> app = create_app(store, current_user=lambda request: "alice")
     >>> # uvicorn.run(app, host="127.0.0.1", port=8000)
@@ -88,6 +93,7 @@ def create_app(
         raise TypeError("store must be a tokenkeep.TokenStore")
     if not callable(current_user):
         raise TypeError("current_user must be a callable taking the request")
+    worded = scope_words.check_descriptions(store.vocabulary, scope_descriptions)
 
     app = fastapi.FastAPI(
         title=f"{title} access tokens", docs_url=None, redoc_url=None, openapi_url=None
@@ -137,6 +143,7 @@ def create_app(
             urls=urls(request),
             csrf_field=CSRF_FIELD,
             csrf_token=csrf.token(cookie, user) if user else "",
+            scope_words=scope_words.scope_descriptions(store.vocabulary, worded),
         )
         response = templates.TemplateResponse(request, template, context, status_code=status_code)
         if fresh and user:
@@ -216,6 +223,9 @@ def create_app(
     def do_rotate(request: fastapi.Request, user: str, token_id: str, data: Any) -> Response:
         return respond(request, user, actions.rotate(store, user, token_id, data))
 
+    def do_revoke_all(request: fastapi.Request, user: str, data: Any) -> Response:
+        return respond(request, user, revoke_all.revoke_all(store, user, data))
+
     def show_page(request: fastapi.Request, user: str) -> Response:
         return respond(request, user, actions.shown(store, user, request.query_params))
 
@@ -254,6 +264,7 @@ def create_app(
         app.add_api_route(path, endpoint, methods=["POST"], response_class=HTMLResponse)
 
     action(PAGE, do_create, with_id=False)
+    action(PAGE + "/revoke-all", do_revoke_all, with_id=False)
     action(PAGE + "/{token_id}/scopes", do_edit)
     action(PAGE + "/{token_id}/revoke", do_revoke)
     action(PAGE + "/{token_id}/rotate", do_rotate)

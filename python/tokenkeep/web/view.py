@@ -38,7 +38,17 @@ __all__ = [
 ]
 
 PAGE_SIZE = 50
-SOON = timedelta(days=7)
+SOON = timedelta(days=7)  # the most warning a token gets ...
+SOON_FLOOR = timedelta(days=1)  # ... and the least: its last day always shows
+
+
+def soon_window(lifetime: timedelta) -> timedelta:
+    """How long before its expiry a token of this lifetime shows "Expires soon": the last
+    quarter of its life, at least its last day, at most 7 days. A token created for 7 days is
+    not "soon" at once (issue 22); one created for 90 days is, 7 days before."""
+    return min(SOON, max(SOON_FLOOR, lifetime / 4))
+
+
 EXPIRY_CHOICES: tuple[tuple[str, str], ...] = (
     ("7", "7 days"),
     ("30", "30 days"),
@@ -121,8 +131,8 @@ def sentence(message: str) -> str:
 
 @dataclass
 class Row:
-    """A token as the table shows it. ``status``: "" (active), "soon" (expires within 7
-    days), "expired" or "revoked"; only active rows have actions."""
+    """A token as the table shows it. ``status``: "" (active), "soon" (in the last quarter
+    of its lifetime, between 1 and 7 days: :func:`soon_window`), "expired" or "revoked"; only active rows have actions."""
 
     info: TokenInfo
     scopes: list[str]
@@ -214,7 +224,7 @@ def _rows(store: TokenStore, tokens: Iterable[TokenInfo], inactive: bool) -> lis
                 status = "expired"
             else:
                 days = (info.expires_at - now) // timedelta(days=1)
-                if info.expires_at - now <= SOON:
+                if info.expires_at - now <= soon_window(info.expires_at - info.created_at):
                     status = "soon"
         if inactive and status != "expired":
             status = "revoked"
@@ -360,6 +370,8 @@ def token_page(
         "updated": updated,
         "notice": notice,
         "error": error,
+        "live_count": _live_count(store, owner, since),
+        "revoke_all_open": str(params.get("revoke_all", "")) == "1",
         "vocabulary": sorted(store.vocabulary.items()),
         "scope_options": scope_options(store.vocabulary),
         "expiry_choices": expiry_choices(store),
@@ -372,6 +384,14 @@ def token_page(
         if lifetime is not None
         else "",
     }
+
+
+def _live_count(store: TokenStore, owner: str, since: datetime | None) -> int:
+    """How many tokens "Revoke all" would revoke (``web/revoke_all.py``, which builds on the
+    actions, which build on this module: imported here, when called)."""
+    from .revoke_all import live_count
+
+    return live_count(store, owner, since)
 
 
 def _row_of(store: TokenStore, owner: str, form: Form) -> Row | None:
