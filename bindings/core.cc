@@ -93,11 +93,13 @@ py::object typed_tuple(PyTypeObject* type, Items&&... items) {
 
 py::str text(std::string_view s) { return py::str(s.data(), s.size()); }
 
-// A TokenInfo: id, owner, name, scopes, created_at, expires_at, last_used_at.
+// A TokenInfo: id, owner, name, scopes, created_at, expires_at, last_used_at, revoked_at,
+// description.
 py::object to_tuple(const TokenRecord& r) {
   return typed_tuple(g_token_info_type, text(token_id_format(r.id)), text(r.owner), text(r.name),
                      scope_set(r.scopes), utc_datetime(r.created_at), utc_datetime_or_none(r.expires_at),
-                     utc_datetime_or_none(r.last_used_at));
+                     utc_datetime_or_none(r.last_used_at), utc_datetime_or_none(r.revoked_at),
+                     text(r.description));
 }
 
 py::object to_tuple(const CachedToken& t) {
@@ -106,7 +108,8 @@ py::object to_tuple(const CachedToken& t) {
       g_token_info_type, text(token_id_format(t.id)), text(t.owner()), text(t.name()),
       scope_set_of(t.scopes()), utc_datetime(t.created_at),
       t.expires_at == CachedToken::kNever ? py::object(py::none()) : utc_datetime(t.expires_at),
-      used == 0 ? py::object(py::none()) : utc_datetime(used));
+      used == 0 ? py::object(py::none()) : utc_datetime(used),
+      t.revoked_at == 0 ? py::object(py::none()) : utc_datetime(t.revoked_at), text(t.description()));
 }
 
 // An AuditEvent's fields in tokenkeep.models.AuditEvent's order.
@@ -127,7 +130,8 @@ class TupleBuilder {
         shared(strings_, r.owner, [&] { return py::str(r.owner); }), text(r.name),
         shared(scopes_, scopes_join(r.scopes), [&] { return py::object(scope_set(r.scopes)); }),
         time(r.created_at), r.expires_at ? time(*r.expires_at) : py::object(py::none()),
-        r.last_used_at ? time(*r.last_used_at) : py::object(py::none()));
+        r.last_used_at ? time(*r.last_used_at) : py::object(py::none()),
+        r.revoked_at ? time(*r.revoked_at) : py::object(py::none()), text(r.description));
   }
 
  private:
@@ -167,7 +171,8 @@ std::string utf8_of(PyObject* o, const char* what) {
 
 // create_many's items, converted with the C API (several times faster than the generic
 // casters on 10,000 items): each (name, scopes) with the call's expiry, or (name, scopes,
-// expiry_kind, expiry_us) with an ExpiryKind. Scopes: one str, or any iterable of str.
+// expiry_kind, expiry_us) with an ExpiryKind; either may end with a description (3 or 5
+// items). Scopes: one str, or any iterable of str.
 std::vector<NewToken> new_tokens(const py::handle& items, Expiry::Kind kind, std::int64_t value) {
   py::object seq =
       py::reinterpret_steal<py::object>(PySequence_Fast(items.ptr(), "items must be a sequence"));
@@ -183,7 +188,7 @@ std::vector<NewToken> new_tokens(const py::handle& items, Expiry::Kind kind, std
     const Py_ssize_t len = PyTuple_Check(it)  ? PyTuple_GET_SIZE(it)
                            : PyList_Check(it) ? PyList_GET_SIZE(it)
                                               : -1;
-    if (len != 2 && len != 4) fail(ErrorCode::kInvalidArgument, "create_many takes (name, scopes) items");
+    if (len < 2 || len > 5) fail(ErrorCode::kInvalidArgument, "create_many takes (name, scopes) items");
     PyObject* const* f = PyTuple_Check(it) ? &PyTuple_GET_ITEM(it, 0) : &PyList_GET_ITEM(it, 0);
     NewToken& t = out[static_cast<std::size_t>(i)];
     t.name = utf8_of(f[0], "name");
@@ -199,8 +204,10 @@ std::vector<NewToken> new_tokens(const py::handle& items, Expiry::Kind kind, std
       PyObject** s = PySequence_Fast_ITEMS(scopes.ptr());
       for (Py_ssize_t k = 0; k < m; ++k) t.scopes.push_back(utf8_of(s[k], "a scope"));
     }
-    t.expiry.kind = len == 4 ? py::handle(f[2]).cast<Expiry::Kind>() : kind;
-    t.expiry.value_us = len == 4 ? PyLong_AsLongLong(f[3]) : value;
+    const bool own_expiry = len >= 4;
+    t.expiry.kind = own_expiry ? py::handle(f[2]).cast<Expiry::Kind>() : kind;
+    t.expiry.value_us = own_expiry ? PyLong_AsLongLong(f[3]) : value;
+    if (len == 3 || len == 5) t.description = utf8_of(f[len - 1], "description");
     if (PyErr_Occurred()) throw py::error_already_set();
   }
   return out;
@@ -432,9 +439,11 @@ PYBIND11_MODULE(_core, m) {
       .def(
           "create_problems",
           [](Engine& e, const std::string& owner, const std::string& name,
-             const std::vector<std::string>& scopes, Expiry::Kind kind, std::int64_t value) {
+             const std::vector<std::string>& scopes, Expiry::Kind kind, std::int64_t value,
+             const std::string& description) {
             NewToken spec;
             spec.name = name;
+            spec.description = description;
             spec.scopes = scopes;
             spec.expiry.kind = kind;
             spec.expiry.value_us = value;
@@ -443,7 +452,7 @@ PYBIND11_MODULE(_core, m) {
             return out;
           },
           py::arg("owner"), py::arg("name"), py::arg("scopes"), py::arg("expiry_kind"), py::arg("expiry_us"),
-          R"doc(Every reason create would refuse these values: tokenkeep errors, each with .field.)doc")
+          py::arg("description") = "", R"doc(Every reason create would refuse these values: tokenkeep errors, each with .field.)doc")
       .def(
           "get",
           [](Engine& e, const std::string& owner, const std::string& id) {
@@ -477,6 +486,13 @@ PYBIND11_MODULE(_core, m) {
             return to_tuple(released([&] { return e.update_scopes(owner, id, scopes, actor); }));
           },
           py::arg("owner"), py::arg("token_id"), py::arg("scopes"), py::arg("actor"))
+      .def(
+          "update_description",
+          [](Engine& e, const std::string& owner, const std::string& id, const std::string& description,
+             const std::string& actor) {
+            return to_tuple(released([&] { return e.update_description(owner, id, description, actor); }));
+          },
+          py::arg("owner"), py::arg("token_id"), py::arg("description"), py::arg("actor"))
       .def("revoke", &Engine::revoke, py::arg("owner"), py::arg("token_id"), py::arg("actor"),
            py::call_guard<py::gil_scoped_release>())
       .def("revoke_many", &Engine::revoke_many, py::arg("owner"), py::arg("token_ids"), py::arg("actor"),

@@ -160,6 +160,7 @@ TokenRecord Engine::make_record(const std::string& owner, const NewToken& spec,
   TokenRecord r;
   r.owner = owner;
   r.name = name_normalize(spec.name);
+  r.description = description_normalize(spec.description);
   r.scopes = canonical_scopes;
   const std::int64_t exp = expiry_resolve(spec.expiry, now);
   if (exp >= 0) r.expires_at = exp;
@@ -210,6 +211,7 @@ std::vector<IssuedToken> Engine::create_many(const std::string& owner, const std
   }
   for (const auto& r : records) {  // views into `records`, which no longer grows
     secret_shaped_refuse(r.name, "name");
+    secret_shaped_refuse(r.description, "description");
     if (!names.insert(r.name).second)
       fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' appears twice", "name");
   }
@@ -229,6 +231,7 @@ std::vector<Error> Engine::create_problems(const std::string& owner, const NewTo
   };
   attempt([&] { owner_check(owner); });
   attempt([&] { secret_shaped_refuse(name_normalize(spec.name), "name"); });
+  attempt([&] { secret_shaped_refuse(description_normalize(spec.description), "description"); });
   attempt([&] { (void)scopes_canonical(spec.scopes); });
   attempt([&] { (void)expiry_resolve(spec.expiry, clock_->now_us()); });
   return out;
@@ -301,6 +304,19 @@ TokenRecord Engine::update_scopes(const std::string& owner, std::string_view tok
   return get(owner, token_id);
 }
 
+TokenRecord Engine::update_description(const std::string& owner, std::string_view token_id,
+                                       const std::string& description, const std::string& actor) {
+  owner_check(owner);
+  actor_check(actor);
+  const std::string text = description_normalize(description);
+  secret_shaped_refuse(text, "description");
+  const std::int64_t id = id_resolve(token_id);
+  if (!repo_->token_update_description(owner, id, text, actor.empty() ? owner : actor, clock_->now_us())) {
+    fail(ErrorCode::kNotFound, "no such token", "token_id");
+  }
+  return get(owner, token_id);
+}
+
 void Engine::revoke(const std::string& owner, std::string_view token_id, const std::string& actor) {
   revoke_many(owner, {std::string(token_id)}, actor);
 }
@@ -340,6 +356,7 @@ IssuedToken Engine::rotate(const std::string& owner, std::string_view token_id, 
   TokenRecord r;
   r.owner = owner;
   r.name = old->name;
+  r.description = old->description;
   r.scopes = old->scopes;
   r.expires_at = old->expires_at;
   if (expiry) {

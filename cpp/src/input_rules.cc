@@ -31,6 +31,7 @@ bool in_ranges(const CodeRange (&table)[N], std::uint32_t cp) {
 }
 
 constexpr std::size_t kMaxNameChars = 100;
+constexpr std::size_t kMaxDescriptionChars = 200;
 constexpr std::size_t kMaxOwnerBytes = 256;
 
 // Python's str.isspace(): the code points a name is stripped of at both ends, so that the
@@ -118,6 +119,23 @@ std::string name_normalize(std::string_view name) {
     fail(ErrorCode::kInvalidArgument, "a token name must be at most 100 characters", "name");
   }
   return std::string(name);
+}
+
+std::string description_normalize(std::string_view description) {
+  description = strip_spaces(description);
+  if (description.empty()) return std::string();
+  const TextFacts f = text_facts(description);
+  if (f.chars < 0)
+    fail(ErrorCode::kInvalidArgument, "a description must not contain control characters", "description");
+  if (f.format) {
+    fail(ErrorCode::kInvalidArgument,
+         "a description must not contain invisible format characters (zero-width or bidirectional controls)",
+         "description");
+  }
+  if (static_cast<std::size_t>(f.chars) > kMaxDescriptionChars) {
+    fail(ErrorCode::kInvalidArgument, "a description must be at most 200 characters", "description");
+  }
+  return std::string(description);
 }
 
 void owner_validate(std::string_view owner) {

@@ -69,6 +69,11 @@ const char* const kMigrations[kPgSchemaVersion] = {
     R"sql(
     ALTER TABLE tokenkeep_nodes ADD COLUMN lease_ms bigint;
     )sql",
+    // 5 -> 6: each token's optional description (note); '' for none. A constant default:
+    // no table rewrite.
+    R"sql(
+    ALTER TABLE tokenkeep_tokens ADD COLUMN description text NOT NULL DEFAULT '';
+    )sql",
 };
 
 }  // namespace

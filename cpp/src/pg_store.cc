@@ -88,7 +88,7 @@ class PgStore final : public TokenRepository {
     missing_.erase(records);
     std::vector<std::int64_t> ids, created;
     std::vector<std::optional<std::int64_t>> expires;
-    std::vector<std::string> owners, names, scopes, digests, peppers;
+    std::vector<std::string> owners, names, scopes, digests, peppers, descriptions;
     for (const auto& r : records) {
       ids.push_back(r.id);
       owners.push_back(r.owner);
@@ -98,18 +98,20 @@ class PgStore final : public TokenRepository {
       peppers.push_back(r.pepper_id);
       created.push_back(r.created_at);
       expires.push_back(r.expires_at);
+      descriptions.push_back(r.description);
     }
     PgParams p;
     p.add_text(pg_array_i64(ids)).add_text(pg_array_text(owners)).add_text(pg_array_text(names));
     p.add_text(pg_array_text(scopes)).add_text(pg_array_bytes(digests)).add_text(pg_array_text(peppers));
     p.add_text(pg_array_i64(created)).add_text(pg_array_opt_i64(expires)).add(at).add(actor);
+    p.add_text(pg_array_text(descriptions));
     auto c = pool_.acquire();
     auto done = c->run(
         "WITH t AS (INSERT INTO tokenkeep_tokens(id, owner, name, scopes, digest, pepper_id, created_at, "
-        "expires_at) "
+        "expires_at, description) "
         "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], "
         "$7::bigint[], "
-        "$8::bigint[]) RETURNING id, owner, name, scopes) " PG_AUDIT_INSERT
+        "$8::bigint[], $11::text[]) RETURNING id, owner, name, scopes) " PG_AUDIT_INSERT
         "SELECT $9, $10, 'create', id, owner, name, '', scopes, '' FROM t ORDER BY id",
         p, "cannot insert tokens into", true);
     if (done) return;
@@ -180,7 +182,7 @@ class PgStore final : public TokenRepository {
     TokenPage page;
     page.records = read_tokens(r);
     if (r.rows() > 0) {
-      page.total = r.i64(0, 10);
+      page.total = r.i64(0, 11);
     } else if (q.offset > 0) {  // past the last match: the window saw no row to count
       PgParams n = params();
       page.total = c->query(pg_query_sql(q, true), n, "cannot read tokens from").i64(0, 0);
@@ -223,6 +225,27 @@ class PgStore final : public TokenRepository {
     return true;
   }
 
+  bool token_update_description(const std::string& owner, std::int64_t id, const std::string& description,
+                                const std::string& actor, std::int64_t at) override {
+    writable("cannot update tokens in");
+    auto c = acquire_for_change();
+    std::uint64_t g = 0;
+    {
+      PgTransaction tx(*c);
+      auto old = find_owned_for_update(*c, owner, id);
+      if (!old) return false;
+      PgParams p;
+      p.add(id).add(description);
+      c->query("UPDATE tokenkeep_tokens SET description = $2 WHERE id = $1", p, "cannot update a token in");
+      const std::string scopes = scopes_join(old->scopes);
+      audit_add(*c, at, actor, "update_description", id, owner, old->name, scopes, scopes, description);
+      g = publish(*c, {id});
+      tx.commit();
+    }
+    coherence_->after_commit(*c, g);
+    return true;
+  }
+
   bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids, const std::string& actor,
                      std::int64_t at) override {
     writable("cannot revoke tokens in");
@@ -257,6 +280,7 @@ class PgStore final : public TokenRepository {
       TokenRecord fresh = replacement;
       fresh.name = old->name;
       fresh.scopes = old->scopes;
+      fresh.description = old->description;
       revoke_one(*c, *old, actor, at, "revoke", "replaced by " + std::to_string(fresh.id));
       const std::string scopes = scopes_join(fresh.scopes);
       PgParams p;
@@ -265,10 +289,10 @@ class PgStore final : public TokenRepository {
           .add(fresh.name)
           .add(scopes)
           .add_bytes(fresh.digest.data(), fresh.digest.size());
-      p.add(fresh.pepper_id).add(fresh.created_at).add(fresh.expires_at);
+      p.add(fresh.pepper_id).add(fresh.created_at).add(fresh.expires_at).add(fresh.description);
       if (!c->run("INSERT INTO tokenkeep_tokens(id, owner, name, scopes, digest, pepper_id, created_at, "
-                  "expires_at) "
-                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                  "expires_at, description) "
+                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                   p, "cannot insert a token into", true)) {
         name_taken_fail(fresh.name);
       }

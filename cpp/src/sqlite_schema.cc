@@ -69,6 +69,11 @@ const char* const kMigrations[kSchemaVersion] = {
     R"sql(
     CREATE INDEX audit_owner_action_seq ON audit(owner, action, seq);
     )sql",
+    // 5 -> 6: each token's optional description (note); '' for none. ADD COLUMN with a
+    // constant default rewrites nothing.
+    R"sql(
+    ALTER TABLE tokens ADD COLUMN description TEXT NOT NULL DEFAULT '';
+    )sql",
 };
 
 int user_version(Connection& c) {

@@ -314,6 +314,22 @@ class SqliteStore final : public TokenRepository {
     return true;
   }
 
+  bool token_update_description(const std::string& owner, std::int64_t id, const std::string& description,
+                                const std::string& actor, std::int64_t at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    file_check();
+    Transaction tx(c_, true);
+    FeedWrite announce(*feed_, {id});
+    auto old = find_owned_locked(owner, id);
+    if (!old) return false;
+    Statement s(c_, "UPDATE tokens SET description = ?1 WHERE id = ?2 AND owner = ?3 AND revoked_at IS NULL");
+    s.bind(1, description).bind(2, id).bind(3, owner).run("cannot update a token in");
+    const std::string scopes = scopes_join(old->scopes);
+    audit_add(at, actor, "update_description", id, owner, old->name, scopes, scopes, description);
+    tx.commit();
+    return true;
+  }
+
   bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids, const std::string& actor,
                      std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -340,6 +356,7 @@ class SqliteStore final : public TokenRepository {
     TokenRecord fresh = replacement;
     fresh.name = old->name;
     fresh.scopes = old->scopes;
+    fresh.description = old->description;
     revoke_locked(*old, actor, at, "rotate", "replaced by " + std::to_string(fresh.id));
     insert_one(fresh, actor, at, "rotate");
     tx.commit();
@@ -551,8 +568,8 @@ class SqliteStore final : public TokenRepository {
                    std::int64_t at) {
     static const char* const kTokenHead =
         "INSERT OR ROLLBACK INTO tokens(id, owner, name, scopes, digest, pepper_id, created_at, expires_at, "
-        "last_used_at, revoked_at) VALUES ";
-    static const char* const kTokenRow = "?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL";
+        "last_used_at, revoked_at, description) VALUES ";
+    static const char* const kTokenRow = "?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?";
     static const char* const kAuditHead =
         "INSERT OR ROLLBACK INTO audit(at, actor, action, token_id, owner, name, old_scopes, new_scopes, "
         "detail) "
@@ -577,12 +594,13 @@ class SqliteStore final : public TokenRepository {
           const TokenRecord& t = *records[i + static_cast<std::size_t>(r)];
           auto& joined = scopes[static_cast<std::size_t>(r)];
           joined = scopes_join(t.scopes);
-          const int b = r * 8;
+          const int b = r * 9;
           s.bind(b + 1, t.id).bind(b + 2, t.owner).bind(b + 3, t.name).bind(b + 4, joined);
           s.bind(b + 5, t.digest)
               .bind(b + 6, t.pepper_id)
               .bind(b + 7, t.created_at)
-              .bind(b + 8, t.expires_at);
+              .bind(b + 8, t.expires_at)
+              .bind(b + 9, t.description);
         }
         if (s.step_or_code() != SQLITE_DONE) return false;
       }
@@ -603,10 +621,10 @@ class SqliteStore final : public TokenRepository {
     const std::string scopes = scopes_join(r.scopes);
     Statement s(c_,
                 "INSERT INTO tokens(id, owner, name, scopes, digest, pepper_id, created_at, expires_at, "
-                "last_used_at, revoked_at) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL)");
+                "last_used_at, revoked_at, description) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, ?9)");
     s.bind(1, r.id).bind(2, r.owner).bind(3, r.name).bind(4, scopes).bind(5, r.digest).bind(6, r.pepper_id);
-    s.bind(7, r.created_at).bind(8, r.expires_at);
+    s.bind(7, r.created_at).bind(8, r.expires_at).bind(9, r.description);
     // The partial unique index tokens_live_name enforces "unique among live tokens".
     if (s.step_or_code() == SQLITE_CONSTRAINT_UNIQUE) name_taken_fail(r.name);
     audit_add(at, actor, action, r.id, r.owner, r.name, "", scopes, "");

@@ -16,12 +16,14 @@ CachedToken::CachedToken(const TokenRecord& r, ScopeMask granted_mask, const Pep
       used_us(r.last_used_at.value_or(0)),
       persisted_us(r.last_used_at.value_or(0)) {
   std::string scopes = scopes_join(r.scopes);
-  text_.reserve(r.owner.size() + r.name.size() + scopes.size());
+  text_.reserve(r.owner.size() + r.name.size() + scopes.size() + r.description.size());
   text_ += r.owner;
   text_ += r.name;
   text_ += scopes;
+  text_ += r.description;
   owner_len_ = static_cast<std::uint32_t>(r.owner.size());
   name_len_ = static_cast<std::uint32_t>(r.name.size());
+  description_len_ = static_cast<std::uint32_t>(r.description.size());
 }
 
 CachedToken::CachedToken(const CachedToken& o)
@@ -38,7 +40,8 @@ CachedToken::CachedToken(const CachedToken& o)
       scopes_seen(o.scopes_seen.load()),
       text_(o.text_),
       owner_len_(o.owner_len_),
-      name_len_(o.name_len_) {}
+      name_len_(o.name_len_),
+      description_len_(o.description_len_) {}
 
 TokenCache::TokenCache(std::size_t capacity)
     : capacity_(capacity), per_shard_(capacity == 0 ? 0 : (capacity + kShards - 1) / kShards) {}

@@ -2,7 +2,8 @@
 
 Records cross as tuples in TokenInfo's field order, built as tokenkeep.TokenInfo and
 tokenkeep.IssuedToken once record_types() registered them (tokenkeep.store does, on import):
-(id, owner, name, scopes, created_at, expires_at, last_used_at) with aware UTC datetimes.
+(id, owner, name, scopes, created_at, expires_at, last_used_at, revoked_at,
+description) with aware UTC datetimes.
 So these stubs name the record types themselves.
 """
 
@@ -99,7 +100,13 @@ class Engine:
     ) -> builtins.list[IssuedToken]: ...
     def get(self, owner: str, token_id: str) -> RecordTuple: ...
     def create_problems(
-        self, owner: str, name: str, scopes: list[str], expiry_kind: ExpiryKind, expiry_us: int
+        self,
+        owner: str,
+        name: str,
+        scopes: list[str],
+        expiry_kind: ExpiryKind,
+        expiry_us: int,
+        description: str = "",
     ) -> list[TokenkeepError]: ...
     def query(
         self,
@@ -114,6 +121,9 @@ class Engine:
     ) -> tuple[builtins.list[RecordTuple], int]: ...
     def update_scopes(
         self, owner: str, token_id: str, scopes: Sequence[str], actor: str
+    ) -> RecordTuple: ...
+    def update_description(
+        self, owner: str, token_id: str, description: str, actor: str
     ) -> RecordTuple: ...
     def revoke(self, owner: str, token_id: str, actor: str) -> None: ...
     def revoke_many(self, owner: str, token_ids: Sequence[str], actor: str) -> None: ...

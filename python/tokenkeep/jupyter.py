@@ -126,30 +126,37 @@ def token_html(info: TokenInfo, now: datetime | None = None) -> str:
         ),
         (("Last used", ""), (_when(info.last_used_at, now), "")),
     ]
+    if info.revoked_at is not None:
+        rows.append((("Revoked", ""), (_when(info.revoked_at, now), "tk-expired")))
     return _table(["Field", "Value"], [((escape(k), c1), v) for (k, c1), v in rows])
 
 
 def tokens_html(tokens: Iterable[TokenInfo], now: datetime | None = None) -> str:
-    """Tokens as a table: name, id, owner, scopes, created, expires, last used."""
+    """Tokens as a table: name, id, owner, scopes, created, expires, last used; and revoked,
+    when one of them is."""
     now = now or datetime.now(UTC)
     tokens = list(tokens)
     if not tokens:
         return "<p><em>No tokens.</em></p>"
+    any_revoked = any(t.revoked_at is not None for t in tokens)
     rows = []
     for t in tokens:
         expired = t.expires_at is not None and t.expires_at <= now
-        rows.append(
-            (
-                (escape(t.name), ""),
-                (f"<code>{escape(t.id)}</code>", ""),
-                (escape(t.owner), ""),
-                (escape(_scopes(t.scopes)), ""),
-                (_when(t.created_at, now), ""),
-                (_when(t.expires_at, now, "never expires"), "tk-expired" if expired else ""),
-                (_when(t.last_used_at, now), ""),
-            )
+        row: tuple[tuple[str, str], ...] = (
+            (escape(t.name), ""),
+            (f"<code>{escape(t.id)}</code>", ""),
+            (escape(t.owner), ""),
+            (escape(_scopes(t.scopes)), ""),
+            (_when(t.created_at, now), ""),
+            (_when(t.expires_at, now, "never expires"), "tk-expired" if expired else ""),
+            (_when(t.last_used_at, now), ""),
         )
+        if any_revoked:
+            row += ((_when(t.revoked_at, now, "—"), "tk-expired" if t.revoked_at else ""),)
+        rows.append(row)
     headers = ["Name", "ID", "Owner", "Scopes", "Created", "Expires", "Last used"]
+    if any_revoked:
+        headers.append("Revoked")
     return _table(headers, rows) + f"<p><small>{_plural(len(tokens), 'token')}</small></p>"
 
 
@@ -182,7 +189,16 @@ def audit_html(events: Iterable[AuditEvent], now: datetime | None = None) -> str
     return _table(headers, rows) + f"<p><small>{_plural(len(events), 'event')}</small></p>"
 
 
-TOKEN_COLUMNS = ("id", "owner", "name", "scopes", "created_at", "expires_at", "last_used_at")
+TOKEN_COLUMNS = (
+    "id",
+    "owner",
+    "name",
+    "scopes",
+    "created_at",
+    "expires_at",
+    "last_used_at",
+    "revoked_at",
+)
 EVENT_COLUMNS = (
     "seq",
     "at",
@@ -248,12 +264,13 @@ def to_dataframe(items: Iterable[object], now: datetime | None = None):  # -> pa
                 t.created_at,
                 t.expires_at,
                 t.last_used_at,
+                t.revoked_at,
             )
             for t in tokens
         ],
         columns=list(TOKEN_COLUMNS),
     )
-    for column in ("created_at", "expires_at", "last_used_at"):
+    for column in ("created_at", "expires_at", "last_used_at", "revoked_at"):
         df[column] = pd.to_datetime(df[column], utc=True)
     now = now or datetime.now(UTC)
     df["expires_in"] = df["expires_at"] - pd.Timestamp(now)

@@ -26,8 +26,9 @@ class TokenInfo(NamedTuple):
 
     ``id`` is public: lists, edits and revokes use it. Datetimes are aware, in UTC;
     ``expires_at`` is None only for a token that never expires, ``last_used_at`` None
-    until the token is first verified. :meth:`TokenStore.get` and :meth:`TokenStore.list`
-    show ``last_used_at`` exactly; the TokenInfo a verification returns is shared between
+    until the token is first verified, ``revoked_at`` None unless the token was revoked;
+    ``description`` is the owner's note ("" if none).
+    :meth:`TokenStore.get` and :meth:`TokenStore.list` show ``last_used_at`` exactly; the TokenInfo a verification returns is shared between
     verifications and its ``last_used_at`` may lag by up to a minute.
 
     A named tuple (fast to build on the verification path): compare, hash, ``_replace``
@@ -45,6 +46,8 @@ class TokenInfo(NamedTuple):
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+    description: str = ""
 
     def _repr_html_(self) -> str:
         from .jupyter import token_html

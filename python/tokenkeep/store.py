@@ -373,6 +373,7 @@ class TokenStore(StoreHygiene):
         expires_in: timedelta | None = None,
         expires_at: datetime | None = None,
         never_expires: bool = False,
+        description: str | None = None,
         actor: str | None = None,
     ) -> IssuedToken:
         """Issue a token. Its secret is in the result and is never available again.
@@ -380,12 +381,16 @@ class TokenStore(StoreHygiene):
         ``name`` is stripped of surrounding blanks and must be unique among the owner's live
         tokens. Expiry: the store's default lifetime unless ``expires_in`` or ``expires_at``
         (aware) is given; ``never_expires=True`` only where the store allows it.
+        ``description``: an optional note (what the token is for), at most 200 characters,
+        checked like a name (:class:`InvalidArgument` with ``field == "description"``).
 
         >>> issued = store.create(owner="alice", name="ci", scopes={"device:read"})
         """
         kind, value = self._expiry(expires_in, expires_at, never_expires)
         # One path into the engine for every create: a batch of one.
-        item = (_nfc(_text(name, "name")), _scope_list(scopes))
+        item: tuple[Any, ...] = (_nfc(_text(name, "name")), _scope_list(scopes))
+        if description:
+            item += (kind, value, _nfc(_text(description, "description")))
         return self._e.create_many(_text(owner, "owner"), [item], kind, value, self._actor(actor))[
             0
         ]
@@ -399,6 +404,7 @@ class TokenStore(StoreHygiene):
         expires_in: timedelta | None = None,
         expires_at: datetime | None = None,
         never_expires: bool = False,
+        description: str | None = None,
     ) -> builtins.list[TokenkeepError]:
         """Every reason :meth:`create` would refuse these values, without creating anything:
         a list of tokenkeep errors (empty if none), each with the ``field`` it is about, so a
@@ -416,9 +422,12 @@ class TokenStore(StoreHygiene):
             kind, value = _Expiry.DEFAULT, 0
         try:
             item = (_nfc(_text(name, "name")), _scope_list(scopes))
+            note = "" if description is None else _nfc(_text(description, "description"))
         except TokenkeepError as e:
             return [e] + problems
-        found = self._e.create_problems(_text(owner, "owner"), item[0], item[1], kind, value)
+        found = self._e.create_problems(
+            _text(owner, "owner"), item[0], item[1], kind, value, description=note
+        )
         if problems:  # the expiry's own problem replaces the default the engine checked
             expiry_fields = ("expires_in", "expires_at", "never_expires")
             found = [p for p in found if p.field not in expiry_fields]
@@ -553,13 +562,30 @@ class TokenStore(StoreHygiene):
     def update_scopes(
         self, owner: str, token_id: str, scopes: Scopes, *, actor: str | None = None
     ) -> TokenInfo:
-        """Replace a token's scopes (the only edit there is). Seen by the next verification
-        in every process."""
+        """Replace a token's scopes. Seen by the next verification in every process."""
         try:
             return self._e.update_scopes(
                 _text(owner, "owner"),
                 _text(token_id, "token_id"),
                 _scope_list(scopes),
+                self._actor(actor),
+            )
+        except NotFound:
+            raise _not_found(owner, token_id) from None
+
+    def update_description(
+        self, owner: str, token_id: str, description: str, *, actor: str | None = None
+    ) -> TokenInfo:
+        """Replace a live token's description ("" clears it); checked as in :meth:`create`,
+        audited as ``update_description``.
+
+        >>> store.update_description("alice", issued.info.id, "deploys from CI")  # doctest: +SKIP
+        """
+        try:
+            return self._e.update_description(
+                _text(owner, "owner"),
+                _text(token_id, "token_id"),
+                _nfc(_text(description, "description")),
                 self._actor(actor),
             )
         except NotFound:

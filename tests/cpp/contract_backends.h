@@ -54,6 +54,10 @@ class FakeHandle final : public TokenRepository {
                            const std::string& a, std::int64_t at) override {
     return f_->token_update_scopes(o, id, s, a, at);
   }
+  bool token_update_description(const std::string& o, std::int64_t id, const std::string& d,
+                                const std::string& a, std::int64_t at) override {
+    return f_->token_update_description(o, id, d, a, at);
+  }
   bool tokens_revoke(const std::string& o, const std::vector<std::int64_t>& ids, const std::string& a,
                      std::int64_t at) override {
     return f_->tokens_revoke(o, ids, a, at);

@@ -356,10 +356,11 @@ TEST_F(EngineTest, OlderSchemaIsMigrated) {
     token = std::string(e->create("alice", spec("ci", {"device"}), "").token.view());
   }
   // A version-1 database: no audit index (2), no listing indexes (3), no scope-use table (4),
-  // no audit index by action (5).
+  // no audit index by action (5), no description column (6).
   sql(db,
       "DROP INDEX audit_owner_seq; DROP INDEX tokens_owner_list; DROP INDEX tokens_owner_live; "
-      "DROP TABLE token_scope_use; DROP INDEX audit_owner_action_seq; PRAGMA user_version = 1");
+      "DROP TABLE token_scope_use; DROP INDEX audit_owner_action_seq; "
+      "ALTER TABLE tokens DROP COLUMN description; PRAGMA user_version = 1");
   auto e = open();
   EXPECT_EQ(e->verify(token, 0, nullptr), VerifyStatus::kOk);
   sqlite3* h = nullptr;

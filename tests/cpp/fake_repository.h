@@ -147,6 +147,18 @@ class FakeRepository : public TokenRepository {
     return true;
   }
 
+  bool token_update_description(const std::string& owner, std::int64_t id, const std::string& description,
+                                const std::string& actor, std::int64_t at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    TokenRecord* r = live_owned(owner, id);
+    if (!r) return false;
+    const std::string scopes = scopes_join(r->scopes);
+    audit_add(at, actor, "update_description", id, owner, r->name, scopes, scopes, description);
+    r->description = description;
+    publish({id});
+    return true;
+  }
+
   bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids, const std::string& actor,
                      std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -170,6 +182,7 @@ class FakeRepository : public TokenRepository {
     TokenRecord fresh = replacement;
     fresh.name = old->name;
     fresh.scopes = old->scopes;
+    fresh.description = old->description;
     old->revoked_at = at;
     audit_add(at, actor, "revoke", id, owner, old->name, scopes_join(old->scopes), "",
               "replaced by " + std::to_string(fresh.id));

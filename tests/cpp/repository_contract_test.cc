@@ -171,6 +171,33 @@ TEST_P(RepositoryContract, ChangesMoveTheGenerationAndNameTheirIds) {
   EXPECT_EQ(repo_->token_find(2)->revoked_at, 3);
 }
 
+TEST_P(RepositoryContract, DescriptionsAreStoredEditedAuditedAndKeptByRotate) {
+  TokenRecord a = record(1, "alice", "a", 1);
+  a.description = "deploys from CI \xc3\xa9";
+  repo_->tokens_insert({a, record(2, "alice", "b", 1)}, "alice", 1);
+  EXPECT_EQ(repo_->token_find(1)->description, "deploys from CI \xc3\xa9");
+  EXPECT_EQ(repo_->token_find(2)->description, "");
+  const Coherence before = repo_->coherence();
+  ASSERT_TRUE(repo_->token_update_description("alice", 2, "nightly backup", "admin", 2));
+  EXPECT_GT(repo_->coherence().generation, before.generation);  // verification's TokenInfo has it
+  EXPECT_EQ(repo_->token_find_owned("alice", 2)->description, "nightly backup");
+  EXPECT_FALSE(repo_->token_update_description("bob", 2, "x", "bob", 3));  // another owner's
+  EXPECT_EQ(repo_->token_find(2)->description, "nightly backup");
+  const auto audit = repo_->audit_list(std::string("alice"), 1);
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].action, "update_description");
+  EXPECT_EQ(audit[0].actor, "admin");
+  EXPECT_EQ(audit[0].detail, "nightly backup");
+  EXPECT_EQ(audit[0].token_id, 2);
+  EXPECT_EQ(repo_->tokens_query(live_of("alice"), 1).records.size(), 2u);
+  for (const auto& r : repo_->tokens_query(live_of("alice"), 1).records) {
+    EXPECT_EQ(r.description, r.id == 1 ? "deploys from CI \xc3\xa9" : "nightly backup");
+  }
+  ASSERT_TRUE(repo_->token_rotate("alice", 1, record(3, "alice", "ignored", 5), "alice", 5));
+  EXPECT_EQ(repo_->token_find(3)->description, "deploys from CI \xc3\xa9");    // kept, like the name
+  EXPECT_FALSE(repo_->token_update_description("alice", 1, "x", "alice", 6));  // revoked
+}
+
 TEST_P(RepositoryContract, CreatesAndTouchesAreNotAnnounced) {
   const Coherence before = repo_->coherence();
   repo_->tokens_insert({record(1, "alice", "a", 1)}, "alice", 1);

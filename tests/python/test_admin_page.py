@@ -404,6 +404,44 @@ def test_expired_and_expiring_tokens_are_marked(alice, store, clock):
     assert 'data-action="edit"' not in inactive  # read only
 
 
+def test_the_create_dialog_takes_an_optional_description_and_the_row_shows_it(alice, store):
+    page = alice.get("/profile/access-tokens").text
+    assert '<label for="token-description" class="label">Description (optional)</label>' in page
+    assert 'name="description"' in page
+    r = create(alice, name="ci", description=f"deploys {HOSTILE}")
+    assert r.status_code == 200, r.text
+    (info,) = store.list("alice")
+    assert info.description == f"deploys {HOSTILE}"
+    listing = alice.get("/profile/access-tokens").text
+    assert f'<span class="token-description muted">deploys {html.escape(HOSTILE)}</span>' in listing
+    assert HOSTILE not in listing  # escaped
+    # a bad description is the description field's error; the form keeps what was typed
+    r = create(alice, name="other", description="line\nbreak")
+    assert r.status_code == 400
+    assert field_errors_of(r).keys() == {"token-description-error"}
+    assert (
+        "description must not contain control characters"
+        in field_errors_of(r)["token-description-error"]
+    )
+    assert [t.name for t in store.list("alice")] == ["ci"]
+
+
+def test_the_inactive_view_says_when_a_token_was_revoked(alice, store, clock):
+    gone = store.create(owner="alice", name="gone", scopes={"device"})
+    store.create(owner="alice", name="old", scopes={"device"}, expires_in=timedelta(days=1))
+    clock.advance(timedelta(days=3))
+    store.revoke("alice", gone.info.id)
+    page = alice.get("/profile/access-tokens?view=inactive").text
+    rows = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r'<tr data-token-id="[^"]*" data-name="([^"]*)"(.*?)</tr>', page, re.S)
+    }
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", rows["gone"]))
+    assert "Revoked on Jan 4, 2030" in text, text
+    assert f'datetime="{(START + timedelta(days=3)).isoformat()}"' in rows["gone"]
+    assert "Revoked" not in rows["old"]  # expired, not revoked
+
+
 def test_a_new_token_is_not_expiring_soon_whatever_its_lifetime(alice, store, clock):
     """issue 22: a token created for 7 days showed "Expires soon" at once. The badge marks the
     last quarter of a token's life (at least its last day, at most 7 days)."""

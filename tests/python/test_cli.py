@@ -28,7 +28,17 @@ from tokenkeep import ManualClock, TokenStore
 # and reads the real time.
 CLOCK_START = None
 SECRET_RE = re.compile(r"^tk_[A-Za-z0-9]{40,}$")
-TOKEN_KEYS = {"id", "owner", "name", "scopes", "created_at", "expires_at", "last_used_at"}
+TOKEN_KEYS = {
+    "id",
+    "owner",
+    "name",
+    "scopes",
+    "created_at",
+    "expires_at",
+    "last_used_at",
+    "revoked_at",
+    "description",
+}
 EVENT_KEYS = {
     "seq",
     "at",
@@ -186,6 +196,8 @@ def assert_token_json(obj: dict) -> None:
         iso(obj["expires_at"])
     if obj["last_used_at"] is not None:
         iso(obj["last_used_at"])
+    if obj["revoked_at"] is not None:
+        iso(obj["revoked_at"])
 
 
 # -- help, entry points, global options ------------------------------------------------------
@@ -326,6 +338,24 @@ def test_create_with_comma_separated_scopes_and_an_expiry_date(db, store):
     assert store.verify(r.out.strip()).expires_at == datetime(
         day.year, day.month, day.day, 10, tzinfo=UTC
     )
+
+
+@pytest.mark.slow
+def test_create_with_a_description_shows_it_in_show_and_list_json(db, store):
+    r = tk(db, "create", "--name", "ci", "--scope", "device", "--description", "Deploys from CI")
+    assert r.code == 0, r.err
+    (info,) = store.list("alice")
+    assert info.description == "Deploys from CI"
+    shown = tk(db, "show", "ci").out.splitlines()
+    assert "Description\tDeploys from CI" in shown
+    (row,) = json.loads(tk(db, "--json", "list").out)
+    assert_token_json(row)
+    assert row["description"] == "Deploys from CI"
+    assert "Description" not in tk(db, "show", store.create("alice", "x", {"device"}).info.id).out
+    bad = tk(db, "--json", "create", "--name", "y", "--scope", "device", "--description", "a\tb")
+    assert bad.code == 2, bad.err
+    assert json.loads(bad.err)["error"]["field"] == "--description"
+    assert sorted(t.name for t in store.list("alice")) == ["ci", "x"]
 
 
 def test_create_json_is_one_line_with_secret_and_token(db, store):
@@ -623,6 +653,26 @@ def test_edit_changes_only_the_scopes(db, store):
 
 
 # -- revoke ----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_show_of_a_revoked_token_by_id_says_when_it_was_revoked(db, store):
+    issued = store.create("alice", "ci", {"device"})
+    assert json.loads(tk(db, "--json", "show", "ci").out)["revoked_at"] is None
+    assert "Revoked" not in tk(db, "show", "ci").out
+    store.revoke("alice", issued.info.id)
+    revoked_at = store.list("alice", state="all")[0].revoked_at
+    assert revoked_at is not None
+    r = tk(db, "show", issued.info.id)
+    assert r.code == 0, r.err
+    (line,) = [x for x in r.out.splitlines() if x.startswith("Revoked")]
+    assert revoked_at.strftime("%Y-%m-%d %H:%M UTC") in line
+    assert "Unused" not in r.out  # a revoked token uses nothing more
+    obj = json.loads(tk(db, "--json", "show", issued.info.id).out)
+    assert datetime.fromisoformat(obj["revoked_at"]) == revoked_at
+    assert obj["scope_usage"] is None
+    # by name a revoked token is not found: a name is reused, an id never is
+    assert_one_line_error(tk(db, "show", "ci"), 7, "no token")
 
 
 @pytest.mark.slow

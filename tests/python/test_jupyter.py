@@ -108,6 +108,26 @@ def test_to_dataframe_of_tokens_has_dates_expiry_and_every_owner(store):
     assert list(to_dataframe([]).columns)[: len(TOKEN_COLUMNS)] == list(TOKEN_COLUMNS)
 
 
+def test_revoked_tokens_show_when_in_the_tables_and_the_dataframe(store):
+    import pandas as pd
+    from tokenkeep.jupyter import to_dataframe
+
+    gone = store.create("alice", "gone", {"device"})
+    kept = store.create("alice", "kept", {"device"})
+    assert "Revoked" not in tokens_html(store.list("alice"))
+    store.revoke("alice", gone.info.id)
+    tokens = store.list("alice", state="all")
+    revoked = next(t for t in tokens if t.id == gone.info.id)
+    assert revoked.revoked_at is not None
+    table = tokens_html(tokens)
+    assert "<th>Revoked</th>" in table and revoked.revoked_at.isoformat() in table
+    assert revoked.revoked_at.isoformat() in token_html(revoked)
+    assert "Revoked" not in token_html(kept.info)
+    df = to_dataframe(tokens).set_index("name")
+    assert df.loc["gone", "revoked_at"] == pd.Timestamp(revoked.revoked_at)
+    assert pd.isna(df.loc["kept", "revoked_at"]) and str(df["revoked_at"].dt.tz) == "UTC"
+
+
 def test_to_dataframe_of_audit_events(store):
     from tokenkeep.jupyter import EVENT_COLUMNS
 

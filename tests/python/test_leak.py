@@ -157,14 +157,17 @@ def test_a_schema_4_database_gains_the_index_the_banner_reads(tmp_path):
     with tokenkeep.TokenStore(path) as store:
         t = store.create("alice", "ci-deploy", {"device"})
     con = sqlite3.connect(path)
-    con.executescript("DROP INDEX audit_owner_action_seq; PRAGMA user_version = 4;")
+    con.executescript(
+        "DROP INDEX audit_owner_action_seq; ALTER TABLE tokens DROP COLUMN description;"
+        " PRAGMA user_version = 4;"
+    )
     con.close()
     with tokenkeep.TokenStore(path) as store:
         store.revoke_leaked(f"Bearer {t.secret}", source="old log")
         assert [n.name for n in store.leaked_notices("alice")] == ["ci-deploy"]
     con = sqlite3.connect(path)
     try:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 6
         plan = con.execute(
             "EXPLAIN QUERY PLAN SELECT seq FROM audit WHERE owner = 'alice' AND action = 'leaked'"
             " AND at >= 0 ORDER BY seq DESC LIMIT 100"

@@ -617,3 +617,20 @@ def test_unencodable_text_and_huge_durations_are_invalid_arguments(store):
         with pytest.raises(InvalidArgument):
             call()
     assert snapshot(store) == before
+
+
+def test_revoked_at_is_none_until_revoked_then_the_revocation_time(store, clock):
+    issued = store.create("alice", "ci", {"device"})
+    other = store.create("alice", "other", {"device"})
+    assert issued.info.revoked_at is None
+    assert store.get("alice", issued.info.id).revoked_at is None
+    assert store.verify(issued.secret).revoked_at is None
+    clock.advance(timedelta(hours=3))
+    store.revoke("alice", issued.info.id)
+    rows = {t.id: t for t in store.list("alice", state="all")}
+    assert rows[issued.info.id].revoked_at == T0 + timedelta(hours=3)
+    assert rows[issued.info.id].revoked_at.tzinfo is not None
+    assert rows[other.info.id].revoked_at is None
+    # a field added at the end: the first seven keep their positions
+    id_, owner, name, scopes, created, expires, used = rows[other.info.id][:7]
+    assert (id_, owner, name, created) == (other.info.id, "alice", "other", T0)

@@ -59,6 +59,7 @@ struct NewToken {
   std::string name;
   std::vector<std::string> scopes;
   Expiry expiry;
+  std::string description{};  // optional note (description_normalize)
 };
 
 struct IssuedToken {
@@ -131,6 +132,10 @@ class Engine final : private ForkAware {
   TokenPage query(const TokenQuery& q);
   TokenRecord update_scopes(const std::string& owner, std::string_view token_id,
                             const std::vector<std::string>& scopes, const std::string& actor);
+  // Replaces a live token's description ("" clears it): InvalidArgument with field
+  // "description" as for create, NotFound if not a live token of the owner. Audited.
+  TokenRecord update_description(const std::string& owner, std::string_view token_id,
+                                 const std::string& description, const std::string& actor);
   void revoke(const std::string& owner, std::string_view token_id, const std::string& actor);
   // All or nothing: NotFound (and nothing revoked) if one id is not a live token of the owner.
   void revoke_many(const std::string& owner, const std::vector<std::string>& token_ids,

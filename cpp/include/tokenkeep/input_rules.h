@@ -19,6 +19,9 @@ namespace tokenkeep {
 // Returns the name stripped of surrounding whitespace (as Python's str.strip()): 1-100
 // characters, no control or format characters, at least one visible character.
 std::string name_normalize(std::string_view name);
+// A token's description (note): stripped as a name; empty allowed; at most 200 characters, no
+// control or format characters. Field "description".
+std::string description_normalize(std::string_view description);
 // Non-empty, at most 256 bytes, no control or format characters.
 void owner_validate(std::string_view owner);
 // Empty (meaning "the owner") or printable text without format characters.

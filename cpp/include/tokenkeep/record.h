@@ -22,6 +22,7 @@ struct TokenRecord {
   std::optional<std::int64_t> expires_at;  // empty: never expires
   std::optional<std::int64_t> last_used_at;
   std::optional<std::int64_t> revoked_at;
+  std::string description{};  // the owner's note ("" if none; description_normalize)
 };
 
 // One audited change: who did what to which token, when. Never a secret.
@@ -29,7 +30,7 @@ struct AuditEvent {
   std::int64_t seq = 0;
   std::int64_t at = 0;
   std::string actor;
-  std::string action;  // create | update_scopes | revoke | rotate | purge | leaked
+  std::string action;  // create | update_scopes | update_description | revoke | rotate | purge | leaked
   std::optional<std::int64_t> token_id;
   std::string owner;
   std::string name;

@@ -43,7 +43,13 @@ class CachedToken {
 
   std::string_view owner() const noexcept { return std::string_view(text_).substr(0, owner_len_); }
   std::string_view name() const noexcept { return std::string_view(text_).substr(owner_len_, name_len_); }
-  std::string_view scopes() const noexcept { return std::string_view(text_).substr(owner_len_ + name_len_); }
+  std::string_view scopes() const noexcept {
+    return std::string_view(text_).substr(owner_len_ + name_len_,
+                                          text_.size() - owner_len_ - name_len_ - description_len_);
+  }
+  std::string_view description() const noexcept {
+    return std::string_view(text_).substr(text_.size() - description_len_);
+  }
 
   // Latest use seen by this process and latest use known to be stored (0: none).
   mutable std::atomic<std::int64_t> used_us;
@@ -55,9 +61,10 @@ class CachedToken {
   mutable std::atomic<ScopeMask> scopes_seen{0};
 
  private:
-  std::string text_;  // owner, name and space-separated scopes, back to back
+  std::string text_;  // owner, name, space-separated scopes and description, back to back
   std::uint32_t owner_len_;
   std::uint32_t name_len_;
+  std::uint32_t description_len_;
 };
 
 using CachedTokenPtr = std::shared_ptr<const CachedToken>;

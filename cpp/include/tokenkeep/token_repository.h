@@ -83,6 +83,11 @@ class TokenRepository {
   virtual bool token_update_scopes(const std::string& owner, std::int64_t id,
                                    const std::vector<std::string>& scopes, const std::string& actor,
                                    std::int64_t at) = 0;
+  // Sets a live token's description (audited "update_description", detail = the new text);
+  // announced like a scope edit, since verification's TokenInfo carries it.
+  virtual bool token_update_description(const std::string& owner, std::int64_t id,
+                                        const std::string& description, const std::string& actor,
+                                        std::int64_t at) = 0;
   // Revokes every id, or (if one is not a live token of the owner) none.
   virtual bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids,
                              const std::string& actor, std::int64_t at) = 0;

@@ -97,8 +97,9 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
-def resolve(app: App, token: str) -> TokenInfo:
-    """A token of the owner by id, or else by exact name."""
+def resolve(app: App, token: str, revoked: bool = False) -> TokenInfo:
+    """A token of the owner by id, or else by exact name; with ``revoked``, also a revoked
+    token by its id (a name may be reused once revoked, an id never is)."""
     if looks_like_secret(token):
         raise CliError(
             "that looks like a token secret, not an id: never pass secrets on the command "
@@ -119,6 +120,9 @@ def resolve(app: App, token: str) -> TokenInfo:
             EXIT_USAGE,
         )
     found = by_id if by_id is not None else by_name
+    if found is None and revoked:
+        wanted_id = token.strip()
+        found = next((t for t in store.list(app.owner, state="all") if t.id == wanted_id), None)
     if found is not None:
         return found
     raise CliError(

@@ -25,6 +25,7 @@ from .secrets_file import hide_secrets
 # API argument (an error's .field) -> the flag or argument that sets it on the command line.
 FLAGS: Mapping[str, str] = {
     "name": "--name",
+    "description": "--description",
     "scopes": "--scope",
     "expires_in": "--expires-in",
     "expires_at": "--expires-at",

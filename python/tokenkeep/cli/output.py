@@ -30,6 +30,8 @@ def token_json(t: TokenInfo) -> dict[str, Any]:
         "created_at": t.created_at.isoformat(),
         "expires_at": None if t.expires_at is None else t.expires_at.isoformat(),
         "last_used_at": None if t.last_used_at is None else t.last_used_at.isoformat(),
+        "revoked_at": None if t.revoked_at is None else t.revoked_at.isoformat(),
+        "description": t.description,
     }
 
 
@@ -150,7 +152,12 @@ def print_token_details(t: TokenInfo, extra: Sequence[Sequence[str]] = ()) -> No
         ["Created", when(t.created_at, relative_time(t.created_at, now))],
         ["Expires", when(t.expires_at, expiry_text(t, now))],
         ["Last used", when(t.last_used_at, relative_time(t.last_used_at, now))],
-    ] + [list(row) for row in extra]
+    ]
+    if t.description:
+        rows.insert(1, ["Description", visible(t.description)])
+    if t.revoked_at is not None:
+        rows.append(["Revoked", when(t.revoked_at, relative_time(t.revoked_at, now))])
+    rows += [list(row) for row in extra]
     if stdout_is_terminal():
         width_ = max(len(k) for k, _ in rows)
         sys.stdout.write("".join(f"{k.ljust(width_)}  {v}\n" for k, v in rows))

@@ -95,19 +95,27 @@ def create(store: TokenStore, owner: str, data: Mapping[str, Any]) -> Answer:
     form = view.Form(
         kind="create",
         name=str(data.get("name", ""))[:1000],
+        description=str(data.get("description", ""))[:1000],
         scopes=view.scopes_from(_getlist(data, "scopes")),
         expiry=str(data.get("expiry", view.DEFAULT_EXPIRY)),
         expires_on=str(data.get("expires_on", "")),
     )
     expiry, expiry_error = view.expiry_from(form.expiry, form.expires_on)
-    form.errors = view.form_errors(store.create_problems(owner, form.name, form.scopes, **expiry))
+    form.errors = view.form_errors(
+        store.create_problems(owner, form.name, form.scopes, description=form.description, **expiry)
+    )
     if expiry_error:
         form.errors["expiry"] = expiry_error
     status = 400
     if not form.errors:
         try:
             issued = store.create(
-                owner=owner, name=form.name, scopes=form.scopes, actor=owner, **expiry
+                owner=owner,
+                name=form.name,
+                scopes=form.scopes,
+                description=form.description,
+                actor=owner,
+                **expiry,
             )
         except NameTaken:
             name = form.name.strip()

@@ -71,6 +71,7 @@ VIEWS = ("active", "inactive")
 # Form controls, and the engine fields each one answers for.
 FORM_FIELDS = {
     "name": ("name",),
+    "description": ("description",),
     "scopes": ("scopes",),
     "expiry": ("expires_in", "expires_at", "never_expires", "expiry"),
 }
@@ -152,6 +153,7 @@ class Form:
     kind: str = ""  # "create" or "edit"
     token_id: str = ""
     name: str = ""
+    description: str = ""
     scopes: list[str] = field(default_factory=list)
     expiry: str = DEFAULT_EXPIRY
     expires_on: str = ""

@@ -21,6 +21,12 @@ from ..secrets_file import open_secrets_file, write_secrets
 @click.option(
     "--name", "-n", metavar="NAME", help="A unique name for the token (1-100 characters)."
 )
+@click.option(
+    "--description",
+    "-d",
+    metavar="TEXT",
+    help="An optional note: what the token is for (at most 200 characters).",
+)
 @scope_option("A scope the token grants; repeat or separate with commas (device,policy:read).")
 @click.option("--expires-in", type=DURATION, help="Lifetime, e.g. 30d, 12h, 2w (default: 30d).")
 @click.option(
@@ -42,6 +48,7 @@ from ..secrets_file import open_secrets_file, write_secrets
 def create(
     app: App,
     name: str | None,
+    description: str | None,
     scopes: tuple[str, ...],
     expires_in: timedelta | None,
     expires_at: datetime | None,
@@ -59,9 +66,9 @@ def create(
     if expires_in is not None and expires_at is not None:
         raise click.UsageError("give --expires-in or --expires-at, not both")
     if from_file is not None:
-        if name is not None or scopes:
+        if name is not None or scopes or description is not None:
             raise click.UsageError(
-                "--from FILE takes names and scopes from the file; drop --name/--scope"
+                "--from FILE takes names and scopes from the file; drop --name/--scope/--description"
             )
         create_bulk(app, from_file, expires_in, expires_at, secrets_out)
         return
@@ -76,6 +83,7 @@ def create(
             scope_list,
             expires_in=expires_in,
             expires_at=expires_at,
+            description=description,
             actor=app.actor,
         )
     except BaseException:

@@ -19,8 +19,15 @@ USAGE_DAYS = 30  # the window of "Used" / "Unused" (TokenStore.scope_usage's def
 @click.argument("token", shell_complete=complete_tokens)
 @pass_app
 def show(app: App, token: str) -> None:
-    """Show one token, by id or name, and which of its scopes it used in the last 30 days."""
-    info = resolve(app, token)
+    """Show one token, by id or name, and which of its scopes it used in the last 30 days. A
+    revoked token is shown by its id, with when it was revoked."""
+    info = resolve(app, token, revoked=True)
+    if info.revoked_at is not None:  # no usage report: it can be used no more
+        if app.as_json:
+            print_json({**token_json(info), "scope_usage": None})
+        else:
+            print_token_details(info)
+        return
     usage = app.store().scope_report(info.owner, [info.id], within=timedelta(days=USAGE_DAYS))[0]
     if app.as_json:
         last = {s: at.isoformat() for s, at in sorted(usage.last_used.items())}

@@ -1,0 +1,124 @@
+"""A token's optional description (GitHub's token "Note", issue 22 item 6): stored on both
+backends, checked by the engine like a name, audited when changed, kept by rotate, and added
+to a database of the previous schema version by its migration.
+
+Every test that takes `db_path` (or `store`) runs on an SQLite file and on a fresh schema of
+the PostgreSQL test server.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+from datetime import timedelta
+
+import pytest
+import tokenkeep
+from conftest import T0
+from tokenkeep import InvalidArgument, NotFound
+
+PG_PEPPER = "7e" * 32
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def db_path(request, tmp_path, monkeypatch) -> str:
+    if request.param == "sqlite":
+        return os.path.join(tmp_path, "tokens.db")
+    monkeypatch.setenv("TOKENKEEP_PEPPER", PG_PEPPER)
+    return request.getfixturevalue("pg_url")
+
+
+def test_create_stores_the_description_and_every_read_returns_it(store, clock):
+    issued = store.create("alice", "ci", {"device"}, description="  Deploys from CI  ")
+    plain = store.create("alice", "plain", {"device"})
+    assert issued.info.description == "Deploys from CI"  # stripped, as a name
+    assert plain.info.description == ""
+    assert store.get("alice", issued.info.id).description == "Deploys from CI"
+    assert store.verify(issued.secret).description == "Deploys from CI"
+    listed = {t.name: t.description for t in store.list("alice")}
+    assert listed == {"ci": "Deploys from CI", "plain": ""}
+    clock.advance(timedelta(minutes=1))
+    rotated = store.rotate("alice", issued.info.id)
+    assert rotated.info.description == "Deploys from CI"  # kept, like the name and scopes
+    assert store.get("alice", rotated.info.id).description == "Deploys from CI"
+
+
+def test_update_description_is_audited_and_seen_by_the_next_verification(store):
+    issued = store.create("alice", "ci", {"device"})
+    assert store.verify(issued.secret).description == ""  # cached now
+    edited = store.update_description("alice", issued.info.id, "nightly backup", actor="admin")
+    assert edited.description == "nightly backup"
+    assert store.verify(issued.secret).description == "nightly backup"
+    event = store.audit(owner="alice", limit=1)[0]
+    assert (event.action, event.actor, event.token_id, event.detail) == (
+        "update_description",
+        "admin",
+        issued.info.id,
+        "nightly backup",
+    )
+    assert store.update_description("alice", issued.info.id, "").description == ""
+    with pytest.raises(NotFound):
+        store.update_description("bob", issued.info.id, "mine now")  # another owner's
+    store.revoke("alice", issued.info.id)
+    with pytest.raises(NotFound):
+        store.update_description("alice", issued.info.id, "too late")
+
+
+def test_bad_descriptions_are_refused_with_their_field_and_change_nothing(store):
+    secret = store.create("alice", "ci", {"device"}).secret
+    target = store.create("alice", "target", {"device"}).info
+    bad = {
+        "control character": "line one\nline two",
+        "format character": "invisible\u200bjoin",
+        "200 characters": "x" * 201,
+        "token secret": f"copy of {secret}",
+    }
+    refused = 0
+    for reason, text in bad.items():
+        for call in (
+            lambda text=text: store.create("alice", "new", {"device"}, description=text),
+            lambda text=text: store.update_description("alice", target.id, text),
+        ):
+            with pytest.raises(InvalidArgument) as e:
+                call()
+            assert e.value.field == "description", reason
+            assert secret not in str(e.value)
+            refused += 1
+        problems = store.create_problems("alice", "new", {"device"}, description=text)
+        assert [p.field for p in problems] == ["description"], reason
+    assert refused == 2 * len(bad)
+    assert sorted(t.name for t in store.list("alice")) == ["ci", "target"]
+    assert store.get("alice", target.id).description == ""
+    assert store.create("alice", "max", {"device"}, description="é" * 200).info.description == (
+        "é" * 200
+    )
+
+
+def test_a_database_of_the_previous_schema_gains_the_column(db_path):
+    with tokenkeep.TokenStore(db_path) as store:
+        old = store.create("alice", "old", {"device"})
+    if db_path.startswith("postgresql:"):
+        sql = "ALTER TABLE tokenkeep_tokens DROP COLUMN description; UPDATE tokenkeep_schema SET version = 5"
+        subprocess.run(["psql", "-q", db_path, "-c", sql], check=True)
+    else:
+        con = sqlite3.connect(db_path)
+        con.executescript("ALTER TABLE tokens DROP COLUMN description; PRAGMA user_version = 5;")
+        con.close()
+    with tokenkeep.TokenStore(db_path) as store:
+        assert store.get("alice", old.info.id).description == ""
+        assert store.verify(old.secret).id == old.info.id
+        new = store.create("alice", "new", {"device"}, description="after the upgrade")
+        assert store.get("alice", new.info.id).description == "after the upgrade"
+    if not db_path.startswith("postgresql:"):
+        con = sqlite3.connect(db_path)
+        try:
+            assert con.execute("PRAGMA user_version").fetchone()[0] == 6
+        finally:
+            con.close()
+
+
+def test_created_at_is_unchanged_by_a_description_edit(store):
+    info = store.create("alice", "ci", {"device"}, description="a").info
+    assert info.created_at == T0
+    assert store.update_description("alice", info.id, "b")._replace(description="a") == info
