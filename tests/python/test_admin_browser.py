@@ -310,7 +310,9 @@ def test_create_verify_edit_revoke_in_the_browser(page, store):
 
     # The Inactive view lists it, read only.
     page.get_by_role("link", name="Inactive").click()
-    expect(_row(page, "ci-deploy").locator(".status-cell")).to_have_text("Revoked")
+    expect(_row(page, "ci-deploy").locator(".status-cell")).to_have_text(
+        f"Revoked on {_date(datetime.now(UTC))}"  # when, from TokenInfo.revoked_at
+    )
     expect(page.locator("#tokens-table [data-action]")).to_have_count(0)
     assert not page.dialogs_seen and not page.console_errors
 
