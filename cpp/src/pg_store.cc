@@ -206,27 +206,31 @@ class PgStore final : public TokenRepository {
 
   bool token_update_scopes(const std::string& owner, std::int64_t id, const std::vector<std::string>& scopes,
                            const std::string& actor, std::int64_t at) override {
-    writable("cannot update tokens in");
-    auto c = acquire_for_change();
-    std::uint64_t g = 0;
-    {
-      PgTransaction tx(*c);
-      auto old = find_owned_for_update(*c, owner, id);
-      if (!old) return false;
-      const std::string joined = scopes_join(scopes);
+    const std::string joined = scopes_join(scopes);
+    return update_owned(owner, id, [&](PgConnection& c, const TokenRecord& old) {
       PgParams p;
       p.add(id).add(joined);
-      c->query("UPDATE tokenkeep_tokens SET scopes = $2 WHERE id = $1", p, "cannot update a token in");
-      audit_add(*c, at, actor, "update_scopes", id, owner, old->name, scopes_join(old->scopes), joined, "");
-      g = publish(*c, {id});
-      tx.commit();
-    }
-    coherence_->after_commit(*c, g);
-    return true;
+      c.query("UPDATE tokenkeep_tokens SET scopes = $2 WHERE id = $1", p, "cannot update a token in");
+      audit_add(c, at, actor, "update_scopes", id, owner, old.name, scopes_join(old.scopes), joined, "");
+    });
   }
 
   bool token_update_description(const std::string& owner, std::int64_t id, const std::string& description,
                                 const std::string& actor, std::int64_t at) override {
+    return update_owned(owner, id, [&](PgConnection& c, const TokenRecord& old) {
+      PgParams p;
+      p.add(id).add(description);
+      c.query("UPDATE tokenkeep_tokens SET description = $2 WHERE id = $1", p, "cannot update a token in");
+      const std::string scopes = scopes_join(old.scopes);
+      audit_add(c, at, actor, "update_description", id, owner, old.name, scopes, scopes, description);
+    });
+  }
+
+  // One owned live token edited in one transaction: locked, changed by `edit` (its UPDATE and
+  // audit row), announced, committed, then the coherence wait. False, nothing changed, when
+  // the owner holds no live token `id`.
+  template <typename Edit>
+  bool update_owned(const std::string& owner, std::int64_t id, Edit edit) {
     writable("cannot update tokens in");
     auto c = acquire_for_change();
     std::uint64_t g = 0;
@@ -234,11 +238,7 @@ class PgStore final : public TokenRepository {
       PgTransaction tx(*c);
       auto old = find_owned_for_update(*c, owner, id);
       if (!old) return false;
-      PgParams p;
-      p.add(id).add(description);
-      c->query("UPDATE tokenkeep_tokens SET description = $2 WHERE id = $1", p, "cannot update a token in");
-      const std::string scopes = scopes_join(old->scopes);
-      audit_add(*c, at, actor, "update_description", id, owner, old->name, scopes, scopes, description);
+      edit(*c, *old);
       g = publish(*c, {id});
       tx.commit();
     }

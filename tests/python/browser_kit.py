@@ -60,12 +60,15 @@ def launch(playwright):
 
 
 def new_page(browser, base_url: str, viewport, **options):
-    """A context and its page; ``page.console_errors`` collects script errors."""
+    """A context and its page; ``page.console_errors`` collects script errors and
+    ``page.dialogs_seen`` the messages of alerts (dismissed)."""
     context = browser.new_context(viewport=viewport, base_url=base_url, **options)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
     pg = context.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
-    pg.console_errors = []
+    pg.dialogs_seen = []  # window.alert & co.: an injected script would show up here
+    pg.on("dialog", lambda d: (pg.dialogs_seen.append(d.message), d.dismiss()))
+    pg.console_errors = []  # script errors and CSP violations; 4xx answers to forms are expected
     pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
     pg.on(
         "console",

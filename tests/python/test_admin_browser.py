@@ -11,59 +11,20 @@ $TOKENKEEP_CHROMIUM, else /usr/bin/chromium (Debian package ``chromium``, instal
 ``make setup``); Playwright's own browser download is not used. A missing browser fails.
 """
 
-import os
 import re
-import shutil
-import socket
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import tokenkeep
-import uvicorn
+from browser_kit import DESKTOP, PHONE, Server, launch, new_page, shot
 from playwright import sync_api as playwright_api
 from tokenkeep.web.admin import create_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("TOKENKEEP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "artifacts")
 USER = "alice"
 SEEDED = 10_000
-TIMEOUT_MS = 10_000
-DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
 expect = playwright_api.expect
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _Server:
-    """uvicorn in a thread, on a free loopback port; stopped by ``close()``."""
-
-    def __init__(self, app) -> None:
-        self.port = _free_port()
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="admin-page", daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the admin page did not start")
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def close(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -79,63 +40,33 @@ def store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(store):
-    srv = _Server(create_app(store, current_user=lambda request: USER))
+    srv = Server(create_app(store, current_user=lambda request: USER))
     yield srv
     srv.close()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    assert os.path.exists(CHROMIUM), (
-        f"no Chromium at {CHROMIUM}: make setup installs the Debian package chromium"
-    )
-    os.makedirs(ARTIFACTS, exist_ok=True)
     with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        b = launch(p)
         yield b
         b.close()
 
 
-def _page(browser, server, viewport, **options):
-    context = browser.new_context(viewport=viewport, base_url=server.url, **options)
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
-    pg.dialogs_seen = []  # window.alert & co.: an injected script would show up here
-    pg.on("dialog", lambda d: (pg.dialogs_seen.append(d.message), d.dismiss()))
-    pg.console_errors = []  # script errors and CSP violations; 4xx answers to forms are expected
-    pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
-    pg.on(
-        "console",
-        lambda m: (
-            pg.console_errors.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    return context, pg
-
-
 @pytest.fixture
 def page(browser, server):
-    context, pg = _page(browser, server, DESKTOP)
+    context, pg = new_page(browser, server.url, DESKTOP)
     yield pg
     context.close()
 
 
 @pytest.fixture
 def phone(browser, server):
-    context, pg = _page(
-        browser, server, PHONE, is_mobile=True, has_touch=True, device_scale_factor=2
+    context, pg = new_page(
+        browser, server.url, PHONE, is_mobile=True, has_touch=True, device_scale_factor=2
     )
     yield pg
     context.close()
-
-
-def _shot(page, name: str) -> str:
-    path = os.path.join(ARTIFACTS, f"{name}.png")
-    page.screenshot(path=path)
-    return path
 
 
 def _date(dt: datetime) -> str:
@@ -212,7 +143,7 @@ def test_create_verify_edit_revoke_in_the_browser(page, store):
     expect(dialog.locator("#expiry-preview")).to_have_text(
         f"The token will expire on {expected_expiry}."
     )
-    _shot(page, "01-create-dialog")
+    shot(page, "01-create-dialog")
     dialog.get_by_role("button", name="Create", exact=True).click()
 
     # The secret, once, in a monospace box that holds all of it, with a copy button.
@@ -235,7 +166,7 @@ def test_create_verify_edit_revoke_in_the_browser(page, store):
     expect(status).to_have_text("Copied")
     assert status.get_attribute("aria-live") == "polite"
     assert page.evaluate("navigator.clipboard.readText()") == secret
-    _shot(page, "02-token-created")
+    shot(page, "02-token-created")
 
     info = store.verify(secret, "device:write", "policy:read")
     assert info.name == "ci-deploy" and info.scopes == {"device", "policy:read"}
@@ -259,7 +190,7 @@ def test_create_verify_edit_revoke_in_the_browser(page, store):
     expect(
         _row(page, "nightly-backup").get_by_role("link", name="Regenerate", exact=True)
     ).to_be_visible()
-    _shot(page, "03-list")
+    shot(page, "03-list")
 
     # Edit: the one edit dialog, filled for this row. Device -> Collection (read).
     row.get_by_role("link", name="Edit ci-deploy").click()
@@ -273,7 +204,7 @@ def test_create_verify_edit_revoke_in_the_browser(page, store):
     edit.locator('input[value="device"]').uncheck()
     expect(edit.locator('input[value="device:read"]')).not_to_be_checked()
     edit.locator('input[value="collection:read"]').check()
-    _shot(page, "04-edit-dialog")
+    shot(page, "04-edit-dialog")
     edit.get_by_role("button", name="Save Changes").click()
 
     updated = page.locator("#updated-dialog")
@@ -297,7 +228,7 @@ def test_create_verify_edit_revoke_in_the_browser(page, store):
     _row(page, "ci-deploy").get_by_role("link", name="Delete ci-deploy").click()
     confirm = page.locator("#revoke-dialog")
     expect(confirm).to_contain_text("Are you sure you want to revoke ci-deploy?")
-    _shot(page, "06-revoke-confirm")
+    shot(page, "06-revoke-confirm")
     confirm.get_by_role("button", name="Cancel").click()
     expect(confirm).to_be_hidden()
     assert store.check(secret)
@@ -345,7 +276,7 @@ def test_actions_stay_visible_after_a_use_at_1280_px(page, store):
         )
     assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
     assert page.locator(".table-wrap").evaluate("e => e.scrollWidth <= e.clientWidth")
-    _shot(page, "10-used-1280")
+    shot(page, "10-used-1280")
 
 
 def test_phone_has_no_horizontal_scroll_and_dialogs_on_screen(phone, store):
@@ -360,14 +291,14 @@ def test_phone_has_no_horizontal_scroll_and_dialogs_on_screen(phone, store):
     assert row.evaluate("e => getComputedStyle(e).display") == "block"  # a stacked card
     assert row.bounding_box()["width"] <= PHONE["width"]
     expect(row.get_by_role("link", name="Delete phone-token")).to_be_visible()
-    _shot(phone, "11-phone-list")
+    shot(phone, "11-phone-list")
 
     phone.get_by_role("link", name="Create Access Token").click()
     create = phone.locator("#create-dialog")
     expect(create).to_be_visible()
     assert _on_screen(phone, create)
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    _shot(phone, "12-phone-create")
+    shot(phone, "12-phone-create")
     create.get_by_role("button", name="Cancel").click()
 
     row.get_by_role("link", name="Edit phone-token").click()
@@ -382,7 +313,7 @@ def test_phone_has_no_horizontal_scroll_and_dialogs_on_screen(phone, store):
     assert box.evaluate("e => e.scrollWidth <= e.clientWidth")  # wraps inside its box, all visible
     assert _inside(box.bounding_box(), created.bounding_box())
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    _shot(phone, "13-phone-secret")
+    shot(phone, "13-phone-secret")
     _close_secret(phone)
     assert store.verify(secret).name == "phone-new"
     assert not phone.console_errors
@@ -436,7 +367,7 @@ def test_regenerate_shows_the_new_secret_once(page, store):
     # ... and from the link next to "Expires soon", a renewal: 30 days from now.
     row.get_by_role("link", name="Regenerate", exact=True).click()
     expect(lifetime).to_have_value("30")
-    _shot(page, "14-regenerate-confirm")
+    shot(page, "14-regenerate-confirm")
     confirm.get_by_role("button", name="Regenerate").click()
     created = page.locator("#created-dialog")
     expect(created.get_by_role("heading")).to_have_text("Access token regenerated")
@@ -465,7 +396,7 @@ def test_secret_dialog_asks_did_you_copy_it_once(page, store):
     question = created.get_by_text("Did you copy it?")
     expect(question).to_be_visible()
     expect(page.locator("#new-token")).to_have_text(secret)  # still on screen
-    _shot(page, "15-did-you-copy")
+    shot(page, "15-did-you-copy")
     page.keyboard.press("Escape")  # asked once: now it closes
     expect(page.locator("#created-dialog")).to_have_count(0)
     expect(page).to_have_url(re.compile(r"/profile/access-tokens$"))
@@ -501,7 +432,7 @@ def test_form_errors_are_tied_to_their_fields_and_shown_together(page, store):
     expect(expiry).to_have_attribute("aria-invalid", "true")
     expect(expiry).to_have_accessible_description(re.compile("Choose an expiration date"))
     expect(dialog.locator(".form-error")).to_have_text("Correct the 3 fields marked below.")
-    _shot(page, "08-errors")
+    shot(page, "08-errors")
 
     hostile = "<img src=x onerror=alert(1)>"
     name.fill(hostile)
@@ -518,11 +449,11 @@ def test_form_errors_are_tied_to_their_fields_and_shown_together(page, store):
 def test_dark_mode_follows_the_system(browser, server):
     colours = {}
     for scheme in ("light", "dark"):
-        context, pg = _page(browser, server, DESKTOP, color_scheme=scheme)
+        context, pg = new_page(browser, server.url, DESKTOP, color_scheme=scheme)
         pg.goto("/profile/access-tokens")
         colours[scheme] = pg.evaluate("getComputedStyle(document.body).backgroundColor")
         if scheme == "dark":
-            _shot(pg, "16-dark")
+            shot(pg, "16-dark")
         context.close()
     assert colours["light"] != colours["dark"]
     assert colours["dark"] == "rgb(15, 19, 28)"

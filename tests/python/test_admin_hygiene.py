@@ -8,7 +8,6 @@ Narrow, Save, and the library sees the narrowed scopes.
 """
 
 import html
-import os
 import re
 import warnings
 from datetime import timedelta
@@ -201,23 +200,18 @@ def test_usage_is_the_owners_and_the_inactive_view_has_none(store):
 
 @pytest.mark.browser
 def test_narrow_to_what_it_used_in_the_browser(tmp_path):
+    from browser_kit import TIMEOUT_MS, Server, launch
     from playwright import sync_api as playwright_api
-    from test_admin_browser import CHROMIUM, TIMEOUT_MS, _Server
 
-    assert os.path.exists(CHROMIUM), (
-        f"no Chromium at {CHROMIUM}: make setup installs the Debian package chromium"
-    )
     expect = playwright_api.expect
     with tokenkeep.TokenStore(str(tmp_path / "tokens.db")) as store:
         store.create_many("alice", [(f"seed-{i:02d}", {"policy"}) for i in range(20)])
         grafana = store.create("alice", "grafana-readonly", {"device:read", "policy:read"})
         store.verify(grafana.secret, "device:read")
-        server = _Server(create_app(store, current_user=lambda request: "alice"))
+        server = Server(create_app(store, current_user=lambda request: "alice"))
         try:
             with playwright_api.sync_playwright() as p:
-                b = p.chromium.launch(
-                    executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-                )
+                b = launch(p)  # fails, never skips, without Chromium
                 page = b.new_page(base_url=server.url)
                 page.set_default_timeout(TIMEOUT_MS)
                 errors = []
