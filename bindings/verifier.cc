@@ -26,7 +26,8 @@ struct InfoEntry {
 using InfoMap = std::unordered_map<const CachedToken*, InfoEntry>;
 
 struct Verifier {
-  PyObject_HEAD PyObject* engine_obj;  // the pybind11 Engine (strong); null once closed
+  PyObject_HEAD
+  PyObject* engine_obj;  // the pybind11 Engine (strong); null once closed
   Engine* engine;
   PyObject* masks;  // dict
   InfoMap* infos;
@@ -125,12 +126,16 @@ bool run_verify(Engine* engine, PyObject* token, ScopeMask mask, VerifyStatus* s
   }
   std::optional<Error> error;
   bool other = false;
-  Py_BEGIN_ALLOW_THREADS try { *status = engine->verify(text, mask, out); } catch (const Error& e) {
+  Py_BEGIN_ALLOW_THREADS
+  try {
+    *status = engine->verify(text, mask, out);
+  } catch (const Error& e) {
     error = e;
   } catch (...) {
     other = true;
   }
-  Py_END_ALLOW_THREADS if (error) raise_error(*error);
+  Py_END_ALLOW_THREADS
+  if (error) raise_error(*error);
   if (other) PyErr_SetString(PyExc_RuntimeError, "tokenkeep: unexpected engine failure");
   return !error && !other;
 }
