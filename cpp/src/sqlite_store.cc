@@ -55,6 +55,7 @@ class SqliteStore final : public TokenRepository {
     migrate(options.read_only);
     feed_ = change_feed_open(location, options.read_only);  // only beside a database that opened
     if (location.kind == StoreLocation::Kind::kFile) {
+      stat_feed_ = feed_->state();  // read before the stat below: see token_find
       struct stat st {};
       if (::stat(location.database.c_str(), &st) != 0) c_.raise(SQLITE_CANTOPEN, "cannot open");
       file_dev_ = st.st_dev;
@@ -156,8 +157,10 @@ class SqliteStore final : public TokenRepository {
   // change feed shows no write since it began (at most 100 ms, so checkpoints can proceed):
   // a point lookup then skips opening a read transaction, about half its cost. A write
   // anywhere moves the feed, and the next lookup starts a fresh transaction that sees it.
+  // The file's identity is re-checked (a stat) only when the feed moved since the last check:
+  // a change made through a file that replaced ours is announced on the feed before it
+  // returns, so a verify started after it sees the feed moved and stats before it reads.
   std::optional<TokenRecord> token_find(std::int64_t id) override {
-    file_stat_check();
     if (!reader_) {
       std::lock_guard<std::mutex> lock(mu_);
       file_check();
@@ -170,6 +173,12 @@ class SqliteStore final : public TokenRepository {
       reader_->reopen();
     }
     const ChangeFeed::State st = feed_->state();
+    if (st == stat_feed_) {
+      if (stale_.load(std::memory_order_relaxed)) file_stat_check();  // the background stat found it
+    } else {
+      file_stat_check();
+      stat_feed_ = st;
+    }
     const auto now = std::chrono::steady_clock::now();
     bool reused = false;
     if (reader_in_tx_) {
@@ -655,7 +664,8 @@ class SqliteStore final : public TokenRepository {
 
   // False (and from then on) once the path no longer names the file this store opened: a
   // backup restore moved another file over it, or it was deleted. One stat; the background
-  // thread calls it every 100 ms and every database read or write calls file_check.
+  // thread calls it every 100 ms, every call on the writer connection calls file_check, and
+  // verification's lookup when the feed moved (token_find).
   bool file_current() noexcept {
     if (!file_) return true;
     if (stale_.load(std::memory_order_relaxed)) return false;
@@ -725,6 +735,7 @@ class SqliteStore final : public TokenRepository {
   std::uint64_t reader_fork_ = fork_generation();
   bool reader_in_tx_ = false;
   ChangeFeed::State reader_state_;
+  ChangeFeed::State stat_feed_;  // the feed when token_find last found the file current
   std::chrono::steady_clock::time_point reader_since_;
 };
 
