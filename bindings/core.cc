@@ -374,8 +374,10 @@ PYBIND11_MODULE(_core, m) {
                        std::int64_t default_lifetime_us, std::int64_t max_lifetime_us, bool allow_never_expire,
                        int busy_timeout_ms, bool read_only, std::optional<std::string> pepper_hex,
                        std::vector<std::string> previous_peppers_hex, std::shared_ptr<Clock> clock,
-                       std::size_t cache_capacity, bool create_dirs, bool strict, double lease_seconds) {
+                       std::size_t cache_capacity, bool create_dirs, bool strict, double lease_seconds,
+                       bool warm_start) {
              StoreOptions o;
+             o.engine.warm_start = warm_start;
              o.pg.strict = strict;
              o.pg.lease_seconds = lease_seconds;
              o.create_dirs = create_dirs;
@@ -411,7 +413,7 @@ PYBIND11_MODULE(_core, m) {
            py::arg("busy_timeout_ms"), py::arg("read_only"), py::arg("pepper_hex") = py::none(),
            py::arg("previous_peppers_hex") = std::vector<std::string>{}, py::arg("clock") = py::none(),
            py::arg("cache_capacity") = 100000, py::arg("create_dirs") = false, py::arg("strict") = true,
-           py::arg("lease_seconds") = 2.0)
+           py::arg("lease_seconds") = 2.0, py::arg("warm_start") = true)
       .def_property_readonly("prefix", &Engine::prefix)
       .def_property_readonly("vocabulary",
                              [](const Engine& e) {
@@ -537,6 +539,18 @@ PYBIND11_MODULE(_core, m) {
       .def("uses_flush", &Engine::uses_flush, py::call_guard<py::gil_scoped_release>(),
            R"doc(Persist every recorded use now.)doc")
       .def("cache_size", &Engine::cache_size)
+      .def(
+          "warm_wait",
+          [](const Engine& e, double timeout) {
+            WarmStatus s;
+            {
+              py::gil_scoped_release release;
+              s = e.warm_wait(static_cast<std::int64_t>(timeout * 1e6));
+            }
+            return py::make_tuple(s.done, s.loaded, s.restarts);
+          },
+          py::arg("timeout"),
+          R"doc((done, loaded, restarts) of the warm start, after waiting at most `timeout` seconds.)doc")
       .def(
           "expiring_within",
           [](Engine& e, std::int64_t within_us, const std::optional<std::string>& owner) {

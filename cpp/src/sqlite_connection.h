@@ -206,6 +206,7 @@ class Statement {
     if (rc == SQLITE_DONE || (rc & 0xff) == SQLITE_CONSTRAINT) return rc;
     c_.raise(rc, "cannot write to");
   }
+  sqlite3_stmt* handle() const { return stmt_; }
   std::int64_t i64(int col) const { return sqlite3_column_int64(stmt_, col); }
   std::optional<std::int64_t> opt_i64(int col) const {
     if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::nullopt;

@@ -40,7 +40,7 @@ std::string sqlite_name(const StoreLocation& location) {
 class SqliteStore final : public TokenRepository {
  public:
   SqliteStore(const StoreLocation& location, const SqliteOptions& options)
-      : c_(sqlite_name(location), options), read_only_(options.read_only) {
+      : c_(sqlite_name(location), options), options_(options), read_only_(options.read_only) {
     // journal_mode needs a lock and reports SQLITE_BUSY without waiting on the handler in
     // some states; retry within the busy timeout.
     if (!options.read_only) {
@@ -79,17 +79,22 @@ class SqliteStore final : public TokenRepository {
   // reopened by the first call that takes its lock there (file_check() under mu_,
   // token_find() under reader_mu_). The change feed's shared mapping stays: it is the same
   // feed, shared with the parent by design. A :memory: database is the child's own copy.
+  // warm_mu_ likewise keeps tokens_recent's connection out of SQLite across the fork; that
+  // connection is the parent's loader thread's, never touched in the child.
   void fork_prepare() noexcept override {
     mu_.lock();
     reader_mu_.lock();
+    warm_mu_.lock();
   }
   void fork_parent() noexcept override {
+    warm_mu_.unlock();
     reader_mu_.unlock();
     mu_.unlock();
   }
   void fork_child() noexcept override {
     new (&mu_) std::mutex();
     new (&reader_mu_) std::mutex();
+    new (&warm_mu_) std::mutex();
   }
 
   std::optional<std::string> setting_get(const std::string& key) override {
@@ -214,6 +219,44 @@ class SqliteStore final : public TokenRepository {
     if (lock && reader_fork_ != fork_generation()) return;  // the parent's snapshot: not ours to end
     if (lock && reader_in_tx_ && std::chrono::steady_clock::now() - reader_since_ >= kReaderWindow)
       reader_end();
+  }
+
+  // Warm start: its own read-only connection (so verification's reader is never held behind
+  // it), one statement (a scan of the table, the top `limit` by last_used_at kept by
+  // SQLite's sorter), rows handed over kWarmChunk at a time with warm_mu_ released. The
+  // engine decides, row by row under its cache's rules, what may enter the cache.
+  void tokens_recent(std::int64_t since, std::int64_t now, std::size_t limit, const std::atomic<bool>* stop,
+                     const RecordSink& sink) override {
+    if (!file_ || limit == 0 || !file_current()) return;
+    static constexpr std::size_t kWarmChunk = 512;
+    std::unique_lock<std::mutex> lock(warm_mu_);
+    SqliteOptions o = options_;
+    o.read_only = true;
+    Connection warm(c_.path(), o);
+    // SQLite calls this every 1,000 instructions of the scan: a close() need not wait for it.
+    sqlite3_progress_handler(
+        warm.handle(), 1000, [](void* flag) { return static_cast<std::atomic<bool>*>(flag)->load() ? 1 : 0; },
+        const_cast<std::atomic<bool>*>(stop));
+    std::vector<TokenRecord> chunk;
+    {
+      Statement s(
+          warm, TOKEN_SELECT
+          "WHERE revoked_at IS NULL AND last_used_at >= ?1 AND (expires_at IS NULL OR expires_at > ?2) "
+          "ORDER BY last_used_at DESC LIMIT ?3");
+      s.bind(1, since).bind(2, now).bind(3, static_cast<std::int64_t>(limit));
+      for (;;) {
+        const int rc = sqlite3_step(s.handle());
+        if (rc == SQLITE_ROW) chunk.push_back(read_token(s));
+        if (rc != SQLITE_ROW || chunk.size() == kWarmChunk) {
+          lock.unlock();
+          const bool more = chunk.empty() || sink(chunk);
+          chunk.clear();
+          lock.lock();
+          if (rc != SQLITE_ROW || !more || stop->load()) break;
+        }
+      }
+    }
+    sqlite3_progress_handler(warm.handle(), 0, nullptr, nullptr);
   }
 
   std::vector<TokenRecord> tokens_find(const std::vector<std::int64_t>& ids) override {
@@ -720,6 +763,8 @@ class SqliteStore final : public TokenRepository {
 
   std::mutex mu_;
   Connection c_;
+  const SqliteOptions options_;
+  std::mutex warm_mu_;    // tokens_recent's connection is inside SQLite
   ListingCounts counts_;  // under mu_
   std::unique_ptr<ChangeFeed> feed_;
   std::atomic<bool> stale_{false};

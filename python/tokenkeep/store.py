@@ -194,6 +194,10 @@ class TokenStore(StoreHygiene):
     - ``cache_size``: token records kept in memory for verification (100,000; about 30 MiB
       when full; 0 disables the cache). The cache is coherent across processes: see
       docs/ARCHITECTURE.md.
+    - ``warm_start`` (True): after opening, a background thread loads the live tokens used in
+      the last 7 days into the cache, most recently used first, up to ``cache_size`` (SQLite;
+      a PostgreSQL store starts cold), so a restarted worker answers its users' tokens from
+      memory at once. The open does not wait for it; a token revoked meanwhile is never served.
     - ``busy_timeout``: seconds a writer waits for another process's lock (5).
     - ``pepper``: 64 hex chars; default ``TOKENKEEP_PEPPER``, else the key file ``<path>.key``.
       ``previous_peppers``: older ones still accepted (also ``TOKENKEEP_PEPPER_PREVIOUS``).
@@ -220,6 +224,7 @@ class TokenStore(StoreHygiene):
         create_dirs: bool | None = None,
         consistency: str = "strict",
         lease: float = 2.0,
+        warm_start: bool = True,
     ) -> None:
         self._engine = None
         self._fast = None
@@ -272,6 +277,7 @@ class TokenStore(StoreHygiene):
             else self.path == _builtin_db_path(),
             "strict": consistency == "strict",
             "lease_seconds": float(lease),
+            "warm_start": bool(warm_start),
         }
         # Backstop: a binding TypeError would list every argument, the pepper included. Raise
         # outside the except block, so that the original is not even kept as __context__.
