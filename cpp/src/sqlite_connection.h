@@ -298,9 +298,13 @@ inline AuditEvent read_audit(const Statement& s) {
   return e;
 }
 
-#define TOKEN_SELECT                                                                                      \
+#define TOKEN_SELECT_FROM                                                                                 \
   "SELECT id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at, " \
-  "description FROM tokens "
+  "description FROM "
+#define TOKEN_SELECT TOKEN_SELECT_FROM "tokens "
+// A warm start's rows (tokens_recent): live, used at or after ?1, not expired at ?2.
+#define RECENT_WHERE \
+  "WHERE revoked_at IS NULL AND last_used_at >= ?1 AND (expires_at IS NULL OR expires_at > ?2) "
 
 // Creates or upgrades the schema (sqlite_schema.cc): StoreError if the file's schema is newer
 // than this code's, or needs an upgrade and `read_only`.
