@@ -77,7 +77,7 @@ Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
   applied_.store(repo_->coherence().generation);
   flusher_fork_ = fork_generation();
   flusher_ = std::thread([this] { flusher_run(); });
-  if (options_.warm_start && cache_.capacity() > 0) {
+  if (options_.warm_start && cache_.capacity() > 0 && repo_->warm_supported()) {
     warm_thread_ = std::thread([this] { warm_run(); });
   } else {
     warm_state_.done = true;

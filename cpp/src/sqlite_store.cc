@@ -228,6 +228,7 @@ class SqliteStore final : public TokenRepository {
   // while the scan goes on. Only when the table holds more rows than `limit` are they sorted
   // first, so that the most recently used are the ones kept. The engine decides, row by row
   // under its cache's rules, what enters the cache.
+  bool warm_supported() const noexcept override { return file_; }
   void tokens_recent(std::int64_t since, std::int64_t now, std::size_t limit, const std::atomic<bool>* stop,
                      const RecordSink& sink) override {
     if (!file_ || limit == 0 || !file_current()) return;

@@ -123,8 +123,10 @@ class TokenRepository {
   // most recently used first, at most `limit`, handed to `sink` in chunks from one read
   // snapshot that begins after the call starts; stops when `sink` returns false or `*stop`
   // becomes true (also mid-query). Never holds a lock that verification's token_find needs
-  // while `sink` runs. Best effort: a backend without it hands nothing (the cache starts cold).
+  // while `sink` runs. Best effort: a backend without it hands nothing (the cache starts cold)
+  // and says so in warm_supported(), so the engine starts no thread for it.
   using RecordSink = std::function<bool(std::vector<TokenRecord>& chunk)>;
+  virtual bool warm_supported() const noexcept { return false; }
   virtual void tokens_recent(std::int64_t since, std::int64_t now, std::size_t limit,
                              const std::atomic<bool>* stop, const RecordSink& sink) {
     (void)since, (void)now, (void)limit, (void)stop, (void)sink;
