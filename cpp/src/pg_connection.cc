@@ -402,25 +402,4 @@ PgTransaction::~PgTransaction() {
   }
 }
 
-PgPool::~PgPool() = default;
-
-PgPool::Lease PgPool::acquire() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    while (!idle_.empty()) {
-      std::unique_ptr<PgConnection> c = std::move(idle_.back());
-      idle_.pop_back();
-      if (!c->inherited() && !c->broken()) return Lease(*this, std::move(c));
-      // Inherited (after fork) or broken: dropped (the destructor knows which is which).
-    }
-  }
-  return Lease(*this, std::make_unique<PgConnection>(conninfo_));
-}
-
-void PgPool::give_back(std::unique_ptr<PgConnection> c) {
-  if (!c || c->broken() || c->inherited() || PQtransactionStatus(c->handle()) != PQTRANS_IDLE) return;
-  std::lock_guard<std::mutex> lock(mu_);
-  if (idle_.size() < 8) idle_.push_back(std::move(c));
-}
-
 }  // namespace tokenkeep

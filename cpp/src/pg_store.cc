@@ -1,4 +1,4 @@
-// TokenRepository on PostgreSQL: the SQL. Connections come from a small pool (pg_connection.h);
+// TokenRepository on PostgreSQL: the SQL. Connections come from a small pool (pg_pool.h);
 // cross-node coherence is PgCoherence's (pg_coherence.h).
 #include "tokenkeep/pg_store.h"
 
@@ -11,6 +11,7 @@
 
 #include "pg_coherence.h"
 #include "pg_connection.h"
+#include "pg_pool.h"
 #include "pg_rows.h"
 #include "repository_rules.h"
 #include "tokenkeep/errors.h"
@@ -30,7 +31,7 @@ using namespace pg_detail;  // NOLINT: this file and pg_listing.cc are their use
 class PgStore final : public TokenRepository {
  public:
   PgStore(const std::string& conninfo, const PgOptions& options)
-      : pool_(conninfo), read_only_(options.read_only) {
+      : pool_(conninfo, options.pool_size, options.pool_idle_seconds), read_only_(options.read_only) {
     std::string schema;
     {
       auto c = pool_.acquire();
@@ -366,6 +367,9 @@ class PgStore final : public TokenRepository {
 
   void coherence_repair() override { coherence_->restart_if_forked(); }
 
+  // Every 100 ms (the engine's background thread): connections idle past pool_idle close.
+  void idle() override { pool_.idle_close(); }
+
   void fork_prepare() noexcept override {
     pool_.fork_prepare();
     missing_.fork_prepare();
@@ -544,6 +548,12 @@ class PgStore final : public TokenRepository {
 void pg_options_check(const PgOptions& options) {
   if (!(options.lease_seconds >= 0.05 && options.lease_seconds <= 600)) {  // also refuses NaN
     fail(ErrorCode::kInvalidArgument, "lease must be between 0.05 and 600 seconds", "lease");
+  }
+  if (!(options.pool_size >= 1 && options.pool_size <= 1000)) {
+    fail(ErrorCode::kInvalidArgument, "pool_size must be from 1 to 1000 connections", "pool_size");
+  }
+  if (!(options.pool_idle_seconds >= 0 && options.pool_idle_seconds <= 86400)) {  // also refuses NaN
+    fail(ErrorCode::kInvalidArgument, "pool_idle must be from 0 to 86400 seconds", "pool_idle");
   }
 }
 

@@ -84,6 +84,10 @@ class Engine:
         clock: Clock | None = None,
         cache_capacity: int = 100000,
         create_dirs: bool = False,
+        strict: bool = True,
+        lease_seconds: float = 2.0,
+        pool_size: int = 4,
+        pool_idle_seconds: float = 5.0,
     ) -> None: ...
     @property
     def prefix(self) -> str: ...

@@ -181,6 +181,11 @@ class TokenStore(StoreHygiene):
       writers never wait, and other nodes follow within ``lease`` seconds.
     - ``lease`` (PostgreSQL, 2.0 s): a node that cannot renew its lease for this long stops
       answering from its cache (verification reads the database, or raises StoreError).
+    - ``pool_size`` (PostgreSQL, 4): the most server connections this store opens for its
+      calls, opened only when needed; a call that finds them all busy waits (at most 5 s,
+      then StoreError) rather than opening more. ``pool_idle`` (PostgreSQL, 5.0 s): a
+      connection unused this long is closed, so an idle worker holds none (0: close each
+      one as soon as its call ends).
     - ``create_dirs``: create the database's missing folders (mode 0700). Default: only for
       the built-in default location ``~/.local/share/tokenkeep/``; anywhere else a missing
       folder is a :class:`StoreError` naming the path (a mistyped path must not become a new
@@ -220,6 +225,8 @@ class TokenStore(StoreHygiene):
         create_dirs: bool | None = None,
         consistency: str = "strict",
         lease: float = 2.0,
+        pool_size: int = 4,
+        pool_idle: float = 5.0,
     ) -> None:
         self._engine = None
         self._fast = None
@@ -252,6 +259,13 @@ class TokenStore(StoreHygiene):
         # Its type only: the range is the engine's check (InvalidArgument, field "lease").
         if not isinstance(lease, (int, float)) or isinstance(lease, bool):
             raise with_field(InvalidArgument("lease must be a number of seconds"), "lease")
+        # Their types only: the ranges are the engine's check (fields "pool_size", "pool_idle").
+        if not isinstance(pool_size, int) or isinstance(pool_size, bool):
+            raise with_field(
+                InvalidArgument("pool_size must be a number of connections"), "pool_size"
+            )
+        if not isinstance(pool_idle, (int, float)) or isinstance(pool_idle, bool):
+            raise with_field(InvalidArgument("pool_idle must be a number of seconds"), "pool_idle")
         max_us = 0 if max_lifetime is None else duration_us(max_lifetime, "max_lifetime")
         if max_lifetime is not None and max_us <= 0:
             raise InvalidArgument("max_lifetime must be positive (or None for no cap)")
@@ -272,6 +286,8 @@ class TokenStore(StoreHygiene):
             else self.path == _builtin_db_path(),
             "strict": consistency == "strict",
             "lease_seconds": float(lease),
+            "pool_size": pool_size if -(2**31) < pool_size < 2**31 else 0,
+            "pool_idle_seconds": float(pool_idle),
         }
         # Backstop: a binding TypeError would list every argument, the pepper included. Raise
         # outside the except block, so that the original is not even kept as __context__.

@@ -33,10 +33,17 @@ struct PgOptions {
   // last-used times are not recorded. The node still holds a lease: it verifies, so writers
   // elsewhere must still reach it.
   bool read_only = false;
+  // pool_size: the most connections this store opens for its calls (the listener's is apart);
+  // a call finding all busy waits for one. pool_idle: a connection unused this long is closed,
+  // so an idle store holds none (docs/ARCHITECTURE.md, "Many hosts").
+  int pool_size = 4;
+  double pool_idle_seconds = 5.0;
 };
 
-// InvalidArgument with field "lease" unless 0.05 <= lease_seconds <= 600 (the one check of
-// the range: store_open applies it to every store's options, PgCoherence to its own).
+// InvalidArgument with field "lease" unless 0.05 <= lease_seconds <= 600, field "pool_size"
+// unless 1 <= pool_size <= 1000, field "pool_idle" unless 0 <= pool_idle_seconds <= 86400 (the
+// one check of the ranges: store_open applies it to every store's options, PgCoherence to its
+// own).
 void pg_options_check(const PgOptions& options);
 
 // Connects to `conninfo` (a libpq URL or key=value string), migrates, starts the node's

@@ -1,0 +1,153 @@
+"""The PostgreSQL store's connection pool (issue 20): at most `pool_size` server connections for
+its calls, opened only when a call needs one, closed after `pool_idle` seconds unused. Counted
+on the server (pg_stat_activity, by the store's application_name). relay=False stores add one
+listener connection each: their idle floor is 1. Needs TOKENKEEP_TEST_PG (fails without it)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+
+import psycopg
+import pytest
+from tokenkeep import InvalidArgument, TokenStore
+
+PEPPER = "ab" * 32
+# Today's per-process design: one listener connection per store besides its pool.
+PER_PROCESS: dict = {}
+
+
+def _named(url: str) -> tuple[str, str]:
+    """The URL with an application_name of its own, and that name."""
+    name = "tk_pool_" + secrets.token_hex(4)
+    return f"{url}&application_name={name}", name
+
+
+def _count(admin: psycopg.Connection, name: str) -> int:
+    row = admin.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _settle(admin: psycopg.Connection, name: str, want: int, within: float) -> int:
+    """The connection count once it reached `want`, or the last count after `within` s."""
+    deadline = time.monotonic() + within
+    n = _count(admin, name)
+    while n != want and time.monotonic() < deadline:
+        time.sleep(0.05)
+        n = _count(admin, name)
+    return n
+
+
+@pytest.fixture
+def admin():
+    with psycopg.connect(os.environ["TOKENKEEP_TEST_PG"], autocommit=True) as c:
+        yield c
+
+
+def test_idle_connections_close_after_pool_idle_down_to_the_listener(pg_url, admin):
+    url, name = _named(pg_url)
+    with TokenStore(pg_url, pepper=PEPPER) as writer:
+        issued = [writer.create("alice", f"t{i}", scopes=["device"]) for i in range(3)]
+        with TokenStore(url, pepper=PEPPER, **PER_PROCESS, pool_idle=1.0) as store:
+            # Open: the listener and the connection that migrated, until it idles out.
+            assert _settle(admin, name, 1, within=3.0) == 1
+            for i in issued:  # cache misses: the pool opens one again
+                store.verify(i.secret, "device:read")
+            assert _count(admin, name) == 2
+            assert _settle(admin, name, 1, within=3.0) == 1
+            started = time.monotonic()
+            while time.monotonic() - started < 1.0:  # cache hits need no connection
+                for i in issued:
+                    store.verify(i.secret, "device:read")
+            assert _count(admin, name) == 1
+            writer.revoke("alice", issued[0].info.id)  # strict: acknowledged by the listener
+            assert _count(admin, name) == 1
+        assert _settle(admin, name, 0, within=3.0) == 0
+
+
+def test_a_burst_from_many_threads_never_exceeds_pool_size(pg_url, admin):
+    url, name = _named(pg_url)
+    with TokenStore(pg_url, pepper=PEPPER) as writer:
+        issued = [writer.create("alice", f"t{i}", scopes=["device"]) for i in range(8)]
+    # cache_size=0: every verification reads the database, so 32 threads all want a connection.
+    with TokenStore(url, pepper=PEPPER, **PER_PROCESS, cache_size=0) as store:
+        stop = threading.Event()
+        peak = [0]
+        samples = [0]
+        failures: list[BaseException] = []
+        verified = [0]
+        lock = threading.Lock()
+
+        def sample() -> None:
+            while not stop.is_set():
+                peak[0] = max(peak[0], _count(admin, name))
+                samples[0] += 1
+
+        def burst() -> None:
+            try:
+                for _ in range(40):
+                    for i in issued:
+                        store.verify(i.secret, "device:read")
+                        with lock:
+                            verified[0] += 1
+            except BaseException as e:  # noqa: BLE001 - counted and asserted below
+                failures.append(e)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        threads = [threading.Thread(target=burst) for _ in range(32)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        stop.set()
+        sampler.join()
+        assert failures == []
+        assert verified[0] == 32 * 40 * 8
+        assert samples[0] > 10
+        # The default pool_size (4) plus the listener: never more, whatever the threads.
+        assert 2 <= peak[0] <= 4 + 1, peak[0]
+
+
+def test_pool_size_one_serializes_calls_without_errors(pg_url, admin):
+    url, name = _named(pg_url)
+    with TokenStore(url, pepper=PEPPER, **PER_PROCESS, pool_size=1, cache_size=0) as store:
+        issued = store.create("alice", "ci", scopes=["device"])
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                for _ in range(30):
+                    store.verify(issued.secret, "device:read")
+            except BaseException as e:  # noqa: BLE001 - counted and asserted below
+                errors.append(e)
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert _count(admin, name) <= 2
+
+
+def test_pool_options_are_checked():
+    for kwargs, field in [
+        ({"pool_size": 0}, "pool_size"),
+        ({"pool_size": 1001}, "pool_size"),
+        ({"pool_size": 2**40}, "pool_size"),
+        ({"pool_size": "4"}, "pool_size"),
+        ({"pool_size": True}, "pool_size"),
+        ({"pool_idle": -1}, "pool_idle"),
+        ({"pool_idle": float("nan")}, "pool_idle"),
+        ({"pool_idle": 86_401}, "pool_idle"),
+        ({"pool_idle": "5"}, "pool_idle"),
+    ]:
+        with pytest.raises(InvalidArgument) as err:
+            TokenStore(":memory:", **kwargs)
+        assert err.value.field == field, kwargs
