@@ -88,8 +88,10 @@ std::string pg_redact(std::string message, const PQconninfoOption* options, cons
 
 class PgConnection {
  public:
-  // Connects; StoreError naming the server (never the password) if it cannot.
-  explicit PgConnection(const std::string& conninfo);
+  // Connects; StoreError naming the server (never the password) if it cannot. `prepare`:
+  // run() prepares each statement once under a name (false: unnamed statements, parsed on
+  // every call, which a transaction-mode pooler such as PgBouncer < 1.21 can carry).
+  explicit PgConnection(const std::string& conninfo, bool prepare = true);
   ~PgConnection();
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;
@@ -106,7 +108,7 @@ class PgConnection {
 
   // Simple-protocol command(s), no parameters (BEGIN, COMMIT, SET ..., DDL).
   void exec(const char* sql, const char* doing);
-  // A statement prepared once per connection under `sql`'s address. Rows or command
+  // A statement prepared once per connection under `sql`'s address (or unnamed: `prepare`). Rows or command
   // status on success; on failure StoreError with what we were doing - except a unique
   // violation (23505), which is returned as an empty optional for the caller to name.
   std::optional<PgResult> run(const char* sql, PgParams& params, const char* doing, bool unique_ok = false);
@@ -122,6 +124,8 @@ class PgConnection {
   // CLOCK_BOOTTIME. The first error result if any, else the last result.
   PGresult* await(const char* doing);
   [[noreturn]] void fail_link(const char* doing, const std::string& why);
+  // run()'s answer: rows or status; an empty optional for a unique violation if `unique_ok`.
+  std::optional<PgResult> result_of(PGresult* r, const char* doing, bool unique_ok);
 
   PGconn* c_ = nullptr;
   pid_t pid_;
@@ -129,6 +133,7 @@ class PgConnection {
   int timeout_ms_ = kPgQueryTimeoutMs;
   const char* note_ = "";
   std::string where_;
+  bool prepare_;
   std::vector<const char*> prepared_;
 };
 

@@ -9,11 +9,12 @@
 
 namespace tokenkeep {
 
-PgPool::PgPool(std::string conninfo, int size, double idle_seconds)
+PgPool::PgPool(std::string conninfo, int size, double idle_seconds, bool prepare)
     : conninfo_(std::move(conninfo)),
       where_(pg_describe(conninfo_)),
       size_(std::max(1, size)),
-      idle_ns_(static_cast<std::int64_t>(std::llround(std::max(0.0, idle_seconds) * 1e9))) {}
+      idle_ns_(static_cast<std::int64_t>(std::llround(std::max(0.0, idle_seconds) * 1e9))),
+      prepare_(prepare) {}
 
 PgPool::~PgPool() = default;
 
@@ -44,7 +45,7 @@ PgPool::Lease PgPool::acquire() {
   }
   dropped.clear();
   try {
-    return Lease(*this, std::make_unique<PgConnection>(conninfo_));
+    return Lease(*this, std::make_unique<PgConnection>(conninfo_, prepare_));
   } catch (...) {
     std::lock_guard<std::mutex> lock(mu_);
     open_ = std::max(0, open_ - 1);

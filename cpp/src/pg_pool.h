@@ -24,8 +24,9 @@ inline constexpr int kPgPoolWaitMs = 5000;
 
 class PgPool {
  public:
-  // `size` >= 1; `idle_seconds` >= 0 (0: a connection is closed as soon as it is given back).
-  PgPool(std::string conninfo, int size, double idle_seconds);
+  // `size` >= 1; `idle_seconds` >= 0 (0: a connection is closed as soon as it is given back);
+  // `prepare`: PgConnection's (false behind a transaction-mode pooler).
+  PgPool(std::string conninfo, int size, double idle_seconds, bool prepare = true);
   ~PgPool();
   PgPool(const PgPool&) = delete;
   PgPool& operator=(const PgPool&) = delete;
@@ -78,6 +79,7 @@ class PgPool {
   const std::string where_;
   const int size_;
   const std::int64_t idle_ns_;
+  const bool prepare_;
   std::mutex mu_;
   std::condition_variable cv_;  // a connection came back or stopped existing
   std::vector<Idle> idle_;      // oldest first

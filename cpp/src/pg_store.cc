@@ -31,7 +31,8 @@ using namespace pg_detail;  // NOLINT: this file and pg_listing.cc are their use
 class PgStore final : public TokenRepository {
  public:
   PgStore(const std::string& conninfo, const PgOptions& options)
-      : pool_(conninfo, options.pool_size, options.pool_idle_seconds), read_only_(options.read_only) {
+      : pool_(conninfo, options.pool_size, options.pool_idle_seconds, options.prepared_statements),
+        read_only_(options.read_only) {
     std::string schema;
     {
       auto c = pool_.acquire();
@@ -41,7 +42,8 @@ class PgStore final : public TokenRepository {
       schema = c->query("SELECT current_schema()", none, "cannot read the schema of").text(0, 0);
     }
     channel_ = pg_channel_of(schema);
-    coherence_ = std::make_unique<PgCoherence>(conninfo, channel_, options);
+    coherence_ = std::make_unique<PgCoherence>(
+        options.listen_conninfo.empty() ? conninfo : options.listen_conninfo, channel_, options);
   }
 
   std::optional<std::string> setting_get(const std::string& key) override {

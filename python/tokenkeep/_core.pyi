@@ -88,6 +88,8 @@ class Engine:
         lease_seconds: float = 2.0,
         pool_size: int = 4,
         pool_idle_seconds: float = 5.0,
+        listen_conninfo: str = "",
+        prepared_statements: bool = True,
     ) -> None: ...
     @property
     def prefix(self) -> str: ...

@@ -186,6 +186,11 @@ class TokenStore(StoreHygiene):
       then StoreError) rather than opening more. ``pool_idle`` (PostgreSQL, 5.0 s): a
       connection unused this long is closed, so an idle worker holds none (0: close each
       one as soon as its call ends).
+    - Behind PgBouncer in transaction mode (PostgreSQL; README, "PostgreSQL"): ``path`` is
+      PgBouncer's URL and ``relay_url`` the server's own, same database and schema, for the
+      one session that LISTENs (the host's relay, or with ``relay=False`` each store's
+      listener); ``prepared_statements=False`` for PgBouncer before 1.21, which cannot carry
+      named prepared statements across transactions.
     - ``create_dirs``: create the database's missing folders (mode 0700). Default: only for
       the built-in default location ``~/.local/share/tokenkeep/``; anywhere else a missing
       folder is a :class:`StoreError` naming the path (a mistyped path must not become a new
@@ -227,6 +232,8 @@ class TokenStore(StoreHygiene):
         lease: float = 2.0,
         pool_size: int = 4,
         pool_idle: float = 5.0,
+        relay_url: str | None = None,
+        prepared_statements: bool = True,
     ) -> None:
         self._engine = None
         self._fast = None
@@ -266,6 +273,8 @@ class TokenStore(StoreHygiene):
             )
         if not isinstance(pool_idle, (int, float)) or isinstance(pool_idle, bool):
             raise with_field(InvalidArgument("pool_idle must be a number of seconds"), "pool_idle")
+        if relay_url is not None and not isinstance(relay_url, str):
+            raise with_field(InvalidArgument("relay_url must be a string"), "relay_url")
         max_us = 0 if max_lifetime is None else duration_us(max_lifetime, "max_lifetime")
         if max_lifetime is not None and max_us <= 0:
             raise InvalidArgument("max_lifetime must be positive (or None for no cap)")
@@ -288,6 +297,8 @@ class TokenStore(StoreHygiene):
             "lease_seconds": float(lease),
             "pool_size": pool_size if -(2**31) < pool_size < 2**31 else 0,
             "pool_idle_seconds": float(pool_idle),
+            "listen_conninfo": relay_url or "",
+            "prepared_statements": bool(prepared_statements),
         }
         # Backstop: a binding TypeError would list every argument, the pepper included. Raise
         # outside the except block, so that the original is not even kept as __context__.

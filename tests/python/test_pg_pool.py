@@ -147,6 +147,7 @@ def test_pool_options_are_checked():
         ({"pool_idle": float("nan")}, "pool_idle"),
         ({"pool_idle": 86_401}, "pool_idle"),
         ({"pool_idle": "5"}, "pool_idle"),
+        ({"relay_url": b"postgresql://"}, "relay_url"),
     ]:
         with pytest.raises(InvalidArgument) as err:
             TokenStore(":memory:", **kwargs)

@@ -38,6 +38,12 @@ struct PgOptions {
   // so an idle store holds none (docs/ARCHITECTURE.md, "Many hosts").
   int pool_size = 4;
   double pool_idle_seconds = 5.0;
+  // Behind PgBouncer in transaction mode (README, "PostgreSQL"): the conninfo of the session
+  // that LISTENs (the relay's, or relay=False each store's listener), straight to the server,
+  // same database and schema; empty: the store's own. prepared_statements=false: the pool's
+  // statements are unnamed (PgBouncer before 1.21 cannot carry named ones across transactions).
+  std::string listen_conninfo;
+  bool prepared_statements = true;
 };
 
 // InvalidArgument with field "lease" unless 0.05 <= lease_seconds <= 600, field "pool_size"
