@@ -65,7 +65,7 @@ def pgbouncer(server_pool: int) -> Iterator[Bouncer]:
             shutil.chown(folder, "postgres", "postgres")
             for name in os.listdir(folder):
                 shutil.chown(os.path.join(folder, name), "postgres", "postgres")
-        proc = subprocess.Popen([*as_user, PGBOUNCER, os.path.join(folder, "pgbouncer.ini")])
+        proc = subprocess.Popen([*as_user, PGBOUNCER, "-q", os.path.join(folder, "pgbouncer.ini")])
         deadline = time.monotonic() + 10
         while True:
             with socket.socket() as s:
