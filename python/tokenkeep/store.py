@@ -181,6 +181,13 @@ class TokenStore(StoreHygiene):
       writers never wait, and other nodes follow within ``lease`` seconds.
     - ``lease`` (PostgreSQL, 2.0 s): a node that cannot renew its lease for this long stops
       answering from its cache (verification reads the database, or raises StoreError).
+    - ``relay`` (PostgreSQL, True): the processes of one host share one coherence channel:
+      one of them (elected; another takes over when it dies) holds the LISTEN connection and
+      the host's lease, the others read a shared-memory feed. False: each store listens for
+      itself (one more server connection per process).
+    - ``runtime_dir`` (PostgreSQL): the folder of the host's shared files; default
+      ``$TOKENKEEP_RUNTIME_DIR``, else ``$XDG_RUNTIME_DIR/tokenkeep``, else
+      ``/tmp/tokenkeep-<uid>`` (created 0700). Processes share a channel only through it.
     - ``pool_size`` (PostgreSQL, 4): the most server connections this store opens for its
       calls, opened only when needed; a call that finds them all busy waits (at most 5 s,
       then StoreError) rather than opening more. ``pool_idle`` (PostgreSQL, 5.0 s): a
@@ -230,6 +237,8 @@ class TokenStore(StoreHygiene):
         create_dirs: bool | None = None,
         consistency: str = "strict",
         lease: float = 2.0,
+        relay: bool = True,
+        runtime_dir: str | os.PathLike[str] | None = None,
         pool_size: int = 4,
         pool_idle: float = 5.0,
         relay_url: str | None = None,
@@ -266,6 +275,10 @@ class TokenStore(StoreHygiene):
         # Its type only: the range is the engine's check (InvalidArgument, field "lease").
         if not isinstance(lease, (int, float)) or isinstance(lease, bool):
             raise with_field(InvalidArgument("lease must be a number of seconds"), "lease")
+        if not isinstance(relay, bool):
+            raise InvalidArgument("relay must be True or False")
+        if runtime_dir is not None:
+            runtime_dir = _text(os.fspath(runtime_dir), "runtime_dir")
         # Their types only: the ranges are the engine's check (fields "pool_size", "pool_idle").
         if not isinstance(pool_size, int) or isinstance(pool_size, bool):
             raise with_field(
@@ -295,6 +308,8 @@ class TokenStore(StoreHygiene):
             else self.path == _builtin_db_path(),
             "strict": consistency == "strict",
             "lease_seconds": float(lease),
+            "relay": relay,
+            "runtime_dir": runtime_dir,
             "pool_size": pool_size if -(2**31) < pool_size < 2**31 else 0,
             "pool_idle_seconds": float(pool_idle),
             "listen_conninfo": relay_url or "",
