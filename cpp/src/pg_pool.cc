@@ -54,6 +54,31 @@ PgPool::Lease PgPool::acquire() {
   }
 }
 
+std::optional<PgPool::Lease> PgPool::acquire_spare() {
+  std::vector<std::unique_ptr<PgConnection>> dropped;  // closed outside the lock
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (!idle_.empty()) {
+      std::unique_ptr<PgConnection> c = std::move(idle_.back().c);
+      idle_.pop_back();
+      if (!c->inherited() && !c->broken()) return Lease(*this, std::move(c));
+      dropped.push_back(std::move(c));
+      open_ = std::max(0, open_ - 1);
+    }
+    if (open_ > 0) return std::nullopt;  // all busy: not one more for background work
+    ++open_;
+  }
+  dropped.clear();
+  try {
+    return Lease(*this, std::make_unique<PgConnection>(conninfo_, prepare_));
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = std::max(0, open_ - 1);
+    cv_.notify_one();
+    throw;
+  }
+}
+
 void PgPool::give_back(std::unique_ptr<PgConnection> c) {
   std::vector<std::unique_ptr<PgConnection>> closing;  // closed outside the lock
   const bool keep = c && !c->broken() && !c->inherited() && PQtransactionStatus(c->handle()) == PQTRANS_IDLE;

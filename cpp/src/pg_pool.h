@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,7 +36,9 @@ class PgPool {
   class Lease {
    public:
     Lease(PgPool& pool, std::unique_ptr<PgConnection> c) : pool_(pool), c_(std::move(c)) {}
+    Lease(Lease&& o) noexcept : pool_(o.pool_), c_(std::move(o.c_)) {}
     ~Lease() {
+      if (!c_) return;  // moved from
       c_->timeout_ms(kPgQueryTimeoutMs);
       pool_.give_back(std::move(c_));
     }
@@ -51,6 +54,10 @@ class PgPool {
   // The most recently used idle connection; else a new one if fewer than `size` exist; else
   // waits (see above). StoreError naming the server if it cannot connect or the wait ends.
   Lease acquire();
+  // For advisory background work (last-used times): an idle connection, or a new one if the
+  // store has none; empty when every connection it has is busy (the work waits for the next
+  // round), so background writes never add a connection beside the store's own calls.
+  std::optional<Lease> acquire_spare();
 
   // Closes the connections idle longer than idle_seconds (the engine's background thread
   // calls this every 100 ms through TokenRepository::idle; give_back does it too).

@@ -121,6 +121,21 @@ TEST_F(PgPoolTest, AWaiterGetsTheConnectionGivenBack) {
   EXPECT_EQ(pool.open_count(), 1);
 }
 
+TEST_F(PgPoolTest, BackgroundWorkTakesOnlyASpareConnection) {
+  PgPool pool(schema.conninfo(), 4, 5.0);
+  {
+    auto spare = pool.acquire_spare();  // none open: it may open one
+    ASSERT_TRUE(spare.has_value());
+  }
+  {
+    auto busy = pool.acquire();                      // the idle one
+    EXPECT_FALSE(pool.acquire_spare().has_value());  // every open one busy: not one more
+    EXPECT_EQ(pool.open_count(), 1);
+  }
+  EXPECT_TRUE(pool.acquire_spare().has_value());  // idle again
+  EXPECT_EQ(pool.open_count(), 1);
+}
+
 TEST_F(PgPoolTest, UnnamedStatementsRunWithoutPreparing) {
   PgPool pool(schema.conninfo(), 1, 5.0, /*prepare=*/false);
   auto c = pool.acquire();

@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -32,6 +33,7 @@ import tokenkeep
 
 from . import fleet_worker
 from .board import Board
+from .hostfile import host_file_read
 from .own_server import pg_server
 
 PEPPER = "5e" * 32
@@ -75,6 +77,7 @@ class Sampler(threading.Thread):
         self.stop = threading.Event()
         self.peak = 0
         self.last = 0
+        self.baseline = 0  # the writer's LISTEN session
 
     def count(self) -> int:
         row = self.conn.execute(
@@ -94,6 +97,29 @@ class Sampler(threading.Thread):
         self.stop.set()
         self.join()
         self.conn.close()
+
+
+def _relay_signal(folder: str, h: int, live: list, sig: int) -> list:
+    """Sends `sig` to host h's relay (one of its workers, hostfile.py); without it if killed."""
+    pid = host_file_read(os.path.join(folder, f"host{h}")).relay_pid
+    if pid not in {p.pid for p, _ in live}:
+        raise RuntimeError(f"host {h}'s relay {pid} is not one of its live workers")
+    os.kill(pid, sig)
+    return [w for w in live if w[0].pid != pid] if sig == signal.SIGKILL else live
+
+
+def _relay_pause(folder: str, h: int, live: list, seconds: float) -> threading.Thread:
+    """Host h's relay stopped (SIGSTOP) for `seconds`, resumed by the thread returned."""
+    pid = host_file_read(os.path.join(folder, f"host{h}")).relay_pid
+    _relay_signal(folder, h, live, signal.SIGSTOP)
+
+    def resume() -> None:
+        time.sleep(seconds)
+        os.kill(pid, signal.SIGCONT)
+
+    t = threading.Thread(target=resume)
+    t.start()
+    return t
 
 
 def run_design(base: str, design: str, args) -> dict:
@@ -139,30 +165,56 @@ def run_design(base: str, design: str, args) -> dict:
                 p.start()
                 child.close()
                 workers.append((p, parent))
+        # The writer first, as a host of its own: its LISTEN session is the baseline the
+        # fleet's connections are counted above.
+        writer_kw = (
+            {"relay": True, "runtime_dir": os.path.join(folder, "writer")} if HAS_RELAY else {}
+        )
+        if HAS_RELAY:
+            os.mkdir(writer_kw["runtime_dir"], 0o700)
+        writer = tokenkeep.TokenStore(
+            _url(base, schema, WRITER_APP), pepper=PEPPER, lease=args.lease, **writer_kw
+        )
         sampler = Sampler(base)
+        sampler.baseline = sampler.count()
         sampler.start()
         t_open = time.monotonic()
         for _, conn in workers:
             conn.send("open")
         ready, failed = [], []
-        for _, conn in workers:
-            if not conn.poll(args.open_timeout):
+        live = []
+        for w in workers:
+            if not w[1].poll(args.open_timeout):
                 failed.append("no answer")
                 continue
-            kind, what = conn.recv()
+            kind, what = w[1].recv()
             (ready if kind == "ready" else failed).append(what)
-        live = [w for w in workers if w[0].is_alive()]
+            if kind == "ready":
+                live.append(w)
         opened = len(ready)
         warm = time.monotonic()
-        # The changes: strict revokes and narrowings, each probed on every live worker.
+        time.sleep(1.5)  # the first-use flush of every worker lands
+        peak_open = sampler.peak - sampler.baseline
+        sampler.peak = 0
+        # The changes: strict revokes and narrowings, each probed on every live worker; with
+        # --relay-faults F, the relays of F hosts killed (SIGKILL) a third of the way, and of
+        # F others paused (SIGSTOP, 1.5 lease) two thirds of the way.
         board = Board(board_path, n)
-        writer = tokenkeep.TokenStore(
-            _url(base, schema, WRITER_APP), pepper=PEPPER, lease=args.lease
-        )
         latencies: dict[str, list[float]] = {"revoke": [], "narrow": []}
         probes = {"refused": 0, "ok": 0, "other": 0}
         writer_errors = 0
+        faults = {"killed": 0, "stopped": 0}
+        resumers: list[threading.Thread] = []
         for k in range(args.changes):
+            if design == "relay" and HAS_RELAY and args.relay_faults:
+                if k == args.changes // 3:
+                    for h in range(args.relay_faults):
+                        live = _relay_signal(folder, h, live, signal.SIGKILL)
+                        faults["killed"] += 1
+                if k == 2 * args.changes // 3:
+                    for h in range(args.relay_faults, 2 * args.relay_faults):
+                        resumers.append(_relay_pause(folder, h, live, 1.5 * args.lease))
+                        faults["stopped"] += 1
             kind = "revoke" if k % 2 == 0 else "narrow"
             t0 = time.monotonic_ns()
             try:
@@ -185,11 +237,13 @@ def run_design(base: str, design: str, args) -> dict:
                 else:
                     probes["other"] += 1
             time.sleep(args.gap)
+        for t in resumers:
+            t.join()
         changes_done = time.monotonic()
         # Idle: only cache hits from here on; connections counted `idle_at` s after warm-up.
         time.sleep(max(0.0, warm + args.idle_at - time.monotonic()))
-        idle = sampler.count()
-        peak = sampler.peak
+        idle = sampler.count() - sampler.baseline
+        peak = sampler.peak - sampler.baseline
         writer.close()
         board.close()
         stats = []
@@ -214,10 +268,14 @@ def run_design(base: str, design: str, args) -> dict:
             "design": design if HAS_RELAY else "current",
             "hosts": args.hosts,
             "workers": len(workers),
+            "relays_killed": faults["killed"],
+            "relays_stopped": faults["stopped"],
             "opened": opened,
             "open_failures": failed[:3],
             "open_seconds": round(warm - t_open, 1),
-            "peak": peak,
+            "peak_open": peak_open,
+            "peak": max(peak, peak_open),
+            "peak_changes": peak,
             "idle": idle,
             "idle_at": args.idle_at,
             "revoke_p50_ms": round(_percentile(revokes, 0.5), 1),
@@ -251,6 +309,7 @@ def run_design(base: str, design: str, args) -> dict:
 HEADER = (
     f"{'design':<12}{'hosts':>6}{'workers':>8}{'opened':>7}{'peak':>6}{'idle':>6}"
     f"{'revoke p50':>11}{'p99':>8}{'verify p99':>11}{'verifications':>14}{'viol.':>6}"
+    f"{'relays killed/paused':>22}"
 )
 
 
@@ -259,6 +318,7 @@ def row(r: dict) -> str:
         f"{r['design']:<12}{r['hosts']:>6}{r['workers']:>8}{r['opened']:>7}{r['peak']:>6}"
         f"{r['idle']:>6}{r['revoke_p50_ms']:>9.0f}ms{r['revoke_p99_ms']:>6.0f}ms"
         f"{r['verify_p99_us']:>9}us{r['verifications']:>14,}{r['violations']:>6}"
+        f"{r['relays_killed']:>17}/{r['relays_stopped']}"
     )
 
 
@@ -277,6 +337,9 @@ def main(argv=None) -> int:
     ap.add_argument("--pool-size", type=int, default=4)
     ap.add_argument("--pool-idle", type=float, default=5.0)
     ap.add_argument("--open-timeout", type=float, default=120.0)
+    ap.add_argument(
+        "--relay-faults", type=int, default=0, help="relays killed, and others paused, mid-run"
+    )
     ap.add_argument("--max-connections", type=int, default=0, help="start a server of its own")
     ap.add_argument("--json", default="", help="write the results here")
     args = ap.parse_args(argv)

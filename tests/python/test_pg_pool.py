@@ -1,7 +1,8 @@
 """The PostgreSQL store's connection pool (issue 20): at most `pool_size` server connections for
 its calls, opened only when a call needs one, closed after `pool_idle` seconds unused. Counted
-on the server (pg_stat_activity, by the store's application_name). relay=False stores add one
-listener connection each: their idle floor is 1. Needs TOKENKEEP_TEST_PG (fails without it)."""
+on the server (pg_stat_activity, by the store's application_name; the LISTEN sessions name
+themselves "tokenkeep listener": one per store with relay=False, one per host with the relay).
+Needs TOKENKEEP_TEST_PG (fails without it)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import time
 
 import psycopg
 import pytest
+import tokenkeep
 from tokenkeep import InvalidArgument, TokenStore
 
 PEPPER = "ab" * 32
 # Today's per-process design: one listener connection per store besides its pool.
-PER_PROCESS: dict = {}
+PER_PROCESS = {"relay": False}
 
 
 def _named(url: str) -> tuple[str, str]:
@@ -49,32 +51,67 @@ def admin():
         yield c
 
 
-def test_idle_connections_close_after_pool_idle_down_to_the_listener(pg_url, admin):
+def _listeners(admin: psycopg.Connection) -> int:
+    """The server's LISTEN sessions (the coherence channel names them)."""
+    return _count(admin, "tokenkeep listener")
+
+
+def test_idle_connections_close_after_pool_idle(pg_url, admin):
     url, name = _named(pg_url)
     with TokenStore(pg_url, pepper=PEPPER) as writer:
         issued = [writer.create("alice", f"t{i}", scopes=["device"]) for i in range(3)]
+        before = _listeners(admin)
         with TokenStore(url, pepper=PEPPER, **PER_PROCESS, pool_idle=1.0) as store:
-            # Open: the listener and the connection that migrated, until it idles out.
-            assert _settle(admin, name, 1, within=3.0) == 1
+            assert _listeners(admin) == before + 1  # its own listener
+            # Open: the connection that migrated, until it idles out.
+            assert _settle(admin, name, 0, within=3.0) == 0
             for i in issued:  # cache misses: the pool opens one again
                 store.verify(i.secret, "device:read")
-            assert _count(admin, name) == 2
-            assert _settle(admin, name, 1, within=3.0) == 1
+            assert _count(admin, name) == 1
+            assert _settle(admin, name, 0, within=3.0) == 0
             started = time.monotonic()
             while time.monotonic() - started < 1.0:  # cache hits need no connection
                 for i in issued:
                     store.verify(i.secret, "device:read")
-            assert _count(admin, name) == 1
+            assert _count(admin, name) == 0
             writer.revoke("alice", issued[0].info.id)  # strict: acknowledged by the listener
-            assert _count(admin, name) == 1
+            assert _count(admin, name) == 0
+            with pytest.raises(tokenkeep.RevokedToken):
+                store.verify(issued[0].secret)
+            assert _listeners(admin) == before + 1
         assert _settle(admin, name, 0, within=3.0) == 0
+        assert _listeners(admin) == before
+
+
+def test_idle_stores_of_one_host_hold_only_the_relays_connection(pg_url, admin, tmp_path):
+    url, name = _named(pg_url)
+    with TokenStore(pg_url, pepper=PEPPER) as writer:
+        issued = writer.create("alice", "ci", scopes=["device"])
+        before = _listeners(admin)
+        opts = {"pepper": PEPPER, "relay": True, "runtime_dir": str(tmp_path), "pool_idle": 1.0}
+        stores = [TokenStore(url, **opts) for _ in range(4)]
+        try:
+            for s in stores:
+                s.verify(issued.secret, "device:read")
+            assert _listeners(admin) == before + 1  # the host's relay, whatever the stores
+            assert _settle(admin, name, 0, within=4.0) == 0
+            writer.revoke("alice", issued.info.id)
+            for s in stores:  # each reads the revoked row once (a pool connection again)
+                with pytest.raises(tokenkeep.RevokedToken):
+                    s.verify(issued.secret)
+            assert _settle(admin, name, 0, within=4.0) == 0
+            assert _listeners(admin) == before + 1
+        finally:
+            for s in stores:
+                s.close()
 
 
 def test_a_burst_from_many_threads_never_exceeds_pool_size(pg_url, admin):
     url, name = _named(pg_url)
     with TokenStore(pg_url, pepper=PEPPER) as writer:
-        issued = [writer.create("alice", f"t{i}", scopes=["device"]) for i in range(8)]
-    # cache_size=0: every verification reads the database, so 32 threads all want a connection.
+        issued = writer.create_many("alice", [(f"t{i}", {"device"}) for i in range(64)])
+    # cache_size=0: every verification reads the database, so 32 threads all want a connection
+    # (each its own two tokens: concurrent misses of one token share one read).
     with TokenStore(url, pepper=PEPPER, **PER_PROCESS, cache_size=0) as store:
         stop = threading.Event()
         peak = [0]
@@ -88,10 +125,10 @@ def test_a_burst_from_many_threads_never_exceeds_pool_size(pg_url, admin):
                 peak[0] = max(peak[0], _count(admin, name))
                 samples[0] += 1
 
-        def burst() -> None:
+        def burst(mine) -> None:
             try:
-                for _ in range(40):
-                    for i in issued:
+                for _ in range(160):
+                    for i in mine:
                         store.verify(i.secret, "device:read")
                         with lock:
                             verified[0] += 1
@@ -100,7 +137,9 @@ def test_a_burst_from_many_threads_never_exceeds_pool_size(pg_url, admin):
 
         sampler = threading.Thread(target=sample)
         sampler.start()
-        threads = [threading.Thread(target=burst) for _ in range(32)]
+        threads = [
+            threading.Thread(target=burst, args=(issued[2 * t : 2 * t + 2],)) for t in range(32)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -108,10 +147,10 @@ def test_a_burst_from_many_threads_never_exceeds_pool_size(pg_url, admin):
         stop.set()
         sampler.join()
         assert failures == []
-        assert verified[0] == 32 * 40 * 8
+        assert verified[0] == 32 * 160 * 2
         assert samples[0] > 10
-        # The default pool_size (4) plus the listener: never more, whatever the threads.
-        assert 2 <= peak[0] <= 4 + 1, peak[0]
+        # The default pool_size (4): never more, whatever the threads.
+        assert 2 <= peak[0] <= 4, peak[0]
 
 
 def test_pool_size_one_serializes_calls_without_errors(pg_url, admin):
@@ -133,7 +172,7 @@ def test_pool_size_one_serializes_calls_without_errors(pg_url, admin):
         for t in threads:
             t.join()
         assert errors == []
-        assert _count(admin, name) <= 2
+        assert _count(admin, name) <= 1
 
 
 def test_pool_options_are_checked():
