@@ -14,8 +14,9 @@ APT_PACKAGES += iproute2
 EXTRA_TESTS += test-faults
 CHAOS_ARGS ?=
 # max_connections 400: enough for the per-process design's 120 listeners and their pools, so
-# both designs open and their latencies compare (the table shows each one's peak).
-FLEET_ARGS ?= --hosts 40 --per-host 3 --max-connections 400
+# both designs open and their latencies compare (the table shows each one's peak); the relays
+# of 4 hosts killed and of 4 others paused mid-run.
+FLEET_ARGS ?= --hosts 40 --per-host 3 --max-connections 400 --relay-faults 4 --changes 24
 
 .PHONY: test-faults chaos fleet
 

@@ -240,8 +240,10 @@ def run_design(base: str, design: str, args) -> dict:
         for t in resumers:
             t.join()
         changes_done = time.monotonic()
-        # Idle: only cache hits from here on; connections counted `idle_at` s after warm-up.
-        time.sleep(max(0.0, warm + args.idle_at - time.monotonic()))
+        # Idle: only cache hits from here on; connections counted `idle_at` s after warm-up,
+        # and at least pool_idle + 2 s after the last change.
+        idle_when = max(warm + args.idle_at, changes_done + args.pool_idle + 2.0)
+        time.sleep(max(0.0, idle_when - time.monotonic()))
         idle = sampler.count() - sampler.baseline
         peak = sampler.peak - sampler.baseline
         writer.close()
@@ -277,7 +279,7 @@ def run_design(base: str, design: str, args) -> dict:
             "peak": max(peak, peak_open),
             "peak_changes": peak,
             "idle": idle,
-            "idle_at": args.idle_at,
+            "idle_at": round(idle_when - warm, 1),
             "revoke_p50_ms": round(_percentile(revokes, 0.5), 1),
             "revoke_p99_ms": round(_percentile(revokes, 0.99), 1),
             "change_p99_ms": round(_percentile(changes, 0.99), 1),
@@ -331,7 +333,7 @@ def main(argv=None) -> int:
     ap.add_argument("--changes", type=int, default=40, help="strict revokes and narrowings")
     ap.add_argument("--stable", type=int, default=4, help="tokens never changed")
     ap.add_argument("--gap", type=float, default=0.1, help="seconds between changes")
-    ap.add_argument("--pause", type=float, default=0.02, help="seconds between verify rounds")
+    ap.add_argument("--pause", type=float, default=0.25, help="seconds between verify rounds")
     ap.add_argument("--idle-at", type=float, default=10.0, help="count idle connections then")
     ap.add_argument("--lease", type=float, default=2.0)
     ap.add_argument("--pool-size", type=int, default=4)
