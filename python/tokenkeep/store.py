@@ -264,6 +264,10 @@ class TokenStore(StoreHygiene):
         if not isinstance(relay, bool):
             raise InvalidArgument("relay must be True or False")
         if runtime_dir is not None:
+            if not isinstance(runtime_dir, (str, os.PathLike)):
+                raise with_field(
+                    InvalidArgument("runtime_dir must be a folder's path"), "runtime_dir"
+                )
             runtime_dir = _text(os.fspath(runtime_dir), "runtime_dir")
         max_us = 0 if max_lifetime is None else duration_us(max_lifetime, "max_lifetime")
         if max_lifetime is not None and max_us <= 0:

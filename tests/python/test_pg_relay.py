@@ -226,3 +226,21 @@ def test_the_last_store_of_a_host_deletes_its_lease_row(pg_url, tmp_path):
             _wait_for(lambda: host_file_read(tmp_path).relay_terms == 2)
             b.close()  # the last one: writers need not wait for this host any more
             assert c.execute(count, (row,)).fetchone()[0] == 0
+
+
+def test_relay_and_runtime_dir_are_checked_before_anything_opens(pg_url, tmp_path):
+    from tokenkeep import InvalidArgument, StoreError
+
+    with pytest.raises(InvalidArgument):
+        TokenStore(pg_url, pepper=PEPPER, relay="yes")
+    with pytest.raises(InvalidArgument):
+        TokenStore(pg_url, pepper=PEPPER, runtime_dir=7)
+    open_to_all = tmp_path / "shared"
+    open_to_all.mkdir()
+    open_to_all.chmod(0o777)  # anyone could plant or replace the host's files
+    with pytest.raises(StoreError, match="writable by group or others"):
+        TokenStore(pg_url, pepper=PEPPER, runtime_dir=open_to_all)
+    # relay=False never touches a runtime folder.
+    with TokenStore(pg_url, pepper=PEPPER, relay=False, runtime_dir=open_to_all) as solo:
+        assert solo.create("alice", "x", {"device"}).secret
+    assert list(open_to_all.iterdir()) == []
