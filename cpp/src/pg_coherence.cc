@@ -173,9 +173,9 @@ bool PgCoherence::changes_since(std::uint64_t from, std::uint64_t to, std::vecto
 
 class PgCoherence::ApplyLock {
  public:
-  explicit ApplyLock(const PgCoherence& c) : c_(c), lock_(c.apply_mu_) {
-    // Only memory is written under it: held for 100 ms means its holder is stopped.
-    if (c_.shared_ && !c_.host_->apply_lock(100)) {
+  // Only memory is written under it: held for 100 ms means its holder is stopped.
+  explicit ApplyLock(const PgCoherence& c, int timeout_ms = 100) : c_(c), lock_(c.apply_mu_) {
+    if (c_.shared_ && !c_.host_->apply_lock(timeout_ms)) {
       fail(ErrorCode::kStoreError, "the host's change feed " + c_.host_->path() +
                                        " is held by a stopped process; caches are not trusted meanwhile");
     }
@@ -237,7 +237,7 @@ void PgCoherence::feed_flush() {
 
 void PgCoherence::repair() {
   if (!shared_) return;
-  ApplyLock lock(*this);
+  ApplyLock lock(*this, 0);  // on the verify path (Engine::cache_current): never waits
   feed_->repair();
 }
 

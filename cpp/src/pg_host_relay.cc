@@ -89,7 +89,7 @@ std::string pg_runtime_dir(const std::string& configured) {
     dir_fail(dir, "is owned by uid " + std::to_string(st.st_uid) + ", not by this user (uid " +
                       std::to_string(::geteuid()) + ")");
   }
-  if ((st.st_mode & 022) != 0 && !(st.st_uid == 0 && (st.st_mode & S_ISVTX) != 0 && configured.empty())) {
+  if ((st.st_mode & 022) != 0) {
     dir_fail(dir, "is writable by group or others (chmod 700 " + dir + ")");
   }
   return dir;

@@ -278,6 +278,10 @@ class TokenStore(StoreHygiene):
         if not isinstance(relay, bool):
             raise InvalidArgument("relay must be True or False")
         if runtime_dir is not None:
+            if not isinstance(runtime_dir, (str, os.PathLike)):
+                raise with_field(
+                    InvalidArgument("runtime_dir must be a folder's path"), "runtime_dir"
+                )
             runtime_dir = _text(os.fspath(runtime_dir), "runtime_dir")
         # Their types only: the ranges are the engine's check (fields "pool_size", "pool_idle").
         if not isinstance(pool_size, int) or isinstance(pool_size, bool):

@@ -189,8 +189,12 @@ def test_a_stopped_relay_makes_its_workers_read_the_database_until_it_continues(
     relay = next(w for w in workers if w.pid == relay_pid)
     rest = [w for w in workers if w is not relay]
     _freeze(relay.proc)
+    stopped = time.monotonic()
     try:
-        time.sleep(LEASE)  # the host's deadline (0.9 L) lapses
+        _wait_for(lambda: not _trusted(host))
+        lapsed = time.monotonic() - stopped
+        assert lapsed <= LEASE  # the last renewal was at most L/4 before the stop, plus 0.9 L
+        time.sleep(LEASE)  # and the host's lease row has expired too
         t0 = time.monotonic()
         host.writer.revoke("alice", host.tokens[0].info.id)  # waits out the host's lease
         took = time.monotonic() - t0
@@ -212,7 +216,10 @@ def test_a_stopped_relay_makes_its_workers_read_the_database_until_it_continues(
         assert set(outcomes[2:]) == {"ok"}
     assert host_file_read(host.dir).relay_pid == relay_pid
     assert after < LEASE  # acknowledged by the relay, not waited out
-    print(f"\nrevoke with the relay stopped: {took:.3f} s; after SIGCONT: {after:.3f} s")
+    print(
+        f"\nrelay stopped: its host stopped trusting after {lapsed:.3f} s; revoke meanwhile "
+        f"{took:.3f} s; after SIGCONT {after:.3f} s"
+    )
 
 
 def test_the_last_store_of_a_host_deletes_its_lease_row(pg_url, tmp_path):
@@ -226,3 +233,73 @@ def test_the_last_store_of_a_host_deletes_its_lease_row(pg_url, tmp_path):
             _wait_for(lambda: host_file_read(tmp_path).relay_terms == 2)
             b.close()  # the last one: writers need not wait for this host any more
             assert c.execute(count, (row,)).fetchone()[0] == 0
+
+
+def test_relay_and_runtime_dir_are_checked_before_anything_opens(pg_url, tmp_path):
+    from tokenkeep import InvalidArgument, StoreError
+
+    with pytest.raises(InvalidArgument):
+        TokenStore(pg_url, pepper=PEPPER, relay="yes")
+    with pytest.raises(InvalidArgument):
+        TokenStore(pg_url, pepper=PEPPER, runtime_dir=7)
+    open_to_all = tmp_path / "shared"
+    open_to_all.mkdir()
+    open_to_all.chmod(0o777)  # anyone could plant or replace the host's files
+    with pytest.raises(StoreError, match="writable by group or others"):
+        TokenStore(pg_url, pepper=PEPPER, runtime_dir=open_to_all)
+    # relay=False never touches a runtime folder.
+    with TokenStore(pg_url, pepper=PEPPER, relay=False, runtime_dir=open_to_all) as solo:
+        assert solo.create("alice", "x", {"device"}).secret
+    assert list(open_to_all.iterdir()) == []
+
+
+def test_a_child_forked_from_the_relay_takes_over_when_its_parent_closes(pg_url, tmp_path):
+    """gunicorn --preload: the master opened the store (the host's relay) and forked. The
+    child's copy of the relay lock is closed at the fork, so once the master's store closes the
+    child becomes the relay, trusts its cache again, and refuses a revoke made elsewhere."""
+    from tokenkeep import RevokedToken
+
+    def host_dir_file():
+        return host_file_read(tmp_path)
+
+    writer = TokenStore(pg_url, pepper=PEPPER, lease=LEASE, relay=False)
+    secret = writer.create("alice", "w", {"device"}).secret
+    store = TokenStore(pg_url, pepper=PEPPER, lease=LEASE, runtime_dir=tmp_path)
+    store.verify(secret)
+    from_parent, to_child = os.pipe()
+    from_child, to_parent = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: only os-level calls and the store; never returns to pytest
+        code = 1
+        try:
+            os.close(to_child)
+            os.close(from_child)
+            os.read(from_parent, 1)  # the parent's store is closed
+            deadline = time.monotonic() + 5
+            while True:
+                store.verify(secret)  # a miss or an unstable host makes it a relay candidate
+                h = host_dir_file()
+                now = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+                if h.relay_pid == os.getpid() and h.deadline_ns > now:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no takeover: {h}")
+                time.sleep(0.01)
+            os.write(to_parent, b"r")
+            os.read(from_parent, 1)  # revoked by the writer, which has returned
+            try:
+                store.verify(secret)
+            except RevokedToken:
+                code = 0
+        finally:
+            os._exit(code)
+    os.close(from_parent)
+    os.close(to_parent)
+    store.close()  # the master's store: the child takes the relay over
+    os.write(to_child, b"c")
+    assert os.read(from_child, 1) == b"r", "the child did not take the relay over"
+    writer.revoke("alice", writer.verify(secret).id)
+    os.write(to_child, b"v")
+    _, status = os.waitpid(pid, 0)
+    writer.close()
+    assert os.waitstatus_to_exitcode(status) == 0, "the child accepted the revoked token"
