@@ -191,3 +191,14 @@ def test_pool_options_are_checked():
         with pytest.raises(InvalidArgument) as err:
             TokenStore(":memory:", **kwargs)
         assert err.value.field == field, kwargs
+
+
+@pytest.mark.parametrize("relay", [False, True])
+def test_relay_url_is_used_for_the_listen_session_and_its_password_never_shown(
+    pg_url, tmp_path, relay
+):
+    bad = "postgresql://tk:hunter2secret@/nodb?host=/nonexistent&port=1"
+    with pytest.raises(tokenkeep.StoreError) as err:
+        TokenStore(pg_url, pepper=PEPPER, relay=relay, runtime_dir=str(tmp_path), relay_url=bad)
+    assert "nodb" in str(err.value)  # it tried relay_url, not the store's own URL
+    assert "hunter2secret" not in str(err.value) and "hunter2secret" not in repr(err.value)
