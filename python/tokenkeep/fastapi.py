@@ -44,7 +44,7 @@ from fastapi.security.base import SecurityBase
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from .models import TokenInfo
 from .store import TokenStore
@@ -56,6 +56,7 @@ __all__ = [
     "TokenGuard",
     "bearer_exception_handler",
     "install",
+    "oauth_router",
     "require_scopes",
 ]
 
@@ -196,3 +197,51 @@ def require_scopes(*scopes: str, store: StoreSource, realm: str | None = None) -
     ... async def policies(token: TokenInfo = Depends(require_scopes("policy:read", store=store))): ...
     """
     return TokenGuard(store, realm=realm).require(*scopes)
+
+
+def oauth_router(store: StoreSource, *, prefix: str = "/oauth") -> fastapi.APIRouter:
+    """``POST {prefix}/introspect`` (RFC 7662) and ``POST {prefix}/revoke`` (RFC 7009) for
+    services that are not Python: callers send a service token
+    (``store.create_service_token(name)``) as ``Authorization: Bearer``, and the token to
+    check or revoke as the form field ``token``. The answers are :mod:`tokenkeep.web.oauth`'s;
+    another method is a 405. Introspection runs on the event loop like the guard, revocation
+    (a durable write) in the threadpool.
+
+    >>> app.include_router(tokenkeep.fastapi.oauth_router(store))
+    """
+    from .web import oauth
+
+    router = fastapi.APIRouter(prefix=prefix, tags=["oauth"])
+
+    async def _arguments(request: Request) -> tuple[object, ...]:
+        source = store
+        body: bytes | None = b""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > oauth.MAX_BODY:
+            body = None  # too large: refused unread
+        else:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > oauth.MAX_BODY:
+                    body = None
+                    break
+        return (
+            source if isinstance(source, TokenStore) else source(),
+            request.headers.getlist("authorization"),
+            request.scope.get("query_string", b""),
+            request.headers.get("content-type"),
+            body,
+        )
+
+    def _response(answer: oauth.Answer) -> Response:
+        return Response(answer.body, status_code=answer.status, headers=answer.headers)
+
+    @router.post("/introspect", include_in_schema=True, summary="RFC 7662 token introspection")
+    async def introspect(request: Request) -> Response:
+        return _response(oauth.introspect(*await _arguments(request)))
+
+    @router.post("/revoke", include_in_schema=True, summary="RFC 7009 token revocation")
+    async def revoke(request: Request) -> Response:
+        return _response(await run_in_threadpool(oauth.revoke, *await _arguments(request)))
+
+    return router

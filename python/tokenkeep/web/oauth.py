@@ -1,0 +1,224 @@
+"""RFC 7662 (token introspection) and RFC 7009 (token revocation), independent of any web
+framework: what ``POST /oauth/introspect`` and ``POST /oauth/revoke`` answer.
+
+:func:`tokenkeep.fastapi.oauth_router` and ``tokenkeep.django.oauth_urls`` are thin adapters:
+they pass the request's ``Authorization`` header values, raw query string, ``Content-Type``
+and raw body to :func:`introspect` or :func:`revoke` and send the :class:`Answer` back.
+
+- The caller authenticates with a **service token** (``store.create_service_token``) as a
+  bearer token (RFC 7662 §2.1 allows it); no token, a bad one or a user's token is a 401 with
+  a ``WWW-Authenticate: Bearer`` challenge, decided before the body is read.
+- The token to check is the form field ``token`` of an
+  ``application/x-www-form-urlencoded`` body, once; ``token_type_hint`` is optional.
+- Introspection: ``{"active": true, "scope", "username", "sub", "token_type", "iat", "exp",
+  "jti"}`` for a live user's token, exactly ``{"active": false}`` for anything else (unknown,
+  malformed, wrong secret, expired, revoked, a service token). Never an error for those.
+- Revocation: 200 with an empty body whether or not the token was known, live or ours
+  (RFC 7009 §2.2); a live user's token is revoked and audited with the service as actor.
+- Every answer has ``Cache-Control: no-store``. No answer, header or exception message ever
+  holds the presented token or the caller's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs
+
+from ..errors import AuthenticationError, NotFound, StoreError, TokenkeepError
+from ..models import TokenInfo
+from ..service_tokens import is_service_token
+from ..store import TokenStore
+from .bearer import (
+    BearerError,
+    invalid_token,
+    missing_token,
+    parse_authorization,
+    single_authorization,
+    token_in_query,
+    unavailable,
+)
+
+__all__ = ["Answer", "MAX_BODY", "introspect", "revoke", "authenticate_service"]
+
+MAX_BODY = 8192  # a form with one token and a hint is under 200 bytes
+FORM = "application/x-www-form-urlencoded"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+INACTIVE = {"active": False}
+# RFC 7009 §2.1's hint values. Anything else is "an invalid token type hint value", ignored.
+_ACCESS, _REFRESH = "access_token", "refresh_token"
+
+
+class Answer(NamedTuple):
+    """One HTTP answer: status, headers and the body as bytes (JSON, or empty)."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+def _json(status: int, body: dict[str, Any], extra: dict[str, str] | None = None) -> Answer:
+    headers = {"Content-Type": "application/json", **NO_STORE, **(extra or {})}
+    return Answer(status, headers, json.dumps(body, separators=(",", ":")).encode())
+
+
+def _refused(failure: BearerError) -> Answer:
+    return _json(failure.status_code, failure.body, failure.headers)
+
+
+def _bad_request(description: str, error: str = "invalid_request", status: int = 400) -> Answer:
+    return _json(status, {"error": error, "error_description": description})
+
+
+def authenticate_service(
+    store: TokenStore, authorization: str | Sequence[str] | None, query_string: bytes | str
+) -> TokenInfo:
+    """The calling service's token, or :class:`~tokenkeep.web.bearer.BearerError` (401 for no,
+    a bad or a user's token, 400 for a token in the URL or two Authorization headers, 503
+    when the store cannot answer). Expired and revoked service tokens get the one
+    ``invalid_token`` answer: the endpoints tell a caller nothing it did not know."""
+    if query_string and token_in_query(query_string, store.prefix):
+        raise BearerError(
+            400, "invalid_request", "Tokens are not accepted in the URL; send them in the body"
+        )
+    secret = parse_authorization(single_authorization(authorization))
+    if secret is None:
+        raise missing_token()
+    try:
+        info = store.verify(secret)
+    except StoreError:
+        raise unavailable() from None
+    except AuthenticationError:
+        raise invalid_token() from None
+    if not is_service_token(info):
+        raise invalid_token()
+    return info
+
+
+def _form(content_type: str | None, body: bytes | None) -> dict[str, list[str]] | Answer:
+    """The form's fields, or the 400/413 answer for a body that is not one form of ours
+    (None: a body larger than :data:`MAX_BODY`, left unread)."""
+    if body is None or len(body) > MAX_BODY:
+        return _bad_request("The request body is too large", status=413)
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media != FORM:
+        return _bad_request(f"The request body must be {FORM}")
+    try:
+        text = body.decode("ascii")
+        fields = parse_qs(text, keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        return _bad_request("The request body is not a valid form")
+    for name in ("token", "token_type_hint"):
+        if len(fields.get(name, ())) > 1:  # RFC 6749 §3.1: no parameter twice
+            return _bad_request(f"The parameter {name} must appear once")
+    if not fields.get("token", [""])[0]:
+        return _bad_request("The parameter token is required")
+    return fields
+
+
+def _start(
+    store: TokenStore,
+    authorization: str | Sequence[str] | None,
+    query_string: bytes | str,
+    content_type: str | None,
+    body: bytes | None,
+) -> tuple[TokenInfo, str, str] | Answer:
+    """The caller, the presented token and its hint, or the answer that ends the request."""
+    try:
+        caller = authenticate_service(store, authorization, query_string)
+    except BearerError as failure:
+        return _refused(failure)
+    fields = _form(content_type, body)
+    if isinstance(fields, Answer):
+        return fields
+    return caller, fields["token"][0], fields.get("token_type_hint", [""])[0]
+
+
+def _live_user_token(store: TokenStore, token: str) -> TokenInfo | None:
+    """The presented token's info if it is a live user's token, else None (never raises for
+    a bad token; StoreError passes)."""
+    try:
+        info = store.verify(token)
+    except StoreError:
+        raise
+    except TokenkeepError:  # invalid, expired, revoked; also a token too long or not text
+        return None
+    return None if is_service_token(info) else info
+
+
+def _scope_text(store: TokenStore, scopes: frozenset[str]) -> str:
+    """Space-separated ``name:action`` grants, so a gateway compares strings: holding
+    ``device`` is ``device:read device:write``."""
+    vocabulary = store.vocabulary
+    out: set[str] = set()
+    for s in scopes:
+        actions = () if ":" in s else vocabulary.get(s, ())
+        out.update(f"{s}:{a}" for a in actions) if actions else out.add(s)
+    return " ".join(sorted(out))
+
+
+def introspect(
+    store: TokenStore,
+    authorization: str | Sequence[str] | None,
+    query_string: bytes | str,
+    content_type: str | None,
+    body: bytes | None,
+) -> Answer:
+    """``POST /oauth/introspect`` (RFC 7662 §2). The hint is ignored (§2.1 allows it): a
+    tokenkeep token is recognized by itself."""
+    started = _start(store, authorization, query_string, content_type, body)
+    if isinstance(started, Answer):
+        return started
+    _caller, token, _hint = started
+    try:
+        info = _live_user_token(store, token)
+    except StoreError:
+        return _refused(unavailable())
+    if info is None:
+        return _json(200, INACTIVE)
+    answer: dict[str, Any] = {
+        "active": True,
+        "scope": _scope_text(store, info.scopes),
+        "username": info.owner,
+        "sub": info.owner,
+        "token_type": "bearer",
+    }
+    if info.expires_at is not None:  # OPTIONAL (§2.2): absent for a token that never expires
+        answer["exp"] = int(info.expires_at.timestamp())
+    answer["iat"] = int(info.created_at.timestamp())
+    answer["jti"] = info.id  # the public id: what lists, the CLI and the page name it by
+    return _json(200, answer)
+
+
+def revoke(
+    store: TokenStore,
+    authorization: str | Sequence[str] | None,
+    query_string: bytes | str,
+    content_type: str | None,
+    body: bytes | None,
+) -> Answer:
+    """``POST /oauth/revoke`` (RFC 7009 §2). Writes to the database: adapters run it off the
+    event loop. ``token_type_hint``: ``access_token``, none, or a value RFC 7009 does not
+    define (ignored, §2.2) search tokenkeep's tokens; ``refresh_token`` searches them too (§2.1:
+    the search MUST extend to every type) and, as tokenkeep issues no refresh tokens, answers
+    400 ``unsupported_token_type`` (§2.2.1) when the token is not one of its live tokens."""
+    started = _start(store, authorization, query_string, content_type, body)
+    if isinstance(started, Answer):
+        return started
+    caller, token, hint = started
+    try:
+        info = _live_user_token(store, token)
+        if info is not None:
+            with contextlib.suppress(NotFound):  # revoked meanwhile: the purpose is achieved
+                store.revoke(info.owner, info.id, actor=f"service:{caller.name} ({caller.id})")
+    except StoreError:
+        return _refused(unavailable())
+    if info is None and hint == _REFRESH:
+        return _bad_request("This server issues no refresh tokens", error="unsupported_token_type")
+    return Answer(200, dict(NO_STORE), b"")
