@@ -210,6 +210,7 @@ class OAuthContract:
             (b"", FORM),
             (form(token_type_hint="access_token"), FORM),
             (form(token=""), FORM),
+            (form(token=" \r\n"), FORM),
             (form(token=user) + b"&" + form(token=user), FORM),
             (b"token=%FF%FE", FORM),
         ]
@@ -225,6 +226,8 @@ class OAuthContract:
             INTROSPECT, form(token=user), bearer=svc, content_type=FORM + "; charset=UTF-8"
         )
         assert charset.json["active"] is True
+        newline = call(INTROSPECT, form(token=user + "\n"), bearer=svc)  # curl token@file
+        assert newline.json["active"] is True
         assert store.list("alice")[0].revoked_at is None
 
     def test_only_post(self, store, call):

@@ -83,7 +83,7 @@ def test_curl_introspects_and_revokes_through_serve_api(api):
         svc = store.create_service_token("curl")
         user = store.create("alice", "ci", {"device:read"})
     header = _write(folder / "service.header", f"Authorization: Bearer {svc.secret}\n")
-    token = _write(folder / "user.token", user.secret)
+    token = _write(folder / "user.token", user.secret + "\n")  # as `tokenkeep create > file`
     introspect, revoke = base + "/oauth/introspect", base + "/oauth/revoke"
 
     status, headers, body = _curl(

@@ -117,7 +117,7 @@ def _form(content_type: str | None, body: bytes | None) -> dict[str, list[str]] 
     for name in ("token", "token_type_hint"):
         if len(fields.get(name, ())) > 1:  # RFC 6749 §3.1: no parameter twice
             return _bad_request(f"The parameter {name} must appear once")
-    if not fields.get("token", [""])[0]:
+    if not fields.get("token", [""])[0].strip(" \t\r\n"):
         return _bad_request("The parameter token is required")
     return fields
 
@@ -137,7 +137,8 @@ def _start(
     fields = _form(content_type, body)
     if isinstance(fields, Answer):
         return fields
-    return caller, fields["token"][0], fields.get("token_type_hint", [""])[0]
+    # Tokens hold no blanks: a trailing newline (curl --data-urlencode token@file) is dropped.
+    return caller, fields["token"][0].strip(" \t\r\n"), fields.get("token_type_hint", [""])[0]
 
 
 def _live_user_token(store: TokenStore, token: str) -> TokenInfo | None:

@@ -51,3 +51,18 @@ def test_a_django_users_token_is_refused_and_a_service_token_is_not_a_user(tk, u
     # The site's own guard refuses the service token (it is nobody's).
     r = Client().get("/plain/devices", HTTP_AUTHORIZATION="Bearer " + svc)
     assert r.status_code == 401 and svc not in r.content.decode()
+
+
+def test_manage_py_service_create_makes_a_caller_of_the_sites_endpoints(settings, tk_db, call):
+    import io
+
+    from django.core.management import call_command
+    from tokenkeep.django import get_store
+
+    settings.TOKENKEEP = {"DB": tk_db}
+    out, err = io.StringIO(), io.StringIO()
+    call_command("tokenkeep", "service", "create", "kong", stdout=out, stderr=err)
+    secret = out.getvalue().strip()
+    assert secret.startswith("tk_") and secret not in err.getvalue()
+    user = get_store().create("alice", "ci", {"device:read"}).secret
+    assert call(INTROSPECT, form(token=user), bearer=secret).json["scope"] == "device:read"
