@@ -213,35 +213,37 @@ def oauth_router(store: StoreSource, *, prefix: str = "/oauth") -> fastapi.APIRo
 
     router = fastapi.APIRouter(prefix=prefix, tags=["oauth"])
 
-    async def _arguments(request: Request) -> tuple[object, ...]:
-        source = store
-        body: bytes | None = b""
+    async def _body(request: Request) -> bytes | None:
+        """At most MAX_BODY bytes of the body; None when it is larger (the rest unread)."""
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > oauth.MAX_BODY:
-            body = None  # too large: refused unread
-        else:
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > oauth.MAX_BODY:
-                    body = None
-                    break
-        return (
-            source if isinstance(source, TokenStore) else source(),
+            return None
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > oauth.MAX_BODY:
+                return None
+        return body
+
+    async def _answer(
+        request: Request, decide: Callable[..., oauth.Answer], thread: bool
+    ) -> Response:
+        args = (
+            store if isinstance(store, TokenStore) else store(),
             request.headers.getlist("authorization"),
             request.scope.get("query_string", b""),
             request.headers.get("content-type"),
-            body,
+            await _body(request),
         )
-
-    def _response(answer: oauth.Answer) -> Response:
+        answer = await run_in_threadpool(decide, *args) if thread else decide(*args)
         return Response(answer.body, status_code=answer.status, headers=answer.headers)
 
-    @router.post("/introspect", include_in_schema=True, summary="RFC 7662 token introspection")
+    @router.post("/introspect", summary="RFC 7662 token introspection")
     async def introspect(request: Request) -> Response:
-        return _response(oauth.introspect(*await _arguments(request)))
+        return await _answer(request, oauth.introspect, thread=False)
 
-    @router.post("/revoke", include_in_schema=True, summary="RFC 7009 token revocation")
+    @router.post("/revoke", summary="RFC 7009 token revocation")
     async def revoke(request: Request) -> Response:
-        return _response(await run_in_threadpool(oauth.revoke, *await _arguments(request)))
+        return await _answer(request, oauth.revoke, thread=True)
 
     return router

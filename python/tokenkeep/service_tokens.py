@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import builtins
 import unicodedata
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -63,7 +64,7 @@ class ServiceTokens:
         def _e(self) -> _core.Engine: ...
 
         @property
-        def vocabulary(self) -> dict[str, tuple[str, ...]]: ...
+        def vocabulary(self) -> Mapping[str, tuple[str, ...]]: ...
 
         def _expiry(
             self, expires_in: timedelta | None, expires_at: datetime | None, never_expires: bool
