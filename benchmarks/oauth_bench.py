@@ -177,6 +177,9 @@ def main() -> int:
     print(
         f"\nintrospect / guard, requests/s: {ratio:.2f} (paired rounds {min(ratios):.2f} .. {max(ratios):.2f})"
     )
+    cpu_ratio = cpu["introspect"] / cpu["guard"] if cpu["guard"] else None
+    if cpu_ratio:
+        print(f"introspect / guard, server CPU per request: {cpu_ratio:.2f}")
     print(
         "load average (1, 5, 15 min): before "
         + " ".join(f"{x:.2f}" for x in load_before)
@@ -216,6 +219,7 @@ def main() -> int:
         "server_cpu_us_per_request_median": {k: round(v, 1) for k, v in cpu.items()},
         "introspect_over_guard": round(ratio, 3),
         "introspect_over_guard_paired": [round(x, 3) for x in ratios],
+        "introspect_over_guard_server_cpu": round(cpu_ratio, 3) if cpu_ratio else None,
         "samples": samples,
     }
     with open(args.output, "w") as f:
