@@ -9,14 +9,17 @@ adds by itself. Another method than POST is a 405.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from ..errors import StoreError
+from ..models import TokenInfo
 from ..web import oauth
 from ..web.bearer import unavailable
+from .identity import issued_to, user_for_owner
 from .store import get_store
 
 __all__ = ["introspect", "revoke"]
@@ -53,11 +56,23 @@ def _answer(request: HttpRequest, decide: Callable[..., oauth.Answer]) -> HttpRe
     return response
 
 
+def _site_accepts(info: TokenInfo) -> bool:
+    """What the site's guards require beyond the store: an active user for the owner, whose
+    account existed when the token was made (:mod:`tokenkeep.django.identity`)."""
+    user = user_for_owner(info.owner)
+    return user is not None and issued_to(user, info)
+
+
+def _introspect(*args: Any) -> oauth.Answer:
+    return oauth.introspect(*args, accept=_site_accepts)
+
+
 @csrf_exempt
 @require_POST
 def introspect(request: HttpRequest) -> HttpResponse:
-    """``POST …/introspect``: RFC 7662 token introspection."""
-    return _answer(request, oauth.introspect)
+    """``POST …/introspect``: RFC 7662 token introspection; a token the site's guards would
+    refuse (its owner is no active user) is ``{"active": false}``."""
+    return _answer(request, _introspect)
 
 
 @csrf_exempt

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
@@ -170,9 +170,13 @@ def introspect(
     query_string: bytes | str,
     content_type: str | None,
     body: bytes | None,
+    *,
+    accept: Callable[[TokenInfo], bool] | None = None,
 ) -> Answer:
     """``POST /oauth/introspect`` (RFC 7662 §2). The hint is ignored (§2.1 allows it): a
-    tokenkeep token is recognized by itself."""
+    tokenkeep token is recognized by itself. ``accept``: the site's own rule on top of the
+    store's (Django: the owner must be an active user whose account predates the token);
+    a live token it refuses is ``{"active": false}``, as the site's guard would refuse it."""
     started = _start(store, authorization, query_string, content_type, body)
     if isinstance(started, Answer):
         return started
@@ -181,7 +185,7 @@ def introspect(
         info = _live_user_token(store, token)
     except StoreError:
         return _refused(unavailable())
-    if info is None:
+    if info is None or (accept is not None and not accept(info)):
         return _json(200, INACTIVE)
     answer: dict[str, Any] = {
         "active": True,

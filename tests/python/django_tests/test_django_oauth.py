@@ -11,7 +11,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def store(tk):
+def store(tk, users):
+    """The site's store; alice (active), carol (inactive) and sam are users of the site."""
     return tk
 
 
@@ -53,7 +54,9 @@ def test_a_django_users_token_is_refused_and_a_service_token_is_not_a_user(tk, u
     assert r.status_code == 401 and svc not in r.content.decode()
 
 
-def test_manage_py_service_create_makes_a_caller_of_the_sites_endpoints(settings, tk_db, call):
+def test_manage_py_service_create_makes_a_caller_of_the_sites_endpoints(
+    settings, tk_db, call, users
+):
     import io
 
     from django.core.management import call_command
@@ -66,3 +69,21 @@ def test_manage_py_service_create_makes_a_caller_of_the_sites_endpoints(settings
     assert secret.startswith("tk_") and secret not in err.getvalue()
     user = get_store().create("alice", "ci", {"device:read"}).secret
     assert call(INTROSPECT, form(token=user), bearer=secret).json["scope"] == "device:read"
+
+
+def test_introspection_answers_as_the_sites_guard_decides(store, call, users, django_user_model):
+    """Active only when the site would accept the token: an inactive user's token, one whose
+    owner is no user, and one made before its user's account are {"active": false}."""
+    from datetime import timedelta
+
+    svc = store.create_service_token("gateway").secret
+    carol = store.create("carol", "t", {"device"}).secret  # inactive user
+    nobody = store.create("nobody", "t", {"device"}).secret
+    early = store.create("dave", "t", {"device"}).secret
+    dave = django_user_model.objects.create_user("dave", password="pw")
+    dave.date_joined = store.now() + timedelta(days=1)  # the token predates the account
+    dave.save()
+    alice = store.create("alice", "t", {"device"}).secret
+    for token in (carol, nobody, early):
+        assert call(INTROSPECT, form(token=token), bearer=svc).json == {"active": False}
+    assert call(INTROSPECT, form(token=alice), bearer=svc).json["active"] is True
