@@ -160,3 +160,36 @@ def test_cli_service_create_json_and_reserved_owner(tmp_path):
     assert out["token"]["owner"] == SERVICE_OWNER and out["secret"].startswith("tk_")
     direct = _tk(db, "--owner", SERVICE_OWNER, "create", "-n", "x", "-s", "device")
     assert direct.returncode != 0 and "reserved" in direct.stderr
+
+
+def test_the_flask_guard_never_accepts_a_service_token(tmp_path):
+    import flask
+    from tokenkeep.flask import TokenGuard
+
+    with tokenkeep.TokenStore(str(tmp_path / "f.db")) as store:
+        guard = TokenGuard(store)
+        app = flask.Flask(__name__)
+
+        @app.get("/any")
+        @guard.require()
+        def any_token():
+            return {"owner": flask.g.token_info.owner}
+
+        @app.get("/devices")
+        @guard.require("device:read")
+        def devices():
+            return {"owner": flask.g.token_info.owner}
+
+        client = app.test_client()
+        accepted = 0
+        for i in range(20):
+            secret = store.create_service_token(f"svc-{i}").secret
+            for path in ("/any", "/devices"):
+                r = client.get(path, headers={"Authorization": "Bearer " + secret})
+                accepted += r.status_code == 200
+                assert r.status_code == 401 and r.json["error"] == "invalid_token"
+        assert accepted == 0
+        user = store.create("alice", "ci", {"device:read"}).secret
+        assert (
+            client.get("/devices", headers={"Authorization": "Bearer " + user}).status_code == 200
+        )
