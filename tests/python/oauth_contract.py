@@ -132,6 +132,7 @@ class OAuthContract:
             other_service,  # a service token is no token a resource server accepts
             svc,  # nor is the caller's own
             "x" * 4000,
+            "tk_\x00\u00e9\U0001f600",  # NUL and non-ASCII after percent-decoding
         ]
         for token in cases:
             for hint in (None, "access_token", "refresh_token", "nonsense"):
