@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
-from ..errors import AuthenticationError, NotFound, StoreError, TokenkeepError
+from ..errors import NotFound, StoreError, TokenkeepError
 from ..models import TokenInfo
 from ..service_tokens import is_service_token
 from ..store import TokenStore
@@ -94,7 +94,7 @@ def authenticate_service(
         info = store.verify(secret)
     except StoreError:
         raise unavailable() from None
-    except AuthenticationError:
+    except TokenkeepError:  # invalid, expired, revoked, or refused for another reason
         raise invalid_token() from None
     if not is_service_token(info):
         raise invalid_token()
