@@ -176,6 +176,18 @@ class OAuthContract:
             "active": False
         }
 
+    def test_revoke_takes_the_token_exactly_and_records_no_use(self, store, call):
+        svc = self._service(store)
+        issued = store.create("alice", "ci", {"device"})
+        for text in ("x " + issued.secret, issued.secret + "x", "x" + issued.secret, "a,b"):
+            r = call(REVOKE, form(token=text), bearer=svc)
+            assert (r.status, r.body) == (200, b"")
+        assert [t.name for t in store.list("alice")] == ["ci"]  # a token inside text: no
+        r = call(REVOKE, form(token=issued.secret), bearer=svc)
+        assert (r.status, r.body) == (200, b"")
+        (row,) = store.list("alice", state="all")
+        assert row.revoked_at is not None and row.last_used_at is None
+
     def test_revoke_token_type_hints(self, store, call):
         svc = self._service(store)
         unknown = "tk_" + "0" * 60

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
@@ -153,6 +154,24 @@ def _live_user_token(store: TokenStore, token: str) -> TokenInfo | None:
     return None if is_service_token(info) else info
 
 
+def _revocable(store: TokenStore, token: str) -> TokenInfo | None:
+    """The live user's token that ``token`` is exactly, else None. Found by its digest as a
+    leak scan finds one (``scan_leaked(dry_run=True)``: no use recorded, whatever networks or
+    scopes the token holds), never by a token merely inside the text."""
+    if not re.fullmatch(re.escape(store.prefix) + r"_[A-Za-z0-9]+", token):
+        return None
+    try:
+        findings = store.scan_leaked(token, dry_run=True, max_tokens=1).findings
+    except StoreError:
+        raise
+    except TokenkeepError:
+        return None
+    if len(findings) != 1 or findings[0].offset != 0 or findings[0].outcome != "revoked":
+        return None  # unknown, wrong secret, already revoked or expired
+    info = findings[0].token
+    return None if info is None or is_service_token(info) else info
+
+
 def _scope_text(store: TokenStore, scopes: frozenset[str]) -> str:
     """Space-separated ``name:action`` grants, so a gateway compares strings: holding
     ``device`` is ``device:read device:write``."""
@@ -218,7 +237,7 @@ def revoke(
         return started
     caller, token, hint = started
     try:
-        info = _live_user_token(store, token)
+        info = _revocable(store, token)
         if info is not None:
             with contextlib.suppress(NotFound):  # revoked meanwhile: the purpose is achieved
                 store.revoke(info.owner, info.id, actor=f"service:{caller.name} ({caller.id})")
