@@ -113,6 +113,7 @@ class OAuthContract:
             "exp": int(info.expires_at.timestamp()),
             "jti": info.id,
         }
+        assert store.get("alice", info.id).last_used_at is not None  # a gateway's check is a use
 
     def test_introspect_inactive_is_exactly_active_false(self, store, call, clock):
         svc = self._service(store)

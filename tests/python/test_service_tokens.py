@@ -193,3 +193,8 @@ def test_the_flask_guard_never_accepts_a_service_token(tmp_path):
         assert (
             client.get("/devices", headers={"Authorization": "Bearer " + user}).status_code == 200
         )
+
+
+def test_cli_serve_api_takes_no_user(tmp_path):
+    r = _tk(str(tmp_path / "cli.db"), "serve", "--api", "--user", "alice", "--port", "1")
+    assert r.returncode == 2 and "--api serves no page" in r.stderr
