@@ -5,9 +5,11 @@ They are ordinary rows of the store, under one reserved owner, :data:`SERVICE_OW
 are created, listed, revoked, rotated, purged and audited by the same engine code as users'
 tokens, on SQLite and PostgreSQL alike, with no schema change. What keeps them apart:
 
-- every :class:`~tokenkeep.TokenStore` method that takes an owner refuses an owner starting
-  with :data:`RESERVED_OWNER_PREFIX` (``InvalidArgument``, field ``owner``), so no user, page,
-  CLI command or Django site can create, list, edit or revoke a service token as a user's;
+- the :class:`~tokenkeep.TokenStore` methods that create, list, get, edit, revoke, rotate
+  or audit by owner refuse an owner starting with :data:`RESERVED_OWNER_PREFIX`
+  (``InvalidArgument``, field ``owner``), so no user, page, CLI command or Django site can
+  create, list, edit or revoke a service token as a user's (the read-only reports
+  ``scope_usage``/``leaked_notices`` do not check);
 - the web guards (FastAPI, Flask, Django: ``web/bearer.py``) answer 401 ``invalid_token`` for a
   service token, and the OAuth endpoints answer 401 for a user's token;
 - introspection reports a service token as ``{"active": false}``; revocation leaves it alone.
