@@ -9,10 +9,11 @@ query="", method="POST") -> Reply``.
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 FORM = "application/x-www-form-urlencoded"
 INTROSPECT = "/oauth/introspect"
@@ -78,11 +79,42 @@ class OAuthContract:
         store.revoke_service_token(revoked.info.id)
         expiring = store.create_service_token("short", expires_in=timedelta(hours=1))
         clock.advance(timedelta(hours=2))
-        for caller in (revoked.secret, expiring.secret, "tk_nope", "Basic x"):
+        for caller in (revoked.secret, expiring.secret, "tk_nope", "Digest x"):
             r = self._no_leak(call(INTROSPECT, form(token=user), bearer=caller), user, caller)
             assert r.status == 401, caller
-            # Another scheme is no bearer token at all: a bare challenge (RFC 6750 §3.1).
-            assert r.json.get("error") == (None if caller == "Basic x" else "invalid_token")
+            # Another scheme is no credential at all: a bare challenge (RFC 6750 §3.1).
+            assert r.json.get("error") == (None if caller == "Digest x" else "invalid_token")
+
+    def test_http_basic_client_authentication(self, store, call):
+        """RFC 6749 §2.3.1: client_id = the service token's id, client_secret = its secret."""
+        svc = store.create_service_token("spring")
+        user = store.create("alice", "ci", {"device"})
+
+        def basic(client_id: str, secret: str) -> str:
+            pair = f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()
+            return "Basic " + base64.b64encode(pair).decode()
+
+        good = basic(svc.info.id, svc.secret)
+        r = self._no_leak(call(INTROSPECT, form(token=user.secret), bearer=good), svc.secret)
+        assert r.json["username"] == "alice"
+        refused = [
+            basic(user.info.id, svc.secret),  # the id must be the service token's own
+            basic(user.info.id, user.secret),  # a user's token, as Basic too
+            basic(svc.info.id, "tk_nope"),
+            "Basic !!not-base64!!",
+            "Basic " + base64.b64encode(b"no-colon").decode(),
+        ]
+        for header in refused:
+            for path in (INTROSPECT, REVOKE):
+                r = self._no_leak(
+                    call(path, form(token=user.secret), bearer=header), user.secret, svc.secret
+                )
+                assert r.status == 401, header
+                assert r.headers["www-authenticate"] == 'Basic realm="tokenkeep"'
+                assert r.json["error"] == "invalid_client"
+        assert store.list("alice")[0].revoked_at is None
+        r = call(REVOKE, form(token=user.secret), bearer=good)
+        assert (r.status, store.list("alice")) == (200, [])
 
     def test_token_in_the_query_string_is_400(self, store, call):
         svc = self._service(store)

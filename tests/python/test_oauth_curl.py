@@ -101,6 +101,11 @@ def test_curl_introspects_and_revokes_through_serve_api(api):
     )
     assert status == 401 and json.loads(body)["error"] == "invalid_token"
 
+    # HTTP Basic (client_id = the service token's id), from a curl config file, not argv.
+    basic = _write(folder / "basic.curlrc", f'user = "{svc.info.id}:{svc.secret}"\n')
+    status, _, body = _curl("-K", basic, "--data-urlencode", "token@" + token, introspect)
+    assert status == 200 and json.loads(body)["active"] is True
+
     status, _, body = _curl("-H", "@" + header, "--data-urlencode", "token@" + token, revoke)
     assert (status, body) == (200, "")
     status, _, body = _curl("-H", "@" + header, "--data-urlencode", "token@" + token, introspect)

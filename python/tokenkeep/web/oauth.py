@@ -21,12 +21,13 @@ and raw body to :func:`introspect` or :func:`revoke` and send the :class:`Answer
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_plus
 
 from ..errors import NotFound, StoreError, TokenkeepError
 from ..models import TokenInfo
@@ -77,28 +78,64 @@ def _bad_request(description: str, error: str = "invalid_request", status: int =
     return _json(status, {"error": error, "error_description": description})
 
 
+class _BasicRefused(BearerError):
+    """A refused HTTP Basic client authentication (RFC 6749 §2.3.1, §5.2): 401
+    ``invalid_client`` with a ``Basic`` challenge, the scheme the client used."""
+
+    def __init__(self) -> None:
+        super().__init__(401, "invalid_client", "Client authentication failed")
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Basic realm="tokenkeep"', "Cache-Control": "no-store"}
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """(client_id, client_secret) of an ``Authorization: Basic`` value, each form-decoded as
+    RFC 6749 §2.3.1 says; None for another scheme; _BasicRefused when it is malformed."""
+    scheme, _, value = (header or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        pair = base64.b64decode(value.strip(), validate=True).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        raise _BasicRefused() from None
+    client_id, colon, client_secret = pair.partition(":")
+    if not colon:
+        raise _BasicRefused()
+    return unquote_plus(client_id), unquote_plus(client_secret)
+
+
 def authenticate_service(
     store: TokenStore, authorization: str | Sequence[str] | None, query_string: bytes | str
 ) -> TokenInfo:
     """The calling service's token, or :class:`~tokenkeep.web.bearer.BearerError` (401 for no,
     a bad or a user's token, 400 for a token in the URL or two Authorization headers, 503
     when the store cannot answer). Expired and revoked service tokens get the one
-    ``invalid_token`` answer: the endpoints tell a caller nothing it did not know."""
+    ``invalid_token`` answer: the endpoints tell a caller nothing it did not know.
+
+    Two ways to send the service token: ``Authorization: Bearer <secret>`` (RFC 7662 §2.1
+    allows a bearer token), or HTTP Basic with the token's id as ``client_id`` and its
+    secret as ``client_secret`` (RFC 6749 §2.3.1: what Spring Security's and most OAuth
+    client libraries' introspection clients send); a Basic failure is 401 ``invalid_client``."""
     if query_string and token_in_query(query_string, store.prefix):
         raise BearerError(
             400, "invalid_request", "Tokens are not accepted in the URL; send them in the body"
         )
-    secret = parse_authorization(single_authorization(authorization))
+    header = single_authorization(authorization)
+    basic = _basic_credentials(header)
+    secret = basic[1] if basic is not None else parse_authorization(header)
     if secret is None:
         raise missing_token()
+    refused = _BasicRefused() if basic is not None else invalid_token()
     try:
         info = store.verify(secret)
     except StoreError:
         raise unavailable() from None
     except TokenkeepError:  # invalid, expired, revoked, or refused for another reason
-        raise invalid_token() from None
-    if not is_service_token(info):
-        raise invalid_token()
+        raise refused from None
+    if not is_service_token(info) or (basic is not None and basic[0] != info.id):
+        raise refused
     return info
 
 
