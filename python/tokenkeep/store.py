@@ -18,6 +18,7 @@ from .clock import ManualClock
 from .errors import InvalidArgument, NotFound, StoreError, TokenkeepError, with_field
 from .hygiene import StoreHygiene
 from .models import AuditEvent, AuditLog, IssuedToken, TokenInfo, TokenList
+from .service_tokens import ServiceTokens, owner_checked
 
 __all__ = ["TokenStore", "default_db_path", "Scopes"]
 
@@ -84,6 +85,11 @@ def _text(value: object, what: str) -> str:
     except UnicodeEncodeError:  # a lone surrogate, e.g. from an undecodable argv or file name
         raise with_field(InvalidArgument(f"{what} must be valid Unicode text"), what) from None
     return value
+
+
+def _owner(owner: object) -> str:
+    """A user's owner name: text, and not in the namespace reserved for service tokens."""
+    return _text(owner_checked(owner), "owner")
 
 
 def _shown(text: str) -> str:
@@ -159,7 +165,7 @@ def _vocabulary(v: Vocabulary | None) -> list[tuple[str, list[str]]] | None:
     return out
 
 
-class TokenStore(StoreHygiene):
+class TokenStore(StoreHygiene, ServiceTokens):
     """A store of personal access tokens, backed by an SQLite database file.
 
     >>> from datetime import timedelta
@@ -437,9 +443,7 @@ class TokenStore(StoreHygiene):
         item: tuple[Any, ...] = (_nfc(_text(name, "name")), _scope_list(scopes))
         if description:
             item += (kind, value, _nfc(_text(description, "description")))
-        return self._e.create_many(_text(owner, "owner"), [item], kind, value, self._actor(actor))[
-            0
-        ]
+        return self._e.create_many(_owner(owner), [item], kind, value, self._actor(actor))[0]
 
     def create_problems(
         self,
@@ -472,7 +476,7 @@ class TokenStore(StoreHygiene):
         except TokenkeepError as e:
             return [e] + problems
         found = self._e.create_problems(
-            _text(owner, "owner"), item[0], item[1], kind, value, description=note
+            _owner(owner), item[0], item[1], kind, value, description=note
         )
         if problems:  # the expiry's own problem replaces the default the engine checked
             expiry_fields = ("expires_in", "expires_at", "never_expires")
@@ -513,7 +517,7 @@ class TokenStore(StoreHygiene):
         if any(len(item) == 3 for item in items if isinstance(item, (tuple, list))):
             items = [self._with_expiry(item, kind, value) for item in items]
         # The engine converts and checks the items (names, scopes) natively.
-        return self._e.create_many(_text(owner, "owner"), items, kind, value, self._actor(actor))
+        return self._e.create_many(_owner(owner), items, kind, value, self._actor(actor))
 
     def _with_expiry(self, item: Any, kind: _core.ExpiryKind, value: int) -> Any:
         """(name, scopes, expiry) -> (name, scopes, kind, value); other items unchanged."""
@@ -574,7 +578,7 @@ class TokenStore(StoreHygiene):
                 "pass an owner, or all_owners=True to list every owner's tokens", "owner"
             )
         else:
-            owner = _text(owner, "owner")
+            owner = _owner(owner)
         if not isinstance(descending, bool):
             raise _invalid("descending must be True or False", "descending")
         for value, field in ((limit, "limit"), (offset, "offset")):
@@ -599,7 +603,7 @@ class TokenStore(StoreHygiene):
         >>> store.get("alice", issued.info.id).expires_at  # doctest: +SKIP
         """
         try:
-            return self._e.get(_text(owner, "owner"), _text(token_id, "token_id"))
+            return self._e.get(_owner(owner), _text(token_id, "token_id"))
         except NotFound:
             raise _not_found(owner, token_id) from None
 
@@ -611,7 +615,7 @@ class TokenStore(StoreHygiene):
         """Replace a token's scopes. Seen by the next verification in every process."""
         try:
             return self._e.update_scopes(
-                _text(owner, "owner"),
+                _owner(owner),
                 _text(token_id, "token_id"),
                 _scope_list(scopes),
                 self._actor(actor),
@@ -629,7 +633,7 @@ class TokenStore(StoreHygiene):
         """
         try:
             return self._e.update_description(
-                _text(owner, "owner"),
+                _owner(owner),
                 _text(token_id, "token_id"),
                 _nfc(_text(description, "description")),
                 self._actor(actor),
@@ -640,7 +644,7 @@ class TokenStore(StoreHygiene):
     def revoke(self, owner: str, token_id: str, *, actor: str | None = None) -> None:
         """Revoke (delete) a token. Its name is free again; its secret never verifies again."""
         try:
-            self._e.revoke(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
+            self._e.revoke(_owner(owner), _text(token_id, "token_id"), self._actor(actor))
         except NotFound:
             raise _not_found(owner, token_id) from None
 
@@ -652,7 +656,7 @@ class TokenStore(StoreHygiene):
         2
         """
         ids = [_text(t, "token_id") for t in _scope_list(token_ids, "token_ids")]
-        self._e.revoke_many(_text(owner, "owner"), ids, self._actor(actor))
+        self._e.revoke_many(_owner(owner), ids, self._actor(actor))
         return len(ids)
 
     def rotate(
@@ -672,7 +676,7 @@ class TokenStore(StoreHygiene):
         >>> fresh = store.rotate("alice", issued.info.id)  # hand fresh.secret to the user
         >>> renewed = store.rotate("alice", fresh.info.id, expires_in=timedelta(days=30))
         """
-        args = (_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
+        args = (_owner(owner), _text(token_id, "token_id"), self._actor(actor))
         try:
             if expires_in is None and expires_at is None and not never_expires:
                 return self._e.rotate(*args)
@@ -716,7 +720,7 @@ class TokenStore(StoreHygiene):
         ...     notify(t.owner, f"token {t.name!r} expires {t.expires_at:%Y-%m-%d}")
         """
         if owner is not None:
-            _text(owner, "owner")
+            _owner(owner)
         return TokenList(self._e.expiring_within(duration_us(within, "within"), owner))
 
     def purge(
@@ -744,7 +748,7 @@ class TokenStore(StoreHygiene):
         ['revoke', 'create']
         """
         if owner is not None:
-            _text(owner, "owner")
+            _owner(owner)
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 2**62:
             raise InvalidArgument("limit must be a positive int")
         return AuditLog(AuditEvent._from_core(a) for a in self._e.audit(owner, limit))
