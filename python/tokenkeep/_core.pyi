@@ -86,6 +86,12 @@ class Engine:
         create_dirs: bool = False,
         strict: bool = True,
         lease_seconds: float = 2.0,
+        relay: bool = True,
+        runtime_dir: str | None = None,
+        pool_size: int = 4,
+        pool_idle_seconds: float = 5.0,
+        listen_conninfo: str = "",
+        prepared_statements: bool = True,
         warm_start: bool = True,
     ) -> None: ...
     @property
