@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -75,6 +76,7 @@ def bench_restart(rounds: int, n: int, used: int):
         return took
 
     b, t = alternate(rounds, (run_base, run_tk))
+    shutil.rmtree(d, ignore_errors=True)
     return b, t, statistics.median(cpu["base"]), statistics.median(cpu["tk"])
 
 
@@ -118,6 +120,7 @@ def bench_bare_miss(floor: str, rounds: int, n: int):
                 ).stdout.split()
                 cc.append((float(out[0]), float(out[1])))
     store.close()
+    shutil.rmtree(d, ignore_errors=True)
 
     def med(xs, k):
         return statistics.median(x[k] for x in xs)
@@ -152,6 +155,7 @@ def bench_open(n: int, rounds: int):
                 assert done
                 ready.append(time.perf_counter() - t0)
             s.close()
+    shutil.rmtree(d, ignore_errors=True)
     return statistics.median(off), statistics.median(on), statistics.median(ready), loaded
 
 
