@@ -163,3 +163,19 @@ def test_leak_json_names_the_cell_and_a_broken_notebook_is_scanned_as_text(tmp_p
     r = tk(db, "leak", str(broken))
     assert r.code == 0 and "is not a notebook" in r.err and "scanning it as text" in r.err
     assert r.out.split("\t")[:2] == ["revoked", b.info.id]
+
+
+def test_what_the_guard_masks_and_holds_back_between_writes():
+    from tokenkeep.notebook_guard import _held_back, mask_tokens, token_pattern
+
+    body = "A1" * 30
+    pattern = token_pattern(["tk", "acme"])
+    text = f"x tk_{body} Bearertk_{body}y acme_{body} tk_{body[:59]} tk_{body}"
+    masked, n = mask_tokens(text, pattern)
+    assert n == 4 and body not in masked and f"tk_{body[:59]}" in masked  # 59: not a token
+    assert masked.count("[masked by tokenkeep]") == 4 and "acme_[masked" in masked
+    prefixes = ("tk",)
+    assert _held_back("print t", prefixes) == 1 and _held_back("x tk", prefixes) == 2
+    assert _held_back(f"x tk_{body[:10]}", prefixes) == 13
+    assert _held_back(f"x tk_{body}", prefixes) == 0  # whole: masked at once
+    assert _held_back(f"tk_{body[:10]} done", prefixes) == 0
