@@ -181,6 +181,13 @@ class TokenStore(StoreHygiene):
       writers never wait, and other nodes follow within ``lease`` seconds.
     - ``lease`` (PostgreSQL, 2.0 s): a node that cannot renew its lease for this long stops
       answering from its cache (verification reads the database, or raises StoreError).
+    - ``relay`` (PostgreSQL, True): the processes of one host share one coherence channel:
+      one of them (elected; another takes over when it dies) holds the LISTEN connection and
+      the host's lease, the others read a shared-memory feed. False: each store listens for
+      itself (one more server connection per process).
+    - ``runtime_dir`` (PostgreSQL): the folder of the host's shared files; default
+      ``$TOKENKEEP_RUNTIME_DIR``, else ``$XDG_RUNTIME_DIR/tokenkeep``, else
+      ``/tmp/tokenkeep-<uid>`` (created 0700). Processes share a channel only through it.
     - ``create_dirs``: create the database's missing folders (mode 0700). Default: only for
       the built-in default location ``~/.local/share/tokenkeep/``; anywhere else a missing
       folder is a :class:`StoreError` naming the path (a mistyped path must not become a new
@@ -220,6 +227,8 @@ class TokenStore(StoreHygiene):
         create_dirs: bool | None = None,
         consistency: str = "strict",
         lease: float = 2.0,
+        relay: bool = True,
+        runtime_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self._engine = None
         self._fast = None
@@ -252,6 +261,14 @@ class TokenStore(StoreHygiene):
         # Its type only: the range is the engine's check (InvalidArgument, field "lease").
         if not isinstance(lease, (int, float)) or isinstance(lease, bool):
             raise with_field(InvalidArgument("lease must be a number of seconds"), "lease")
+        if not isinstance(relay, bool):
+            raise InvalidArgument("relay must be True or False")
+        if runtime_dir is not None:
+            if not isinstance(runtime_dir, (str, os.PathLike)):
+                raise with_field(
+                    InvalidArgument("runtime_dir must be a folder's path"), "runtime_dir"
+                )
+            runtime_dir = _text(os.fspath(runtime_dir), "runtime_dir")
         max_us = 0 if max_lifetime is None else duration_us(max_lifetime, "max_lifetime")
         if max_lifetime is not None and max_us <= 0:
             raise InvalidArgument("max_lifetime must be positive (or None for no cap)")
@@ -272,6 +289,8 @@ class TokenStore(StoreHygiene):
             else self.path == _builtin_db_path(),
             "strict": consistency == "strict",
             "lease_seconds": float(lease),
+            "relay": relay,
+            "runtime_dir": runtime_dir,
         }
         # Backstop: a binding TypeError would list every argument, the pepper included. Raise
         # outside the except block, so that the original is not even kept as __context__.
