@@ -18,6 +18,7 @@ from .clock import ManualClock
 from .errors import InvalidArgument, NotFound, StoreError, TokenkeepError, with_field
 from .hygiene import StoreHygiene
 from .models import AuditEvent, AuditLog, IssuedToken, TokenInfo, TokenList
+from .service_tokens import ServiceTokens, owner_checked
 
 __all__ = ["TokenStore", "default_db_path", "Scopes"]
 
@@ -84,6 +85,11 @@ def _text(value: object, what: str) -> str:
     except UnicodeEncodeError:  # a lone surrogate, e.g. from an undecodable argv or file name
         raise with_field(InvalidArgument(f"{what} must be valid Unicode text"), what) from None
     return value
+
+
+def _owner(owner: object) -> str:
+    """A user's owner name: text, and not in the namespace reserved for service tokens."""
+    return _text(owner_checked(owner), "owner")
 
 
 def _shown(text: str) -> str:
@@ -159,7 +165,7 @@ def _vocabulary(v: Vocabulary | None) -> list[tuple[str, list[str]]] | None:
     return out
 
 
-class TokenStore(StoreHygiene):
+class TokenStore(StoreHygiene, ServiceTokens):
     """A store of personal access tokens, backed by an SQLite database file.
 
     >>> from datetime import timedelta
@@ -188,6 +194,16 @@ class TokenStore(StoreHygiene):
     - ``runtime_dir`` (PostgreSQL): the folder of the host's shared files; default
       ``$TOKENKEEP_RUNTIME_DIR``, else ``$XDG_RUNTIME_DIR/tokenkeep``, else
       ``/tmp/tokenkeep-<uid>`` (created 0700). Processes share a channel only through it.
+    - ``pool_size`` (PostgreSQL, 4): the most server connections this store opens for its
+      calls, opened only when needed; a call that finds them all busy waits (at most 5 s,
+      then StoreError) rather than opening more. ``pool_idle`` (PostgreSQL, 5.0 s): a
+      connection unused this long is closed, so an idle worker holds none (0: close each
+      one as soon as its call ends).
+    - Behind PgBouncer in transaction mode (PostgreSQL; README, "PostgreSQL"): ``path`` is
+      PgBouncer's URL and ``relay_url`` the server's own, same database and schema, for the
+      one session that LISTENs (the host's relay, or with ``relay=False`` each store's
+      listener); ``prepared_statements=False`` for PgBouncer before 1.21, which cannot carry
+      named prepared statements across transactions.
     - ``create_dirs``: create the database's missing folders (mode 0700). Default: only for
       the built-in default location ``~/.local/share/tokenkeep/``; anywhere else a missing
       folder is a :class:`StoreError` naming the path (a mistyped path must not become a new
@@ -229,6 +245,10 @@ class TokenStore(StoreHygiene):
         lease: float = 2.0,
         relay: bool = True,
         runtime_dir: str | os.PathLike[str] | None = None,
+        pool_size: int = 4,
+        pool_idle: float = 5.0,
+        relay_url: str | None = None,
+        prepared_statements: bool = True,
     ) -> None:
         self._engine = None
         self._fast = None
@@ -269,6 +289,15 @@ class TokenStore(StoreHygiene):
                     InvalidArgument("runtime_dir must be a folder's path"), "runtime_dir"
                 )
             runtime_dir = _text(os.fspath(runtime_dir), "runtime_dir")
+        # Their types only: the ranges are the engine's check (fields "pool_size", "pool_idle").
+        if not isinstance(pool_size, int) or isinstance(pool_size, bool):
+            raise with_field(
+                InvalidArgument("pool_size must be a number of connections"), "pool_size"
+            )
+        if not isinstance(pool_idle, (int, float)) or isinstance(pool_idle, bool):
+            raise with_field(InvalidArgument("pool_idle must be a number of seconds"), "pool_idle")
+        if relay_url is not None and not isinstance(relay_url, str):
+            raise with_field(InvalidArgument("relay_url must be a string"), "relay_url")
         max_us = 0 if max_lifetime is None else duration_us(max_lifetime, "max_lifetime")
         if max_lifetime is not None and max_us <= 0:
             raise InvalidArgument("max_lifetime must be positive (or None for no cap)")
@@ -291,6 +320,10 @@ class TokenStore(StoreHygiene):
             "lease_seconds": float(lease),
             "relay": relay,
             "runtime_dir": runtime_dir,
+            "pool_size": pool_size if -(2**31) < pool_size < 2**31 else 0,
+            "pool_idle_seconds": float(pool_idle),
+            "listen_conninfo": relay_url or "",
+            "prepared_statements": bool(prepared_statements),
         }
         # Backstop: a binding TypeError would list every argument, the pepper included. Raise
         # outside the except block, so that the original is not even kept as __context__.
@@ -410,9 +443,7 @@ class TokenStore(StoreHygiene):
         item: tuple[Any, ...] = (_nfc(_text(name, "name")), _scope_list(scopes))
         if description:
             item += (kind, value, _nfc(_text(description, "description")))
-        return self._e.create_many(_text(owner, "owner"), [item], kind, value, self._actor(actor))[
-            0
-        ]
+        return self._e.create_many(_owner(owner), [item], kind, value, self._actor(actor))[0]
 
     def create_problems(
         self,
@@ -445,7 +476,7 @@ class TokenStore(StoreHygiene):
         except TokenkeepError as e:
             return [e] + problems
         found = self._e.create_problems(
-            _text(owner, "owner"), item[0], item[1], kind, value, description=note
+            _owner(owner), item[0], item[1], kind, value, description=note
         )
         if problems:  # the expiry's own problem replaces the default the engine checked
             expiry_fields = ("expires_in", "expires_at", "never_expires")
@@ -486,7 +517,7 @@ class TokenStore(StoreHygiene):
         if any(len(item) == 3 for item in items if isinstance(item, (tuple, list))):
             items = [self._with_expiry(item, kind, value) for item in items]
         # The engine converts and checks the items (names, scopes) natively.
-        return self._e.create_many(_text(owner, "owner"), items, kind, value, self._actor(actor))
+        return self._e.create_many(_owner(owner), items, kind, value, self._actor(actor))
 
     def _with_expiry(self, item: Any, kind: _core.ExpiryKind, value: int) -> Any:
         """(name, scopes, expiry) -> (name, scopes, kind, value); other items unchanged."""
@@ -547,7 +578,7 @@ class TokenStore(StoreHygiene):
                 "pass an owner, or all_owners=True to list every owner's tokens", "owner"
             )
         else:
-            owner = _text(owner, "owner")
+            owner = _owner(owner)
         if not isinstance(descending, bool):
             raise _invalid("descending must be True or False", "descending")
         for value, field in ((limit, "limit"), (offset, "offset")):
@@ -572,7 +603,7 @@ class TokenStore(StoreHygiene):
         >>> store.get("alice", issued.info.id).expires_at  # doctest: +SKIP
         """
         try:
-            return self._e.get(_text(owner, "owner"), _text(token_id, "token_id"))
+            return self._e.get(_owner(owner), _text(token_id, "token_id"))
         except NotFound:
             raise _not_found(owner, token_id) from None
 
@@ -584,7 +615,7 @@ class TokenStore(StoreHygiene):
         """Replace a token's scopes. Seen by the next verification in every process."""
         try:
             return self._e.update_scopes(
-                _text(owner, "owner"),
+                _owner(owner),
                 _text(token_id, "token_id"),
                 _scope_list(scopes),
                 self._actor(actor),
@@ -602,7 +633,7 @@ class TokenStore(StoreHygiene):
         """
         try:
             return self._e.update_description(
-                _text(owner, "owner"),
+                _owner(owner),
                 _text(token_id, "token_id"),
                 _nfc(_text(description, "description")),
                 self._actor(actor),
@@ -613,7 +644,7 @@ class TokenStore(StoreHygiene):
     def revoke(self, owner: str, token_id: str, *, actor: str | None = None) -> None:
         """Revoke (delete) a token. Its name is free again; its secret never verifies again."""
         try:
-            self._e.revoke(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
+            self._e.revoke(_owner(owner), _text(token_id, "token_id"), self._actor(actor))
         except NotFound:
             raise _not_found(owner, token_id) from None
 
@@ -625,7 +656,7 @@ class TokenStore(StoreHygiene):
         2
         """
         ids = [_text(t, "token_id") for t in _scope_list(token_ids, "token_ids")]
-        self._e.revoke_many(_text(owner, "owner"), ids, self._actor(actor))
+        self._e.revoke_many(_owner(owner), ids, self._actor(actor))
         return len(ids)
 
     def owner_changed(self, owner: str) -> int:
@@ -640,7 +671,7 @@ class TokenStore(StoreHygiene):
         >>> store.owner_changed("alice")  # doctest: +SKIP
         2
         """
-        return int(self._e.owner_changed(_text(owner, "owner")))
+        return int(self._e.owner_changed(_owner(owner)))
 
     def rotate(
         self,
@@ -659,7 +690,7 @@ class TokenStore(StoreHygiene):
         >>> fresh = store.rotate("alice", issued.info.id)  # hand fresh.secret to the user
         >>> renewed = store.rotate("alice", fresh.info.id, expires_in=timedelta(days=30))
         """
-        args = (_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
+        args = (_owner(owner), _text(token_id, "token_id"), self._actor(actor))
         try:
             if expires_in is None and expires_at is None and not never_expires:
                 return self._e.rotate(*args)
@@ -703,7 +734,7 @@ class TokenStore(StoreHygiene):
         ...     notify(t.owner, f"token {t.name!r} expires {t.expires_at:%Y-%m-%d}")
         """
         if owner is not None:
-            _text(owner, "owner")
+            _owner(owner)
         return TokenList(self._e.expiring_within(duration_us(within, "within"), owner))
 
     def purge(
@@ -731,7 +762,7 @@ class TokenStore(StoreHygiene):
         ['revoke', 'create']
         """
         if owner is not None:
-            _text(owner, "owner")
+            _owner(owner)
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 2**62:
             raise InvalidArgument("limit must be a positive int")
         return AuditLog(AuditEvent._from_core(a) for a in self._e.audit(owner, limit))
