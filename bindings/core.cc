@@ -507,6 +507,7 @@ PYBIND11_MODULE(_core, m) {
            py::call_guard<py::gil_scoped_release>())
       .def("revoke_many", &Engine::revoke_many, py::arg("owner"), py::arg("token_ids"), py::arg("actor"),
            py::call_guard<py::gil_scoped_release>())
+      .def("owner_changed", &Engine::owner_changed, py::arg("owner"), py::call_guard<py::gil_scoped_release>())
       .def(
           "rotate",
           [](Engine& e, const std::string& owner, const std::string& id, const std::string& actor,

@@ -342,6 +342,11 @@ void Engine::revoke_many(const std::string& owner, const std::vector<std::string
   }
 }
 
+std::size_t Engine::owner_changed(const std::string& owner) {
+  owner_check(owner);
+  return repo_->tokens_announce(owner);
+}
+
 IssuedToken Engine::rotate(const std::string& owner, std::string_view token_id, const std::string& actor,
                            const std::optional<Expiry>& expiry) {
   owner_check(owner);

@@ -274,6 +274,26 @@ class PgStore final : public TokenRepository {
     return true;
   }
 
+  std::size_t tokens_announce(const std::string& owner) override {
+    writable("cannot announce tokens in");
+    auto c = acquire_for_change();
+    std::uint64_t g = 0;
+    std::vector<std::int64_t> ids;
+    {
+      PgTransaction tx(*c);
+      PgParams p;
+      p.add(owner);
+      PgResult r = c->query("SELECT id FROM tokenkeep_tokens WHERE owner = $1 AND revoked_at IS NULL", p,
+                            "cannot read tokens from");
+      for (int i = 0; i < r.rows(); ++i) ids.push_back(r.i64(i, 0));
+      if (ids.empty()) return 0;  // rolls back the (read-only) transaction
+      g = publish(*c, ids);
+      tx.commit();
+    }
+    coherence_->after_commit(*c, g);
+    return ids.size();
+  }
+
   bool token_rotate(const std::string& owner, std::int64_t id, const TokenRecord& replacement,
                     const std::string& actor, std::int64_t at) override {
     writable("cannot rotate tokens in");

@@ -345,6 +345,22 @@ class SqliteStore final : public TokenRepository {
     return true;
   }
 
+  std::size_t tokens_announce(const std::string& owner) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    file_check();
+    Transaction tx(c_, true);  // the write lock: at most one write in flight on the feed
+    std::vector<std::int64_t> ids;
+    {
+      Statement s(c_, "SELECT id FROM tokens WHERE owner = ?1 AND revoked_at IS NULL");
+      s.bind(1, owner);
+      while (s.step("cannot read tokens from")) ids.push_back(s.i64(0));
+    }
+    if (ids.empty()) return 0;
+    FeedWrite announce(*feed_, ids);
+    tx.commit();  // changes nothing; the feed is published when `announce` ends
+    return ids.size();
+  }
+
   bool token_rotate(const std::string& owner, std::int64_t id, const TokenRecord& replacement,
                     const std::string& actor, std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);

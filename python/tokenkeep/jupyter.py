@@ -10,6 +10,9 @@ ends with ``store.list("alice")`` shows a table. Every field is escaped: a token
 
 :func:`to_dataframe` turns tokens or audit events into a pandas DataFrame (pandas comes with
 the ``[jupyter]`` extra; nothing else here needs it).
+
+:func:`guard` masks every token in a kernel's outputs before they are shown or saved
+(:mod:`tokenkeep.notebook_guard`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from html import escape
 from typing import TYPE_CHECKING, cast
+
+from .notebook_guard import guard
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import AuditEvent, TokenInfo
@@ -29,6 +34,7 @@ __all__ = [
     "tokens_html",
     "audit_html",
     "to_dataframe",
+    "guard",
 ]
 
 _STYLE = (

@@ -659,6 +659,20 @@ class TokenStore(StoreHygiene, ServiceTokens):
         self._e.revoke_many(_owner(owner), ids, self._actor(actor))
         return len(ids)
 
+    def owner_changed(self, owner: str) -> int:
+        """Say that the owner changed outside the store (an account deactivated, renamed or
+        deleted) without changing a token: every process's next verification of one of the
+        owner's live tokens reloads it from the database, and so returns a new
+        :class:`TokenInfo` object (as after a scope edit; strict across PostgreSQL nodes).
+        A cache of anything derived from the owner, kept beside the ``TokenInfo`` object
+        that :meth:`verify` returned (``tokenkeep.django``'s user cache), is then missed.
+        Not audited; returns how many tokens were announced.
+
+        >>> store.owner_changed("alice")  # doctest: +SKIP
+        2
+        """
+        return int(self._e.owner_changed(_owner(owner)))
+
     def rotate(
         self,
         owner: str,

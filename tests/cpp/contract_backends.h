@@ -62,6 +62,7 @@ class FakeHandle final : public TokenRepository {
                      std::int64_t at) override {
     return f_->tokens_revoke(o, ids, a, at);
   }
+  std::size_t tokens_announce(const std::string& o) override { return f_->tokens_announce(o); }
   bool token_rotate(const std::string& o, std::int64_t id, const TokenRecord& r, const std::string& a,
                     std::int64_t at) override {
     return f_->token_rotate(o, id, r, a, at);

@@ -174,6 +174,16 @@ class FakeRepository : public TokenRepository {
     return true;
   }
 
+  std::size_t tokens_announce(const std::string& owner) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::int64_t> ids;
+    for (const auto& [id, r] : tokens_) {
+      if (r.owner == owner && !r.revoked_at) ids.push_back(id);
+    }
+    if (!ids.empty()) publish(ids);
+    return ids.size();
+  }
+
   bool token_rotate(const std::string& owner, std::int64_t id, const TokenRecord& replacement,
                     const std::string& actor, std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);

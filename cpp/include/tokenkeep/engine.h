@@ -140,6 +140,12 @@ class Engine final : private ForkAware {
   // All or nothing: NotFound (and nothing revoked) if one id is not a live token of the owner.
   void revoke_many(const std::string& owner, const std::vector<std::string>& token_ids,
                    const std::string& actor);
+  // The owner changed outside the store (a Django user deactivated, renamed or deleted):
+  // announces every live token of the owner, changing none, so that each process's next
+  // verification of one reloads it - a new snapshot, and in Python a new TokenInfo object,
+  // which is what a cache of something derived from the owner is keyed on. Strict on
+  // PostgreSQL like any change. Returns how many tokens were announced.
+  std::size_t owner_changed(const std::string& owner);
   // A new secret for the token: same name and scopes, the old one revoked at once. Its
   // expiry stays unless `expiry` is given (then as for create: InvalidArgument with its field).
   IssuedToken rotate(const std::string& owner, std::string_view token_id, const std::string& actor,

@@ -91,6 +91,11 @@ class TokenRepository {
   // Revokes every id, or (if one is not a live token of the owner) none.
   virtual bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids,
                              const std::string& actor, std::int64_t at) = 0;
+  // Announces the owner's live tokens as changed without changing a row (not audited), under
+  // the coherence contract like a scope edit: once it returns, every process's next
+  // verification of one of them reloads it (a new snapshot). Returns how many it announced.
+  // For what a surface derives from the owner beside a token's snapshot (Django's user cache).
+  virtual std::size_t tokens_announce(const std::string& owner) = 0;
   // Revokes `id` and inserts `replacement` in one transaction; the replacement takes the old
   // token's name and scopes, and keeps its own id, secret digest, times and expiry.
   virtual bool token_rotate(const std::string& owner, std::int64_t id, const TokenRecord& replacement,

@@ -5,6 +5,7 @@
 ...     "VOCABULARY": ["device", "policy"],  # optional, as TokenStore(vocabulary=...)
 ...     "REALM": "api",                      # optional: WWW-Authenticate: Bearer realm="api"
 ...     "USER": "myapp.auth.user_for_owner", # optional: owner -> user (dotted path or callable)
+...     "USER_CACHE": 60,                    # optional: seconds (0: off); see django/user_cache.py
 ...     "TITLE": "Acme",                     # optional: the Access Token page's title
 ...     "TEMPLATE_DIRS": [BASE_DIR / "tokenkeep_templates"],  # optional: searched first
 ...     "SCOPE_DESCRIPTIONS": {"device": "Read and manage devices"},  # optional: the page's words
@@ -55,6 +56,7 @@ _STORE_KEYS = {
 _OWN_KEYS = (
     "REALM",
     "USER",
+    "USER_CACHE",
     "TITLE",
     "TEMPLATE_DIRS",
     "SCOPE_DESCRIPTIONS",
@@ -72,6 +74,7 @@ class TokenkeepSettings:
     store_options: Mapping[str, Any] = field(repr=False)  # holds the pepper: never shown
     realm: str | None
     user: Callable[[str], Any] | None
+    user_cache: float = 60.0  # seconds the default mapping's user is kept at most (0: off)
     title: str = "tokenkeep"
     template_dirs: tuple[str, ...] = ()
     scope_descriptions: Mapping[str, str] = field(default_factory=dict)
@@ -143,6 +146,15 @@ def _load() -> TokenkeepSettings:
         raise ImproperlyConfigured(
             'settings.TOKENKEEP["SCOPE_DESCRIPTIONS"] must map a scope to its description'
         )
+    user_cache = raw.get("USER_CACHE", 60)
+    if (
+        not isinstance(user_cache, (int, float))
+        or isinstance(user_cache, bool)
+        or not 0 <= user_cache <= 86400
+    ):
+        raise ImproperlyConfigured(
+            'settings.TOKENKEEP["USER_CACHE"] must be a number of seconds from 0 (off) to 86400'
+        )
     base = raw.get("BASE_TEMPLATE", "base.html")
     if base is None:
         base = ""
@@ -158,6 +170,7 @@ def _load() -> TokenkeepSettings:
         base_block=block,
         realm=realm or None,
         user=_user_function(raw.get("USER")),
+        user_cache=float(user_cache),
         title=title,
         template_dirs=template_dirs,
     )
@@ -189,8 +202,10 @@ def _reset(*, setting: str, **_: Any) -> None:
     with _lock:
         _cached = None
     from .store import reset_store
+    from .user_cache import forget_users
 
     reset_store()
+    forget_users()
 
 
 setting_changed.connect(_reset, dispatch_uid="tokenkeep.django.conf.reset")

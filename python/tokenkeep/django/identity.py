@@ -22,6 +22,7 @@ from ..store import TokenStore
 from ..web.bearer import BearerError, authenticate, invalid_token, unavailable
 from .conf import tokenkeep_settings
 from .store import get_store
+from .user_cache import cached_user, remember_user
 
 __all__ = ["authenticate_request", "bearer_response", "issued_to", "user_for_owner"]
 
@@ -101,11 +102,20 @@ def authenticate_request(
     """``(user, TokenInfo)`` for a request whose bearer token is good and grants ``scopes``
     and whose owner is an active user (``users``: see :func:`user_for_owner`) whose account
     existed when the token was made (:func:`issued_to`); else :class:`BearerError` (401
-    ``invalid_token`` for a refused owner, as for a wrong token)."""
+    ``invalid_token`` for a refused owner, as for a wrong token). The default mapping's
+    user comes from :mod:`~tokenkeep.django.user_cache` when it holds it for this token."""
     info = verify_request(request, scopes)
+    conf = tokenkeep_settings()
+    cacheable = users is None and conf.user is None and conf.user_cache > 0
+    if cacheable:  # the default mapping: see user_cache (never outlives a change of the user)
+        user = cached_user(info)
+        if user is not None:
+            return user, info
     user = user_for_owner(info.owner, users)
     if user is None or not issued_to(user, info):
-        raise invalid_token(realm=tokenkeep_settings().realm)
+        raise invalid_token(realm=conf.realm)
+    if cacheable:
+        remember_user(info, user, conf.user_cache)
     return user, info
 
 
