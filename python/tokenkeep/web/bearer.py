@@ -19,8 +19,16 @@ import re
 from collections.abc import Sequence
 from urllib.parse import unquote_plus
 
-from ..errors import AuthenticationError, ExpiredToken, InsufficientScope, RevokedToken, StoreError
+from ..errors import (
+    AuthenticationError,
+    ExpiredToken,
+    InsufficientScope,
+    RevokedToken,
+    StoreError,
+    TokenkeepError,
+)
 from ..models import TokenInfo
+from ..service_tokens import RESERVED_OWNER_PREFIX
 from ..store import TokenStore
 
 __all__ = [
@@ -191,7 +199,8 @@ def authenticate(
     - token in the query string, or several Authorization headers: 400 ``invalid_request``
       (even with a valid header),
     - no bearer token: 401, ``WWW-Authenticate: Bearer`` with no error code,
-    - malformed, unknown, wrong, expired or revoked token: 401 ``invalid_token``,
+    - malformed, unknown, wrong, expired or revoked token, or a service token (those are for
+      the OAuth endpoints only, :mod:`tokenkeep.web.oauth`): 401 ``invalid_token``,
     - valid token without a required scope: 403 ``insufficient_scope`` with ``scope``.
 
     - the store cannot answer (:class:`~tokenkeep.StoreError`: database down or unreadable, a
@@ -204,7 +213,7 @@ def authenticate(
     if secret is None:
         raise missing_token(realm=realm)
     try:
-        return store.verify(secret, *scopes)
+        info = store.verify(secret, *scopes)
     except StoreError:
         raise unavailable(realm=realm) from None
     except ExpiredToken:
@@ -214,9 +223,22 @@ def authenticate(
     except AuthenticationError:
         raise invalid_token(realm=realm) from None
     except InsufficientScope:
+        if _is_service(store, secret):  # its scope says nothing: it is no user's token
+            raise invalid_token(realm=realm) from None
         raise BearerError(
             403, "insufficient_scope", _SCOPE, scope=" ".join(scopes), realm=realm
         ) from None
+    if info.owner.startswith(RESERVED_OWNER_PREFIX):  # a service token is no user's token
+        raise invalid_token(realm=realm)
+    return info
+
+
+def _is_service(store: TokenStore, secret: str) -> bool:
+    """Whether a secret that verified is a service token's (the refusal path only)."""
+    try:
+        return store.verify(secret).owner.startswith(RESERVED_OWNER_PREFIX)
+    except TokenkeepError:
+        return False
 
 
 def split_scopes(scopes: tuple[str, ...]) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ COMMANDS = (
     "purge",
     "audit",
     "serve",
+    "service",
     "scopes",
     "completion",
     "leak",
