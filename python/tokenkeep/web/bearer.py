@@ -19,7 +19,15 @@ import re
 from collections.abc import Sequence
 from urllib.parse import unquote_plus
 
-from ..errors import AuthenticationError, ExpiredToken, InsufficientScope, RevokedToken, StoreError
+from ..errors import (
+    AuthenticationError,
+    ExpiredToken,
+    InsufficientScope,
+    NetworkNotAllowed,
+    PermissionDenied,
+    RevokedToken,
+    StoreError,
+)
 from ..models import TokenInfo
 from ..store import TokenStore
 
@@ -41,6 +49,8 @@ _EXPIRED = "The access token has expired"
 _REVOKED = "The access token has been revoked"
 _IN_URL = "Access tokens are not accepted in the URL; send them in the Authorization header"
 _SCOPE = "The access token lacks the required scope"
+_NETWORK = "The access token may not be used from this network"
+_DENIED = "The access token may not be used for this request"
 _TWO_HEADERS = "A request must carry one Authorization header, not several"
 _METHOD = "No access token may use this HTTP method here"
 _UNAVAILABLE = "The token store is unavailable; try again later"
@@ -180,19 +190,25 @@ def authenticate(
     scopes: Sequence[str] = (),
     *,
     realm: str | None = None,
+    client: str | None = None,
 ) -> TokenInfo:
     """Verify the bearer token of one request and check it grants every scope in ``scopes``.
 
     ``authorization`` is the ``Authorization`` header value (None if absent), or the list of
     every such header's value (two or more are a 400 ``invalid_request``), and
-    ``query_string`` the raw query string. Returns the token's :class:`TokenInfo`, or raises
-    :class:`BearerError` with the RFC 6750 answer:
+    ``query_string`` the raw query string. ``client``: the request's address
+    (:func:`tokenkeep.web.client_address.client_address`), which a network-bound token
+    needs. Returns the token's :class:`TokenInfo`, or raises :class:`BearerError` with the
+    RFC 6750 answer:
 
     - token in the query string, or several Authorization headers: 400 ``invalid_request``
       (even with a valid header),
     - no bearer token: 401, ``WWW-Authenticate: Bearer`` with no error code,
     - malformed, unknown, wrong, expired or revoked token: 401 ``invalid_token``,
     - valid token without a required scope: 403 ``insufficient_scope`` with ``scope``.
+    - valid token bound to networks the client is not in, or no client address
+      (:class:`~tokenkeep.NetworkNotAllowed`): 403 ``insufficient_scope``, no ``scope``, and
+      a description that says so (the caller holds the secret; what it lacks is the place).
 
     - the store cannot answer (:class:`~tokenkeep.StoreError`: database down or unreadable, a
       PostgreSQL node that can no longer prove its cache fresh): 503 with ``Retry-After`` —
@@ -204,7 +220,7 @@ def authenticate(
     if secret is None:
         raise missing_token(realm=realm)
     try:
-        return store.verify(secret, *scopes)
+        return store.verify(secret, *scopes, client=client)
     except StoreError:
         raise unavailable(realm=realm) from None
     except ExpiredToken:
@@ -217,6 +233,10 @@ def authenticate(
         raise BearerError(
             403, "insufficient_scope", _SCOPE, scope=" ".join(scopes), realm=realm
         ) from None
+    except NetworkNotAllowed:
+        raise BearerError(403, "insufficient_scope", _NETWORK, realm=realm) from None
+    except PermissionDenied:  # any later refusal of a good token: 403, never a 500
+        raise BearerError(403, "insufficient_scope", _DENIED, realm=realm) from None
 
 
 def split_scopes(scopes: tuple[str, ...]) -> tuple[str, ...]:
