@@ -86,3 +86,30 @@ def test_the_reported_address_is_the_recent_client(client, configure, users):
     r = request(client, "/plain/devices", token.secret, PROXY, f"{INSIDE}, 10.0.0.9")
     assert r.status_code == 200
     assert [c.address for c in store.recent_clients("alice", token.info.id)] == [INSIDE]
+
+
+def test_the_django_tab_binds_and_edits_networks(users, configure):
+    """The Access Token tab inside Django: the same field and actions as tokenkeep serve."""
+    import re
+
+    from django.test import Client
+
+    store = configure(False)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(users["alice"])
+    page = "/profile/access-tokens"
+
+    def post(path, **fields):
+        html = browser.get(page).content.decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+        return browser.post(path, {"csrfmiddlewaretoken": token, **fields})
+
+    r = post(page, name="lan", scopes=["device:read"], expiry="30", networks="198.51.100.0/24")
+    assert r.status_code == 200
+    (info,) = store.list("alice")
+    assert info.networks == {"198.51.100.0/24"}
+    r = post(f"{page}/{info.id}/scopes", scopes=["device:read"], networks="10.0.0.0/33")
+    assert r.status_code == 400 and 'id="edit-networks-error">' in r.content.decode()
+    assert store.get("alice", info.id).networks == {"198.51.100.0/24"}
+    r = post(f"{page}/{info.id}/scopes", scopes=["device:read"], networks="")
+    assert r.status_code == 303 and store.get("alice", info.id).networks == frozenset()
