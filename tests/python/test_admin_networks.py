@@ -3,6 +3,7 @@ dialogs with its errors tied to the field, each row's networks and recent client
 "Restrict to the networks it used" — without script over HTTP, and clicked in Chromium."""
 
 import html
+import os
 import re
 
 import pytest
@@ -13,6 +14,16 @@ from tokenkeep.web.admin import create_app
 
 CLOCK_START = START
 PAGE = "/profile/access-tokens"
+PG_PEPPER = "3c" * 32
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def db_path(request, tmp_path, monkeypatch) -> str:
+    """Every page test here on both backends (the browser test: SQLite)."""
+    if request.param == "sqlite":
+        return os.path.join(tmp_path, "tokens.db")
+    monkeypatch.setenv("TOKENKEEP_PEPPER", PG_PEPPER)
+    return request.getfixturevalue("pg_url")
 
 
 def create_form(page_html: str, **fields) -> dict:
