@@ -57,25 +57,41 @@ def _sorted(networks: Iterable[str]) -> list[str]:
 
 def suggest_networks(addresses: Iterable[str]) -> list[str]:
     """The smallest set of CIDRs that holds exactly the given addresses: each address as a /32
-    (IPv4) or /128 (IPv6), then :func:`ipaddress.collapse_addresses`, which merges only blocks
-    that are wholly covered (``192.0.2.6`` and ``192.0.2.7`` become ``192.0.2.6/31``;
-    ``192.0.2.1`` and ``192.0.2.3`` stay two). It never widens to a network an address was not
-    seen in: a guess such as "the /24 around it" would let in neighbours nobody vetted, and
-    the user can widen the field before saving. IPv4-mapped IPv6 addresses count as IPv4;
-    anything that is not an address is skipped. IPv4 first, then IPv6, in address order."""
-    v4: list[ipaddress.IPv4Network] = []
-    v6: list[ipaddress.IPv6Network] = []
+    (IPv4) or /128 (IPv6), then blocks merged only where both halves are wholly covered, as
+    :func:`ipaddress.collapse_addresses` does (``192.0.2.6`` and ``192.0.2.7`` become
+    ``192.0.2.6/31``; ``192.0.2.1`` and ``192.0.2.3`` stay two). It never widens to a network
+    an address was not seen in: a guess such as "the /24 around it" would let in neighbours
+    nobody vetted, and the user can widen the field before saving. IPv4-mapped IPv6 addresses
+    count as IPv4; anything that is not an address is skipped. IPv4 first, then IPv6, in
+    address order. Integer arithmetic on memoized parses: the page calls it for every row."""
+    from .web.client_address import parse_address
+
+    seen: dict[tuple[int, int], str] = {}
     for text in addresses:
-        try:
-            ip = ipaddress.ip_address(str(text).strip().split("%", 1)[0])
-        except ValueError:
-            continue
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if isinstance(ip, ipaddress.IPv4Address):
-            v4.append(ipaddress.IPv4Network(ip))
-        else:
-            v6.append(ipaddress.IPv6Network(ip))
-    return [str(n) for n in ipaddress.collapse_addresses(v4)] + [
-        str(n) for n in ipaddress.collapse_addresses(v6)
-    ]
+        parsed = parse_address(str(text))
+        if parsed is not None:
+            seen[parsed[0], parsed[1]] = parsed[2]
+    out: list[str] = []
+    for version, bits in ((4, 32), (6, 128)):
+        ints = {x for v, x in seen if v == version}
+        for net, prefix in _collapse(ints, bits):
+            if prefix == bits:
+                out.append(f"{seen[version, net]}/{bits}")
+            elif version == 4:
+                out.append(str(ipaddress.IPv4Network((net, prefix))))
+            else:
+                out.append(str(ipaddress.IPv6Network((net, prefix))))
+    return out
+
+
+def _collapse(ints: set[int], bits: int) -> list[tuple[int, int]]:
+    """(network, prefix length) blocks covering exactly ``ints``, fewest possible, in order:
+    at each length, two aligned sibling blocks become their parent."""
+    level, prefix, out = set(ints), bits, []
+    while level:
+        step = 1 << (bits - prefix)
+        parents = {x for x in level if not x & step and x | step in level} if prefix else set()
+        merged = parents | {x | step for x in parents}
+        out.extend((x, prefix) for x in level - merged)
+        level, prefix = parents, prefix - 1
+    return sorted(out)

@@ -45,6 +45,7 @@ __all__ = [
     "X_FORWARDED_FOR",
     "client_address",
     "normalize_address",
+    "parse_address",
 ]
 
 X_FORWARDED_FOR = "x-forwarded-for"
@@ -76,8 +77,9 @@ def _parse(text: str) -> Address | None:
 # Parsing with ipaddress costs microseconds; a server sees the same few addresses again and
 # again. Bounded: addresses an attacker invents only push older entries out.
 @functools.lru_cache(maxsize=4096)
-def _parse_cached(text: str) -> tuple[int, int, str] | None:
-    """(version, integer value, canonical text) of an address, or None if it is not one."""
+def parse_address(text: str) -> tuple[int, int, str] | None:
+    """(version, integer value, canonical text) of an address, or None if it is not one
+    (memoized; IPv4-mapped IPv6 is IPv4, a zone is dropped)."""
     ip = _parse(text)
     return None if ip is None else (ip.version, int(ip), str(ip))
 
@@ -149,7 +151,7 @@ class TrustedProxies:
 
     def __contains__(self, ip: object) -> bool:
         """Whether an address (an ``ipaddress`` object or its text) is a trusted proxy's."""
-        parsed = _parse_cached(ip) if isinstance(ip, str) else None
+        parsed = parse_address(ip) if isinstance(ip, str) else None
         if isinstance(ip, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
             parsed = (ip.version, int(ip), "")
         return parsed is not None and self._holds(parsed)
@@ -203,7 +205,7 @@ def client_address(
     header ``trusted.header`` (a list for repeated headers), ``trusted`` the proxies."""
     if not trusted:
         return normalize_address(peer)
-    ip = _parse_cached(peer) if peer else None
+    ip = parse_address(peer) if peer else None
     if ip is None or not trusted._holds(ip):
         return None if ip is None else ip[2]
     if not header_values:
@@ -214,7 +216,7 @@ def client_address(
     for skipped, entry in enumerate(reversed(hops)):
         if skipped >= MAX_HOPS:
             return None
-        hop = _parse_cached(entry)
+        hop = parse_address(entry)
         if hop is None:
             return None  # where a proxy wrote the address it saw, something else: no answer
         if not trusted._holds(hop):
