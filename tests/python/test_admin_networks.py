@@ -116,6 +116,8 @@ def test_edit_saves_networks_and_a_bad_one_changes_nothing(store):
     assert r.status_code == 303
     after = store.get("alice", token.info.id)
     assert after.networks == {"10.0.0.0/8"} and after.scopes == {"device"}
+    updated = alice.get(r.headers["location"]).text
+    assert "It may be used only from" in updated and "10.0.0.0/8" in updated
     page = alice.get(f"{PAGE}?edit={token.info.id}").text
     assert networks_field(edit_dialog_of(page), "edit-networks")[0] == "10.0.0.0/8"
     # An empty field unbinds; a form without the field (an older page) leaves them alone.
