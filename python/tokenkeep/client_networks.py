@@ -87,7 +87,8 @@ def suggest_networks(addresses: Iterable[str]) -> list[str]:
 def _collapse(ints: set[int], bits: int) -> list[tuple[int, int]]:
     """(network, prefix length) blocks covering exactly ``ints``, fewest possible, in order:
     at each length, two aligned sibling blocks become their parent."""
-    level, prefix, out = set(ints), bits, []
+    level, prefix = set(ints), bits
+    out: list[tuple[int, int]] = []
     while level:
         step = 1 << (bits - prefix)
         parents = {x for x in level if not x & step and x | step in level} if prefix else set()
