@@ -129,11 +129,15 @@ def bench_revoke(url, nodes: int, consistency: str, n: int):
         procs = []
         try:
             for _ in range(nodes - 1):
+                # Each node a host of its own (its own runtime folder, hence its own relay),
+                # as when these rows were first measured: one relay per node.
+                own = {**os.environ, "TOKENKEEP_RUNTIME_DIR": tempfile.mkdtemp(prefix="tk-host-")}
                 p = subprocess.Popen(
                     [sys.executable, "-c", NODE, url, PEPPER_HEX, consistency, tokens[0]],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     text=True,
+                    env=own,
                 )
                 procs.append(p)
             for p in procs:

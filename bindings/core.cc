@@ -404,10 +404,13 @@ PYBIND11_MODULE(_core, m) {
                        std::int64_t default_lifetime_us, std::int64_t max_lifetime_us, bool allow_never_expire,
                        int busy_timeout_ms, bool read_only, std::optional<std::string> pepper_hex,
                        std::vector<std::string> previous_peppers_hex, std::shared_ptr<Clock> clock,
-                       std::size_t cache_capacity, bool create_dirs, bool strict, double lease_seconds) {
+                       std::size_t cache_capacity, bool create_dirs, bool strict, double lease_seconds, bool relay,
+                       std::optional<std::string> runtime_dir) {
              StoreOptions o;
              o.pg.strict = strict;
              o.pg.lease_seconds = lease_seconds;
+             o.pg.relay = relay;
+             o.pg.runtime_dir = runtime_dir.value_or("");
              o.create_dirs = create_dirs;
              o.engine.prefix = std::move(prefix);
              if (vocabulary) {
@@ -441,7 +444,7 @@ PYBIND11_MODULE(_core, m) {
            py::arg("busy_timeout_ms"), py::arg("read_only"), py::arg("pepper_hex") = py::none(),
            py::arg("previous_peppers_hex") = std::vector<std::string>{}, py::arg("clock") = py::none(),
            py::arg("cache_capacity") = 100000, py::arg("create_dirs") = false, py::arg("strict") = true,
-           py::arg("lease_seconds") = 2.0)
+           py::arg("lease_seconds") = 2.0, py::arg("relay") = true, py::arg("runtime_dir") = py::none())
       .def_property_readonly("prefix", &Engine::prefix)
       .def_property_readonly("vocabulary",
                              [](const Engine& e) {

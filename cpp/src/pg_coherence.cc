@@ -51,13 +51,25 @@ std::string pg_channel_of(const std::string& schema) {
   return "tokenkeep_" + schema.substr(0, n);
 }
 
-PgCoherence::PgCoherence(std::string conninfo, std::string channel, const PgOptions& options)
+PgCoherence::PgCoherence(std::string conninfo, std::string channel, const PgOptions& options,
+                         std::unique_ptr<PgHostState> host)
     : conninfo_(std::move(conninfo)),
       channel_(std::move(channel)),
       options_(options),
-      lease_ns_(static_cast<std::int64_t>(options.lease_seconds * 1e9)) {
+      lease_ns_(static_cast<std::int64_t>(options.lease_seconds * 1e9)),
+      host_(std::move(host)),
+      shared_(host_ != nullptr) {
   pg_options_check(options);
-  feed_ = change_feed_open(StoreLocation{}, false);  // process-private memory
+  if (shared_) {
+    feed_ = &host_->feed();
+    deadline_ns_ = &host_->shared().deadline_ns;
+    applied_ = &host_->shared().applied;
+  } else {
+    own_feed_ = change_feed_open(StoreLocation{}, false);  // process-private memory
+    feed_ = own_feed_.get();
+    deadline_ns_ = &own_deadline_ns_;
+    applied_ = &own_applied_;
+  }
   forks_seen_ = fork_generation();
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) fail(ErrorCode::kStoreError, "cannot create an eventfd for the PostgreSQL listener");
@@ -78,14 +90,61 @@ PgCoherence::~PgCoherence() {
     delete listener_;
   }
   ::close(wake_fd_);
+  // The last store of a host whose relay is gone: nobody renews, so nobody may trust.
+  if (shared_ && host_->last_user_claim()) deadline_ns_->store(0, std::memory_order_release);
 }
 
 void PgCoherence::start() {
-  node_ = node_id_new();
-  auto c = listener_connect();
-  cycle(*c);
-  listener_ =
-      new std::thread([this, conn = c.release()] { listen_run(std::unique_ptr<PgConnection>(conn)); });
+  std::unique_ptr<PgConnection> c;
+  if (!shared_) {
+    node_ = node_id_new();
+    c = listener_connect();
+    cycle(*c);
+    listener_ =
+        new std::thread([this, conn = c.release()] { listen_run(std::unique_ptr<PgConnection>(conn)); });
+    return;
+  }
+  // A host: the first store takes the relay's part at once (and fails to open if it cannot
+  // take the lease, as a process node does); the others wait for it in the background.
+  if (relay_take()) {
+    try {
+      c = listener_connect();
+      cycle(*c);
+    } catch (...) {
+      host_->relay_release();
+      throw;
+    }
+  }
+  listener_ = new std::thread([this, conn = c.release()] { relay_run(std::unique_ptr<PgConnection>(conn)); });
+}
+
+// Becomes the host's relay if no live process is. The previous relay's deadline was set for
+// its lease, not this one's: withdrawn until this relay's first renewal. A process that died
+// announcing left the feed unstable: settled.
+bool PgCoherence::relay_take() {
+  if (!host_->relay_try()) return false;
+  deadline_ns_->store(0, std::memory_order_release);
+  try {
+    repair();
+  } catch (const Error&) {
+    // A stopped process holds the apply lock: the feed stays unstable until it goes on.
+  }
+  return true;
+}
+
+void PgCoherence::relay_run(std::unique_ptr<PgConnection> c) {
+  bool relay = c != nullptr;
+  while (!stop_.load()) {
+    if (!relay) {
+      relay = relay_take();
+      if (!relay) {
+        pollfd pfd = {wake_fd_, POLLIN, 0};
+        ::poll(&pfd, 1, 100);  // a dead relay's lock is free at once: taken within 100 ms
+        continue;
+      }
+    }
+    listen_run(std::move(c));  // until the store closes
+  }
 }
 
 std::unique_ptr<PgConnection> PgCoherence::listener_connect() {
@@ -96,28 +155,50 @@ std::unique_ptr<PgConnection> PgCoherence::listener_connect() {
   // lost with the WAL writer's buffer would take it back by up to its delay).
   char* quoted = PQescapeIdentifier(c->handle(), channel_.data(), channel_.size());
   if (quoted == nullptr) fail(ErrorCode::kStoreError, "cannot quote the channel name for " + c->where());
-  const std::string listen = std::string("LISTEN ") + quoted;
+  // Named, so that an operator (and a test) can count the listeners in pg_stat_activity.
+  const std::string listen = std::string("SET application_name TO 'tokenkeep listener'; LISTEN ") + quoted;
   PQfreemem(quoted);
   c->exec(listen.c_str(), "cannot listen on");
   return c;
 }
 
 Coherence PgCoherence::state() const noexcept {
-  return pg_coherence_snapshot(*feed_, deadline_ns_, boot_ns,
-                               fork_generation() == forks_seen_.load(std::memory_order_relaxed));
+  return pg_coherence_snapshot(*feed_, *deadline_ns_, boot_ns,
+                               shared_ || fork_generation() == forks_seen_.load(std::memory_order_relaxed));
 }
 
 bool PgCoherence::changes_since(std::uint64_t from, std::uint64_t to, std::vector<std::int64_t>* ids) const {
   return feed_->changes(from, to, ids);
 }
 
+class PgCoherence::ApplyLock {
+ public:
+  // Only memory is written under it: held for 100 ms means its holder is stopped.
+  explicit ApplyLock(const PgCoherence& c, int timeout_ms = 100) : c_(c), lock_(c.apply_mu_) {
+    if (c_.shared_ && !c_.host_->apply_lock(timeout_ms)) {
+      fail(ErrorCode::kStoreError, "the host's change feed " + c_.host_->path() +
+                                       " is held by a stopped process; caches are not trusted meanwhile");
+    }
+  }
+  ~ApplyLock() {
+    if (c_.shared_) c_.host_->apply_unlock();
+  }
+  ApplyLock(const ApplyLock&) = delete;
+  ApplyLock& operator=(const ApplyLock&) = delete;
+
+ private:
+  const PgCoherence& c_;
+  std::lock_guard<std::mutex> lock_;
+};
+
 // Reads the counter and every change after what this node applied, in one statement (one
 // snapshot: the counter and the changes rows of one transaction are seen together), and
-// announces their ids on the local feed.
+// announces their ids on the feed - those not announced meanwhile by another thread, or on a
+// host by another process: the feed, then `applied`, are written under the apply lock.
 void PgCoherence::apply_through(PgConnection& c) {
-  std::lock_guard<std::mutex> lock(apply_mu_);
+  const std::uint64_t from = applied_->load(std::memory_order_acquire);
   PgParams p;
-  p.add(static_cast<std::int64_t>(db_applied_));
+  p.add(static_cast<std::int64_t>(from));
   PgResult r = c.query(
       "SELECT g.generation, ch.generation, ch.ids FROM tokenkeep_generation g "
       "LEFT JOIN tokenkeep_changes ch ON ch.generation > $1 AND ch.generation <= g.generation "
@@ -125,13 +206,18 @@ void PgCoherence::apply_through(PgConnection& c) {
       p, "cannot read the changes of");
   if (r.rows() == 0) return;
   const auto current = static_cast<std::uint64_t>(r.i64(0, 0));
-  if (current <= db_applied_) return;
+  if (current <= from) return;
+  ApplyLock lock(*this);
+  const std::uint64_t done = applied_->load(std::memory_order_acquire);
+  if (current <= done) return;
   std::vector<std::int64_t> ids;
-  std::uint64_t expect = db_applied_ + 1;
+  std::uint64_t expect = done + 1;
   bool all = false;
   for (int i = 0; i < r.rows(); ++i) {
     if (r.null(i, 1)) continue;
-    if (static_cast<std::uint64_t>(r.i64(i, 1)) != expect) all = true;  // pruned history
+    const auto g = static_cast<std::uint64_t>(r.i64(i, 1));
+    if (g <= done) continue;
+    if (g != expect) all = true;  // pruned history
     ++expect;
     parse_ids(r.text(i, 2), &ids);
   }
@@ -140,17 +226,25 @@ void PgCoherence::apply_through(PgConnection& c) {
   if (all) ids = {TokenRepository::kAllIds};
   feed_->write_begin(ids);
   feed_->write_finish();
-  db_applied_ = current;
+  applied_->store(current, std::memory_order_release);
+}
+
+void PgCoherence::feed_flush() {
+  ApplyLock lock(*this);
+  feed_->write_begin({TokenRepository::kAllIds});
+  feed_->write_finish();
+}
+
+void PgCoherence::repair() {
+  if (!shared_) return;
+  ApplyLock lock(*this, 0);  // on the verify path (Engine::cache_current): never waits
+  feed_->repair();
 }
 
 std::uint64_t PgCoherence::renew(PgConnection& c) {
-  std::uint64_t acked = 0;
-  {
-    std::lock_guard<std::mutex> lock(apply_mu_);
-    acked = db_applied_;
-  }
+  const std::uint64_t acked = applied_->load(std::memory_order_acquire);
   PgParams p;
-  p.add(node_).add(static_cast<std::int64_t>(acked)).add(lease_ns_ / 1000000);
+  p.add(node()).add(static_cast<std::int64_t>(acked)).add(lease_ns_ / 1000000);
   c.query(
       "INSERT INTO tokenkeep_nodes(node, acked, lease_until, lease_ms) "
       "VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond', $3) "
@@ -166,13 +260,9 @@ std::uint64_t PgCoherence::renew(PgConnection& c) {
 // nothing here extends this node's trust. So it skips the WAL flush a renewal waits for.
 void PgCoherence::acknowledge(PgConnection& c) {
   apply_through(c);
-  std::uint64_t acked = 0;
-  {
-    std::lock_guard<std::mutex> lock(apply_mu_);
-    acked = db_applied_;
-  }
+  const std::uint64_t acked = applied_->load(std::memory_order_acquire);
   PgParams p;
-  p.add(node_).add(static_cast<std::int64_t>(acked));
+  p.add(node()).add(static_cast<std::int64_t>(acked));
   c.query(
       "WITH quick AS (SELECT set_config('synchronous_commit', 'off', true)) "
       "UPDATE tokenkeep_nodes SET acked = greatest(acked, $2) FROM quick WHERE node = $1",
@@ -193,13 +283,8 @@ void PgCoherence::cycle(PgConnection& c) {
     const std::int64_t sent = boot_ns();
     const std::uint64_t acked = renew(c);
     apply_through(c);
-    std::uint64_t applied = 0;
-    {
-      std::lock_guard<std::mutex> lock(apply_mu_);
-      applied = db_applied_;
-    }
-    if (applied == acked) {
-      deadline_ns_.store(sent + lease_ns_ * 9 / 10, std::memory_order_release);
+    if (applied_->load(std::memory_order_acquire) == acked) {
+      deadline_ns_->store(sent + lease_ns_ * 9 / 10, std::memory_order_release);
       return;
     }
   }
@@ -239,28 +324,42 @@ void PgCoherence::listen_run(std::unique_ptr<PgConnection> c) {
       for (int i = 0; i < 10 && !stop_.load(); ++i) ::usleep(20000);
     }
   }
-  if (c && !c->broken() && !c->inherited()) {
-    try {
-      PgParams p;
-      p.add(node_);
-      c->query("DELETE FROM tokenkeep_nodes WHERE node = $1", p,
-               "cannot leave");  // writers stop waiting for us
-    } catch (const Error&) {
-    }
+  if (c && !c->broken() && !c->inherited()) leave(*c);
+}
+
+// A process node deletes its row, so writers stop waiting for it. A host's relay only if it
+// is the host's last store (nobody trusts the deadline, withdrawn first); otherwise the next
+// relay takes the row over, and until then the row's lease covers the host's deadline.
+void PgCoherence::leave(PgConnection& c) {
+  if (shared_) {
+    if (!host_->last_user_claim()) return;
+    deadline_ns_->store(0, std::memory_order_release);
+  }
+  try {
+    PgParams p;
+    p.add(node());
+    c.query("DELETE FROM tokenkeep_nodes WHERE node = $1", p, "cannot leave");
+  } catch (const Error&) {
   }
 }
 
 void PgCoherence::after_commit(PgConnection& c, std::uint64_t generation) {
   const std::int64_t committed = boot_ns();  // the caller's COMMIT has returned
   restart_if_forked();  // a child writes as its own node: it waits for the parent's ack too
+  // Whose acknowledgement this writer need not wait for: its own node's, once its feed shows
+  // the change. A host whose apply lock a stopped process holds: nobody's (the writer then
+  // waits for its own host's relay, or that row's lease, like any other host's).
+  std::string self = node();
   try {
     apply_through(c);
   } catch (const Error&) {
-    // Committed, but the server is gone before this node read the change back: forget
-    // everything cached here (reads go to the server, which has the change, or fail).
-    std::lock_guard<std::mutex> lock(apply_mu_);
-    feed_->write_begin({TokenRepository::kAllIds});
-    feed_->write_finish();
+    // Committed, but the server is gone before this node read the change back, or the feed
+    // is held: forget everything cached here (reads go to the server, which has the change).
+    try {
+      feed_flush();
+    } catch (const Error&) {
+      self.clear();
+    }
   }
   if (!options_.strict) return;
   // Every node that may still trust a cache without g renewed, acknowledging less than g,
@@ -271,7 +370,7 @@ void PgCoherence::after_commit(PgConnection& c, std::uint64_t generation) {
   // says; a node that acknowledges, or whose lease the server shows expired, ends it sooner.
   std::int64_t wait_ns = 0;
   PgParams p;
-  p.add(node_).add(static_cast<std::int64_t>(generation)).add(lease_ns_ / 1000000);
+  p.add(self).add(static_cast<std::int64_t>(generation)).add(lease_ns_ / 1000000);
   for (int round = 0;; ++round) {
     try {
       PgResult r = c.query(
@@ -301,6 +400,7 @@ void PgCoherence::fork_child() noexcept {
   new (&apply_mu_) std::mutex();
   new (&restart_mu_) std::mutex();
   listener_ = nullptr;  // never joined here; restart_if_forked() starts this process's own
+  if (shared_) host_->fork_child();
 }
 
 void PgCoherence::restart_if_forked() {
@@ -309,11 +409,13 @@ void PgCoherence::restart_if_forked() {
   const std::uint64_t forks = fork_generation();
   if (forks == forks_seen_.load()) return;
   listener_ = nullptr;  // the parent's thread does not exist here; its connection is the parent's
-  deadline_ns_.store(0);
-  {
-    std::lock_guard<std::mutex> apply(apply_mu_);
-    feed_->write_begin({TokenRepository::kAllIds});  // whatever the parent cached is suspect
-    feed_->write_finish();
+  if (shared_) {
+    // The host's feed and deadline are the host's: the child follows them as the parent did,
+    // and becomes a candidate for the relay with a descriptor of its own.
+    host_->reopen();
+  } else {
+    deadline_ns_->store(0);
+    feed_flush();  // whatever the parent cached is suspect
   }
   start();
   forks_seen_.store(forks);

@@ -31,16 +31,24 @@ class PgStore final : public TokenRepository {
  public:
   PgStore(const std::string& conninfo, const PgOptions& options)
       : pool_(conninfo), read_only_(options.read_only) {
-    std::string schema;
+    std::string schema, identity;
     {
       auto c = pool_.acquire();
       pg_schema_migrate(*c, read_only_);
       where_ = c->where();
       PgParams none;
-      schema = c->query("SELECT current_schema()", none, "cannot read the schema of").text(0, 0);
+      PgResult r = c->query(
+          "SELECT current_schema(), current_database(), has_function_privilege('pg_control_system()', "
+          "'EXECUTE')",
+          none, "cannot read the schema of");
+      schema = r.text(0, 0);
+      if (options.relay)
+        identity = server_identity(*c, r.text(0, 2) == "t") + "\n" + r.text(0, 1) + "\n" + schema;
     }
     channel_ = pg_channel_of(schema);
-    coherence_ = std::make_unique<PgCoherence>(conninfo, channel_, options);
+    auto host = options.relay ? std::make_unique<PgHostState>(pg_runtime_dir(options.runtime_dir), identity)
+                              : nullptr;
+    coherence_ = std::make_unique<PgCoherence>(conninfo, channel_, options, std::move(host));
   }
 
   std::optional<std::string> setting_get(const std::string& key) override {
@@ -385,7 +393,10 @@ class PgStore final : public TokenRepository {
     return coherence_->changes_since(from, to, ids);
   }
 
-  void coherence_repair() override { coherence_->restart_if_forked(); }
+  void coherence_repair() override {
+    coherence_->restart_if_forked();
+    coherence_->repair();
+  }
 
   void fork_prepare() noexcept override {
     pool_.fork_prepare();
@@ -548,6 +559,17 @@ class PgStore final : public TokenRepository {
   }
 
  private:
+  // What tells this server from every other: its system identifier where this role may read
+  // it, else the address the connection string names (two spellings of one server then get
+  // two host channels: more connections, never a shared one between two servers).
+  std::string server_identity(PgConnection& c, bool readable) {
+    if (!readable) return "address " + pg_describe(pool_.conninfo());
+    PgParams none;
+    return "system " + c.query("SELECT system_identifier::text FROM pg_control_system()", none,
+                               "cannot read the system identifier of")
+                           .text(0, 0);
+  }
+
   // A connection for a change: if none can be had, the error says nothing was changed.
   PgPool::Lease acquire_for_change() {
     try {

@@ -90,6 +90,10 @@ class Engine:
         clock: Clock | None = None,
         cache_capacity: int = 100000,
         create_dirs: bool = False,
+        strict: bool = True,
+        lease_seconds: float = 2.0,
+        relay: bool = True,
+        runtime_dir: str | None = None,
     ) -> None: ...
     @property
     def prefix(self) -> str: ...

@@ -50,7 +50,7 @@ from fastapi.security.base import SecurityBase
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from .models import TokenInfo
 from .store import TokenStore
@@ -63,6 +63,7 @@ __all__ = [
     "TokenGuard",
     "bearer_exception_handler",
     "install",
+    "oauth_router",
     "require_scopes",
 ]
 
@@ -241,3 +242,53 @@ def require_scopes(
         store, realm=realm, trusted_proxies=trusted_proxies, proxy_header=proxy_header
     )
     return guard.require(*scopes)
+
+
+def oauth_router(store: StoreSource, *, prefix: str = "/oauth") -> fastapi.APIRouter:
+    """``POST {prefix}/introspect`` (RFC 7662) and ``POST {prefix}/revoke`` (RFC 7009) for
+    services that are not Python: callers send a service token
+    (``store.create_service_token(name)``) as ``Authorization: Bearer``, and the token to
+    check or revoke as the form field ``token``. The answers are :mod:`tokenkeep.web.oauth`'s;
+    another method is a 405. Introspection runs on the event loop like the guard, revocation
+    (a durable write) in the threadpool.
+
+    >>> app.include_router(tokenkeep.fastapi.oauth_router(store))
+    """
+    from .web import oauth
+
+    router = fastapi.APIRouter(prefix=prefix, tags=["oauth"])
+
+    async def _body(request: Request) -> bytes | None:
+        """At most MAX_BODY bytes of the body; None when it is larger (the rest unread)."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > oauth.MAX_BODY:
+            return None
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > oauth.MAX_BODY:
+                return None
+        return body
+
+    async def _answer(
+        request: Request, decide: Callable[..., oauth.Answer], thread: bool
+    ) -> Response:
+        args = (
+            store if isinstance(store, TokenStore) else store(),
+            request.headers.getlist("authorization"),
+            request.scope.get("query_string", b""),
+            request.headers.get("content-type"),
+            await _body(request),
+        )
+        answer = await run_in_threadpool(decide, *args) if thread else decide(*args)
+        return Response(answer.body, status_code=answer.status, headers=answer.headers)
+
+    @router.post("/introspect", summary="RFC 7662 token introspection")
+    async def introspect(request: Request) -> Response:
+        return await _answer(request, oauth.introspect, thread=False)
+
+    @router.post("/revoke", summary="RFC 7009 token revocation")
+    async def revoke(request: Request) -> Response:
+        return await _answer(request, oauth.revoke, thread=True)
+
+    return router

@@ -20,6 +20,7 @@ from .errors import InvalidArgument, NotFound, StoreError, TokenkeepError, with_
 from .hygiene import StoreHygiene
 from .models import AuditEvent, AuditLog, IssuedToken, TokenInfo, TokenList
 from .networks import Networks, StoreNetworks, network_list
+from .service_tokens import ServiceTokens, owner_checked
 
 __all__ = ["TokenStore", "default_db_path", "Scopes"]
 
@@ -87,6 +88,11 @@ def _text(value: object, what: str) -> str:
     except UnicodeEncodeError:  # a lone surrogate, e.g. from an undecodable argv or file name
         raise with_field(InvalidArgument(f"{what} must be valid Unicode text"), what) from None
     return value
+
+
+def _owner(owner: object) -> str:
+    """A user's owner name: text, and not in the namespace reserved for service tokens."""
+    return _text(owner_checked(owner), "owner")
 
 
 def _shown(text: str) -> str:
@@ -162,7 +168,7 @@ def _vocabulary(v: Vocabulary | None) -> list[tuple[str, list[str]]] | None:
     return out
 
 
-class TokenStore(StoreHygiene, StoreNetworks):
+class TokenStore(StoreHygiene, ServiceTokens, StoreNetworks):
     """A store of personal access tokens, backed by an SQLite database file.
 
     >>> from datetime import timedelta
@@ -184,6 +190,13 @@ class TokenStore(StoreHygiene, StoreNetworks):
       writers never wait, and other nodes follow within ``lease`` seconds.
     - ``lease`` (PostgreSQL, 2.0 s): a node that cannot renew its lease for this long stops
       answering from its cache (verification reads the database, or raises StoreError).
+    - ``relay`` (PostgreSQL, True): the processes of one host share one coherence channel:
+      one of them (elected; another takes over when it dies) holds the LISTEN connection and
+      the host's lease, the others read a shared-memory feed. False: each store listens for
+      itself (one more server connection per process).
+    - ``runtime_dir`` (PostgreSQL): the folder of the host's shared files; default
+      ``$TOKENKEEP_RUNTIME_DIR``, else ``$XDG_RUNTIME_DIR/tokenkeep``, else
+      ``/tmp/tokenkeep-<uid>`` (created 0700). Processes share a channel only through it.
     - ``create_dirs``: create the database's missing folders (mode 0700). Default: only for
       the built-in default location ``~/.local/share/tokenkeep/``; anywhere else a missing
       folder is a :class:`StoreError` naming the path (a mistyped path must not become a new
@@ -223,6 +236,8 @@ class TokenStore(StoreHygiene, StoreNetworks):
         create_dirs: bool | None = None,
         consistency: str = "strict",
         lease: float = 2.0,
+        relay: bool = True,
+        runtime_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self._engine = None
         self._fast = None
@@ -255,6 +270,14 @@ class TokenStore(StoreHygiene, StoreNetworks):
         # Its type only: the range is the engine's check (InvalidArgument, field "lease").
         if not isinstance(lease, (int, float)) or isinstance(lease, bool):
             raise with_field(InvalidArgument("lease must be a number of seconds"), "lease")
+        if not isinstance(relay, bool):
+            raise InvalidArgument("relay must be True or False")
+        if runtime_dir is not None:
+            if not isinstance(runtime_dir, (str, os.PathLike)):
+                raise with_field(
+                    InvalidArgument("runtime_dir must be a folder's path"), "runtime_dir"
+                )
+            runtime_dir = _text(os.fspath(runtime_dir), "runtime_dir")
         max_us = 0 if max_lifetime is None else duration_us(max_lifetime, "max_lifetime")
         if max_lifetime is not None and max_us <= 0:
             raise InvalidArgument("max_lifetime must be positive (or None for no cap)")
@@ -275,6 +298,8 @@ class TokenStore(StoreHygiene, StoreNetworks):
             else self.path == _builtin_db_path(),
             "strict": consistency == "strict",
             "lease_seconds": float(lease),
+            "relay": relay,
+            "runtime_dir": runtime_dir,
         }
         # Backstop: a binding TypeError would list every argument, the pepper included. Raise
         # outside the except block, so that the original is not even kept as __context__.
@@ -401,9 +426,7 @@ class TokenStore(StoreHygiene, StoreNetworks):
             item += (kind, value, _nfc(_text(description or "", "description")))
         if nets:
             item += (nets,)
-        return self._e.create_many(_text(owner, "owner"), [item], kind, value, self._actor(actor))[
-            0
-        ]
+        return self._e.create_many(_owner(owner), [item], kind, value, self._actor(actor))[0]
 
     def create_problems(
         self,
@@ -442,7 +465,7 @@ class TokenStore(StoreHygiene, StoreNetworks):
         except TokenkeepError as e:
             return [e] + problems
         found = self._e.create_problems(
-            _text(owner, "owner"), item[0], item[1], kind, value, description=note, networks=nets
+            _owner(owner), item[0], item[1], kind, value, description=note, networks=nets
         )
         if problems:  # the expiry's own problem replaces the default the engine checked
             expiry_fields = ("expires_in", "expires_at", "never_expires")
@@ -483,7 +506,7 @@ class TokenStore(StoreHygiene, StoreNetworks):
         if any(len(item) == 3 for item in items if isinstance(item, (tuple, list))):
             items = [self._with_expiry(item, kind, value) for item in items]
         # The engine converts and checks the items (names, scopes) natively.
-        return self._e.create_many(_text(owner, "owner"), items, kind, value, self._actor(actor))
+        return self._e.create_many(_owner(owner), items, kind, value, self._actor(actor))
 
     def _with_expiry(self, item: Any, kind: _core.ExpiryKind, value: int) -> Any:
         """(name, scopes, expiry) -> (name, scopes, kind, value); other items unchanged."""
@@ -544,7 +567,7 @@ class TokenStore(StoreHygiene, StoreNetworks):
                 "pass an owner, or all_owners=True to list every owner's tokens", "owner"
             )
         else:
-            owner = _text(owner, "owner")
+            owner = _owner(owner)
         if not isinstance(descending, bool):
             raise _invalid("descending must be True or False", "descending")
         for value, field in ((limit, "limit"), (offset, "offset")):
@@ -569,7 +592,7 @@ class TokenStore(StoreHygiene, StoreNetworks):
         >>> store.get("alice", issued.info.id).expires_at  # doctest: +SKIP
         """
         try:
-            return self._e.get(_text(owner, "owner"), _text(token_id, "token_id"))
+            return self._e.get(_owner(owner), _text(token_id, "token_id"))
         except NotFound:
             raise _not_found(owner, token_id) from None
 
@@ -581,7 +604,7 @@ class TokenStore(StoreHygiene, StoreNetworks):
         """Replace a token's scopes. Seen by the next verification in every process."""
         try:
             return self._e.update_scopes(
-                _text(owner, "owner"),
+                _owner(owner),
                 _text(token_id, "token_id"),
                 _scope_list(scopes),
                 self._actor(actor),
@@ -599,7 +622,7 @@ class TokenStore(StoreHygiene, StoreNetworks):
         """
         try:
             return self._e.update_description(
-                _text(owner, "owner"),
+                _owner(owner),
                 _text(token_id, "token_id"),
                 _nfc(_text(description, "description")),
                 self._actor(actor),
@@ -610,7 +633,7 @@ class TokenStore(StoreHygiene, StoreNetworks):
     def revoke(self, owner: str, token_id: str, *, actor: str | None = None) -> None:
         """Revoke (delete) a token. Its name is free again; its secret never verifies again."""
         try:
-            self._e.revoke(_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
+            self._e.revoke(_owner(owner), _text(token_id, "token_id"), self._actor(actor))
         except NotFound:
             raise _not_found(owner, token_id) from None
 
@@ -622,7 +645,7 @@ class TokenStore(StoreHygiene, StoreNetworks):
         2
         """
         ids = [_text(t, "token_id") for t in _scope_list(token_ids, "token_ids")]
-        self._e.revoke_many(_text(owner, "owner"), ids, self._actor(actor))
+        self._e.revoke_many(_owner(owner), ids, self._actor(actor))
         return len(ids)
 
     def rotate(
@@ -642,7 +665,7 @@ class TokenStore(StoreHygiene, StoreNetworks):
         >>> fresh = store.rotate("alice", issued.info.id)  # hand fresh.secret to the user
         >>> renewed = store.rotate("alice", fresh.info.id, expires_in=timedelta(days=30))
         """
-        args = (_text(owner, "owner"), _text(token_id, "token_id"), self._actor(actor))
+        args = (_owner(owner), _text(token_id, "token_id"), self._actor(actor))
         try:
             if expires_in is None and expires_at is None and not never_expires:
                 return self._e.rotate(*args)
@@ -683,7 +706,7 @@ class TokenStore(StoreHygiene, StoreNetworks):
         return self._native().check(secret, *scopes, client=client)
 
     def _owned(self, owner: str, token_id: str) -> tuple[str, str]:
-        return _text(owner, "owner"), _text(token_id, "token_id")
+        return _owner(owner), _text(token_id, "token_id")
 
     @staticmethod
     def _not_found(owner: str, token_id: str) -> NotFound:
@@ -705,7 +728,7 @@ class TokenStore(StoreHygiene, StoreNetworks):
         ...     notify(t.owner, f"token {t.name!r} expires {t.expires_at:%Y-%m-%d}")
         """
         if owner is not None:
-            _text(owner, "owner")
+            _owner(owner)
         return TokenList(self._e.expiring_within(duration_us(within, "within"), owner))
 
     def purge(
@@ -733,7 +756,7 @@ class TokenStore(StoreHygiene, StoreNetworks):
         ['revoke', 'create']
         """
         if owner is not None:
-            _text(owner, "owner")
+            _owner(owner)
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 2**62:
             raise InvalidArgument("limit must be a positive int")
         return AuditLog(AuditEvent._from_core(a) for a in self._e.audit(owner, limit))

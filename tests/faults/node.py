@@ -1,7 +1,8 @@
 """One verifying node: `python -m faults.node` (PYTHONPATH=tests), configured by one JSON line on
 stdin (the URL, the pepper, the secrets: nothing secret on argv), then `go END_NS`.
 
-It opens its own TokenStore on the URL (its proxy), warms the cache with every token, says
+It opens its own TokenStore on the URL (its proxy) in its host's runtime folder (a node of
+its own unless the plan puts several nodes on one host: then they share one relay), warms the cache with every token, says
 `ready`, and on `go` verifies in a tight loop until END_NS (time.monotonic_ns()): the stable
 tokens (never changed) and a window of the changed ones (the next few the writer will change,
 and every one whose change returned within `keep` seconds), each needing `scope`. It records
@@ -17,6 +18,9 @@ what the checker needs, cheaply enough not to slow the loop:
 - the first few distinct StoreError messages (they name host, port and database), and when;
 - `hung`: if a verification has not returned `grace` seconds after END_NS, a watchdog writes
   the report (with when that verification started) and ends the process.
+
+With `idle` in its configuration it only opens the store and waits until END_NS: a host's
+first store, hence its relay, which a scenario may kill without losing a node's report.
 """
 
 from __future__ import annotations
@@ -49,8 +53,23 @@ def _window(view, n: int, now: int, keep_ns: int, ahead: int) -> list[int]:
     return out
 
 
+def idle(cfg: dict) -> None:
+    """A host's first store, hence its relay: it verifies nothing, and may be killed."""
+    store = tokenkeep.TokenStore(
+        cfg["url"], pepper=cfg["pepper"], lease=float(cfg["lease"]), runtime_dir=cfg["runtime_dir"]
+    )
+    print("ready", flush=True)
+    line = sys.stdin.readline().split()
+    if line and line[0] == "go":
+        time.sleep(max(0.0, (int(line[1]) - time.monotonic_ns()) / 1e9))
+    store.close()
+
+
 def main() -> None:
     cfg = json.loads(sys.stdin.readline())
+    if cfg.get("idle"):
+        idle(cfg)
+        return
     secrets: list[str] = cfg["secrets"]
     stable: list[str] = cfg["stable"]
     scope: str = cfg["scope"]
@@ -94,6 +113,7 @@ def main() -> None:
         pepper=cfg["pepper"],
         lease=float(cfg["lease"]),
         consistency=cfg.get("consistency", "strict"),
+        runtime_dir=cfg["runtime_dir"],
     )
     for s in secrets + stable:  # warm: from now on every token is served from memory
         store.check(s, scope)

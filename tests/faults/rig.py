@@ -29,6 +29,7 @@ from tokenkeep import TokenStore
 
 from .board import Board
 from .checker import Outcome, check
+from .hostfile import host_file_read
 from .netns import Netns
 from .proxy import FaultProxy, ProxyLoop
 from .server import PgServer
@@ -43,6 +44,9 @@ TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 class NodeSpec:
     lease: float = 1.0
     consistency: str = "strict"
+    # Nodes with the same `host` share a runtime folder, hence one relay (opened first: an
+    # idle store, `Rig.holders[host]`); None: a host of its own, its own relay.
+    host: int | None = None
 
 
 @dataclass
@@ -109,6 +113,7 @@ class Rig:
     def __init__(self, server: PgServer, loop: ProxyLoop, plan: Plan, workdir: str) -> None:
         self.server, self.loop, self.plan, self.workdir = server, loop, plan, workdir
         self.nodes: list[Proc] = []
+        self.holders: dict[int, Proc] = {}  # the first store of each shared host
         self.writer: Proc | None = None
         self.events: list[dict] = []  # cuts and other faults, with their times
         self.changes: list[dict] = []  # the writer's results
@@ -143,8 +148,17 @@ class Rig:
         self.ids = [t.info.id for t in changed]
         board_path = os.path.join(self.workdir, "board")
         self.board = Board(board_path, plan.changes, create=True)
+        index = len(plan.nodes) + 1  # namespaces: nodes, the writer, then the holders
+        for h in sorted({s.host for s in plan.nodes if s.host is not None}):
+            lease = next(s.lease for s in plan.nodes if s.host == h)
+            cfg = {"pepper": PEPPER, "lease": lease, "idle": True, "runtime_dir": self.host_dir(h)}
+            self.holders[h] = self._spawn(f"holder{h}", index, "faults.node", cfg)
+            index += 1
+            if (line := self._readline(self.holders[h], 60)) != "ready":
+                raise RuntimeError(f"holder{h} did not start: {line!r}")
         for i, spec in enumerate(plan.nodes):
             cfg = {
+                "runtime_dir": self.host_dir(spec.host, i),
                 "pepper": PEPPER,
                 "lease": spec.lease,
                 "consistency": spec.consistency,
@@ -158,6 +172,7 @@ class Rig:
             }
             self.nodes.append(self._spawn(f"node{i}", len(self.nodes), "faults.node", cfg))
         cfg = {
+            "runtime_dir": self.host_dir(None, "writer"),
             "pepper": PEPPER,
             "lease": plan.writer_lease,
             "consistency": plan.writer_consistency,
@@ -171,6 +186,26 @@ class Rig:
             if line != "ready":
                 raise RuntimeError(f"{p.name} did not start: {line!r}; see {self._errfile(p.name)}")
         threading.Thread(target=self._read_results, daemon=True).start()
+
+    def host_dir(self, host: int | None, node: int | str = 0) -> str:
+        """The runtime folder of a shared host, or of one process (a host of its own)."""
+        name = f"host{host}" if host is not None else f"own-{node}"
+        path = os.path.join(self.workdir, name)
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        return path
+
+    def relay_of(self, host: int) -> Proc:
+        """The process that is host `host`'s relay now (its holder, or a node after a kill)."""
+        pid = host_file_read(self.host_dir(host)).relay_pid
+        for p in [*self.holders.values(), *self.nodes]:
+            if p.proc.pid == pid and p.proc.poll() is None:
+                return p
+        raise RuntimeError(f"host {host}'s relay {pid} is none of the rig's live processes")
+
+    def row_of(self, node: int) -> str:
+        """The lease row (tokenkeep_nodes.node) of node `node`'s host."""
+        spec = self.plan.nodes[node]
+        return host_file_read(self.host_dir(spec.host, node)).node
 
     def _errfile(self, name: str) -> str:
         return os.path.join(self.workdir, f"{name}.stderr")
@@ -218,7 +253,7 @@ class Rig:
     def go(self, seconds: float) -> None:
         self.t_go = time.monotonic_ns()
         self.end = self.t_go + int(seconds * 1e9)
-        for p in self.nodes:
+        for p in [*self.holders.values(), *self.nodes]:
             p.proc.stdin.write(f"go {self.end}\n")
             p.proc.stdin.flush()
 
@@ -265,7 +300,7 @@ class Rig:
     def finish(self) -> Outcome:
         """Waits for the nodes' reports (a node that hangs reports itself through its
         watchdog), lets the writer finish, heals every fault, and checks."""
-        for p in self.nodes:
+        for p in [*self.nodes, *self.holders.values()]:
             p.heal()
             if p.stopped:
                 p.cont()
@@ -295,7 +330,7 @@ class Rig:
                 self.writer.proc.wait(5)
             except (OSError, subprocess.TimeoutExpired):
                 pass
-        for p in [*self.nodes, *([self.writer] if self.writer else [])]:
+        for p in [*self.nodes, *self.holders.values(), *([self.writer] if self.writer else [])]:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 p.proc.wait(2 if p.proc.poll() is None else 0)
             p.kill()

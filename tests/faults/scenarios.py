@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from .checker import Outcome
+from .hostfile import host_file_read
 from .rig import NodeSpec, Plan, Rig
 
 L = 1.0  # the lease of the nodes and the writer, unless a scenario says otherwise
@@ -180,9 +181,9 @@ def run_server_kill(rig: Rig, scale: Scale) -> None:
             time.sleep(2.0)
 
 
-def _lease_seen(conn, pid: int):
+def _lease_seen(conn, node: str):
     row = conn.execute(
-        "SELECT lease_until FROM tokenkeep_nodes WHERE node LIKE %s", (f"{pid}-%",)
+        "SELECT lease_until FROM tokenkeep_nodes WHERE node = %s", (node,)
     ).fetchone()
     return row[0] if row else None
 
@@ -196,14 +197,15 @@ def run_crash_after_renewal(rig: Rig, scale: Scale) -> None:
     node acts on must be durable first."""
     lease = rig.plan.nodes[0].lease
     target = rig.nodes[0]
+    row = rig.row_of(0)
     rig.server.set("wal_writer_delay", "1s")
     try:
         time.sleep(1.0)
         for _ in range(scale.trials):
             with psycopg.connect(rig.server.url_direct(rig.schema), autocommit=True) as c:
-                first = _lease_seen(c, target.proc.pid)
+                first = _lease_seen(c, row)
                 deadline = time.monotonic() + 2 * lease
-                while (seen := _lease_seen(c, target.proc.pid)) == first:
+                while (seen := _lease_seen(c, row)) == first:
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"{target.name} renewed no lease in {2 * lease} s")
                     time.sleep(0.001)
@@ -239,6 +241,45 @@ def run_lease_mismatch(rig: Rig, scale: Scale) -> None:
         b.cont()
         time.sleep(2.0)
     _until_end(rig)
+
+
+def _hosts(scale: Scale) -> list[NodeSpec]:
+    """The nodes on shared hosts of three (one host in the short run, two in make chaos)."""
+    return [NodeSpec(L, host=i // 3) for i in range(scale.nodes)]
+
+
+def run_relay_kill(rig: Rig, scale: Scale) -> None:
+    """Issue 20: each shared host's relay (its first store, verifying nothing) killed with
+    SIGKILL while the writer changes tokens; a node of that host takes over."""
+    with pump(rig):
+        for h in sorted(rig.holders):
+            time.sleep(1.0)
+            before = host_file_read(rig.host_dir(h))
+            if before.relay_pid != rig.holders[h].proc.pid:
+                raise RuntimeError(f"host {h}'s relay is not its first store")
+            rig.mark("relay-kill", name=rig.holders[h].name)
+            rig.holders[h].kill()
+            deadline = time.monotonic() + 5
+            while host_file_read(rig.host_dir(h)).relay_terms == before.relay_terms:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"nobody took over host {h}'s relay in 5 s")
+                time.sleep(0.01)
+        _until_end(rig)
+
+
+def run_relay_stop(rig: Rig, scale: Scale) -> None:
+    """Issue 20: the relay of a shared host paused (SIGSTOP) 1.5 lease, hosts in turn."""
+    with pump(rig):
+        time.sleep(1.0)
+        i = 0
+        while rig.remaining() > 3.0:
+            p = rig.relay_of(sorted(rig.holders)[i % len(rig.holders)])
+            rig.mark("sigstop", name=p.name)
+            p.stop()
+            time.sleep(1.5 * L)
+            p.cont()
+            time.sleep(1.0)
+            i += 1
 
 
 # -- the list --
@@ -347,6 +388,20 @@ SCENARIOS: list[Scenario] = [
         run=run_lease_mismatch,
         seconds=lambda s: 2.0 + 15.0 * s.trials,
         fails_on_main="the writer waits 2x its own lease; node 0 serves the revoke after SIGCONT",
+    ),
+    Scenario(
+        "relay-kill",
+        "nodes on shared hosts of three; each host's relay killed (SIGKILL), a node takes over",
+        plan=lambda s: _plan(s, 2.0 + 1.0 * -(-s.nodes // 3) * s.factor, nodes=_hosts(s)),
+        run=run_relay_kill,
+        seconds=lambda s: 2.0 + 1.0 * -(-s.nodes // 3) * s.factor,
+    ),
+    Scenario(
+        "relay-stop",
+        "nodes on shared hosts of three; a host's relay paused (SIGSTOP) 1.5 lease, in turn",
+        plan=lambda s: _plan(s, 5.0 * s.factor, nodes=_hosts(s)),
+        run=run_relay_stop,
+        seconds=lambda s: 5.0 * s.factor,
     ),
 ]
 

@@ -7,6 +7,10 @@ and the scenario's limits: a cut-off node answers StoreError within 5 s of its c
 and never hangs; the writer's change returns or raises within 5 s of a partition; with 50 ms
 of node delay, revokes return within the lease.
 
+Each node is a host of its own (its own runtime folder, hence its own relay), except in
+relay-kill and relay-stop (issue 20): there the nodes share hosts of three, and each host's
+relay is killed with SIGKILL, or paused, while the writer changes tokens.
+
 Needs root (network namespaces) and the cluster of tests/pg/cluster.sh; fails without them.
 `make chaos` runs the same scenarios longer, with six nodes, and prints a table.
 

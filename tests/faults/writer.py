@@ -34,6 +34,7 @@ def main() -> None:
         pepper=cfg["pepper"],
         lease=float(cfg["lease"]),
         consistency=cfg.get("consistency", "strict"),
+        runtime_dir=cfg["runtime_dir"],
     )
     print("ready", flush=True)
     now = time.monotonic_ns

@@ -54,5 +54,8 @@ else
   export TOKENKEEP_TEST_PG="postgresql://postgres@/tokenkeep_test?host=$dir&port=$port"
 fi
 export TOKENKEEP_TEST_PG_DIR="$dir" TOKENKEEP_TEST_PG_BIN="$bindir"
+# The PostgreSQL stores' host files (relay=True) go with the cluster, not in /tmp/tokenkeep-<uid>.
+mkdir -m 700 "$dir/runtime"
+export TOKENKEEP_RUNTIME_DIR="$dir/runtime"
 echo "cluster.sh: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on $dir port $port"
 "$@"

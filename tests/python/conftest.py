@@ -24,6 +24,21 @@ T0 = datetime(2030, 1, 1, tzinfo=UTC)
 PG_FIXTURES = {"pg_url"}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _runtime_dir(tmp_path_factory):
+    """The PostgreSQL stores' host files (relay=True) in a folder of this session, inherited by
+    the processes the tests start: not /tmp/tokenkeep-<uid>, shared with other runs."""
+    folder = tmp_path_factory.mktemp("runtime")
+    folder.chmod(0o700)
+    saved = os.environ.get("TOKENKEEP_RUNTIME_DIR")
+    os.environ["TOKENKEEP_RUNTIME_DIR"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("TOKENKEEP_RUNTIME_DIR", None)
+    else:
+        os.environ["TOKENKEEP_RUNTIME_DIR"] = saved
+
+
 def _drives_a_browser(module) -> bool:
     """A test module that imports Playwright, or the tests' browser_kit, drives Chromium."""
     for value in vars(module).values():

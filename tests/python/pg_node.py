@@ -2,7 +2,9 @@
 
     python pg_node.py URL PEPPER LEASE SECONDS OUT.json   (secrets as JSON lines on stdin)
 
-Opens its own TokenStore on the PostgreSQL URL, says "ready" on stdout, then verifies the
+Opens its own TokenStore on the PostgreSQL URL as a node of its own (relay=False: the tests
+that use it were written for one node per process, and look its lease row up by pid; hosts
+sharing a relay are tests/python/test_pg_relay.py's), says "ready" on stdout, then verifies the
 tokens round-robin (each needing device:write) for SECONDS. It writes, per token, the start
 time (time.monotonic(), one clock for every process on the machine) of the LAST verification
 that succeeded, the counts of outcomes, the start time of the first StoreError and the
@@ -23,7 +25,7 @@ def main() -> None:
     counts = {"ok": 0, "refused": 0, "store_error": 0}
     first_error = None
     longest = 0.0
-    with tokenkeep.TokenStore(url, pepper=pepper, lease=float(lease)) as store:
+    with tokenkeep.TokenStore(url, pepper=pepper, lease=float(lease), relay=False) as store:
         for s in secrets:  # warm the cache: every token is served from memory from now on
             store.check(s, "device:write")
         print("ready", flush=True)

@@ -33,6 +33,13 @@ struct PgOptions {
   // last-used times are not recorded. The node still holds a lease: it verifies, so writers
   // elsewhere must still reach it.
   bool read_only = false;
+  // relay=True: the processes of one host share one coherence channel (pg_host_relay.h):
+  // one of them, elected, holds the LISTEN connection and the host's lease; the others read
+  // the host's feed in shared memory. False: each store is a node of its own (its listener).
+  bool relay = true;
+  // The folder of the host's shared files; empty: $TOKENKEEP_RUNTIME_DIR, else
+  // $XDG_RUNTIME_DIR/tokenkeep, else /tmp/tokenkeep-<uid> (pg_runtime_dir).
+  std::string runtime_dir;
 };
 
 // InvalidArgument with field "lease" unless 0.05 <= lease_seconds <= 600 (the one check of

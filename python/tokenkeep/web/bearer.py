@@ -27,8 +27,10 @@ from ..errors import (
     PermissionDenied,
     RevokedToken,
     StoreError,
+    TokenkeepError,
 )
 from ..models import TokenInfo
+from ..service_tokens import RESERVED_OWNER_PREFIX
 from ..store import TokenStore
 
 __all__ = [
@@ -204,7 +206,8 @@ def authenticate(
     - token in the query string, or several Authorization headers: 400 ``invalid_request``
       (even with a valid header),
     - no bearer token: 401, ``WWW-Authenticate: Bearer`` with no error code,
-    - malformed, unknown, wrong, expired or revoked token: 401 ``invalid_token``,
+    - malformed, unknown, wrong, expired or revoked token, or a service token (those are for
+      the OAuth endpoints only, :mod:`tokenkeep.web.oauth`): 401 ``invalid_token``,
     - valid token without a required scope: 403 ``insufficient_scope`` with ``scope``.
     - valid token bound to networks the client is not in, or no client address
       (:class:`~tokenkeep.NetworkNotAllowed`): 403 ``insufficient_scope``, no ``scope``, and
@@ -220,7 +223,7 @@ def authenticate(
     if secret is None:
         raise missing_token(realm=realm)
     try:
-        return store.verify(secret, *scopes, client=client)
+        info = store.verify(secret, *scopes, client=client)
     except StoreError:
         raise unavailable(realm=realm) from None
     except ExpiredToken:
@@ -230,6 +233,8 @@ def authenticate(
     except AuthenticationError:
         raise invalid_token(realm=realm) from None
     except InsufficientScope:
+        if _is_service(store, secret, client):  # its scope says nothing: it is no user's token
+            raise invalid_token(realm=realm) from None
         raise BearerError(
             403, "insufficient_scope", _SCOPE, scope=" ".join(scopes), realm=realm
         ) from None
@@ -237,6 +242,17 @@ def authenticate(
         raise BearerError(403, "insufficient_scope", _NETWORK, realm=realm) from None
     except PermissionDenied:  # any later refusal of a good token: 403, never a 500
         raise BearerError(403, "insufficient_scope", _DENIED, realm=realm) from None
+    if info.owner.startswith(RESERVED_OWNER_PREFIX):  # a service token is no user's token
+        raise invalid_token(realm=realm)
+    return info
+
+
+def _is_service(store: TokenStore, secret: str, client: str | None = None) -> bool:
+    """Whether a secret that verified is a service token's (the refusal path only)."""
+    try:
+        return store.verify(secret, client=client).owner.startswith(RESERVED_OWNER_PREFIX)
+    except TokenkeepError:
+        return False
 
 
 def split_scopes(scopes: tuple[str, ...]) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ COMMANDS = (
     "purge",
     "audit",
     "serve",
+    "service",
     "scopes",
     "completion",
     "leak",

@@ -1,4 +1,5 @@
-"""``tokenkeep serve``: the admin page (the Access Tokens tab) on the database."""
+"""``tokenkeep serve``: the admin page (the Access Tokens tab) on the database; ``--api``: the
+RFC 7662 / RFC 7009 endpoints instead."""
 
 from __future__ import annotations
 
@@ -20,10 +21,24 @@ from ..exit_codes import EXIT_ERROR, EXIT_HELP, CliError
     default=None,
     help="Who is signed in to the page (a single-user local run; default: --owner).",
 )
+@click.option(
+    "--api",
+    is_flag=True,
+    help="Serve only POST /oauth/introspect and /oauth/revoke (RFC 7662, RFC 7009) for "
+    "other services, which authenticate with a service token (tokenkeep service create).",
+)
 @pass_app
-def serve(app: App, host: str, port: int, user: str | None) -> None:
-    """Serve the admin page (the Access Tokens tab) for --user on the database."""
+def serve(app: App, host: str, port: int, user: str | None, api: bool) -> None:
+    """Serve the admin page (the Access Tokens tab) for --user on the database, or with
+    --api the OAuth introspection and revocation endpoints."""
     try:
+        if api:
+            from tokenkeep.web.api import serve_api
+
+            if user is not None:
+                raise click.UsageError("--api serves no page: drop --user")
+            serve_api(app.db, host=host, port=port)
+            return
         from tokenkeep.web.admin import serve as serve_admin
     except ImportError as e:
         raise CliError(

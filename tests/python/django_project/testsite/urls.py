@@ -15,4 +15,5 @@ urlpatterns = [
     path("plain/fleet", views.plain_fleet),
     path("plain/async", views.plain_async),
     path("profile/", include("tokenkeep.django.urls")),  # the Profile and Access Token tabs
+    path("oauth/", include("tokenkeep.django.oauth_urls")),  # RFC 7662 / RFC 7009
 ]
