@@ -405,12 +405,17 @@ PYBIND11_MODULE(_core, m) {
                        int busy_timeout_ms, bool read_only, std::optional<std::string> pepper_hex,
                        std::vector<std::string> previous_peppers_hex, std::shared_ptr<Clock> clock,
                        std::size_t cache_capacity, bool create_dirs, bool strict, double lease_seconds, bool relay,
-                       std::optional<std::string> runtime_dir) {
+                       std::optional<std::string> runtime_dir, int pool_size, double pool_idle_seconds,
+                       std::string listen_conninfo, bool prepared_statements) {
              StoreOptions o;
              o.pg.strict = strict;
              o.pg.lease_seconds = lease_seconds;
              o.pg.relay = relay;
              o.pg.runtime_dir = runtime_dir.value_or("");
+             o.pg.pool_size = pool_size;
+             o.pg.pool_idle_seconds = pool_idle_seconds;
+             o.pg.listen_conninfo = std::move(listen_conninfo);
+             o.pg.prepared_statements = prepared_statements;
              o.create_dirs = create_dirs;
              o.engine.prefix = std::move(prefix);
              if (vocabulary) {
@@ -444,7 +449,9 @@ PYBIND11_MODULE(_core, m) {
            py::arg("busy_timeout_ms"), py::arg("read_only"), py::arg("pepper_hex") = py::none(),
            py::arg("previous_peppers_hex") = std::vector<std::string>{}, py::arg("clock") = py::none(),
            py::arg("cache_capacity") = 100000, py::arg("create_dirs") = false, py::arg("strict") = true,
-           py::arg("lease_seconds") = 2.0, py::arg("relay") = true, py::arg("runtime_dir") = py::none())
+           py::arg("lease_seconds") = 2.0, py::arg("relay") = true, py::arg("runtime_dir") = py::none(),
+           py::arg("pool_size") = 4, py::arg("pool_idle_seconds") = 5.0, py::arg("listen_conninfo") = std::string(),
+           py::arg("prepared_statements") = true)
       .def_property_readonly("prefix", &Engine::prefix)
       .def_property_readonly("vocabulary",
                              [](const Engine& e) {

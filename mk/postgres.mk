@@ -1,6 +1,7 @@
-# PostgreSQL store (issue 9): the client library the engine links, and the server the
-# PostgreSQL tests run against (make test starts a throwaway cluster: mk/ of the test side).
-APT_PACKAGES += postgresql libpq-dev
+# PostgreSQL store (issue 9): the client library the engine links, the server the
+# PostgreSQL tests run against (make test starts a throwaway cluster: mk/ of the test side),
+# and PgBouncer, which test_pg_bouncer.py puts in front of it (issue 20).
+APT_PACKAGES += postgresql libpq-dev pgbouncer
 
 # The PostgreSQL half of `make bench`: a throwaway cluster on TCP loopback with fsync on, and
 # the psycopg baseline store (the `bench` extra).

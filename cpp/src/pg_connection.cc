@@ -210,7 +210,7 @@ std::string pg_describe(const std::string& conninfo) {
   return out;
 }
 
-PgConnection::PgConnection(const std::string& conninfo) : pid_(::getpid()) {
+PgConnection::PgConnection(const std::string& conninfo, bool prepare) : pid_(::getpid()), prepare_(prepare) {
   PQconninfoOption* options = conninfo_parse_or_refuse(conninfo);
   where_ = pg_describe(conninfo);
   // Our defaults first, then the conninfo expanded over them: its own settings win.
@@ -353,6 +353,11 @@ void PgConnection::exec(const char* sql, const char* doing) {
 std::optional<PgResult> PgConnection::run(const char* sql, PgParams& params, const char* doing,
                                           bool unique_ok) {
   if (broken_) fail_link(doing, "the connection was abandoned after an earlier failure");
+  if (!prepare_) {
+    if (!PQsendQueryParams(c_, sql, params.size(), nullptr, params.values(), nullptr, nullptr, 0))
+      raise(nullptr, doing);
+    return result_of(await(doing), doing, unique_ok);
+  }
   std::string name;
   bool known = false;
   for (std::size_t i = 0; i < prepared_.size(); ++i) {
@@ -370,7 +375,11 @@ std::optional<PgResult> PgConnection::run(const char* sql, PgParams& params, con
   }
   if (!PQsendQueryPrepared(c_, name.c_str(), params.size(), params.values(), nullptr, nullptr, 0))
     raise(nullptr, doing);
-  PgResult owned(await(doing));
+  return result_of(await(doing), doing, unique_ok);
+}
+
+std::optional<PgResult> PgConnection::result_of(PGresult* r, const char* doing, bool unique_ok) {
+  PgResult owned(r);
   const ExecStatusType status = PQresultStatus(owned.get());
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
     return std::optional<PgResult>(std::move(owned));
@@ -400,27 +409,6 @@ PgTransaction::~PgTransaction() {
   } catch (const Error&) {
     // The connection is marked broken: the pool drops it, the server rolls back.
   }
-}
-
-PgPool::~PgPool() = default;
-
-PgPool::Lease PgPool::acquire() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    while (!idle_.empty()) {
-      std::unique_ptr<PgConnection> c = std::move(idle_.back());
-      idle_.pop_back();
-      if (!c->inherited() && !c->broken()) return Lease(*this, std::move(c));
-      // Inherited (after fork) or broken: dropped (the destructor knows which is which).
-    }
-  }
-  return Lease(*this, std::make_unique<PgConnection>(conninfo_));
-}
-
-void PgPool::give_back(std::unique_ptr<PgConnection> c) {
-  if (!c || c->broken() || c->inherited() || PQtransactionStatus(c->handle()) != PQTRANS_IDLE) return;
-  std::lock_guard<std::mutex> lock(mu_);
-  if (idle_.size() < 8) idle_.push_back(std::move(c));
 }
 
 }  // namespace tokenkeep

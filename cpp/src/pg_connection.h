@@ -1,8 +1,8 @@
 // libpq plumbing for the PostgreSQL repository (pg_store.h): one connection with its
-// prepared statements, results as RAII values, SQLSTATE mapped to typed errors, and a small
-// pool. Fork safety: a connection remembers the process that opened it; in another process
-// (a child after fork(), say gunicorn --preload) it is dropped without a word to the server
-// (PQfinish would end the parent's session) and a new one is opened. No message ever
+// prepared statements, results as RAII values, SQLSTATE mapped to typed errors (the pool that
+// shares connections: pg_pool.h). Fork safety: a connection remembers the process that opened
+// it; in another process (a child after fork(), say gunicorn --preload) it is dropped without
+// a word to the server (PQfinish would end the parent's session) and a new one is opened. No message ever
 // carries the connection string's password: errors name host, port and database only.
 #pragma once
 
@@ -11,8 +11,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <new>
 #include <optional>
 #include <string>
 #include <vector>
@@ -90,8 +88,10 @@ std::string pg_redact(std::string message, const PQconninfoOption* options, cons
 
 class PgConnection {
  public:
-  // Connects; StoreError naming the server (never the password) if it cannot.
-  explicit PgConnection(const std::string& conninfo);
+  // Connects; StoreError naming the server (never the password) if it cannot. `prepare`:
+  // run() prepares each statement once under a name (false: unnamed statements, parsed on
+  // every call, which a transaction-mode pooler such as PgBouncer < 1.21 can carry).
+  explicit PgConnection(const std::string& conninfo, bool prepare = true);
   ~PgConnection();
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;
@@ -108,7 +108,7 @@ class PgConnection {
 
   // Simple-protocol command(s), no parameters (BEGIN, COMMIT, SET ..., DDL).
   void exec(const char* sql, const char* doing);
-  // A statement prepared once per connection under `sql`'s address. Rows or command
+  // A statement prepared once per connection under `sql`'s address (or unnamed: `prepare`). Rows or command
   // status on success; on failure StoreError with what we were doing - except a unique
   // violation (23505), which is returned as an empty optional for the caller to name.
   std::optional<PgResult> run(const char* sql, PgParams& params, const char* doing, bool unique_ok = false);
@@ -124,6 +124,8 @@ class PgConnection {
   // CLOCK_BOOTTIME. The first error result if any, else the last result.
   PGresult* await(const char* doing);
   [[noreturn]] void fail_link(const char* doing, const std::string& why);
+  // run()'s answer: rows or status; an empty optional for a unique violation if `unique_ok`.
+  std::optional<PgResult> result_of(PGresult* r, const char* doing, bool unique_ok);
 
   PGconn* c_ = nullptr;
   pid_t pid_;
@@ -131,6 +133,7 @@ class PgConnection {
   int timeout_ms_ = kPgQueryTimeoutMs;
   const char* note_ = "";
   std::string where_;
+  bool prepare_;
   std::vector<const char*> prepared_;
 };
 
@@ -150,44 +153,6 @@ class PgTransaction {
  private:
   PgConnection& c_;
   bool done_ = false;
-};
-
-// A few connections, opened on demand and reused; broken or inherited ones are dropped.
-class PgPool {
- public:
-  explicit PgPool(std::string conninfo) : conninfo_(std::move(conninfo)) {}
-  ~PgPool();
-  const std::string& conninfo() const { return conninfo_; }
-
-  class Lease {
-   public:
-    Lease(PgPool& pool, std::unique_ptr<PgConnection> c) : pool_(pool), c_(std::move(c)) {}
-    ~Lease() {
-      c_->timeout_ms(kPgQueryTimeoutMs);
-      pool_.give_back(std::move(c_));
-    }
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    PgConnection& operator*() { return *c_; }
-    PgConnection* operator->() { return c_.get(); }
-
-   private:
-    PgPool& pool_;
-    std::unique_ptr<PgConnection> c_;
-  };
-  Lease acquire();
-
-  // fork_guard.h: mu_ is short-held. In the child the idle connections are the parent's:
-  // acquire() drops them (without a word to the server) as it finds them.
-  void fork_prepare() noexcept { mu_.lock(); }
-  void fork_parent() noexcept { mu_.unlock(); }
-  void fork_child() noexcept { new (&mu_) std::mutex(); }
-
- private:
-  void give_back(std::unique_ptr<PgConnection> c);
-  std::string conninfo_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<PgConnection>> idle_;
 };
 
 }  // namespace tokenkeep

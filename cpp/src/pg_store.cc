@@ -1,16 +1,20 @@
-// TokenRepository on PostgreSQL: the SQL. Connections come from a small pool (pg_connection.h);
+// TokenRepository on PostgreSQL: the SQL. Connections come from a small pool (pg_pool.h);
 // cross-node coherence is PgCoherence's (pg_coherence.h).
 #include "tokenkeep/pg_store.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <deque>
 #include <mutex>
 #include <new>
+#include <thread>
 #include <unordered_map>
 
 #include "pg_coherence.h"
 #include "pg_connection.h"
+#include "pg_miss_flights.h"
+#include "pg_pool.h"
 #include "pg_rows.h"
 #include "repository_rules.h"
 #include "tokenkeep/errors.h"
@@ -30,7 +34,8 @@ using namespace pg_detail;  // NOLINT: this file and pg_listing.cc are their use
 class PgStore final : public TokenRepository {
  public:
   PgStore(const std::string& conninfo, const PgOptions& options)
-      : pool_(conninfo), read_only_(options.read_only) {
+      : pool_(conninfo, options.pool_size, options.pool_idle_seconds, options.prepared_statements),
+        read_only_(options.read_only) {
     std::string schema, identity;
     {
       auto c = pool_.acquire();
@@ -48,7 +53,11 @@ class PgStore final : public TokenRepository {
     channel_ = pg_channel_of(schema);
     auto host = options.relay ? std::make_unique<PgHostState>(pg_runtime_dir(options.runtime_dir), identity)
                               : nullptr;
-    coherence_ = std::make_unique<PgCoherence>(conninfo, channel_, options, std::move(host));
+    // The session that LISTENs goes straight to the server when the pool goes through a
+    // transaction-mode pooler (listen_conninfo; README, "Behind PgBouncer").
+    coherence_ =
+        std::make_unique<PgCoherence>(options.listen_conninfo.empty() ? conninfo : options.listen_conninfo,
+                                      channel_, options, std::move(host));
   }
 
   std::optional<std::string> setting_get(const std::string& key) override {
@@ -144,15 +153,17 @@ class PgStore final : public TokenRepository {
   std::optional<TokenRecord> token_find(std::int64_t id) override {
     coherence_->restart_if_forked();
     if (missing_.contains(id)) return std::nullopt;
-    auto c = pool_.acquire();
-    PgParams p;
-    p.add(id);
-    PgResult r = c->query(PG_TOKEN_SELECT "WHERE id = $1", p, "cannot read tokens from");
-    if (r.rows() == 0) {
-      missing_.add(id);
-      return std::nullopt;
-    }
-    return read_token(r, 0);
+    return flights_.run(id, coherence_->state(), [&]() -> std::optional<TokenRecord> {
+      auto c = pool_.acquire();
+      PgParams p;
+      p.add(id);
+      PgResult r = c->query(PG_TOKEN_SELECT "WHERE id = $1", p, "cannot read tokens from");
+      if (r.rows() == 0) {
+        missing_.add(id);
+        return std::nullopt;
+      }
+      return read_token(r, 0);
+    });
   }
 
   std::vector<TokenRecord> tokens_find(const std::vector<std::int64_t>& ids) override {
@@ -370,7 +381,7 @@ class PgStore final : public TokenRepository {
       ids.push_back(id);
       ats.push_back(at);
     }
-    auto c = pool_.acquire();
+    PgPool::Lease c = acquire_for_uses();
     PgTransaction tx(*c, "BEGIN; SET LOCAL synchronous_commit TO off");
     PgParams p;
     p.add_text(pg_array_i64(ids)).add_text(pg_array_i64(ats));
@@ -398,18 +409,27 @@ class PgStore final : public TokenRepository {
     coherence_->repair();
   }
 
+  // Every 100 ms (the engine's background thread): connections idle past pool_idle close.
+  void idle() override {
+    background_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    pool_.idle_close();
+  }
+
   void fork_prepare() noexcept override {
+    flights_.fork_prepare();
     pool_.fork_prepare();
     missing_.fork_prepare();
   }
   void fork_parent() noexcept override {
     missing_.fork_parent();
     pool_.fork_parent();
+    flights_.fork_parent();
   }
   void fork_child() noexcept override {
     coherence_->fork_child();
     missing_.fork_child();
     pool_.fork_child();
+    flights_.fork_child();
   }
 
   // --- Leak response and scope usage (token_repository.h) ---------------------------------
@@ -453,7 +473,7 @@ class PgStore final : public TokenRepository {
       scopes.push_back(u.scope);
       ats.push_back(u.at);
     }
-    auto c = pool_.acquire();
+    PgPool::Lease c = acquire_for_uses();
     PgTransaction tx(*c, "BEGIN; SET LOCAL synchronous_commit TO off");
     PgParams p;
     p.add_text(pg_array_i64(ids)).add_text(pg_array_text(scopes)).add_text(pg_array_i64(ats));
@@ -579,6 +599,16 @@ class PgStore final : public TokenRepository {
     }
   }
 
+  // A connection to persist last-used times: on the engine's background thread (the one
+  // that calls idle()) only a spare one (PgPool::acquire_spare), so that advisory writes never
+  // add a connection beside the store's own calls; StoreError when none is spare (the engine
+  // keeps the uses for its next round). An explicit flush (uses_flush, close) waits as usual.
+  PgPool::Lease acquire_for_uses() {
+    if (background_.load(std::memory_order_relaxed) != std::this_thread::get_id()) return pool_.acquire();
+    if (auto c = pool_.acquire_spare()) return std::move(*c);
+    fail(ErrorCode::kStoreError, "cannot record token use in " + where_ + ": every connection is busy");
+  }
+
   // The refusal of a read-only handle, before any round trip (same words as SQLite's).
   void writable(const char* doing) {
     if (read_only_)
@@ -621,9 +651,11 @@ class PgStore final : public TokenRepository {
   }
 
   PgPool pool_;
+  std::atomic<std::thread::id> background_{};  // the engine's background thread (idle())
   const bool read_only_;
   std::string where_;  // the server and database, never the password (PgConnection::where)
   NegativeCache missing_;
+  PgMissFlights flights_;  // concurrent misses of one id share one read
   std::string channel_;
   std::unique_ptr<PgCoherence> coherence_;
 };
@@ -633,6 +665,12 @@ class PgStore final : public TokenRepository {
 void pg_options_check(const PgOptions& options) {
   if (!(options.lease_seconds >= 0.05 && options.lease_seconds <= 600)) {  // also refuses NaN
     fail(ErrorCode::kInvalidArgument, "lease must be between 0.05 and 600 seconds", "lease");
+  }
+  if (!(options.pool_size >= 1 && options.pool_size <= 1000)) {
+    fail(ErrorCode::kInvalidArgument, "pool_size must be from 1 to 1000 connections", "pool_size");
+  }
+  if (!(options.pool_idle_seconds >= 0 && options.pool_idle_seconds <= 86400)) {  // also refuses NaN
+    fail(ErrorCode::kInvalidArgument, "pool_idle must be from 0 to 86400 seconds", "pool_idle");
   }
 }
 

@@ -94,6 +94,10 @@ class Engine:
         lease_seconds: float = 2.0,
         relay: bool = True,
         runtime_dir: str | None = None,
+        pool_size: int = 4,
+        pool_idle_seconds: float = 5.0,
+        listen_conninfo: str = "",
+        prepared_statements: bool = True,
     ) -> None: ...
     @property
     def prefix(self) -> str: ...

@@ -197,6 +197,16 @@ class TokenStore(StoreHygiene, ServiceTokens, StoreNetworks):
     - ``runtime_dir`` (PostgreSQL): the folder of the host's shared files; default
       ``$TOKENKEEP_RUNTIME_DIR``, else ``$XDG_RUNTIME_DIR/tokenkeep``, else
       ``/tmp/tokenkeep-<uid>`` (created 0700). Processes share a channel only through it.
+    - ``pool_size`` (PostgreSQL, 4): the most server connections this store opens for its
+      calls, opened only when needed; a call that finds them all busy waits (at most 5 s,
+      then StoreError) rather than opening more. ``pool_idle`` (PostgreSQL, 5.0 s): a
+      connection unused this long is closed, so an idle worker holds none (0: close each
+      one as soon as its call ends).
+    - Behind PgBouncer in transaction mode (PostgreSQL; README, "PostgreSQL"): ``path`` is
+      PgBouncer's URL and ``relay_url`` the server's own, same database and schema, for the
+      one session that LISTENs (the host's relay, or with ``relay=False`` each store's
+      listener); ``prepared_statements=False`` for PgBouncer before 1.21, which cannot carry
+      named prepared statements across transactions.
     - ``create_dirs``: create the database's missing folders (mode 0700). Default: only for
       the built-in default location ``~/.local/share/tokenkeep/``; anywhere else a missing
       folder is a :class:`StoreError` naming the path (a mistyped path must not become a new
@@ -238,6 +248,10 @@ class TokenStore(StoreHygiene, ServiceTokens, StoreNetworks):
         lease: float = 2.0,
         relay: bool = True,
         runtime_dir: str | os.PathLike[str] | None = None,
+        pool_size: int = 4,
+        pool_idle: float = 5.0,
+        relay_url: str | None = None,
+        prepared_statements: bool = True,
     ) -> None:
         self._engine = None
         self._fast = None
@@ -278,6 +292,15 @@ class TokenStore(StoreHygiene, ServiceTokens, StoreNetworks):
                     InvalidArgument("runtime_dir must be a folder's path"), "runtime_dir"
                 )
             runtime_dir = _text(os.fspath(runtime_dir), "runtime_dir")
+        # Their types only: the ranges are the engine's check (fields "pool_size", "pool_idle").
+        if not isinstance(pool_size, int) or isinstance(pool_size, bool):
+            raise with_field(
+                InvalidArgument("pool_size must be a number of connections"), "pool_size"
+            )
+        if not isinstance(pool_idle, (int, float)) or isinstance(pool_idle, bool):
+            raise with_field(InvalidArgument("pool_idle must be a number of seconds"), "pool_idle")
+        if relay_url is not None and not isinstance(relay_url, str):
+            raise with_field(InvalidArgument("relay_url must be a string"), "relay_url")
         max_us = 0 if max_lifetime is None else duration_us(max_lifetime, "max_lifetime")
         if max_lifetime is not None and max_us <= 0:
             raise InvalidArgument("max_lifetime must be positive (or None for no cap)")
@@ -300,6 +323,10 @@ class TokenStore(StoreHygiene, ServiceTokens, StoreNetworks):
             "lease_seconds": float(lease),
             "relay": relay,
             "runtime_dir": runtime_dir,
+            "pool_size": pool_size if -(2**31) < pool_size < 2**31 else 0,
+            "pool_idle_seconds": float(pool_idle),
+            "listen_conninfo": relay_url or "",
+            "prepared_statements": bool(prepared_statements),
         }
         # Backstop: a binding TypeError would list every argument, the pepper included. Raise
         # outside the except block, so that the original is not even kept as __context__.

@@ -161,6 +161,7 @@ class PgSchemaStore final : public Backend::Store {
   }
   std::unique_ptr<TokenRepository> open() override { return pg_store_open(conninfo_, PgOptions{}); }
   const std::string& conninfo() const { return conninfo_; }
+  const std::string& name() const { return schema_; }  // also its sessions' application_name
 
  private:
   static std::string quote(const std::string& v) {

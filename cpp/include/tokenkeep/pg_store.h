@@ -40,10 +40,23 @@ struct PgOptions {
   // The folder of the host's shared files; empty: $TOKENKEEP_RUNTIME_DIR, else
   // $XDG_RUNTIME_DIR/tokenkeep, else /tmp/tokenkeep-<uid> (pg_runtime_dir).
   std::string runtime_dir;
+  // pool_size: the most connections this store opens for its calls (the listener's is apart);
+  // a call finding all busy waits for one. pool_idle: a connection unused this long is closed,
+  // so an idle store holds none (docs/ARCHITECTURE.md, "Many hosts").
+  int pool_size = 4;
+  double pool_idle_seconds = 5.0;
+  // Behind PgBouncer in transaction mode (README, "PostgreSQL"): the conninfo of the session
+  // that LISTENs (the relay's, or relay=False each store's listener), straight to the server,
+  // same database and schema; empty: the store's own. prepared_statements=false: the pool's
+  // statements are unnamed (PgBouncer before 1.21 cannot carry named ones across transactions).
+  std::string listen_conninfo;
+  bool prepared_statements = true;
 };
 
-// InvalidArgument with field "lease" unless 0.05 <= lease_seconds <= 600 (the one check of
-// the range: store_open applies it to every store's options, PgCoherence to its own).
+// InvalidArgument with field "lease" unless 0.05 <= lease_seconds <= 600, field "pool_size"
+// unless 1 <= pool_size <= 1000, field "pool_idle" unless 0 <= pool_idle_seconds <= 86400 (the
+// one check of the ranges: store_open applies it to every store's options, PgCoherence to its
+// own).
 void pg_options_check(const PgOptions& options);
 
 // Connects to `conninfo` (a libpq URL or key=value string), migrates, starts the node's
