@@ -19,6 +19,7 @@ __all__ = [
     "LeakNotice",
     "ScopeUsage",
     "RecentClient",
+    "RecentClients",
 ]
 
 
@@ -245,3 +246,13 @@ class RecentClient(NamedTuple):
 
     address: str
     last_seen: datetime
+
+
+class RecentClients(list[RecentClient]):
+    """What :meth:`TokenStore.recent_clients` returns: a list of :class:`RecentClient`, newest
+    first, that a notebook shows as a table (address, last used)."""
+
+    def _repr_html_(self) -> str:
+        from .jupyter import clients_html
+
+        return clients_html(self)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from .errors import InvalidArgument, NotFound, with_field
-from .models import RecentClient, TokenInfo
+from .models import RecentClient, RecentClients, TokenInfo
 
 if TYPE_CHECKING:
     from . import _core
@@ -82,7 +82,7 @@ class StoreNetworks:
         except NotFound:
             raise self._not_found(owner, token_id) from None
 
-    def recent_clients(self, owner: str, token_id: str) -> list[RecentClient]:
+    def recent_clients(self, owner: str, token_id: str) -> RecentClients:
         """The distinct addresses a live token was verified from (``verify(..., client=...)``),
         newest first: at most 10, each with its last use from there. Recorded off the hot path
         like ``last_used_at``: this process's uses count at once, other processes' within
@@ -96,4 +96,4 @@ class StoreNetworks:
             rows = self._e.recent_clients(owner, token_id)
         except NotFound:
             raise self._not_found(owner, token_id) from None
-        return [RecentClient(address, at) for address, at in rows]
+        return RecentClients(RecentClient(address, at) for address, at in rows)
