@@ -87,6 +87,7 @@ bench: setup $(EXTRA_BENCHES)
 	$(PY) benchmarks/bench_python.py --engine-json $(BENCH_BUILD)/engine.json
 	$(PY) benchmarks/bench_first.py --engine-json $(BENCH_BUILD)/engine.json \
 	  --floor $(BENCH_BUILD)/benchmarks/tokenkeep_miss_floor
+	$(PY) benchmarks/bench_client.py
 	-$(PY) benchmarks/guard_bench.py
 
 clean:

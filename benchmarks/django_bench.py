@@ -7,7 +7,10 @@ Three measurements, each alternating between the schemes round by round (medians
    (tokenkeep: TokenAuthentication.authenticate + HasScopes, i.e. verify, the Django user
    query and the scope check; also its bare ``TokenStore.verify``), in µs per call;
 2. whole requests in-process through Django's test client (same number for every scheme),
-   requests/s; ``none`` is the same view with no authentication, the floor;
+   requests per second of wall time and per second of the process's CPU time (steadier on
+   a machine other work loads); ``none`` is the same view with no authentication, the
+   floor, and ``tokenkeep-query`` the default mapping with a user query per request (what
+   every request cost before the user cache, ``tokenkeep.django.user_cache``);
 3. whole requests under gunicorn (``--preload``, one sync worker) loaded by wrk on
    127.0.0.1, requests/s.
 
@@ -40,10 +43,11 @@ from collections.abc import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results_django.json")
-SCHEMES = ["tokenkeep", "tokenkeep-tokenuser", "drf", "knox", "apikey", "none"]
+SCHEMES = ["tokenkeep", "tokenkeep-tokenuser", "tokenkeep-query", "drf", "knox", "apikey", "none"]
 LABELS = {
-    "tokenkeep": "tokenkeep (TokenAuthentication + HasScopes)",
+    "tokenkeep": "tokenkeep (TokenAuthentication + HasScopes; user cache)",
     "tokenkeep-tokenuser": "tokenkeep, owner_to_user = TokenUser (no user query)",
+    "tokenkeep-query": "tokenkeep, a user query per request (the default before the cache)",
     "drf": "DRF TokenAuthentication",
     "knox": "django-rest-knox",
     "apikey": "djangorestframework-api-key (HasAPIKey, no user)",
@@ -87,6 +91,7 @@ def auth_steps(site, credentials: dict[str, str]) -> dict[str, Callable[[], obje
     steps = {
         "tokenkeep": tokenkeep_step(TokenAuthentication()),
         "tokenkeep-tokenuser": tokenkeep_step(site.TokenUserAuthentication()),
+        "tokenkeep-query": tokenkeep_step(site.UserQueryAuthentication()),
         "tokenkeep_verify": lambda: verify(secret, "device:read"),
         "drf": lambda: drf.authenticate(drf_request),
         "knox": lambda: knox.authenticate(knox_request),
@@ -109,7 +114,11 @@ def time_auth(steps, calls: int, rounds: int) -> dict[str, float]:
     return {name: statistics.median(v) for name, v in samples.items()}
 
 
-def time_in_process(credentials: dict[str, str], requests: int, rounds: int) -> dict[str, float]:
+def time_in_process(
+    credentials: dict[str, str], requests: int, rounds: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Requests per second of wall time, and per second of this process's CPU time (which
+    other processes on a loaded machine do not inflate): medians over the rounds."""
     from django.test import Client
 
     client = Client()
@@ -118,15 +127,20 @@ def time_in_process(credentials: dict[str, str], requests: int, rounds: int) -> 
         assert ok.status_code == 200, (scheme, ok.content)
         if scheme != "none":
             assert client.get("/" + scheme).status_code in (401, 403), scheme
-    samples: dict[str, list[float]] = {s: [] for s in SCHEMES}
+    wall: dict[str, list[float]] = {s: [] for s in SCHEMES}
+    cpu: dict[str, list[float]] = {s: [] for s in SCHEMES}
     for r in range(rounds):
         for scheme in rotated(SCHEMES, r):
             path, header = "/" + scheme, credentials[scheme]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(requests):
                 client.get(path, HTTP_AUTHORIZATION=header)
-            samples[scheme].append(requests / (time.perf_counter() - t0))
-    return {s: statistics.median(v) for s, v in samples.items()}
+            wall[scheme].append(requests / (time.perf_counter() - t0))
+            cpu[scheme].append(requests / (time.process_time() - c0))
+    return (
+        {s: statistics.median(v) for s, v in wall.items()},
+        {s: statistics.median(v) for s, v in cpu.items()},
+    )
 
 
 def free_port() -> int:
@@ -194,22 +208,48 @@ def time_gunicorn(
         server.wait(timeout=30)
 
 
-def table(auth: dict[str, float], local: dict[str, float], served: dict[str, float]) -> str:
+def table(
+    auth: dict[str, float], local: dict[str, float], cpu: dict[str, float], served: dict[str, float]
+) -> str:
     rows = [
-        "| scheme | auth step (µs) | in-process req/s | vs tokenkeep | gunicorn + wrk req/s | vs tokenkeep |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| scheme | auth step (µs) | in-process req/s | vs floor | req/CPU-s | vs floor "
+        "| vs tokenkeep | gunicorn + wrk req/s | vs tokenkeep |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in SCHEMES:
         step = f"{auth[s]:.1f}" if s in auth else "—"
         if s == "tokenkeep":
             step += f" (verify alone {auth['tokenkeep_verify']:.2f})"
-        rows.append(
-            f"| {LABELS[s]} | {step} | {local[s]:,.0f} | {local[s] / local['tokenkeep']:.2f}× "
+        wsgi = (
             f"| {served[s]:,.0f} | {served[s] / served['tokenkeep']:.2f}× |"
             if served
-            else f"| {LABELS[s]} | {step} | {local[s]:,.0f} | {local[s] / local['tokenkeep']:.2f}× | — | — |"
+            else "| — | — |"
+        )
+        rows.append(
+            f"| {LABELS[s]} | {step} | {local[s]:,.0f} | {local[s] / local['none']:.0%} "
+            f"| {cpu[s]:,.0f} | {cpu[s] / cpu['none']:.0%} "
+            f"| {local[s] / local['tokenkeep']:.2f}× {wsgi}"
         )
     return "\n".join(rows)
+
+
+def summary(
+    local: dict[str, float], cpu: dict[str, float], load: tuple[float, float, float]
+) -> str:
+    """The figures issue 23 asks for: the default against the floor and against DRF."""
+
+    def ratios(v: dict[str, float], how: str) -> str:
+        return (
+            f"{how}: {v['tokenkeep'] / v['none']:.0%} of the no-authentication floor (a user "
+            f"query per request: {v['tokenkeep-query'] / v['none']:.0%}), "
+            f"{v['tokenkeep'] / v['drf']:.2f}× DRF's TokenAuthentication"
+        )
+
+    return (
+        "default TokenAuthentication + HasScopes, in process, "
+        f"{ratios(local, 'wall time')}; {ratios(cpu, 'CPU time')}; "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min)"
+    )
 
 
 def main() -> None:
@@ -235,7 +275,7 @@ def main() -> None:
 
         credentials = site.make_credentials()
         auth = time_auth(auth_steps(site, credentials), args.auth_calls, args.rounds)
-        local = time_in_process(credentials, args.requests, args.rounds)
+        local, local_cpu = time_in_process(credentials, args.requests, args.rounds)
         served = (
             {}
             if args.no_server
@@ -246,7 +286,9 @@ def main() -> None:
 
     import django
 
-    print(table(auth, local, served))
+    load = os.getloadavg()
+    print(table(auth, local, local_cpu, served))
+    print("\n" + summary(local, local_cpu, load))
     with open(RESULTS, "w") as f:
         json.dump(
             {
@@ -257,8 +299,10 @@ def main() -> None:
                     "django": django.__version__,
                 },
                 "settings": vars(args),
+                "load_average": load,
                 "auth_step_us": auth,
                 "in_process_requests_per_s": local,
+                "in_process_requests_per_cpu_s": local_cpu,
                 "gunicorn_wrk_requests_per_s": served,
             },
             f,

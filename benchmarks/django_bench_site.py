@@ -69,6 +69,7 @@ from rest_framework.response import Response  # noqa: E402
 from rest_framework.views import APIView  # noqa: E402
 from rest_framework_api_key.permissions import HasAPIKey  # noqa: E402
 from tokenkeep.django import HasScopes, TokenAuthentication, TokenUser  # noqa: E402
+from tokenkeep.django.identity import user_for_owner  # noqa: E402
 
 
 class Devices(APIView):
@@ -88,6 +89,18 @@ class TokenUserAuthentication(TokenAuthentication):
 
 class TokenkeepTokenUserDevices(Devices):
     authentication_classes = [TokenUserAuthentication]
+    permission_classes = [HasScopes("device:read")]
+
+
+class UserQueryAuthentication(TokenAuthentication):
+    """The default mapping called through owner_to_user, which is never cached: one user
+    query per request, as every request made before the user cache (issue 23)."""
+
+    owner_to_user = staticmethod(user_for_owner)
+
+
+class TokenkeepUserQueryDevices(Devices):
+    authentication_classes = [UserQueryAuthentication]
     permission_classes = [HasScopes("device:read")]
 
 
@@ -114,6 +127,7 @@ class OpenDevices(Devices):
 VIEWS = {
     "tokenkeep": TokenkeepDevices,
     "tokenkeep-tokenuser": TokenkeepTokenUserDevices,
+    "tokenkeep-query": TokenkeepUserQueryDevices,
     "drf": DrfDevices,
     "knox": KnoxDevices,
     "apikey": ApiKeyDevices,
@@ -143,6 +157,7 @@ def make_credentials() -> dict:
     return {
         "tokenkeep": tokenkeep,
         "tokenkeep-tokenuser": tokenkeep,
+        "tokenkeep-query": tokenkeep,
         "drf": "Token " + Token.objects.create(user=alice).key,
         "knox": "Token " + knox_token,
         "apikey": "Api-Key " + api_key,

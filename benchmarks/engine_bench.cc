@@ -128,7 +128,7 @@ void BM_FloorSqliteLookup(benchmark::State& state) {
   sqlite3_stmt* stmt = nullptr;
   sqlite3_prepare_v3(db,
                      "SELECT id, owner, name, scopes, digest, pepper_id, created_at, expires_at, "
-                     "last_used_at, revoked_at, description FROM tokens WHERE id = ?1",
+                     "last_used_at, revoked_at, description, networks FROM tokens WHERE id = ?1",
                      -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   std::size_t i = 0;
   std::int64_t matched = 0;

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v3(db,
                          "SELECT id, owner, name, scopes, digest, pepper_id, created_at, expires_at, "
-                         "last_used_at, revoked_at, description FROM tokens WHERE id = ?1",
+                         "last_used_at, revoked_at, description, networks FROM tokens WHERE id = ?1",
                          -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
     return 2;
   }

@@ -3,15 +3,19 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
 
+#include "pg_binary.h"
 #include "tokenkeep/clock.h"
 #include "tokenkeep/errors.h"
 
 namespace tokenkeep {
 namespace {
+
+thread_local PgWireCount wire_count;
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -128,6 +132,11 @@ std::string PgResult::bytes(int row, int col) const {
   return out;
 }
 
+std::int64_t PgResult::i64_binary(int row, int col) const {
+  if (PQgetlength(r_, row, col) != 8) fail(ErrorCode::kStoreError, "a bigint column is not 8 bytes long");
+  return pg_binary::int8_read(PQgetvalue(r_, row, col));
+}
+
 std::int64_t PgResult::affected() const {
   const char* n = PQcmdTuples(r_);
   return n && *n ? std::stoll(n) : 0;
@@ -145,14 +154,32 @@ PgParams& PgParams::add_bytes(const unsigned char* p, std::size_t n) { return ad
 
 PgParams& PgParams::add_text(std::string v) {
   values_.emplace_back(std::move(v));
+  formats_.push_back(0);
+  return *this;
+}
+
+PgParams& PgParams::add_binary(std::string v) {
+  values_.emplace_back(std::move(v));
+  formats_.push_back(1);
+  binary_ = true;
   return *this;
 }
 
 const char* const* PgParams::values() {
   ptrs_.clear();
-  for (const auto& v : values_) ptrs_.push_back(v ? v->c_str() : nullptr);
+  for (const auto& v : values_) ptrs_.push_back(v ? v->data() : nullptr);
   return ptrs_.data();
 }
+
+const int* PgParams::lengths() {
+  lengths_.clear();
+  for (const auto& v : values_) lengths_.push_back(v ? static_cast<int>(v->size()) : 0);
+  return lengths_.data();
+}
+
+const int* PgParams::formats() { return binary_ ? formats_.data() : nullptr; }
+
+PgWireCount pg_wire_count_this_thread() { return wire_count; }
 
 std::string pg_array_text(const std::vector<std::string>& items) {
   std::string out = "{";
@@ -296,6 +323,7 @@ void PgConnection::fail_link(const char* doing, const std::string& why) {
 }
 
 PGresult* PgConnection::await(const char* doing) {
+  ++wire_count.round_trips;
   const std::int64_t deadline = timeout_ms_ > 0 ? boot_ns() + std::int64_t{timeout_ms_} * 1000000 : 0;
   PGresult* kept = nullptr;  // the first error, else the last result
   auto drop = [&] {
@@ -311,6 +339,10 @@ PGresult* PgConnection::await(const char* doing) {
     while (flushed == 0 && !PQisBusy(c_)) {
       PGresult* r = PQgetResult(c_);
       if (r == nullptr) return kept;
+      if (PQresultStatus(r) == PGRES_COPY_IN) {  // the server waits for copy_in's data
+        drop();
+        return r;
+      }
       if (kept && PQresultStatus(kept) == PGRES_FATAL_ERROR) {
         PQclear(r);
       } else {
@@ -344,6 +376,7 @@ PGresult* PgConnection::await(const char* doing) {
 
 void PgConnection::exec(const char* sql, const char* doing) {
   if (broken_) fail_link(doing, "the connection was abandoned after an earlier failure");
+  ++wire_count.statements;
   if (!PQsendQuery(c_, sql)) raise(nullptr, doing);
   PgResult r(await(doing));
   const ExecStatusType status = PQresultStatus(r.get());
@@ -352,9 +385,16 @@ void PgConnection::exec(const char* sql, const char* doing) {
 
 std::optional<PgResult> PgConnection::run(const char* sql, PgParams& params, const char* doing,
                                           bool unique_ok) {
+  return send_prepared(sql, params, doing, unique_ok, 0);
+}
+
+std::optional<PgResult> PgConnection::send_prepared(const char* sql, PgParams& params, const char* doing,
+                                                    bool unique_ok, int result_format) {
   if (broken_) fail_link(doing, "the connection was abandoned after an earlier failure");
   if (!prepare_) {
-    if (!PQsendQueryParams(c_, sql, params.size(), nullptr, params.values(), nullptr, nullptr, 0))
+    ++wire_count.statements;
+    if (!PQsendQueryParams(c_, sql, params.size(), nullptr, params.values(), params.lengths(),
+                           params.formats(), result_format))
       raise(nullptr, doing);
     return result_of(await(doing), doing, unique_ok);
   }
@@ -368,12 +408,15 @@ std::optional<PgResult> PgConnection::run(const char* sql, PgParams& params, con
   }
   if (!known) {
     name = "tk" + std::to_string(prepared_.size());
+    ++wire_count.statements;
     if (!PQsendPrepare(c_, name.c_str(), sql, 0, nullptr)) raise(nullptr, doing);
     PgResult p(await(doing));
     if (PQresultStatus(p.get()) != PGRES_COMMAND_OK) raise(p.get(), doing);
     prepared_.push_back(sql);
   }
-  if (!PQsendQueryPrepared(c_, name.c_str(), params.size(), params.values(), nullptr, nullptr, 0))
+  ++wire_count.statements;
+  if (!PQsendQueryPrepared(c_, name.c_str(), params.size(), params.values(), params.lengths(),
+                           params.formats(), result_format))
     raise(nullptr, doing);
   return result_of(await(doing), doing, unique_ok);
 }
@@ -386,6 +429,65 @@ std::optional<PgResult> PgConnection::result_of(PGresult* r, const char* doing, 
   const char* state = PQresultErrorField(owned.get(), PG_DIAG_SQLSTATE);
   if (unique_ok && state && std::strcmp(state, "23505") == 0) return std::nullopt;
   raise(owned.get(), doing);
+}
+
+void PgConnection::flush_within(std::int64_t deadline, const char* doing) {
+  for (;;) {
+    const int flushed = PQflush(c_);
+    if (flushed < 0) fail_link(doing, "the connection failed while sending");
+    if (flushed == 0) return;
+    int wait_ms = -1;
+    if (deadline) {
+      const std::int64_t left = deadline - boot_ns();
+      if (left <= 0)
+        fail_link(doing,
+                  "no answer within " + std::to_string(timeout_ms_) + " ms: the server or the link is down");
+      wait_ms = static_cast<int>((left + 999999) / 1000000);
+    }
+    pollfd pfd{PQsocket(c_), static_cast<short>(POLLIN | POLLOUT), 0};
+    const int ready = ::poll(&pfd, 1, wait_ms);
+    if (ready < 0 && errno != EINTR) fail_link(doing, std::strerror(errno));
+    // Input (an early error, say) is buffered so that poll() does not spin on it.
+    if (ready > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(c_)) {
+      broken_ = true;
+      raise(nullptr, doing);
+    }
+  }
+}
+
+bool PgConnection::copy_in(const char* sql, const std::string& data, const char* doing, bool unique_ok) {
+  if (broken_) fail_link(doing, "the connection was abandoned after an earlier failure");
+  const std::int64_t deadline = timeout_ms_ > 0 ? boot_ns() + std::int64_t{timeout_ms_} * 1000000 : 0;
+  ++wire_count.statements;
+  if (!PQsendQuery(c_, sql)) raise(nullptr, doing);
+  {
+    PgResult r(await(doing));
+    if (PQresultStatus(r.get()) != PGRES_COPY_IN) raise(r.get(), doing);
+  }
+  // libpq queues the data (its buffer grows) and sends what the socket takes; the rest goes
+  // out as await() flushes. If the server refused a row it discards the rest until the end.
+  constexpr std::size_t kChunk = std::size_t{1} << 16;
+  for (std::size_t at = 0; at < data.size();) {
+    const int n = static_cast<int>(std::min(kChunk, data.size() - at));
+    int put = PQputCopyData(c_, data.data() + at, n);
+    if (put == 0) {
+      flush_within(deadline, doing);
+      put = PQputCopyData(c_, data.data() + at, n);
+    }
+    if (put != 1) fail_link(doing, "cannot send the rows");
+    at += static_cast<std::size_t>(n);
+  }
+  int ended = PQputCopyEnd(c_, nullptr);
+  if (ended == 0) {
+    flush_within(deadline, doing);
+    ended = PQputCopyEnd(c_, nullptr);
+  }
+  if (ended != 1) fail_link(doing, "cannot end the rows");
+  PgResult done(await(doing));
+  if (PQresultStatus(done.get()) == PGRES_COMMAND_OK) return true;
+  const char* state = PQresultErrorField(done.get(), PG_DIAG_SQLSTATE);
+  if (unique_ok && state && std::strcmp(state, "23505") == 0) return false;
+  raise(done.get(), doing);
 }
 
 void PgTransaction::commit() {

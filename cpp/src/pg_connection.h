@@ -32,6 +32,12 @@ class PgResult {
     return std::string(PQgetvalue(r_, row, col), PQgetlength(r_, row, col));
   }
   std::int64_t i64(int row, int col) const { return std::stoll(PQgetvalue(r_, row, col)); }
+  // An int8 column of a binary-format result (PgConnection::query_binary).
+  std::int64_t i64_binary(int row, int col) const;
+  std::optional<std::int64_t> opt_i64_binary(int row, int col) const {
+    if (null(row, col)) return std::nullopt;
+    return i64_binary(row, col);
+  }
   std::optional<std::int64_t> opt_i64(int row, int col) const {
     if (null(row, col)) return std::nullopt;
     return i64(row, col);
@@ -44,7 +50,8 @@ class PgResult {
   PGresult* r_;
 };
 
-// Query parameters in text format (bytea in hex), NULL as nullopt.
+// Query parameters in text format (bytea in hex), NULL as nullopt; add_binary() takes one
+// already in binary format (pg_binary.h), which the server reads without parsing.
 class PgParams {
  public:
   PgParams& add(std::int64_t v) { return add_text(std::to_string(v)); }
@@ -52,13 +59,29 @@ class PgParams {
   PgParams& add(const std::optional<std::int64_t>& v);
   PgParams& add_bytes(const unsigned char* p, std::size_t n);
   PgParams& add_text(std::string v);
+  PgParams& add_binary(std::string v);
   int size() const { return static_cast<int>(values_.size()); }
   const char* const* values();
+  const int* lengths();  // for binary values (text ones are NUL-terminated)
+  const int* formats();  // 0 text, 1 binary; nullptr when all are text
 
  private:
   std::vector<std::optional<std::string>> values_;
+  std::vector<int> formats_;
   std::vector<const char*> ptrs_;
+  std::vector<int> lengths_;
+  bool binary_ = false;
 };
+
+// What this thread has asked of PostgreSQL servers, on every connection (PgConnection):
+// round trips (each wait for an answer) and statements sent. Counted per thread so that a
+// test can count the work a call makes on the calling thread (a cache miss must cost one
+// round trip and one statement) while background threads count their own.
+struct PgWireCount {
+  std::uint64_t round_trips = 0;
+  std::uint64_t statements = 0;
+};
+PgWireCount pg_wire_count_this_thread();
 
 // A text[] / bigint[] / bytea[] literal for unnest().
 std::string pg_array_text(const std::vector<std::string>& items);
@@ -115,6 +138,14 @@ class PgConnection {
   PgResult query(const char* sql, PgParams& params, const char* doing) {
     return std::move(*run(sql, params, doing));
   }
+  // As query(), the rows in binary format (PgResult::i64_binary; text and bytea as bytes).
+  PgResult query_binary(const char* sql, PgParams& params, const char* doing) {
+    return std::move(*send_prepared(sql, params, doing, false, 1));
+  }
+  // `COPY ... FROM STDIN` with `data` as its whole input (pg_binary::CopyRows for FORMAT
+  // binary): two round trips (the COPY, then the data and its end). False on a unique
+  // violation (23505) if `unique_ok`, StoreError on any other failure.
+  bool copy_in(const char* sql, const std::string& data, const char* doing, bool unique_ok = false);
 
   [[noreturn]] void raise(const PGresult* r, const char* doing);
   const std::string& where() const { return where_; }
@@ -123,6 +154,10 @@ class PgConnection {
   // After a PQsend*: flushes and reads until the answer is complete, within timeout_ms_ on
   // CLOCK_BOOTTIME. The first error result if any, else the last result.
   PGresult* await(const char* doing);
+  std::optional<PgResult> send_prepared(const char* sql, PgParams& params, const char* doing, bool unique_ok,
+                                        int result_format);
+  // After a queued send (PQputCopyData/End answered 0): flushes within timeout_ms_.
+  void flush_within(std::int64_t deadline, const char* doing);
   [[noreturn]] void fail_link(const char* doing, const std::string& why);
   // run()'s answer: rows or status; an empty optional for a unique violation if `unique_ok`.
   std::optional<PgResult> result_of(PGresult* r, const char* doing, bool unique_ok);

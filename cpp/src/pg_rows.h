@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <new>
@@ -22,7 +23,7 @@ namespace pg_detail {
 
 #define PG_TOKEN_COLUMNS                                                                           \
   "id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at, " \
-  "description"
+  "description, networks"
 #define PG_TOKEN_SELECT "SELECT " PG_TOKEN_COLUMNS " FROM tokenkeep_tokens "
 #define PG_AUDIT_INSERT \
   "INSERT INTO tokenkeep_audit(at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail) "
@@ -41,6 +42,26 @@ inline TokenRecord read_token(const PgResult& r, int row) {
   t.last_used_at = r.opt_i64(row, 8);
   t.revoked_at = r.opt_i64(row, 9);
   t.description = r.text(row, 10);
+  t.networks = scopes_split(r.text(row, 11));
+  return t;
+}
+
+// The same row in binary format (PgConnection::query_binary): no number parsing, no hex.
+inline TokenRecord read_token_binary(const PgResult& r, int row) {
+  TokenRecord t;
+  t.id = r.i64_binary(row, 0);
+  t.owner = r.text(row, 1);
+  t.name = r.text(row, 2);
+  t.scopes = scopes_split(r.text(row, 3));
+  if (PQgetlength(r.get(), row, 4) == static_cast<int>(t.digest.size()))
+    std::memcpy(t.digest.data(), PQgetvalue(r.get(), row, 4), t.digest.size());
+  t.pepper_id = r.text(row, 5);
+  t.created_at = r.i64_binary(row, 6);
+  t.expires_at = r.opt_i64_binary(row, 7);
+  t.last_used_at = r.opt_i64_binary(row, 8);
+  t.revoked_at = r.opt_i64_binary(row, 9);
+  t.description = r.text(row, 10);
+  t.networks = scopes_split(r.text(row, 11));
   return t;
 }
 
@@ -135,6 +156,15 @@ class NegativeCache {
   std::unordered_map<std::int64_t, std::int64_t> seen_;  // id -> when it was not found
   std::deque<std::pair<std::int64_t, std::int64_t>> order_;
 };
+
+// Inserting tokens with their audit rows (pg_insert.cc), all or nothing; false on a unique
+// violation, nothing inserted. From kPgCopyFromRows rows PgStore streams them (COPY);
+// fewer go in one statement, one round trip.
+inline constexpr std::size_t kPgCopyFromRows = 64;
+bool pg_insert_statement(PgConnection& c, const std::vector<TokenRecord>& records, const std::string& actor,
+                         std::int64_t at);
+bool pg_insert_copy(PgConnection& c, const std::vector<TokenRecord>& records, const std::string& actor,
+                    std::int64_t at);
 
 // tokens_query's SQL (pg_listing.cc).
 const char* pg_query_sql(const TokenQuery& q, bool count);

@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "pg_binary.h"
 #include "pg_coherence.h"
 #include "pg_connection.h"
 #include "pg_miss_flights.h"
@@ -96,42 +97,25 @@ class PgStore final : public TokenRepository {
     return value;
   }
 
-  // One statement, one round trip: the rows and their audit rows from arrays (unnest).
-  // Not announced (see token_repository.h): a create cannot make any cache stale.
+  // All or nothing, not announced (see token_repository.h: a create cannot make any cache
+  // stale). A few rows go in one statement (one round trip: the rows and their audit rows
+  // from arrays); a bulk create streams both tables with COPY in binary in one transaction
+  // (six round trips whatever the size, no SQL or text parsing per row). A taken live name
+  // is NameTaken naming it, as a constraint found it.
   void tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor,
                      std::int64_t at) override {
     writable("cannot insert tokens into");
     if (records.empty()) return;
     missing_.erase(records);
-    std::vector<std::int64_t> ids, created;
-    std::vector<std::optional<std::int64_t>> expires;
-    std::vector<std::string> owners, names, scopes, digests, peppers, descriptions;
+    auto c = pool_.acquire();
+    const bool done = records.size() < kPgCopyFromRows ? pg_insert_statement(*c, records, actor, at)
+                                                       : pg_insert_copy(*c, records, actor, at);
+    if (done) return;
+    std::vector<std::string> owners, names;
     for (const auto& r : records) {
-      ids.push_back(r.id);
       owners.push_back(r.owner);
       names.push_back(r.name);
-      scopes.push_back(scopes_join(r.scopes));
-      digests.push_back(digest_bytes(r.digest));
-      peppers.push_back(r.pepper_id);
-      created.push_back(r.created_at);
-      expires.push_back(r.expires_at);
-      descriptions.push_back(r.description);
     }
-    PgParams p;
-    p.add_text(pg_array_i64(ids)).add_text(pg_array_text(owners)).add_text(pg_array_text(names));
-    p.add_text(pg_array_text(scopes)).add_text(pg_array_bytes(digests)).add_text(pg_array_text(peppers));
-    p.add_text(pg_array_i64(created)).add_text(pg_array_opt_i64(expires)).add(at).add(actor);
-    p.add_text(pg_array_text(descriptions));
-    auto c = pool_.acquire();
-    auto done = c->run(
-        "WITH t AS (INSERT INTO tokenkeep_tokens(id, owner, name, scopes, digest, pepper_id, created_at, "
-        "expires_at, description) "
-        "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], "
-        "$7::bigint[], "
-        "$8::bigint[], $11::text[]) RETURNING id, owner, name, scopes) " PG_AUDIT_INSERT
-        "SELECT $9, $10, 'create', id, owner, name, '', scopes, '' FROM t ORDER BY id",
-        p, "cannot insert tokens into", true);
-    if (done) return;
     PgParams q;
     q.add_text(pg_array_text(owners)).add_text(pg_array_text(names));
     PgResult taken = c->query(
@@ -144,19 +128,23 @@ class PgStore final : public TokenRepository {
          "cannot insert tokens into " + c->where() + ": a constraint failed; nothing was created");
   }
 
+  // The cache miss: one round trip (the statement is prepared on a connection's first use),
+  // no transaction block, no coherence work (the listener thread does that); the id and the
+  // row travel in binary, so neither side parses numbers or hex. Unknown ids are remembered
+  // (NegativeCache) and cost nothing the next time.
   std::optional<TokenRecord> token_find(std::int64_t id) override {
     coherence_->restart_if_forked();
     if (missing_.contains(id)) return std::nullopt;
     return flights_.run(id, coherence_->state(), [&]() -> std::optional<TokenRecord> {
       auto c = pool_.acquire();
       PgParams p;
-      p.add(id);
-      PgResult r = c->query(PG_TOKEN_SELECT "WHERE id = $1", p, "cannot read tokens from");
+      p.add_binary(pg_binary::int8(id));
+      PgResult r = c->query_binary(PG_TOKEN_SELECT "WHERE id = $1", p, "cannot read tokens from");
       if (r.rows() == 0) {
         missing_.add(id);
         return std::nullopt;
       }
-      return read_token(r, 0);
+      return read_token_binary(r, 0);
     });
   }
 
@@ -201,7 +189,7 @@ class PgStore final : public TokenRepository {
     TokenPage page;
     page.records = read_tokens(r);
     if (r.rows() > 0) {
-      page.total = r.i64(0, 11);
+      page.total = r.i64(0, 12);
     } else if (q.offset > 0) {  // past the last match: the window saw no row to count
       PgParams n = params();
       page.total = c->query(pg_query_sql(q, true), n, "cannot read tokens from").i64(0, 0);
@@ -242,6 +230,19 @@ class PgStore final : public TokenRepository {
       c.query("UPDATE tokenkeep_tokens SET description = $2 WHERE id = $1", p, "cannot update a token in");
       const std::string scopes = scopes_join(old.scopes);
       audit_add(c, at, actor, "update_description", id, owner, old.name, scopes, scopes, description);
+    });
+  }
+
+  bool token_update_networks(const std::string& owner, std::int64_t id,
+                             const std::vector<std::string>& networks, const std::string& actor,
+                             std::int64_t at) override {
+    return update_owned(owner, id, [&](PgConnection& c, const TokenRecord& old) {
+      PgParams p;
+      p.add(id).add(networks_join(networks));
+      c.query("UPDATE tokenkeep_tokens SET networks = $2 WHERE id = $1", p, "cannot update a token in");
+      const std::string scopes = scopes_join(old.scopes);
+      audit_add(c, at, actor, "update_networks", id, owner, old.name, scopes, scopes,
+                networks_update_detail(old.networks, networks));
     });
   }
 
@@ -286,6 +287,26 @@ class PgStore final : public TokenRepository {
     return true;
   }
 
+  std::size_t tokens_announce(const std::string& owner) override {
+    writable("cannot announce tokens in");
+    auto c = acquire_for_change();
+    std::uint64_t g = 0;
+    std::vector<std::int64_t> ids;
+    {
+      PgTransaction tx(*c);
+      PgParams p;
+      p.add(owner);
+      PgResult r = c->query("SELECT id FROM tokenkeep_tokens WHERE owner = $1 AND revoked_at IS NULL", p,
+                            "cannot read tokens from");
+      for (int i = 0; i < r.rows(); ++i) ids.push_back(r.i64(i, 0));
+      if (ids.empty()) return 0;  // rolls back the (read-only) transaction
+      g = publish(*c, ids);
+      tx.commit();
+    }
+    coherence_->after_commit(*c, g);
+    return ids.size();
+  }
+
   bool token_rotate(const std::string& owner, std::int64_t id, const TokenRecord& replacement,
                     const std::string& actor, std::int64_t at) override {
     writable("cannot rotate tokens in");
@@ -300,6 +321,7 @@ class PgStore final : public TokenRepository {
       fresh.name = old->name;
       fresh.scopes = old->scopes;
       fresh.description = old->description;
+      fresh.networks = old->networks;
       revoke_one(*c, *old, actor, at, "revoke", "replaced by " + std::to_string(fresh.id));
       const std::string scopes = scopes_join(fresh.scopes);
       PgParams p;
@@ -309,9 +331,10 @@ class PgStore final : public TokenRepository {
           .add(scopes)
           .add_bytes(fresh.digest.data(), fresh.digest.size());
       p.add(fresh.pepper_id).add(fresh.created_at).add(fresh.expires_at).add(fresh.description);
+      p.add(networks_join(fresh.networks));
       if (!c->run("INSERT INTO tokenkeep_tokens(id, owner, name, scopes, digest, pepper_id, created_at, "
-                  "expires_at, description) "
-                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                  "expires_at, description, networks) "
+                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                   p, "cannot insert a token into", true)) {
         name_taken_fail(fresh.name);
       }
@@ -465,6 +488,52 @@ class PgStore final : public TokenRepository {
         "WHERE excluded.last_used_at > s.last_used_at",
         p, "cannot record token use in");
     tx.commit();
+  }
+
+  // Advisory like scopes_touch; then each touched token keeps its kClientsKept newest rows.
+  void clients_touch(const std::vector<ClientUse>& uses) override {
+    if (read_only_ || uses.empty()) return;
+    std::vector<std::int64_t> ids, ats;
+    std::vector<std::string> addresses;
+    for (const auto& u : uses) {
+      ids.push_back(u.id);
+      addresses.push_back(u.address);
+      ats.push_back(u.at);
+    }
+    auto c = pool_.acquire();
+    PgTransaction tx(*c, "BEGIN; SET LOCAL synchronous_commit TO off");
+    PgParams p;
+    p.add_text(pg_array_i64(ids)).add_text(pg_array_text(addresses)).add_text(pg_array_i64(ats));
+    PgParams keep;
+    keep.add_text(pg_array_i64(ids)).add(kClientsKept);
+    c->query(
+        "WITH up AS (INSERT INTO tokenkeep_token_client AS k(token_id, address, last_seen) "
+        "SELECT u.id, u.address, max(u.at) FROM unnest($1::bigint[], $2::text[], $3::bigint[]) "
+        "AS u(id, address, at) JOIN tokenkeep_tokens t ON t.id = u.id GROUP BY u.id, u.address "
+        "ORDER BY u.id, u.address "
+        "ON CONFLICT (token_id, address) DO UPDATE SET last_seen = excluded.last_seen "
+        "WHERE excluded.last_seen > k.last_seen RETURNING 1) SELECT count(*) FROM up",
+        p, "cannot record token use in");
+    c->query(
+        "DELETE FROM tokenkeep_token_client k USING (SELECT token_id, address, row_number() OVER "
+        "(PARTITION BY token_id ORDER BY last_seen DESC, address COLLATE \"C\") AS n "
+        "FROM tokenkeep_token_client WHERE token_id = ANY($1::bigint[])) r "
+        "WHERE k.token_id = r.token_id AND k.address = r.address AND r.n > $2",
+        keep, "cannot record token use in");
+    tx.commit();
+  }
+
+  std::vector<ClientUse> clients_recent(std::int64_t id, std::int64_t limit) override {
+    auto c = pool_.acquire();
+    PgParams p;
+    p.add(id).add(limit);
+    PgResult r = c->query(
+        "SELECT address, last_seen FROM tokenkeep_token_client WHERE token_id = $1 "
+        "ORDER BY last_seen DESC, address COLLATE \"C\" LIMIT $2",
+        p, "cannot read token use from");
+    std::vector<ClientUse> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(ClientUse{id, r.text(i, 0), r.i64(i, 1)});
+    return out;
   }
 
   std::vector<ScopeUse> scopes_used(const std::vector<std::int64_t>& ids, std::int64_t since) override {

@@ -280,6 +280,7 @@ inline TokenRecord read_token(const Statement& s) {
   r.last_used_at = s.opt_i64(8);
   r.revoked_at = s.opt_i64(9);
   r.description = s.text(10);
+  r.networks = scopes_split(s.text(11));
   return r;
 }
 
@@ -300,7 +301,7 @@ inline AuditEvent read_audit(const Statement& s) {
 
 #define TOKEN_SELECT_FROM                                                                                 \
   "SELECT id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at, " \
-  "description FROM "
+  "description, networks FROM "
 #define TOKEN_SELECT TOKEN_SELECT_FROM "tokens "
 // A warm start's rows (tokens_recent): live, used at or after ?1, not expired at ?2.
 #define RECENT_WHERE \

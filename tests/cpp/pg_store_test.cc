@@ -102,6 +102,66 @@ TEST_F(PgStoreTest, BulkCreateAndUsesPersist) {
   EXPECT_THROW(a->create("alice", {"t3", {"device"}, {}}, ""), Error);
 }
 
+// The cache miss is one statement in one round trip on the verifying thread, over many
+// misses: no transaction block, no lease or feed work inline (the listener thread does that),
+// no second statement; an unknown id costs one round trip once, then none.
+TEST_F(PgStoreTest, ACacheMissIsOneStatementInOneRoundTrip) {
+  auto a = node();
+  std::vector<NewToken> specs;
+  for (int i = 0; i < 300; ++i) specs.push_back({"t" + std::to_string(i), {"device"}, {}});
+  auto made = a->create_many("alice", specs, "");
+  auto b = node();
+  ASSERT_EQ(b->verify(made[0].token.view(), 0, nullptr), VerifyStatus::kOk);  // prepares on b's connection
+  int violations = 0;
+  for (std::size_t i = 1; i < made.size(); ++i) {
+    const PgWireCount before = pg_wire_count_this_thread();
+    const VerifyStatus status = b->verify(made[i].token.view(), b->required_mask({"device:read"}), nullptr);
+    const PgWireCount after = pg_wire_count_this_thread();
+    if (status != VerifyStatus::kOk || after.round_trips - before.round_trips != 1 ||
+        after.statements - before.statements != 1)
+      ++violations;
+  }
+  EXPECT_EQ(violations, 0);
+  // A cached token costs nothing; an unknown id one round trip, then none (negative cache).
+  PgWireCount before = pg_wire_count_this_thread();
+  EXPECT_EQ(b->verify(made[5].token.view(), 0, nullptr), VerifyStatus::kOk);
+  EXPECT_EQ(pg_wire_count_this_thread().round_trips, before.round_trips);
+  auto gone = a->create("bob", {"gone", {"device"}, {}}, "");  // then revoked and purged: unknown
+  const std::string unknown(gone.token.view());
+  a->revoke("bob", token_id_format(gone.record.id), "");
+  ASSERT_GE(a->purge(0, ""), 1);
+  before = pg_wire_count_this_thread();
+  EXPECT_EQ(b->verify(unknown, 0, nullptr), VerifyStatus::kInvalid);
+  EXPECT_EQ(pg_wire_count_this_thread().round_trips - before.round_trips, 1u);
+  before = pg_wire_count_this_thread();
+  EXPECT_EQ(b->verify(unknown, 0, nullptr), VerifyStatus::kInvalid);
+  EXPECT_EQ(pg_wire_count_this_thread().round_trips, before.round_trips);
+}
+
+// Without named prepared statements (PgBouncer before 1.21), the miss's binary id and row and
+// a bulk create's COPY work the same: one statement in one round trip per miss.
+TEST_F(PgStoreTest, WithoutPreparedStatementsAMissAndABulkCreateWork) {
+  StoreOptions o;
+  o.pepper_hex = std::string(64, 'a');
+  o.pg.prepared_statements = false;
+  auto a = store_open(schema.conninfo(), o);
+  std::vector<NewToken> specs;
+  for (int i = 0; i < 100; ++i) specs.push_back({"t" + std::to_string(i), {"device"}, {}});
+  auto made = a->create_many("alice", specs, "");
+  auto b = store_open(schema.conninfo(), o);
+  int violations = 0;
+  for (const auto& t : made) {
+    const PgWireCount before = pg_wire_count_this_thread();
+    const VerifyStatus status = b->verify(t.token.view(), 0, nullptr);
+    const PgWireCount after = pg_wire_count_this_thread();
+    if (status != VerifyStatus::kOk || after.round_trips - before.round_trips != 1 ||
+        after.statements - before.statements != 1)
+      ++violations;
+  }
+  EXPECT_EQ(violations, 0);
+  EXPECT_EQ(b->get("alice", token_id_format(made[42].record.id)).name, "t42");
+}
+
 TEST_F(PgStoreTest, AnUnknownIdLookedUpAgainCostsNoRoundTrip) {
   auto repo = schema.open();
   EXPECT_FALSE(repo->token_find(777));

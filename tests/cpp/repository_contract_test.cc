@@ -314,6 +314,30 @@ TEST_P(RepositoryContract, AChangeThroughOneHandleIsSeenThroughAnother) {
   EXPECT_TRUE(other->token_find(1)->revoked_at);
 }
 
+TEST_P(RepositoryContract, AnnounceNamesTheOwnersLiveTokensToEveryHandleAndChangesNothing) {
+  auto other = store_->open();
+  repo_->tokens_insert({record(1, "alice", "a", 1), record(2, "alice", "b", 1), record(3, "bob", "c", 1),
+                        record(4, "alice", "d", 1)},
+                       "x", 1);
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {4}, "alice", 2));
+  const auto audit_before = repo_->audit_list(std::nullopt, 100).size();
+  const Coherence before = other->coherence();
+  EXPECT_EQ(repo_->tokens_announce("alice"), 2u);
+  const Coherence after = other->coherence();  // seen through another handle when it returned
+  EXPECT_TRUE(after.stable);
+  ASSERT_GT(after.generation, before.generation);
+  std::vector<std::int64_t> ids;
+  ASSERT_TRUE(other->changes_since(before.generation, after.generation, &ids));
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::int64_t>{1, 2}));                     // not bob's, not the revoked one
+  EXPECT_EQ(repo_->audit_list(std::nullopt, 100).size(), audit_before);  // not audited
+  EXPECT_EQ(repo_->token_find(1)->scopes, record(1, "alice", "a", 1).scopes);
+  EXPECT_FALSE(repo_->token_find(1)->revoked_at);
+  const Coherence quiet = other->coherence();
+  EXPECT_EQ(repo_->tokens_announce("nobody"), 0u);  // nothing to announce: nothing moves
+  EXPECT_EQ(other->coherence(), quiet);
+}
+
 // ---- Listing query (tokens_query) ----------------------------------------------------------
 
 std::vector<std::int64_t> ids_of(const TokenPage& page) {

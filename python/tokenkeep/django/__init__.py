@@ -25,6 +25,7 @@ __all__ = [
     "exception_handler",
     "get_store",
     "require_token",
+    "user_changed",
     "user_for_owner",
 ]
 
@@ -36,6 +37,7 @@ _WHERE = {
     "exception_handler": "exceptions",
     "get_store": "store",
     "require_token": "decorators",
+    "user_changed": "lifecycle",
     "user_for_owner": "identity",
 }
 

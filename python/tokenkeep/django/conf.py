@@ -5,11 +5,14 @@
 ...     "VOCABULARY": ["device", "policy"],  # optional, as TokenStore(vocabulary=...)
 ...     "REALM": "api",                      # optional: WWW-Authenticate: Bearer realm="api"
 ...     "USER": "myapp.auth.user_for_owner", # optional: owner -> user (dotted path or callable)
+...     "USER_CACHE": 60,                    # optional: seconds (0: off); see django/user_cache.py
 ...     "TITLE": "Acme",                     # optional: the Access Token page's title
 ...     "TEMPLATE_DIRS": [BASE_DIR / "tokenkeep_templates"],  # optional: searched first
 ...     "SCOPE_DESCRIPTIONS": {"device": "Read and manage devices"},  # optional: the page's words
 ...     "BASE_TEMPLATE": "base.html",        # optional: the site's layout the tab extends
 ...     "BASE_BLOCK": "content",             # optional: the block of it the tab fills
+...     "TRUSTED_PROXIES": ["10.0.0.0/8"],   # optional: proxies whose X-Forwarded-For counts
+...     "PROXY_HEADER": "X-Forwarded-For",   # optional: or "Forwarded" (RFC 7239)
 ... }
 
 Every other key is a :class:`~tokenkeep.TokenStore` argument in capitals (``PEPPER``,
@@ -33,6 +36,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
+from ..errors import InvalidArgument
+from ..web.client_address import X_FORWARDED_FOR, TrustedProxies
+
 __all__ = ["TokenkeepSettings", "tokenkeep_settings"]
 
 # settings.TOKENKEEP key -> TokenStore keyword argument.
@@ -55,11 +61,14 @@ _STORE_KEYS = {
 _OWN_KEYS = (
     "REALM",
     "USER",
+    "USER_CACHE",
     "TITLE",
     "TEMPLATE_DIRS",
     "SCOPE_DESCRIPTIONS",
     "BASE_TEMPLATE",
     "BASE_BLOCK",
+    "TRUSTED_PROXIES",
+    "PROXY_HEADER",
 )
 
 
@@ -67,16 +76,19 @@ _OWN_KEYS = (
 class TokenkeepSettings:
     """``settings.TOKENKEEP`` once checked: the store's arguments, the challenge's realm,
     the owner -> user function (None: the user whose username is the owner), and the Access
-    Token page's title and template folders (searched before tokenkeep's own)."""
+    Token page's title and template folders (searched before tokenkeep's own), and the
+    reverse proxies whose forwarding header names a request's client (none: the peer)."""
 
     store_options: Mapping[str, Any] = field(repr=False)  # holds the pepper: never shown
     realm: str | None
     user: Callable[[str], Any] | None
+    user_cache: float = 60.0  # seconds the default mapping's user is kept at most (0: off)
     title: str = "tokenkeep"
     template_dirs: tuple[str, ...] = ()
     scope_descriptions: Mapping[str, str] = field(default_factory=dict)
     base_template: str = "base.html"  # "" : tokenkeep's own layout
     base_block: str = "content"
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
 
     @property
     def db(self) -> str:
@@ -143,6 +155,15 @@ def _load() -> TokenkeepSettings:
         raise ImproperlyConfigured(
             'settings.TOKENKEEP["SCOPE_DESCRIPTIONS"] must map a scope to its description'
         )
+    user_cache = raw.get("USER_CACHE", 60)
+    if (
+        not isinstance(user_cache, (int, float))
+        or isinstance(user_cache, bool)
+        or not 0 <= user_cache <= 86400
+    ):
+        raise ImproperlyConfigured(
+            'settings.TOKENKEEP["USER_CACHE"] must be a number of seconds from 0 (off) to 86400'
+        )
     base = raw.get("BASE_TEMPLATE", "base.html")
     if base is None:
         base = ""
@@ -151,13 +172,22 @@ def _load() -> TokenkeepSettings:
         raise ImproperlyConfigured('settings.TOKENKEEP["BASE_TEMPLATE"] must be a template name')
     if not isinstance(block, str) or not block.isidentifier():
         raise ImproperlyConfigured('settings.TOKENKEEP["BASE_BLOCK"] must be a block name')
+    try:
+        proxies = TrustedProxies(
+            raw.get("TRUSTED_PROXIES") or (), header=raw.get("PROXY_HEADER") or X_FORWARDED_FOR
+        )
+    except InvalidArgument as e:
+        key = "PROXY_HEADER" if e.field == "proxy_header" else "TRUSTED_PROXIES"
+        raise ImproperlyConfigured(f'settings.TOKENKEEP["{key}"]: {e}') from None
     return TokenkeepSettings(
         store_options=options,
+        trusted_proxies=proxies,
         scope_descriptions=dict(words),
         base_template=base,
         base_block=block,
         realm=realm or None,
         user=_user_function(raw.get("USER")),
+        user_cache=float(user_cache),
         title=title,
         template_dirs=template_dirs,
     )
@@ -189,8 +219,10 @@ def _reset(*, setting: str, **_: Any) -> None:
     with _lock:
         _cached = None
     from .store import reset_store
+    from .user_cache import forget_users
 
     reset_store()
+    forget_users()
 
 
 setting_changed.connect(_reset, dispatch_uid="tokenkeep.django.conf.reset")

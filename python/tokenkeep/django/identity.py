@@ -20,10 +20,18 @@ from ..errors import StoreError
 from ..models import TokenInfo
 from ..store import TokenStore
 from ..web.bearer import BearerError, authenticate, invalid_token, unavailable
+from ..web.client_address import client_address
 from .conf import tokenkeep_settings
 from .store import get_store
+from .user_cache import cached_user, remember_user
 
-__all__ = ["authenticate_request", "bearer_response", "issued_to", "user_for_owner"]
+__all__ = [
+    "authenticate_request",
+    "bearer_response",
+    "issued_to",
+    "request_client",
+    "user_for_owner",
+]
 
 # How much earlier than the account's date_joined a token may say it was made and still be
 # the account's: the token's clock (the process that created it) and the one that stamped
@@ -83,8 +91,21 @@ def _store(realm: str | None) -> TokenStore:
         raise unavailable(realm=realm) from None
 
 
+def request_client(request: HttpRequest) -> str | None:
+    """The request's client address: ``REMOTE_ADDR``, or what the proxies of
+    ``TOKENKEEP["TRUSTED_PROXIES"]`` report in ``TOKENKEEP["PROXY_HEADER"]`` when the peer is
+    one of them (:mod:`tokenkeep.web.client_address`)."""
+    trusted = tokenkeep_settings().trusted_proxies
+    meta = request.META
+    if not trusted:
+        return client_address(meta.get("REMOTE_ADDR"))
+    key = "HTTP_" + trusted.header.upper().replace("-", "_")
+    return client_address(meta.get("REMOTE_ADDR"), meta.get(key), trusted)
+
+
 def verify_request(request: HttpRequest, scopes: Sequence[str] = ()) -> TokenInfo:
-    """The TokenInfo of the request's bearer token if it grants ``scopes``, else BearerError."""
+    """The TokenInfo of the request's bearer token if it grants ``scopes``, else BearerError.
+    The token is verified with the request's client address (:func:`request_client`)."""
     realm = tokenkeep_settings().realm
     return authenticate(
         _store(realm),
@@ -92,6 +113,7 @@ def verify_request(request: HttpRequest, scopes: Sequence[str] = ()) -> TokenInf
         request.META.get("QUERY_STRING", ""),
         scopes,
         realm=realm,
+        client=request_client(request),
     )
 
 
@@ -101,11 +123,20 @@ def authenticate_request(
     """``(user, TokenInfo)`` for a request whose bearer token is good and grants ``scopes``
     and whose owner is an active user (``users``: see :func:`user_for_owner`) whose account
     existed when the token was made (:func:`issued_to`); else :class:`BearerError` (401
-    ``invalid_token`` for a refused owner, as for a wrong token)."""
+    ``invalid_token`` for a refused owner, as for a wrong token). The default mapping's
+    user comes from :mod:`~tokenkeep.django.user_cache` when it holds it for this token."""
     info = verify_request(request, scopes)
+    conf = tokenkeep_settings()
+    cacheable = users is None and conf.user is None and conf.user_cache > 0
+    if cacheable:  # the default mapping: see user_cache (never outlives a change of the user)
+        user = cached_user(info)
+        if user is not None:
+            return user, info
     user = user_for_owner(info.owner, users)
     if user is None or not issued_to(user, info):
-        raise invalid_token(realm=tokenkeep_settings().realm)
+        raise invalid_token(realm=conf.realm)
+    if cacheable:
+        remember_user(info, user, conf.user_cache)
     return user, info
 
 

@@ -11,6 +11,7 @@ import click
 
 from ...errors import InvalidArgument
 from ...hygiene import LEAK_MAX_TOKENS
+from ...ipynb import NotANotebook, is_notebook_path, notebook_parts
 from ...models import LeakFinding
 from ..context import App, pass_app
 from ..exit_codes import EXIT_HELP, EXIT_USAGE, CliError
@@ -94,29 +95,60 @@ def _open(path: str, max_bytes: int) -> BinaryIO:
     return f
 
 
+# One part to scan: its bytes, the audit source, its first line and offset in the text, and
+# where it is in a notebook (None for a plain text).
+Part = tuple[bytes, str, int, int, str | None]
+
+
+def _text_parts(stream: BinaryIO, where: str, max_bytes: int, name: str) -> Iterator[Part]:
+    for part, line, offset in _parts(stream, max_bytes, name):
+        yield part, where, line, offset, None
+
+
+def _notebook_parts(stream: BinaryIO, where: str, name: str) -> Iterator[Part]:
+    """A notebook's cells and outputs (tokenkeep.ipynb), each audited as "<where> cell N ...";
+    a file that is not a notebook's JSON is scanned as text, with a warning."""
+    raw = stream.read()
+    try:
+        parts = list(notebook_parts(raw))
+    except NotANotebook as e:
+        info(f"warning: {visible(name)} is not a notebook ({e}); scanning it as text")
+        yield raw, where, 1, 0, None
+        return
+    for location, text in parts:
+        yield text.encode("utf-8", "replace"), f"{where} {location}", 1, 0, location
+
+
 def _scan(
     app: App,
     file: str,
     where: str,
     dry_run: bool,
     limits: tuple[int, int],
-    emit: Callable[[LeakFinding], None],
+    emit: Callable[[LeakFinding, str | None], None],
 ) -> None:
-    """Every finding in FILE to ``emit``, part by part (each part's revocations commit
-    together), none kept here; a token seen in an earlier part is reported once."""
+    """Every finding in FILE to ``emit`` (with where in a notebook it was), part by part (each
+    part's revocations commit together), none kept here; a token seen in an earlier part is
+    reported once."""
     max_bytes, max_tokens = limits
     stream = _open(file, max_bytes)
+    name = "stdin" if file == "-" else file
     store = app.store()
     found = 0
     seen: set[tuple[str, str]] = set()
     revoked: set[str] = set()
+    parts = (
+        _notebook_parts(stream, where, name)
+        if file != "-" and is_notebook_path(file)
+        else _text_parts(stream, where, max_bytes, name)
+    )
     try:
-        for part, line, offset in _parts(stream, max_bytes, "stdin" if file == "-" else file):
+        for part, source, line, offset, location in parts:
             try:
                 report = store.scan_leaked(
                     part,
                     actor=app.actor,
-                    source=where,
+                    source=source,
                     dry_run=dry_run,
                     max_bytes=len(part),
                     max_tokens=max_tokens - found,
@@ -140,7 +172,7 @@ def _scan(
                 if f.outcome == "revoked":
                     revoked.add(f.token_id)
                 found += 1
-                emit(f)
+                emit(f, location)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
@@ -174,7 +206,9 @@ def leak(
 ) -> None:
     """Revoke every live token found in FILE (default: stdin), whatever its owner.
 
-    Any text will do: a log, a paste, a diff, binary. A token counts only if its checksum is
+    Any text will do: a log, a paste, a diff, binary; a Jupyter notebook (FILE ending in
+    .ipynb) is read cell by cell, sources and outputs (streams, HTML, tracebacks), and each
+    finding says which cell and output held it. A token counts only if its checksum is
     valid and its secret matches the store; each one revoked is audited as 'leaked' with the
     file and line where it was found (never the secret). Already revoked, expired and unknown
     tokens are reported, not errors. Prints one line per token found (tab-separated when
@@ -184,23 +218,26 @@ def leak(
     where = source if source is not None else ("stdin" if file == "-" else file)
     limits = (max_bytes, max_tokens)
     if app.as_json:  # one document: the findings are kept (at most --max-tokens of them)
-        findings: list[LeakFinding] = []
-        _scan(app, file, where, dry_run, limits, findings.append)
-        print_json(
-            {"dry_run": dry_run, "source": where, "findings": [finding_json(f) for f in findings]}
-        )
+        findings: list[dict[str, Any]] = []
+
+        def keep(f: LeakFinding, location: str | None) -> None:
+            findings.append(finding_json(f) | ({"where": location} if location else {}))
+
+        _scan(app, file, where, dry_run, limits, keep)
+        print_json({"dry_run": dry_run, "source": where, "findings": findings})
         return
     verb = {"revoked": "would revoke"} if dry_run else {}
     counts = dict.fromkeys(_SAYS, 0)
     owners: set[str] = set()
 
-    def emit(f: LeakFinding) -> None:  # printed as found; only the summary's counts are kept
+    def emit(f: LeakFinding, location: str | None) -> None:  # printed as found; counts kept
         counts[f.outcome] += 1
         if f.outcome == "revoked" and f.token is not None:
             owners.add(f.token.owner)
         whose = "-" if f.token is None else f"{visible(f.token.owner)}/{visible(f.token.name)}"
         says = verb.get(f.outcome, _SAYS[f.outcome])
-        click.echo("\t".join([says, f.token_id, whose, f"line {f.line}"]))
+        line = f"line {f.line}" if location is None else f"{location}, line {f.line}"
+        click.echo("\t".join([says, f.token_id, whose, line]))
 
     _scan(app, file, where, dry_run, limits, emit)
     n, head = counts["revoked"], "Would revoke" if dry_run else "Revoked"

@@ -1,0 +1,157 @@
+// Bulk inserts, on every TokenRepository (contract_backends.h): a batch large enough that
+// PostgreSQL streams it (COPY, pg_store.cc) must keep the contract the small-batch tests in
+// repository_contract_test.cc hold one statement to - all or nothing, the same NameTaken
+// with its field and message, the same StoreError for a taken id, one audit row per token.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "contract_backends.h"
+#include "tokenkeep/errors.h"
+
+namespace tokenkeep {
+namespace {
+
+using testing::Backend;
+
+constexpr int kBatch = 2000;  // far above any backend's small-batch path
+
+TokenRecord bulk_record(std::int64_t id, const std::string& owner, const std::string& name) {
+  TokenRecord r;
+  r.id = id;
+  r.owner = owner;
+  r.name = name;
+  r.scopes = {"device", "policy:read"};
+  for (std::size_t i = 0; i < r.digest.size(); ++i)
+    r.digest[i] = static_cast<unsigned char>(id * 7 + static_cast<std::int64_t>(i));
+  r.pepper_id = "pepper1";
+  r.created_at = 1000 + id;
+  if (id % 3 == 0) r.expires_at = 900000 + id;
+  if (id % 5 == 0) r.description = "batch note \"" + std::to_string(id) + "\" ü\\";
+  return r;
+}
+
+// Ids first + 1 .. first + n, names "<prefix>-<i>".
+std::vector<TokenRecord> batch(std::int64_t first, int n, const std::string& owner,
+                               const std::string& prefix) {
+  std::vector<TokenRecord> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(bulk_record(first + 1 + i, owner, prefix + "-" + std::to_string(i)));
+  return out;
+}
+
+class RepositoryBulk : public ::testing::TestWithParam<const Backend*> {
+ protected:
+  void SetUp() override {
+    store_ = GetParam()->make_store();
+    repo_ = store_->open();
+  }
+  // What a failed insert must leave as it was: the owner's live tokens and the audit log.
+  std::pair<std::size_t, std::size_t> state(const std::string& owner) {
+    TokenQuery q;
+    q.owner = owner;
+    q.limit = TokenQuery::kNoLimit;
+    return {repo_->tokens_query(q, 0).records.size(), repo_->audit_list(std::nullopt, 100000).size()};
+  }
+  std::unique_ptr<Backend::Store> store_;
+  std::unique_ptr<TokenRepository> repo_;
+};
+
+TEST_P(RepositoryBulk, ABulkInsertKeepsEveryFieldAndAuditsEachTokenInIdOrder) {
+  const auto records = batch(100, kBatch, "alice", "dev");
+  repo_->tokens_insert(records, "admin", 777);
+  int mismatches = 0;
+  for (const auto& want : records) {
+    auto got = repo_->token_find(want.id);
+    if (!got || got->owner != want.owner || got->name != want.name || got->scopes != want.scopes ||
+        got->digest != want.digest || got->pepper_id != want.pepper_id ||
+        got->created_at != want.created_at || got->expires_at != want.expires_at ||
+        got->description != want.description || got->last_used_at || got->revoked_at) {
+      ++mismatches;
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+  const auto audit = repo_->audit_list(std::nullopt, 100000);  // newest first
+  ASSERT_EQ(audit.size(), records.size());
+  int wrong = 0;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const AuditEvent& e = audit[records.size() - 1 - i];
+    const TokenRecord& r = records[i];
+    if (e.at != 777 || e.actor != "admin" || e.action != "create" || e.token_id != r.id ||
+        e.owner != r.owner || e.name != r.name || e.old_scopes != "" ||
+        e.new_scopes != "device policy:read" || e.detail != "")
+      ++wrong;
+  }
+  EXPECT_EQ(wrong, 0);
+}
+
+TEST_P(RepositoryBulk, ATakenNameInABulkInsertIsNameTakenAndLeavesTheStoreAsItWas) {
+  repo_->tokens_insert(batch(0, 10, "alice", "old"), "alice", 1);
+  const auto before = state("alice");
+  auto records = batch(1000, kBatch, "alice", "dev");
+  records[kBatch / 2].name = "old-7";  // live already
+  try {
+    repo_->tokens_insert(records, "alice", 2);
+    FAIL() << "expected NameTaken";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNameTaken);
+    EXPECT_EQ(e.field, "name");
+    EXPECT_EQ(std::string(e.what()), "a token named 'old-7' already exists");
+  }
+  EXPECT_EQ(state("alice"), before);
+  EXPECT_FALSE(repo_->token_find(records.front().id));
+  // The same batch without the clash goes in whole afterwards (nothing was left half done).
+  records[kBatch / 2].name = "dev-new";
+  repo_->tokens_insert(records, "alice", 3);
+  EXPECT_EQ(state("alice").first, before.first + kBatch);
+}
+
+TEST_P(RepositoryBulk, ANameTwiceInABulkInsertIsNameTakenAndKeepsNothing) {
+  auto records = batch(0, kBatch, "alice", "dev");
+  records.back().name = records[3].name;
+  try {
+    repo_->tokens_insert(records, "alice", 1);
+    FAIL() << "expected NameTaken";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNameTaken);
+    EXPECT_EQ(e.field, "name");
+    EXPECT_EQ(std::string(e.what()), "a token named 'dev-3' already exists");
+  }
+  EXPECT_EQ(state("alice"), std::make_pair(std::size_t{0}, std::size_t{0}));
+}
+
+TEST_P(RepositoryBulk, ATakenIdInABulkInsertIsAStoreErrorAndKeepsNothing) {
+  repo_->tokens_insert(batch(0, 1, "bob", "first"), "bob", 1);
+  const auto before = state("alice");
+  auto records = batch(100, kBatch, "alice", "dev");
+  records.back().id = 1;  // bob's
+  try {
+    repo_->tokens_insert(records, "alice", 2);
+    FAIL() << "expected StoreError";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kStoreError);
+    EXPECT_EQ(e.field, "");
+    const std::string message = e.what();
+    const std::string tail = ": a constraint failed; nothing was created";
+    ASSERT_GE(message.size(), tail.size());
+    EXPECT_EQ(message.substr(message.size() - tail.size()), tail) << message;
+  }
+  EXPECT_EQ(state("alice"), before);
+  EXPECT_EQ(repo_->token_find(1)->owner, "bob");
+}
+
+TEST_P(RepositoryBulk, ABulkInsertAnnouncesNothing) {
+  const Coherence before = repo_->coherence();
+  repo_->tokens_insert(batch(0, kBatch, "alice", "dev"), "alice", 1);
+  EXPECT_EQ(repo_->coherence().generation, before.generation);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RepositoryBulk, ::testing::ValuesIn(testing::contract_backends()),
+                         [](const ::testing::TestParamInfo<const Backend*>& info) {
+                           return info.param->name;
+                         });
+
+}  // namespace
+}  // namespace tokenkeep
