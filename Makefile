@@ -74,15 +74,19 @@ run: setup
 demo: setup
 	$(PY) -m tokenkeep.demo $(TOKENKEEP_DB)
 
-# Engine (Google Benchmark), then tokenkeep vs the stdlib-only store side by side, then the
-# web guard under wrk. Writes benchmarks/results.json and benchmarks/results_guard.json.
+# Engine (Google Benchmark), then tokenkeep vs the stdlib-only store side by side, then first
+# verifications (bench_first.py: a restarted worker, the bare miss vs its C++ floor, warm
+# start's cost at open), then the web guard under wrk. Writes benchmarks/results.json,
+# results_first.json and results_guard.json.
 BENCH_BUILD := build/bench
 bench: setup $(EXTRA_BENCHES)
 	@cmake -S . -B $(BENCH_BUILD) -G Ninja -DTOKENKEEP_BUILD_BENCHMARKS=ON -DTOKENKEEP_BUILD_PYTHON=OFF >/dev/null
-	@cmake --build $(BENCH_BUILD) --target tokenkeep_bench
+	@cmake --build $(BENCH_BUILD) --target tokenkeep_bench tokenkeep_miss_floor
 	$(BENCH_BUILD)/benchmarks/tokenkeep_bench --benchmark_min_time=0.5 \
 	  --benchmark_out=$(BENCH_BUILD)/engine.json --benchmark_out_format=json
 	$(PY) benchmarks/bench_python.py --engine-json $(BENCH_BUILD)/engine.json
+	$(PY) benchmarks/bench_first.py --engine-json $(BENCH_BUILD)/engine.json \
+	  --floor $(BENCH_BUILD)/benchmarks/tokenkeep_miss_floor
 	$(PY) benchmarks/bench_client.py
 	-$(PY) benchmarks/guard_bench.py
 

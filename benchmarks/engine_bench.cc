@@ -1,11 +1,14 @@
 // Google Benchmark for the engine: parse, digest, verify (cache hit and miss), create, and
-// the floor a verify hit is compared against: one keyed BLAKE2b-256 + one hash-map lookup.
+// the floors they are compared against: a hit against one keyed BLAKE2b-256 + one hash-map
+// lookup, a miss against a prepared SQLite lookup by id + keyed BLAKE2b-256 + compare.
 #include <benchmark/benchmark.h>
 #include <sodium.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -103,6 +106,47 @@ void BM_VerifyMiss(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_VerifyMiss);
+
+// The miss floor: what any C++ store must do to verify a token it has not cached - one
+// prepared primary-key SELECT of the row (autocommit, its own read transaction), one keyed
+// BLAKE2b-256, one constant-time compare - and nothing else (no cache, no use recording, no
+// coherence). Same database, tokens and order as BM_VerifyMiss; parsing is done beforehand.
+void BM_FloorSqliteLookup(benchmark::State& state) {
+  auto& f = fixture();
+  const auto pepper = tk::Pepper::from_hex(std::string(64, 'a'));
+  struct Parsed {
+    std::int64_t id;
+    std::string secret;
+  };
+  std::vector<Parsed> parsed;
+  for (const auto& t : f.tokens) {
+    auto p = tk::token_parse("tk", t);
+    parsed.push_back({p->id, std::string(p->secret.view())});
+  }
+  sqlite3* db = nullptr;
+  sqlite3_open_v2((f.dir + "/bench.db").c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v3(db,
+                     "SELECT id, owner, name, scopes, digest, pepper_id, created_at, expires_at, "
+                     "last_used_at, revoked_at, description, networks FROM tokens WHERE id = ?1",
+                     -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  std::size_t i = 0;
+  std::int64_t matched = 0;
+  for (auto _ : state) {
+    const Parsed& p = parsed[(i++ * 7) % parsed.size()];
+    sqlite3_bind_int64(stmt, 1, p.id);
+    if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_bytes(stmt, 4) == 32) {
+      tk::Digest stored;
+      std::memcpy(stored.data(), sqlite3_column_blob(stmt, 4), stored.size());
+      matched += tk::digest_equal(stored, pepper.digest(p.id, p.secret)) ? 1 : 0;
+    }
+    sqlite3_reset(stmt);
+  }
+  if (matched != static_cast<std::int64_t>(state.iterations())) state.SkipWithError("a floor lookup failed");
+  sqlite3_finalize(stmt);
+  sqlite3_close_v2(db);
+}
+BENCHMARK(BM_FloorSqliteLookup);
 
 void BM_VerifyInvalidChecksum(benchmark::State& state) {
   std::string t = fixture().tokens[0];

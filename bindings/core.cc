@@ -406,8 +406,9 @@ PYBIND11_MODULE(_core, m) {
                        std::vector<std::string> previous_peppers_hex, std::shared_ptr<Clock> clock,
                        std::size_t cache_capacity, bool create_dirs, bool strict, double lease_seconds, bool relay,
                        std::optional<std::string> runtime_dir, int pool_size, double pool_idle_seconds,
-                       std::string listen_conninfo, bool prepared_statements) {
+                       std::string listen_conninfo, bool prepared_statements, bool warm_start) {
              StoreOptions o;
+             o.engine.warm_start = warm_start;
              o.pg.strict = strict;
              o.pg.lease_seconds = lease_seconds;
              o.pg.relay = relay;
@@ -451,7 +452,7 @@ PYBIND11_MODULE(_core, m) {
            py::arg("cache_capacity") = 100000, py::arg("create_dirs") = false, py::arg("strict") = true,
            py::arg("lease_seconds") = 2.0, py::arg("relay") = true, py::arg("runtime_dir") = py::none(),
            py::arg("pool_size") = 4, py::arg("pool_idle_seconds") = 5.0, py::arg("listen_conninfo") = std::string(),
-           py::arg("prepared_statements") = true)
+           py::arg("prepared_statements") = true, py::arg("warm_start") = true)
       .def_property_readonly("prefix", &Engine::prefix)
       .def_property_readonly("vocabulary",
                              [](const Engine& e) {
@@ -597,6 +598,18 @@ PYBIND11_MODULE(_core, m) {
       .def("uses_flush", &Engine::uses_flush, py::call_guard<py::gil_scoped_release>(),
            R"doc(Persist every recorded use now.)doc")
       .def("cache_size", &Engine::cache_size)
+      .def(
+          "warm_wait",
+          [](const Engine& e, double timeout) {
+            WarmStatus s;
+            {
+              py::gil_scoped_release release;
+              s = e.warm_wait(static_cast<std::int64_t>(timeout * 1e6));
+            }
+            return py::make_tuple(s.done, s.loaded, s.restarts);
+          },
+          py::arg("timeout"),
+          R"doc((done, loaded, restarts) of the warm start, after waiting at most `timeout` seconds.)doc")
       .def(
           "expiring_within",
           [](Engine& e, std::int64_t within_us, const std::optional<std::string>& owner) {

@@ -77,11 +77,17 @@ Engine::Engine(std::unique_ptr<TokenRepository> repository, PepperSet peppers,
   applied_.store(repo_->coherence().generation);
   flusher_fork_ = fork_generation();
   flusher_ = std::thread([this] { flusher_run(); });
+  if (options_.warm_start && cache_.capacity() > 0 && repo_->warm_supported()) {
+    warm_thread_ = std::thread([this] { warm_run(); });
+  } else {
+    warm_state_.done = true;
+  }
   fork_watch(this);
 }
 
 Engine::~Engine() {
   fork_unwatch(this);
+  warm_stop();
   flusher_stop();
   try {
     uses_flush();
@@ -440,7 +446,8 @@ bool Engine::cache_current(Coherence* state, bool may_repair) {
 
 // Reads a token from the repository; caches it only if no change was published meanwhile,
 // so a stale row can never enter the cache after its invalidation.
-CachedTokenPtr Engine::token_load(std::int64_t id, bool cacheable, const Coherence& state) {
+CachedTokenPtr Engine::token_load(std::int64_t id, bool cacheable, const Coherence& state, bool* cached) {
+  *cached = false;
   auto rec = repo_->token_find(id);
   if (!rec) return nullptr;
   ScopeMask granted = 0;
@@ -452,7 +459,7 @@ CachedTokenPtr Engine::token_load(std::int64_t id, bool cacheable, const Coheren
   auto t = std::make_shared<const CachedToken>(*rec, granted, peppers_.find(rec->pepper_id));
   if (cacheable) {
     std::vector<CachedTokenPtr> displaced;
-    cache_.insert(
+    *cached = cache_.insert(
         t,
         [&] {
           return repo_->coherence() == state && applied_.load(std::memory_order_acquire) == state.generation;
@@ -481,9 +488,10 @@ std::optional<VerifyStatus> Engine::verify_step(std::string_view token, ScopeMas
   Coherence state;
   const bool current = cache_current(&state, may_use_store);
   CachedTokenPtr t = current ? cache_.find(parsed->id) : nullptr;
+  bool cached = true;
   if (!t) {
     if (!may_use_store) return std::nullopt;
-    t = token_load(parsed->id, current, state);
+    t = token_load(parsed->id, current, state, &cached);
   }
   if (!t || t->pepper == nullptr) {
     // Hash anyway: an unknown id costs at least what a wrong secret costs. (It also costs a
@@ -503,7 +511,11 @@ std::optional<VerifyStatus> Engine::verify_step(std::string_view token, ScopeMas
   const std::int64_t now = clock_->now_us();
   if (now > t->expires_at) return VerifyStatus::kExpired;
   if ((t->granted & required) != required) return VerifyStatus::kInsufficientScope;
-  use_record(t, now, required, client);
+  if (cached) {
+    use_record(t, now, required, client);
+  } else {
+    use_record_loose(*t, now, required, client);
+  }
   return VerifyStatus::kOk;
 }
 
@@ -575,6 +587,23 @@ void Engine::use_record(const CachedTokenPtr& t, std::int64_t now, ScopeMask req
   uses_dirty_.push_back(t);
   // No wake-up: the flusher's next tick (within a second) persists everything due in one
   // transaction, instead of one write per newly used token.
+}
+
+// The use of a snapshot this verification alone holds (it did not enter the cache): merged
+// into one entry per token, written by the flusher's next round. A snapshot per
+// verification would queue a snapshot and a row per verification (cache_size=0 wrote every
+// miss twice, on the flusher's core).
+void Engine::use_record_loose(const CachedToken& t, std::int64_t now, ScopeMask required,
+                              const IpAddress* client) {
+  if (!options_.record_uses) return;
+  if (client) client_record(t, *client, now);  // a new address of this snapshot is queued once
+  std::lock_guard<std::mutex> lock(uses_mu_);
+  if (flusher_fork_ != fork_generation()) flusher_ensure();
+  auto [it, fresh] = uses_loose_.try_emplace(t.id);
+  LooseUse& u = it->second;
+  if (fresh) u.persisted_us = t.persisted_us.load(std::memory_order_relaxed);
+  if (now > u.used_us) u.used_us = now;
+  u.window |= required;
 }
 
 std::vector<TokenRecord> Engine::expiring_within(std::int64_t within_us,

@@ -49,6 +49,15 @@ std::vector<ScopeUsage> Engine::scope_usage(const std::string& owner,
       for (auto& scope : vocabulary_.actions_of(window)) rows.push_back(ScopeUse{r.id, std::move(scope), at});
     }
   }
+  {
+    std::lock_guard<std::mutex> lock(uses_mu_);  // and uses of snapshots outside the cache
+    for (const auto& r : records) {
+      auto it = uses_loose_.find(r.id);
+      if (it == uses_loose_.end() || it->second.used_us < since) continue;
+      for (auto& scope : vocabulary_.actions_of(it->second.window))
+        rows.push_back(ScopeUse{r.id, std::move(scope), it->second.used_us});
+    }
+  }
   std::map<std::int64_t, std::map<std::string, std::int64_t>> last;  // id -> scope -> last use
   for (const auto& u : rows) {
     std::int64_t& at = last[u.id][u.scope];

@@ -31,10 +31,14 @@ void Engine::uses_park(std::vector<CachedTokenPtr>* displaced) {
 }
 
 void Engine::uses_overlay(TokenRecord* r) const {
-  if (auto t = cache_.find(r->id)) {
-    const std::int64_t used = t->used_us.load(std::memory_order_relaxed);
-    if (used != 0 && (!r->last_used_at || *r->last_used_at < used)) r->last_used_at = used;
+  std::int64_t used = 0;
+  if (auto t = cache_.find(r->id)) used = t->used_us.load(std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(uses_mu_);
+    auto it = uses_loose_.find(r->id);
+    if (it != uses_loose_.end() && it->second.used_us > used) used = it->second.used_us;
   }
+  if (used != 0 && (!r->last_used_at || *r->last_used_at < used)) r->last_used_at = used;
 }
 
 void Engine::uses_flush() { uses_write(true); }
@@ -48,17 +52,29 @@ void Engine::uses_write(bool everything) {
   std::vector<CachedTokenPtr> dirty;
   std::vector<std::pair<std::int64_t, std::int64_t>> uses;
   std::vector<ScopeUse> scopes;
+  std::unordered_map<std::int64_t, LooseUse> loose;
   std::vector<ClientUse> clients;
   {
     std::lock_guard<std::mutex> lock(uses_mu_);
     dirty.swap(uses_dirty_);
     uses.swap(uses_parked_);
     scopes.swap(scopes_parked_);
+    loose.swap(uses_loose_);
     clients.swap(clients_parked_);
     if (everything) {
       dirty.insert(dirty.end(), uses_later_.begin(), uses_later_.end());
       uses_later_.clear();
     }
+  }
+  // Loose uses (use_record_loose) go as parked ones: last_used_at when due, as for a cached
+  // token (the first use, then at most once per interval), and every scope that was used.
+  for (const auto& [id, u] : loose) {
+    if (u.used_us > u.persisted_us &&
+        (u.persisted_us == 0 || u.used_us - u.persisted_us >= options_.last_used_interval_us)) {
+      uses.emplace_back(id, u.used_us);
+    }
+    for (auto& scope : vocabulary_.actions_of(u.window))
+      scopes.push_back(ScopeUse{id, std::move(scope), u.used_us});
   }
   if (flusher_stopping_) {
     // Closing: everything recorded, due or not.
@@ -113,7 +129,8 @@ void Engine::flusher_run() {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_flush < std::chrono::seconds(1)) continue;
     uses_promote_due();
-    if (uses_dirty_.empty() && uses_parked_.empty() && clients_parked_.empty()) continue;
+    if (uses_dirty_.empty() && uses_parked_.empty() && uses_loose_.empty() && clients_parked_.empty())
+      continue;
     last_flush = now;
     lock.unlock();
     try {
@@ -171,6 +188,11 @@ void Engine::fork_child() noexcept {
   // it would act on a thread of another process), and what it may have held or waited on is
   // made anew. Its work (uses_dirty_) is intact: uses_mu_ was held across the fork.
   if (flusher_.joinable()) new (&flusher_) std::thread();
+  // Nor does the warm start's: the child keeps what it loaded and loads no more.
+  if (warm_thread_.joinable()) new (&warm_thread_) std::thread();
+  new (&warm_mu_) std::mutex();
+  new (&warm_cv_) std::condition_variable();
+  warm_state_.done = true;
   // Every lock is made anew rather than unlocked: the child's thread has another id.
   new (&flush_mu_) std::mutex();
   new (&uses_cv_) std::condition_variable();

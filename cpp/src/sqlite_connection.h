@@ -206,6 +206,7 @@ class Statement {
     if (rc == SQLITE_DONE || (rc & 0xff) == SQLITE_CONSTRAINT) return rc;
     c_.raise(rc, "cannot write to");
   }
+  sqlite3_stmt* handle() const { return stmt_; }
   std::int64_t i64(int col) const { return sqlite3_column_int64(stmt_, col); }
   std::optional<std::int64_t> opt_i64(int col) const {
     if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::nullopt;
@@ -298,9 +299,13 @@ inline AuditEvent read_audit(const Statement& s) {
   return e;
 }
 
-#define TOKEN_SELECT                                                                                      \
+#define TOKEN_SELECT_FROM                                                                                 \
   "SELECT id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at, " \
-  "description, networks FROM tokens "
+  "description, networks FROM "
+#define TOKEN_SELECT TOKEN_SELECT_FROM "tokens "
+// A warm start's rows (tokens_recent): live, used at or after ?1, not expired at ?2.
+#define RECENT_WHERE \
+  "WHERE revoked_at IS NULL AND last_used_at >= ?1 AND (expires_at IS NULL OR expires_at > ?2) "
 
 // Creates or upgrades the schema (sqlite_schema.cc): StoreError if the file's schema is newer
 // than this code's, or needs an upgrade and `read_only`.

@@ -40,7 +40,7 @@ std::string sqlite_name(const StoreLocation& location) {
 class SqliteStore final : public TokenRepository {
  public:
   SqliteStore(const StoreLocation& location, const SqliteOptions& options)
-      : c_(sqlite_name(location), options), read_only_(options.read_only) {
+      : c_(sqlite_name(location), options), options_(options), read_only_(options.read_only) {
     // journal_mode needs a lock and reports SQLITE_BUSY without waiting on the handler in
     // some states; retry within the busy timeout.
     if (!options.read_only) {
@@ -55,6 +55,7 @@ class SqliteStore final : public TokenRepository {
     migrate(options.read_only);
     feed_ = change_feed_open(location, options.read_only);  // only beside a database that opened
     if (location.kind == StoreLocation::Kind::kFile) {
+      stat_feed_ = feed_->state();  // read before the stat below: see token_find
       struct stat st {};
       if (::stat(location.database.c_str(), &st) != 0) c_.raise(SQLITE_CANTOPEN, "cannot open");
       file_dev_ = st.st_dev;
@@ -78,17 +79,22 @@ class SqliteStore final : public TokenRepository {
   // reopened by the first call that takes its lock there (file_check() under mu_,
   // token_find() under reader_mu_). The change feed's shared mapping stays: it is the same
   // feed, shared with the parent by design. A :memory: database is the child's own copy.
+  // warm_mu_ likewise keeps tokens_recent's connection out of SQLite across the fork; that
+  // connection is the parent's loader thread's, never touched in the child.
   void fork_prepare() noexcept override {
     mu_.lock();
     reader_mu_.lock();
+    warm_mu_.lock();
   }
   void fork_parent() noexcept override {
+    warm_mu_.unlock();
     reader_mu_.unlock();
     mu_.unlock();
   }
   void fork_child() noexcept override {
     new (&mu_) std::mutex();
     new (&reader_mu_) std::mutex();
+    new (&warm_mu_) std::mutex();
   }
 
   std::optional<std::string> setting_get(const std::string& key) override {
@@ -156,8 +162,10 @@ class SqliteStore final : public TokenRepository {
   // change feed shows no write since it began (at most 100 ms, so checkpoints can proceed):
   // a point lookup then skips opening a read transaction, about half its cost. A write
   // anywhere moves the feed, and the next lookup starts a fresh transaction that sees it.
+  // The file's identity is re-checked (a stat) only when the feed moved since the last check:
+  // a change made through a file that replaced ours is announced on the feed before it
+  // returns, so a verify started after it sees the feed moved and stats before it reads.
   std::optional<TokenRecord> token_find(std::int64_t id) override {
-    file_stat_check();
     if (!reader_) {
       std::lock_guard<std::mutex> lock(mu_);
       file_check();
@@ -170,6 +178,12 @@ class SqliteStore final : public TokenRepository {
       reader_->reopen();
     }
     const ChangeFeed::State st = feed_->state();
+    if (st == stat_feed_) {
+      if (stale_.load(std::memory_order_relaxed)) file_stat_check();  // the background stat found it
+    } else {
+      file_stat_check();
+      stat_feed_ = st;
+    }
     const auto now = std::chrono::steady_clock::now();
     bool reused = false;
     if (reader_in_tx_) {
@@ -205,6 +219,53 @@ class SqliteStore final : public TokenRepository {
     if (lock && reader_fork_ != fork_generation()) return;  // the parent's snapshot: not ours to end
     if (lock && reader_in_tx_ && std::chrono::steady_clock::now() - reader_since_ >= kReaderWindow)
       reader_end();
+  }
+
+  // Warm start: its own read-only connection (so verification's reader is never held behind
+  // it) reading through mmap, one table scan in rowid order (NOT INDEXED: through the partial
+  // index on live names SQLite would look every row up at random), rows handed over
+  // kWarmChunk at a time with warm_mu_ released, so verifications find the first ones cached
+  // while the scan goes on. Only when the table holds more rows than `limit` are they sorted
+  // first, so that the most recently used are the ones kept. The engine decides, row by row
+  // under its cache's rules, what enters the cache.
+  bool warm_supported() const noexcept override { return file_; }
+  void tokens_recent(std::int64_t since, std::int64_t now, std::size_t limit, const std::atomic<bool>* stop,
+                     const RecordSink& sink) override {
+    if (!file_ || limit == 0 || !file_current()) return;
+    static constexpr std::size_t kWarmChunk = 512;
+    std::unique_lock<std::mutex> lock(warm_mu_);
+    SqliteOptions o = options_;
+    o.read_only = true;
+    Connection warm(c_.path(), o);
+    warm.exec("PRAGMA mmap_size=1073741824", "cannot configure");
+    // SQLite calls this every 1,000 instructions of the scan: a close() need not wait for it.
+    sqlite3_progress_handler(
+        warm.handle(), 1000, [](void* flag) { return static_cast<std::atomic<bool>*>(flag)->load() ? 1 : 0; },
+        const_cast<std::atomic<bool>*>(stop));
+    bool sorted = true;
+    {
+      Statement count(warm, "SELECT count(*) FROM tokens");
+      if (count.step("cannot read tokens from")) sorted = count.i64(0) > static_cast<std::int64_t>(limit);
+    }
+    std::vector<TokenRecord> chunk;
+    {
+      Statement s(warm, sorted ? TOKEN_SELECT_FROM "tokens NOT INDEXED " RECENT_WHERE
+                                                   "ORDER BY last_used_at DESC LIMIT ?3"
+                               : TOKEN_SELECT_FROM "tokens NOT INDEXED " RECENT_WHERE "LIMIT ?3");
+      s.bind(1, since).bind(2, now).bind(3, static_cast<std::int64_t>(limit));
+      for (;;) {
+        const int rc = sqlite3_step(s.handle());
+        if (rc == SQLITE_ROW) chunk.push_back(read_token(s));
+        if (rc != SQLITE_ROW || chunk.size() == kWarmChunk) {
+          lock.unlock();
+          const bool more = chunk.empty() || sink(chunk);
+          chunk.clear();
+          lock.lock();
+          if (rc != SQLITE_ROW || !more || stop->load()) break;
+        }
+      }
+    }
+    sqlite3_progress_handler(warm.handle(), 0, nullptr, nullptr);
   }
 
   std::vector<TokenRecord> tokens_find(const std::vector<std::int64_t>& ids) override {
@@ -741,7 +802,8 @@ class SqliteStore final : public TokenRepository {
 
   // False (and from then on) once the path no longer names the file this store opened: a
   // backup restore moved another file over it, or it was deleted. One stat; the background
-  // thread calls it every 100 ms and every database read or write calls file_check.
+  // thread calls it every 100 ms, every call on the writer connection calls file_check, and
+  // verification's lookup when the feed moved (token_find).
   bool file_current() noexcept {
     if (!file_) return true;
     if (stale_.load(std::memory_order_relaxed)) return false;
@@ -796,6 +858,8 @@ class SqliteStore final : public TokenRepository {
 
   std::mutex mu_;
   Connection c_;
+  const SqliteOptions options_;
+  std::mutex warm_mu_;    // tokens_recent's connection is inside SQLite
   ListingCounts counts_;  // under mu_
   std::unique_ptr<ChangeFeed> feed_;
   std::atomic<bool> stale_{false};
@@ -811,6 +875,7 @@ class SqliteStore final : public TokenRepository {
   std::uint64_t reader_fork_ = fork_generation();
   bool reader_in_tx_ = false;
   ChangeFeed::State reader_state_;
+  ChangeFeed::State stat_feed_;  // the feed when token_find last found the file current
   std::chrono::steady_clock::time_point reader_since_;
 };
 

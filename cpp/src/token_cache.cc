@@ -69,17 +69,18 @@ CachedTokenPtr TokenCache::find(std::int64_t id) const {
   return it == s.map.end() ? nullptr : it->second;
 }
 
-void TokenCache::insert(const CachedTokenPtr& token, const std::function<bool()>& still_valid,
-                        std::vector<CachedTokenPtr>* displaced) {
-  if (per_shard_ == 0) return;
+bool TokenCache::insert(const CachedTokenPtr& token, const std::function<bool()>& still_valid,
+                        std::vector<CachedTokenPtr>* displaced, bool only_absent) {
+  if (per_shard_ == 0) return false;
   Shard& s = shard(token->id);
   std::unique_lock<std::shared_mutex> lock(s.mu);
-  if (!still_valid()) return;
+  if (!still_valid()) return false;
   auto it = s.map.find(token->id);
+  if (only_absent && (it != s.map.end() || s.map.size() >= per_shard_)) return false;
   if (it != s.map.end()) {
     displaced->push_back(std::move(it->second));
     it->second = token;
-    return;
+    return true;
   }
   if (s.map.size() >= per_shard_) {
     auto victim = s.map.begin();
@@ -87,6 +88,7 @@ void TokenCache::insert(const CachedTokenPtr& token, const std::function<bool()>
     s.map.erase(victim);
   }
   s.map.emplace(token->id, token);
+  return true;
 }
 
 bool TokenCache::replace(const CachedTokenPtr& expected, const CachedTokenPtr& token) {

@@ -220,6 +220,10 @@ class TokenStore(StoreHygiene, ServiceTokens, StoreNetworks):
     - ``cache_size``: token records kept in memory for verification (100,000; about 30 MiB
       when full; 0 disables the cache). The cache is coherent across processes: see
       docs/ARCHITECTURE.md.
+    - ``warm_start`` (True): after opening, a background thread loads the live tokens used in
+      the last 7 days into the cache, most recently used first, up to ``cache_size`` (SQLite;
+      a PostgreSQL store starts cold), so a restarted worker answers its users' tokens from
+      memory at once. The open does not wait for it; a token revoked meanwhile is never served.
     - ``busy_timeout``: seconds a writer waits for another process's lock (5).
     - ``pepper``: 64 hex chars; default ``TOKENKEEP_PEPPER``, else the key file ``<path>.key``.
       ``previous_peppers``: older ones still accepted (also ``TOKENKEEP_PEPPER_PREVIOUS``).
@@ -252,6 +256,7 @@ class TokenStore(StoreHygiene, ServiceTokens, StoreNetworks):
         pool_idle: float = 5.0,
         relay_url: str | None = None,
         prepared_statements: bool = True,
+        warm_start: bool = True,
     ) -> None:
         self._engine = None
         self._fast = None
@@ -327,6 +332,7 @@ class TokenStore(StoreHygiene, ServiceTokens, StoreNetworks):
             "pool_idle_seconds": float(pool_idle),
             "listen_conninfo": relay_url or "",
             "prepared_statements": bool(prepared_statements),
+            "warm_start": bool(warm_start),
         }
         # Backstop: a binding TypeError would list every argument, the pepper included. Raise
         # outside the except block, so that the original is not even kept as __context__.

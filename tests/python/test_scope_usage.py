@@ -53,6 +53,20 @@ def test_scope_usage_after_a_mix_of_verifications_and_across_a_restart(db_path, 
         assert store.scope_report("alice", ci.info.id)[0].unused == frozenset()
 
 
+def test_scope_usage_and_last_use_without_a_cache(db_path, clock):
+    """cache_size=0: every verify reads its own snapshot, whose use joins one entry per token
+    (issue 23: it queued a snapshot and wrote rows per verification); get, list and scope
+    usage see it before it is persisted, and a restart reads it back."""
+    with tokenkeep.TokenStore(db_path, clock=clock, cache_size=0) as store:
+        tokens = exercise(store)
+        check_usage(store, *tokens)  # from the uses in memory
+        assert all(store.get("alice", t.info.id).last_used_at == clock.now() for t in tokens)
+        assert store._e.cache_size() == 0
+    with tokenkeep.TokenStore(db_path, clock=clock, cache_size=0) as store:
+        check_usage(store, *tokens)
+        assert all(store.get("alice", t.info.id).last_used_at == clock.now() for t in tokens)
+
+
 def test_scope_usage_is_a_window_and_a_new_use_counts_again(db_path, clock):
     with tokenkeep.TokenStore(db_path, clock=clock) as store:
         ci, reader, idle = exercise(store)

@@ -116,3 +116,25 @@ def test_writes_on_a_deleted_database_raise_instead_of_vanishing(tmp_path):
         time.sleep(0.3)  # the background thread has re-checked: no cache hit either
         with pytest.raises(StoreError, match="replaced or removed"):
             a.check(issued.secret)
+
+
+def test_a_revoke_through_a_restored_file_is_refused_by_the_next_miss_at_once(tmp_path):
+    """Verification's lookup re-stats the file only when the change feed moved (issue 23), not
+    on every read: a revoke made through a file moved over the open one moves the feed, so
+    the very next verify (a miss: cache_size=0) stats, finds another file and refuses. The
+    background re-stat (every 100 ms) is not given time to run first; 20 rounds, 0 accepts."""
+    accepted = 0
+    for r in range(20):
+        db = str(tmp_path / f"t{r}.db")
+        with tokenkeep.TokenStore(db, cache_size=0) as a:
+            issued = a.create("alice", "ci", {"device"})
+            assert a.check(issued.secret)
+            src, dst = sqlite3.connect(db), sqlite3.connect(db + ".restore")
+            src.backup(dst)
+            src.close(), dst.close()
+            os.replace(db + ".restore", db)
+            with tokenkeep.TokenStore(db) as b:
+                b.revoke("alice", issued.info.id)
+            with pytest.raises(StoreError, match="replaced or removed"):
+                accepted += bool(a.check(issued.secret))
+    assert accepted == 0

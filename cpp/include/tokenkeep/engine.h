@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "tokenkeep/clock.h"
@@ -47,6 +48,17 @@ struct EngineOptions {
   // false (a read-only store): a verification records no use, in memory or on disk, and
   // reports the last recorded one, so verify, get and list agree with what is stored.
   bool record_uses = true;
+  // Warm start: after opening, a background thread loads the live tokens used within
+  // warm_window_us, most recent first, up to the cache's capacity (Engine::warm_run).
+  bool warm_start = true;
+  std::int64_t warm_window_us = 7 * kMicrosPerDay;
+};
+
+// How far a warm start got (Engine::warm_status).
+struct WarmStatus {
+  bool done = false;       // finished, stopped, or never started
+  std::size_t loaded = 0;  // snapshots it put in the cache
+  int restarts = 0;        // loads begun again because a change was published meanwhile
 };
 
 // How a new token's expiry is chosen.
@@ -185,6 +197,9 @@ class Engine final : private ForkAware {
   // Persists every use recorded in memory now (also done in the background and on destruction).
   void uses_flush();
   std::size_t cache_size() const { return cache_.size(); }
+  // The warm start's progress; warm_wait blocks until it is done or `timeout_us` passed.
+  WarmStatus warm_status() const;
+  WarmStatus warm_wait(std::int64_t timeout_us) const;
 
   std::vector<TokenRecord> expiring_within(std::int64_t within_us, const std::optional<std::string>& owner);
   std::int64_t purge(std::int64_t older_than_us, const std::string& actor);
@@ -233,8 +248,10 @@ class Engine final : private ForkAware {
   bool cache_current(Coherence* state, bool may_repair);
   std::optional<VerifyStatus> verify_step(std::string_view token, ScopeMask required, CachedTokenPtr* out,
                                           bool may_use_store, const IpAddress* client);
-  CachedTokenPtr token_load(std::int64_t id, bool cacheable, const Coherence& state);
+  // `*cached`: whether the snapshot entered the cache.
+  CachedTokenPtr token_load(std::int64_t id, bool cacheable, const Coherence& state, bool* cached);
   void use_record(const CachedTokenPtr& t, std::int64_t now, ScopeMask required, const IpAddress* client);
+  void use_record_loose(const CachedToken& t, std::int64_t now, ScopeMask required, const IpAddress* client);
   // Recent clients (engine_uses.cc): a known address refreshes its slot's time without a
   // lock; a new one takes a slot and is queued for the flusher (client_new).
   void client_record(const CachedToken& t, const IpAddress& a, std::int64_t now);
@@ -249,6 +266,9 @@ class Engine final : private ForkAware {
   void uses_write(bool everything);
   void flusher_run();
   void flusher_stop();
+  void warm_run();
+  bool warm_load_once(std::int64_t now);
+  void warm_stop();
   // Starts the background thread in a process that has none (a child after fork()).
   void flusher_ensure();
   // fork_guard.h. Lock order: apply_mu_, the cache's shards, uses_mu_, then the repository's.
@@ -271,18 +291,33 @@ class Engine final : private ForkAware {
   std::atomic<std::int64_t> unstable_since_ms_{0};
 
   // Recorded uses waiting to be persisted, and the thread that persists them.
-  std::mutex uses_mu_;
+  mutable std::mutex uses_mu_;
   std::mutex flush_mu_;  // held for a whole uses_flush(), taken before uses_mu_
   std::condition_variable uses_cv_;
   std::vector<CachedTokenPtr> uses_dirty_;
   std::vector<std::pair<std::int64_t, std::int64_t>> uses_parked_;
   std::vector<ScopeUse> scopes_parked_;
   std::vector<CachedTokenPtr> uses_later_;  // scope window grew; persisted when due (uses_promote_due)
-  std::vector<ClientUse> clients_parked_;   // new addresses, and those of displaced tokens
+  // Uses of snapshots that did not enter the cache (cache_size=0, or loaded while the feed
+  // moved): one entry per token until the next flush, never one per verification.
+  struct LooseUse {
+    std::int64_t used_us = 0;
+    std::int64_t persisted_us = 0;  // the row's last_used_at when first seen
+    ScopeMask window = 0;
+  };
+  std::unordered_map<std::int64_t, LooseUse> uses_loose_;
+  std::vector<ClientUse> clients_parked_;                  // new addresses, and those of displaced tokens
   static constexpr std::size_t kClientsParkedMax = 10000;  // beyond: dropped (advisory)
   bool flusher_stopping_ = false;
   std::thread flusher_;
   std::uint64_t flusher_fork_ = 0;  // fork_generation() of the process that runs flusher_
+
+  // Warm start (engine_warm.cc): its thread, asked to stop by the destructor.
+  std::thread warm_thread_;
+  std::atomic<bool> warm_stop_{false};
+  mutable std::mutex warm_mu_;  // guards warm_state_; never held across I/O
+  mutable std::condition_variable warm_cv_;
+  WarmStatus warm_state_;
 };
 
 }  // namespace tokenkeep

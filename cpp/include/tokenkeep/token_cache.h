@@ -94,10 +94,11 @@ class TokenCache {
 
   std::size_t capacity() const noexcept { return capacity_; }
   CachedTokenPtr find(std::int64_t id) const;
-  // Inserts (or replaces) unless `still_valid()`, called under the shard lock, says no.
-  // Returns what was displaced, if anything, so unsaved uses are not lost.
-  void insert(const CachedTokenPtr& token, const std::function<bool()>& still_valid,
-              std::vector<CachedTokenPtr>* displaced);
+  // Inserts (or replaces) unless `still_valid()`, called under the shard lock, says no (or
+  // the capacity is 0); true if it did. Returns what was displaced, if anything, so unsaved
+  // uses are not lost. `only_absent` (a warm start): never replaces or evicts an entry.
+  bool insert(const CachedTokenPtr& token, const std::function<bool()>& still_valid,
+              std::vector<CachedTokenPtr>* displaced, bool only_absent = false);
   // Replaces the entry for token->id only if it is still `expected`.
   bool replace(const CachedTokenPtr& expected, const CachedTokenPtr& token);
   void erase(std::int64_t id, std::vector<CachedTokenPtr>* displaced);

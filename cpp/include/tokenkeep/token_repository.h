@@ -18,7 +18,9 @@
 //  - Inserts are not announced: token_find must find a row committed before it was called.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -127,6 +129,19 @@ class TokenRepository {
   // Called every 100 ms from the engine's background thread: release anything held between
   // calls (a read snapshot, say).
   virtual void idle() {}
+
+  // Warm start (Engine): the live tokens used at or after `since` and not expired at `now`,
+  // most recently used first, at most `limit`, handed to `sink` in chunks from one read
+  // snapshot that begins after the call starts; stops when `sink` returns false or `*stop`
+  // becomes true (also mid-query). Never holds a lock that verification's token_find needs
+  // while `sink` runs. Best effort: a backend without it hands nothing (the cache starts cold)
+  // and says so in warm_supported(), so the engine starts no thread for it.
+  using RecordSink = std::function<bool(std::vector<TokenRecord>& chunk)>;
+  virtual bool warm_supported() const noexcept { return false; }
+  virtual void tokens_recent(std::int64_t since, std::int64_t now, std::size_t limit,
+                             const std::atomic<bool>* stop, const RecordSink& sink) {
+    (void)since, (void)now, (void)limit, (void)stop, (void)sink;
+  }
 
   // fork() (fork_guard.h; the engine calls these from its own handlers, after taking its
   // locks): take the short-held locks; release them; in the child, release them and stop

@@ -85,7 +85,8 @@ class App:
                     "token first with: tokenkeep create --name NAME --scope SCOPE",
                     EXIT_ERROR,
                 )
-            self._store = TokenStore(self.db, read_only=mode == READS)
+            # One command, a few calls: loading the cache in the background would be waste.
+            self._store = TokenStore(self.db, read_only=mode == READS, warm_start=False)
         return self._store
 
     def close(self) -> None:
