@@ -532,6 +532,7 @@ class PgStore final : public TokenRepository {
         "ORDER BY last_seen DESC, address COLLATE \"C\" LIMIT $2",
         p, "cannot read token use from");
     std::vector<ClientUse> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) out.push_back(ClientUse{id, r.text(i, 0), r.i64(i, 1)});
     return out;
   }
