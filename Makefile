@@ -83,6 +83,7 @@ bench: setup $(EXTRA_BENCHES)
 	$(BENCH_BUILD)/benchmarks/tokenkeep_bench --benchmark_min_time=0.5 \
 	  --benchmark_out=$(BENCH_BUILD)/engine.json --benchmark_out_format=json
 	$(PY) benchmarks/bench_python.py --engine-json $(BENCH_BUILD)/engine.json
+	$(PY) benchmarks/bench_client.py
 	-$(PY) benchmarks/guard_bench.py
 
 clean:

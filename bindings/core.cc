@@ -94,12 +94,12 @@ py::object typed_tuple(PyTypeObject* type, Items&&... items) {
 py::str text(std::string_view s) { return py::str(s.data(), s.size()); }
 
 // A TokenInfo: id, owner, name, scopes, created_at, expires_at, last_used_at, revoked_at,
-// description.
+// description, networks.
 py::object to_tuple(const TokenRecord& r) {
   return typed_tuple(g_token_info_type, text(token_id_format(r.id)), text(r.owner), text(r.name),
                      scope_set(r.scopes), utc_datetime(r.created_at), utc_datetime_or_none(r.expires_at),
                      utc_datetime_or_none(r.last_used_at), utc_datetime_or_none(r.revoked_at),
-                     text(r.description));
+                     text(r.description), scope_set_of(scopes_join(r.networks)));
 }
 
 py::object to_tuple(const CachedToken& t) {
@@ -109,7 +109,8 @@ py::object to_tuple(const CachedToken& t) {
       scope_set_of(t.scopes()), utc_datetime(t.created_at),
       t.expires_at == CachedToken::kNever ? py::object(py::none()) : utc_datetime(t.expires_at),
       used == 0 ? py::object(py::none()) : utc_datetime(used),
-      t.revoked_at == 0 ? py::object(py::none()) : utc_datetime(t.revoked_at), text(t.description()));
+      t.revoked_at == 0 ? py::object(py::none()) : utc_datetime(t.revoked_at), text(t.description()),
+      scope_set_of(t.networks_text));
 }
 
 // An AuditEvent's fields in tokenkeep.models.AuditEvent's order.
@@ -131,7 +132,8 @@ class TupleBuilder {
         shared(scopes_, scopes_join(r.scopes), [&] { return py::object(scope_set(r.scopes)); }),
         time(r.created_at), r.expires_at ? time(*r.expires_at) : py::object(py::none()),
         r.last_used_at ? time(*r.last_used_at) : py::object(py::none()),
-        r.revoked_at ? time(*r.revoked_at) : py::object(py::none()), text(r.description));
+        r.revoked_at ? time(*r.revoked_at) : py::object(py::none()), text(r.description),
+        scope_set_of(scopes_join(r.networks)));
   }
 
  private:
@@ -169,10 +171,29 @@ std::string utf8_of(PyObject* o, const char* what) {
   return std::string(p, static_cast<std::size_t>(n));
 }
 
+// A str or an iterable of str, as strings (`what` names it in the error).
+std::vector<std::string> strings_of(PyObject* o, const char* what) {
+  std::vector<std::string> out;
+  if (PyUnicode_Check(o)) {
+    out.push_back(utf8_of(o, what));
+    return out;
+  }
+  py::object seq = py::reinterpret_steal<py::object>(PySequence_Fast(o, what));
+  if (!seq) {
+    PyErr_Clear();
+    fail(ErrorCode::kInvalidArgument, std::string(what) + " must be a string or an iterable of strings");
+  }
+  const Py_ssize_t m = PySequence_Fast_GET_SIZE(seq.ptr());
+  PyObject** s = PySequence_Fast_ITEMS(seq.ptr());
+  for (Py_ssize_t k = 0; k < m; ++k) out.push_back(utf8_of(s[k], what));
+  return out;
+}
+
 // create_many's items, converted with the C API (several times faster than the generic
 // casters on 10,000 items): each (name, scopes) with the call's expiry, or (name, scopes,
 // expiry_kind, expiry_us) with an ExpiryKind; either may end with a description (3 or 5
-// items). Scopes: one str, or any iterable of str.
+// items); 6 items: (name, scopes, expiry_kind, expiry_us, description, networks), networks an
+// iterable of CIDR strings. Scopes: one str, or any iterable of str.
 std::vector<NewToken> new_tokens(const py::handle& items, Expiry::Kind kind, std::int64_t value) {
   py::object seq =
       py::reinterpret_steal<py::object>(PySequence_Fast(items.ptr(), "items must be a sequence"));
@@ -188,7 +209,7 @@ std::vector<NewToken> new_tokens(const py::handle& items, Expiry::Kind kind, std
     const Py_ssize_t len = PyTuple_Check(it)  ? PyTuple_GET_SIZE(it)
                            : PyList_Check(it) ? PyList_GET_SIZE(it)
                                               : -1;
-    if (len < 2 || len > 5) fail(ErrorCode::kInvalidArgument, "create_many takes (name, scopes) items");
+    if (len < 2 || len > 6) fail(ErrorCode::kInvalidArgument, "create_many takes (name, scopes) items");
     PyObject* const* f = PyTuple_Check(it) ? &PyTuple_GET_ITEM(it, 0) : &PyList_GET_ITEM(it, 0);
     NewToken& t = out[static_cast<std::size_t>(i)];
     t.name = utf8_of(f[0], "name");
@@ -208,6 +229,15 @@ std::vector<NewToken> new_tokens(const py::handle& items, Expiry::Kind kind, std
     t.expiry.kind = own_expiry ? py::handle(f[2]).cast<Expiry::Kind>() : kind;
     t.expiry.value_us = own_expiry ? PyLong_AsLongLong(f[3]) : value;
     if (len == 3 || len == 5) t.description = utf8_of(f[len - 1], "description");
+    if (len == 6) {
+      t.description = utf8_of(f[4], "description");
+      try {
+        t.networks = strings_of(f[5], "networks");
+      } catch (Error& e) {
+        e.field = "networks";
+        throw;
+      }
+    }
     if (PyErr_Occurred()) throw py::error_already_set();
   }
   return out;
@@ -450,10 +480,11 @@ PYBIND11_MODULE(_core, m) {
           "create_problems",
           [](Engine& e, const std::string& owner, const std::string& name,
              const std::vector<std::string>& scopes, Expiry::Kind kind, std::int64_t value,
-             const std::string& description) {
+             const std::string& description, const std::vector<std::string>& networks) {
             NewToken spec;
             spec.name = name;
             spec.description = description;
+            spec.networks = networks;
             spec.scopes = scopes;
             spec.expiry.kind = kind;
             spec.expiry.value_us = value;
@@ -462,7 +493,8 @@ PYBIND11_MODULE(_core, m) {
             return out;
           },
           py::arg("owner"), py::arg("name"), py::arg("scopes"), py::arg("expiry_kind"), py::arg("expiry_us"),
-          py::arg("description") = "", R"doc(Every reason create would refuse these values: tokenkeep errors, each with .field.)doc")
+          py::arg("description") = "", py::arg("networks") = std::vector<std::string>{},
+          R"doc(Every reason create would refuse these values: tokenkeep errors, each with .field.)doc")
       .def(
           "get",
           [](Engine& e, const std::string& owner, const std::string& id) {
@@ -503,6 +535,23 @@ PYBIND11_MODULE(_core, m) {
             return to_tuple(released([&] { return e.update_description(owner, id, description, actor); }));
           },
           py::arg("owner"), py::arg("token_id"), py::arg("description"), py::arg("actor"))
+      .def(
+          "update_networks",
+          [](Engine& e, const std::string& owner, const std::string& id, const std::vector<std::string>& networks,
+             const std::string& actor) {
+            return to_tuple(released([&] { return e.update_networks(owner, id, networks, actor); }));
+          },
+          py::arg("owner"), py::arg("token_id"), py::arg("networks"), py::arg("actor"))
+      .def(
+          "recent_clients",
+          [](Engine& e, const std::string& owner, const std::string& id) {
+            const auto clients = released([&] { return e.recent_clients(owner, id); });
+            py::list out;
+            for (const auto& c : clients) out.append(py::make_tuple(py::str(c.address), utc_datetime(c.at)));
+            return out;
+          },
+          py::arg("owner"), py::arg("token_id"),
+          R"doc([(address, last_seen)] newest first: the distinct addresses a token was verified from.)doc")
       .def("revoke", &Engine::revoke, py::arg("owner"), py::arg("token_id"), py::arg("actor"),
            py::call_guard<py::gil_scoped_release>())
       .def("revoke_many", &Engine::revoke_many, py::arg("owner"), py::arg("token_ids"), py::arg("actor"),

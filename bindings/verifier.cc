@@ -5,6 +5,8 @@
 //   required scopes (the str, or the tuple of them) -> engine scope mask
 //   engine snapshot -> the TokenInfo built for it (so a cache hit allocates nothing)
 // Every decision is the engine's (Engine::verify); the GIL is released around it.
+// The one keyword, `client=` (the caller's address), is found by comparing the interned name's
+// pointer: a call without keywords pays one null check for it.
 #include <pybind11/pybind11.h>
 
 #include <cstring>
@@ -110,10 +112,11 @@ bool mask_for(Verifier* v, Engine* engine, PyObject* const* scopes, Py_ssize_t n
 // releasing and retaking the GIL costs more than that, and with other threads waiting it can
 // cost a whole switch interval. Anything that reads the database runs without the GIL.
 // On an engine failure (StoreError) sets the Python exception and returns false.
-bool run_verify(Engine* engine, PyObject* token, ScopeMask mask, VerifyStatus* status, CachedTokenPtr* out) {
+bool run_verify(Engine* engine, PyObject* token, ScopeMask mask, VerifyStatus* status, CachedTokenPtr* out,
+                const IpAddress* client) {
   const std::string_view text = token_view(token);
   try {
-    if (auto answered = engine->verify_cached(text, mask, out)) {
+    if (auto answered = engine->verify_cached(text, mask, out, client)) {
       *status = *answered;
       return true;
     }
@@ -128,7 +131,7 @@ bool run_verify(Engine* engine, PyObject* token, ScopeMask mask, VerifyStatus* s
   bool other = false;
   Py_BEGIN_ALLOW_THREADS
   try {
-    *status = engine->verify(text, mask, out);
+    *status = engine->verify(text, mask, out, client);
   } catch (const Error& e) {
     error = e;
   } catch (...) {
@@ -150,18 +153,72 @@ struct Call {
   VerifyStatus status = VerifyStatus::kInvalid;
 };
 
-bool call_run(PyObject* self, PyObject* const* args, Py_ssize_t nargs, const char* name, Call* c,
-              CachedTokenPtr* out) {
+// The address of a `client=` value: a str (IPv4 or IPv6 text) or an ipaddress.IPv4Address /
+// IPv6Address; None, or text that is no address (a zone id, "testclient", a unix socket's
+// ""), is no address - a bound token then fails, an unbound one verifies and records none.
+// Any other type is InvalidArgument (field "client"). False with the exception set.
+bool client_parse(PyObject* o, IpAddress* out, bool* known) {
+  *known = false;
+  if (o == Py_None) return true;
+  py::object text;
+  PyObject* s = o;
+  if (!PyUnicode_Check(o)) {
+    static PyObject* const types = [] {
+      py::module_ ip = py::module_::import("ipaddress");
+      return py::make_tuple(ip.attr("IPv4Address"), ip.attr("IPv6Address")).release().ptr();
+    }();
+    const int is_ip = PyObject_IsInstance(o, types);
+    if (is_ip < 0) return false;
+    if (is_ip == 0) {
+      Error e(ErrorCode::kInvalidArgument, "client must be an IP address as a str (or an ipaddress object)");
+      e.field = "client";
+      raise_error(e);
+      return false;
+    }
+    text = py::reinterpret_steal<py::object>(PyObject_Str(o));
+    if (!text) return false;
+    s = text.ptr();
+  }
+  Py_ssize_t n = 0;
+  const char* p = PyUnicode_AsUTF8AndSize(s, &n);
+  if (p == nullptr) {
+    PyErr_Clear();
+    return true;
+  }
+  if (auto a = ip_address_parse(std::string_view(p, static_cast<std::size_t>(n)))) {
+    *out = *a;
+    *known = true;
+  }
+  return true;
+}
+
+PyObject* g_client_kw = nullptr;  // interned "client"
+
+bool call_run(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames, const char* name,
+              Call* c, CachedTokenPtr* out) {
   auto* v = reinterpret_cast<Verifier*>(self);
   if (nargs < 1) {
     PyErr_Format(PyExc_TypeError, "%s() needs the token", name);
     return false;
   }
+  IpAddress address;
+  bool known = false;
+  if (kwnames != nullptr) {
+    const Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t i = 0; i < nkw; ++i) {
+      PyObject* kw = PyTuple_GET_ITEM(kwnames, i);
+      if (kw != g_client_kw && PyUnicode_Compare(kw, g_client_kw) != 0) {
+        PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", name, kw);
+        return false;
+      }
+      if (!client_parse(args[nargs + i], &address, &known)) return false;
+    }
+  }
   if (v->engine_obj == nullptr) return fail_closed();
   c->keep_alive = py::reinterpret_borrow<py::object>(v->engine_obj);
   c->engine = v->engine;
   return mask_for(v, c->engine, args + 1, nargs - 1, &c->mask) &&
-         run_verify(c->engine, args[0], c->mask, &c->status, out);
+         run_verify(c->engine, args[0], c->mask, &c->status, out, known ? &address : nullptr);
 }
 
 // Whether an invalid token is worth a hint: not text, or text with surrounding whitespace,
@@ -200,11 +257,11 @@ void add_token_hint(PyObject* token) {
   PyErr_Restore(type, value, tb);
 }
 
-PyObject* verifier_verify(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+PyObject* verifier_verify(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   auto* v = reinterpret_cast<Verifier*>(self);
   Call c;
   CachedTokenPtr t;
-  if (!call_run(self, args, nargs, "verify", &c, &t)) return nullptr;
+  if (!call_run(self, args, nargs, kwnames, "verify", &c, &t)) return nullptr;
   Engine* const engine = c.engine;
   const VerifyStatus status = c.status;
   const ScopeMask mask = c.mask;
@@ -232,9 +289,9 @@ PyObject* verifier_verify(PyObject* self, PyObject* const* args, Py_ssize_t narg
   return info;
 }
 
-PyObject* verifier_check(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+PyObject* verifier_check(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   Call c;
-  if (!call_run(self, args, nargs, "check", &c, nullptr)) return nullptr;
+  if (!call_run(self, args, nargs, kwnames, "check", &c, nullptr)) return nullptr;
   return PyBool_FromLong(c.status == VerifyStatus::kOk);
 }
 
@@ -260,10 +317,10 @@ void verifier_dealloc(PyObject* self) {
 }
 
 PyMethodDef kVerifierMethods[] = {
-    {"verify", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(verifier_verify)), METH_FASTCALL,
-     "verify(token, *scopes) -> TokenInfo; raises on failure"},
-    {"check", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(verifier_check)), METH_FASTCALL,
-     "check(token, *scopes) -> bool"},
+    {"verify", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(verifier_verify)),
+     METH_FASTCALL | METH_KEYWORDS, "verify(token, *scopes, client=None) -> TokenInfo; raises on failure"},
+    {"check", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(verifier_check)),
+     METH_FASTCALL | METH_KEYWORDS, "check(token, *scopes, client=None) -> bool"},
     {"close", verifier_close, METH_NOARGS, "Drop the engine and every memo."},
     {"info_count", verifier_len, METH_NOARGS, "TokenInfo objects memoized."},
     {nullptr, nullptr, 0, nullptr},
@@ -286,6 +343,8 @@ PyTypeObject kVerifierType = [] {
 
 void verifier_register(py::module_& m) {
   if (PyType_Ready(&kVerifierType) < 0) throw py::error_already_set();
+  g_client_kw = PyUnicode_InternFromString("client");  // kept for the life of the process
+  if (g_client_kw == nullptr) throw py::error_already_set();
   Py_INCREF(&kVerifierType);
   m.add_object("Verifier", py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(&kVerifierType)));
   m.def(

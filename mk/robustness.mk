@@ -1,13 +1,13 @@
 # Robustness (issue 4): the GoogleTest suite under ASan+UBSan, libFuzzer targets, soak runs.
 # Included by the Makefile; `make test` runs test-sanitize and fuzz-smoke after pytest.
 #   make test-sanitize          GoogleTest (engine + fault injection) with ASan+UBSan, clang
-#   make fuzz-smoke             each fuzz target for FUZZ_SMOKE_SECONDS (CI, 2 x 25 s)
+#   make fuzz-smoke             each fuzz target for FUZZ_SMOKE_SECONDS (CI, 3 x 25 s)
 #   make fuzz FUZZ_SECONDS=600  each fuzz target for FUZZ_SECONDS
 #   make soak                   contention (SOAK_SECONDS, 8 processes), more crash rounds
 #                               and state-machine examples than `make test` runs
 SANITIZE_BUILD := build/sanitize
 FUZZ_BUILD := build/fuzz
-FUZZ_TARGETS := fuzz_token_parse fuzz_verify
+FUZZ_TARGETS := fuzz_token_parse fuzz_verify fuzz_networks
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 25
 SOAK_SECONDS ?= 20

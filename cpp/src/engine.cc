@@ -162,6 +162,7 @@ TokenRecord Engine::make_record(const std::string& owner, const NewToken& spec,
   r.name = name_normalize(spec.name);
   r.description = description_normalize(spec.description);
   r.scopes = canonical_scopes;
+  r.networks = networks_canonical(spec.networks);
   const std::int64_t exp = expiry_resolve(spec.expiry, now);
   if (exp >= 0) r.expires_at = exp;
   r.created_at = now;
@@ -233,6 +234,7 @@ std::vector<Error> Engine::create_problems(const std::string& owner, const NewTo
   attempt([&] { secret_shaped_refuse(name_normalize(spec.name), "name"); });
   attempt([&] { secret_shaped_refuse(description_normalize(spec.description), "description"); });
   attempt([&] { (void)scopes_canonical(spec.scopes); });
+  attempt([&] { (void)networks_canonical(spec.networks); });
   attempt([&] { (void)expiry_resolve(spec.expiry, clock_->now_us()); });
   return out;
 }
@@ -317,6 +319,18 @@ TokenRecord Engine::update_description(const std::string& owner, std::string_vie
   return get(owner, token_id);
 }
 
+TokenRecord Engine::update_networks(const std::string& owner, std::string_view token_id,
+                                    const std::vector<std::string>& networks, const std::string& actor) {
+  owner_check(owner);
+  actor_check(actor);
+  const auto canonical = networks_canonical(networks);
+  const std::int64_t id = id_resolve(token_id);
+  if (!repo_->token_update_networks(owner, id, canonical, actor.empty() ? owner : actor, clock_->now_us())) {
+    fail(ErrorCode::kNotFound, "no such token", "token_id");
+  }
+  return get(owner, token_id);
+}
+
 void Engine::revoke(const std::string& owner, std::string_view token_id, const std::string& actor) {
   revoke_many(owner, {std::string(token_id)}, actor);
 }
@@ -363,6 +377,7 @@ IssuedToken Engine::rotate(const std::string& owner, std::string_view token_id, 
   r.name = old->name;
   r.description = old->description;
   r.scopes = old->scopes;
+  r.networks = old->networks;
   r.expires_at = old->expires_at;
   if (expiry) {
     const std::int64_t at = expiry_resolve(*expiry, now);
@@ -448,17 +463,19 @@ CachedTokenPtr Engine::token_load(std::int64_t id, bool cacheable, const Coheren
   return t;
 }
 
-VerifyStatus Engine::verify(std::string_view token, ScopeMask required, CachedTokenPtr* out) {
-  return *verify_step(token, required, out, true);
+VerifyStatus Engine::verify(std::string_view token, ScopeMask required, CachedTokenPtr* out,
+                            const IpAddress* client) {
+  return *verify_step(token, required, out, true, client);
 }
 
 std::optional<VerifyStatus> Engine::verify_cached(std::string_view token, ScopeMask required,
-                                                  CachedTokenPtr* out) {
-  return verify_step(token, required, out, false);
+                                                  CachedTokenPtr* out, const IpAddress* client) {
+  return verify_step(token, required, out, false, client);
 }
 
 std::optional<VerifyStatus> Engine::verify_step(std::string_view token, ScopeMask required,
-                                                CachedTokenPtr* out, bool may_use_store) {
+                                                CachedTokenPtr* out, bool may_use_store,
+                                                const IpAddress* client) {
   auto parsed = token_parse(prefix_, token);
   if (!parsed) return VerifyStatus::kInvalid;
   Coherence state;
@@ -478,17 +495,21 @@ std::optional<VerifyStatus> Engine::verify_step(std::string_view token, ScopeMas
     return VerifyStatus::kInvalid;
   }
   if (out) *out = t;
+  // Unbound tokens pay one predictable branch; a bound one a mask-and-compare per network.
+  if (!t->networks.empty() && (client == nullptr || !networks_contain(t->networks, *client))) {
+    return VerifyStatus::kNetworkNotAllowed;
+  }
   if (t->revoked_at != 0) return VerifyStatus::kRevoked;
   const std::int64_t now = clock_->now_us();
   if (now > t->expires_at) return VerifyStatus::kExpired;
   if ((t->granted & required) != required) return VerifyStatus::kInsufficientScope;
-  use_record(t, now, required);
+  use_record(t, now, required, client);
   return VerifyStatus::kOk;
 }
 
-CachedTokenPtr Engine::verify_or_throw(std::string_view token, ScopeMask required) {
+CachedTokenPtr Engine::verify_or_throw(std::string_view token, ScopeMask required, const IpAddress* client) {
   CachedTokenPtr t;
-  const VerifyStatus status = verify(token, required, &t);
+  const VerifyStatus status = verify(token, required, &t, client);
   if (status != VerifyStatus::kOk) throw verify_error(status, required, t.get());
   return t;
 }
@@ -499,6 +520,12 @@ Error Engine::verify_error(VerifyStatus status, ScopeMask required, const Cached
       return Error(ErrorCode::kExpiredToken, "token has expired");
     case VerifyStatus::kRevoked:
       return Error(ErrorCode::kRevokedToken, "token has been revoked");
+    case VerifyStatus::kNetworkNotAllowed: {
+      Error e(ErrorCode::kNetworkNotAllowed,
+              "token is bound to networks, and the client address is outside them or was not given");
+      e.field = "client";
+      return e;
+    }
     case VerifyStatus::kInsufficientScope: {
       auto required_names = vocabulary_.names_of(required);
       auto granted_names = vocabulary_.names_of(t ? t->granted : 0);
@@ -520,8 +547,10 @@ Error Engine::verify_error(VerifyStatus status, ScopeMask required, const Cached
 // free of shared writes) and queues the token for persistence when it is due. The scopes the
 // check required join the token's window with one relaxed load and compare; only a bit not
 // in the window writes, and only a bit this process never saw for the token queues it early.
-void Engine::use_record(const CachedTokenPtr& t, std::int64_t now, ScopeMask required) {
+void Engine::use_record(const CachedTokenPtr& t, std::int64_t now, ScopeMask required,
+                        const IpAddress* client) {
   if (!options_.record_uses) return;
+  if (client) client_record(*t, *client, now);
   bool new_scope = false, window_grew = false;
   if ((t->scopes_window.load(std::memory_order_relaxed) & required) != required) {
     window_grew = true;

@@ -12,9 +12,13 @@ namespace tokenkeep {
 void Engine::uses_park(std::vector<CachedTokenPtr>* displaced) {
   std::vector<std::pair<std::int64_t, std::int64_t>> unsaved;
   std::vector<ScopeUse> scopes;
+  std::vector<ClientUse> clients;
   for (const auto& t : *displaced) {
     const std::int64_t used = t->used_us.load(std::memory_order_relaxed);
-    if (used > t->persisted_us.load(std::memory_order_relaxed)) unsaved.emplace_back(t->id, used);
+    if (used > t->persisted_us.load(std::memory_order_relaxed)) {
+      unsaved.emplace_back(t->id, used);
+      clients_take(*t, &clients);
+    }
     scope_uses_take(*t, &scopes);
   }
   displaced->clear();
@@ -22,6 +26,8 @@ void Engine::uses_park(std::vector<CachedTokenPtr>* displaced) {
   std::lock_guard<std::mutex> lock(uses_mu_);
   uses_parked_.insert(uses_parked_.end(), unsaved.begin(), unsaved.end());
   scopes_parked_.insert(scopes_parked_.end(), scopes.begin(), scopes.end());
+  if (clients_parked_.size() < kClientsParkedMax)
+    clients_parked_.insert(clients_parked_.end(), clients.begin(), clients.end());
 }
 
 void Engine::uses_overlay(TokenRecord* r) const {
@@ -42,11 +48,13 @@ void Engine::uses_write(bool everything) {
   std::vector<CachedTokenPtr> dirty;
   std::vector<std::pair<std::int64_t, std::int64_t>> uses;
   std::vector<ScopeUse> scopes;
+  std::vector<ClientUse> clients;
   {
     std::lock_guard<std::mutex> lock(uses_mu_);
     dirty.swap(uses_dirty_);
     uses.swap(uses_parked_);
     scopes.swap(scopes_parked_);
+    clients.swap(clients_parked_);
     if (everything) {
       dirty.insert(dirty.end(), uses_later_.begin(), uses_later_.end());
       uses_later_.clear();
@@ -59,16 +67,21 @@ void Engine::uses_write(bool everything) {
     });
   }
   const std::size_t parked = uses.size();
+  const std::size_t clients_parked = clients.size();
   for (const auto& t : dirty) {
     uses.emplace_back(t->id, t->used_us.load(std::memory_order_relaxed));
     scope_uses_take(*t, &scopes);
+    clients_take(*t, &clients);
   }
-  if (uses.empty() && scopes.empty()) return;
+  if (uses.empty() && scopes.empty() && clients.empty()) return;
   try {
     repo_->tokens_touch(uses);
     repo_->scopes_touch(scopes);
+    repo_->clients_touch(clients);
   } catch (const Error&) {
     std::lock_guard<std::mutex> lock(uses_mu_);  // keep them for the next round
+    clients_parked_.insert(clients_parked_.end(), clients.begin(),
+                           clients.begin() + static_cast<std::ptrdiff_t>(clients_parked));
     uses_parked_.insert(uses_parked_.end(), uses.begin(), uses.begin() + static_cast<std::ptrdiff_t>(parked));
     // A token's scope bits taken above go back as parked rows (its window may hold new ones).
     scopes_parked_.insert(scopes_parked_.end(), scopes.begin(), scopes.end());
@@ -100,7 +113,7 @@ void Engine::flusher_run() {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_flush < std::chrono::seconds(1)) continue;
     uses_promote_due();
-    if (uses_dirty_.empty() && uses_parked_.empty()) continue;
+    if (uses_dirty_.empty() && uses_parked_.empty() && clients_parked_.empty()) continue;
     last_flush = now;
     lock.unlock();
     try {

@@ -5,6 +5,7 @@
 
 #include "pg_binary.h"
 #include "pg_rows.h"
+#include "repository_rules.h"
 #include "tokenkeep/scopes.h"
 
 namespace tokenkeep::pg_detail {
@@ -15,7 +16,7 @@ bool pg_insert_statement(PgConnection& c, const std::vector<TokenRecord>& record
                          std::int64_t at) {
   std::vector<std::int64_t> ids, created;
   std::vector<std::optional<std::int64_t>> expires;
-  std::vector<std::string> owners, names, scopes, digests, peppers, descriptions;
+  std::vector<std::string> owners, names, scopes, digests, peppers, descriptions, networks, details;
   for (const auto& r : records) {
     ids.push_back(r.id);
     owners.push_back(r.owner);
@@ -26,20 +27,23 @@ bool pg_insert_statement(PgConnection& c, const std::vector<TokenRecord>& record
     created.push_back(r.created_at);
     expires.push_back(r.expires_at);
     descriptions.push_back(r.description);
+    networks.push_back(networks_join(r.networks));
+    details.push_back(networks_create_detail(r.networks));
   }
   PgParams p;
   p.add_text(pg_array_i64(ids)).add_text(pg_array_text(owners)).add_text(pg_array_text(names));
   p.add_text(pg_array_text(scopes)).add_text(pg_array_bytes(digests)).add_text(pg_array_text(peppers));
   p.add_text(pg_array_i64(created)).add_text(pg_array_opt_i64(expires)).add(at).add(actor);
-  p.add_text(pg_array_text(descriptions));
+  p.add_text(pg_array_text(descriptions)).add_text(pg_array_text(networks)).add_text(pg_array_text(details));
   return c
       .run(
           "WITH t AS (INSERT INTO tokenkeep_tokens(id, owner, name, scopes, digest, pepper_id, created_at, "
-          "expires_at, description) "
+          "expires_at, description, networks) "
           "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], "
-          "$7::bigint[], "
-          "$8::bigint[], $11::text[]) RETURNING id, owner, name, scopes) " PG_AUDIT_INSERT
-          "SELECT $9, $10, 'create', id, owner, name, '', scopes, '' FROM t ORDER BY id",
+          "$7::bigint[], $8::bigint[], $11::text[], $12::text[]) RETURNING id, owner, name, scopes), "
+          "d AS (SELECT * FROM unnest($1::bigint[], $13::text[]) AS d(id, detail)) " PG_AUDIT_INSERT
+          "SELECT $9, $10, 'create', t.id, owner, name, '', scopes, d.detail FROM t JOIN d ON d.id = t.id "
+          "ORDER BY t.id",
           p, "cannot insert tokens into", true)
       .has_value();
 }
@@ -62,16 +66,17 @@ bool pg_insert_copy(PgConnection& c, const std::vector<TokenRecord>& records, co
       scopes = scopes_join(r.scopes);
       scopes_of = &r.scopes;
     }
-    tokens.row(9).i64(r.id).bytes(r.owner).bytes(r.name).bytes(scopes);
+    tokens.row(10).i64(r.id).bytes(r.owner).bytes(r.name).bytes(scopes);
     tokens.bytes(std::string_view(reinterpret_cast<const char*>(r.digest.data()), r.digest.size()));
     tokens.bytes(r.pepper_id).i64(r.created_at).opt_i64(r.expires_at).bytes(r.description);
+    tokens.bytes(networks_join(r.networks));
     audit.row(9).i64(at).bytes(actor).bytes("create").i64(r.id).bytes(r.owner).bytes(r.name);
-    audit.bytes("").bytes(scopes).bytes("");
+    audit.bytes("").bytes(scopes).bytes(networks_create_detail(r.networks));
   }
   c.timeout_ms(kPgLongQueryTimeoutMs);  // bulk work, never on the verify path
   PgTransaction tx(c);
   if (!c.copy_in("COPY tokenkeep_tokens(id, owner, name, scopes, digest, pepper_id, created_at, expires_at, "
-                 "description) FROM STDIN (FORMAT binary)",
+                 "description, networks) FROM STDIN (FORMAT binary)",
                  tokens.finish(), "cannot insert tokens into", true)) {
     return false;  // rolled back by tx
   }

@@ -23,7 +23,7 @@ namespace pg_detail {
 
 #define PG_TOKEN_COLUMNS                                                                           \
   "id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at, " \
-  "description"
+  "description, networks"
 #define PG_TOKEN_SELECT "SELECT " PG_TOKEN_COLUMNS " FROM tokenkeep_tokens "
 #define PG_AUDIT_INSERT \
   "INSERT INTO tokenkeep_audit(at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail) "
@@ -42,6 +42,7 @@ inline TokenRecord read_token(const PgResult& r, int row) {
   t.last_used_at = r.opt_i64(row, 8);
   t.revoked_at = r.opt_i64(row, 9);
   t.description = r.text(row, 10);
+  t.networks = scopes_split(r.text(row, 11));
   return t;
 }
 
@@ -60,6 +61,7 @@ inline TokenRecord read_token_binary(const PgResult& r, int row) {
   t.last_used_at = r.opt_i64_binary(row, 8);
   t.revoked_at = r.opt_i64_binary(row, 9);
   t.description = r.text(row, 10);
+  t.networks = scopes_split(r.text(row, 11));
   return t;
 }
 

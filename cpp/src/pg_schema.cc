@@ -74,6 +74,17 @@ const char* const kMigrations[kPgSchemaVersion] = {
     R"sql(
     ALTER TABLE tokenkeep_tokens ADD COLUMN description text NOT NULL DEFAULT '';
     )sql",
+    // 6 -> 7: network binding (canonical CIDRs, space-separated; '' = unbound) and the
+    // addresses each token was used from (Engine::recent_clients), at most
+    // TokenRepository::kClientsKept per token, deleted with it.
+    R"sql(
+    ALTER TABLE tokenkeep_tokens ADD COLUMN networks text NOT NULL DEFAULT '';
+    CREATE TABLE tokenkeep_token_client(
+      token_id  bigint NOT NULL REFERENCES tokenkeep_tokens(id) ON DELETE CASCADE,
+      address   text NOT NULL,      -- ip_address_format: "10.0.0.1", "2001:db8::1"
+      last_seen bigint NOT NULL,
+      PRIMARY KEY (token_id, address));
+    )sql",
 };
 
 }  // namespace

@@ -189,7 +189,7 @@ class PgStore final : public TokenRepository {
     TokenPage page;
     page.records = read_tokens(r);
     if (r.rows() > 0) {
-      page.total = r.i64(0, 11);
+      page.total = r.i64(0, 12);
     } else if (q.offset > 0) {  // past the last match: the window saw no row to count
       PgParams n = params();
       page.total = c->query(pg_query_sql(q, true), n, "cannot read tokens from").i64(0, 0);
@@ -230,6 +230,19 @@ class PgStore final : public TokenRepository {
       c.query("UPDATE tokenkeep_tokens SET description = $2 WHERE id = $1", p, "cannot update a token in");
       const std::string scopes = scopes_join(old.scopes);
       audit_add(c, at, actor, "update_description", id, owner, old.name, scopes, scopes, description);
+    });
+  }
+
+  bool token_update_networks(const std::string& owner, std::int64_t id,
+                             const std::vector<std::string>& networks, const std::string& actor,
+                             std::int64_t at) override {
+    return update_owned(owner, id, [&](PgConnection& c, const TokenRecord& old) {
+      PgParams p;
+      p.add(id).add(networks_join(networks));
+      c.query("UPDATE tokenkeep_tokens SET networks = $2 WHERE id = $1", p, "cannot update a token in");
+      const std::string scopes = scopes_join(old.scopes);
+      audit_add(c, at, actor, "update_networks", id, owner, old.name, scopes, scopes,
+                networks_update_detail(old.networks, networks));
     });
   }
 
@@ -308,6 +321,7 @@ class PgStore final : public TokenRepository {
       fresh.name = old->name;
       fresh.scopes = old->scopes;
       fresh.description = old->description;
+      fresh.networks = old->networks;
       revoke_one(*c, *old, actor, at, "revoke", "replaced by " + std::to_string(fresh.id));
       const std::string scopes = scopes_join(fresh.scopes);
       PgParams p;
@@ -317,9 +331,10 @@ class PgStore final : public TokenRepository {
           .add(scopes)
           .add_bytes(fresh.digest.data(), fresh.digest.size());
       p.add(fresh.pepper_id).add(fresh.created_at).add(fresh.expires_at).add(fresh.description);
+      p.add(networks_join(fresh.networks));
       if (!c->run("INSERT INTO tokenkeep_tokens(id, owner, name, scopes, digest, pepper_id, created_at, "
-                  "expires_at, description) "
-                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                  "expires_at, description, networks) "
+                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                   p, "cannot insert a token into", true)) {
         name_taken_fail(fresh.name);
       }
@@ -473,6 +488,52 @@ class PgStore final : public TokenRepository {
         "WHERE excluded.last_used_at > s.last_used_at",
         p, "cannot record token use in");
     tx.commit();
+  }
+
+  // Advisory like scopes_touch; then each touched token keeps its kClientsKept newest rows.
+  void clients_touch(const std::vector<ClientUse>& uses) override {
+    if (read_only_ || uses.empty()) return;
+    std::vector<std::int64_t> ids, ats;
+    std::vector<std::string> addresses;
+    for (const auto& u : uses) {
+      ids.push_back(u.id);
+      addresses.push_back(u.address);
+      ats.push_back(u.at);
+    }
+    auto c = pool_.acquire();
+    PgTransaction tx(*c, "BEGIN; SET LOCAL synchronous_commit TO off");
+    PgParams p;
+    p.add_text(pg_array_i64(ids)).add_text(pg_array_text(addresses)).add_text(pg_array_i64(ats));
+    PgParams keep;
+    keep.add_text(pg_array_i64(ids)).add(kClientsKept);
+    c->query(
+        "WITH up AS (INSERT INTO tokenkeep_token_client AS k(token_id, address, last_seen) "
+        "SELECT u.id, u.address, max(u.at) FROM unnest($1::bigint[], $2::text[], $3::bigint[]) "
+        "AS u(id, address, at) JOIN tokenkeep_tokens t ON t.id = u.id GROUP BY u.id, u.address "
+        "ORDER BY u.id, u.address "
+        "ON CONFLICT (token_id, address) DO UPDATE SET last_seen = excluded.last_seen "
+        "WHERE excluded.last_seen > k.last_seen RETURNING 1) SELECT count(*) FROM up",
+        p, "cannot record token use in");
+    c->query(
+        "DELETE FROM tokenkeep_token_client k USING (SELECT token_id, address, row_number() OVER "
+        "(PARTITION BY token_id ORDER BY last_seen DESC, address COLLATE \"C\") AS n "
+        "FROM tokenkeep_token_client WHERE token_id = ANY($1::bigint[])) r "
+        "WHERE k.token_id = r.token_id AND k.address = r.address AND r.n > $2",
+        keep, "cannot record token use in");
+    tx.commit();
+  }
+
+  std::vector<ClientUse> clients_recent(std::int64_t id, std::int64_t limit) override {
+    auto c = pool_.acquire();
+    PgParams p;
+    p.add(id).add(limit);
+    PgResult r = c->query(
+        "SELECT address, last_seen FROM tokenkeep_token_client WHERE token_id = $1 "
+        "ORDER BY last_seen DESC, address COLLATE \"C\" LIMIT $2",
+        p, "cannot read token use from");
+    std::vector<ClientUse> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(ClientUse{id, r.text(i, 0), r.i64(i, 1)});
+    return out;
   }
 
   std::vector<ScopeUse> scopes_used(const std::vector<std::int64_t>& ids, std::int64_t since) override {

@@ -13,6 +13,7 @@
 
 #include "tokenkeep/errors.h"
 #include "tokenkeep/record.h"
+#include "tokenkeep/scopes.h"
 #include "tokenkeep/token_query.h"
 
 namespace tokenkeep {
@@ -87,6 +88,23 @@ inline const std::string* records_repeated_name(const std::vector<TokenRecord>& 
     if (!seen.emplace(r.owner, r.name).second) return &r.name;
   }
   return nullptr;
+}
+
+// Networks are stored as their canonical CIDRs joined by spaces ("" for an unbound token).
+inline std::string networks_join(const std::vector<std::string>& networks) { return scopes_join(networks); }
+inline std::vector<std::string> networks_split(const std::string& text) { return scopes_split(text); }
+
+// The audit detail of a create ("networks: 10.0.0.0/8", "" when unbound) and of an
+// update_networks ("10.0.0.0/8 -> any"): the same text on every backend.
+inline std::string networks_create_detail(const std::vector<std::string>& networks) {
+  return networks.empty() ? std::string() : "networks: " + networks_join(networks);
+}
+inline std::string networks_update_detail(const std::vector<std::string>& before,
+                                          const std::vector<std::string>& after) {
+  auto shown = [](const std::vector<std::string>& n) {
+    return n.empty() ? std::string("any") : networks_join(n);
+  };
+  return shown(before) + " -> " + shown(after);
 }
 
 }  // namespace tokenkeep

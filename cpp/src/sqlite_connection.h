@@ -279,6 +279,7 @@ inline TokenRecord read_token(const Statement& s) {
   r.last_used_at = s.opt_i64(8);
   r.revoked_at = s.opt_i64(9);
   r.description = s.text(10);
+  r.networks = scopes_split(s.text(11));
   return r;
 }
 
@@ -299,7 +300,7 @@ inline AuditEvent read_audit(const Statement& s) {
 
 #define TOKEN_SELECT                                                                                      \
   "SELECT id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at, " \
-  "description FROM tokens "
+  "description, networks FROM tokens "
 
 // Creates or upgrades the schema (sqlite_schema.cc): StoreError if the file's schema is newer
 // than this code's, or needs an upgrade and `read_only`.

@@ -74,6 +74,17 @@ const char* const kMigrations[kSchemaVersion] = {
     R"sql(
     ALTER TABLE tokens ADD COLUMN description TEXT NOT NULL DEFAULT '';
     )sql",
+    // 6 -> 7: network binding (networks.h: canonical CIDRs, space-separated; '' = unbound)
+    // and the addresses each token was used from (Engine::recent_clients), upserted by the
+    // use flusher, at most TokenRepository::kClientsKept per token, gone with it on purge.
+    R"sql(
+    ALTER TABLE tokens ADD COLUMN networks TEXT NOT NULL DEFAULT '';
+    CREATE TABLE token_client(
+      token_id  INTEGER NOT NULL,
+      address   TEXT NOT NULL,        -- ip_address_format: "10.0.0.1", "2001:db8::1"
+      last_seen INTEGER NOT NULL,
+      PRIMARY KEY (token_id, address)) WITHOUT ROWID;
+    )sql",
 };
 
 int user_version(Connection& c) {

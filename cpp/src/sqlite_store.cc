@@ -330,6 +330,25 @@ class SqliteStore final : public TokenRepository {
     return true;
   }
 
+  bool token_update_networks(const std::string& owner, std::int64_t id,
+                             const std::vector<std::string>& networks, const std::string& actor,
+                             std::int64_t at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    file_check();
+    Transaction tx(c_, true);
+    FeedWrite announce(*feed_, {id});
+    auto old = find_owned_locked(owner, id);
+    if (!old) return false;
+    const std::string joined = networks_join(networks);
+    Statement s(c_, "UPDATE tokens SET networks = ?1 WHERE id = ?2 AND owner = ?3 AND revoked_at IS NULL");
+    s.bind(1, joined).bind(2, id).bind(3, owner).run("cannot update a token in");
+    const std::string scopes = scopes_join(old->scopes);
+    const std::string detail = networks_update_detail(old->networks, networks);
+    audit_add(at, actor, "update_networks", id, owner, old->name, scopes, scopes, detail);
+    tx.commit();
+    return true;
+  }
+
   bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids, const std::string& actor,
                      std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -373,6 +392,7 @@ class SqliteStore final : public TokenRepository {
     fresh.name = old->name;
     fresh.scopes = old->scopes;
     fresh.description = old->description;
+    fresh.networks = old->networks;
     revoke_locked(*old, actor, at, "rotate", "replaced by " + std::to_string(fresh.id));
     insert_one(fresh, actor, at, "rotate");
     tx.commit();
@@ -391,6 +411,8 @@ class SqliteStore final : public TokenRepository {
     if (n > 0) {
       Statement u(c_, "DELETE FROM token_scope_use WHERE token_id NOT IN (SELECT id FROM tokens)");
       u.run("cannot purge tokens from");
+      Statement k(c_, "DELETE FROM token_client WHERE token_id NOT IN (SELECT id FROM tokens)");
+      k.run("cannot purge tokens from");
     }
     audit_add(at, actor, "purge", std::nullopt, "", "", "", "", std::to_string(n) + " tokens");
     tx.commit();
@@ -502,6 +524,48 @@ class SqliteStore final : public TokenRepository {
     tx.commit();
   }
 
+  void clients_touch(const std::vector<ClientUse>& uses) override {
+    if (uses.empty() || !file_current()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    c_.exec("PRAGMA synchronous=NORMAL", "cannot configure");  // advisory, as tokens_touch
+    struct Restore {
+      Connection& c;
+      ~Restore() { sqlite3_exec(c.handle(), "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr); }
+    } restore{c_};
+    Transaction tx(c_, true);
+    std::vector<std::int64_t> ids;
+    for (const auto& u : uses) {
+      Statement s(c_,
+                  "INSERT INTO token_client(token_id, address, last_seen) "
+                  "SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM tokens WHERE id = ?1) "
+                  "ON CONFLICT (token_id, address) DO UPDATE SET last_seen = excluded.last_seen "
+                  "WHERE excluded.last_seen > last_seen");
+      s.bind(1, u.id).bind(2, u.address).bind(3, u.at).run("cannot record token use in");
+      ids.push_back(u.id);
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (const std::int64_t id : ids) {
+      Statement s(c_,
+                  "DELETE FROM token_client WHERE token_id = ?1 AND address NOT IN (SELECT address FROM "
+                  "token_client WHERE token_id = ?1 ORDER BY last_seen DESC, address LIMIT ?2)");
+      s.bind(1, id).bind(2, kClientsKept).run("cannot record token use in");
+    }
+    tx.commit();
+  }
+
+  std::vector<ClientUse> clients_recent(std::int64_t id, std::int64_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    file_check();
+    Statement s(c_,
+                "SELECT address, last_seen FROM token_client WHERE token_id = ?1 "
+                "ORDER BY last_seen DESC, address LIMIT ?2");
+    s.bind(1, id).bind(2, limit);
+    std::vector<ClientUse> out;
+    while (s.step("cannot read token use from")) out.push_back(ClientUse{id, s.text(0), s.i64(1)});
+    return out;
+  }
+
   std::vector<ScopeUse> scopes_used(const std::vector<std::int64_t>& ids, std::int64_t since) override {
     std::lock_guard<std::mutex> lock(mu_);
     file_check();
@@ -584,13 +648,13 @@ class SqliteStore final : public TokenRepository {
                    std::int64_t at) {
     static const char* const kTokenHead =
         "INSERT OR ROLLBACK INTO tokens(id, owner, name, scopes, digest, pepper_id, created_at, expires_at, "
-        "last_used_at, revoked_at, description) VALUES ";
-    static const char* const kTokenRow = "?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?";
+        "last_used_at, revoked_at, description, networks) VALUES ";
+    static const char* const kTokenRow = "?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?";
     static const char* const kAuditHead =
         "INSERT OR ROLLBACK INTO audit(at, actor, action, token_id, owner, name, old_scopes, new_scopes, "
         "detail) "
         "VALUES ";
-    static const char* const kAuditRow = "?, ?, 'create', ?, ?, ?, '', ?, ''";
+    static const char* const kAuditRow = "?, ?, 'create', ?, ?, ?, '', ?, ?";
     // Function-local statics: their c_str() stays put, as the statement cache's keys need.
     static const std::string tokens_many_sql = multi_row_sql(kTokenHead, kTokenRow, kRows);
     static const std::string tokens_one_sql = multi_row_sql(kTokenHead, kTokenRow, 1);
@@ -601,7 +665,7 @@ class SqliteStore final : public TokenRepository {
     const char* audit_many = audit_many_sql.c_str();
     const char* audit_one = audit_one_sql.c_str();
 
-    std::vector<std::string> scopes(kRows);
+    std::vector<std::string> scopes(kRows), networks(kRows);
     for (std::size_t i = 0; i < records.size();) {
       const int rows = records.size() - i >= static_cast<std::size_t>(kRows) ? kRows : 1;
       {
@@ -610,22 +674,27 @@ class SqliteStore final : public TokenRepository {
           const TokenRecord& t = *records[i + static_cast<std::size_t>(r)];
           auto& joined = scopes[static_cast<std::size_t>(r)];
           joined = scopes_join(t.scopes);
-          const int b = r * 9;
+          auto& nets = networks[static_cast<std::size_t>(r)];
+          nets = networks_join(t.networks);
+          const int b = r * 10;
           s.bind(b + 1, t.id).bind(b + 2, t.owner).bind(b + 3, t.name).bind(b + 4, joined);
           s.bind(b + 5, t.digest)
               .bind(b + 6, t.pepper_id)
               .bind(b + 7, t.created_at)
               .bind(b + 8, t.expires_at)
-              .bind(b + 9, t.description);
+              .bind(b + 9, t.description)
+              .bind(b + 10, nets);
         }
         if (s.step_or_code() != SQLITE_DONE) return false;
       }
       Statement a(c_, rows == kRows ? audit_many : audit_one);
       for (int r = 0; r < rows; ++r) {
         const TokenRecord& t = *records[i + static_cast<std::size_t>(r)];
-        const int b = r * 6;
+        const int b = r * 7;
+        auto& detail = networks[static_cast<std::size_t>(r)];
+        detail = networks_create_detail(t.networks);
         a.bind(b + 1, at).bind(b + 2, actor).bind(b + 3, t.id).bind(b + 4, t.owner).bind(b + 5, t.name);
-        a.bind(b + 6, scopes[static_cast<std::size_t>(r)]);
+        a.bind(b + 6, scopes[static_cast<std::size_t>(r)]).bind(b + 7, detail);
       }
       if (a.step_or_code() != SQLITE_DONE) return false;
       i += static_cast<std::size_t>(rows);
@@ -637,10 +706,11 @@ class SqliteStore final : public TokenRepository {
     const std::string scopes = scopes_join(r.scopes);
     Statement s(c_,
                 "INSERT INTO tokens(id, owner, name, scopes, digest, pepper_id, created_at, expires_at, "
-                "last_used_at, revoked_at, description) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, ?9)");
+                "last_used_at, revoked_at, description, networks) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, ?9, ?10)");
+    const std::string networks = networks_join(r.networks);
     s.bind(1, r.id).bind(2, r.owner).bind(3, r.name).bind(4, scopes).bind(5, r.digest).bind(6, r.pepper_id);
-    s.bind(7, r.created_at).bind(8, r.expires_at).bind(9, r.description);
+    s.bind(7, r.created_at).bind(8, r.expires_at).bind(9, r.description).bind(10, networks);
     // The partial unique index tokens_live_name enforces "unique among live tokens".
     if (s.step_or_code() == SQLITE_CONSTRAINT_UNIQUE) name_taken_fail(r.name);
     audit_add(at, actor, action, r.id, r.owner, r.name, "", scopes, "");

@@ -13,6 +13,8 @@ CachedToken::CachedToken(const TokenRecord& r, ScopeMask granted_mask, const Pep
       created_at(r.created_at),
       expires_at(r.expires_at.value_or(kNever)),
       revoked_at(r.revoked_at.value_or(0)),
+      networks(networks_parse_stored(r.networks)),
+      networks_text(scopes_join(r.networks)),
       used_us(r.last_used_at.value_or(0)),
       persisted_us(r.last_used_at.value_or(0)) {
   std::string scopes = scopes_join(r.scopes);
@@ -34,6 +36,8 @@ CachedToken::CachedToken(const CachedToken& o)
       created_at(o.created_at),
       expires_at(o.expires_at),
       revoked_at(o.revoked_at),
+      networks(o.networks),
+      networks_text(o.networks_text),
       used_us(o.used_us.load()),
       persisted_us(o.persisted_us.load()),
       scopes_window(o.scopes_window.load()),
@@ -41,7 +45,19 @@ CachedToken::CachedToken(const CachedToken& o)
       text_(o.text_),
       owner_len_(o.owner_len_),
       name_len_(o.name_len_),
-      description_len_(o.description_len_) {}
+      description_len_(o.description_len_) {
+  if (const ClientLog* log = o.clients.load(std::memory_order_acquire)) {
+    auto* copy = new ClientLog();
+    for (std::size_t i = 0; i < ClientLog::kSlots; ++i) {
+      copy->slots[i].hi.store(log->slots[i].hi.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      copy->slots[i].lo.store(log->slots[i].lo.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      copy->slots[i].at.store(log->slots[i].at.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    }
+    clients.store(copy, std::memory_order_release);
+  }
+}
+
+CachedToken::~CachedToken() { delete clients.load(std::memory_order_acquire); }
 
 TokenCache::TokenCache(std::size_t capacity)
     : capacity_(capacity), per_shard_(capacity == 0 ? 0 : (capacity + kShards - 1) / kShards) {}

@@ -10,7 +10,7 @@ from . import errors
 from ._version import __version__  # noqa: F401
 from .clock import ManualClock
 from .errors import *  # noqa: F403  (the error classes; first: _core looks them up at import)
-from .models import AuditEvent, IssuedToken, TokenInfo
+from .models import AuditEvent, IssuedToken, RecentClient, TokenInfo
 from .store import TokenStore, default_db_path
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "TokenInfo",
     "IssuedToken",
     "AuditEvent",
+    "RecentClient",
     "ManualClock",
     "default_db_path",
 ]

@@ -3,11 +3,12 @@
 Records cross as tuples in TokenInfo's field order, built as tokenkeep.TokenInfo and
 tokenkeep.IssuedToken once record_types() registered them (tokenkeep.store does, on import):
 (id, owner, name, scopes, created_at, expires_at, last_used_at, revoked_at,
-description) with aware UTC datetimes.
+description, networks) with aware UTC datetimes.
 So these stubs name the record types themselves.
 """
 
 import builtins
+import ipaddress
 from collections.abc import Sequence
 from datetime import datetime
 from typing import ClassVar
@@ -21,6 +22,7 @@ TOKEN_BODY_LENGTH: int
 # class for each.
 ERROR_CODES: tuple[str, ...]
 
+_IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 RecordTuple = TokenInfo  # built natively as TokenInfo (record_types)
 AuditTuple = tuple[
     int, datetime, str, str, str | None, str, str, frozenset[str], frozenset[str], str
@@ -57,8 +59,12 @@ class Verified:
 class Verifier:
     """The verification fast path of one TokenStore."""
 
-    def verify(self, token: str | bytes, *scopes: str) -> TokenInfo: ...
-    def check(self, token: str | bytes, *scopes: str) -> bool: ...
+    def verify(
+        self, token: str | bytes, *scopes: str, client: str | _IPAddress | None = None
+    ) -> TokenInfo: ...
+    def check(
+        self, token: str | bytes, *scopes: str, client: str | _IPAddress | None = None
+    ) -> bool: ...
     def close(self) -> None: ...
     def info_count(self) -> int: ...
 
@@ -115,6 +121,7 @@ class Engine:
         expiry_kind: ExpiryKind,
         expiry_us: int,
         description: str = "",
+        networks: Sequence[str] = ...,
     ) -> list[TokenkeepError]: ...
     def query(
         self,
@@ -133,6 +140,10 @@ class Engine:
     def update_description(
         self, owner: str, token_id: str, description: str, actor: str
     ) -> RecordTuple: ...
+    def update_networks(
+        self, owner: str, token_id: str, networks: Sequence[str], actor: str
+    ) -> RecordTuple: ...
+    def recent_clients(self, owner: str, token_id: str) -> builtins.list[tuple[str, datetime]]: ...
     def revoke(self, owner: str, token_id: str, actor: str) -> None: ...
     def revoke_many(self, owner: str, token_ids: Sequence[str], actor: str) -> None: ...
     def owner_changed(self, owner: str) -> int: ...

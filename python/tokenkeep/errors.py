@@ -22,6 +22,7 @@ __all__ = [
     "RevokedToken",
     "PermissionDenied",
     "InsufficientScope",
+    "NetworkNotAllowed",
     "NotFound",
     "NameTaken",
     "UnknownScope",
@@ -96,6 +97,15 @@ class InsufficientScope(PermissionDenied):
         super().__init__(message)
         self.required = frozenset(required)
         self.granted = frozenset(granted)
+
+
+class NetworkNotAllowed(PermissionDenied):
+    """The token is bound to networks (``TokenInfo.networks``) and the client address is
+    outside them, or was not given (``verify(..., client=None)``). HTTP 403. ``field`` is
+    ``"client"``. Decided right after the secret matched, so a caller outside the networks
+    learns nothing else about the token (not its scopes, nor whether it was revoked)."""
+
+    code = "network_not_allowed"
 
 
 class NotFound(TokenkeepError, LookupError):

@@ -17,7 +17,13 @@ The dependency returns the token's :class:`~tokenkeep.TokenInfo`, or answers as 
 - no bearer token: 401 with ``WWW-Authenticate: Bearer``;
 - a malformed, unknown, expired or revoked token: 401, ``error="invalid_token"``;
 - a valid token without a required scope: 403, ``error="insufficient_scope"``, ``scope="..."``;
+- a token bound to networks the caller is not in: 403, ``error="insufficient_scope"``;
 - a token in the query string (``?access_token=``): 400, ``error="invalid_request"``.
+
+The caller's address (``verify(..., client=)``) is the connection's peer, or, when the peer
+is one of ``TokenGuard(store, trusted_proxies=["10.0.0.0/8"])``, the address those proxies
+report in ``X-Forwarded-For`` (``proxy_header="forwarded"``: RFC 7239), read from the right;
+a header from any other peer is ignored (:mod:`tokenkeep.web.client_address`).
 
 The body is the same JSON as Flask's and Django's, ``{"error": ..., "error_description": ...}``
 (RFC 6750 §3, RFC 6749 §5.2), not FastAPI's ``{"detail": ...}`` wrapper, and never contains
@@ -36,7 +42,7 @@ which is cheaper than a hop to the threadpool (see ``benchmarks/guard_bench.py``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import fastapi
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
@@ -49,6 +55,7 @@ from starlette.responses import JSONResponse, Response
 from .models import TokenInfo
 from .store import TokenStore
 from .web.bearer import BearerError, authenticate, split_scopes
+from .web.client_address import X_FORWARDED_FOR, TrustedProxies, client_address
 
 __all__ = [
     "BearerDependency",
@@ -109,6 +116,9 @@ class TokenGuard:
     ``store`` is a :class:`~tokenkeep.TokenStore`, or a function returning one (for a store
     opened in the application's lifespan). ``realm`` adds ``realm="..."`` to challenges.
     ``app``: the application, to :func:`install` the error handler on it now.
+    ``trusted_proxies``: the addresses or CIDRs of your reverse proxies, whose
+    ``proxy_header`` (``"x-forwarded-for"`` or ``"forwarded"``) names the client; none by
+    default (the peer is the client). A bad entry raises :class:`~tokenkeep.InvalidArgument`.
 
     >>> guard = TokenGuard(store)
     >>> DeviceReader = Annotated[TokenInfo, Depends(guard.require("device:read"))]
@@ -123,9 +133,12 @@ class TokenGuard:
         realm: str | None = None,
         threadpool: bool = False,
         app: Starlette | None = None,
+        trusted_proxies: Iterable[str] | str | None = None,
+        proxy_header: str = X_FORWARDED_FOR,
     ) -> None:
         if not isinstance(store, TokenStore) and not callable(store):
             raise TypeError("store must be a tokenkeep.TokenStore or a function returning one")
+        self.trusted_proxies = TrustedProxies(trusted_proxies, header=proxy_header)
         if app is not None:
             install(app)
         self._store = store
@@ -148,7 +161,13 @@ class TokenGuard:
         wanted = split_scopes(scopes)
         if isinstance(self._store, TokenStore):
             self._store.check("", *wanted)  # raises UnknownScope for a name not in the vocabulary
-        return BearerDependency(self._store, wanted, realm=self.realm, threadpool=self.threadpool)
+        return BearerDependency(
+            self._store,
+            wanted,
+            realm=self.realm,
+            threadpool=self.threadpool,
+            trusted_proxies=self.trusted_proxies,
+        )
 
 
 class BearerDependency(SecurityBase):
@@ -160,7 +179,13 @@ class BearerDependency(SecurityBase):
     """
 
     def __init__(
-        self, store: StoreSource, scopes: tuple[str, ...], *, realm: str | None, threadpool: bool
+        self,
+        store: StoreSource,
+        scopes: tuple[str, ...],
+        *,
+        realm: str | None,
+        threadpool: bool,
+        trusted_proxies: TrustedProxies | None = None,
     ) -> None:
         self.model = HTTPBearerModel(description="tokenkeep personal access token")
         self.scheme_name = "tokenkeep"
@@ -168,6 +193,7 @@ class BearerDependency(SecurityBase):
         self._store = store
         self._realm = realm
         self._threadpool = threadpool
+        self._trusted = trusted_proxies or None
 
     def __repr__(self) -> str:
         return f"<tokenkeep guard require({' '.join(self.scopes)})>"
@@ -175,28 +201,47 @@ class BearerDependency(SecurityBase):
     async def __call__(self, request: fastapi.Request) -> TokenInfo:
         source = self._store
         store = source if isinstance(source, TokenStore) else source()
+        scope = request.scope
+        peer = scope.get("client")
+        trusted = self._trusted
+        client = client_address(
+            peer[0] if peer else None,
+            request.headers.getlist(trusted.header) if trusted else None,
+            trusted,
+        )
         args = (
             store,
             request.headers.getlist("authorization"),
-            request.scope.get("query_string", b""),
+            scope.get("query_string", b""),
             self.scopes,
         )
         try:
             if self._threadpool:
-                return await run_in_threadpool(authenticate, *args, realm=self._realm)
-            return authenticate(*args, realm=self._realm)
+                return await run_in_threadpool(
+                    authenticate, *args, realm=self._realm, client=client
+                )
+            return authenticate(*args, realm=self._realm, client=client)
         except BearerError as failure:
             _install_on_answering_app(request)
             raise BearerHTTPException(failure) from None
 
 
-def require_scopes(*scopes: str, store: StoreSource, realm: str | None = None) -> BearerDependency:
-    """Shortcut for ``TokenGuard(store, realm=realm).require(*scopes)``.
+def require_scopes(
+    *scopes: str,
+    store: StoreSource,
+    realm: str | None = None,
+    trusted_proxies: Iterable[str] | str | None = None,
+    proxy_header: str = X_FORWARDED_FOR,
+) -> BearerDependency:
+    """Shortcut for ``TokenGuard(store, realm=realm, trusted_proxies=...).require(*scopes)``.
 
     >>> @app.get("/api/policies")
     ... async def policies(token: TokenInfo = Depends(require_scopes("policy:read", store=store))): ...
     """
-    return TokenGuard(store, realm=realm).require(*scopes)
+    guard = TokenGuard(
+        store, realm=realm, trusted_proxies=trusted_proxies, proxy_header=proxy_header
+    )
+    return guard.require(*scopes)
 
 
 def oauth_router(store: StoreSource, *, prefix: str = "/oauth") -> fastapi.APIRouter:

@@ -33,6 +33,7 @@ __all__ = [
     "token_html",
     "tokens_html",
     "audit_html",
+    "clients_html",
     "to_dataframe",
     "guard",
 ]
@@ -92,6 +93,13 @@ def _scopes(scopes: Iterable[str]) -> str:
     return ", ".join(sorted(scopes))
 
 
+def _networks(networks: Iterable[str]) -> str:
+    """A token's networks, IPv4 first; "any" for an unbound token."""
+    from .client_networks import networks_text
+
+    return networks_text(networks).replace("\n", ", ") or "any"
+
+
 def _when(when: datetime | None, now: datetime, never: str = "never") -> str:
     """A cell showing the relative time, with the exact time as a tooltip."""
     if when is None:
@@ -125,6 +133,7 @@ def token_html(info: TokenInfo, now: datetime | None = None) -> str:
         (("ID", ""), (f"<code>{escape(info.id)}</code>", "")),
         (("Owner", ""), (escape(info.owner), "")),
         (("Scopes", ""), (escape(_scopes(info.scopes)), "")),
+        (("Networks", ""), (escape(_networks(info.networks)), "")),
         (("Created", ""), (_when(info.created_at, now), "")),
         (
             ("Expires", ""),
@@ -138,13 +147,14 @@ def token_html(info: TokenInfo, now: datetime | None = None) -> str:
 
 
 def tokens_html(tokens: Iterable[TokenInfo], now: datetime | None = None) -> str:
-    """Tokens as a table: name, id, owner, scopes, created, expires, last used; and revoked,
-    when one of them is."""
+    """Tokens as a table: name, id, owner, scopes, created, expires, last used; and networks,
+    when one of them is bound to some, and revoked, when one of them is."""
     now = now or datetime.now(UTC)
     tokens = list(tokens)
     if not tokens:
         return "<p><em>No tokens.</em></p>"
     any_revoked = any(t.revoked_at is not None for t in tokens)
+    any_bound = any(t.networks for t in tokens)
     rows = []
     for t in tokens:
         expired = t.expires_at is not None and t.expires_at <= now
@@ -157,13 +167,33 @@ def tokens_html(tokens: Iterable[TokenInfo], now: datetime | None = None) -> str
             (_when(t.expires_at, now, "never expires"), "tk-expired" if expired else ""),
             (_when(t.last_used_at, now), ""),
         )
+        if any_bound:
+            row += ((escape(_networks(t.networks)), ""),)
         if any_revoked:
             row += ((_when(t.revoked_at, now, "—"), "tk-expired" if t.revoked_at else ""),)
         rows.append(row)
     headers = ["Name", "ID", "Owner", "Scopes", "Created", "Expires", "Last used"]
+    if any_bound:
+        headers.append("Networks")
     if any_revoked:
         headers.append("Revoked")
     return _table(headers, rows) + f"<p><small>{_plural(len(tokens), 'token')}</small></p>"
+
+
+def clients_html(clients: Iterable[object], now: datetime | None = None) -> str:
+    """``store.recent_clients(owner, token_id)`` as a table: address and when, newest first."""
+    now = now or datetime.now(UTC)
+    clients = list(clients)
+    if not clients:
+        return "<p><em>No recorded client.</em></p>"
+    rows = [
+        (
+            (f"<code>{escape(str(c.address))}</code>", ""),  # type: ignore[attr-defined]
+            (_when(c.last_seen, now), ""),  # type: ignore[attr-defined]
+        )
+        for c in clients
+    ]
+    return _table(["Address", "Last used"], rows)
 
 
 def audit_html(events: Iterable[AuditEvent], now: datetime | None = None) -> str:

@@ -18,6 +18,8 @@ __all__ = [
     "LeakReport",
     "LeakNotice",
     "ScopeUsage",
+    "RecentClient",
+    "RecentClients",
 ]
 
 
@@ -27,7 +29,8 @@ class TokenInfo(NamedTuple):
     ``id`` is public: lists, edits and revokes use it. Datetimes are aware, in UTC;
     ``expires_at`` is None only for a token that never expires, ``last_used_at`` None
     until the token is first verified, ``revoked_at`` None unless the token was revoked;
-    ``description`` is the owner's note ("" if none).
+    ``description`` is the owner's note ("" if none); ``networks`` the canonical CIDRs the
+    token may be used from (``"10.0.0.0/8"``, ``"2001:db8::/32"``; empty: anywhere).
     :meth:`TokenStore.get` and :meth:`TokenStore.list` show ``last_used_at`` exactly; the TokenInfo a verification returns is shared between
     verifications and its ``last_used_at`` may lag by up to a minute.
 
@@ -48,6 +51,7 @@ class TokenInfo(NamedTuple):
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
     description: str = ""
+    networks: frozenset[str] = frozenset()
 
     def _repr_html_(self) -> str:
         from .jupyter import token_html
@@ -233,3 +237,22 @@ class ScopeUsage:
     used: frozenset[str]
     unused: frozenset[str]
     last_used: dict[str, datetime]
+
+
+class RecentClient(NamedTuple):
+    """One address a token was verified from, and its last use from there (aware UTC):
+    :meth:`TokenStore.recent_clients`. ``address`` is canonical (``"10.0.0.1"``,
+    ``"2001:db8::1"``; an IPv4-mapped IPv6 address is shown as IPv4)."""
+
+    address: str
+    last_seen: datetime
+
+
+class RecentClients(list[RecentClient]):
+    """What :meth:`TokenStore.recent_clients` returns: a list of :class:`RecentClient`, newest
+    first, that a notebook shows as a table (address, last used)."""
+
+    def _repr_html_(self) -> str:
+        from .jupyter import clients_html
+
+        return clients_html(self)

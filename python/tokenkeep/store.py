@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import gc
+import ipaddress
 import os
 import re
 import unicodedata
@@ -18,11 +19,13 @@ from .clock import ManualClock
 from .errors import InvalidArgument, NotFound, StoreError, TokenkeepError, with_field
 from .hygiene import StoreHygiene
 from .models import AuditEvent, AuditLog, IssuedToken, TokenInfo, TokenList
+from .networks import Networks, StoreNetworks, network_list
 from .service_tokens import ServiceTokens, owner_checked
 
 __all__ = ["TokenStore", "default_db_path", "Scopes"]
 
 Scopes = str | Iterable[str]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Vocabulary = Iterable[str] | Mapping[str, Iterable[str]]
 
 # How a create or rotate chooses the expiry: the engine's own enum (engine.h, Expiry::Kind).
@@ -165,7 +168,7 @@ def _vocabulary(v: Vocabulary | None) -> list[tuple[str, list[str]]] | None:
     return out
 
 
-class TokenStore(StoreHygiene, ServiceTokens):
+class TokenStore(StoreHygiene, ServiceTokens, StoreNetworks):
     """A store of personal access tokens, backed by an SQLite database file.
 
     >>> from datetime import timedelta
@@ -426,6 +429,7 @@ class TokenStore(StoreHygiene, ServiceTokens):
         expires_at: datetime | None = None,
         never_expires: bool = False,
         description: str | None = None,
+        networks: Networks | None = None,
         actor: str | None = None,
     ) -> IssuedToken:
         """Issue a token. Its secret is in the result and is never available again.
@@ -435,14 +439,20 @@ class TokenStore(StoreHygiene, ServiceTokens):
         (aware) is given; ``never_expires=True`` only where the store allows it.
         ``description``: an optional note (what the token is for), at most 200 characters,
         checked like a name (:class:`InvalidArgument` with ``field == "description"``).
+        ``networks``: CIDRs the token may be used from (see :meth:`update_networks`); None
+        or empty: anywhere.
 
         >>> issued = store.create(owner="alice", name="ci", scopes={"device:read"})
+        >>> bound = store.create("alice", "ci-lan", {"device:read"}, networks={"10.0.0.0/8"})
         """
         kind, value = self._expiry(expires_in, expires_at, never_expires)
         # One path into the engine for every create: a batch of one.
         item: tuple[Any, ...] = (_nfc(_text(name, "name")), _scope_list(scopes))
-        if description:
-            item += (kind, value, _nfc(_text(description, "description")))
+        nets = network_list(networks)
+        if description or nets:
+            item += (kind, value, _nfc(_text(description or "", "description")))
+        if nets:
+            item += (nets,)
         return self._e.create_many(_owner(owner), [item], kind, value, self._actor(actor))[0]
 
     def create_problems(
@@ -455,6 +465,7 @@ class TokenStore(StoreHygiene, ServiceTokens):
         expires_at: datetime | None = None,
         never_expires: bool = False,
         description: str | None = None,
+        networks: Networks | None = None,
     ) -> builtins.list[TokenkeepError]:
         """Every reason :meth:`create` would refuse these values, without creating anything:
         a list of tokenkeep errors (empty if none), each with the ``field`` it is about, so a
@@ -471,12 +482,17 @@ class TokenStore(StoreHygiene, ServiceTokens):
             problems.append(e)
             kind, value = _Expiry.DEFAULT, 0
         try:
+            nets = network_list(networks)
+        except TokenkeepError as e:
+            problems.append(e)
+            nets = []
+        try:
             item = (_nfc(_text(name, "name")), _scope_list(scopes))
             note = "" if description is None else _nfc(_text(description, "description"))
         except TokenkeepError as e:
             return [e] + problems
         found = self._e.create_problems(
-            _owner(owner), item[0], item[1], kind, value, description=note
+            _owner(owner), item[0], item[1], kind, value, description=note, networks=nets
         )
         if problems:  # the expiry's own problem replaces the default the engine checked
             expiry_fields = ("expires_in", "expires_at", "never_expires")
@@ -701,22 +717,41 @@ class TokenStore(StoreHygiene, ServiceTokens):
 
     # -- verifying ---------------------------------------------------------------------------
 
-    def verify(self, secret: str | bytes, *scopes: str) -> TokenInfo:
+    def verify(
+        self, secret: str | bytes, *scopes: str, client: str | IPAddress | None = None
+    ) -> TokenInfo:
         """Authenticate ``secret`` and check that it grants every scope in ``scopes``.
 
+        ``client`` is the caller's IP address (``"203.0.113.7"``, ``"2001:db8::1"``, or an
+        ``ipaddress`` address); ``::ffff:a.b.c.d`` counts as ``a.b.c.d``. A token bound to
+        networks (:meth:`update_networks`) verifies only with a ``client`` inside them; text
+        that is no address (a zone id, a host name) counts as no ``client``. A successful
+        verification with a ``client`` records it (:meth:`recent_clients`).
+
         Returns the token's :class:`TokenInfo`. Raises :class:`InvalidToken`,
-        :class:`ExpiredToken`, :class:`RevokedToken` (all :class:`AuthenticationError`) or
-        :class:`InsufficientScope`. Safe from many threads; a cache hit takes about a
-        microsecond with the GIL held, anything that reads the database releases it. A scope edit, revoke or
-        rotate that returned, in any process, is seen by the next verification.
+        :class:`ExpiredToken`, :class:`RevokedToken` (all :class:`AuthenticationError`),
+        :class:`NetworkNotAllowed` or :class:`InsufficientScope` (both
+        :class:`PermissionDenied`). Safe from many threads; a cache hit takes about a
+        microsecond with the GIL held, anything that reads the database releases it. A scope
+        edit, network edit, revoke or rotate that returned, in any process, is seen by the
+        next verification.
 
-        >>> store.verify(request_token, "device:read")  # doctest: +SKIP
+        >>> store.verify(request_token, "device:read", client=request.client.host)  # doctest: +SKIP
         """
-        return self._native().verify(secret, *scopes)
+        return self._native().verify(secret, *scopes, client=client)
 
-    def check(self, secret: str | bytes, *scopes: str) -> bool:
+    def check(
+        self, secret: str | bytes, *scopes: str, client: str | IPAddress | None = None
+    ) -> bool:
         """Like :meth:`verify`, but True/False; never raises for a bad token."""
-        return self._native().check(secret, *scopes)
+        return self._native().check(secret, *scopes, client=client)
+
+    def _owned(self, owner: str, token_id: str) -> tuple[str, str]:
+        return _owner(owner), _text(token_id, "token_id")
+
+    @staticmethod
+    def _not_found(owner: str, token_id: str) -> NotFound:
+        return _not_found(owner, token_id)
 
     def _native(self) -> _core.Verifier:
         if self._fast is None:

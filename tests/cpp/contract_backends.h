@@ -58,6 +58,14 @@ class FakeHandle final : public TokenRepository {
                                 const std::string& a, std::int64_t at) override {
     return f_->token_update_description(o, id, d, a, at);
   }
+  bool token_update_networks(const std::string& o, std::int64_t id, const std::vector<std::string>& n,
+                             const std::string& a, std::int64_t at) override {
+    return f_->token_update_networks(o, id, n, a, at);
+  }
+  void clients_touch(const std::vector<ClientUse>& u) override { f_->clients_touch(u); }
+  std::vector<ClientUse> clients_recent(std::int64_t id, std::int64_t limit) override {
+    return f_->clients_recent(id, limit);
+  }
   bool tokens_revoke(const std::string& o, const std::vector<std::int64_t>& ids, const std::string& a,
                      std::int64_t at) override {
     return f_->tokens_revoke(o, ids, a, at);

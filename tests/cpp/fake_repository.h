@@ -57,7 +57,8 @@ class FakeRepository : public TokenRepository {
     }
     for (const auto& r : records) {
       tokens_[r.id] = r;
-      audit_add(at, actor, "create", r.id, r.owner, r.name, "", scopes_join(r.scopes), "");
+      audit_add(at, actor, "create", r.id, r.owner, r.name, "", scopes_join(r.scopes),
+                networks_create_detail(r.networks));
     }
   }
 
@@ -159,6 +160,45 @@ class FakeRepository : public TokenRepository {
     return true;
   }
 
+  bool token_update_networks(const std::string& owner, std::int64_t id,
+                             const std::vector<std::string>& networks, const std::string& actor,
+                             std::int64_t at) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    TokenRecord* r = live_owned(owner, id);
+    if (!r) return false;
+    const std::string scopes = scopes_join(r->scopes);
+    audit_add(at, actor, "update_networks", id, owner, r->name, scopes, scopes,
+              networks_update_detail(r->networks, networks));
+    r->networks = networks;
+    publish({id});
+    return true;
+  }
+
+  void clients_touch(const std::vector<ClientUse>& uses) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& u : uses) {
+      if (!tokens_.count(u.id)) continue;
+      std::int64_t& at = clients_[u.id][u.address];
+      at = std::max(at, u.at);
+    }
+    for (const auto& u : uses) {
+      auto it = clients_.find(u.id);
+      if (it == clients_.end()) continue;
+      const auto kept = newest(it->second, kClientsKept);
+      it->second.clear();
+      for (const auto& c : kept) it->second[c.address] = c.at;
+    }
+  }
+
+  std::vector<ClientUse> clients_recent(std::int64_t id, std::int64_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = clients_.find(id);
+    if (it == clients_.end()) return {};
+    auto out = newest(it->second, limit);
+    for (auto& c : out) c.id = id;
+    return out;
+  }
+
   bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids, const std::string& actor,
                      std::int64_t at) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -193,6 +233,7 @@ class FakeRepository : public TokenRepository {
     fresh.name = old->name;
     fresh.scopes = old->scopes;
     fresh.description = old->description;
+    fresh.networks = old->networks;
     old->revoked_at = at;
     audit_add(at, actor, "revoke", id, owner, old->name, scopes_join(old->scopes), "",
               "replaced by " + std::to_string(fresh.id));
@@ -222,6 +263,7 @@ class FakeRepository : public TokenRepository {
              u != scope_use_.end() && u->first.first == gone;) {
           u = scope_use_.erase(u);
         }
+        clients_.erase(gone);
         it = tokens_.erase(it);
         ++n;
       } else {
@@ -326,6 +368,18 @@ class FakeRepository : public TokenRepository {
   void set_unstable() { stable_.store(false); }
 
  private:
+  // The `limit` newest of one token's addresses (ties: the smaller address first), as the
+  // databases order them.
+  static std::vector<ClientUse> newest(const std::map<std::string, std::int64_t>& seen, std::int64_t limit) {
+    std::vector<ClientUse> out;
+    for (const auto& [address, at] : seen) out.push_back(ClientUse{0, address, at});
+    std::sort(out.begin(), out.end(), [](const ClientUse& a, const ClientUse& b) {
+      return a.at != b.at ? a.at > b.at : a.address < b.address;
+    });
+    if (out.size() > static_cast<std::size_t>(limit)) out.resize(static_cast<std::size_t>(limit));
+    return out;
+  }
+
   bool live_name_taken(const std::string& owner, const std::string& name) const {
     for (const auto& [id, r] : tokens_) {
       if (r.owner == owner && r.name == name && !r.revoked_at) return true;
@@ -373,6 +427,7 @@ class FakeRepository : public TokenRepository {
   std::map<std::int64_t, TokenRecord> tokens_;
   std::vector<AuditEvent> audit_;
   std::map<std::pair<std::int64_t, std::string>, std::int64_t> scope_use_;  // (id, scope) -> last use
+  std::map<std::int64_t, std::map<std::string, std::int64_t>> clients_;     // id -> address -> last seen
   std::deque<std::pair<std::uint64_t, std::vector<std::int64_t>>> history_;
   std::uint64_t first_kept_ = 0;
   std::atomic<std::uint64_t> generation_{0};

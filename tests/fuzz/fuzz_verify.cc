@@ -156,6 +156,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case VerifyStatus::kInsufficientScope:
         FUZZ_CHECK(e.code() == ErrorCode::kInsufficientScope);
         break;
+      case VerifyStatus::kNetworkNotAllowed:  // no token here is bound to networks
+        FUZZ_CHECK(false);
+        break;
       case VerifyStatus::kOk:
         break;
     }

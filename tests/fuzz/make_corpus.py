@@ -82,6 +82,37 @@ def main() -> None:
             bytes([3, index * 9 % 64, 0, index, 0, ord("t")]),
         )
 
+    # fuzz_networks: addresses and CIDRs of each shape, near misses, and comma-separated lists.
+    network_seeds = [
+        "10.0.0.1",
+        "0.0.0.0/0",
+        "255.255.255.255/32",
+        "10.0.0.0/8",
+        "10.0.0.1/8",
+        "010.0.0.1",
+        "256.1.1.1",
+        "::",
+        "::/0",
+        "::1",
+        "::1/128",
+        "2001:db8::/32",
+        "2001:DB8:0:0:1:0:0:1",
+        "::ffff:10.1.2.3",
+        "::ffff:10.0.0.0/104",
+        "64:ff9b::192.0.2.1",
+        "1:2:3:4:5:6:7::",
+        "1::2::3",
+        "fe80::1%eth0",
+        "fe80::/10",
+        "10.0.0.0/33",
+        "2001:db8::/129",
+        "10.0.0.0/08",
+        "10.0.0.0/8,2001:db8::/32",
+        "192.0.2.0/24,192.0.2.0/24,::ffff:192.0.2.0/120",
+    ]
+    for i, text in enumerate(network_seeds):
+        write("fuzz_networks", f"seed_{i:02d}", text.encode())
+
 
 if __name__ == "__main__":
     main()

@@ -38,6 +38,7 @@ TOKEN_KEYS = {
     "last_used_at",
     "revoked_at",
     "description",
+    "networks",
 }
 EVENT_KEYS = {
     "seq",
@@ -622,6 +623,7 @@ def test_show_finds_a_token_by_id_or_name_and_never_echoes_a_secret(db, store):
     obj = json.loads(tk(db, "--json", "show", "ci").out)
     usage = obj.pop("scope_usage")  # show adds what the token used (test_cli_leak.py)
     assert usage == {"days": 30, "used": [], "unused": ["device"], "last_used": {}}
+    assert obj.pop("recent_clients") == []  # and where from (test_cli_networks.py)
     assert_token_json(obj)
     assert obj["id"] == issued.info.id
     bob_id = store.list("bob")[0].id

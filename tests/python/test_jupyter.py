@@ -141,3 +141,21 @@ def test_to_dataframe_of_audit_events(store):
     assert str(df["at"].dt.tz) == "UTC"
     # no secret in any cell
     assert not df.astype(str).apply(lambda col: col.str.contains(t.secret)).any().any()
+
+
+def test_networks_and_recent_clients_render_as_tables(store):
+    bound = store.create("alice", "bound", {"device"}, networks={"2001:db8::/32", "10.0.0.0/8"})
+    free = store.create("alice", "free", {"device"})
+    html = bound.info._repr_html_()
+    assert "<td>Networks</td><td>10.0.0.0/8, 2001:db8::/32</td>" in html
+    assert "<td>Networks</td><td>any</td>" in free.info._repr_html_()
+    listing = store.list("alice")._repr_html_()
+    assert "<th>Networks</th>" in listing and "10.0.0.0/8, 2001:db8::/32" in listing
+    assert "<th>Networks</th>" not in store.list("alice", search="free")._repr_html_()
+    store.verify(bound.secret, client="10.1.2.3")
+    store.verify(bound.secret, client="2001:db8::7")
+    clients = store.recent_clients("alice", bound.info.id)
+    assert isinstance(clients, list) and {c.address for c in clients} == {"10.1.2.3", "2001:db8::7"}
+    table = clients._repr_html_()
+    assert table.count("<tr>") == 3 and "<code>10.1.2.3</code>" in table and "just now" in table
+    assert "No recorded client" in store.recent_clients("alice", free.info.id)._repr_html_()

@@ -159,6 +159,7 @@ def test_a_schema_4_database_gains_the_index_the_banner_reads(tmp_path):
     con = sqlite3.connect(path)
     con.executescript(
         "DROP INDEX audit_owner_action_seq; ALTER TABLE tokens DROP COLUMN description;"
+        " DROP TABLE token_client; ALTER TABLE tokens DROP COLUMN networks;"
         " PRAGMA user_version = 4;"
     )
     con.close()
@@ -167,7 +168,7 @@ def test_a_schema_4_database_gains_the_index_the_banner_reads(tmp_path):
         assert [n.name for n in store.leaked_notices("alice")] == ["ci-deploy"]
     con = sqlite3.connect(path)
     try:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert con.execute("PRAGMA user_version").fetchone()[0] == tokenkeep._core.SCHEMA_VERSION
         plan = con.execute(
             "EXPLAIN QUERY PLAN SELECT seq FROM audit WHERE owner = 'alice' AND action = 'leaked'"
             " AND at >= 0 ORDER BY seq DESC LIMIT 100"

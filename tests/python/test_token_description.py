@@ -99,11 +99,18 @@ def test_a_database_of_the_previous_schema_gains_the_column(db_path):
     with tokenkeep.TokenStore(db_path) as store:
         old = store.create("alice", "old", {"device"})
     if db_path.startswith("postgresql:"):
-        sql = "ALTER TABLE tokenkeep_tokens DROP COLUMN description; UPDATE tokenkeep_schema SET version = 5"
+        # Version 5 had neither the description nor what version 7 added (networks).
+        sql = (
+            "DROP TABLE tokenkeep_token_client; ALTER TABLE tokenkeep_tokens DROP COLUMN networks; "
+            "ALTER TABLE tokenkeep_tokens DROP COLUMN description; UPDATE tokenkeep_schema SET version = 5"
+        )
         subprocess.run(["psql", "-q", db_path, "-c", sql], check=True)
     else:
         con = sqlite3.connect(db_path)
-        con.executescript("ALTER TABLE tokens DROP COLUMN description; PRAGMA user_version = 5;")
+        con.executescript(
+            "DROP TABLE token_client; ALTER TABLE tokens DROP COLUMN networks; "
+            "ALTER TABLE tokens DROP COLUMN description; PRAGMA user_version = 5;"
+        )
         con.close()
     with tokenkeep.TokenStore(db_path) as store:
         assert store.get("alice", old.info.id).description == ""
@@ -113,7 +120,9 @@ def test_a_database_of_the_previous_schema_gains_the_column(db_path):
     if not db_path.startswith("postgresql:"):
         con = sqlite3.connect(db_path)
         try:
-            assert con.execute("PRAGMA user_version").fetchone()[0] == 6
+            assert (
+                con.execute("PRAGMA user_version").fetchone()[0] == tokenkeep._core.SCHEMA_VERSION
+            )
         finally:
             con.close()
 

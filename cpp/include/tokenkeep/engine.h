@@ -24,6 +24,7 @@
 #include "tokenkeep/errors.h"
 #include "tokenkeep/fork_guard.h"
 #include "tokenkeep/input_rules.h"
+#include "tokenkeep/networks.h"
 #include "tokenkeep/pepper.h"
 #include "tokenkeep/record.h"
 #include "tokenkeep/scopes.h"
@@ -59,7 +60,8 @@ struct NewToken {
   std::string name;
   std::vector<std::string> scopes;
   Expiry expiry;
-  std::string description{};  // optional note (description_normalize)
+  std::string description{};            // optional note (description_normalize)
+  std::vector<std::string> networks{};  // CIDRs it may be used from (networks_canonical); empty: any
 };
 
 struct IssuedToken {
@@ -67,7 +69,10 @@ struct IssuedToken {
   TokenRecord record;
 };
 
-enum class VerifyStatus { kOk, kInvalid, kExpired, kRevoked, kInsufficientScope };
+// kNetworkNotAllowed: the secret matched, the token is bound to networks, and the client is
+// outside them or was not given. Decided right after the secret matched, so a client outside
+// learns nothing more (not whether the token is revoked or expired, nor its scopes).
+enum class VerifyStatus { kOk, kInvalid, kExpired, kRevoked, kInsufficientScope, kNetworkNotAllowed };
 
 // --- Leak response and scope usage (engine_leak.cc, engine_usage.cc) --------------------------
 
@@ -136,6 +141,14 @@ class Engine final : private ForkAware {
   // "description" as for create, NotFound if not a live token of the owner. Audited.
   TokenRecord update_description(const std::string& owner, std::string_view token_id,
                                  const std::string& description, const std::string& actor);
+  // Replaces a live token's networks (empty: unbound): InvalidArgument with field
+  // "networks" for a bad CIDR or too many, NotFound if not a live token of the owner.
+  // Audited; seen by the next verification everywhere (announced like a scope edit).
+  TokenRecord update_networks(const std::string& owner, std::string_view token_id,
+                              const std::vector<std::string>& networks, const std::string& actor);
+  // The distinct addresses the owner's live token was verified from, newest first (at most
+  // TokenRepository::kClientsKept), including what this process has not persisted yet.
+  std::vector<ClientUse> recent_clients(const std::string& owner, std::string_view token_id);
   void revoke(const std::string& owner, std::string_view token_id, const std::string& actor);
   // All or nothing: NotFound (and nothing revoked) if one id is not a live token of the owner.
   void revoke_many(const std::string& owner, const std::vector<std::string>& token_ids,
@@ -154,14 +167,19 @@ class Engine final : private ForkAware {
   // Mask for a check's required scopes (UnknownScope / InvalidArgument as in scopes.h).
   ScopeMask required_mask(const std::vector<std::string>& scopes) const;
   // Never throws for a bad token; fills `out` when the secret matched (any status but
-  // kInvalid). StoreError only if the database cannot be read.
-  VerifyStatus verify(std::string_view token, ScopeMask required, CachedTokenPtr* out);
+  // kInvalid). StoreError only if the database cannot be read. `client`: the caller's
+  // address, or null if unknown (a bound token then fails with kNetworkNotAllowed); a
+  // successful verification records it (recent_clients).
+  VerifyStatus verify(std::string_view token, ScopeMask required, CachedTokenPtr* out,
+                      const IpAddress* client = nullptr);
   // verify() if it can answer from the cache alone (no database read, no lock wait beyond
   // the cache's own); empty when it would have to read the store. The binding calls this
   // with the GIL held and only releases the GIL for the rare full verify().
-  std::optional<VerifyStatus> verify_cached(std::string_view token, ScopeMask required, CachedTokenPtr* out);
+  std::optional<VerifyStatus> verify_cached(std::string_view token, ScopeMask required, CachedTokenPtr* out,
+                                            const IpAddress* client = nullptr);
   // verify(), raising the matching Error for every status but kOk.
-  CachedTokenPtr verify_or_throw(std::string_view token, ScopeMask required);
+  CachedTokenPtr verify_or_throw(std::string_view token, ScopeMask required,
+                                 const IpAddress* client = nullptr);
   // The Error for a failed verification (`t` is what verify() filled in, possibly null).
   Error verify_error(VerifyStatus status, ScopeMask required, const CachedToken* t) const;
   // Persists every use recorded in memory now (also done in the background and on destruction).
@@ -214,9 +232,15 @@ class Engine final : private ForkAware {
   std::int64_t id_resolve(std::string_view token_id) const;
   bool cache_current(Coherence* state, bool may_repair);
   std::optional<VerifyStatus> verify_step(std::string_view token, ScopeMask required, CachedTokenPtr* out,
-                                          bool may_use_store);
+                                          bool may_use_store, const IpAddress* client);
   CachedTokenPtr token_load(std::int64_t id, bool cacheable, const Coherence& state);
-  void use_record(const CachedTokenPtr& t, std::int64_t now, ScopeMask required);
+  void use_record(const CachedTokenPtr& t, std::int64_t now, ScopeMask required, const IpAddress* client);
+  // Recent clients (engine_uses.cc): a known address refreshes its slot's time without a
+  // lock; a new one takes a slot and is queued for the flusher (client_new).
+  void client_record(const CachedToken& t, const IpAddress& a, std::int64_t now);
+  void client_new(const CachedToken& t, const IpAddress& a, std::int64_t now);
+  // Appends `t`'s recorded addresses (each slot with a time) as rows.
+  static void clients_take(const CachedToken& t, std::vector<ClientUse>* out);
   // Takes `t`'s scope window (leaving it empty) as one row per scope at its last use.
   void scope_uses_take(const CachedToken& t, std::vector<ScopeUse>* out) const;
   void uses_park(std::vector<CachedTokenPtr>* displaced);
@@ -254,6 +278,8 @@ class Engine final : private ForkAware {
   std::vector<std::pair<std::int64_t, std::int64_t>> uses_parked_;
   std::vector<ScopeUse> scopes_parked_;
   std::vector<CachedTokenPtr> uses_later_;  // scope window grew; persisted when due (uses_promote_due)
+  std::vector<ClientUse> clients_parked_;   // new addresses, and those of displaced tokens
+  static constexpr std::size_t kClientsParkedMax = 10000;  // beyond: dropped (advisory)
   bool flusher_stopping_ = false;
   std::thread flusher_;
   std::uint64_t flusher_fork_ = 0;  // fork_generation() of the process that runs flusher_

@@ -14,6 +14,7 @@ enum class ErrorCode {
   kExpiredToken,       // secret matched, token past expires_at
   kRevokedToken,       // secret matched, token revoked
   kInsufficientScope,  // token valid, a required scope is not granted
+  kNetworkNotAllowed,  // token valid, bound to networks, and the client is outside them or unknown
   kNotFound,           // no such token for this owner
   kNameTaken,          // a live token of this owner already has the name
   kUnknownScope,       // a scope outside the store's vocabulary
@@ -34,6 +35,8 @@ constexpr const char* error_code_name(ErrorCode code) {
       return "revoked_token";
     case ErrorCode::kInsufficientScope:
       return "insufficient_scope";
+    case ErrorCode::kNetworkNotAllowed:
+      return "network_not_allowed";
     case ErrorCode::kNotFound:
       return "not_found";
     case ErrorCode::kNameTaken:

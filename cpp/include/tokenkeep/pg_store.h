@@ -22,7 +22,7 @@
 
 namespace tokenkeep {
 
-inline constexpr int kPgSchemaVersion = 6;
+inline constexpr int kPgSchemaVersion = 7;
 
 struct PgOptions {
   bool strict = true;  // consistency="strict" (false: "bounded", writers never wait)

@@ -22,7 +22,8 @@ struct TokenRecord {
   std::optional<std::int64_t> expires_at;  // empty: never expires
   std::optional<std::int64_t> last_used_at;
   std::optional<std::int64_t> revoked_at;
-  std::string description{};  // the owner's note ("" if none; description_normalize)
+  std::string description{};            // the owner's note ("" if none; description_normalize)
+  std::vector<std::string> networks{};  // canonical CIDRs (networks_canonical); empty: unbound
 };
 
 // One audited change: who did what to which token, when. Never a secret.
@@ -30,7 +31,8 @@ struct AuditEvent {
   std::int64_t seq = 0;
   std::int64_t at = 0;
   std::string actor;
-  std::string action;  // create | update_scopes | update_description | revoke | rotate | purge | leaked
+  std::string action;  // create | update_scopes | update_description | update_networks | revoke |
+                       // rotate | purge | leaked
   std::optional<std::int64_t> token_id;
   std::string owner;
   std::string name;
@@ -54,6 +56,14 @@ struct LeakedToken {
 struct ScopeUse {
   std::int64_t id = 0;
   std::string scope;
+  std::int64_t at = 0;
+};
+
+// One address a token was used from and when (its last use from there): the canonical text
+// of ip_address_format ("10.0.0.1", "2001:db8::1"). Recorded off the hot path (engine_uses.cc).
+struct ClientUse {
+  std::int64_t id = 0;
+  std::string address;
   std::int64_t at = 0;
 };
 

@@ -18,11 +18,25 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tokenkeep/networks.h"
 #include "tokenkeep/pepper.h"
 #include "tokenkeep/record.h"
 #include "tokenkeep/scopes.h"
 
 namespace tokenkeep {
+
+// The last distinct client addresses one process saw a token used from, and when (µs; 0: an
+// empty slot). Written without locks on the hot path: a torn (hi, lo) pair can only fail to
+// match and queue an address again, which the store's upsert absorbs.
+struct ClientSlot {
+  std::atomic<std::uint64_t> hi{0};
+  std::atomic<std::uint64_t> lo{0};
+  std::atomic<std::int64_t> at{0};
+};
+struct ClientLog {
+  static constexpr std::size_t kSlots = 4;
+  std::array<ClientSlot, kSlots> slots;
+};
 
 class CachedToken {
  public:
@@ -32,14 +46,17 @@ class CachedToken {
   // A copy, including the current use counters.
   CachedToken(const CachedToken& other);
   CachedToken& operator=(const CachedToken&) = delete;
+  ~CachedToken();
 
   std::int64_t id;
   Digest digest;
   const Pepper* pepper;  // nullptr: made by a pepper this process does not know
   ScopeMask granted;
   std::int64_t created_at;
-  std::int64_t expires_at;  // kNever if the token never expires
-  std::int64_t revoked_at;  // 0 if live
+  std::int64_t expires_at;          // kNever if the token never expires
+  std::int64_t revoked_at;          // 0 if live
+  std::vector<IpNetwork> networks;  // empty: unbound (any client, or none)
+  std::string networks_text;        // canonical CIDRs, space-separated (TokenInfo.networks)
 
   std::string_view owner() const noexcept { return std::string_view(text_).substr(0, owner_len_); }
   std::string_view name() const noexcept { return std::string_view(text_).substr(owner_len_, name_len_); }
@@ -59,6 +76,8 @@ class CachedToken {
   // persist (the flusher takes them), and ever in this process (a new bit is flushed soon).
   mutable std::atomic<ScopeMask> scopes_window{0};
   mutable std::atomic<ScopeMask> scopes_seen{0};
+  // Client addresses this process saw (Engine::client_record); allocated on the first one.
+  mutable std::atomic<ClientLog*> clients{nullptr};
 
  private:
   std::string text_;  // owner, name, space-separated scopes and description, back to back

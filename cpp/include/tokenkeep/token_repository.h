@@ -88,6 +88,12 @@ class TokenRepository {
   virtual bool token_update_description(const std::string& owner, std::int64_t id,
                                         const std::string& description, const std::string& actor,
                                         std::int64_t at) = 0;
+  // Sets a live token's networks (canonical CIDRs; empty: unbound), audited
+  // "update_networks" with detail "<old> -> <new>" ("any" for none); announced like a
+  // scope edit: verification decides on them.
+  virtual bool token_update_networks(const std::string& owner, std::int64_t id,
+                                     const std::vector<std::string>& networks, const std::string& actor,
+                                     std::int64_t at) = 0;
   // Revokes every id, or (if one is not a live token of the owner) none.
   virtual bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids,
                              const std::string& actor, std::int64_t at) = 0;
@@ -145,6 +151,13 @@ class TokenRepository {
   virtual void scopes_touch(const std::vector<ScopeUse>& uses) = 0;
   // The scopes each of `ids` exercised at or after `since`, with their last use; any order.
   virtual std::vector<ScopeUse> scopes_used(const std::vector<std::int64_t>& ids, std::int64_t since) = 0;
+  // Best-effort, not audited, not announced (as tokens_touch): each (id, address)'s last use
+  // becomes max(current, at); then only each touched token's kClientsKept newest addresses
+  // are kept. Uses of ids that no longer exist are dropped; rows go with their token on purge.
+  virtual void clients_touch(const std::vector<ClientUse>& uses) = 0;
+  // One token's recorded addresses, newest first, at most `limit`.
+  virtual std::vector<ClientUse> clients_recent(std::int64_t id, std::int64_t limit) = 0;
+  static constexpr std::int64_t kClientsKept = 10;
   // The owner's audit rows with `action` at or after `since`, newest first, at most `limit`.
   virtual std::vector<AuditEvent> audit_actions(const std::string& owner, const std::string& action,
                                                 std::int64_t since, std::int64_t limit) = 0;

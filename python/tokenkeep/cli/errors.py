@@ -40,6 +40,7 @@ FLAGS: Mapping[str, str] = {
     "state": "--state",
     "sort": "--sort",
     "token_id": "TOKEN",
+    "networks": "--allow-from",
 }
 
 

@@ -15,6 +15,7 @@ from ..errors import (
     InvalidArgument,
     InvalidToken,
     NameTaken,
+    NetworkNotAllowed,
     NotFound,
     RevokedToken,
     TokenkeepError,
@@ -30,6 +31,7 @@ EXIT_REVOKED = 5  # verify: the token has been revoked
 EXIT_SCOPE = 6  # verify: the token lacks a required scope
 EXIT_NOT_FOUND = 7  # no such token for this owner
 EXIT_NAME_TAKEN = 8  # the owner already has a live token with this name
+EXIT_NETWORK = 9  # verify: the token is bound to networks the client is not in (or none given)
 
 EXIT_CODES = {
     EXIT_OK: "success (verify: the token is valid and has every --scope)",
@@ -41,6 +43,7 @@ EXIT_CODES = {
     EXIT_SCOPE: "verify: token lacks a required scope",
     EXIT_NOT_FOUND: "no such token for this owner",
     EXIT_NAME_TAKEN: "a live token with this name already exists",
+    EXIT_NETWORK: "verify: token bound to networks the client is not in",
 }
 
 # The epilog of every command's --help ("\b" keeps click from rewrapping it).
@@ -55,6 +58,7 @@ ERROR_CODES: Sequence[tuple[type[TokenkeepError], int]] = (
     (ExpiredToken, EXIT_EXPIRED),
     (RevokedToken, EXIT_REVOKED),
     (InsufficientScope, EXIT_SCOPE),
+    (NetworkNotAllowed, EXIT_NETWORK),
     (NotFound, EXIT_NOT_FOUND),
     (NameTaken, EXIT_NAME_TAKEN),
     (UnknownScope, EXIT_USAGE),

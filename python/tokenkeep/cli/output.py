@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from ..client_networks import networks_text
 from ..jupyter import format_datetime, relative_time
 from ..models import AuditEvent, IssuedToken, TokenInfo
 from .tables import print_table, stdout_is_terminal
@@ -32,6 +33,7 @@ def token_json(t: TokenInfo) -> dict[str, Any]:
         "last_used_at": None if t.last_used_at is None else t.last_used_at.isoformat(),
         "revoked_at": None if t.revoked_at is None else t.revoked_at.isoformat(),
         "description": t.description,
+        "networks": sorted(t.networks),
     }
 
 
@@ -68,6 +70,22 @@ def info(message: str) -> None:
 
 def scopes_text(scopes: Any) -> str:
     return ", ".join(sorted(scopes))
+
+
+def networks_line(networks: Any) -> str:
+    """A token's networks on one line, IPv4 first; "any" for an unbound token."""
+    return networks_text(networks).replace("\n", ", ") or "any"
+
+
+def clients_json(clients: Sequence[Any]) -> list[dict[str, str]]:
+    """``recent_clients``' answer as JSON: newest first, ``{"address", "last_seen"}`` each."""
+    return [{"address": c.address, "last_seen": c.last_seen.isoformat()} for c in clients]
+
+
+def clients_text(clients: Sequence[Any], now: datetime | None = None) -> str:
+    """``recent_clients``' answer on one line: ``192.0.2.7 (3 minutes ago), ...``."""
+    now = now or datetime.now(UTC)
+    return ", ".join(f"{c.address} ({relative_time(c.last_seen, now)})" for c in clients)
 
 
 def expiry_text(t: TokenInfo, now: datetime) -> str:
@@ -149,6 +167,7 @@ def print_token_details(t: TokenInfo, extra: Sequence[Sequence[str]] = ()) -> No
         ["ID", t.id],
         ["Owner", visible(t.owner)],
         ["Scopes", visible(scopes_text(t.scopes))],
+        ["Networks", networks_line(t.networks)],
         ["Created", when(t.created_at, relative_time(t.created_at, now))],
         ["Expires", when(t.expires_at, expiry_text(t, now))],
         ["Last used", when(t.last_used_at, relative_time(t.last_used_at, now))],

@@ -13,6 +13,9 @@ guards (one rule, :mod:`tokenkeep.web.bearer`):
 - a token in the query string, or two Authorization headers: 400 ``invalid_request``;
 - a malformed, unknown, expired or revoked token, or an owner with no active user: 401
   ``invalid_token``;
+- a token bound to networks the request's client is not in: 403 ``insufficient_scope`` (the
+  client is ``REMOTE_ADDR``, or what a proxy of ``TOKENKEEP["TRUSTED_PROXIES"]`` reports:
+  :func:`~tokenkeep.django.identity.request_client`);
 - the store cannot answer: 503 with ``Retry-After``.
 
 A request without a bearer token is not refused here: it stays anonymous, so that other

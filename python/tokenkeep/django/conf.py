@@ -11,6 +11,8 @@
 ...     "SCOPE_DESCRIPTIONS": {"device": "Read and manage devices"},  # optional: the page's words
 ...     "BASE_TEMPLATE": "base.html",        # optional: the site's layout the tab extends
 ...     "BASE_BLOCK": "content",             # optional: the block of it the tab fills
+...     "TRUSTED_PROXIES": ["10.0.0.0/8"],   # optional: proxies whose X-Forwarded-For counts
+...     "PROXY_HEADER": "X-Forwarded-For",   # optional: or "Forwarded" (RFC 7239)
 ... }
 
 Every other key is a :class:`~tokenkeep.TokenStore` argument in capitals (``PEPPER``,
@@ -33,6 +35,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
+
+from ..errors import InvalidArgument
+from ..web.client_address import X_FORWARDED_FOR, TrustedProxies
 
 __all__ = ["TokenkeepSettings", "tokenkeep_settings"]
 
@@ -62,6 +67,8 @@ _OWN_KEYS = (
     "SCOPE_DESCRIPTIONS",
     "BASE_TEMPLATE",
     "BASE_BLOCK",
+    "TRUSTED_PROXIES",
+    "PROXY_HEADER",
 )
 
 
@@ -69,7 +76,8 @@ _OWN_KEYS = (
 class TokenkeepSettings:
     """``settings.TOKENKEEP`` once checked: the store's arguments, the challenge's realm,
     the owner -> user function (None: the user whose username is the owner), and the Access
-    Token page's title and template folders (searched before tokenkeep's own)."""
+    Token page's title and template folders (searched before tokenkeep's own), and the
+    reverse proxies whose forwarding header names a request's client (none: the peer)."""
 
     store_options: Mapping[str, Any] = field(repr=False)  # holds the pepper: never shown
     realm: str | None
@@ -80,6 +88,7 @@ class TokenkeepSettings:
     scope_descriptions: Mapping[str, str] = field(default_factory=dict)
     base_template: str = "base.html"  # "" : tokenkeep's own layout
     base_block: str = "content"
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
 
     @property
     def db(self) -> str:
@@ -163,8 +172,16 @@ def _load() -> TokenkeepSettings:
         raise ImproperlyConfigured('settings.TOKENKEEP["BASE_TEMPLATE"] must be a template name')
     if not isinstance(block, str) or not block.isidentifier():
         raise ImproperlyConfigured('settings.TOKENKEEP["BASE_BLOCK"] must be a block name')
+    try:
+        proxies = TrustedProxies(
+            raw.get("TRUSTED_PROXIES") or (), header=raw.get("PROXY_HEADER") or X_FORWARDED_FOR
+        )
+    except InvalidArgument as e:
+        key = "PROXY_HEADER" if e.field == "proxy_header" else "TRUSTED_PROXIES"
+        raise ImproperlyConfigured(f'settings.TOKENKEEP["{key}"]: {e}') from None
     return TokenkeepSettings(
         store_options=options,
+        trusted_proxies=proxies,
         scope_descriptions=dict(words),
         base_template=base,
         base_block=block,

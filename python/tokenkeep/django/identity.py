@@ -20,11 +20,18 @@ from ..errors import StoreError
 from ..models import TokenInfo
 from ..store import TokenStore
 from ..web.bearer import BearerError, authenticate, invalid_token, unavailable
+from ..web.client_address import client_address
 from .conf import tokenkeep_settings
 from .store import get_store
 from .user_cache import cached_user, remember_user
 
-__all__ = ["authenticate_request", "bearer_response", "issued_to", "user_for_owner"]
+__all__ = [
+    "authenticate_request",
+    "bearer_response",
+    "issued_to",
+    "request_client",
+    "user_for_owner",
+]
 
 # How much earlier than the account's date_joined a token may say it was made and still be
 # the account's: the token's clock (the process that created it) and the one that stamped
@@ -84,8 +91,21 @@ def _store(realm: str | None) -> TokenStore:
         raise unavailable(realm=realm) from None
 
 
+def request_client(request: HttpRequest) -> str | None:
+    """The request's client address: ``REMOTE_ADDR``, or what the proxies of
+    ``TOKENKEEP["TRUSTED_PROXIES"]`` report in ``TOKENKEEP["PROXY_HEADER"]`` when the peer is
+    one of them (:mod:`tokenkeep.web.client_address`)."""
+    trusted = tokenkeep_settings().trusted_proxies
+    meta = request.META
+    if not trusted:
+        return client_address(meta.get("REMOTE_ADDR"))
+    key = "HTTP_" + trusted.header.upper().replace("-", "_")
+    return client_address(meta.get("REMOTE_ADDR"), meta.get(key), trusted)
+
+
 def verify_request(request: HttpRequest, scopes: Sequence[str] = ()) -> TokenInfo:
-    """The TokenInfo of the request's bearer token if it grants ``scopes``, else BearerError."""
+    """The TokenInfo of the request's bearer token if it grants ``scopes``, else BearerError.
+    The token is verified with the request's client address (:func:`request_client`)."""
     realm = tokenkeep_settings().realm
     return authenticate(
         _store(realm),
@@ -93,6 +113,7 @@ def verify_request(request: HttpRequest, scopes: Sequence[str] = ()) -> TokenInf
         request.META.get("QUERY_STRING", ""),
         scopes,
         realm=realm,
+        client=request_client(request),
     )
 
 

@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InvalidArgument, NameTaken, NotFound, TokenkeepError
+from ..client_networks import split_networks
+from ..errors import InvalidArgument, NameTaken, NotFound, TokenkeepError, UnknownScope
 from ..store import TokenStore
 from . import view
 
@@ -29,10 +30,19 @@ log = logging.getLogger("tokenkeep.web")
 
 LISTING_PARAMS = ("view", "q", "scope", "sort", "dir", "page")
 # The query parameters the page reads: the listing, and a row whose dialog opens without JS.
-SHOWN_PARAMS = LISTING_PARAMS + ("edit", "revoke", "rotate", "narrow", "create", "revoke_all")
+SHOWN_PARAMS = LISTING_PARAMS + (
+    "edit",
+    "revoke",
+    "rotate",
+    "narrow",
+    "restrict",
+    "create",
+    "revoke_all",
+)
 REVOKED_AFTER = "Anything using it can no longer sign in."
 REVOKED = "The access token was revoked. " + REVOKED_AFTER
 GONE = "That access token no longer exists."
+NETWORKS_FIELD_MAX = 20_000  # characters of the "Restrict to networks" field read
 
 
 @dataclass
@@ -99,10 +109,19 @@ def create(store: TokenStore, owner: str, data: Mapping[str, Any]) -> Answer:
         scopes=view.scopes_from(_getlist(data, "scopes")),
         expiry=str(data.get("expiry", view.DEFAULT_EXPIRY)),
         expires_on=str(data.get("expires_on", "")),
+        networks=str(data.get("networks", ""))[:NETWORKS_FIELD_MAX],
     )
     expiry, expiry_error = view.expiry_from(form.expiry, form.expires_on)
+    networks = split_networks(form.networks)
     form.errors = view.form_errors(
-        store.create_problems(owner, form.name, form.scopes, description=form.description, **expiry)
+        store.create_problems(
+            owner,
+            form.name,
+            form.scopes,
+            description=form.description,
+            networks=networks,
+            **expiry,
+        )
     )
     if expiry_error:
         form.errors["expiry"] = expiry_error
@@ -114,6 +133,7 @@ def create(store: TokenStore, owner: str, data: Mapping[str, Any]) -> Answer:
                 name=form.name,
                 scopes=form.scopes,
                 description=form.description,
+                networks=networks,
                 actor=owner,
                 **expiry,
             )
@@ -132,12 +152,34 @@ def create(store: TokenStore, owner: str, data: Mapping[str, Any]) -> Answer:
 
 
 def edit(store: TokenStore, owner: str, token_id: str, data: Mapping[str, Any]) -> Answer:
-    """The edit form (scopes only): back to the listing with the "updated" dialog."""
+    """The edit form (scopes, and networks when the form has the field): back to the listing
+    with the "updated" dialog. Both are checked by the engine (``create_problems``, every
+    error by its ``field``) before anything is saved, so a form that comes back with an error
+    has changed nothing; networks are saved only when they changed."""
     params = back(data)
     form = view.Form(
-        kind="edit", token_id=token_id, scopes=view.scopes_from(_getlist(data, "scopes"))
+        kind="edit",
+        token_id=token_id,
+        scopes=view.scopes_from(_getlist(data, "scopes")),
+        networks=str(data.get("networks", ""))[:NETWORKS_FIELD_MAX],
     )
     try:
+        old = store.get(owner, token_id)
+    except (NotFound, InvalidArgument):
+        return Answer(404, params, {"error": GONE})
+    wanted = split_networks(form.networks) if "networks" in data else sorted(old.networks)
+    problems = [
+        p
+        for p in store.create_problems(owner, old.name, form.scopes, networks=wanted)
+        if p.field in ("scopes", "networks") or isinstance(p, UnknownScope)
+    ]
+    if problems:
+        form.errors = view.form_errors(problems)
+        return Answer(400, params, {"form": form})
+    try:
+        if set(wanted) != set(old.networks):
+            store.update_networks(owner, token_id, wanted, actor=owner)
+            log.info("access token networks changed: owner=%s id=%s", owner, token_id)
         store.update_scopes(owner=owner, token_id=token_id, scopes=form.scopes, actor=owner)
     except NotFound:
         return Answer(404, params, {"error": GONE})

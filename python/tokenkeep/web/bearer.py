@@ -23,6 +23,8 @@ from ..errors import (
     AuthenticationError,
     ExpiredToken,
     InsufficientScope,
+    NetworkNotAllowed,
+    PermissionDenied,
     RevokedToken,
     StoreError,
     TokenkeepError,
@@ -49,6 +51,8 @@ _EXPIRED = "The access token has expired"
 _REVOKED = "The access token has been revoked"
 _IN_URL = "Access tokens are not accepted in the URL; send them in the Authorization header"
 _SCOPE = "The access token lacks the required scope"
+_NETWORK = "The access token may not be used from this network"
+_DENIED = "The access token may not be used for this request"
 _TWO_HEADERS = "A request must carry one Authorization header, not several"
 _METHOD = "No access token may use this HTTP method here"
 _UNAVAILABLE = "The token store is unavailable; try again later"
@@ -188,13 +192,16 @@ def authenticate(
     scopes: Sequence[str] = (),
     *,
     realm: str | None = None,
+    client: str | None = None,
 ) -> TokenInfo:
     """Verify the bearer token of one request and check it grants every scope in ``scopes``.
 
     ``authorization`` is the ``Authorization`` header value (None if absent), or the list of
     every such header's value (two or more are a 400 ``invalid_request``), and
-    ``query_string`` the raw query string. Returns the token's :class:`TokenInfo`, or raises
-    :class:`BearerError` with the RFC 6750 answer:
+    ``query_string`` the raw query string. ``client``: the request's address
+    (:func:`tokenkeep.web.client_address.client_address`), which a network-bound token
+    needs. Returns the token's :class:`TokenInfo`, or raises :class:`BearerError` with the
+    RFC 6750 answer:
 
     - token in the query string, or several Authorization headers: 400 ``invalid_request``
       (even with a valid header),
@@ -202,6 +209,9 @@ def authenticate(
     - malformed, unknown, wrong, expired or revoked token, or a service token (those are for
       the OAuth endpoints only, :mod:`tokenkeep.web.oauth`): 401 ``invalid_token``,
     - valid token without a required scope: 403 ``insufficient_scope`` with ``scope``.
+    - valid token bound to networks the client is not in, or no client address
+      (:class:`~tokenkeep.NetworkNotAllowed`): 403 ``insufficient_scope``, no ``scope``, and
+      a description that says so (the caller holds the secret; what it lacks is the place).
 
     - the store cannot answer (:class:`~tokenkeep.StoreError`: database down or unreadable, a
       PostgreSQL node that can no longer prove its cache fresh): 503 with ``Retry-After`` —
@@ -213,7 +223,7 @@ def authenticate(
     if secret is None:
         raise missing_token(realm=realm)
     try:
-        info = store.verify(secret, *scopes)
+        info = store.verify(secret, *scopes, client=client)
     except StoreError:
         raise unavailable(realm=realm) from None
     except ExpiredToken:
@@ -223,20 +233,24 @@ def authenticate(
     except AuthenticationError:
         raise invalid_token(realm=realm) from None
     except InsufficientScope:
-        if _is_service(store, secret):  # its scope says nothing: it is no user's token
+        if _is_service(store, secret, client):  # its scope says nothing: it is no user's token
             raise invalid_token(realm=realm) from None
         raise BearerError(
             403, "insufficient_scope", _SCOPE, scope=" ".join(scopes), realm=realm
         ) from None
+    except NetworkNotAllowed:
+        raise BearerError(403, "insufficient_scope", _NETWORK, realm=realm) from None
+    except PermissionDenied:  # any later refusal of a good token: 403, never a 500
+        raise BearerError(403, "insufficient_scope", _DENIED, realm=realm) from None
     if info.owner.startswith(RESERVED_OWNER_PREFIX):  # a service token is no user's token
         raise invalid_token(realm=realm)
     return info
 
 
-def _is_service(store: TokenStore, secret: str) -> bool:
+def _is_service(store: TokenStore, secret: str, client: str | None = None) -> bool:
     """Whether a secret that verified is a service token's (the refusal path only)."""
     try:
-        return store.verify(secret).owner.startswith(RESERVED_OWNER_PREFIX)
+        return store.verify(secret, client=client).owner.startswith(RESERVED_OWNER_PREFIX)
     except TokenkeepError:
         return False
 

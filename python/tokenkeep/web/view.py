@@ -19,10 +19,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .._time import day_end
+from ..client_networks import networks_text
 from ..errors import InvalidArgument, TokenkeepError, UnknownScope
 from ..models import TokenInfo, TokenList
 from ..store import TokenStore
-from . import hygiene_view
+from . import hygiene_view, networks_view
 
 __all__ = [
     "PAGE_SIZE",
@@ -74,6 +75,7 @@ FORM_FIELDS = {
     "description": ("description",),
     "scopes": ("scopes",),
     "expiry": ("expires_in", "expires_at", "never_expires", "expiry"),
+    "networks": ("networks",),
 }
 # What the page calls an engine field that starts an engine message ("expires_at must be in
 # the future" -> "The expiration date must be in the future."): the page never shows the API's
@@ -113,6 +115,7 @@ def fmt_datetime(dt: datetime | None) -> str:
 
 
 TEMPLATE_FILTERS = {
+    "networks": lambda networks: networks_text(networks).splitlines(),
     "scope_label": scope_label,
     "date": fmt_date,
     "time": fmt_time,
@@ -138,6 +141,8 @@ class Row:
     scopes: list[str]
     status: str
     days_left: int | None = None
+    clients: list[Any] = field(default_factory=list)  # recent clients (web/networks_view.py)
+    suggested: list[str] = field(default_factory=list)  # "Restrict to the networks it used"
 
     @property
     def editable(self) -> bool:
@@ -157,6 +162,7 @@ class Form:
     scopes: list[str] = field(default_factory=list)
     expiry: str = DEFAULT_EXPIRY
     expires_on: str = ""
+    networks: str = ""  # the "Restrict to networks" field as typed (one per line)
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -337,6 +343,8 @@ def token_page(
     # The leak banner and the edit dialog's scope usage (hygiene_view.py).
     hints = hygiene_view.page_hints(store, owner, rows, chosen)
     edit, used = chosen.get("edit"), hints["edit_usage"]
+    # Each row's recent clients, and the edit dialog's networks (web/networks_view.py).
+    places = networks_view.page_networks(store, owner, rows, edit)
     if (
         edit is not None
         and not form.kind
@@ -345,9 +353,25 @@ def token_page(
     ):
         # ?edit=<id>&narrow=1 (the no-script "Narrow to what it used" link): the scopes the
         # token used, checked, still to be saved.
-        form = Form(kind="edit", token_id=edit.info.id, scopes=list(used["used"]))
+        form = Form(
+            kind="edit",
+            token_id=edit.info.id,
+            scopes=list(used["used"]),
+            networks=places["edit_networks"]["value"],
+        )
+    if edit is not None and not form.kind and str(params.get("restrict", "")) == "1":
+        # ?edit=<id>&restrict=1 (the no-script "Restrict to the networks it used" link): the
+        # suggested networks in the field, still to be saved.
+        suggested = places["edit_networks"]["suggested"]
+        form = Form(
+            kind="edit",
+            token_id=edit.info.id,
+            scopes=list(edit.scopes),
+            networks=suggested or places["edit_networks"]["value"],
+        )
     return {
         **hints,
+        **places,
         "rows": rows,
         "total": tokens.total,
         "listing": listing,

@@ -292,6 +292,8 @@ const char* status_name(VerifyStatus s) {
       return "revoked";
     case VerifyStatus::kInsufficientScope:
       return "scope";
+    case VerifyStatus::kNetworkNotAllowed:
+      return "network";
   }
   return "?";
 }

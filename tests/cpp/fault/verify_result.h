@@ -19,6 +19,10 @@ template <typename C, typename R, typename A, typename B, typename Out>
 struct VerifyOutOf<R (C::*)(A, B, Out*)> {
   using type = Out;
 };
+template <typename C, typename R, typename A, typename B, typename Out, typename Client>
+struct VerifyOutOf<R (C::*)(A, B, Out*, Client)> {
+  using type = Out;
+};
 // The type of Engine::verify's third parameter, without the pointer.
 using VerifyOut = typename VerifyOutOf<decltype(&Engine::verify)>::type;
 

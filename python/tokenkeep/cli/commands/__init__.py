@@ -9,6 +9,7 @@ COMMANDS = (
     "listing",
     "show",
     "edit",
+    "networks",
     "revoke",
     "rotate",
     "verify",

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import click
 
+from ...client_networks import split_networks
 from ..argtypes import DATE, DURATION, split_scopes
 from ..bulk import create_bulk
 from ..completion import scope_option
@@ -33,6 +34,14 @@ from ..secrets_file import open_secrets_file, write_secrets
     "--expires-at", type=DATE, help="Expiry date, ISO 8601: 2027-01-31 (end of day, UTC)."
 )
 @click.option(
+    "--allow-from",
+    "networks",
+    metavar="CIDR",
+    multiple=True,
+    help="Accept the token only from this network (10.0.0.0/8, 2001:db8::/32, 192.0.2.7); "
+    "repeat or separate with commas. Default: from anywhere.",
+)
+@click.option(
     "--from",
     "from_file",
     metavar="FILE.csv",
@@ -52,6 +61,7 @@ def create(
     scopes: tuple[str, ...],
     expires_in: timedelta | None,
     expires_at: datetime | None,
+    networks: tuple[str, ...],
     from_file: str | None,
     secrets_out: str | None,
 ) -> None:
@@ -66,9 +76,10 @@ def create(
     if expires_in is not None and expires_at is not None:
         raise click.UsageError("give --expires-in or --expires-at, not both")
     if from_file is not None:
-        if name is not None or scopes or description is not None:
+        if name is not None or scopes or description is not None or networks:
             raise click.UsageError(
-                "--from FILE takes names and scopes from the file; drop --name/--scope/--description"
+                "--from FILE takes names and scopes from the file; "
+                "drop --name/--scope/--description/--allow-from"
             )
         create_bulk(app, from_file, expires_in, expires_at, secrets_out)
         return
@@ -84,6 +95,7 @@ def create(
             expires_in=expires_in,
             expires_at=expires_at,
             description=description,
+            networks=split_networks(networks),
             actor=app.actor,
         )
     except BaseException:

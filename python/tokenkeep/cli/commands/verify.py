@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..._hints import token_hint
-from ...errors import ExpiredToken, InsufficientScope, InvalidToken, RevokedToken
+from ...errors import ExpiredToken, InsufficientScope, InvalidToken, NetworkNotAllowed, RevokedToken
 from ..argtypes import split_scopes
 from ..completion import scope_option
 from ..context import READS, App, opens_store, pass_app
@@ -23,13 +23,19 @@ _VERIFY_FAILURES = (
 @opens_store(READS)
 @click.command(epilog=EXIT_HELP, context_settings={"allow_extra_args": True})
 @scope_option("A scope the token must grant; repeat for several (all are required).")
+@click.option(
+    "--client",
+    metavar="ADDRESS",
+    help="The IP address the token is presented from; a token bound to networks needs one.",
+)
 @pass_app
 @click.pass_context
-def verify(ctx: click.Context, app: App, scopes: tuple[str, ...]) -> None:
+def verify(ctx: click.Context, app: App, scopes: tuple[str, ...], client: str | None) -> None:
     """Check a token: read from $TOKENKEEP_TOKEN if set, else from stdin.
 
     Never from the command line, where every user can see it with ps. The exit code says
-    why a token failed: 0 valid, 3 invalid, 4 expired, 5 revoked, 6 lacks a --scope.
+    why a token failed: 0 valid, 3 invalid, 4 expired, 5 revoked, 6 lacks a --scope,
+    9 bound to networks that --client is not in (or no --client).
     The store is opened read-only: a check from here is not recorded as a use.
 
     \b
@@ -45,7 +51,12 @@ def verify(ctx: click.Context, app: App, scopes: tuple[str, ...]) -> None:
     secret = read_token()
     required = split_scopes(scopes)
     try:
-        info = app.store().verify(secret, *required)
+        info = app.store().verify(secret, *required, client=client)
+    except NetworkNotAllowed as e:
+        where = f"from {client}" if client else "without --client ADDRESS"
+        raise CliError(
+            f"the token may not be used {where}; it is bound to networks", exit_code_of(e), cause=e
+        ) from None
     except InsufficientScope as e:
         message = (
             f"the token lacks scope {scopes_text(e.required)}; it has {scopes_text(e.granted)}"

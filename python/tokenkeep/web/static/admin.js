@@ -98,7 +98,14 @@
       picker.removeAttribute("aria-invalid");
       all(".field-error", form).forEach(function (p) { p.hidden = true; });
     }
+    var networks = form.querySelector("[data-networks-input]");
+    if (networks) {
+      var bound = row.getAttribute("data-networks") || "";
+      networks.value = bound ? bound.split(" ").join("\n") : "";
+      networks.removeAttribute("aria-invalid");
+    }
     fillUsage(dialog, row);
+    fillClients(dialog, row);
     showModal(dialog);
     return true;
   }
@@ -116,6 +123,29 @@
     narrow.hidden = !row.hasAttribute("data-narrow");
     narrow.setAttribute("data-used", row.getAttribute("data-used") || "");
     if (edit) narrow.href = edit.href + "&narrow=1";
+  }
+
+  // The edit dialog's "Lately used from ..." and "Restrict to the networks it used", from the
+  // row's data-clients and data-suggested (view: networks_view.py).
+  function fillClients(dialog, row) {
+    var note = dialog.querySelector("[data-restrict-note]");
+    if (!note) return;
+    var clients = row.getAttribute("data-clients") || "";
+    var restrict = note.querySelector("[data-restrict]");
+    var edit = row.querySelector('[data-action="edit"]');
+    note.querySelector("[data-clients-text]").textContent = clients ? "Lately used from " + clients + "." : "";
+    note.hidden = !clients;
+    restrict.setAttribute("data-suggested", row.getAttribute("data-suggested") || "");
+    restrict.hidden = !row.getAttribute("data-suggested");
+    if (edit) restrict.href = edit.href + "&restrict=1";
+  }
+
+  // Put the suggested networks in the field, one per line; the user still presses Save.
+  function restrictNetworks(link) {
+    var field = link.closest("form").querySelector("[data-networks-input]");
+    var suggested = (link.getAttribute("data-suggested") || "").split(/\s+/).filter(Boolean);
+    field.value = suggested.join("\n");
+    field.focus();
   }
 
   // Check exactly the scopes the token used; the user still presses Save.
@@ -240,6 +270,12 @@
     if (narrow && narrow.hasAttribute("data-used")) {
       event.preventDefault();
       narrowScopes(narrow);
+      return;
+    }
+    var restrict = target.closest("[data-restrict]");
+    if (restrict && restrict.getAttribute("data-suggested")) {
+      event.preventDefault();
+      restrictNetworks(restrict);
       return;
     }
     var copy = target.closest("[data-copy]");
