@@ -555,11 +555,14 @@ class PgStore final : public TokenRepository {
     auto c = pool_.acquire();
     PgParams p;
     p.add(owner).add(action).add(since).add(limit);
+#define PG_AUDIT_ACTIONS(LEAKED)                                                               \
+  "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail FROM " \
+  "tokenkeep_audit WHERE owner = $1 AND action = $2 " LEAKED "AND at >= $3 ORDER BY seq DESC LIMIT $4"
+    // 'leaked' spelled out: the planner then reads the partial index tokenkeep_audit_owner_leaked.
     return read_audit(
-        c->query("SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail FROM "
-                 "tokenkeep_audit "
-                 "WHERE owner = $1 AND action = $2 AND at >= $3 ORDER BY seq DESC LIMIT $4",
-                 p, "cannot read the audit log of"));
+        c->query(action == "leaked" ? PG_AUDIT_ACTIONS("AND action = 'leaked' ") : PG_AUDIT_ACTIONS(""), p,
+                 "cannot read the audit log of"));
+#undef PG_AUDIT_ACTIONS
   }
 
   std::vector<AuditEvent> audit_list(const std::optional<std::string>& owner, std::int64_t limit) override {
