@@ -5,7 +5,9 @@
 `make bench` runs it like that: a throwaway PostgreSQL cluster on TCP 127.0.0.1 with fsync on.
 Rows:
   - hot verification, PostgreSQL store vs SQLite store (same engine, same tokens);
-  - first verification of a token (cache miss), p50/p99, vs a psycopg store (psycopg_store.py);
+  - first verification of a token (cache miss), p50/p99, vs a psycopg store (psycopg_store.py),
+    and both against the C++ floor (`--floor`: benchmarks/pg_miss_floor.cc, a prepared
+    PQexecPrepared SELECT by id + keyed BLAKE2b + compare over the same TCP connection string);
   - revoke latency with 1 and 3 nodes (processes with the store open), strict and bounded;
   - bulk create of 2,000 and 10,000 tokens vs the psycopg store, one transaction each: wall
     time, and CPU time (this process plus the cluster's server processes, which is what a
@@ -28,6 +30,7 @@ import tempfile
 import time
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tokenkeep  # noqa: E402
@@ -121,19 +124,54 @@ def bench_hot(pg_url, rounds):
     return s, p
 
 
-def timed_each(fn, tokens):
+def timed_each(fn, tokens, cpu=None):
+    """Per-call wall ns of fn over tokens; with a list `cpu`, appends this thread's CPU ns."""
     clock = time.perf_counter_ns
     out = []
+    c0 = time.thread_time_ns()
     for t in tokens:
         t0 = clock()
         fn(t, "device:read")
         out.append(clock() - t0)
+    if cpu is not None:
+        cpu.append(time.thread_time_ns() - c0)
     return out
 
 
-def bench_miss(pg_url, base_url, rounds, per_round):
+def floor_round(floor, pg_url, tokens):
+    """(per-lookup wall ns, total thread CPU ns) of the C++ floor over `tokens` (its first one
+    warms it, not timed)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".tokens") as f:
+        f.write("\n".join(tokens) + "\n")
+        f.flush()
+        # The connection string (which may hold a password) goes through the environment.
+        out = subprocess.run(
+            [floor, "postgresql://", PEPPER_HEX, f.name],
+            env={**os.environ, **libpq_env(pg_url)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    lines = out.stdout.split("\n")
+    cpu = [int(x.split()[1]) for x in lines if x.startswith("cpu ")]
+    return [int(x) for x in lines if x.strip().isdigit()], cpu[0]
+
+
+def libpq_env(url):
+    """PG* variables for a postgresql:// URL (the floor program is given no secrets in argv)."""
+    info = conninfo_to_dict(url)
+    names = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD"}
+    env = {names[k]: str(v) for k, v in info.items() if k in names}
+    env["PGDATABASE"] = str(info.get("dbname", ""))
+    if "options" in info:
+        env["PGOPTIONS"] = str(info["options"])
+    return env
+
+
+def bench_miss(pg_url, base_url, rounds, per_round, floor=None):
     """First verification of each token: a fresh store per round (empty cache), random tokens;
-    each store's connection is warmed by one verification first (not measured)."""
+    each store's connection is warmed by one verification first (not measured). With `floor`,
+    the C++ floor program reads the tokenkeep store's tokens in the same rounds."""
     with tokenkeep.TokenStore(pg_url, pepper=PEPPER_HEX) as s:
         tk_tokens = create_tokens(s, "miss", rounds * per_round + 1)
     base = PsycopgTokenStore(base_url, bytes.fromhex(PEPPER_HEX))
@@ -144,21 +182,30 @@ def bench_miss(pg_url, base_url, rounds, per_round):
     rng = random.Random(7)
     order = list(range(1, rounds * per_round + 1))
     rng.shuffle(order)
-    tk_ns, base_ns = [], []
+    tk_ns, base_ns, floor_ns = [], [], []
+    cpu = {"tokenkeep": [], "psycopg": [], "floor": []}
     for r in range(rounds):
         sample = order[r * per_round : (r + 1) * per_round]
-        for which in (0, 1) if r % 2 == 0 else (1, 0):
-            if which == 0:
+        runs = (0, 1, 2) if floor else (0, 1)
+        for which in runs if r % 2 == 0 else runs[::-1]:
+            if which == 2:
+                got, c = floor_round(floor, pg_url, [tk_tokens[i] for i in [0, *sample]])
+                floor_ns += got
+                cpu["floor"].append(c)
+            elif which == 0:
                 b = PsycopgTokenStore(base_url, bytes.fromhex(PEPPER_HEX))
                 assert b.verify(base_tokens[0], "device:read")
-                got = timed_each(b.verify, [base_tokens[i] for i in sample])
+                got = timed_each(b.verify, [base_tokens[i] for i in sample], cpu["psycopg"])
                 b.close()
                 base_ns += got
             else:
                 with tokenkeep.TokenStore(pg_url, pepper=PEPPER_HEX) as s:
                     s.verify(tk_tokens[0], "device:read")
-                    tk_ns += timed_each(s.verify, [tk_tokens[i] for i in sample])
-    return tk_ns, base_ns
+                    tk_ns += timed_each(s.verify, [tk_tokens[i] for i in sample], cpu["tokenkeep"])
+    # CPU of the calling thread per miss (the scheduler's placement, which moves the wall
+    # time of all three by 2x on this VM, does not move it).
+    cpu_per = {k: sum(v) / (len(v) * per_round) for k, v in cpu.items() if v}
+    return tk_ns, base_ns, floor_ns, cpu_per
 
 
 def bench_revoke(url, nodes: int, consistency: str, n: int):
@@ -256,6 +303,7 @@ def main() -> int:
         default=",".join(sorted(ALL_PARTS)),
         help="comma-separated: hot, miss, revoke, bulk, million (default: all)",
     )
+    ap.add_argument("--floor", help="the tokenkeep_pg_miss_floor program (make bench-pg builds it)")
     ap.add_argument(
         "--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results_pg.json")
     )
@@ -294,8 +342,8 @@ def main() -> int:
 
     if "miss" in parts:
         l0 = load1()
-        tk_ns, base_ns = bench_miss(
-            schema_url("b_miss"), BASE_URL, 4 if q else 10, 500 if q else 2000
+        tk_ns, base_ns, floor_ns, cpu_per = bench_miss(
+            schema_url("b_miss"), BASE_URL, 4 if q else 10, 500 if q else 2000, args.floor
         )
         for name, qq, want in (("p50", 0.5, 3), ("p99", 0.99, 2)):
             b, t = pct(base_ns, qq), pct(tk_ns, qq)
@@ -305,6 +353,28 @@ def main() -> int:
                 f"{b / t:.1f}x",
                 b / t >= want,
                 f"psycopg {b / 1e3:.0f} us, tokenkeep {t / 1e3:.0f} us",
+                (l0, load1()),
+            )
+            if floor_ns:
+                f = pct(floor_ns, qq)
+                row(
+                    f"first verify (cache miss) {name}, tokenkeep vs C++ floor",
+                    "reported",
+                    f"{t / f:.2f}x",
+                    None,
+                    f"floor {f / 1e3:.0f} us (PQexecPrepared + BLAKE2b + compare), tokenkeep "
+                    f"{t / 1e3:.0f} us, psycopg {b / 1e3:.0f} us = {b / f:.2f}x the floor",
+                    (l0, load1()),
+                )
+        if floor_ns:
+            tc, bc, fc = cpu_per["tokenkeep"], cpu_per["psycopg"], cpu_per["floor"]
+            row(
+                "cache miss, calling thread's CPU, tokenkeep vs C++ floor",
+                "reported",
+                f"{tc / fc:.2f}x",
+                None,
+                f"floor {fc / 1e3:.1f} us, tokenkeep {tc / 1e3:.1f} us, psycopg {bc / 1e3:.1f} us "
+                f"= {bc / fc:.2f}x the floor, {bc / tc:.2f}x tokenkeep",
                 (l0, load1()),
             )
 

@@ -8,5 +8,9 @@ APT_PACKAGES += postgresql libpq-dev pgbouncer
 PIP_EXTRAS := $(PIP_EXTRAS),bench
 EXTRA_BENCHES += bench-pg
 .PHONY: bench-pg
+# The miss's C++ floor (benchmarks/pg_miss_floor.cc) is built in build/bench, as make bench's.
 bench-pg: setup
-	TOKENKEEP_PG_BENCH=1 tests/pg/cluster.sh run $(PY) benchmarks/pg_bench.py $(PG_BENCH_ARGS)
+	@cmake -S . -B build/bench -G Ninja -DTOKENKEEP_BUILD_BENCHMARKS=ON -DTOKENKEEP_BUILD_PYTHON=OFF >/dev/null
+	@cmake --build build/bench --target tokenkeep_pg_miss_floor
+	TOKENKEEP_PG_BENCH=1 tests/pg/cluster.sh run $(PY) benchmarks/pg_bench.py \
+	  --floor build/bench/benchmarks/tokenkeep_pg_miss_floor $(PG_BENCH_ARGS)

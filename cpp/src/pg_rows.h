@@ -1,4 +1,4 @@
-// PostgreSQL's shared parts for pg_store.cc and pg_listing.cc (private to them): the token
+// PostgreSQL's shared parts for pg_store*.cc and pg_listing.cc (private to them): the token
 // columns, the readers of result rows, the audit insert, and the negative cache of unknown ids.
 #pragma once
 

@@ -85,6 +85,15 @@ const char* const kMigrations[kPgSchemaVersion] = {
       last_seen bigint NOT NULL,
       PRIMARY KEY (token_id, address));
     )sql",
+    // 7 -> 8: the index of 3 -> 4 had one reader, leaked_notices (audit_actions with
+    // 'leaked'), yet every audit row paid for it: a bulk create of 10,000 tokens spent 71 ms
+    // of its server time inserting audit rows with it, 52 without. A partial index holds only
+    // the leak events, which the reader names literally (a parameter cannot prove the
+    // predicate to the planner).
+    R"sql(
+    DROP INDEX tokenkeep_audit_owner_action_seq;
+    CREATE INDEX tokenkeep_audit_owner_leaked ON tokenkeep_audit(owner, seq) WHERE action = 'leaked';
+    )sql",
 };
 
 }  // namespace

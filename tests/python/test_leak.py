@@ -178,7 +178,10 @@ def test_a_schema_4_database_gains_the_index_the_banner_reads(tmp_path):
         con.close()
 
 
-def test_leaked_notices_on_postgresql_read_the_same_index(pg_url):
+def test_leaked_notices_on_postgresql_read_the_partial_leak_index(pg_url):
+    """Schema 8: only leak events are indexed for the banner (tokenkeep_audit_owner_leaked,
+    WHERE action = 'leaked'); the (owner, action, seq) index every audit row paid for is gone,
+    and the banner's query plans through the partial one."""
     import subprocess
 
     with tokenkeep.TokenStore(pg_url, pepper="ab" * 32) as store:
@@ -194,11 +197,52 @@ def test_leaked_notices_on_postgresql_read_the_same_index(pg_url):
             "-qtA",
             pg_url,
             "-c",
-            "SELECT indexdef FROM pg_indexes WHERE indexname = 'tokenkeep_audit_owner_action_seq'"
-            " AND schemaname = current_schema()",
+            "SELECT indexname || ': ' || indexdef FROM pg_indexes WHERE tablename = 'tokenkeep_audit'"
+            " AND schemaname = current_schema() ORDER BY indexname;"
+            " SET enable_seqscan = off;"
+            " EXPLAIN SELECT seq FROM tokenkeep_audit WHERE owner = 'alice' AND action = 'leaked'"
+            " AND action = 'leaked' AND at >= 0 ORDER BY seq DESC LIMIT 100",
         ],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    assert "(owner, action, seq)" in found
+    assert "tokenkeep_audit_owner_action_seq" not in found
+    assert "tokenkeep_audit_owner_leaked: " in found
+    assert "(owner, seq) WHERE (action = 'leaked'::text)" in found
+    assert "Index Scan Backward using tokenkeep_audit_owner_leaked" in found
+
+
+def test_a_postgresql_schema_7_gets_the_partial_leak_index_and_keeps_its_notices(pg_url):
+    """7 -> 8 on a database that already holds leak events: they are still the banner's."""
+    import subprocess
+
+    def psql(sql):
+        return subprocess.run(
+            ["psql", "-qtA", "-v", "ON_ERROR_STOP=1", pg_url, "-c", sql],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    with tokenkeep.TokenStore(pg_url, pepper="ab" * 32) as store:
+        t = store.create("alice", "ci-deploy", {"device"})
+        store.revoke_leaked(f"Bearer {t.secret}", source="pg log")
+    psql(
+        "DROP INDEX tokenkeep_audit_owner_leaked;"
+        " CREATE INDEX tokenkeep_audit_owner_action_seq ON tokenkeep_audit(owner, action, seq);"
+        " UPDATE tokenkeep_schema SET version = 7"
+    )
+    with tokenkeep.TokenStore(pg_url, pepper="ab" * 32) as store:
+        assert [n.name for n in store.leaked_notices("alice")] == ["ci-deploy"]
+    names = psql(
+        "SELECT version FROM tokenkeep_schema;"
+        " SELECT indexname FROM pg_indexes WHERE tablename = 'tokenkeep_audit'"
+        " AND schemaname = current_schema() ORDER BY indexname"
+    ).split()
+    assert names == [
+        "8",
+        "tokenkeep_audit_owner_leaked",
+        "tokenkeep_audit_owner_seq",
+        "tokenkeep_audit_pkey",
+    ]

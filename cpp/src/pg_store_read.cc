@@ -1,0 +1,173 @@
+// PgStore's reads (pg_store_impl.h): the cache miss (one prepared binary statement in one
+// round trip), other token reads, expiring tokens, purge counts, use records and the audit.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg_binary.h"
+#include "pg_store_impl.h"
+#include "repository_rules.h"
+#include "tokenkeep/errors.h"
+#include "tokenkeep/scopes.h"
+
+namespace tokenkeep {
+namespace pg_detail {
+namespace {
+
+// Statements are prepared under their text's address (PgConnection::run): one string each.
+const std::string kPurgeableSql = "SELECT count(*) FROM tokenkeep_tokens WHERE " + purge_sql("$1");
+const std::string kExpiringSql = PG_TOKEN_SELECT "WHERE " + expiring_sql("$1", "$2") +
+                                 " AND ($3::text IS NULL OR owner = $3) ORDER BY " + kExpiringOrderSql;
+
+}  // namespace
+
+std::optional<TokenRecord> PgStore::token_find(std::int64_t id) {
+  coherence_->restart_if_forked();
+  if (missing_.contains(id)) return std::nullopt;
+  return flights_.run(id, coherence_->state(), [&]() -> std::optional<TokenRecord> {
+    auto c = pool_.acquire();
+    PgParams p;
+    p.add_binary(pg_binary::int8(id));
+    PgResult r = c->query_binary(PG_TOKEN_SELECT "WHERE id = $1", p, "cannot read tokens from");
+    if (r.rows() == 0) {
+      missing_.add(id);
+      return std::nullopt;
+    }
+    return read_token_binary(r, 0);
+  });
+}
+
+std::vector<TokenRecord> PgStore::tokens_find(const std::vector<std::int64_t>& ids) {
+  coherence_->restart_if_forked();
+  auto c = pool_.acquire();
+  PgParams p;
+  p.add_text(pg_array_i64(ids));
+  PgResult r = c->query(PG_TOKEN_SELECT "WHERE id = ANY($1::bigint[])", p, "cannot read tokens from");
+  std::vector<TokenRecord> out;
+  out.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read_token(r, i));
+  return out;
+}
+
+std::optional<TokenRecord> PgStore::token_find_owned(const std::string& owner, std::int64_t id) {
+  auto c = pool_.acquire();
+  PgParams p;
+  p.add(id).add(owner);
+  PgResult r = c->query(PG_TOKEN_SELECT "WHERE id = $1 AND owner = $2 AND revoked_at IS NULL", p,
+                        "cannot read tokens from");
+  if (r.rows() == 0) return std::nullopt;
+  return read_token(r, 0);
+}
+
+TokenPage PgStore::tokens_query(const TokenQuery& q, std::int64_t now) {
+  auto params = [&] {
+    PgParams p;
+    if (q.owner) {
+      p.add(*q.owner);
+    } else {
+      p.add(std::optional<std::int64_t>());
+    }
+    p.add(now).add(token_query_fold(q.search)).add_text(pg_array_text(q.scopes_any));
+    p.add(q.limit).add(q.offset);
+    return p;
+  };
+  auto c = pool_.acquire();
+  c->timeout_ms(kPgLongQueryTimeoutMs);  // bulk or admin work, never on the verify path
+  PgParams p = params();
+  PgResult r = c->query(pg_query_sql(q, false), p, "cannot read tokens from");
+  TokenPage page;
+  page.records = read_tokens(r);
+  if (r.rows() > 0) {
+    page.total = r.i64(0, 12);
+  } else if (q.offset > 0) {  // past the last match: the window saw no row to count
+    PgParams n = params();
+    page.total = c->query(pg_query_sql(q, true), n, "cannot read tokens from").i64(0, 0);
+  }
+  return page;
+}
+
+std::vector<TokenRecord> PgStore::tokens_expiring(std::int64_t from, std::int64_t until,
+                                                  const std::optional<std::string>& owner) {
+  auto c = pool_.acquire();
+  c->timeout_ms(kPgLongQueryTimeoutMs);  // bulk or admin work, never on the verify path
+  PgParams p;
+  p.add(from).add(until);
+  if (owner) {
+    p.add(*owner);
+  } else {
+    p.add(std::optional<std::int64_t>());
+  }
+  return read_tokens(c->query(kExpiringSql.c_str(), p, "cannot read tokens from"));
+}
+
+std::int64_t PgStore::tokens_purgeable(std::int64_t cutoff) {
+  auto c = pool_.acquire();
+  c->timeout_ms(kPgLongQueryTimeoutMs);  // bulk or admin work, never on the verify path
+  PgParams p;
+  p.add(cutoff);
+  return c->query(kPurgeableSql.c_str(), p, "cannot read tokens from").i64(0, 0);
+}
+
+std::vector<ClientUse> PgStore::clients_recent(std::int64_t id, std::int64_t limit) {
+  auto c = pool_.acquire();
+  PgParams p;
+  p.add(id).add(limit);
+  PgResult r = c->query(
+      "SELECT address, last_seen FROM tokenkeep_token_client WHERE token_id = $1 "
+      "ORDER BY last_seen DESC, address COLLATE \"C\" LIMIT $2",
+      p, "cannot read token use from");
+  std::vector<ClientUse> out;
+  out.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) out.push_back(ClientUse{id, r.text(i, 0), r.i64(i, 1)});
+  return out;
+}
+
+std::vector<ScopeUse> PgStore::scopes_used(const std::vector<std::int64_t>& ids, std::int64_t since) {
+  std::vector<ScopeUse> out;
+  if (ids.empty()) return out;
+  auto c = pool_.acquire();
+  PgParams p;
+  p.add_text(pg_array_i64(ids)).add(since);
+  PgResult r = c->query(
+      "SELECT token_id, scope, last_used_at FROM tokenkeep_scope_use "
+      "WHERE token_id = ANY($1::bigint[]) AND last_used_at >= $2",
+      p, "cannot read token use from");
+  for (int i = 0; i < r.rows(); ++i) out.push_back(ScopeUse{r.i64(i, 0), r.text(i, 1), r.i64(i, 2)});
+  return out;
+}
+
+std::vector<AuditEvent> PgStore::audit_actions(const std::string& owner, const std::string& action,
+                                               std::int64_t since, std::int64_t limit) {
+  auto c = pool_.acquire();
+  PgParams p;
+  p.add(owner).add(action).add(since).add(limit);
+#define PG_AUDIT_ACTIONS(LEAKED)                                                               \
+  "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail FROM " \
+  "tokenkeep_audit WHERE owner = $1 AND action = $2 " LEAKED "AND at >= $3 ORDER BY seq DESC LIMIT $4"
+  // 'leaked' spelled out: the planner then reads the partial index tokenkeep_audit_owner_leaked.
+  return read_audit(
+      c->query(action == "leaked" ? PG_AUDIT_ACTIONS("AND action = 'leaked' ") : PG_AUDIT_ACTIONS(""), p,
+               "cannot read the audit log of"));
+#undef PG_AUDIT_ACTIONS
+}
+
+std::vector<AuditEvent> PgStore::audit_list(const std::optional<std::string>& owner, std::int64_t limit) {
+  auto c = pool_.acquire();
+  c->timeout_ms(kPgLongQueryTimeoutMs);  // bulk or admin work, never on the verify path
+  PgParams p;
+  if (owner) {
+    p.add(*owner);
+  } else {
+    p.add(std::optional<std::int64_t>());
+  }
+  p.add(limit);
+  PgResult r = c->query(
+      "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail FROM "
+      "tokenkeep_audit "
+      "WHERE ($1::text IS NULL OR owner = $1) ORDER BY seq DESC LIMIT $2",
+      p, "cannot read the audit log of");
+  return read_audit(r);
+}
+
+}  // namespace pg_detail
+}  // namespace tokenkeep
