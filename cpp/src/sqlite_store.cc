@@ -361,53 +361,36 @@ class SqliteStore final : public TokenRepository {
 
   bool token_update_scopes(const std::string& owner, std::int64_t id, const std::vector<std::string>& scopes,
                            const std::string& actor, std::int64_t at) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    file_check();
-    Transaction tx(c_, true);
-    FeedWrite announce(*feed_, {id});
-    auto old = find_owned_locked(owner, id);
-    if (!old) return false;
-    const std::string joined = scopes_join(scopes);
-    Statement s(c_, "UPDATE tokens SET scopes = ?1 WHERE id = ?2 AND owner = ?3 AND revoked_at IS NULL");
-    s.bind(1, joined).bind(2, id).bind(3, owner).run("cannot update a token in");
-    audit_add(at, actor, "update_scopes", id, owner, old->name, scopes_join(old->scopes), joined, "");
-    tx.commit();
-    return true;
+    return update_owned(owner, id, [&](const TokenRecord& old) {
+      const std::string joined = scopes_join(scopes);
+      Statement s(c_, "UPDATE tokens SET scopes = ?1 WHERE id = ?2 AND owner = ?3 AND revoked_at IS NULL");
+      s.bind(1, joined).bind(2, id).bind(3, owner).run("cannot update a token in");
+      audit_add(at, actor, "update_scopes", id, owner, old.name, scopes_join(old.scopes), joined, "");
+    });
   }
 
   bool token_update_description(const std::string& owner, std::int64_t id, const std::string& description,
                                 const std::string& actor, std::int64_t at) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    file_check();
-    Transaction tx(c_, true);
-    FeedWrite announce(*feed_, {id});
-    auto old = find_owned_locked(owner, id);
-    if (!old) return false;
-    Statement s(c_, "UPDATE tokens SET description = ?1 WHERE id = ?2 AND owner = ?3 AND revoked_at IS NULL");
-    s.bind(1, description).bind(2, id).bind(3, owner).run("cannot update a token in");
-    const std::string scopes = scopes_join(old->scopes);
-    audit_add(at, actor, "update_description", id, owner, old->name, scopes, scopes, description);
-    tx.commit();
-    return true;
+    return update_owned(owner, id, [&](const TokenRecord& old) {
+      Statement s(c_,
+                  "UPDATE tokens SET description = ?1 WHERE id = ?2 AND owner = ?3 AND revoked_at IS NULL");
+      s.bind(1, description).bind(2, id).bind(3, owner).run("cannot update a token in");
+      const std::string scopes = scopes_join(old.scopes);
+      audit_add(at, actor, "update_description", id, owner, old.name, scopes, scopes, description);
+    });
   }
 
   bool token_update_networks(const std::string& owner, std::int64_t id,
                              const std::vector<std::string>& networks, const std::string& actor,
                              std::int64_t at) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    file_check();
-    Transaction tx(c_, true);
-    FeedWrite announce(*feed_, {id});
-    auto old = find_owned_locked(owner, id);
-    if (!old) return false;
-    const std::string joined = networks_join(networks);
-    Statement s(c_, "UPDATE tokens SET networks = ?1 WHERE id = ?2 AND owner = ?3 AND revoked_at IS NULL");
-    s.bind(1, joined).bind(2, id).bind(3, owner).run("cannot update a token in");
-    const std::string scopes = scopes_join(old->scopes);
-    const std::string detail = networks_update_detail(old->networks, networks);
-    audit_add(at, actor, "update_networks", id, owner, old->name, scopes, scopes, detail);
-    tx.commit();
-    return true;
+    return update_owned(owner, id, [&](const TokenRecord& old) {
+      const std::string joined = networks_join(networks);
+      Statement s(c_, "UPDATE tokens SET networks = ?1 WHERE id = ?2 AND owner = ?3 AND revoked_at IS NULL");
+      s.bind(1, joined).bind(2, id).bind(3, owner).run("cannot update a token in");
+      const std::string scopes = scopes_join(old.scopes);
+      audit_add(at, actor, "update_networks", id, owner, old.name, scopes, scopes,
+                networks_update_detail(old.networks, networks));
+    });
   }
 
   bool tokens_revoke(const std::string& owner, const std::vector<std::int64_t>& ids, const std::string& actor,
@@ -673,6 +656,22 @@ class SqliteStore final : public TokenRepository {
     std::lock_guard<std::mutex> lock(mu_);
     file_check();
     sqlite_schema_migrate(c_, read_only);
+  }
+
+  // One edit of a live token: under the lock, in a write transaction, announced on the feed,
+  // `edit` (the UPDATE and its audit row) given the row as it was. False, nothing changed, when
+  // the owner has no such live token.
+  template <typename Edit>
+  bool update_owned(const std::string& owner, std::int64_t id, Edit edit) {
+    std::lock_guard<std::mutex> lock(mu_);
+    file_check();
+    Transaction tx(c_, true);
+    FeedWrite announce(*feed_, {id});
+    auto old = find_owned_locked(owner, id);
+    if (!old) return false;
+    edit(*old);
+    tx.commit();
+    return true;
   }
 
   std::optional<TokenRecord> find_owned_locked(const std::string& owner, std::int64_t id) {

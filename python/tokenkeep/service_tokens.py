@@ -45,7 +45,7 @@ def is_service_token(info: TokenInfo) -> bool:
 
 def owner_checked(owner: object) -> object:
     """``owner`` unchanged, or ``InvalidArgument`` (field ``owner``) if it is reserved. Types
-    and text rules are checked elsewhere (store.py, the engine)."""
+    and text rules are checked elsewhere (_args.py, the engine)."""
     if isinstance(owner, str) and owner.startswith(RESERVED_OWNER_PREFIX):
         raise with_field(
             InvalidArgument(

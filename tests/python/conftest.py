@@ -73,6 +73,19 @@ def db_path(tmp_path) -> str:
     return os.path.join(tmp_path, "tokens.db")
 
 
+PG_TEST_PEPPER = "7e" * 32
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def db_path_both_backends(request, tmp_path, monkeypatch) -> str:
+    """An SQLite file, then a fresh schema of the PostgreSQL test server. A module runs every
+    test that takes `db_path` (or `store`) on both with ``db_path = db_path_both_backends``."""
+    if request.param == "sqlite":
+        return os.path.join(tmp_path, "tokens.db")
+    monkeypatch.setenv("TOKENKEEP_PEPPER", PG_TEST_PEPPER)
+    return request.getfixturevalue("pg_url")
+
+
 @pytest.fixture
 def db(db_path) -> str:
     """db_path under the name the CLI tests pass to the command line (``tk(db, ...)``)."""

@@ -3,27 +3,18 @@ dialogs with its errors tied to the field, each row's networks and recent client
 "Restrict to the networks it used" — without script over HTTP, and clicked in Chromium."""
 
 import html
-import os
 import re
 
 import pytest
 import tokenkeep
+from conftest import db_path_both_backends
 from test_admin_hygiene import checked_in, client, csrf_of, edit_dialog_of, row_of
 from test_admin_page import START
 from tokenkeep.web.admin import create_app
 
 CLOCK_START = START
 PAGE = "/profile/access-tokens"
-PG_PEPPER = "3c" * 32
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
-def db_path(request, tmp_path, monkeypatch) -> str:
-    """Every page test here on both backends (the browser test: SQLite)."""
-    if request.param == "sqlite":
-        return os.path.join(tmp_path, "tokens.db")
-    monkeypatch.setenv("TOKENKEEP_PEPPER", PG_PEPPER)
-    return request.getfixturevalue("pg_url")
+db_path = db_path_both_backends  # every test here on SQLite and on PostgreSQL
 
 
 def create_form(page_html: str, **fields) -> dict:

@@ -10,7 +10,6 @@ the PostgreSQL test server.
 from __future__ import annotations
 
 import ipaddress
-import os
 import sqlite3
 import subprocess
 import sys
@@ -19,17 +18,10 @@ from datetime import timedelta
 
 import pytest
 import tokenkeep
+from conftest import db_path_both_backends
 from tokenkeep import InvalidArgument, NetworkNotAllowed, NotFound, PermissionDenied
 
-PG_PEPPER = "7e" * 32
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
-def db_path(request, tmp_path, monkeypatch) -> str:
-    if request.param == "sqlite":
-        return os.path.join(tmp_path, "tokens.db")
-    monkeypatch.setenv("TOKENKEEP_PEPPER", PG_PEPPER)
-    return request.getfixturevalue("pg_url")
+db_path = db_path_both_backends  # every test here on SQLite and on PostgreSQL
 
 
 def test_a_bound_token_verifies_only_from_inside_its_networks(store):

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import tokenkeep
-from conftest import T0
+from conftest import T0, db_path_both_backends
 from tokenkeep import (
     AuthenticationError,
     ExpiredToken,
@@ -30,15 +30,7 @@ from tokenkeep import (
     UnknownScope,
 )
 
-PG_PEPPER = "7e" * 32
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
-def db_path(request, tmp_path, monkeypatch) -> str:
-    if request.param == "sqlite":
-        return os.path.join(tmp_path, "tokens.db")
-    monkeypatch.setenv("TOKENKEEP_PEPPER", PG_PEPPER)
-    return request.getfixturevalue("pg_url")
+db_path = db_path_both_backends  # every test here on SQLite and on PostgreSQL
 
 
 def is_url(location: str) -> bool:

@@ -8,25 +8,16 @@ the PostgreSQL test server.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 from datetime import timedelta
 
 import pytest
 import tokenkeep
-from conftest import T0
+from conftest import T0, db_path_both_backends
 from tokenkeep import InvalidArgument, NotFound
 
-PG_PEPPER = "7e" * 32
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
-def db_path(request, tmp_path, monkeypatch) -> str:
-    if request.param == "sqlite":
-        return os.path.join(tmp_path, "tokens.db")
-    monkeypatch.setenv("TOKENKEEP_PEPPER", PG_PEPPER)
-    return request.getfixturevalue("pg_url")
+db_path = db_path_both_backends  # every test here on SQLite and on PostgreSQL
 
 
 def test_create_stores_the_description_and_every_read_returns_it(store, clock):
