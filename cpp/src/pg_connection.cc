@@ -404,6 +404,7 @@ std::optional<PgResult> PgConnection::send_prepared(const char* sql, PgParams& p
     if (prepared_[i] == sql) {
       known = true;
       name = "tk" + std::to_string(i);
+      break;  // each text is prepared once: no other entry matches
     }
   }
   if (!known) {

@@ -7,6 +7,7 @@
 // the change's commit - the read sees it, as the caller's own would (docs/ARCHITECTURE.md).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <future>
@@ -27,31 +28,31 @@ class PgMissFlights {
   // anything else. Returns read()'s result, or a joined flight's (its exception rethrown).
   template <typename Read>
   Result run(std::int64_t id, Coherence now, Read read) {
-    std::promise<Result> mine;
-    bool lead = false;
+    std::optional<std::promise<Result>> mine;  // a promise's shared state is a heap block: the leader's only
     {
       std::unique_lock<std::mutex> lock(mu_);
       auto it = flights_.find(id);
       if (it != flights_.end()) {
         if (now.stable && it->second.generation == now.generation) {
+          ++it->second.joiners;
           std::shared_future<Result> joined = it->second.result;
           lock.unlock();
           return joined.get();
         }
       } else if (now.stable) {
-        flights_.emplace(id, Flight{now.generation, mine.get_future().share()});
-        lead = true;
+        mine.emplace();
+        flights_.emplace(id, Flight{now.generation, mine->get_future().share()});
       }
     }
-    if (!lead) return read();
+    if (!mine) return read();
     try {
       Result r = read();
-      land(id);
-      mine.set_value(r);
+      // Nobody can join once landed: with no joiner, no copy of the record for the promise.
+      if (land(id)) mine->set_value(r);
       return r;
     } catch (...) {
       land(id);
-      mine.set_exception(std::current_exception());
+      mine->set_exception(std::current_exception());
       throw;
     }
   }
@@ -68,10 +69,16 @@ class PgMissFlights {
   struct Flight {
     std::uint64_t generation;
     std::shared_future<Result> result;
+    std::size_t joiners = 0;
   };
-  void land(std::int64_t id) {
+  // True if another caller joined the flight (and waits for its result).
+  bool land(std::int64_t id) {
     std::lock_guard<std::mutex> lock(mu_);
-    flights_.erase(id);  // the leader's own: nobody inserts while one is in flight
+    auto it = flights_.find(id);             // the leader's own: nobody inserts while one is in flight
+    if (it == flights_.end()) return false;  // fork_child() cleared it (defensive)
+    const bool joined = it->second.joiners > 0;
+    flights_.erase(it);
+    return joined;
   }
   std::mutex mu_;
   std::unordered_map<std::int64_t, Flight> flights_;
