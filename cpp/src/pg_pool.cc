@@ -44,6 +44,12 @@ PgPool::Lease PgPool::acquire() {
     }
   }
   dropped.clear();
+  return open_counted();
+}
+
+// Opens the connection the caller already counted in open_ (under the lock); if the connect
+// fails, uncounts it and wakes a waiter.
+PgPool::Lease PgPool::open_counted() {
   try {
     return Lease(*this, std::make_unique<PgConnection>(conninfo_, prepare_));
   } catch (...) {
@@ -69,14 +75,7 @@ std::optional<PgPool::Lease> PgPool::acquire_spare() {
     ++open_;
   }
   dropped.clear();
-  try {
-    return Lease(*this, std::make_unique<PgConnection>(conninfo_, prepare_));
-  } catch (...) {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = std::max(0, open_ - 1);
-    cv_.notify_one();
-    throw;
-  }
+  return open_counted();
 }
 
 void PgPool::give_back(std::unique_ptr<PgConnection> c) {

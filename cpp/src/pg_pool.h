@@ -73,6 +73,7 @@ class PgPool {
   void fork_child() noexcept;
 
  private:
+  Lease open_counted();
   struct Idle {
     std::unique_ptr<PgConnection> c;
     std::int64_t since_ns;  // given back at (CLOCK_BOOTTIME)

@@ -172,17 +172,27 @@ std::int64_t SqliteStore::tokens_purge(std::int64_t cutoff, const std::string& a
   return n;
 }
 
+namespace {
+// Advisory writes (last-used times, scope and client uses) commit with synchronous=NORMAL and
+// put FULL back whatever happens: one rule for the three touches.
+struct AdvisorySync {
+  explicit AdvisorySync(Connection& conn) : c(conn) {
+    c.exec("PRAGMA synchronous=NORMAL", "cannot configure");
+  }
+  ~AdvisorySync() { sqlite3_exec(c.handle(), "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr); }
+  AdvisorySync(const AdvisorySync&) = delete;
+  AdvisorySync& operator=(const AdvisorySync&) = delete;
+  Connection& c;
+};
+}  // namespace
+
 void SqliteStore::tokens_touch(const std::vector<std::pair<std::int64_t, std::int64_t>>& uses) {
   if (uses.empty() || !file_current()) return;  // nobody would see them
   std::lock_guard<std::mutex> lock(mu_);
   writer_fork_check();
   // last_used_at is advisory: its commits skip the fsync (WAL with synchronous=NORMAL stays
   // consistent after a crash, and may lose only these most recent touches).
-  c_.exec("PRAGMA synchronous=NORMAL", "cannot configure");
-  struct Restore {
-    Connection& c;
-    ~Restore() { sqlite3_exec(c.handle(), "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr); }
-  } restore{c_};
+  AdvisorySync advisory(c_);
   Transaction tx(c_, true);
   for (const auto& [id, at] : uses) {
     Statement s(c_,
@@ -217,11 +227,7 @@ std::vector<std::int64_t> SqliteStore::tokens_revoke_leaked(const std::vector<Le
 void SqliteStore::scopes_touch(const std::vector<ScopeUse>& uses) {
   if (uses.empty() || !file_current()) return;
   std::lock_guard<std::mutex> lock(mu_);
-  c_.exec("PRAGMA synchronous=NORMAL", "cannot configure");  // advisory, as tokens_touch
-  struct Restore {
-    Connection& c;
-    ~Restore() { sqlite3_exec(c.handle(), "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr); }
-  } restore{c_};
+  AdvisorySync advisory(c_);  // as tokens_touch
   Transaction tx(c_, true);
   for (const auto& u : uses) {
     Statement s(c_,
@@ -237,11 +243,7 @@ void SqliteStore::scopes_touch(const std::vector<ScopeUse>& uses) {
 void SqliteStore::clients_touch(const std::vector<ClientUse>& uses) {
   if (uses.empty() || !file_current()) return;
   std::lock_guard<std::mutex> lock(mu_);
-  c_.exec("PRAGMA synchronous=NORMAL", "cannot configure");  // advisory, as tokens_touch
-  struct Restore {
-    Connection& c;
-    ~Restore() { sqlite3_exec(c.handle(), "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr); }
-  } restore{c_};
+  AdvisorySync advisory(c_);  // as tokens_touch
   Transaction tx(c_, true);
   std::vector<std::int64_t> ids;
   for (const auto& u : uses) {
