@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 
 #include "tokenkeep/clock.h"
 #include "tokenkeep/errors.h"
@@ -18,33 +19,61 @@ PgPool::PgPool(std::string conninfo, int size, double idle_seconds, bool prepare
 
 PgPool::~PgPool() = default;
 
+namespace {
+
+// The server refused a connection for want of a slot (SQLSTATE 53300: max_connections, or the
+// slots reserved for superusers). libpq gives no SQLSTATE for a failed connection, so the
+// server's English message is matched (a server whose lc_messages translates it fails at once,
+// as before).
+bool out_of_slots(const char* what) {
+  return std::strstr(what, "too many clients") != nullptr ||
+         std::strstr(what, "connection slots are reserved") != nullptr;
+}
+
+}  // namespace
+
 PgPool::Lease PgPool::acquire() {
-  std::vector<std::unique_ptr<PgConnection>> dropped;  // closed outside the lock
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kPgPoolWaitMs);
-    for (;;) {
-      while (!idle_.empty()) {
-        std::unique_ptr<PgConnection> c = std::move(idle_.back().c);
-        idle_.pop_back();
-        if (!c->inherited() && !c->broken()) return Lease(*this, std::move(c));
-        // Inherited (after fork) or broken: dropped (the destructor knows which is which).
-        dropped.push_back(std::move(c));
-        open_ = std::max(0, open_ - 1);
-      }
-      if (open_ < size_) {
-        ++open_;
-        break;
-      }
-      if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() && open_ >= size_) {
-        fail(ErrorCode::kStoreError, "cannot use " + where_ + ": all " + std::to_string(size_) +
-                                         " connections of this store (pool_size) stayed busy for " +
-                                         std::to_string(kPgPoolWaitMs / 1000) + " s");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kPgPoolWaitMs);
+  auto pause = std::chrono::milliseconds(5);
+  for (;;) {
+    std::vector<std::unique_ptr<PgConnection>> dropped;  // closed outside the lock
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      for (;;) {
+        while (!idle_.empty()) {
+          std::unique_ptr<PgConnection> c = std::move(idle_.back().c);
+          idle_.pop_back();
+          if (!c->inherited() && !c->broken()) return Lease(*this, std::move(c));
+          // Inherited (after fork) or broken: dropped (the destructor knows which is which).
+          dropped.push_back(std::move(c));
+          open_ = std::max(0, open_ - 1);
+        }
+        if (open_ < size_) {
+          ++open_;
+          break;
+        }
+        if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() && open_ >= size_) {
+          fail(ErrorCode::kStoreError, "cannot use " + where_ + ": all " + std::to_string(size_) +
+                                           " connections of this store (pool_size) stayed busy for " +
+                                           std::to_string(kPgPoolWaitMs / 1000) + " s");
+        }
       }
     }
+    dropped.clear();
+    try {
+      return open_counted();
+    } catch (const Error& e) {
+      // A full server is a moment of a burst (every worker of a fleet missing the token that
+      // just changed): one of our own connections coming back, or a slot freed on the server
+      // within the same budget, serves the call. Any other failure is reported at once.
+      if (!out_of_slots(e.what()) || std::chrono::steady_clock::now() + pause >= deadline) throw;
+    }
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, pause, [this] { return !idle_.empty(); });
+    }
+    pause = std::min(pause * 2, std::chrono::milliseconds(200));
   }
-  dropped.clear();
-  return open_counted();
 }
 
 // Opens the connection the caller already counted in open_ (under the lock); if the connect

@@ -2,7 +2,10 @@
 // call needs one and none is idle, closed once idle longer than `idle_seconds`, so an idle
 // worker holds none (docs/ARCHITECTURE.md, "Many hosts"). A call that finds all `size` busy
 // waits for one to come back, at most kPgPoolWaitMs, then fails with StoreError: the pool
-// never opens more. Broken connections and ones inherited across fork() are dropped (an
+// never opens more. A server refusing a connection because it is full ("too many clients",
+// common for a moment when a whole fleet misses the token that just changed) is waited out
+// within the same budget: a connection of the store's own coming back, or a retry (5 ms
+// doubling to 200 ms). Broken connections and ones inherited across fork() are dropped (an
 // inherited one without a word to the server: pg_connection.h).
 #pragma once
 
@@ -52,7 +55,8 @@ class PgPool {
     std::unique_ptr<PgConnection> c_;
   };
   // The most recently used idle connection; else a new one if fewer than `size` exist; else
-  // waits (see above). StoreError naming the server if it cannot connect or the wait ends.
+  // waits (see above), as it does while the server is full. StoreError naming the server if
+  // it cannot connect or the wait ends.
   Lease acquire();
   // For advisory background work (last-used times): an idle connection, or a new one if the
   // store has none; empty when every connection it has is busy (the work waits for the next

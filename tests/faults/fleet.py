@@ -202,6 +202,7 @@ def run_design(base: str, design: str, args) -> dict:
         board = Board(board_path, n)
         latencies: dict[str, list[float]] = {"revoke": [], "narrow": []}
         probes = {"refused": 0, "ok": 0, "other": 0}
+        probe_errors: list[str] = []
         writer_errors = 0
         faults = {"killed": 0, "stopped": 0}
         resumers: list[threading.Thread] = []
@@ -234,8 +235,11 @@ def run_design(base: str, design: str, args) -> dict:
                 if conn.poll(30):
                     outcome = conn.recv()[1]
                     probes[outcome if outcome in probes else "other"] += 1
+                    if outcome not in probes:
+                        probe_errors.append(outcome)
                 else:
                     probes["other"] += 1
+                    probe_errors.append("no answer within 30 s")
             time.sleep(args.gap)
         for t in resumers:
             t.join()
@@ -291,6 +295,7 @@ def run_design(base: str, design: str, args) -> dict:
             "verify_errors": counts["store_error"] + counts["other"],
             "violations": counts["violations"] + probes["ok"],
             "probes": probes,
+            "probe_errors": probe_errors[:3],
             "changes_seconds": round(changes_done - warm, 1),
             "load": os.getloadavg(),
         }

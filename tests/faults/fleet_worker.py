@@ -95,7 +95,7 @@ def run(conn, cfg: dict) -> None:
             except (AuthenticationError, PermissionDenied):
                 conn.send(("probe", "refused"))
             except TokenkeepError as e:
-                conn.send(("probe", type(e).__name__))
+                conn.send(("probe", f"{type(e).__name__}: {str(e)[:200]}"))
         stop.set()
         for t in threads:
             t.join()

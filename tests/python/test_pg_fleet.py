@@ -40,7 +40,7 @@ def test_sixty_workers_on_one_host_fit_a_default_server_and_refuse_a_revoked_tok
     assert r["opened"] == 60, (r["open_failures"], summary)
     assert r["changes"] == 6 and r["writer_errors"] == 0, summary
     # Every worker, probed after each change returned, refused the token: 6 x 60 probes.
-    assert r["probes"] == {"refused": 360, "ok": 0, "other": 0}, summary
+    assert r["probes"] == {"refused": 360, "ok": 0, "other": 0}, (r["probe_errors"], summary)
     assert r["violations"] == 0, summary
     assert r["verify_errors"] == 0, summary
     assert r["verifications"] > 60 * 2 * 100, summary

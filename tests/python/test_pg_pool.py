@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
 import tokenkeep
-from tokenkeep import InvalidArgument, TokenStore
+from tokenkeep import InvalidArgument, StoreError, TokenStore
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the harness's helpers
+from faults.own_server import pg_server  # noqa: E402
 
 PEPPER = "ab" * 32
 # Today's per-process design: one listener connection per store besides its pool.
@@ -202,3 +207,60 @@ def test_relay_url_is_used_for_the_listen_session_and_its_password_never_shown(
         TokenStore(pg_url, pepper=PEPPER, relay=relay, runtime_dir=str(tmp_path), relay_url=bad)
     assert "nodb" in str(err.value)  # it tried relay_url, not the store's own URL
     assert "hunter2secret" not in str(err.value) and "hunter2secret" not in repr(err.value)
+
+
+def _fill(url: str) -> list[psycopg.Connection]:
+    """Connections to the server until it refuses one for want of a slot."""
+    held: list[psycopg.Connection] = []
+    refused: str | None = None
+    while refused is None:
+        try:
+            held.append(psycopg.connect(url, autocommit=True))
+        except psycopg.OperationalError as e:
+            refused = str(e)
+    assert "too many clients" in refused, refused
+    return held
+
+
+@pytest.mark.pg
+def test_a_full_server_is_waited_out_within_the_pool_budget_then_reported():
+    # A fleet's workers all miss the token that just changed: for a moment the server can be
+    # out of slots (CI saw one probe in 360 fail so, at max_connections = 100). A call waits for
+    # a slot within the pool's 5 s budget instead of failing at once; a server that stays full
+    # is reported as such, as a StoreError without the secret.
+    with (
+        pg_server(max_connections=8) as url,
+        TokenStore(url, pepper=PEPPER, **PER_PROCESS, pool_idle=0, cache_size=0) as store,
+    ):
+        issued = store.create("alice", "ci", scopes=["device"])
+        held = _fill(url)
+        try:
+            outcome: list[object] = []
+
+            def verify() -> None:
+                t0 = time.monotonic()
+                try:
+                    store.verify(issued.secret, "device:read")
+                    outcome.append(time.monotonic() - t0)
+                except BaseException as e:  # noqa: BLE001 - asserted below
+                    outcome.append(e)
+
+            caller = threading.Thread(target=verify)
+            caller.start()
+            time.sleep(0.4)
+            assert caller.is_alive(), outcome  # before: StoreError "too many clients" at once
+            held.pop().close()  # a slot frees
+            caller.join(10)
+            [waited] = outcome
+            assert isinstance(waited, float), waited
+            assert 0.35 <= waited < 5.0, waited
+
+            held += _fill(url)  # full again (pool_idle=0: the store gave its slot back)
+            t0 = time.monotonic()
+            with pytest.raises(StoreError, match="too many clients") as refused:
+                store.verify(issued.secret, "device:read")
+            assert 4.5 <= time.monotonic() - t0 < 8.0
+            assert issued.secret not in str(refused.value)
+        finally:
+            for c in held:
+                c.close()
