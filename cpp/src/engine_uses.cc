@@ -5,6 +5,7 @@
 #include <chrono>
 #include <new>
 
+#include "thread_name.h"
 #include "tokenkeep/engine.h"
 
 namespace tokenkeep {
@@ -118,6 +119,7 @@ void Engine::uses_write(bool everything) {
 // calls (the reader's snapshot, so the WAL can be checkpointed), and about once a second
 // persists the recorded uses that are due, in one transaction.
 void Engine::flusher_run() {
+  thread_name("tk-flush");
   std::unique_lock<std::mutex> lock(uses_mu_);
   auto last_flush = std::chrono::steady_clock::now();
   while (!flusher_stopping_) {

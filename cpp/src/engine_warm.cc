@@ -13,6 +13,7 @@
 #include <chrono>
 #include <unordered_map>
 
+#include "thread_name.h"
 #include "tokenkeep/engine.h"
 
 namespace tokenkeep {
@@ -21,6 +22,7 @@ constexpr int kWarmPasses = 4;
 }  // namespace
 
 void Engine::warm_run() {
+  thread_name("tk-warm");
   const std::int64_t now = clock_->now_us();
   for (int pass = 0; pass < kWarmPasses && !warm_stop_.load(); ++pass) {
     bool complete = false;

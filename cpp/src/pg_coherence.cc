@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <new>
 
+#include "thread_name.h"
 #include "tokenkeep/clock.h"
 #include "tokenkeep/errors.h"
 #include "tokenkeep/fork_guard.h"
@@ -133,6 +134,7 @@ bool PgCoherence::relay_take() {
 }
 
 void PgCoherence::relay_run(std::unique_ptr<PgConnection> c) {
+  thread_name("tk-relay");
   bool relay = c != nullptr;
   while (!stop_.load()) {
     if (!relay) {
@@ -292,6 +294,7 @@ void PgCoherence::cycle(PgConnection& c) {
 }
 
 void PgCoherence::listen_run(std::unique_ptr<PgConnection> c) {
+  thread_name("tk-listen");
   std::int64_t renew_at = 0;  // the lease is renewed every L/4; notifications are acked at once
   while (!stop_.load()) {
     try {
