@@ -85,6 +85,14 @@ const char* const kMigrations[kSchemaVersion] = {
       last_seen INTEGER NOT NULL,
       PRIMARY KEY (token_id, address)) WITHOUT ROWID;
     )sql",
+    // 7 -> 8: a warm start's ids (RECENT_IDS), newest use first, from the index alone (the
+    // always-null revoked_at rides along so that the query's `revoked_at IS NULL` is answered
+    // without the table): only live tokens ever used are in it. Each last-used flush moves the
+    // entry of every token it touches.
+    R"sql(
+    CREATE INDEX tokens_recent_use ON tokens(last_used_at, revoked_at)
+      WHERE revoked_at IS NULL AND last_used_at IS NOT NULL;
+    )sql",
 };
 
 int user_version(Connection& c) {

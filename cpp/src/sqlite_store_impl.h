@@ -69,12 +69,11 @@ class SqliteStore final : public TokenRepository {
   void idle() override;
 
   // Warm start: its own read-only connection (so verification's reader is never held behind
-  // it) reading through mmap, one table scan in rowid order (NOT INDEXED: through the partial
-  // index on live names SQLite would look every row up at random), rows handed over
-  // kWarmChunk at a time with warm_mu_ released, so verifications find the first ones cached
-  // while the scan goes on. Only when the table holds more rows than `limit` are they sorted
-  // first, so that the most recently used are the ones kept. The engine decides, row by row
-  // under its cache's rules, what enters the cache.
+  // it) reading through mmap the partial index of live tokens by last use (RECENT_SELECT,
+  // schema 8), newest first, at most `limit` rows: only the rows it loads, not the whole
+  // table. Rows are handed over kWarmChunk at a time with warm_mu_ released, so
+  // verifications find the first ones cached while the read goes on. The engine decides,
+  // row by row under its cache's rules, what enters the cache.
   bool warm_supported() const noexcept override { return file_; }
   void tokens_recent(std::int64_t since, std::int64_t now, std::size_t limit, const std::atomic<bool>* stop,
                      const RecordSink& sink) override;

@@ -265,7 +265,8 @@ def test_a_database_of_schema_6_gains_networks_and_recent_clients(db_path):
     else:
         con = sqlite3.connect(db_path)
         con.executescript(
-            "DROP TABLE token_client; ALTER TABLE tokens DROP COLUMN networks; PRAGMA user_version = 6;"
+            "DROP INDEX tokens_recent_use; DROP TABLE token_client; ALTER TABLE tokens DROP COLUMN networks; "
+            "PRAGMA user_version = 6;"
         )
         con.close()
     with tokenkeep.TokenStore(db_path) as store:
@@ -279,6 +280,8 @@ def test_a_database_of_schema_6_gains_networks_and_recent_clients(db_path):
     if not db_path.startswith("postgresql:"):
         con = sqlite3.connect(db_path)
         try:
-            assert con.execute("PRAGMA user_version").fetchone()[0] == 7
+            assert (
+                con.execute("PRAGMA user_version").fetchone()[0] == tokenkeep._core.SCHEMA_VERSION
+            )
         finally:
             con.close()

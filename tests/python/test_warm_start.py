@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import tokenkeep
@@ -65,9 +66,9 @@ def test_a_token_revoked_while_the_cache_loads_is_never_served(tmp_path):
     """Revokes race the load: after a revoke returns, the loading store must refuse the token,
     and still refuse it once the load is over (a row read before the revoke must not enter the
     cache after it; half the victims are not verified until then, so no miss caches their
-    revoked row first). The victims are among the ids the load reaches last (it scans in id
-    order), revoked as soon as the loading store is open. Counted over 12 reopenings of 40,000
-    used tokens (96 revokes); at least some revokes must return while the load is still
+    revoked row first). The victims are among the ids the load reaches last (it reads the rows
+    in id order), revoked as soon as the loading store is open. Counted over 12 reopenings of
+    40,000 used tokens (96 revokes); at least some revokes must return while the load is still
     running, or the test would be blind."""
     db = str(tmp_path / "w.db")
     issued = _used_store(db, 40_000, 40_000)
@@ -103,3 +104,32 @@ def test_warm_start_is_off_for_a_store_opened_with_warm_start_false(tmp_path):
         assert s.check(issued[0].secret)
         assert s._e.cache_size() == 1
     assert os.path.exists(db)
+
+
+def test_a_database_of_schema_7_gains_the_last_use_index_and_warms_from_it(tmp_path):
+    db = str(tmp_path / "w.db")
+    issued = _used_store(db, 300, 120)
+    con = sqlite3.connect(db)
+    con.executescript("DROP INDEX tokens_recent_use; PRAGMA user_version = 7;")
+    con.close()
+    with tokenkeep.TokenStore(db, pepper=PEPPER) as s:
+        assert s._e.warm_wait(30)[:2] == (True, 120)
+        assert all(s.check(i.secret, "device:read") for i in issued[:120])
+        assert s._e.cache_size() == 120  # every one of them was a hit
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 8
+        (sql,) = con.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'tokens_recent_use'"
+        ).fetchone()
+        assert "WHERE revoked_at IS NULL AND last_used_at IS NOT NULL" in sql
+        # Only live tokens ever used are in it: 120 of 300.
+        assert (
+            con.execute(
+                "SELECT count(*) FROM tokens INDEXED BY tokens_recent_use "
+                "WHERE revoked_at IS NULL AND last_used_at > 0"
+            ).fetchone()[0]
+            == 120
+        )
+    finally:
+        con.close()

@@ -11,7 +11,7 @@
 
 namespace tokenkeep {
 
-inline constexpr int kSchemaVersion = 7;
+inline constexpr int kSchemaVersion = 8;
 
 struct SqliteOptions {
   int busy_timeout_ms = 5000;
