@@ -322,9 +322,12 @@ void PgConnection::fail_link(const char* doing, const std::string& why) {
        std::string(doing) + " " + where_ + ": the server is unreachable (" + why + ")" + note_);
 }
 
-PGresult* PgConnection::await(const char* doing) {
+PGresult* PgConnection::await(const char* doing, bool critical) {
   ++wire_count.round_trips;
-  const std::int64_t deadline = timeout_ms_ > 0 ? boot_ns() + std::int64_t{timeout_ms_} * 1000000 : 0;
+  const std::int64_t started = boot_ns();
+  const std::int64_t deadline = timeout_ms_ > 0 ? started + std::int64_t{timeout_ms_} * 1000000 : 0;
+  const bool spin = critical && spin_.spin_next();
+  std::int64_t spin_until = spin ? started + PgSpinPolicy::kBudgetNs : 0;
   PGresult* kept = nullptr;  // the first error, else the last result
   auto drop = [&] {
     if (kept) PQclear(kept);
@@ -338,7 +341,10 @@ PGresult* PgConnection::await(const char* doing) {
     }
     while (flushed == 0 && !PQisBusy(c_)) {
       PGresult* r = PQgetResult(c_);
-      if (r == nullptr) return kept;
+      if (r == nullptr) {
+        if (critical) spin_.answered(spin, boot_ns() - started);
+        return kept;
+      }
       if (PQresultStatus(r) == PGRES_COPY_IN) {  // the server waits for copy_in's data
         drop();
         return r;
@@ -349,6 +355,24 @@ PGresult* PgConnection::await(const char* doing) {
         drop();
         kept = r;
       }
+    }
+    if (spin_until && flushed == 0) {
+      // Read without sleeping until the answer is complete or the budget is spent; then, if
+      // need be, sleep in poll() below.
+      ++wire_count.spins;
+      std::int64_t now = boot_ns();
+      const std::int64_t spin_from = now;
+      while (PQisBusy(c_) && now < spin_until) {
+        if (!PQconsumeInput(c_)) {
+          drop();
+          broken_ = true;
+          raise(nullptr, doing);  // libpq's message, redacted
+        }
+        now = boot_ns();
+      }
+      wire_count.spin_ns += static_cast<std::uint64_t>(now - spin_from);
+      spin_until = 0;
+      continue;
     }
     int wait_ms = -1;
     if (deadline) {
@@ -389,14 +413,14 @@ std::optional<PgResult> PgConnection::run(const char* sql, PgParams& params, con
 }
 
 std::optional<PgResult> PgConnection::send_prepared(const char* sql, PgParams& params, const char* doing,
-                                                    bool unique_ok, int result_format) {
+                                                    bool unique_ok, int result_format, bool critical) {
   if (broken_) fail_link(doing, "the connection was abandoned after an earlier failure");
   if (!prepare_) {
     ++wire_count.statements;
     if (!PQsendQueryParams(c_, sql, params.size(), nullptr, params.values(), params.lengths(),
                            params.formats(), result_format))
       raise(nullptr, doing);
-    return result_of(await(doing), doing, unique_ok);
+    return result_of(await(doing, critical), doing, unique_ok);
   }
   std::string name;
   bool known = false;
@@ -419,7 +443,7 @@ std::optional<PgResult> PgConnection::send_prepared(const char* sql, PgParams& p
   if (!PQsendQueryPrepared(c_, name.c_str(), params.size(), params.values(), params.lengths(),
                            params.formats(), result_format))
     raise(nullptr, doing);
-  return result_of(await(doing), doing, unique_ok);
+  return result_of(await(doing, critical), doing, unique_ok);
 }
 
 std::optional<PgResult> PgConnection::result_of(PGresult* r, const char* doing, bool unique_ok) {

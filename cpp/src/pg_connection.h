@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "pg_spin.h"
+
 namespace tokenkeep {
 
 // A query result; owns the PGresult.
@@ -74,12 +76,15 @@ class PgParams {
 };
 
 // What this thread has asked of PostgreSQL servers, on every connection (PgConnection):
-// round trips (each wait for an answer) and statements sent. Counted per thread so that a
-// test can count the work a call makes on the calling thread (a cache miss must cost one
-// round trip and one statement) while background threads count their own.
+// round trips (each wait for an answer), statements sent, and the waits that first read
+// without sleeping (spins) and for how long (spin_ns). Counted per thread so that a test can
+// count the work a call makes on the calling thread (a cache miss must cost one round trip
+// and one statement) while background threads count their own.
 struct PgWireCount {
   std::uint64_t round_trips = 0;
   std::uint64_t statements = 0;
+  std::uint64_t spins = 0;
+  std::uint64_t spin_ns = 0;
 };
 PgWireCount pg_wire_count_this_thread();
 
@@ -139,8 +144,10 @@ class PgConnection {
     return std::move(*run(sql, params, doing));
   }
   // As query(), the rows in binary format (PgResult::i64_binary; text and bytea as bytes).
-  PgResult query_binary(const char* sql, PgParams& params, const char* doing) {
-    return std::move(*send_prepared(sql, params, doing, false, 1));
+  // `critical`: a read on a request's critical path (the cache miss), whose answer await()
+  // may wait for spinning (PgSpinPolicy, pg_spin.h).
+  PgResult query_binary(const char* sql, PgParams& params, const char* doing, bool critical = false) {
+    return std::move(*send_prepared(sql, params, doing, false, 1, critical));
   }
   // `COPY ... FROM STDIN` with `data` as its whole input (pg_binary::CopyRows for FORMAT
   // binary): two round trips (the COPY, then the data and its end). False on a unique
@@ -152,10 +159,11 @@ class PgConnection {
 
  private:
   // After a PQsend*: flushes and reads until the answer is complete, within timeout_ms_ on
-  // CLOCK_BOOTTIME. The first error result if any, else the last result.
-  PGresult* await(const char* doing);
+  // CLOCK_BOOTTIME. The first error result if any, else the last result. A `critical` read
+  // may first read the socket without sleeping (spin_, pg_spin.h).
+  PGresult* await(const char* doing, bool critical = false);
   std::optional<PgResult> send_prepared(const char* sql, PgParams& params, const char* doing, bool unique_ok,
-                                        int result_format);
+                                        int result_format, bool critical = false);
   // After a queued send (PQputCopyData/End answered 0): flushes within timeout_ms_.
   void flush_within(std::int64_t deadline, const char* doing);
   [[noreturn]] void fail_link(const char* doing, const std::string& why);
@@ -170,6 +178,7 @@ class PgConnection {
   std::string where_;
   bool prepare_;
   std::vector<const char*> prepared_;
+  PgSpinPolicy spin_;
 };
 
 // BEGIN ... COMMIT on one connection; rolls back unless commit() was reached.

@@ -28,7 +28,7 @@ std::optional<TokenRecord> PgStore::token_find(std::int64_t id) {
     auto c = pool_.acquire();
     PgParams p;
     p.add_binary(pg_binary::int8(id));
-    PgResult r = c->query_binary(PG_TOKEN_SELECT "WHERE id = $1", p, "cannot read tokens from");
+    PgResult r = c->query_binary(PG_TOKEN_SELECT "WHERE id = $1", p, "cannot read tokens from", true);
     if (r.rows() == 0) {
       missing_.add(id);
       return std::nullopt;

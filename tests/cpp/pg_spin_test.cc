@@ -1,0 +1,72 @@
+// How a cache miss waits for PostgreSQL's answer (PgSpinPolicy, pg_spin.h): the policy alone
+// against played answer times (spin only where spinning answers sooner by the margin; probe
+// the other way one read in 16; come back at once to a server that came close; never on one
+// core), and a real connection against a server whose answers take 3 ms (pg_sleep): only the
+// first read and the probes spin. Needs TOKENKEEP_TEST_PG for the last.
+#include "pg_spin.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "pg_connection.h"
+
+namespace tokenkeep {
+namespace {
+
+// `n` reads under `p` whose answers take `spun` ns when spinning, `slept` ns when sleeping:
+// how many spun.
+int play(PgSpinPolicy& p, int n, std::int64_t spun, std::int64_t slept) {
+  int spins = 0;
+  for (int i = 0; i < n; ++i) {
+    const bool spin = p.spin_next();
+    spins += spin ? 1 : 0;
+    p.answered(spin, spin ? spun : slept);
+  }
+  return spins;
+}
+
+TEST(PgSpinPolicy, SpinsWhereSpinningAnswersSoonerAndProbesSleepingOneReadIn16) {
+  PgSpinPolicy p(true);
+  play(p, 32, 50000, 110000);                   // learning (a quiet machine over TCP)
+  EXPECT_EQ(play(p, 160, 50000, 110000), 150);  // all but the 10 probes
+}
+
+TEST(PgSpinPolicy, SleepsWhereSleepingIsAsFastAndProbesSpinningOneReadIn16) {
+  PgSpinPolicy p(true);
+  play(p, 32, 54000, 38000);  // a busy machine, or a Unix socket
+  EXPECT_EQ(play(p, 160, 54000, 38000), 10);
+  PgSpinPolicy q(true);
+  play(q, 32, 100000, 105000);  // sooner by less than the margin: not worth its CPU
+  EXPECT_EQ(play(q, 160, 100000, 105000), 10);
+}
+
+TEST(PgSpinPolicy, ADistantServerIsOnlyProbedAndOneThatCameCloseIsSpunForAtOnce) {
+  PgSpinPolicy p(true);
+  EXPECT_EQ(play(p, 64, 3100000, 3000000), 1 + 64 / 16);  // the first read, then probes
+  // Close again: the next probe's quick answer replaces the spinning average, and sleeping's
+  // average still remembers 3 ms: spinning resumes from the probe on.
+  const int spins = play(p, 32, 40000, 110000);
+  EXPECT_GE(spins, 32 - 16 - 1);
+}
+
+TEST(PgSpinPolicy, OneCoreNeverSpins) {
+  PgSpinPolicy p(false);
+  EXPECT_EQ(play(p, 64, 1000, 1000000), 0);
+}
+
+TEST(PgSpin, AConnectionToADistantServerSpinsOnlyForItsFirstReadAndTheProbes) {
+  const char* url = std::getenv("TOKENKEEP_TEST_PG");
+  ASSERT_TRUE(url != nullptr && *url) << "TOKENKEEP_TEST_PG is not set (make test starts a server)";
+  PgConnection c(url);
+  const std::uint64_t before = pg_wire_count_this_thread().spins;
+  for (int i = 0; i < 64; ++i) {
+    PgParams p;
+    PgResult r = c.query_binary("SELECT 1 FROM pg_sleep(0.003)", p, "cannot read from", true);
+    EXPECT_EQ(r.rows(), 1);
+  }
+  EXPECT_EQ(pg_wire_count_this_thread().spins - before, 1u + 64u / 16);
+}
+
+}  // namespace
+}  // namespace tokenkeep
