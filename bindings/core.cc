@@ -1,11 +1,10 @@
 // tokenkeep._core: the pybind11 face of the engine. It maps types and errors and releases
 // the GIL around engine work; every decision lives in cpp/, every API nicety in
-// python/tokenkeep/. Records cross as tuples in TokenInfo's field order, with aware UTC
-// datetimes and frozensets built here (the C API is several times faster than Python).
+// python/tokenkeep/. Records cross as tuples in TokenInfo's field order (records.cc), the
+// verification fast path is its own type (verifier.cc), the leak and usage methods are in
+// extras.cc; this file holds the arguments, the errors and the module itself.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
-// After Python.h (which pybind11 includes).
-#include <datetime.h>
 #include <sodium.h>
 
 #include <string>
@@ -23,142 +22,6 @@ namespace py = pybind11;
 using namespace tokenkeep;
 
 namespace tokenkeep::bindings {
-
-// Days since 1970-01-01 -> proleptic Gregorian date (H. Hinnant's civil_from_days).
-void civil_from_days(std::int64_t z, int* y, int* m, int* d) {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const std::int64_t doe = z - era * 146097;
-  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const std::int64_t mp = (5 * doy + 2) / 153;
-  *d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  *m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  *y = static_cast<int>(yoe + era * 400 + (*m <= 2));
-}
-
-// Microseconds since the epoch -> aware datetime in UTC.
-py::object utc_datetime(std::int64_t us) {
-  std::int64_t secs = us / 1000000, frac = us % 1000000;
-  if (frac < 0) frac += 1000000, --secs;
-  std::int64_t days = secs / 86400, sod = secs % 86400;
-  if (sod < 0) sod += 86400, --days;
-  int y = 0, m = 0, d = 0;
-  civil_from_days(days, &y, &m, &d);
-  PyObject* o = PyDateTimeAPI->DateTime_FromDateAndTime(
-      y, m, d, static_cast<int>(sod / 3600), static_cast<int>(sod % 3600 / 60), static_cast<int>(sod % 60),
-      static_cast<int>(frac), PyDateTime_TimeZone_UTC, PyDateTimeAPI->DateTimeType);
-  if (o == nullptr) throw py::error_already_set();
-  return py::reinterpret_steal<py::object>(o);
-}
-
-py::object utc_datetime_or_none(const std::optional<std::int64_t>& us) {
-  return us ? utc_datetime(*us) : py::none();
-}
-
-py::frozenset scope_set(const std::vector<std::string>& scopes) {
-  py::set s;
-  for (const auto& x : scopes) s.add(py::str(x));
-  return py::frozenset(s);
-}
-
-// The frozenset for a stored scope text ("device policy:read"). Memoized (GIL held): a store
-// has few distinct scope sets, and frozensets are immutable, so TokenInfos may share them.
-// The memo is never destroyed, so no Python object outlives the interpreter in a destructor.
-py::object scope_set_of(std::string_view text) {
-  static auto* memo = new std::unordered_map<std::string, py::object>();
-  auto it = memo->find(std::string(text));
-  if (it != memo->end()) return it->second;
-  if (memo->size() >= 256) memo->clear();
-  py::object set = scope_set(scopes_split(text));
-  memo->emplace(std::string(text), set);
-  return set;
-}
-
-// The Python record types (tokenkeep.models registers them): TokenInfo and IssuedToken are
-// tuple subclasses, so the binding builds them directly, with no Python call per record.
-// Null until registered: plain tuples then.
-PyTypeObject* g_token_info_type = nullptr;
-PyTypeObject* g_issued_type = nullptr;
-
-template <typename... Items>
-py::object typed_tuple(PyTypeObject* type, Items&&... items) {
-  py::object objs[] = {py::object(std::forward<Items>(items))...};
-  const Py_ssize_t n = sizeof...(Items);
-  PyObject* t = type != nullptr ? type->tp_alloc(type, n) : PyTuple_New(n);
-  if (t == nullptr) throw py::error_already_set();
-  for (Py_ssize_t i = 0; i < n; ++i) PyTuple_SET_ITEM(t, i, objs[i].release().ptr());
-  return py::reinterpret_steal<py::object>(t);
-}
-
-py::str text(std::string_view s) { return py::str(s.data(), s.size()); }
-
-// A TokenInfo: id, owner, name, scopes, created_at, expires_at, last_used_at, revoked_at,
-// description, networks.
-py::object to_tuple(const TokenRecord& r) {
-  return typed_tuple(g_token_info_type, text(token_id_format(r.id)), text(r.owner), text(r.name),
-                     scope_set(r.scopes), utc_datetime(r.created_at), utc_datetime_or_none(r.expires_at),
-                     utc_datetime_or_none(r.last_used_at), utc_datetime_or_none(r.revoked_at),
-                     text(r.description), scope_set_of(scopes_join(r.networks)));
-}
-
-py::object to_tuple(const CachedToken& t) {
-  const std::int64_t used = t.used_us.load(std::memory_order_relaxed);
-  return typed_tuple(
-      g_token_info_type, text(token_id_format(t.id)), text(t.owner()), text(t.name()),
-      scope_set_of(t.scopes()), utc_datetime(t.created_at),
-      t.expires_at == CachedToken::kNever ? py::object(py::none()) : utc_datetime(t.expires_at),
-      used == 0 ? py::object(py::none()) : utc_datetime(used),
-      t.revoked_at == 0 ? py::object(py::none()) : utc_datetime(t.revoked_at), text(t.description()),
-      scope_set_of(t.networks_text));
-}
-
-// An AuditEvent's fields in tokenkeep.models.AuditEvent's order.
-py::tuple audit_tuple(const AuditEvent& a) {
-  return py::make_tuple(a.seq, utc_datetime(a.at), a.actor, a.action,
-                        a.token_id ? py::object(py::str(token_id_format(*a.token_id))) : py::none(), a.owner,
-                        a.name, scope_set(scopes_split(a.old_scopes)), scope_set(scopes_split(a.new_scopes)),
-                        a.detail);
-}
-
-// Converts many records at once, sharing the Python objects that repeat across them (owner,
-// scope sets, timestamps): a bulk create of 10,000 tokens builds a few of each, not 10,000.
-class TupleBuilder {
- public:
-  py::object operator()(const TokenRecord& r) {
-    return typed_tuple(
-        g_token_info_type, text(token_id_format(r.id)),
-        shared(strings_, r.owner, [&] { return py::str(r.owner); }), text(r.name),
-        shared(scopes_, scopes_join(r.scopes), [&] { return py::object(scope_set(r.scopes)); }),
-        time(r.created_at), r.expires_at ? time(*r.expires_at) : py::object(py::none()),
-        r.last_used_at ? time(*r.last_used_at) : py::object(py::none()),
-        r.revoked_at ? time(*r.revoked_at) : py::object(py::none()), text(r.description),
-        scope_set_of(scopes_join(r.networks)));
-  }
-
- private:
-  template <typename K, typename F>
-  static py::object shared(std::unordered_map<K, py::object>& memo, const K& key, F make) {
-    auto it = memo.find(key);
-    if (it != memo.end()) return it->second;
-    if (memo.size() > 64) memo.clear();
-    return memo.emplace(key, make()).first->second;
-  }
-  py::object time(std::int64_t us) {
-    return shared(times_, us, [&] { return utc_datetime(us); });
-  }
-
-  std::unordered_map<std::string, py::object> strings_;
-  std::unordered_map<std::string, py::object> scopes_;
-  std::unordered_map<std::int64_t, py::object> times_;
-};
-
-py::list to_tuples(const std::vector<TokenRecord>& rs) {
-  py::list out(rs.size());
-  TupleBuilder build;
-  for (std::size_t i = 0; i < rs.size(); ++i) out[i] = build(rs[i]);
-  return out;
-}
 
 // UTF-8 of a str, or InvalidArgument naming `what` (never echoing the value).
 std::string utf8_of(PyObject* o, const char* what) {
@@ -267,11 +130,6 @@ auto released(F&& f) {
   return f();
 }
 
-// An IssuedToken: secret, info.
-py::object issued_tuple(const IssuedToken& t, TupleBuilder& build) {
-  return typed_tuple(g_issued_type, text(t.token.view()), build(t.record));
-}
-
 // The class of each ErrorCode: tokenkeep.errors.BY_CODE[error_code_name(code)], looked up once
 // (errors.py is the one list of classes; a code without a class fails the import of _core).
 // Kept for the life of the process, like the classes themselves.
@@ -319,8 +177,7 @@ using namespace tokenkeep::bindings;
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = R"doc(Native engine of tokenkeep. Private: use the `tokenkeep` package.)doc";
-  PyDateTime_IMPORT;
-  if (PyDateTimeAPI == nullptr) throw py::error_already_set();
+  records_init();
 
   py::register_exception_translator([](std::exception_ptr p) {
     try {
@@ -363,8 +220,8 @@ PYBIND11_MODULE(_core, m) {
           }
         }
         // Kept for the life of the process (module globals, like the classes themselves).
-        g_token_info_type = reinterpret_cast<PyTypeObject*>(token_info.release().ptr());
-        g_issued_type = reinterpret_cast<PyTypeObject*>(issued.release().ptr());
+        record_types_set(reinterpret_cast<PyTypeObject*>(token_info.release().ptr()),
+                         reinterpret_cast<PyTypeObject*>(issued.release().ptr()));
       },
       py::arg("token_info"), py::arg("issued"),
       R"doc(Registers the named-tuple classes that records are returned as.)doc");
