@@ -95,16 +95,34 @@ std::vector<Error> Engine::create_problems(const std::string& owner, const NewTo
   return out;
 }
 
+namespace {
+
+// An edit of a live token: `read` it (NotFound if it is not live), `write` the change (false:
+// gone meanwhile, NotFound), and return what was read with `apply` done to it. Read before
+// the change, not after: once a change commits nothing is read back, so a link that dies then
+// cannot make a change that was made look failed, nor add a second wait on the dead link.
+template <typename Read, typename Write, typename Apply>
+TokenRecord edit_live(Read read, Write write, Apply apply) {
+  TokenRecord r = read();
+  if (!write()) fail(ErrorCode::kNotFound, "no such token", "token_id");
+  apply(r);
+  return r;
+}
+
+}  // namespace
+
 TokenRecord Engine::update_scopes(const std::string& owner, std::string_view token_id,
                                   const std::vector<std::string>& scopes, const std::string& actor) {
   owner_check(owner);
   actor_check(actor);
   const auto canonical = scopes_canonical(scopes);
   const std::int64_t id = id_resolve(token_id);
-  if (!repo_->token_update_scopes(owner, id, canonical, actor.empty() ? owner : actor, clock_->now_us())) {
-    fail(ErrorCode::kNotFound, "no such token", "token_id");
-  }
-  return get(owner, token_id);
+  return edit_live([&] { return get(owner, token_id); },
+                   [&] {
+                     return repo_->token_update_scopes(owner, id, canonical, actor.empty() ? owner : actor,
+                                                       clock_->now_us());
+                   },
+                   [&](TokenRecord& r) { r.scopes = canonical; });
 }
 
 TokenRecord Engine::update_description(const std::string& owner, std::string_view token_id,
@@ -114,10 +132,12 @@ TokenRecord Engine::update_description(const std::string& owner, std::string_vie
   const std::string text = description_normalize(description);
   secret_shaped_refuse(text, "description");
   const std::int64_t id = id_resolve(token_id);
-  if (!repo_->token_update_description(owner, id, text, actor.empty() ? owner : actor, clock_->now_us())) {
-    fail(ErrorCode::kNotFound, "no such token", "token_id");
-  }
-  return get(owner, token_id);
+  return edit_live([&] { return get(owner, token_id); },
+                   [&] {
+                     return repo_->token_update_description(owner, id, text, actor.empty() ? owner : actor,
+                                                            clock_->now_us());
+                   },
+                   [&](TokenRecord& r) { r.description = text; });
 }
 
 TokenRecord Engine::update_networks(const std::string& owner, std::string_view token_id,
@@ -126,10 +146,12 @@ TokenRecord Engine::update_networks(const std::string& owner, std::string_view t
   actor_check(actor);
   const auto canonical = networks_canonical(networks);
   const std::int64_t id = id_resolve(token_id);
-  if (!repo_->token_update_networks(owner, id, canonical, actor.empty() ? owner : actor, clock_->now_us())) {
-    fail(ErrorCode::kNotFound, "no such token", "token_id");
-  }
-  return get(owner, token_id);
+  return edit_live([&] { return get(owner, token_id); },
+                   [&] {
+                     return repo_->token_update_networks(owner, id, canonical, actor.empty() ? owner : actor,
+                                                         clock_->now_us());
+                   },
+                   [&](TokenRecord& r) { r.networks = canonical; });
 }
 
 void Engine::revoke(const std::string& owner, std::string_view token_id, const std::string& actor) {
