@@ -103,7 +103,14 @@ namespace {
 // cannot make a change that was made look failed, nor add a second wait on the dead link.
 template <typename Read, typename Write, typename Apply>
 TokenRecord edit_live(Read read, Write write, Apply apply) {
-  TokenRecord r = read();
+  TokenRecord r;
+  try {
+    r = read();
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    if (e.code() != ErrorCode::kStoreError || what.find("nothing was changed") != std::string::npos) throw;
+    fail(ErrorCode::kStoreError, what + "; nothing was changed", e.field);  // as a failed change says
+  }
   if (!write()) fail(ErrorCode::kNotFound, "no such token", "token_id");
   apply(r);
   return r;

@@ -60,6 +60,7 @@ class CutAfterChange : public testing::FakeRepository {
     return FakeRepository::token_find_owned(o, id);
   }
   void heal() { cut_ = false; }
+  void cut_now() { cut_ = true; }
 
  private:
   bool cut(bool done) {
@@ -100,6 +101,19 @@ TEST(EngineOnFake, AnEditReturnsWhatItCommittedWithoutReadingItBack) {
   EXPECT_EQ(stored.networks, bound.networks);
   EXPECT_EQ(stored.name, bound.name);
   EXPECT_EQ(stored.expires_at, bound.expires_at);
+
+  // A link already down: the edit fails before it changes anything, and says so.
+  fake->cut_now();
+  try {
+    engine->update_scopes("alice", id, {"device"}, "");
+    ADD_FAILURE() << "an edit over a dead link returned";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kStoreError);
+    EXPECT_NE(std::string(e.what()).find("the link is down; nothing was changed"), std::string::npos)
+        << e.what();
+  }
+  fake->heal();
+  EXPECT_EQ(engine->get("alice", id).scopes, bound.scopes);
 }
 
 }  // namespace
