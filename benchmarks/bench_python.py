@@ -178,6 +178,19 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
+def write_results(path: str, quick: bool, rows: list) -> None:
+    """A benchmark's rows as JSON with the machine and the time, and where they went."""
+    result = {
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "quick": quick,
+        "rows": rows,
+    }
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"machine: {result['machine']}\nwritten: {path}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
@@ -260,15 +273,7 @@ def main() -> int:
         f"stdlib {b * 1e3:.0f} ms, tokenkeep {t * 1e3:.0f} ms",
     )
 
-    result = {
-        "machine": machine(),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "quick": q,
-        "rows": rows,
-    }
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"machine: {result['machine']}\nwritten: {args.out}")
+    write_results(args.out, q, rows)
     return 0
 
 
