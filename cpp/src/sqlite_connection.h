@@ -303,19 +303,14 @@ inline AuditEvent read_audit(const Statement& s) {
   "SELECT id, owner, name, scopes, digest, pepper_id, created_at, expires_at, last_used_at, revoked_at, " \
   "description, networks FROM "
 #define TOKEN_SELECT TOKEN_SELECT_FROM "tokens "
-// A warm start's rows (tokens_recent), in one snapshot: the ids (and last use) of the live
-// tokens used at or after ?1, the ?2 most recently used, from the partial index
-// tokens_recent_use alone (schema 8; INDEXED BY makes a query the index cannot serve fail to
-// prepare instead of scanning the table); then either each row by id, still live and not
-// expired at ?2, or, for a large share of the table, one scan of the rows used at or after ?1.
-#define RECENT_IDS                                                                                 \
-  "SELECT id, last_used_at FROM tokens INDEXED BY tokens_recent_use WHERE revoked_at IS NULL AND " \
-  "last_used_at >= ?1 ORDER BY last_used_at DESC LIMIT ?2"
-#define RECENT_ROW \
-  TOKEN_SELECT "WHERE id = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)"
-#define RECENT_WHERE \
-  "WHERE revoked_at IS NULL AND last_used_at >= ?1 AND (expires_at IS NULL OR expires_at > ?2)"
-#define RECENT_SCAN TOKEN_SELECT_FROM "tokens NOT INDEXED " RECENT_WHERE
+// A warm start's rows (tokens_recent), in one snapshot: the live tokens used at or after ?1
+// and not expired at ?2, the ?3 most recently used, newest first, from the covering partial
+// index tokens_warm alone (schema 9; INDEXED BY makes a query the index cannot serve fail to
+// prepare instead of scanning the table).
+#define RECENT                                                                            \
+  TOKEN_SELECT_FROM                                                                       \
+  "tokens INDEXED BY tokens_warm WHERE revoked_at IS NULL AND last_used_at >= ?1 AND "    \
+  "(expires_at IS NULL OR expires_at > ?2) ORDER BY last_used_at DESC LIMIT ?3"
 
 // Creates or upgrades the schema (sqlite_schema.cc): StoreError if the file's schema is newer
 // than this code's, or needs an upgrade and `read_only`.

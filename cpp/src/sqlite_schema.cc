@@ -85,12 +85,23 @@ const char* const kMigrations[kSchemaVersion] = {
       last_seen INTEGER NOT NULL,
       PRIMARY KEY (token_id, address)) WITHOUT ROWID;
     )sql",
-    // 7 -> 8: a warm start's ids (RECENT_IDS), newest use first, from the index alone (the
+    // 7 -> 8: a warm start's ids, newest use first, from the index alone (the
     // always-null revoked_at rides along so that the query's `revoked_at IS NULL` is answered
     // without the table): only live tokens ever used are in it. Each last-used flush moves the
     // entry of every token it touches.
     R"sql(
     CREATE INDEX tokens_recent_use ON tokens(last_used_at, revoked_at)
+      WHERE revoked_at IS NULL AND last_used_at IS NOT NULL;
+    )sql",
+    // 8 -> 9: the warm start reads its rows from the index alone (RECENT), newest use first:
+    // every column a cache entry needs rides along, so the load walks a few consecutive pages
+    // instead of looking each row up in the table (5,000 of 50,000 tokens through a fresh
+    // mapping: 16.8 ms -> 3.7 ms). It holds a second copy of the live tokens ever used, and
+    // each last-used flush moves the entry of every token it touches, as schema 8's did.
+    R"sql(
+    DROP INDEX tokens_recent_use;
+    CREATE INDEX tokens_warm ON tokens(last_used_at, revoked_at, id, owner, name, scopes, digest,
+      pepper_id, created_at, expires_at, description, networks)
       WHERE revoked_at IS NULL AND last_used_at IS NOT NULL;
     )sql",
 };

@@ -69,9 +69,9 @@ class SqliteStore final : public TokenRepository {
   void idle() override;
 
   // Warm start: its own read-only connection (so verification's reader is never held behind
-  // it) reading through mmap the partial index of live tokens by last use (RECENT_SELECT,
-  // schema 8), newest first, at most `limit` rows: only the rows it loads, not the whole
-  // table. Rows are handed over kWarmChunk at a time with warm_mu_ released, so
+  // it) reading through mmap the covering partial index of live tokens by last use (RECENT,
+  // schema 9), newest first, at most `limit` rows: only the rows it loads, from the index
+  // alone, never the table. Rows are handed over kWarmChunk at a time with warm_mu_ released, so
   // verifications find the first ones cached while the read goes on. The engine decides,
   // row by row under its cache's rules, what enters the cache.
   bool warm_supported() const noexcept override { return file_; }

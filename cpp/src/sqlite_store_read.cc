@@ -3,7 +3,6 @@
 // tokens, purge counts, use records and the audit.
 #include <sqlite3.h>
 
-#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,64 +74,26 @@ void SqliteStore::tokens_recent(std::int64_t since, std::int64_t now, std::size_
   sqlite3_progress_handler(
       warm.handle(), 1000, [](void* flag) { return static_cast<std::atomic<bool>*>(flag)->load() ? 1 : 0; },
       const_cast<std::atomic<bool>*>(stop));
-  // One snapshot. The ids from the index alone, newest use first, at most `limit`; then the
-  // rows. A few of the table's rows: each by id, in rowid order (consecutive lookups walk the
-  // pages forward). More than a quarter of them: one scan in rowid order, which costs less
-  // than a lookup each (a database of 100,000 tokens all in use loads in 0.2 s, not 0.33 s;
-  // one of 1,000,000 with 5,000 in use reads 5,000 rows, not 1,000,000:
-  // benchmarks/bench_first.py). When `limit` cut the ids short, the scan keeps the rows used
-  // at or after the oldest use among them (ties at that instant may add a few rows, which the
-  // cache's capacity turns away).
+  // One snapshot, one statement: the rows come from the covering index alone, newest use
+  // first, so a load reads a few consecutive pages of the index, not one page of the table
+  // per token (benchmarks/bench_first.py).
   warm.exec("BEGIN", "cannot read tokens from");
-  std::vector<std::int64_t> ids;
-  std::int64_t oldest = since;
-  {
-    Statement s(warm, RECENT_IDS);
-    s.bind(1, since).bind(2, static_cast<std::int64_t>(limit));
-    while (sqlite3_step(s.handle()) == SQLITE_ROW) {
-      ids.push_back(s.i64(0));
-      oldest = s.i64(1);
-    }
-  }
-  std::int64_t rows = 0;
-  {
-    Statement count(warm, "SELECT count(*) FROM tokens");
-    if (sqlite3_step(count.handle()) == SQLITE_ROW) rows = count.i64(0);
-  }
-  const bool scan = static_cast<std::int64_t>(ids.size()) * 4 > rows;
-  if (!scan) std::sort(ids.begin(), ids.end());
   std::vector<TokenRecord> chunk;
   chunk.reserve(kWarmChunk);
-  // Hands a full chunk (or, at the end, what is left) to the engine with warm_mu_ released;
-  // false when the load is to stop.
-  auto deliver = [&](bool last) {
-    if (chunk.size() < kWarmChunk && !last) return true;
+  Statement s(warm, RECENT);
+  s.bind(1, since).bind(2, now).bind(3, static_cast<std::int64_t>(limit));
+  for (;;) {
+    const int rc = sqlite3_step(s.handle());  // anything but a row ends it (close interrupts)
+    if (rc == SQLITE_ROW) chunk.push_back(read_token(s));
+    if (chunk.size() < kWarmChunk && rc == SQLITE_ROW) continue;
+    // A full chunk (or, at the end, what is left) goes to the engine with warm_mu_ released.
     lock.unlock();
     const bool more = chunk.empty() || sink(chunk);
     chunk.clear();
     lock.lock();
-    return more && !stop->load();
-  };
-  if (scan) {
-    Statement s(warm, RECENT_SCAN);
-    s.bind(1, ids.size() == limit ? oldest : since).bind(2, now);
-    for (;;) {
-      const int rc = sqlite3_step(s.handle());  // anything but a row ends it (close interrupts)
-      if (rc == SQLITE_ROW) chunk.push_back(read_token(s));
-      if (!deliver(rc != SQLITE_ROW) || rc != SQLITE_ROW) break;
-    }
-  } else {
-    Statement s(warm, RECENT_ROW);
-    s.bind(2, now);
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-      s.bind(1, ids[i]);
-      const int rc = sqlite3_step(s.handle());
-      if (rc == SQLITE_ROW) chunk.push_back(read_token(s));
-      sqlite3_reset(s.handle());
-      if (rc != SQLITE_ROW && rc != SQLITE_DONE) break;  // interrupted (close) or unreadable
-      if (!deliver(i + 1 == ids.size())) break;
-    }
+    if (!more || stop->load() || rc != SQLITE_ROW) break;
   }
+  sqlite3_reset(s.handle());  // before the COMMIT: a statement still stepping would keep the read open
   sqlite3_exec(warm.handle(), "COMMIT", nullptr, nullptr, nullptr);
   sqlite3_progress_handler(warm.handle(), 0, nullptr, nullptr);
 }

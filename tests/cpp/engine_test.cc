@@ -357,9 +357,9 @@ TEST_F(EngineTest, OlderSchemaIsMigrated) {
   }
   // A version-1 database: no audit index (2), no listing indexes (3), no scope-use table (4),
   // no audit index by action (5), no description column (6), no networks nor clients (7), no
-  // last-use index (8).
+  // warm-start index (8, 9).
   sql(db,
-      "DROP INDEX tokens_recent_use; DROP INDEX audit_owner_seq; DROP INDEX tokens_owner_list; DROP INDEX "
+      "DROP INDEX tokens_warm; DROP INDEX audit_owner_seq; DROP INDEX tokens_owner_list; DROP INDEX "
       "tokens_owner_live; "
       "DROP TABLE token_scope_use; DROP INDEX audit_owner_action_seq; "
       "ALTER TABLE tokens DROP COLUMN description; DROP TABLE token_client; "
@@ -374,7 +374,7 @@ TEST_F(EngineTest, OlderSchemaIsMigrated) {
       "SELECT (SELECT user_version FROM pragma_user_version), "
       "(SELECT count(*) FROM sqlite_master WHERE name IN ('audit_owner_seq', 'tokens_owner_list', "
       "'tokens_owner_live', 'token_scope_use', 'audit_owner_action_seq', 'token_client', "
-      "'tokens_recent_use'))",
+      "'tokens_warm'))",
       -1, &st, nullptr);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(st, 0), kSchemaVersion);

@@ -158,7 +158,7 @@ def test_a_schema_4_database_gains_the_index_the_banner_reads(tmp_path):
         t = store.create("alice", "ci-deploy", {"device"})
     con = sqlite3.connect(path)
     con.executescript(
-        "DROP INDEX tokens_recent_use; DROP INDEX audit_owner_action_seq;"
+        "DROP INDEX tokens_warm; DROP INDEX audit_owner_action_seq;"
         " ALTER TABLE tokens DROP COLUMN description;"
         " DROP TABLE token_client; ALTER TABLE tokens DROP COLUMN networks;"
         " PRAGMA user_version = 4;"

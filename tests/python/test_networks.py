@@ -265,7 +265,7 @@ def test_a_database_of_schema_6_gains_networks_and_recent_clients(db_path):
     else:
         con = sqlite3.connect(db_path)
         con.executescript(
-            "DROP INDEX tokens_recent_use; DROP TABLE token_client; ALTER TABLE tokens DROP COLUMN networks; "
+            "DROP INDEX tokens_warm; DROP TABLE token_client; ALTER TABLE tokens DROP COLUMN networks; "
             "PRAGMA user_version = 6;"
         )
         con.close()

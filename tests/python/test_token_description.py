@@ -102,7 +102,7 @@ def test_a_database_of_the_previous_schema_gains_the_column(db_path):
     else:
         con = sqlite3.connect(db_path)
         con.executescript(
-            "DROP INDEX tokens_recent_use; DROP TABLE token_client; ALTER TABLE tokens DROP COLUMN networks; "
+            "DROP INDEX tokens_warm; DROP TABLE token_client; ALTER TABLE tokens DROP COLUMN networks; "
             "ALTER TABLE tokens DROP COLUMN description; PRAGMA user_version = 5;"
         )
         con.close()

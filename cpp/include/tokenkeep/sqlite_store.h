@@ -11,7 +11,7 @@
 
 namespace tokenkeep {
 
-inline constexpr int kSchemaVersion = 8;
+inline constexpr int kSchemaVersion = 9;
 
 struct SqliteOptions {
   int busy_timeout_ms = 5000;
