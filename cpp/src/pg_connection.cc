@@ -327,7 +327,7 @@ PGresult* PgConnection::await(const char* doing, bool critical) {
   const std::int64_t started = boot_ns();
   const std::int64_t deadline = timeout_ms_ > 0 ? started + std::int64_t{timeout_ms_} * 1000000 : 0;
   const bool spin = critical && spin_.spin_next();
-  std::int64_t spin_until = spin ? started + PgSpinPolicy::kBudgetNs : 0;
+  std::int64_t spin_until = spin ? started + spin_.budget_ns() : 0;
   PGresult* kept = nullptr;  // the first error, else the last result
   auto drop = [&] {
     if (kept) PQclear(kept);

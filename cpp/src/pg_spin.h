@@ -1,5 +1,5 @@
 // How a critical read (the cache miss, PgStore::token_find) waits for its answer: spinning
-// (reading the socket without sleeping, at most kBudgetNs, then sleeping) or sleeping in
+// (reading the socket without sleeping, at most budget_ns(), then sleeping) or sleeping in
 // poll() at once (PgConnection::await). Which is faster depends on the machine, and is
 // measured, not guessed: on a quiet virtual machine, being put to sleep and woken costs more
 // than a loopback answer takes (a miss over TCP: 110 us sleeping, 54-64 us spinning, psycopg
@@ -7,12 +7,16 @@
 // spinning only burns CPU; against a distant server spinning never catches the answer.
 //
 // So each connection keeps the recent answer time of both ways (averages, a quarter weight to
-// each new read, a read counted at most twice the budget) and spins only while spinning answers within the
-// budget and at least kMarginNs sooner than sleeping (a spin costs its time in CPU). One read in 16 goes the
-// other way, to notice when that changes; a spun read answered within the budget replaces an average that had
-// grown past it, so a server that came back close is spun for at once. The first read spins and the second
-// sleeps, to measure both. A single core never spins: the spinning would hold back a server on the same
-// machine.
+// each new read, a read counted at most 2 * kMaxBudgetNs) and spins only while spinning answers within the
+// budget and at least kMarginNs sooner than sleeping (a spin costs its time in CPU). The budget is what
+// sleeping costs here (its average, from kBudgetNs to kMaxBudgetNs): spinning longer than a sleep would
+// take never pays, and up to it a spin that catches the answer is never later than the sleep. Where waking
+// is slow (a virtual machine whose idle cores take 300-500 us to wake), a read whose answer takes 150 us
+// is still spun for, instead of spinning 100 us in vain and then paying the wake-up on top. One read in 16
+// goes the other way, to notice when that changes; a spun read answered within the budget replaces an
+// average that had grown past it, so a server that came back close is spun for at once. The first read
+// spins and the second sleeps, to measure both. A single core never spins: the spinning would hold back a
+// server on the same machine.
 #pragma once
 
 #include <algorithm>
@@ -24,24 +28,29 @@ namespace tokenkeep {
 class PgSpinPolicy {
  public:
   static constexpr std::int64_t kBudgetNs = 100000;
+  static constexpr std::int64_t kMaxBudgetNs = 400000;
   static constexpr std::int64_t kMarginNs = 10000;
 
   explicit PgSpinPolicy(bool cores = std::thread::hardware_concurrency() >= 2) : cores_(cores) {}
+
+  // The longest the next spin lasts: what sleeping costs here, within [kBudgetNs, kMaxBudgetNs].
+  std::int64_t budget_ns() const { return std::clamp(sleep_ns_, kBudgetNs, kMaxBudgetNs); }
 
   // Whether the next critical read spins.
   bool spin_next() {
     if (!cores_) return false;
     ++reads_;
-    bool spin = spin_ns_ < 0 || (sleep_ns_ >= 0 && spin_ns_ <= kBudgetNs && spin_ns_ + kMarginNs < sleep_ns_);
+    bool spin =
+        spin_ns_ < 0 || (sleep_ns_ >= 0 && spin_ns_ <= budget_ns() && spin_ns_ + kMarginNs < sleep_ns_);
     if (spin_ns_ >= 0 && sleep_ns_ < 0) spin = false;  // the second read: measure sleeping
     if (reads_ % 16 == 0) spin = !spin;                // explore the other way
     return spin;
   }
   // A critical read's answer time, and whether it spun.
   void answered(bool spun, std::int64_t ns) {
-    ns = std::min(ns, 2 * kBudgetNs);  // one preempted read must not turn a choice around
+    ns = std::min(ns, 2 * kMaxBudgetNs);  // one preempted read must not turn a choice around for long
     std::int64_t& avg = spun ? spin_ns_ : sleep_ns_;
-    if (avg < 0 || (spun && ns <= kBudgetNs && avg > kBudgetNs)) {
+    if (avg < 0 || (spun && ns <= budget_ns() && avg > budget_ns())) {
       avg = ns;
     } else {
       avg = (3 * avg + ns) / 4;

@@ -50,6 +50,21 @@ TEST(PgSpinPolicy, ADistantServerIsOnlyProbedAndOneThatCameCloseIsSpunForAtOnce)
   EXPECT_GE(spins, 32 - 16 - 1);
 }
 
+TEST(PgSpinPolicy, WhereWakingIsSlowAnAnswerSlowerThanTheMinimumBudgetIsStillSpunFor) {
+  // A server answering in 150 us, and sleeping costing 500 us (a virtual machine whose idle
+  // cores wake slowly): spinning up to what a sleep costs (400 us at most) catches every answer.
+  // With the budget fixed at 100 us every read spun in vain and then slept: 10 spins, the probes.
+  PgSpinPolicy p(true);
+  play(p, 32, 150000, 500000);
+  EXPECT_EQ(p.budget_ns(), PgSpinPolicy::kMaxBudgetNs);
+  EXPECT_EQ(play(p, 160, 150000, 500000), 150);
+  // Sleeping as cheap as the minimum: the budget is the minimum, and a 150 us answer is slept for.
+  PgSpinPolicy q(true);
+  play(q, 32, 150000, 90000);
+  EXPECT_EQ(q.budget_ns(), PgSpinPolicy::kBudgetNs);
+  EXPECT_EQ(play(q, 160, 150000, 90000), 10);
+}
+
 TEST(PgSpinPolicy, OneCoreNeverSpins) {
   PgSpinPolicy p(false);
   EXPECT_EQ(play(p, 64, 1000, 1000000), 0);
