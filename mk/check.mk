@@ -12,8 +12,9 @@
 #                runs it and `make check` does not
 # `make test` runs every test, marked or not, against a throwaway PostgreSQL cluster.
 CHECK_MARKERS := not pg and not browser and not server and not slow
-# PgStoreTest and the contract's PostgreSQL instances need a server; CoreDump.* gcores a child.
-CHECK_CTEST_EXCLUDE := PgStoreTest|/postgres$$|^CoreDump\.
+# PgStoreTest, PgPoolTest, PgSpin and the contract's PostgreSQL instances need a server;
+# CoreDump.* gcores a child.
+CHECK_CTEST_EXCLUDE := PgStoreTest|PgPoolTest|^PgSpin\.|/postgres$$|^CoreDump\.
 TIDY_BUILD := build/tidy
 APT_PACKAGES += clang-tidy
 EXTRA_TESTS += tidy

@@ -307,9 +307,9 @@ inline AuditEvent read_audit(const Statement& s) {
 // and not expired at ?2, the ?3 most recently used, newest first, from the covering partial
 // index tokens_warm alone (schema 9; INDEXED BY makes a query the index cannot serve fail to
 // prepare instead of scanning the table).
-#define RECENT                                                                            \
-  TOKEN_SELECT_FROM                                                                       \
-  "tokens INDEXED BY tokens_warm WHERE revoked_at IS NULL AND last_used_at >= ?1 AND "    \
+#define RECENT                                                                         \
+  TOKEN_SELECT_FROM                                                                    \
+  "tokens INDEXED BY tokens_warm WHERE revoked_at IS NULL AND last_used_at >= ?1 AND " \
   "(expires_at IS NULL OR expires_at > ?2) ORDER BY last_used_at DESC LIMIT ?3"
 
 // Creates or upgrades the schema (sqlite_schema.cc): StoreError if the file's schema is newer

@@ -40,7 +40,8 @@ TEST(SqliteWarm, RecentRowsComeFromTheCoveringIndexAloneNewestFirstWithoutAScanO
   const std::vector<std::string> plan = plan_of(db, RECENT);
   ASSERT_EQ(plan.size(), 1u);
   // COVERING: no row of the table is read; SEARCH on last_used_at in index order: no sort.
-  EXPECT_NE(plan[0].find("SEARCH tokens USING COVERING INDEX tokens_warm (last_used_at>?)"), std::string::npos)
+  EXPECT_NE(plan[0].find("SEARCH tokens USING COVERING INDEX tokens_warm (last_used_at>?)"),
+            std::string::npos)
       << plan[0];
   EXPECT_EQ(scans_or_sorts(plan), 0);
 }

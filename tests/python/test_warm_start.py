@@ -10,7 +10,6 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 import tokenkeep
 from tokenkeep import ManualClock
 
