@@ -51,16 +51,15 @@ def per_call(fn, tokens, scope="device:read") -> float:
     return (time.perf_counter() - t0) / len(tokens)
 
 
-def alternate(rounds: int, pair):
-    """Runs the (baseline, candidate) callables alternately; returns their medians."""
-    a, b = [], []
+def alternate(rounds: int, fns):
+    """Runs the callables (baseline first) in turn, the order rotating each round (two:
+    alternating); returns their medians, in the callables' order."""
+    got = [[] for _ in fns]
     for r in range(rounds):
-        first, second = (pair[0], pair[1]) if r % 2 == 0 else (pair[1], pair[0])
-        x = first()
-        y = second()
-        (a if first is pair[0] else b).append(x)
-        (b if first is pair[0] else a).append(y)
-    return statistics.median(a), statistics.median(b)
+        for k in range(len(fns)):
+            i = (r + k) % len(fns)
+            got[i].append(fns[i]())
+    return tuple(statistics.median(g) for g in got)
 
 
 def bench_hot(tk, base, tk_tokens, base_tokens, rounds):

@@ -8,6 +8,8 @@ Rows:
   - first verification of a token (cache miss), p50/p99, vs a psycopg store (psycopg_store.py),
     and both against the C++ floor (`--floor`: benchmarks/pg_miss_floor.cc, a prepared
     PQexecPrepared SELECT by id + keyed BLAKE2b + compare over the same TCP connection string);
+  - a restarted worker: open a store of 20,000 tokens of which 2,000 were used before and
+    verify those 2,000 once, the open included, with warm start and without, vs the psycopg store;
   - revoke latency with 1 and 3 nodes (processes with the store open), strict and bounded;
   - bulk create of 2,000 and 10,000 tokens vs the psycopg store, one transaction each: wall
     time, and CPU time (this process plus the cluster's server processes, which is what a
@@ -38,7 +40,7 @@ from bench_python import alternate, machine, per_call  # noqa: E402
 from psycopg_store import PsycopgTokenStore  # noqa: E402
 
 PEPPER_HEX = "5f" * 32
-ALL_PARTS = {"hot", "miss", "revoke", "bulk", "million"}
+ALL_PARTS = {"hot", "miss", "restart", "revoke", "bulk", "million"}
 BASE_URL = os.environ.get("TOKENKEEP_TEST_PG", "")
 
 # One verifying node: opens the store, warms one token, says "ready", keeps its store open
@@ -208,6 +210,45 @@ def bench_miss(pg_url, base_url, rounds, per_round, floor=None):
     return tk_ns, base_ns, floor_ns, cpu_per
 
 
+def bench_restart(pg_url, base_url, rounds, n, used):
+    """Medians (s) of: open + verify `used` tokens once (used before, so a warm start loads
+    them), tokenkeep with warm start, without, and the psycopg store; rounds alternate."""
+    with tokenkeep.TokenStore(pg_url, pepper=PEPPER_HEX, warm_start=False) as s:
+        tk_tokens = create_tokens(s, "restart", n)[:used]
+        for t in tk_tokens:  # their last use is persisted when the store closes
+            assert s.check(t, "device:read")
+    base = PsycopgTokenStore(base_url, bytes.fromhex(PEPPER_HEX))
+    base_tokens = base.create_many("restart", [(f"t-{i}", ["device"]) for i in range(used)])
+    base.close()
+    rng = random.Random(11)
+
+    def tk(warm):
+        def run():
+            rng.shuffle(tk_tokens)
+            t0 = time.perf_counter()
+            s = tokenkeep.TokenStore(pg_url, pepper=PEPPER_HEX, warm_start=warm)
+            verify = s.verify
+            for t in tk_tokens:
+                verify(t, "device:read")
+            took = time.perf_counter() - t0
+            s.close()
+            return took
+
+        return run
+
+    def psycopg_run():
+        rng.shuffle(base_tokens)
+        t0 = time.perf_counter()
+        b = PsycopgTokenStore(base_url, bytes.fromhex(PEPPER_HEX))
+        for t in base_tokens:
+            b.verify(t, "device:read")
+        took = time.perf_counter() - t0
+        b.close()
+        return took
+
+    return alternate(rounds, (tk(True), tk(False), psycopg_run))
+
+
 def bench_revoke(url, nodes: int, consistency: str, n: int):
     """Revoke latency as seen by the caller, with `nodes` processes holding the store open
     (the writer is one of them)."""
@@ -301,7 +342,7 @@ def main() -> int:
     ap.add_argument(
         "--parts",
         default=",".join(sorted(ALL_PARTS)),
-        help="comma-separated: hot, miss, revoke, bulk, million (default: all)",
+        help="comma-separated: hot, miss, restart, revoke, bulk, million (default: all)",
     )
     ap.add_argument("--floor", help="the tokenkeep_pg_miss_floor program (make bench-pg builds it)")
     ap.add_argument(
@@ -394,6 +435,21 @@ def main() -> int:
                     f"p50 {pct(ns, 0.5) / 1e6:.2f} ms, p99 {pct(ns, 0.99) / 1e6:.2f} ms, {len(ns)} revokes",
                     (l0, load1()),
                 )
+
+    if "restart" in parts:
+        l0 = load1()
+        warm, cold, base = bench_restart(
+            schema_url("b_restart"), BASE_URL, 3 if q else 7, 20_000, 2_000
+        )
+        row(
+            "restart: open 20,000 + verify the 2,000 used, vs psycopg",
+            "reported",
+            f"{base / warm:.1f}x",
+            None,
+            f"psycopg {base * 1e3:.0f} ms, tokenkeep {warm * 1e3:.0f} ms with warm start, "
+            f"{cold * 1e3:.0f} ms without ({cold / warm:.1f}x)",
+            (l0, load1()),
+        )
 
     if "bulk" in parts:
         for n_bulk in (2_000, 10_000):

@@ -107,6 +107,10 @@ std::optional<PgPool::Lease> PgPool::acquire_spare() {
   return open_counted();
 }
 
+std::unique_ptr<PgConnection> PgPool::connect_apart() const {
+  return std::make_unique<PgConnection>(conninfo_, prepare_);
+}
+
 void PgPool::give_back(std::unique_ptr<PgConnection> c) {
   std::vector<std::unique_ptr<PgConnection>> closing;  // closed outside the lock
   const bool keep = c && !c->broken() && !c->inherited() && PQtransactionStatus(c->handle()) == PQTRANS_IDLE;

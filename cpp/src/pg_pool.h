@@ -62,6 +62,10 @@ class PgPool {
   // store has none; empty when every connection it has is busy (the work waits for the next
   // round), so background writes never add a connection beside the store's own calls.
   std::optional<Lease> acquire_spare();
+  // A connection with the pool's settings that is not the pool's: its caller opens and closes
+  // it (a warm start's one read), so verifications never find the store's connections taken
+  // by it nor pay a connect for it. StoreError if it cannot connect (never waited out).
+  std::unique_ptr<PgConnection> connect_apart() const;
 
   // Closes the connections idle longer than idle_seconds (the engine's background thread
   // calls this every 100 ms through TokenRepository::idle; give_back does it too).

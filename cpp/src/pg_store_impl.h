@@ -52,6 +52,14 @@ class PgStore final : public TokenRepository {
 
   std::optional<TokenRecord> token_find_owned(const std::string& owner, std::int64_t id) override;
 
+  // Warm start (token_repository.h): one statement over the partial index of live tokens by
+  // last use (schema 9), newest first, on a connection of its own (PgPool::connect_apart), so
+  // the first verifications find the store's connection free; closed before the rows are
+  // handed over. It cannot connect (a full server, say): nothing loaded, the cache starts cold.
+  bool warm_supported() const noexcept override { return true; }
+  void tokens_recent(std::int64_t since, std::int64_t now, std::size_t limit, const std::atomic<bool>* stop,
+                     const RecordSink& sink) override;
+
   TokenPage tokens_query(const TokenQuery& q, std::int64_t now) override;
 
   std::vector<TokenRecord> tokens_expiring(std::int64_t from, std::int64_t until,

@@ -83,8 +83,8 @@ class TokenStore(
       when full; 0 disables the cache). The cache is coherent across processes: see
       docs/ARCHITECTURE.md.
     - ``warm_start`` (True): after opening, a background thread loads the live tokens used in
-      the last 7 days into the cache, most recently used first, up to ``cache_size`` (SQLite;
-      a PostgreSQL store starts cold), so a restarted worker answers its users' tokens from
+      the last 7 days into the cache, most recently used first, up to ``cache_size`` (on
+      PostgreSQL through one connection of its own, closed after one read), so a restarted worker answers its users' tokens from
       memory at once. The open does not wait for it; a token revoked meanwhile is never served.
     - ``busy_timeout``: seconds a writer waits for another process's lock (5).
     - ``pepper``: 64 hex chars; default ``TOKENKEEP_PEPPER``, else the key file ``<path>.key``.

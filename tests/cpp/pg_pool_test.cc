@@ -44,6 +44,24 @@ TEST_F(PgPoolTest, OpensNothingUntilACallNeedsAConnection) {
   EXPECT_EQ(pool.open_count(), 1);  // idle, kept for the next call
 }
 
+TEST_F(PgPoolTest, AWarmStartReadsOnAConnectionApartAndLeavesThePoolsIdleOneToVerifications) {
+  PgPool pool(schema.conninfo(), 1, 5.0);
+  { pool.acquire()->exec("SELECT 1", "select on"); }  // the store's connection, now idle
+  {
+    auto apart = pool.connect_apart();
+    apart->exec("SELECT 1", "select on");
+    EXPECT_EQ(pool.open_count(), 1);  // not the pool's
+    EXPECT_EQ(server_count(), 2);
+    // A verification meanwhile takes the idle connection: no connect, even at pool_size 1.
+    const PgWireCount before = pg_wire_count_this_thread();
+    auto lent = pool.acquire();
+    EXPECT_EQ(pool.open_count(), 1);
+    lent->exec("SELECT 1", "select on");
+    EXPECT_EQ(pg_wire_count_this_thread().round_trips - before.round_trips, 1u);
+  }
+  EXPECT_EQ(server_count(), 1);  // closed by its caller
+}
+
 TEST_F(PgPoolTest, ABurstFromManyThreadsNeverOpensMoreThanSize) {
   PgPool pool(schema.conninfo(), 3, 5.0);
   std::atomic<int> busy{0}, most{0}, failures{0};
