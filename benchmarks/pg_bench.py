@@ -222,31 +222,26 @@ def bench_restart(pg_url, base_url, rounds, n, used):
     base.close()
     rng = random.Random(11)
 
-    def tk(warm):
-        def run():
-            rng.shuffle(tk_tokens)
+    def run(open_store, tokens):
+        def timed():
+            rng.shuffle(tokens)
             t0 = time.perf_counter()
-            s = tokenkeep.TokenStore(pg_url, pepper=PEPPER_HEX, warm_start=warm)
-            verify = s.verify
-            for t in tk_tokens:
-                verify(t, "device:read")
+            store = open_store()
+            for t in tokens:
+                store.verify(t, "device:read")
             took = time.perf_counter() - t0
-            s.close()
+            store.close()
             return took
 
-        return run
+        return timed
 
-    def psycopg_run():
-        rng.shuffle(base_tokens)
-        t0 = time.perf_counter()
-        b = PsycopgTokenStore(base_url, bytes.fromhex(PEPPER_HEX))
-        for t in base_tokens:
-            b.verify(t, "device:read")
-        took = time.perf_counter() - t0
-        b.close()
-        return took
+    def tk(warm):
+        return run(
+            lambda: tokenkeep.TokenStore(pg_url, pepper=PEPPER_HEX, warm_start=warm), tk_tokens
+        )
 
-    return alternate(rounds, (tk(True), tk(False), psycopg_run))
+    psycopg = run(lambda: PsycopgTokenStore(base_url, bytes.fromhex(PEPPER_HEX)), base_tokens)
+    return alternate(rounds, (tk(True), tk(False), psycopg))
 
 
 def bench_revoke(url, nodes: int, consistency: str, n: int):

@@ -64,7 +64,6 @@ std::optional<TokenRecord> SqliteStore::token_find(std::int64_t id) {
 void SqliteStore::tokens_recent(std::int64_t since, std::int64_t now, std::size_t limit,
                                 const std::atomic<bool>* stop, const RecordSink& sink) {
   if (!file_ || limit == 0 || !file_current()) return;
-  static constexpr std::size_t kWarmChunk = 512;
   std::unique_lock<std::mutex> lock(warm_mu_);
   SqliteOptions o = options_;
   o.read_only = true;

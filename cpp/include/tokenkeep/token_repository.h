@@ -137,6 +137,7 @@ class TokenRepository {
   // while `sink` runs. Best effort: a backend without it hands nothing (the cache starts cold)
   // and says so in warm_supported(), so the engine starts no thread for it.
   using RecordSink = std::function<bool(std::vector<TokenRecord>& chunk)>;
+  static constexpr std::size_t kWarmChunk = 512;  // rows per call of the sink
   virtual bool warm_supported() const noexcept { return false; }
   virtual void tokens_recent(std::int64_t since, std::int64_t now, std::size_t limit,
                              const std::atomic<bool>* stop, const RecordSink& sink) {
