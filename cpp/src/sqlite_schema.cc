@@ -96,9 +96,9 @@ const char* const kMigrations[kSchemaVersion] = {
     // 8 -> 9: the warm start reads its rows from the index alone (RECENT), newest use first:
     // every column a cache entry needs rides along, so the load walks a few consecutive pages
     // instead of looking each row up in the table (5,000 in use of 50,000 tokens: loaded in
-    // 7-8 ms instead of 19 ms, README "First verifications"). It holds a second copy of the live tokens ever
-    // used, and
-    // each last-used flush moves the entry of every token it touches, as schema 8's did.
+    // 7-8 ms instead of 19 ms, README "First verifications"). It holds a second copy of the
+    // live tokens ever used, and each last-used flush moves the entry of every token it
+    // touches, as schema 8's did.
     R"sql(
     DROP INDEX tokens_recent_use;
     CREATE INDEX tokens_warm ON tokens(last_used_at, revoked_at, id, owner, name, scopes, digest,
