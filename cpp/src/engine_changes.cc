@@ -12,7 +12,7 @@ namespace tokenkeep {
 
 TokenRecord Engine::make_record(const std::string& owner, const NewToken& spec,
                                 const std::vector<std::string>& canonical_scopes, std::int64_t id,
-                                std::int64_t now, IssuedToken* issued, RandomBytes* rng) const {
+                                std::int64_t now) const {
   TokenRecord r;
   r.owner = owner;
   r.name = name_normalize(spec.name);
@@ -23,7 +23,6 @@ TokenRecord Engine::make_record(const std::string& owner, const NewToken& spec,
   if (exp >= 0) r.expires_at = exp;
   r.created_at = now;
   r.id = id;
-  secret_issue(&r, issued, rng);
   return r;
 }
 
@@ -64,7 +63,7 @@ std::vector<IssuedToken> Engine::create_many(const std::string& owner, const std
       canonical = scopes_canonical(specs[i].scopes);
       last_scopes = &specs[i].scopes;
     }
-    records.push_back(make_record(owner, specs[i], canonical, ids[i], now, &issued[i], &rng));
+    records.push_back(make_record(owner, specs[i], canonical, ids[i], now));
   }
   for (const auto& r : records) {  // views into `records`, which no longer grows
     secret_shaped_refuse(r.name, "name");
@@ -72,7 +71,18 @@ std::vector<IssuedToken> Engine::create_many(const std::string& owner, const std
     if (!names.insert(r.name).second)
       fail(ErrorCode::kNameTaken, "a token named '" + r.name + "' appears twice", "name");
   }
-  repo_->tokens_insert(records, actor.empty() ? owner : actor, now);
+  // The secrets last, as the store takes the rows: a bulk create on PostgreSQL streams them,
+  // and the server inserts while the rest are made.
+  std::size_t issued_count = 0;
+  repo_->tokens_insert_completing(records, actor.empty() ? owner : actor, now,
+                                  [&](std::size_t begin, std::size_t end) {
+                                    for (std::size_t i = begin; i < end; ++i)
+                                      secret_issue(&records[i], &issued[i], &rng);
+                                    issued_count += end - begin;
+                                  });
+  // A store that inserted rows without their secrets would have made tokens nobody can use.
+  if (issued_count != records.size())
+    fail(ErrorCode::kStoreError, "the store inserted tokens before their secrets were made");
   for (std::size_t i = 0; i < specs.size(); ++i) issued[i].record = std::move(records[i]);
   return issued;
 }

@@ -75,7 +75,12 @@ class CopyRows {
     out_.append(v.data(), v.size());
     return *this;
   }
-  // The whole stream, trailer included (call once, after the last row).
+  // The bytes encoded since the last clear() (the header first): a COPY fed in parts
+  // (PgConnection::copy_put) sends them, then clears.
+  std::string_view made() const { return out_; }
+  void clear() { out_.clear(); }
+  // The whole stream, or what is left of it after clear(), trailer included (call once,
+  // after the last row).
   const std::string& finish() {
     put_u16(&out_, 0xFFFF);
     return out_;

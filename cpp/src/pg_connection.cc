@@ -481,34 +481,49 @@ void PgConnection::flush_within(std::int64_t deadline, const char* doing) {
 }
 
 bool PgConnection::copy_in(const char* sql, const std::string& data, const char* doing, bool unique_ok) {
+  copy_begin(sql, doing);
+  copy_put(data, doing);
+  return copy_end(doing, unique_ok);
+}
+
+void PgConnection::copy_begin(const char* sql, const char* doing) {
   if (broken_) fail_link(doing, "the connection was abandoned after an earlier failure");
-  const std::int64_t deadline = timeout_ms_ > 0 ? boot_ns() + std::int64_t{timeout_ms_} * 1000000 : 0;
+  copy_deadline_ = timeout_ms_ > 0 ? boot_ns() + std::int64_t{timeout_ms_} * 1000000 : 0;
   ++wire_count.statements;
   if (!PQsendQuery(c_, sql)) raise(nullptr, doing);
-  {
-    PgResult r(await(doing));
-    if (PQresultStatus(r.get()) != PGRES_COPY_IN) raise(r.get(), doing);
-  }
+  PgResult r(await(doing));
+  if (PQresultStatus(r.get()) != PGRES_COPY_IN) raise(r.get(), doing);
+  copying_ = true;
+}
+
+void PgConnection::copy_put(std::string_view data, const char* doing) {
+  if (broken_) fail_link(doing, "the connection was abandoned after an earlier failure");
   // libpq queues the data (its buffer grows) and sends what the socket takes; the rest goes
-  // out as await() flushes. If the server refused a row it discards the rest until the end.
+  // out with the next part or as copy_end flushes. If the server refused a row it discards
+  // the rest until the end.
   constexpr std::size_t kChunk = std::size_t{1} << 16;
   for (std::size_t at = 0; at < data.size();) {
     const int n = static_cast<int>(std::min(kChunk, data.size() - at));
     int put = PQputCopyData(c_, data.data() + at, n);
     if (put == 0) {
-      flush_within(deadline, doing);
+      flush_within(copy_deadline_, doing);
       put = PQputCopyData(c_, data.data() + at, n);
     }
     if (put != 1) fail_link(doing, "cannot send the rows");
     at += static_cast<std::size_t>(n);
   }
+}
+
+bool PgConnection::copy_end(const char* doing, bool unique_ok) {
+  if (broken_) fail_link(doing, "the connection was abandoned after an earlier failure");
   int ended = PQputCopyEnd(c_, nullptr);
   if (ended == 0) {
-    flush_within(deadline, doing);
+    flush_within(copy_deadline_, doing);
     ended = PQputCopyEnd(c_, nullptr);
   }
   if (ended != 1) fail_link(doing, "cannot end the rows");
   PgResult done(await(doing));
+  copying_ = false;
   if (PQresultStatus(done.get()) == PGRES_COMMAND_OK) return true;
   const char* state = PQresultErrorField(done.get(), PG_DIAG_SQLSTATE);
   if (unique_ok && state && std::strcmp(state, "23505") == 0) return false;

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pg_spin.h"
@@ -126,7 +127,7 @@ class PgConnection {
 
   PGconn* handle() const { return c_; }
   bool inherited() const;  // opened by another process (before a fork)
-  bool broken() const { return broken_ || PQstatus(c_) != CONNECTION_OK; }
+  bool broken() const { return broken_ || copying_ || PQstatus(c_) != CONNECTION_OK; }
 
   // The longest any statement waits for its answer from now on (0: no bound). Past it the
   // connection is abandoned (broken) and the call fails with StoreError.
@@ -153,6 +154,13 @@ class PgConnection {
   // binary): two round trips (the COPY, then the data and its end). False on a unique
   // violation (23505) if `unique_ok`, StoreError on any other failure.
   bool copy_in(const char* sql, const std::string& data, const char* doing, bool unique_ok = false);
+  // The same COPY fed in parts as they are made: copy_begin, copy_put each part (libpq sends
+  // what the socket takes, so the server inserts the first rows while the client makes the
+  // next), copy_end. One timeout_ms() bounds the whole COPY. A connection left between
+  // copy_begin and copy_end (an exception) is broken: the pool drops it.
+  void copy_begin(const char* sql, const char* doing);
+  void copy_put(std::string_view data, const char* doing);
+  bool copy_end(const char* doing, bool unique_ok = false);
 
   [[noreturn]] void raise(const PGresult* r, const char* doing);
   const std::string& where() const { return where_; }
@@ -173,6 +181,8 @@ class PgConnection {
   PGconn* c_ = nullptr;
   pid_t pid_;
   bool broken_ = false;
+  bool copying_ = false;  // between copy_begin and copy_end
+  std::int64_t copy_deadline_ = 0;
   int timeout_ms_ = kPgQueryTimeoutMs;
   const char* note_ = "";
   std::string where_;

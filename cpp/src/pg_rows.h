@@ -17,6 +17,7 @@
 #include "tokenkeep/record.h"
 #include "tokenkeep/scopes.h"
 #include "tokenkeep/token_query.h"
+#include "tokenkeep/token_repository.h"
 
 namespace tokenkeep {
 namespace pg_detail {
@@ -164,7 +165,7 @@ inline constexpr std::size_t kPgCopyFromRows = 64;
 bool pg_insert_statement(PgConnection& c, const std::vector<TokenRecord>& records, const std::string& actor,
                          std::int64_t at);
 bool pg_insert_copy(PgConnection& c, const std::vector<TokenRecord>& records, const std::string& actor,
-                    std::int64_t at);
+                    std::int64_t at, const TokenRepository::RecordsComplete& complete);
 
 // tokens_query's SQL (pg_listing.cc).
 const char* pg_query_sql(const TokenQuery& q, bool count);

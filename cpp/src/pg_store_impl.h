@@ -37,10 +37,15 @@ class PgStore final : public TokenRepository {
   // All or nothing, not announced (see token_repository.h: a create cannot make any cache
   // stale). A few rows go in one statement (one round trip: the rows and their audit rows
   // from arrays); a bulk create streams both tables with COPY in binary in one transaction
-  // (six round trips whatever the size, no SQL or text parsing per row). A taken live name
-  // is NameTaken naming it, as a constraint found it.
+  // (six round trips whatever the size, no SQL or text parsing per row), completing the
+  // records part by part as it sends them. A taken live name is NameTaken naming it, as a
+  // constraint found it.
+  void tokens_insert_completing(const std::vector<TokenRecord>& records, const std::string& actor,
+                                std::int64_t at, const RecordsComplete& complete) override;
   void tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor,
-                     std::int64_t at) override;
+                     std::int64_t at) override {
+    tokens_insert_completing(records, actor, at, [](std::size_t, std::size_t) {});
+  }
 
   // The cache miss: one round trip (the statement is prepared on a connection's first use),
   // no transaction block, no coherence work (the listener thread does that); the id and the

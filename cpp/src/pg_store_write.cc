@@ -46,14 +46,19 @@ std::string PgStore::setting_put(const std::string& key, const std::string& valu
   return value;
 }
 
-void PgStore::tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor,
-                            std::int64_t at) {
+void PgStore::tokens_insert_completing(const std::vector<TokenRecord>& records, const std::string& actor,
+                                       std::int64_t at, const RecordsComplete& complete) {
   writable("cannot insert tokens into");
   if (records.empty()) return;
   missing_.erase(records);
   auto c = pool_.acquire();
-  const bool done = records.size() < kPgCopyFromRows ? pg_insert_statement(*c, records, actor, at)
-                                                     : pg_insert_copy(*c, records, actor, at);
+  bool done;
+  if (records.size() < kPgCopyFromRows) {
+    complete(0, records.size());
+    done = pg_insert_statement(*c, records, actor, at);
+  } else {
+    done = pg_insert_copy(*c, records, actor, at, complete);
+  }
   if (done) return;
   std::vector<std::string> owners, names;
   for (const auto& r : records) {

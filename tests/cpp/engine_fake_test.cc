@@ -116,5 +116,30 @@ TEST(EngineOnFake, AnEditReturnsWhatItCommittedWithoutReadingItBack) {
   EXPECT_EQ(engine->get("alice", id).scopes, bound.scopes);
 }
 
+// A store that inserted records without having them completed would hold tokens whose
+// digests match no secret: create_many refuses to hand such tokens out.
+class InsertsUncompleted : public testing::FakeRepository {
+ public:
+  void tokens_insert_completing(const std::vector<TokenRecord>& records, const std::string& actor,
+                                std::int64_t at, const RecordsComplete&) override {
+    tokens_insert(records, actor, at);
+  }
+};
+
+TEST(EngineOnFake, CreateManyFailsIfTheStoreDidNotLetItMakeEverySecret) {
+  auto engine = engine_on(std::make_unique<InsertsUncompleted>());
+  try {
+    engine->create_many("alice", {{"a", {"device"}, {}}, {"b", {"device"}, {}}}, "");
+    FAIL() << "expected StoreError";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kStoreError);
+  }
+  // The default insert makes every secret first: tokens from it verify.
+  auto ok = engine_on(std::make_unique<testing::FakeRepository>());
+  const auto issued = ok->create_many("alice", {{"a", {"device"}, {}}, {"b", {"device"}, {}}}, "");
+  ASSERT_EQ(issued.size(), 2u);
+  for (const auto& t : issued) EXPECT_EQ(ok->verify(t.token.view(), 0, nullptr), VerifyStatus::kOk);
+}
+
 }  // namespace
 }  // namespace tokenkeep

@@ -234,8 +234,8 @@ class Engine final : private ForkAware {
 
  private:
   TokenRecord make_record(const std::string& owner, const NewToken& spec,
-                          const std::vector<std::string>& canonical_scopes, std::int64_t id, std::int64_t now,
-                          IssuedToken* issued, RandomBytes* rng) const;
+                          const std::vector<std::string>& canonical_scopes, std::int64_t id,
+                          std::int64_t now) const;  // all but the secret (secret_issue)
   // Generates the token text for r->id into `issued` and stores its digest in `r`.
   void secret_issue(TokenRecord* r, IssuedToken* issued, RandomBytes* rng) const;
   std::int64_t expiry_resolve(const Expiry& e, std::int64_t now) const;

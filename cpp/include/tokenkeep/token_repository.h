@@ -57,6 +57,18 @@ class TokenRepository {
   // of the owner has one of the names, or two of the records share one.
   virtual void tokens_insert(const std::vector<TokenRecord>& records, const std::string& actor,
                              std::int64_t at) = 0;
+  // Completes records [begin, end): Engine::create_many issues their secrets (digest,
+  // pepper_id) through it.
+  using RecordsComplete = std::function<void(std::size_t begin, std::size_t end)>;
+  // tokens_insert of records that `complete` must finish first, each once, in order, before
+  // the store reads it. A store that streams its rows (PostgreSQL's COPY) completes them part
+  // by part, so the server inserts the first while the client makes the next; this default
+  // completes all, then inserts.
+  virtual void tokens_insert_completing(const std::vector<TokenRecord>& records, const std::string& actor,
+                                        std::int64_t at, const RecordsComplete& complete) {
+    complete(0, records.size());
+    tokens_insert(records, actor, at);
+  }
   // Any row with this id, revoked or not (verification).
   virtual std::optional<TokenRecord> token_find(std::int64_t id) = 0;
   // Every row among `ids` (revoked or not), in no particular order; an id without a row is
