@@ -1,8 +1,8 @@
 // How a cache miss waits for PostgreSQL's answer (PgSpinPolicy, pg_spin.h): the policy alone
 // against played answer times (spin only where spinning answers sooner by the margin; probe
-// the other way one read in 16; come back at once to a server that came close; never on one
-// core), and a real connection against a server whose answers take 3 ms (pg_sleep): only the
-// first read and the probes spin. Needs TOKENKEEP_TEST_PG for the last.
+// the other way one read in 16, or 128 where spinning is twice as fast; come back at once to a
+// server that came close; never on one core), and a real connection against a server whose answers take 3 ms
+// (pg_sleep): only the first read and the probes spin. Needs TOKENKEEP_TEST_PG for the last.
 #include "pg_spin.h"
 
 #include <gtest/gtest.h>
@@ -28,8 +28,23 @@ int play(PgSpinPolicy& p, int n, std::int64_t spun, std::int64_t slept) {
 
 TEST(PgSpinPolicy, SpinsWhereSpinningAnswersSoonerAndProbesSleepingOneReadIn16) {
   PgSpinPolicy p(true);
-  play(p, 32, 50000, 110000);                   // learning (a quiet machine over TCP)
-  EXPECT_EQ(play(p, 160, 50000, 110000), 150);  // all but the 10 probes
+  play(p, 32, 70000, 110000);                   // learning (a quiet machine over TCP)
+  EXPECT_EQ(play(p, 160, 70000, 110000), 150);  // all but the 10 probes
+}
+
+// Where spinning answers in under half a sleep's time, a probe is one slow read for nothing
+// likely to change: one read in 128 (reads 33-416 hold three multiples of 128).
+TEST(PgSpinPolicy, WhereSpinningIsTwiceAsFastItProbesSleepingOneReadIn128) {
+  PgSpinPolicy p(true);
+  play(p, 32, 50000, 110000);
+  EXPECT_EQ(play(p, 384, 50000, 110000), 384 - 3);
+  // A probe finds sleeping cheaper: the two are no longer far apart, and probes go back to
+  // one read in 16.
+  PgSpinPolicy q(true);
+  play(q, 32, 50000, 110000);
+  EXPECT_EQ(q.explore_every(), PgSpinPolicy::kExploreClear);
+  q.answered(false, 45000);  // sleeping's average: (3 * 110 + 45) / 4 = 94 us < 2 * 50 us
+  EXPECT_EQ(q.explore_every(), 16u);
 }
 
 TEST(PgSpinPolicy, SleepsWhereSleepingIsAsFastAndProbesSpinningOneReadIn16) {
@@ -57,7 +72,7 @@ TEST(PgSpinPolicy, WhereWakingIsSlowAnAnswerSlowerThanTheMinimumBudgetIsStillSpu
   PgSpinPolicy p(true);
   play(p, 32, 150000, 500000);
   EXPECT_EQ(p.budget_ns(), PgSpinPolicy::kMaxBudgetNs);
-  EXPECT_EQ(play(p, 160, 150000, 500000), 150);
+  EXPECT_EQ(play(p, 160, 150000, 500000), 159);  // all but the probe at read 128
   // Sleeping as cheap as the minimum: the budget is the minimum, and a 150 us answer is slept for.
   PgSpinPolicy q(true);
   play(q, 32, 150000, 90000);

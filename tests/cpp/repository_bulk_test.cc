@@ -164,7 +164,9 @@ TEST_P(RepositoryBulk, ABulkInsertCompletesEachRecordOnceInOrderBeforeStoringIt)
   EXPECT_EQ(next, records.size());
   // PostgreSQL sends the rows part by part as they are completed, so its server starts
   // inserting before the last secret is made.
-  if (GetParam()->name == "postgres") EXPECT_GT(parts.size(), 1u);
+  if (GetParam()->name == "postgres") {
+    EXPECT_GT(parts.size(), 1u);
+  }
   int wrong = 0;
   for (const auto& w : want) {
     auto got = repo_->token_find(w.id);
