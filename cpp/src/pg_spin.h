@@ -30,7 +30,7 @@ class PgSpinPolicy {
   static constexpr std::int64_t kBudgetNs = 100000;
   static constexpr std::int64_t kMaxBudgetNs = 400000;
   static constexpr std::int64_t kMarginNs = 10000;
-  static constexpr unsigned kExploreClear = 256;
+  static constexpr unsigned kExploreClear = 128;
 
   explicit PgSpinPolicy(bool cores = std::thread::hardware_concurrency() >= 2) : cores_(cores) {}
 
@@ -50,8 +50,9 @@ class PgSpinPolicy {
   // One read in this many goes the other way: 16, or kExploreClear while spinning answers in
   // under half what sleeping takes. There a probe costs a sleep's wake-up (300-500 us on a
   // virtual machine, against 60-80 us spinning): one read in 16 made 6 % of all misses slow,
-  // which set the p99; one in 256 is 0.4 %. Spinning's own answer times still show at once
-  // when spinning stops paying; a probe only notices sleeping getting cheaper.
+  // which set the p99; one in 128 is 0.8 %. Spinning's own answer times still show at once
+  // when spinning stops paying; a probe notices sleeping getting cheaper, and keeps the budget
+  // (sleeping's average) current: one in 256 left it stale and measured worse.
   unsigned explore_every() const {
     return spin_ns_ >= 0 && sleep_ns_ >= 0 && 2 * spin_ns_ < sleep_ns_ ? kExploreClear : 16;
   }

@@ -1,6 +1,6 @@
 // How a cache miss waits for PostgreSQL's answer (PgSpinPolicy, pg_spin.h): the policy alone
 // against played answer times (spin only where spinning answers sooner by the margin; probe
-// the other way one read in 16, or 256 where spinning is twice as fast; come back at once to a
+// the other way one read in 16, or 128 where spinning is twice as fast; come back at once to a
 // server that came close; never on one core), and a real connection against a server whose answers take 3 ms
 // (pg_sleep): only the first read and the probes spin. Needs TOKENKEEP_TEST_PG for the last.
 #include "pg_spin.h"
@@ -33,11 +33,11 @@ TEST(PgSpinPolicy, SpinsWhereSpinningAnswersSoonerAndProbesSleepingOneReadIn16) 
 }
 
 // Where spinning answers in under half a sleep's time, a probe is one slow read for nothing
-// likely to change: one read in 256 (reads 33-544 hold two multiples of 256).
-TEST(PgSpinPolicy, WhereSpinningIsTwiceAsFastItProbesSleepingOneReadIn256) {
+// likely to change: one read in 128 (reads 33-416 hold three multiples of 128).
+TEST(PgSpinPolicy, WhereSpinningIsTwiceAsFastItProbesSleepingOneReadIn128) {
   PgSpinPolicy p(true);
   play(p, 32, 50000, 110000);
-  EXPECT_EQ(play(p, 512, 50000, 110000), 512 - 2);
+  EXPECT_EQ(play(p, 384, 50000, 110000), 384 - 3);
   // A probe finds sleeping cheaper: the two are no longer far apart, and probes go back to
   // one read in 16.
   PgSpinPolicy q(true);
@@ -72,7 +72,7 @@ TEST(PgSpinPolicy, WhereWakingIsSlowAnAnswerSlowerThanTheMinimumBudgetIsStillSpu
   PgSpinPolicy p(true);
   play(p, 32, 150000, 500000);
   EXPECT_EQ(p.budget_ns(), PgSpinPolicy::kMaxBudgetNs);
-  EXPECT_EQ(play(p, 160, 150000, 500000), 160);  // no probe before read 256
+  EXPECT_EQ(play(p, 160, 150000, 500000), 159);  // all but the probe at read 128
   // Sleeping as cheap as the minimum: the budget is the minimum, and a 150 us answer is slept for.
   PgSpinPolicy q(true);
   play(q, 32, 150000, 90000);
