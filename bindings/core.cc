@@ -410,6 +410,20 @@ PYBIND11_MODULE(_core, m) {
           },
           py::arg("owner"), py::arg("token_id"),
           R"doc([(address, last_seen)] newest first: the distinct addresses a token was verified from.)doc")
+      .def(
+          "recent_clients_many",
+          [](Engine& e, const std::string& owner, const std::vector<std::string>& ids) {
+            const auto by_id = released([&] { return e.recent_clients_many(owner, ids); });
+            py::dict out;
+            for (const auto& [id, clients] : by_id) {
+              py::list rows;
+              for (const auto& c : clients) rows.append(py::make_tuple(py::str(c.address), utc_datetime(c.at)));
+              out[py::str(token_id_format(id))] = rows;
+            }
+            return out;
+          },
+          py::arg("owner"), py::arg("token_ids"),
+          R"doc({token_id: [(address, last_seen)]} for the owner's live tokens among token_ids.)doc")
       .def("revoke", &Engine::revoke, py::arg("owner"), py::arg("token_id"), py::arg("actor"),
            py::call_guard<py::gil_scoped_release>())
       .def("revoke_many", &Engine::revoke_many, py::arg("owner"), py::arg("token_ids"), py::arg("actor"),

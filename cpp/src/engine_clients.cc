@@ -1,4 +1,5 @@
-// Recent clients: the distinct addresses a token was verified from (engine.h, recent_clients).
+// Recent clients: the distinct addresses a token was verified from (engine.h, recent_clients;
+// recent_clients_many for a page of tokens in two reads).
 // The hot path compares the client with the token's few remembered addresses (ClientLog, no
 // lock); an address not among them takes the oldest slot and is queued under uses_mu_ for the
 // use flusher (engine_uses.cc), which writes them with last-used times in its batch.
@@ -7,6 +8,7 @@
 
 #include "tokenkeep/engine.h"
 #include "tokenkeep/errors.h"
+#include "tokenkeep/token_format.h"
 
 namespace tokenkeep {
 
@@ -66,7 +68,34 @@ std::vector<ClientUse> Engine::recent_clients(const std::string& owner, std::str
   owner_check(owner);
   const std::int64_t id = id_resolve(token_id);
   if (!repo_->token_find_owned(owner, id)) fail(ErrorCode::kNotFound, "no such token", "token_id");
-  std::vector<ClientUse> rows = repo_->clients_recent(id, TokenRepository::kClientsKept);
+  return clients_newest(id, repo_->clients_recent(id, TokenRepository::kClientsKept));
+}
+
+std::map<std::int64_t, std::vector<ClientUse>> Engine::recent_clients_many(
+    const std::string& owner, const std::vector<std::string>& token_ids) {
+  owner_check(owner);
+  std::vector<std::int64_t> ids;
+  ids.reserve(token_ids.size());
+  for (const auto& t : token_ids) {
+    if (const auto id = token_id_parse(t)) ids.push_back(*id);  // not an id: left out, as a stranger's
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  // The owner's live tokens among them, as token_find_owned would find each.
+  std::vector<std::int64_t> live;
+  for (const auto& r : repo_->tokens_find(ids)) {
+    if (r.owner == owner && !r.revoked_at) live.push_back(r.id);
+  }
+  std::map<std::int64_t, std::vector<ClientUse>> rows;
+  for (const std::int64_t id : live) rows[id];
+  for (auto& c : repo_->clients_recent_many(live, TokenRepository::kClientsKept)) {
+    if (auto it = rows.find(c.id); it != rows.end()) it->second.push_back(std::move(c));
+  }
+  for (auto& [id, v] : rows) v = clients_newest(id, std::move(v));
+  return rows;
+}
+
+std::vector<ClientUse> Engine::clients_newest(std::int64_t id, std::vector<ClientUse> rows) {
   // What this process saw and has not persisted yet.
   if (auto t = cache_.find(id)) clients_take(*t, &rows);
   {

@@ -128,6 +128,9 @@ class PgStore final : public TokenRepository {
   void clients_touch(const std::vector<ClientUse>& uses) override;
 
   std::vector<ClientUse> clients_recent(std::int64_t id, std::int64_t limit) override;
+  // One statement for all the ids (each token's newest `limit`, by a window over its rows).
+  std::vector<ClientUse> clients_recent_many(const std::vector<std::int64_t>& ids,
+                                             std::int64_t limit) override;
 
   std::vector<ScopeUse> scopes_used(const std::vector<std::int64_t>& ids, std::int64_t since) override;
 

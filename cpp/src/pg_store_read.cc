@@ -150,6 +150,23 @@ std::vector<ClientUse> PgStore::clients_recent(std::int64_t id, std::int64_t lim
   return out;
 }
 
+std::vector<ClientUse> PgStore::clients_recent_many(const std::vector<std::int64_t>& ids,
+                                                    std::int64_t limit) {
+  std::vector<ClientUse> out;
+  if (ids.empty()) return out;
+  auto c = pool_.acquire();
+  PgParams p;
+  p.add_text(pg_array_i64(ids)).add(limit);
+  PgResult r = c->query(
+      "SELECT token_id, address, last_seen FROM (SELECT token_id, address, last_seen, row_number() OVER "
+      "(PARTITION BY token_id ORDER BY last_seen DESC, address COLLATE \"C\") AS n "
+      "FROM tokenkeep_token_client WHERE token_id = ANY($1::bigint[])) t WHERE n <= $2",
+      p, "cannot read token use from");
+  out.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) out.push_back(ClientUse{r.i64(i, 0), r.text(i, 1), r.i64(i, 2)});
+  return out;
+}
+
 std::vector<ScopeUse> PgStore::scopes_used(const std::vector<std::int64_t>& ids, std::int64_t since) {
   std::vector<ScopeUse> out;
   if (ids.empty()) return out;

@@ -9,6 +9,7 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from ._args import _owner, _text
 from .errors import InvalidArgument, NotFound, with_field
 from .models import RecentClient, RecentClients, TokenInfo
 
@@ -97,3 +98,18 @@ class StoreNetworks:
         except NotFound:
             raise self._not_found(owner, token_id) from None
         return RecentClients(RecentClient(address, at) for address, at in rows)
+
+    def recent_clients_many(self, owner: str, token_ids: Iterable[str]) -> dict[str, RecentClients]:
+        """:meth:`recent_clients` of many of the owner's tokens at once, by token id: two
+        database reads whatever their number (one round trip each on PostgreSQL), where one
+        call per token makes two each. An id that is not a live token of the owner is left
+        out, never an error (the page's rows may have been revoked meanwhile).
+
+        >>> seen = store.recent_clients_many("alice", [t.info.id for t in issued])  # doctest: +SKIP
+        """
+        ids = [_text(t, "token_id") for t in token_ids]
+        rows = self._e.recent_clients_many(_owner(owner), ids)
+        return {
+            i: RecentClients(RecentClient(address, at) for address, at in clients)
+            for i, clients in rows.items()
+        }

@@ -5,6 +5,7 @@
 #include "contract_backends.h"
 #include "pg_connection.h"
 #include "tokenkeep/errors.h"
+#include "tokenkeep/networks.h"
 #include "tokenkeep/store.h"
 
 namespace tokenkeep {
@@ -136,6 +137,39 @@ TEST_F(PgStoreTest, ACacheMissIsOneStatementInOneRoundTrip) {
   before = pg_wire_count_this_thread();
   EXPECT_EQ(b->verify(unknown, 0, nullptr), VerifyStatus::kInvalid);
   EXPECT_EQ(pg_wire_count_this_thread().round_trips, before.round_trips);
+}
+
+// The Access Token page's recent clients for a page of tokens: two statements whatever the
+// number of tokens (the owner's live ones among them, then their clients), where one call per
+// token made two each; the same answers as those calls.
+TEST_F(PgStoreTest, RecentClientsOfManyTokensAreTwoStatements) {
+  auto a = node();
+  std::vector<NewToken> specs;
+  for (int i = 0; i < 40; ++i) specs.push_back({"t" + std::to_string(i), {"device"}, {}});
+  auto made = a->create_many("alice", specs, "");
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i < made.size(); ++i) {
+    const IpAddress from = *ip_address_parse("10.0.0." + std::to_string(i % 7));
+    ASSERT_EQ(a->verify(made[i].token.view(), 0, nullptr, &from), VerifyStatus::kOk);
+    ids.push_back(token_id_format(made[i].record.id));
+  }
+  a->uses_flush();
+  auto b = node();                                  // reads what was persisted
+  (void)b->recent_clients_many("alice", {ids[0]});  // opens and prepares b's connection
+  PgWireCount before = pg_wire_count_this_thread();
+  const auto many = b->recent_clients_many("alice", ids);
+  EXPECT_EQ(pg_wire_count_this_thread().statements - before.statements, 2u);
+  ASSERT_EQ(many.size(), made.size());
+  int differ = 0;
+  before = pg_wire_count_this_thread();
+  for (const auto& t : made) {
+    const auto one = b->recent_clients("alice", token_id_format(t.record.id));
+    const auto& got = many.at(t.record.id);
+    if (got.size() != 1 || one.size() != 1 || got[0].address != one[0].address || got[0].at != one[0].at)
+      ++differ;
+  }
+  EXPECT_EQ(differ, 0);
+  EXPECT_GE(pg_wire_count_this_thread().statements - before.statements, 2 * made.size());  // one at a time
 }
 
 // Without named prepared statements (PgBouncer before 1.21), the miss's binary id and row and

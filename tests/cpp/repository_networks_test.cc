@@ -114,6 +114,32 @@ TEST_P(RepositoryNetworks, ClientsKeepTheNewestPerTokenAreNotAnnouncedAndGoWithP
   EXPECT_EQ(repo_->clients_recent(1, 100).size(), static_cast<std::size_t>(TokenRepository::kClientsKept));
 }
 
+// The page's batch: each id's rows as clients_recent gives them (newest `limit` each), the ids
+// without rows or without a token left out, in any order.
+TEST_P(RepositoryNetworks, ClientsRecentManyIsClientsRecentOfEachId) {
+  repo_->tokens_insert({record(1, "alice", "a"), record(2, "alice", "b"), record(3, "bob", "c")}, "x", 1);
+  std::vector<ClientUse> uses;
+  for (int i = 0; i < 6; ++i) uses.push_back({1, "10.0.0." + std::to_string(i), 100 + i});
+  uses.push_back({3, "2001:db8::1", 70});
+  repo_->clients_touch(uses);
+  auto key = [](std::vector<ClientUse> v) {
+    std::vector<std::string> out;
+    for (const auto& c : v)
+      out.push_back(std::to_string(c.id) + " " + c.address + " " + std::to_string(c.at));
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  for (const std::int64_t limit : {std::int64_t{3}, std::int64_t{10}}) {
+    std::vector<ClientUse> each;
+    for (const std::int64_t id : {1, 2, 3, 99}) {
+      const auto rows = repo_->clients_recent(id, limit);
+      each.insert(each.end(), rows.begin(), rows.end());
+    }
+    EXPECT_EQ(key(repo_->clients_recent_many({1, 2, 3, 99}, limit)), key(each)) << limit;
+  }
+  EXPECT_TRUE(repo_->clients_recent_many({}, 10).empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, RepositoryNetworks, ::testing::ValuesIn(testing::contract_backends()),
                          [](const ::testing::TestParamInfo<const Backend*>& info) {
                            return info.param->name;

@@ -178,6 +178,33 @@ def test_recent_clients_are_distinct_newest_first_and_persisted(db_path):
         assert len(again) >= 5
 
 
+def test_recent_clients_many_answers_as_recent_clients_for_the_owners_live_tokens(db_path):
+    with tokenkeep.TokenStore(db_path) as store:
+        used = store.create_many("alice", [(f"t{i}", {"device"}) for i in range(5)])
+        for k, t in enumerate(used):
+            store.verify(t.secret, client=f"10.0.{k}.1")
+            store.verify(t.secret, client=f"2001:db8::{k + 1}")
+        never = store.create("alice", "never", {"device"})
+        revoked = store.create("alice", "gone", {"device"})
+        store.verify(revoked.secret, client="192.0.2.9")
+        store.revoke("alice", revoked.info.id)
+        bobs = store.create("bob", "b", {"device"})
+        store.verify(bobs.secret, client="192.0.2.7")
+        ids = [t.info.id for t in used] + [never.info.id, revoked.info.id, bobs.info.id, "nope"]
+        seen = store.recent_clients_many("alice", ids)  # from memory, before any flush
+        assert set(seen) == {t.info.id for t in used} | {never.info.id}
+        assert seen[never.info.id] == []
+        for t in used:
+            assert seen[t.info.id] == store.recent_clients("alice", t.info.id)
+            assert len(seen[t.info.id]) == 2
+        assert store.recent_clients_many("alice", []) == {}
+    with tokenkeep.TokenStore(db_path) as store:  # another store: what was persisted, the same
+        again = store.recent_clients_many("alice", ids)
+        assert {i: [c.address for c in v] for i, v in again.items()} == {
+            i: [c.address for c in v] for i, v in seen.items()
+        }
+
+
 def test_recent_clients_keep_the_ten_newest_and_go_with_purge(db_path):
     with tokenkeep.TokenStore(db_path) as store:
         issued = store.create("alice", "ci", {"device"}, expires_in=timedelta(seconds=2))

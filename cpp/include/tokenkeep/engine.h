@@ -12,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -161,6 +162,11 @@ class Engine final : private ForkAware {
   // The distinct addresses the owner's live token was verified from, newest first (at most
   // TokenRepository::kClientsKept), including what this process has not persisted yet.
   std::vector<ClientUse> recent_clients(const std::string& owner, std::string_view token_id);
+  // recent_clients of many of the owner's tokens at once (the Access Token page's rows), by
+  // id, in two database reads whatever their number. An id that is not a live token of the
+  // owner (or not an id) is left out.
+  std::map<std::int64_t, std::vector<ClientUse>> recent_clients_many(
+      const std::string& owner, const std::vector<std::string>& token_ids);
   void revoke(const std::string& owner, std::string_view token_id, const std::string& actor);
   // All or nothing: NotFound (and nothing revoked) if one id is not a live token of the owner.
   void revoke_many(const std::string& owner, const std::vector<std::string>& token_ids,
@@ -258,6 +264,10 @@ class Engine final : private ForkAware {
   void client_new(const CachedToken& t, const IpAddress& a, std::int64_t now);
   // Appends `t`'s recorded addresses (each slot with a time) as rows.
   static void clients_take(const CachedToken& t, std::vector<ClientUse>* out);
+  // Adds what this process saw of token `id` and has not persisted yet (its cache entry, the
+  // parked uses) to `rows`, and returns the distinct addresses, newest first, at most
+  // TokenRepository::kClientsKept. Locks uses_mu_.
+  std::vector<ClientUse> clients_newest(std::int64_t id, std::vector<ClientUse> rows);
   // Takes `t`'s scope window (leaving it empty) as one row per scope at its last use.
   void scope_uses_take(const CachedToken& t, std::vector<ScopeUse>* out) const;
   void uses_park(std::vector<CachedTokenPtr>* displaced);

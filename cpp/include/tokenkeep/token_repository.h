@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <utility>
@@ -185,6 +186,17 @@ class TokenRepository {
   virtual void clients_touch(const std::vector<ClientUse>& uses) = 0;
   // One token's recorded addresses, newest first, at most `limit`.
   virtual std::vector<ClientUse> clients_recent(std::int64_t id, std::int64_t limit) = 0;
+  // clients_recent of each of `ids`, together (the Access Token page asks for its rows at
+  // once): one round trip where the store has round trips. This default asks once per id.
+  virtual std::vector<ClientUse> clients_recent_many(const std::vector<std::int64_t>& ids,
+                                                     std::int64_t limit) {
+    std::vector<ClientUse> out;
+    for (const std::int64_t id : ids) {
+      auto rows = clients_recent(id, limit);
+      out.insert(out.end(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
+    }
+    return out;
+  }
   static constexpr std::int64_t kClientsKept = 10;
   // The owner's audit rows with `action` at or after `since`, newest first, at most `limit`.
   virtual std::vector<AuditEvent> audit_actions(const std::string& owner, const std::string& action,
