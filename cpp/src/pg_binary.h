@@ -91,4 +91,34 @@ class CopyRows {
   std::string out_;
 };
 
+// A one-dimensional array parameter (add_binary; the statement casts it, e.g. $1::text[]):
+// dimensions, no NULL elements, the element type's OID, then each element as length +
+// bytes, as array_recv reads it. The element type must match the cast's: kText or kInt8.
+class ArrayOut {
+ public:
+  static constexpr std::uint32_t kInt8 = 20;
+  static constexpr std::uint32_t kText = 25;
+  ArrayOut(std::uint32_t element_oid, std::size_t n) {
+    put_u32(&out_, 1);  // dimensions
+    put_u32(&out_, 0);  // flags: no NULLs
+    put_u32(&out_, element_oid);
+    put_u32(&out_, static_cast<std::uint32_t>(n));
+    put_u32(&out_, 1);  // lower bound
+  }
+  ArrayOut& i64(std::int64_t v) {
+    put_u32(&out_, 8);
+    put_i64(&out_, v);
+    return *this;
+  }
+  ArrayOut& bytes(std::string_view v) {
+    put_u32(&out_, static_cast<std::uint32_t>(v.size()));
+    out_.append(v.data(), v.size());
+    return *this;
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
 }  // namespace tokenkeep::pg_binary

@@ -181,11 +181,42 @@ std::vector<ScopeUse> PgStore::scopes_used(const std::vector<std::int64_t>& ids,
   return out;
 }
 
+namespace {
+
+// tokenkeep_audit's rows matching `rows` and the events of tokenkeep_audit_batch's rows
+// (alias b) matching `batches`, as one list of rows, newest first, at most `limit` (a
+// parameter, e.g. "$2"). A batch's seqs grow with its events, so only its last `limit` can
+// be among the newest `limit`. And the batches newest by their last seq, taken until their
+// events number `limit`, bound the seq of the limit-th newest event from below (their least
+// first_seq): only batches ending at or above it are opened.
+std::string audit_events_sql(const std::string& rows, const std::string& batches, const std::string& limit) {
+  const std::string from = "greatest(1, b.n - least(" + limit + ", b.n)::int + 1)";
+  return "WITH heads AS (SELECT first_seq, sum(n) OVER (ORDER BY seq DESC) - n AS newer "
+         "FROM tokenkeep_audit_batch b WHERE " +
+         batches + "), bound AS (SELECT min(first_seq) AS seq FROM heads WHERE newer < " + limit +
+         ") SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail FROM ("
+         "(SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail "
+         "FROM tokenkeep_audit WHERE " +
+         rows + " ORDER BY seq DESC LIMIT " + limit +
+         ") UNION ALL (SELECT u.seq, b.at, b.actor, 'create', u.token_id, b.owner, u.name, '', u.scopes, "
+         "u.detail FROM tokenkeep_audit_batch b JOIN bound ON b.seq >= bound.seq, unnest(b.seqs[" +
+         from + ":], b.token_ids[" + from + ":], b.names[" + from + ":], b.scopes[" + from +
+         ":], b.details[" + from + ":]) AS u(seq, token_id, name, scopes, detail) WHERE " + batches +
+         ")) AS e ORDER BY seq DESC LIMIT " + limit;
+}
+
+}  // namespace
+
 std::vector<AuditEvent> PgStore::audit_actions(const std::string& owner, const std::string& action,
                                                std::int64_t since, std::int64_t limit) {
   auto c = pool_.acquire();
   PgParams p;
   p.add(owner).add(action).add(since).add(limit);
+  if (action == "create") {  // a bulk create's events are in batch rows
+    static const std::string sql =
+        audit_events_sql("owner = $1 AND action = $2 AND at >= $3", "b.owner = $1 AND b.at >= $3", "$4");
+    return read_audit(c->query(sql.c_str(), p, "cannot read the audit log of"));
+  }
 #define PG_AUDIT_ACTIONS(LEAKED)                                                               \
   "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail FROM " \
   "tokenkeep_audit WHERE owner = $1 AND action = $2 " LEAKED "AND at >= $3 ORDER BY seq DESC LIMIT $4"
@@ -206,12 +237,9 @@ std::vector<AuditEvent> PgStore::audit_list(const std::optional<std::string>& ow
     p.add(std::optional<std::int64_t>());
   }
   p.add(limit);
-  PgResult r = c->query(
-      "SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail FROM "
-      "tokenkeep_audit "
-      "WHERE ($1::text IS NULL OR owner = $1) ORDER BY seq DESC LIMIT $2",
-      p, "cannot read the audit log of");
-  return read_audit(r);
+  static const std::string sql =
+      audit_events_sql("($1::text IS NULL OR owner = $1)", "($1::text IS NULL OR b.owner = $1)", "$2");
+  return read_audit(c->query(sql.c_str(), p, "cannot read the audit log of"));
 }
 
 }  // namespace pg_detail

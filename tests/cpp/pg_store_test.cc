@@ -103,6 +103,24 @@ TEST_F(PgStoreTest, BulkCreateAndUsesPersist) {
   EXPECT_THROW(a->create("alice", {"t3", {"device"}, {}}, ""), Error);
 }
 
+// Schema 10: a bulk create's events are one tokenkeep_audit_batch row per owner, not a
+// tokenkeep_audit row per token; a small create still writes its rows. Read back (audit),
+// they are one event per token either way (RepositoryBulk holds the order and limits).
+TEST_F(PgStoreTest, ABulkCreateStoresItsEventsAsOneAuditRow) {
+  auto a = node();
+  std::vector<NewToken> specs;
+  for (int i = 0; i < 300; ++i) specs.push_back({"t" + std::to_string(i), {"device"}, {}});
+  a->create_many("alice", specs, "");
+  a->create("alice", {"one", {"device"}, {}}, "");
+  PgConnection c(schema.conninfo());
+  PgParams none;
+  auto count = [&](const char* sql) { return c.query(sql, none, "cannot count").i64(0, 0); };
+  EXPECT_EQ(count("SELECT count(*) FROM tokenkeep_audit"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM tokenkeep_audit_batch"), 1);
+  EXPECT_EQ(count("SELECT sum(n) FROM tokenkeep_audit_batch WHERE owner = 'alice'"), 300);
+  EXPECT_EQ(a->audit(std::string("alice"), 1000).size(), 301u);
+}
+
 // The cache miss is one statement in one round trip on the verifying thread, over many
 // misses: no transaction block, no lease or feed work inline (the listener thread does that),
 // no second statement; an unknown id costs one round trip once, then none.

@@ -1,11 +1,14 @@
 // Bulk inserts, on every TokenRepository (contract_backends.h): a batch large enough that
 // PostgreSQL streams it (COPY, pg_store.cc) must keep the contract the small-batch tests in
 // repository_contract_test.cc hold one statement to - all or nothing, the same NameTaken
-// with its field and message, the same StoreError for a taken id, one audit row per token.
+// with its field and message, the same StoreError for a taken id, one audit event per token
+// (on PostgreSQL stored as one batch row per owner, read back as rows).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "contract_backends.h"
@@ -85,6 +88,81 @@ TEST_P(RepositoryBulk, ABulkInsertKeepsEveryFieldAndAuditsEachTokenInIdOrder) {
       ++wrong;
   }
   EXPECT_EQ(wrong, 0);
+}
+
+// A bulk insert's events (on PostgreSQL one batch row per owner, schema 10) read as rows:
+// in seq order among single events and other owners' batches, and every limit answers the
+// newest events of the whole list - for one owner, for all, and for one action since a time.
+TEST_P(RepositoryBulk, ABulkInsertsEventsReadAsRowsAmongOthersAtEveryLimit) {
+  auto one = [&](std::int64_t id, std::int64_t at) {
+    repo_->tokens_insert({bulk_record(id, "alice", "single-" + std::to_string(id))}, "admin", at);
+  };
+  auto first = batch(100, 70, "alice", "a");  // ids 101..170
+  for (auto& r : first) {
+    if (r.id % 4 == 0) r.networks = {"10.0.0.0/8"};
+  }
+  one(1, 10);
+  repo_->tokens_insert(first, "admin", 20);
+  repo_->tokens_insert(batch(1000, 80, "bob", "b"), "admin", 30);
+  ASSERT_TRUE(repo_->tokens_revoke("alice", {1}, "alice", 40));
+  repo_->tokens_insert(batch(200, 100, "alice", "c"), "admin", 50);
+  one(2, 60);
+
+  using Key = std::tuple<std::string, std::int64_t, std::string, std::string, std::int64_t, std::string>;
+  auto key = [](const AuditEvent& e) {
+    return Key{e.action, e.token_id.value_or(-1), e.owner, e.name, e.at, e.detail};
+  };
+  auto keys = [&](const std::vector<AuditEvent>& events) {
+    std::vector<Key> out;
+    for (const auto& e : events) out.push_back(key(e));
+    return out;
+  };
+  std::vector<Key> want;  // newest first
+  want.push_back({"create", 2, "alice", "single-2", 60, ""});
+  for (int i = 99; i >= 0; --i)
+    want.push_back({"create", 201 + i, "alice", "c-" + std::to_string(i), 50, ""});
+  want.push_back({"revoke", 1, "alice", "single-1", 40, ""});
+  std::vector<Key> bob;
+  for (int i = 79; i >= 0; --i) bob.push_back({"create", 1001 + i, "bob", "b-" + std::to_string(i), 30, ""});
+  for (int i = 69; i >= 0; --i) {
+    want.push_back({"create", 101 + i, "alice", "a-" + std::to_string(i), 20,
+                    (101 + i) % 4 == 0 ? "networks: 10.0.0.0/8" : ""});
+  }
+  want.push_back({"create", 1, "alice", "single-1", 10, ""});
+  std::vector<Key> all(want.begin(), want.begin() + 102);
+  all.insert(all.end(), bob.begin(), bob.end());
+  all.insert(all.end(), want.begin() + 102, want.end());
+
+  const auto alice = repo_->audit_list("alice", 100000);
+  ASSERT_EQ(keys(alice), want);
+  const auto everyone = repo_->audit_list(std::nullopt, 100000);
+  ASSERT_EQ(keys(everyone), all);
+  int unordered = 0;
+  for (std::size_t i = 1; i < everyone.size(); ++i) unordered += everyone[i].seq >= everyone[i - 1].seq;
+  EXPECT_EQ(unordered, 0);
+  int wrong_scopes = 0;
+  for (const auto& e : alice) {
+    wrong_scopes += e.action == "create" && (e.old_scopes != "" || e.new_scopes != "device policy:read");
+  }
+  EXPECT_EQ(wrong_scopes, 0);
+
+  std::vector<Key> created_since_20;
+  for (const auto& k : want) {
+    if (std::get<0>(k) == "create" && std::get<4>(k) >= 20) created_since_20.push_back(k);
+  }
+  auto prefix = [](const std::vector<Key>& v, std::size_t n) {
+    return std::vector<Key>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(std::min(n, v.size())));
+  };
+  int wrong = 0;
+  for (std::int64_t limit : {1, 2, 3, 50, 100, 101, 102, 103, 171, 172, 173, 174, 252, 253, 1000}) {
+    const auto n = static_cast<std::size_t>(limit);
+    wrong += keys(repo_->audit_list("alice", limit)) != prefix(want, n);
+    wrong += keys(repo_->audit_list(std::nullopt, limit)) != prefix(all, n);
+    wrong += keys(repo_->audit_actions("alice", "create", 20, limit)) != prefix(created_since_20, n);
+  }
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(keys(repo_->audit_actions("alice", "revoke", 0, 10)), std::vector<Key>{want[101]});
+  EXPECT_TRUE(repo_->audit_actions("alice", "create", 61, 10).empty());
 }
 
 TEST_P(RepositoryBulk, ATakenNameInABulkInsertIsNameTakenAndLeavesTheStoreAsItWas) {

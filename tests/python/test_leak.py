@@ -230,7 +230,8 @@ def test_a_postgresql_schema_7_gets_the_partial_leak_index_and_keeps_its_notices
         t = store.create("alice", "ci-deploy", {"device"})
         store.revoke_leaked(f"Bearer {t.secret}", source="pg log")
     psql(
-        "DROP INDEX tokenkeep_audit_owner_leaked; DROP INDEX tokenkeep_tokens_recent;"
+        "DROP TABLE tokenkeep_audit_batch;"
+        " DROP INDEX tokenkeep_audit_owner_leaked; DROP INDEX tokenkeep_tokens_recent;"
         " CREATE INDEX tokenkeep_audit_owner_action_seq ON tokenkeep_audit(owner, action, seq);"
         " UPDATE tokenkeep_schema SET version = 7"
     )
@@ -242,7 +243,7 @@ def test_a_postgresql_schema_7_gets_the_partial_leak_index_and_keeps_its_notices
         " AND schemaname = current_schema() ORDER BY indexname"
     ).split()
     assert names == [
-        "9",  # PostgreSQL schema 9: the warm start's index (tokenkeep_tokens_recent)
+        "10",  # PostgreSQL schema 10: bulk creates' audit batches (tokenkeep_audit_batch)
         "tokenkeep_audit_owner_leaked",
         "tokenkeep_audit_owner_seq",
         "tokenkeep_audit_pkey",

@@ -157,3 +157,44 @@ def test_concurrent_use_flushes_of_the_same_tokens_never_deadlock(pg_url):
     assert all(t.last_used_at is not None for t in a.list("alice"))
     a.close()
     b.close()
+
+
+def test_a_schema_9_database_keeps_its_audit_and_stores_new_bulk_creates_as_batches(pg_url):
+    """Schema 10 writes a bulk create's events as one tokenkeep_audit_batch row per owner.
+    A database of schema 9 (an audit row per token, no batch table) migrates on open: its
+    rows read as before, and a bulk create after it reads as one event per token, newest
+    first among them."""
+
+    def psql(sql: str) -> str:  # the URL's options set the test's schema as search_path
+        return subprocess.run(
+            ["psql", "-qtA", "-v", "ON_ERROR_STOP=1", pg_url, "-c", sql],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+
+    with TokenStore(pg_url, pepper="ab" * 32) as store:
+        old = store.create_many("alice", [(f"old-{i}", {"device"}) for i in range(100)])
+    # Schema 9 wrote those 100 events as rows of tokenkeep_audit: move them there.
+    psql(
+        "INSERT INTO tokenkeep_audit(seq, at, actor, action, token_id, owner, name, old_scopes,"
+        " new_scopes, detail) SELECT u.seq, b.at, b.actor, 'create', u.id, b.owner, u.name, '',"
+        " u.scopes, u.detail FROM tokenkeep_audit_batch b,"
+        " unnest(b.seqs, b.token_ids, b.names, b.scopes, b.details) AS u(seq, id, name, scopes, detail);"
+        " DROP TABLE tokenkeep_audit_batch; UPDATE tokenkeep_schema SET version = 9"
+    )
+    assert psql("SELECT count(*) FROM tokenkeep_audit") == ["100"]
+    with TokenStore(pg_url, pepper="ab" * 32) as store:
+        new = store.create_many("alice", [(f"new-{i}", {"policy"}) for i in range(80)])
+        store.revoke("alice", old[0].info.id)
+        events = store.audit("alice", limit=1000)
+        assert [(e.action, e.name) for e in events] == (
+            [("revoke", "old-0")]
+            + [("create", t.info.name) for t in reversed(new)]
+            + [("create", t.info.name) for t in reversed(old)]
+        )
+        seqs = [e.seq for e in events]
+        assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == len(seqs)
+        assert [e.name for e in store.audit("alice", limit=3)] == ["old-0", "new-79", "new-78"]
+    assert psql("SELECT version FROM tokenkeep_schema") == ["10"]
+    assert psql("SELECT count(*), sum(n) FROM tokenkeep_audit_batch") == ["1|80"]

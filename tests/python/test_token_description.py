@@ -94,6 +94,7 @@ def test_a_database_of_the_previous_schema_gains_the_column(db_path):
         sql = (
             "DROP TABLE tokenkeep_token_client; ALTER TABLE tokenkeep_tokens DROP COLUMN networks; "
             # ... nor version 8's partial leak index, but the (owner, action, seq) index.
+            "DROP TABLE tokenkeep_audit_batch; "
             "DROP INDEX tokenkeep_audit_owner_leaked; DROP INDEX tokenkeep_tokens_recent; "
             "CREATE INDEX tokenkeep_audit_owner_action_seq ON tokenkeep_audit(owner, action, seq); "
             "ALTER TABLE tokenkeep_tokens DROP COLUMN description; UPDATE tokenkeep_schema SET version = 5"

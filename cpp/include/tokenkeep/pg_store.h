@@ -22,7 +22,7 @@
 
 namespace tokenkeep {
 
-inline constexpr int kPgSchemaVersion = 9;
+inline constexpr int kPgSchemaVersion = 10;
 
 struct PgOptions {
   bool strict = true;  // consistency="strict" (false: "bounded", writers never wait)
