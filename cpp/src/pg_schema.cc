@@ -102,14 +102,14 @@ const char* const kMigrations[kPgSchemaVersion] = {
     CREATE INDEX tokenkeep_tokens_recent ON tokenkeep_tokens(last_used_at)
       WHERE revoked_at IS NULL AND last_used_at IS NOT NULL;
     )sql",
-    // 9 -> 10: a bulk create's events, one row per owner instead of one per token
+    // 9 -> 10: a bulk create's events in rows of up to 256 instead of one row per token
     // (pg_insert_copy): its tokens' ids, names, scopes and details as parallel arrays, each
     // event with its own seq from tokenkeep_audit's sequence, so the readers (audit_list,
     // audit_actions) return them as rows, in the same order. seq is the last event's:
     // (owner, seq) finds the batches that can hold an owner's newest events. An audit row per
     // token, with its three indexes, cost the server as much as the token's own row. The
-    // arrays are stored uncompressed (EXTERNAL): compressing a 10,000-token batch (~450 KB)
-    // made its insert ~20 ms slower (74 against 53 ms, medians of 20).
+    // arrays are stored uncompressed (EXTERNAL): compressing 10,000 tokens' events (~450 KB)
+    // made their insert ~20 ms slower (74 against 53 ms, medians of 20).
     R"sql(
     CREATE TABLE tokenkeep_audit_batch(
       seq       bigint PRIMARY KEY,

@@ -188,12 +188,14 @@ namespace {
 // parameter, e.g. "$2"). A batch's seqs grow with its events, so only its last `limit` can
 // be among the newest `limit`. And the batches newest by their last seq, taken until their
 // events number `limit`, bound the seq of the limit-th newest event from below (their least
-// first_seq): only batches ending at or above it are opened.
+// first_seq): only batches ending at or above it are opened. Each batch row holds at least
+// one event, so those batches are among the newest `limit` rows.
 std::string audit_events_sql(const std::string& rows, const std::string& batches, const std::string& limit) {
   const std::string from = "greatest(1, b.n - least(" + limit + ", b.n)::int + 1)";
-  return "WITH heads AS (SELECT first_seq, sum(n) OVER (ORDER BY seq DESC) - n AS newer "
-         "FROM tokenkeep_audit_batch b WHERE " +
-         batches + "), bound AS (SELECT min(first_seq) AS seq FROM heads WHERE newer < " + limit +
+  return "WITH heads AS (SELECT first_seq, sum(n) OVER (ORDER BY seq DESC) - n AS newer FROM ("
+         "SELECT seq, first_seq, n FROM tokenkeep_audit_batch b WHERE " +
+         batches + " ORDER BY seq DESC LIMIT " + limit +
+         ") AS newest), bound AS (SELECT min(first_seq) AS seq FROM heads WHERE newer < " + limit +
          ") SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail FROM ("
          "(SELECT seq, at, actor, action, token_id, owner, name, old_scopes, new_scopes, detail "
          "FROM tokenkeep_audit WHERE " +

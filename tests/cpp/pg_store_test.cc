@@ -103,10 +103,10 @@ TEST_F(PgStoreTest, BulkCreateAndUsesPersist) {
   EXPECT_THROW(a->create("alice", {"t3", {"device"}, {}}, ""), Error);
 }
 
-// Schema 10: a bulk create's events are one tokenkeep_audit_batch row per owner, not a
+// Schema 10: a bulk create's events are tokenkeep_audit_batch rows of up to 256 events, not a
 // tokenkeep_audit row per token; a small create still writes its rows. Read back (audit),
 // they are one event per token either way (RepositoryBulk holds the order and limits).
-TEST_F(PgStoreTest, ABulkCreateStoresItsEventsAsOneAuditRow) {
+TEST_F(PgStoreTest, ABulkCreateStoresItsEventsInRowsOf256) {
   auto a = node();
   std::vector<NewToken> specs;
   for (int i = 0; i < 300; ++i) specs.push_back({"t" + std::to_string(i), {"device"}, {}});
@@ -116,8 +116,16 @@ TEST_F(PgStoreTest, ABulkCreateStoresItsEventsAsOneAuditRow) {
   PgParams none;
   auto count = [&](const char* sql) { return c.query(sql, none, "cannot count").i64(0, 0); };
   EXPECT_EQ(count("SELECT count(*) FROM tokenkeep_audit"), 1);
-  EXPECT_EQ(count("SELECT count(*) FROM tokenkeep_audit_batch"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM tokenkeep_audit_batch"), 2);
   EXPECT_EQ(count("SELECT sum(n) FROM tokenkeep_audit_batch WHERE owner = 'alice'"), 300);
+  EXPECT_EQ(count("SELECT max(n) FROM tokenkeep_audit_batch"), 256);
+  // Each row's seqs: n of them, from first_seq to seq, and the second row's after the first's.
+  EXPECT_EQ(count("SELECT count(*) FROM tokenkeep_audit_batch WHERE cardinality(seqs) = n AND "
+                  "cardinality(names) = n AND seqs[1] = first_seq AND seqs[n] = seq"),
+            2);
+  EXPECT_EQ(count("SELECT count(*) FROM tokenkeep_audit_batch a JOIN tokenkeep_audit_batch b "
+                  "ON a.seq < b.first_seq"),
+            1);
   EXPECT_EQ(a->audit(std::string("alice"), 1000).size(), 301u);
 }
 

@@ -103,9 +103,10 @@ TEST_P(RepositoryBulk, ABulkInsertsEventsReadAsRowsAmongOthersAtEveryLimit) {
   }
   one(1, 10);
   repo_->tokens_insert(first, "admin", 20);
-  repo_->tokens_insert(batch(1000, 80, "bob", "b"), "admin", 30);
+  repo_->tokens_insert(batch(5000, 80, "bob", "b"), "admin", 30);
   ASSERT_TRUE(repo_->tokens_revoke("alice", {1}, "alice", 40));
-  repo_->tokens_insert(batch(200, 100, "alice", "c"), "admin", 50);
+  constexpr int kC = 600;  // on PostgreSQL three batch rows: 256 + 256 + 88
+  repo_->tokens_insert(batch(1000, kC, "alice", "c"), "admin", 50);
   one(2, 60);
 
   using Key = std::tuple<std::string, std::int64_t, std::string, std::string, std::int64_t, std::string>;
@@ -119,19 +120,19 @@ TEST_P(RepositoryBulk, ABulkInsertsEventsReadAsRowsAmongOthersAtEveryLimit) {
   };
   std::vector<Key> want;  // newest first
   want.push_back({"create", 2, "alice", "single-2", 60, ""});
-  for (int i = 99; i >= 0; --i)
-    want.push_back({"create", 201 + i, "alice", "c-" + std::to_string(i), 50, ""});
+  for (int i = kC - 1; i >= 0; --i)
+    want.push_back({"create", 1001 + i, "alice", "c-" + std::to_string(i), 50, ""});
   want.push_back({"revoke", 1, "alice", "single-1", 40, ""});
   std::vector<Key> bob;
-  for (int i = 79; i >= 0; --i) bob.push_back({"create", 1001 + i, "bob", "b-" + std::to_string(i), 30, ""});
+  for (int i = 79; i >= 0; --i) bob.push_back({"create", 5001 + i, "bob", "b-" + std::to_string(i), 30, ""});
   for (int i = 69; i >= 0; --i) {
     want.push_back({"create", 101 + i, "alice", "a-" + std::to_string(i), 20,
                     (101 + i) % 4 == 0 ? "networks: 10.0.0.0/8" : ""});
   }
   want.push_back({"create", 1, "alice", "single-1", 10, ""});
-  std::vector<Key> all(want.begin(), want.begin() + 102);
+  std::vector<Key> all(want.begin(), want.begin() + kC + 2);
   all.insert(all.end(), bob.begin(), bob.end());
-  all.insert(all.end(), want.begin() + 102, want.end());
+  all.insert(all.end(), want.begin() + kC + 2, want.end());
 
   const auto alice = repo_->audit_list("alice", 100000);
   ASSERT_EQ(keys(alice), want);
@@ -154,14 +155,15 @@ TEST_P(RepositoryBulk, ABulkInsertsEventsReadAsRowsAmongOthersAtEveryLimit) {
     return std::vector<Key>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(std::min(n, v.size())));
   };
   int wrong = 0;
-  for (std::int64_t limit : {1, 2, 3, 50, 100, 101, 102, 103, 171, 172, 173, 174, 252, 253, 1000}) {
+  for (std::int64_t limit : {1,   2,   3,   50,  255, 256, 257, 258, 512, 513, 600,
+                             601, 602, 603, 671, 672, 673, 674, 751, 752, 753, 5000}) {
     const auto n = static_cast<std::size_t>(limit);
     wrong += keys(repo_->audit_list("alice", limit)) != prefix(want, n);
     wrong += keys(repo_->audit_list(std::nullopt, limit)) != prefix(all, n);
     wrong += keys(repo_->audit_actions("alice", "create", 20, limit)) != prefix(created_since_20, n);
   }
   EXPECT_EQ(wrong, 0);
-  EXPECT_EQ(keys(repo_->audit_actions("alice", "revoke", 0, 10)), std::vector<Key>{want[101]});
+  EXPECT_EQ(keys(repo_->audit_actions("alice", "revoke", 0, 10)), std::vector<Key>{want[kC + 1]});
   EXPECT_TRUE(repo_->audit_actions("alice", "create", 61, 10).empty());
 }
 
