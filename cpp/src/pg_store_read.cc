@@ -232,16 +232,16 @@ std::vector<AuditEvent> PgStore::audit_actions(const std::string& owner, const s
 std::vector<AuditEvent> PgStore::audit_list(const std::optional<std::string>& owner, std::int64_t limit) {
   auto c = pool_.acquire();
   c->timeout_ms(kPgLongQueryTimeoutMs);  // bulk or admin work, never on the verify path
+  // Two statements, not one with "$1 IS NULL OR owner = $1": that one's generic plan (which
+  // PostgreSQL may use from the sixth call of a prepared statement) walks the whole log
+  // newest first with a filter instead of the owner's index (EXPLAIN). Split, audit(owner,
+  // limit=10) took 0.55-0.7 ms from the sixth call on, against ~1.0 ms.
+  static const std::string of_owner = audit_events_sql("owner = $1", "b.owner = $1", "$2");
+  static const std::string of_all = audit_events_sql("true", "true", "$1");
   PgParams p;
-  if (owner) {
-    p.add(*owner);
-  } else {
-    p.add(std::optional<std::int64_t>());
-  }
+  if (owner) p.add(*owner);
   p.add(limit);
-  static const std::string sql =
-      audit_events_sql("($1::text IS NULL OR owner = $1)", "($1::text IS NULL OR b.owner = $1)", "$2");
-  return read_audit(c->query(sql.c_str(), p, "cannot read the audit log of"));
+  return read_audit(c->query((owner ? of_owner : of_all).c_str(), p, "cannot read the audit log of"));
 }
 
 }  // namespace pg_detail
