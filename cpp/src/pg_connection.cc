@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <string_view>
 
 #include "pg_binary.h"
@@ -217,6 +218,29 @@ std::string pg_array_bytes(const std::vector<std::string>& items) {
   return out + "}";
 }
 
+namespace {
+struct SpinSeedSlot {
+  std::atomic<std::uint64_t> key{0};  // a hash of the server; 0: free
+  PgSpinSeed seed;
+};
+SpinSeedSlot spin_seed_slots[PgSpinSeed::kServers + 1];  // the last one: every other server
+}  // namespace
+
+PgSpinSeed& PgSpinSeed::of(const std::string& server) {
+  std::uint64_t key = std::hash<std::string>{}(server) | 1;
+  for (int i = 0; i < kServers; ++i) {
+    SpinSeedSlot& slot = spin_seed_slots[i];
+    std::uint64_t seen = slot.key.load(std::memory_order_acquire);
+    if (seen == 0 && slot.key.compare_exchange_strong(seen, key, std::memory_order_acq_rel)) return slot.seed;
+    if (seen == key) return slot.seed;
+  }
+  return spin_seed_slots[kServers].seed;
+}
+
+void PgSpinSeed::reset_all() {
+  for (auto& slot : spin_seed_slots) slot.seed.reset();
+}
+
 std::string pg_describe(const std::string& conninfo) {
   char* err = nullptr;
   PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
@@ -269,6 +293,10 @@ PgConnection::PgConnection(const std::string& conninfo, bool prepare) : pid_(::g
   PQsetNoticeProcessor(
       c_, [](void*, const char*) {}, nullptr);
   PQsetnonblocking(c_, 1);  // sends never block: await() flushes within the bound
+  const char* host = PQhost(c_);
+  const char* port = PQport(c_);
+  spin_ = PgSpinPolicy(std::thread::hardware_concurrency() >= 2,
+                       &PgSpinSeed::of(std::string(host ? host : "") + ":" + (port ? port : "")));
   // The server's side of failing fast: a session abandoned inside a transaction (its client
   // cut off after taking the generation row lock, say) ends within 5 s instead of blocking
   // every writer; from version 14, a query whose client is gone is aborted within 1 s.
@@ -333,16 +361,26 @@ PGresult* PgConnection::await(const char* doing, bool critical) {
     if (kept) PQclear(kept);
     kept = nullptr;
   };
+  bool looked = false;   // a critical read looks once for its answer before it waits
+  bool at_once = false;  // the answer was complete at that look (pg_spin.h)
   for (;;) {
     const int flushed = PQflush(c_);  // 0: all sent, 1: more to send, -1: failed
     if (flushed < 0) {
       drop();
       fail_link(doing, "the connection failed while sending");
     }
+    if (critical && !looked && flushed == 0) {
+      looked = true;
+      if (!PQconsumeInput(c_)) {
+        broken_ = true;
+        raise(nullptr, doing);  // libpq's message, redacted
+      }
+      at_once = !PQisBusy(c_);
+    }
     while (flushed == 0 && !PQisBusy(c_)) {
       PGresult* r = PQgetResult(c_);
       if (r == nullptr) {
-        if (critical) spin_.answered(spin, boot_ns() - started);
+        if (critical) spin_.answered(spin, boot_ns() - started, !at_once);
         return kept;
       }
       if (PQresultStatus(r) == PGRES_COPY_IN) {  // the server waits for copy_in's data
