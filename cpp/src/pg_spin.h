@@ -26,9 +26,9 @@
 //
 // Not counted: a read whose answer was complete before it began to wait (PgConnection::await).
 // On loopback the server often runs on the caller's core while the query is sent, and the
-// answer is there at once either way. On this VM that was 25-35 % of all misses; counted, they
-// pulled sleeping's average down to a few microseconds, so one miss in five slept (a real sleep
-// costs 50-300 us there) and the budget sat at its minimum.
+// answer is there at once either way. On this VM that was 23-40 % of all misses; counted, they
+// pulled sleeping's average down to a few microseconds, and a fifth to a half of all misses
+// slept (a real sleep costs 50-300 us there).
 #pragma once
 
 #include <algorithm>
