@@ -369,13 +369,15 @@ PGresult* PgConnection::await(const char* doing, bool critical) {
       drop();
       fail_link(doing, "the connection failed while sending");
     }
-    if (critical && !looked && flushed == 0) {
+    if (critical && !looked) {  // only before any wait: after one, an answer there was waited for
       looked = true;
-      if (!PQconsumeInput(c_)) {
-        broken_ = true;
-        raise(nullptr, doing);  // libpq's message, redacted
+      if (flushed == 0) {
+        if (!PQconsumeInput(c_)) {
+          broken_ = true;
+          raise(nullptr, doing);  // libpq's message, redacted
+        }
+        at_once = !PQisBusy(c_);
       }
-      at_once = !PQisBusy(c_);
     }
     while (flushed == 0 && !PQisBusy(c_)) {
       PGresult* r = PQgetResult(c_);
